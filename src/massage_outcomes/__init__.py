@@ -1,0 +1,76 @@
+"""massage_outcomes: outcomes research for therapeutic massage.
+
+Load session and outcome data into a validated, tidy :class:`Dataset`; estimate effect sizes per condition and
+technique with exact and bootstrap intervals, responders and NNT, and random-effects pooling; model pain
+trajectories with linear mixed models and MMRM; present the results as tables, plots and a report.
+
+Public names are imported lazily (PEP 562) so that ``import massage_outcomes`` stays fast and a problem in one
+layer never breaks another.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from massage_outcomes._version import __version__
+from massage_outcomes.errors import (
+    ConvergenceWarning,
+    DataValidationError,
+    MassageOutcomesError,
+    ModelFitError,
+    SmallSampleWarning,
+)
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    # data
+    "Dataset": "massage_outcomes.dataset",
+    "read": "massage_outcomes.io",
+    "read_redcap": "massage_outcomes.io",
+    "read_adam": "massage_outcomes.io",
+    "load_sample": "massage_outcomes.io",
+    "validate": "massage_outcomes.validate",
+    "ValidationReport": "massage_outcomes.validate",
+    "simulate_trial": "massage_outcomes.simulate",
+    "simulate_clinic": "massage_outcomes.simulate",
+    # effects
+    "effect_size": "massage_outcomes.effects",
+    "effect_sizes": "massage_outcomes.effects",
+    "EffectSize": "massage_outcomes.effects",
+    "responders": "massage_outcomes.effects",
+    "pool": "massage_outcomes.effects",
+    # trajectories
+    "fit_trajectories": "massage_outcomes.trajectories",
+    "fit_mmrm": "massage_outcomes.trajectories",
+    "TrajectoryFit": "massage_outcomes.trajectories",
+    "MMRMFit": "massage_outcomes.trajectories",
+}
+_SUBMODULES = {"vocab", "instruments", "plot", "tables", "effects", "trajectories", "io", "cli"}
+
+__all__ = [
+    "__version__",
+    "ConvergenceWarning",
+    "DataValidationError",
+    "MassageOutcomesError",
+    "ModelFitError",
+    "SmallSampleWarning",
+    *_LAZY,
+    *sorted(_SUBMODULES),
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"massage_outcomes.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'massage_outcomes' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,339 @@
+"""The instrument registry: scales, their direction of improvement, and their MCIDs with citations.
+
+Facts come from ``shared/reference/instruments.md`` (provenance kept per MCID: P = read in the primary source,
+S = second-hand summary, U = unverified). Users register their own instruments with :func:`register`.
+
+Examples
+--------
+>>> from massage_outcomes import instruments
+>>> rmdq = instruments.get("rmdq")
+>>> rmdq.direction, rmdq.min, rmdq.max
+('lower', 0.0, 24.0)
+>>> float(rmdq.improvement(12, 7))          # 5 points better
+5.0
+>>> rmdq.default_mcid().value
+5.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes.errors import DataValidationError
+
+Direction = Literal["lower", "higher"]
+
+
+@dataclass(frozen=True)
+class MCID:
+    """One published minimal (clinically) important change or difference.
+
+    Attributes
+    ----------
+    value : magnitude of improvement (always positive; the instrument's direction gives its sign)
+    unit : "points" (absolute, on the instrument's scale) or "percent" (of the baseline score)
+    kind : "MIC" (within-person change), "MID" (between-group difference), "MCID", "MDC" (detectable change:
+        a measurement-error bound, not importance) or "responder" (a trial's responder rule)
+    population, source, provenance : where the number comes from (provenance P/S/U as in the reference file)
+    """
+
+    value: float
+    unit: Literal["points", "percent"] = "points"
+    kind: str = "MIC"
+    population: str = ""
+    source: str = ""
+    provenance: str = "U"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", float(self.value))
+
+    def __str__(self) -> str:
+        unit = "%" if self.unit == "percent" else " points"
+        return f"{self.value:g}{unit} ({self.kind}, {self.population}; {self.source})"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """An outcome instrument: range, direction of improvement, scoring, version and MCIDs."""
+
+    key: str
+    name: str
+    construct: str
+    min: float
+    max: float
+    direction: Direction
+    scoring: str = "sum"
+    version: str = ""
+    unit: str = "points"
+    conditions: tuple[str, ...] = ()
+    mcids: tuple[MCID, ...] = ()
+    reliability: float | None = None
+    sd_reference: float | None = None
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "min", float(self.min))
+        object.__setattr__(self, "max", float(self.max))
+
+    # -- direction-aware helpers (vectorized) -------------------------------------------------------------
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is better."""
+        return 1 if self.direction == "higher" else -1
+
+    def change(self, baseline: object, followup: object) -> np.ndarray:
+        """Raw change, follow-up minus baseline (sign not adjusted)."""
+        return np.asarray(followup, dtype=float) - np.asarray(baseline, dtype=float)
+
+    def improvement(self, baseline: object, followup: object) -> np.ndarray:
+        """Change in the direction of improvement: positive means better, whatever the scale's direction."""
+        return self.sign * self.change(baseline, followup)
+
+    def percent_improvement(self, baseline: object, followup: object) -> np.ndarray:
+        """100·improvement/|baseline|; NaN where the baseline is 0 (undefined)."""
+        base = np.asarray(baseline, dtype=float)
+        imp = self.improvement(baseline, followup)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 100.0 * imp / np.abs(base)
+        return np.where(base == 0, np.nan, out)
+
+    def improved(self, baseline: object, followup: object) -> np.ndarray:
+        """True where the follow-up is better than the baseline (NaN-safe: missing gives False)."""
+        return np.nan_to_num(self.improvement(baseline, followup), nan=0.0) > 0
+
+    def favours(self, difference_sign: float, a: str, b: str) -> str:
+        """Words for a between-group difference a − b: 'favours a', 'favours b' or 'no difference'."""
+        if not np.isfinite(difference_sign) or difference_sign == 0:
+            return "no difference"
+        better_a = (difference_sign > 0) == (self.direction == "higher")
+        return f"favours {a if better_a else b}"
+
+    def in_range(self, values: object) -> np.ndarray:
+        v = np.asarray(values, dtype=float)
+        return np.isnan(v) | ((v >= self.min) & (v <= self.max))
+
+    def default_mcid(self, unit: str | None = None) -> MCID | None:
+        """The first listed MCID (optionally of a given unit); None when the instrument has none."""
+        for m in self.mcids:
+            if unit is None or m.unit == unit:
+                return m
+        return None
+
+    def mdc95(self, sem: float) -> float:
+        """Minimal detectable change at 95%: 1.96·√2·SEM (de Winter et al. 2004)."""
+        return float(1.96 * np.sqrt(2.0) * sem)
+
+    def describe(self) -> str:
+        arrow = "lower is better" if self.direction == "lower" else "higher is better"
+        return f"{self.name} ({self.key}; {self.min:g}–{self.max:g} {self.unit}, {arrow})"
+
+
+_O2008 = "Ostelo et al. 2008, Spine 33(1):90-94"
+_AS2014 = "Abbott & Schmitt 2014, JOSPT 44(8):560-564"
+
+_BUILTIN: tuple[Instrument, ...] = (
+    Instrument(
+        "pain_nrs", "Pain numeric rating scale (11-point)", "pain intensity", 0, 10, "lower", "single item",
+        unit="points", integer=True,
+        mcids=(
+            MCID(2, "points", "MIC", "low back pain", _O2008, "S"),
+            MCID(30, "percent", "MIC", "low back pain", _O2008, "S"),
+            MCID(1.3, "points", "MCID", "mechanical neck pain", "Cleland, Childs, Whitman 2008, Arch Phys Med Rehabil 89:69-74", "P"),
+            MCID(1.5, "points", "MID", "mixed musculoskeletal physical therapy (small; 3.5 large)", _AS2014, "P"),
+            MCID(50, "percent", "responder", "chronic pain, substantial (IMMPACT)", "Dworkin et al. 2008, J Pain 9(2):105-121", "S"),
+        ),
+    ),
+    Instrument(
+        "pain_vas", "Pain visual analogue scale", "pain intensity", 0, 100, "lower", "single item", unit="mm",
+        mcids=(MCID(15, "points", "MIC", "low back pain", _O2008, "S"), MCID(30, "percent", "MIC", "low back pain", _O2008, "S")),
+    ),
+    Instrument(
+        "rmdq", "Roland-Morris Disability Questionnaire", "back-related disability", 0, 24, "lower", "sum",
+        version="24-item (the Cherkin/Deyo trials use a 23-item version, 0-23)", conditions=("low_back_pain",), integer=True,
+        mcids=(
+            MCID(5, "points", "MIC", "low back pain", _O2008, "S"),
+            MCID(30, "percent", "MIC", "low back pain", _O2008, "S"),
+            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P"),
+        ),
+    ),
+    Instrument(
+        "rmdq23", "Roland-Morris Disability Questionnaire (23-item)", "back-related disability", 0, 23, "lower", "sum",
+        version="23-item (Cherkin/Deyo)", conditions=("low_back_pain",), integer=True,
+        mcids=(
+            MCID(5, "points", "MIC", "low back pain", _O2008, "S"),
+            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P"),
+        ),
+    ),
+    Instrument(
+        "odi", "Oswestry Disability Index", "back-related disability", 0, 100, "lower", "percent", unit="%",
+        conditions=("low_back_pain", "sciatica"),
+        mcids=(MCID(10, "points", "MIC", "low back pain", _O2008, "S"), MCID(12, "points", "MID", "musculoskeletal PT", _AS2014, "P")),
+    ),
+    Instrument(
+        "ndi", "Neck Disability Index", "neck-related disability", 0, 50, "lower", "sum", integer=True,
+        mcids=(
+            MCID(7.5, "points", "MIC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P"),
+            MCID(10.2, "points", "MDC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P"),
+            MCID(5, "points", "responder", "neck pain massage trials", "Sherman et al. 2009, 2014", "P"),
+        ),
+    ),
+    Instrument(
+        "hit6", "Headache Impact Test-6", "headache impact", 36, 78, "lower", "sum", conditions=("tension_headache", "migraine"),
+        integer=True,
+        mcids=(
+            MCID(1.5, "points", "MID", "headache, between groups", "as cited in instruments.md", "P"),
+            MCID(8, "points", "MIC", "chronic tension-type headache", "Castien et al. 2012, Cephalalgia 32(9):710-714", "P"),
+            MCID(2.5, "points", "MIC", "migraine (2.5 to 6)", "Smelt et al. 2014, Cephalalgia", "P"),
+        ),
+    ),
+    Instrument(
+        "headache_days", "Headache days per 4 weeks (diary)", "headache frequency", 0, 28, "lower", "count", unit="days",
+        conditions=("tension_headache", "migraine"), integer=True,
+        mcids=(MCID(50, "percent", "responder", "headache trials", "Bendtsen et al. 2010, Cephalalgia 30(1):1-16", "U"),),
+    ),
+    Instrument(
+        "bctq_sss", "Boston Carpal Tunnel Questionnaire, symptom severity", "carpal tunnel symptoms", 1, 5, "lower", "mean of 11 items",
+        conditions=("carpal_tunnel",),
+        mcids=(MCID(1.45, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P"),),
+    ),
+    Instrument(
+        "bctq_fss", "Boston Carpal Tunnel Questionnaire, functional status", "hand function", 1, 5, "lower", "mean of 8 items",
+        conditions=("carpal_tunnel",),
+        mcids=(MCID(1.6, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P"),),
+    ),
+    Instrument(
+        "jfls", "Jaw Functional Limitation Scale", "jaw function", 0, 10, "lower", "mean of items", version="JFLS-20 or JFLS-8",
+        conditions=("tmj",), mcids=(),
+    ),
+    Instrument(
+        "mouth_opening", "Maximal mouth opening", "jaw range of motion", 0, 80, "higher", "measurement", unit="mm",
+        conditions=("tmj",),
+        mcids=(MCID(6, "points", "MDC", "TMJ disorder, repeated measurement (9 mm single)", "Kropmans et al. 2000, Eur J Oral Sci 108(1):9-13", "P"),),
+    ),
+    Instrument(
+        "rom", "Range of motion (goniometer or inclinometer)", "joint range of motion", 0, 360, "higher", "measurement",
+        unit="degrees", conditions=("post_surgical_rehab",), mcids=(),
+    ),
+    Instrument(
+        "psfs", "Patient-Specific Functional Scale", "function", 0, 10, "higher", "mean of 3-5 activities",
+        mcids=(MCID(1.3, "points", "MID", "musculoskeletal PT (small; 2.3 medium, 2.7 large)", _AS2014, "P"),),
+    ),
+    Instrument(
+        "promis_pi", "PROMIS Pain Interference", "pain interference", 20, 80, "lower", "T-score", unit="T-score points",
+        mcids=(
+            MCID(2, "points", "MIC", "chronic pain (2-3)", "Chen et al. 2018", "P"),
+            MCID(3.5, "points", "MIC", "low back pain (3.5-5.5)", "Amtmann et al. 2016, J Pain Res 9:251-255", "P"),
+        ),
+    ),
+    Instrument(
+        "sbi", "Sciatica Bothersomeness Index", "sciatica bothersomeness", 0, 24, "lower", "sum of 4 items (0-6)",
+        conditions=("sciatica",), integer=True, mcids=(),
+    ),
+    Instrument(
+        "bothersomeness", "Symptom bothersomeness (Cherkin/Deyo)", "symptom bothersomeness", 0, 10, "lower", "single item",
+        conditions=("low_back_pain",), integer=True,
+        mcids=(
+            MCID(1.5, "points", "MID", "chronic low back pain, between groups", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P"),
+            MCID(30, "percent", "responder", "neck pain massage trial", "Sherman et al. 2009", "P"),
+        ),
+    ),
+    Instrument(
+        "grc", "Global Rating of Change", "global change (an anchor, not a change score)", -7, 7, "higher", "single item",
+        integer=True,
+        mcids=(MCID(3, "points", "responder", "'much improved' or better", "Kamper et al. 2009, J Man Manip Ther 17(3):163-170", "U"),),
+    ),
+)
+
+_REGISTRY: dict[str, Instrument] = {inst.key: inst for inst in _BUILTIN}
+
+
+def get(key: str | Instrument) -> Instrument:
+    """The registered instrument ``key``; raises DataValidationError naming the closest key when unknown."""
+    if isinstance(key, Instrument):
+        return key
+    try:
+        return _REGISTRY[str(key)]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(str(key), list(_REGISTRY), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DataValidationError(
+            f"unknown instrument {key!r}.{hint} Registered: {', '.join(sorted(_REGISTRY))}. "
+            "Register your own with massage_outcomes.instruments.register(Instrument(...))."
+        ) from None
+
+
+def is_registered(key: str) -> bool:
+    return str(key) in _REGISTRY
+
+
+def register(instrument: Instrument, *, replace_existing: bool = False) -> Instrument:
+    """Add a user instrument to the registry (``replace_existing=True`` to redefine a key)."""
+    if instrument.min >= instrument.max:
+        raise ValueError(f"instrument {instrument.key!r}: min ({instrument.min}) must be below max ({instrument.max})")
+    if instrument.direction not in ("lower", "higher"):
+        raise ValueError(f"instrument {instrument.key!r}: direction must be 'lower' or 'higher'")
+    if instrument.key in _REGISTRY and not replace_existing:
+        raise ValueError(f"instrument {instrument.key!r} is already registered; pass replace_existing=True")
+    _REGISTRY[instrument.key] = instrument
+    return instrument
+
+
+def with_range(key: str, min: float, max: float) -> Instrument:
+    """A copy of a registered instrument with another range (e.g. BCTQ scored as a sum)."""
+    return replace(get(key), min=float(min), max=float(max))
+
+
+def all_instruments() -> list[Instrument]:
+    return list(_REGISTRY.values())
+
+
+def registry_frame() -> pd.DataFrame:
+    """The registry as a table: one row per instrument × MCID (instruments without an MCID get one row)."""
+    rows = []
+    for inst in _REGISTRY.values():
+        base = {"key": inst.key, "name": inst.name, "min": inst.min, "max": inst.max, "direction": inst.direction,
+                "scoring": inst.scoring, "unit": inst.unit, "version": inst.version}
+        for m in inst.mcids or (None,):
+            rows.append({**base, **({} if m is None else {
+                "mcid": m.value, "mcid_unit": m.unit, "mcid_kind": m.kind, "population": m.population,
+                "source": m.source, "provenance": m.provenance})})
+    return pd.DataFrame(rows)
+
+
+def resolve_threshold(instrument: Instrument, threshold: object) -> tuple[float, str, str]:
+    """Turn a responder threshold into (value, unit, label).
+
+    ``"mcid"`` takes the instrument's first MCID; a float in (0, 1] is a proportion of baseline (0.3 = 30%);
+    a number above 1 is points on the instrument's scale; an :class:`MCID` is used as given.
+    """
+    if isinstance(threshold, MCID):
+        return threshold.value, threshold.unit, str(threshold)
+    if isinstance(threshold, str):
+        if threshold.lower() != "mcid":
+            raise ValueError(f"threshold must be 'mcid', a proportion (0.3) or points (2.0); got {threshold!r}")
+        m = instrument.default_mcid()
+        if m is None:
+            raise DataValidationError(
+                f"{instrument.describe()} has no published MCID in the registry; pass threshold as points or a proportion"
+            )
+        return m.value, m.unit, f"MCID {m}"
+    value = float(threshold)  # type: ignore[arg-type]
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"threshold must be positive; got {threshold!r}")
+    if value <= 1:
+        return 100 * value, "percent", f">={100 * value:g}% improvement"
+    return value, "points", f">={value:g} points improvement"
+
+
+
+
+__all__ = ["MCID", "Instrument", "get", "register", "is_registered", "with_range", "all_instruments",
+           "registry_frame", "resolve_threshold"]
+
