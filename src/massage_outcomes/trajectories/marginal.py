@@ -1,0 +1,682 @@
+"""Estimated marginal means, contrasts, slopes and standardized effect sizes for fitted trajectory models.
+
+:class:`MarginalMeansMixin` gives any fitted linear model (``TrajectoryFit`` from :mod:`.lmm`, ``MMRMFit`` from
+:mod:`.mmrm`) the emmeans-style interface:
+
+``emmeans(at=, by=, level=)``
+    marginal means per group at chosen times (continuous time) or per visit (categorical time);
+``contrasts(spec, at=, by=, adjust=, level=)``
+    "a - b", "each vs <ref>", "pairwise" between groups at each time, with multiplicity adjustment and a
+    standardized effect size per contrast;
+``eff_size(spec, ...)``
+    the effect sizes alone (like emmeans' ``eff_size``);
+``slopes(at=, by=, contrast=, ...)``
+    rate of change per group (like ``emtrends``) and contrasts of those rates.
+
+The protocol a fit must provide
+-------------------------------
+- ``beta_`` (p,) fixed effects, ``vcov_beta_`` (p, p) their covariance ``(X'V^-1X)^-1``, ``fe_names_``;
+- ``_design_rows(grid) -> (m, p)``: fixed-effects design rows for fully specified new rows (one column per
+  predictor of the model);
+- ``_reference_values() -> dict``: default grid values per predictor: a list for a factor (its levels, in
+  order), a float for a covariate (its mean); a list of numbers for a continuous time means "these times";
+- ``_df_for(L) -> (k,)``: denominator degrees of freedom for each row of ``L`` (Satterthwaite);
+- ``_sigma_total() -> (sigma, edf)``: the SD that standardizes effect sizes and its degrees of freedom;
+- attributes ``group`` (str or None), ``time`` (str or None) and ``time_kind`` ("continuous" or "categorical").
+
+The reference grid is built as emmeans builds it: every combination of the predictors' reference values (or the
+values given in ``at``); the means are then averaged with equal weights over every predictor that is not the
+group, the time or a ``by`` variable (factors: equal weight per level; covariates: at their mean, or averaged
+over the ``at`` values given).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from massage_outcomes.errors import MassageOutcomesError
+
+__all__ = ["MarginalMeansMixin", "parse_contrast_spec", "adjust_pvalues"]
+
+Adjust = Literal["holm", "bonferroni", "tukey", "sidak", "none"]
+ContrastSpec = str | Sequence[str] | Mapping[str, Mapping[str, float]]
+
+_ADJUSTS = ("holm", "bonferroni", "tukey", "sidak", "none")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# contrast specifications
+# ----------------------------------------------------------------------------------------------------------------
+def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list[str], np.ndarray, str]:
+    """Turn a readable contrast specification into labelled weight vectors over ``levels``.
+
+    Parameters
+    ----------
+    spec : str, sequence of str or mapping
+        ``"pairwise"`` (every ``a - b`` with ``a`` before ``b`` in level order, as emmeans' ``pairwise``),
+        ``"revpairwise"`` (``b - a``), ``"each vs <ref>"`` (every other level minus ``<ref>``, emmeans'
+        ``trt.vs.ctrl``), ``"trt.vs.ctrl"`` (reference = first level), ``"a - b"`` (one difference; several may be
+        given as a list or separated by commas), or a mapping ``{label: {level: weight}}`` for any custom contrast.
+    levels : sequence of str
+        The group levels, in order.
+
+    Returns
+    -------
+    labels : list of str
+    weights : ndarray (k, len(levels))
+    family : str
+        ``"pairwise"`` when the set is one full set of pairwise comparisons (Tukey is defined), else ``"custom"``.
+
+    Examples
+    --------
+    >>> labels, w, fam = parse_contrast_spec("each vs usual_care", ["therapeutic", "relaxation", "usual_care"])
+    >>> labels, w.tolist(), fam
+    (['therapeutic - usual_care', 'relaxation - usual_care'], [[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]], 'custom')
+    """
+    levels = [str(v) for v in levels]
+    index = {lv: i for i, lv in enumerate(levels)}
+    k = len(levels)
+
+    def _lookup(name: str, where: str) -> int:
+        name = name.strip()
+        if name not in index:
+            raise MassageOutcomesError(
+                f"contrast {where!r} names level {name!r}, which is not a level of the group; "
+                f"the levels are {levels}."
+            )
+        return index[name]
+
+    def _diff(a: str, b: str) -> tuple[str, np.ndarray]:
+        w = np.zeros(k)
+        w[_lookup(a, f"{a} - {b}")] += 1.0
+        w[_lookup(b, f"{a} - {b}")] -= 1.0
+        return f"{a.strip()} - {b.strip()}", w
+
+    if isinstance(spec, Mapping):
+        labels, rows = [], []
+        for label, weights in spec.items():
+            w = np.zeros(k)
+            for lv, val in weights.items():
+                w[_lookup(str(lv), str(label))] = float(val)
+            labels.append(str(label))
+            rows.append(w)
+        return labels, np.asarray(rows, dtype=float).reshape(len(rows), k), "custom"
+
+    if not isinstance(spec, str):
+        pairs = [_diff(*_split_diff(s)) for s in spec]
+        return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]).reshape(len(pairs), k), "custom"
+
+    text = spec.strip()
+    low = text.lower()
+    if low in ("pairwise", "revpairwise"):
+        pairs = []
+        for i, j in itertools.combinations(range(k), 2):
+            a, b = (levels[i], levels[j]) if low == "pairwise" else (levels[j], levels[i])
+            pairs.append(_diff(a, b))
+        if not pairs:
+            raise MassageOutcomesError("'pairwise' contrasts need at least two group levels; found one.")
+        return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]), "pairwise"
+    m = re.fullmatch(r"(?:each|all)\s+vs\.?\s+(.+)", text, flags=re.IGNORECASE)
+    if low in ("trt.vs.ctrl", "trt.vs.ctrl1") or m:
+        ref = levels[0] if not m else m.group(1).strip()
+        _lookup(ref, text)
+        pairs = [_diff(lv, ref) for lv in levels if lv != ref]
+        return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]).reshape(len(pairs), k), "custom"
+    parts = [s for s in text.split(",") if s.strip()]
+    pairs = [_diff(*_split_diff(s)) for s in parts]
+    return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]).reshape(len(pairs), k), "custom"
+
+
+def _split_diff(text: str) -> tuple[str, str]:
+    parts = re.split(r"\s+-\s+|\s+vs\.?\s+", text.strip())
+    if len(parts) != 2:
+        raise MassageOutcomesError(
+            f"cannot read the contrast {text!r}: write 'a - b' (spaces around the minus), 'each vs <level>', "
+            "'pairwise', or pass a mapping {label: {level: weight}}."
+        )
+    return parts[0], parts[1]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# multiplicity
+# ----------------------------------------------------------------------------------------------------------------
+def _t_crit(level: float, df: np.ndarray) -> np.ndarray:
+    q = 0.5 + level / 2.0
+    df = np.asarray(df, dtype=float)
+    out = np.where(np.isfinite(df), stats.t.ppf(q, np.where(np.isfinite(df), df, 1.0)), stats.norm.ppf(q))
+    return np.asarray(out, dtype=float)
+
+
+def _t_sf2(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    t = np.abs(np.asarray(t, dtype=float))
+    df = np.asarray(df, dtype=float)
+    fin = np.isfinite(df)
+    return np.where(fin, 2 * stats.t.sf(t, np.where(fin, df, 1.0)), 2 * stats.norm.sf(t))
+
+
+_TUKEY_DF_CAP = 1e5  # scipy's studentized range with df above this equals the df=inf limit to ~1e-6
+
+
+def _ptukey_sf(q: float, k: int, df: float) -> float:
+    df = min(float(df), _TUKEY_DF_CAP)
+    return float(stats.studentized_range.sf(q, k, df))
+
+
+def _qtukey(level: float, k: int, df: float) -> float:
+    df = min(float(df), _TUKEY_DF_CAP)
+    return float(stats.studentized_range.ppf(level, k, df))
+
+
+def adjust_pvalues(
+    t: np.ndarray, df: np.ndarray, *, adjust: str, n_means: int | None = None
+) -> np.ndarray:
+    """Multiplicity-adjusted two-sided p-values for one family of t statistics.
+
+    ``holm``, ``bonferroni`` and ``sidak`` adjust the unadjusted p-values (statsmodels ``multipletests``);
+    ``tukey`` uses the studentized range with ``n_means`` means and each contrast's own df, as emmeans does
+    (``ptukey(sqrt(2)*|t|, n_means, df)``).
+
+    Examples
+    --------
+    >>> adjust_pvalues(np.array([2.0, 3.0]), np.array([20.0, 20.0]), adjust="bonferroni").round(4).tolist()
+    [0.1185, 0.0142]
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = _t_sf2(t, df)
+    if adjust == "none" or len(p) == 0:
+        return p
+    if adjust == "tukey":
+        if n_means is None:
+            raise MassageOutcomesError("Tukey adjustment needs the number of means in the family.")
+        return np.array([_ptukey_sf(np.sqrt(2.0) * abs(ti), n_means, di) for ti, di in zip(t, df, strict=True)])
+    method = {"holm": "holm", "bonferroni": "bonferroni", "sidak": "sidak"}[adjust]
+    return np.asarray(multipletests(p, method=method)[1], dtype=float)
+
+
+def _crit_adjusted(level: float, df: np.ndarray, *, adjust: str, k: int, n_means: int | None) -> np.ndarray:
+    """Critical values for simultaneous intervals (emmeans: Holm intervals use Bonferroni)."""
+    df = np.asarray(df, dtype=float)
+    if adjust == "none" or k <= 1:
+        return _t_crit(level, df)
+    if adjust in ("holm", "bonferroni"):
+        return _t_crit(1.0 - (1.0 - level) / k, df)
+    if adjust == "sidak":
+        return _t_crit(2.0 * level ** (1.0 / k) - 1.0, df)
+    if adjust == "tukey":
+        assert n_means is not None
+        cache: dict[float, float] = {}
+        out = []
+        for d in df:
+            key = float(d)
+            if key not in cache:
+                cache[key] = _qtukey(level, n_means, key) / np.sqrt(2.0)
+            out.append(cache[key])
+        return np.asarray(out)
+    raise MassageOutcomesError(f"adjust={adjust!r} is not one of {_ADJUSTS}.")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the mixin
+# ----------------------------------------------------------------------------------------------------------------
+class MarginalMeansMixin:
+    """emmeans-style marginal means, contrasts, slopes and effect sizes for a fitted linear model.
+
+    See the module docstring for the protocol a fit class must provide. All methods return tidy DataFrames at
+    full precision; the columns are listed in each method's Returns section.
+    """
+
+    # --- the protocol (a fit class provides these) -------------------------------------------------------------
+    beta_: np.ndarray
+    vcov_beta_: np.ndarray
+    fe_names_: list[str]
+    group: str | None
+    time: str | None
+    time_kind: str
+
+    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def _reference_values(self) -> dict[str, Any]:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def _df_for(self, L: np.ndarray) -> np.ndarray:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def _sigma_total(self) -> tuple[float, float]:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    # --- grid ---------------------------------------------------------------------------------------------------
+    def _group_levels(self) -> list[str]:
+        if self.group is None:
+            return []
+        ref = self._reference_values()
+        levels = ref.get(self.group)
+        if not isinstance(levels, list | tuple):
+            raise MassageOutcomesError(f"the group {self.group!r} is not a factor of this model.")
+        return [str(v) for v in levels]
+
+    def reference_grid(
+        self, *, at: Mapping[str, Any] | None = None, by: str | Sequence[str] | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The cells of the marginal means and their linear functions of the fixed effects.
+
+        Parameters
+        ----------
+        at : mapping, optional
+            Values for any predictor (``{"week": [0, 4, 10, 26]}``, ``{"age": 50}``, ``{"arm": ["a", "b"]}``).
+        by : str or sequence of str, optional
+            Further predictors kept separate instead of averaged over.
+
+        Returns
+        -------
+        cells : DataFrame
+            One row per cell, columns ``[<group>, <time>, *by]`` (those that exist).
+        L : ndarray (n_cells, p)
+            Row ``i`` maps the fixed effects to the mean of cell ``i`` (averaged with equal weights over the
+            other predictors).
+        """
+        ref = dict(self._reference_values())
+        at = dict(at or {})
+        by_list = [by] if isinstance(by, str) else list(by or [])
+        unknown = [v for v in [*at, *by_list] if v not in ref]
+        if unknown:
+            raise MassageOutcomesError(
+                f"{unknown} are not predictors of this model; the predictors are {sorted(ref)}."
+            )
+        keep: list[str] = []
+        for v in [*by_list, self.time, self.group]:
+            if v is not None and v not in keep:
+                keep.append(v)
+        values: dict[str, list[Any]] = {}
+        for v, default in ref.items():
+            chosen = at.get(v, default)
+            if isinstance(chosen, np.ndarray | pd.Series | pd.Index):
+                chosen = list(chosen)
+            values[v] = list(chosen) if isinstance(chosen, list | tuple) else [chosen]
+            if not values[v]:
+                raise MassageOutcomesError(f"`at` gives no values for {v!r}.")
+        if self.time is not None and self.time_kind == "continuous" and self.time not in at:
+            tv = values[self.time]
+            values[self.time] = [float(x) for x in tv]
+        avg = [v for v in ref if v not in keep]
+        order = keep + avg
+        combos = list(itertools.product(*[values[v] for v in order]))
+        grid = pd.DataFrame(combos, columns=order)
+        for v in order:
+            default = ref[v]
+            if isinstance(default, list | tuple) and not _is_numeric_list(default):
+                cats = [str(x) for x in default]
+                grid[v] = pd.Categorical(grid[v].astype(str), categories=cats)
+            else:
+                grid[v] = grid[v].astype(float)
+        X = np.asarray(self._design_rows(grid), dtype=float)
+        n_keep = int(np.prod([len(values[v]) for v in keep])) if keep else 1
+        n_avg = len(combos) // n_keep
+        L = X.reshape(n_keep, n_avg, X.shape[1]).mean(axis=1)
+        cells = grid.iloc[::n_avg][keep].reset_index(drop=True)
+        # present as group, time, by...
+        cols = [c for c in [self.group, self.time] if c is not None] + [c for c in by_list if c not in
+                                                                        (self.group, self.time)]
+        return cells[cols], L
+
+    # --- inference on linear functions -------------------------------------------------------------------------
+    def _infer(self, L: np.ndarray, level: float) -> pd.DataFrame:
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        est = L @ self.beta_
+        var = np.einsum("kp,pq,kq->k", L, self.vcov_beta_, L)
+        se = np.sqrt(np.maximum(var, 0.0))
+        df = np.asarray(self._df_for(L), dtype=float).reshape(-1)
+        crit = _t_crit(level, df)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = est / se
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "se": se,
+                "df": df,
+                "ci_low": est - crit * se,
+                "ci_high": est + crit * se,
+                "t": t,
+                "p_value": _t_sf2(t, df),
+            }
+        )
+
+    def linear_function(self, L: np.ndarray, *, level: float = 0.95) -> pd.DataFrame:
+        """Estimate, SE, Satterthwaite df, CI, t and p for each row of a custom ``L`` (k, p)."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[1] != len(self.beta_):
+            raise MassageOutcomesError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
+        return self._infer(L, level)
+
+    def emmeans(
+        self,
+        *,
+        at: Mapping[str, Any] | None = None,
+        by: str | Sequence[str] | None = None,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Estimated marginal means per group at each time (or visit).
+
+        Parameters
+        ----------
+        at : mapping, optional
+            Values for predictors, e.g. ``{"week": [0, 4, 10, 26]}`` for a continuous time; covariates not named
+            are held at their mean; factors not kept are averaged with equal weights (as emmeans does).
+        by : str or sequence of str, optional
+            Further factors to keep separate (e.g. ``"condition"``) instead of averaging over them.
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``<group>``, ``<time>`` (the fit's own column names, e.g. ``arm``, ``week`` or ``visit``),
+            any ``by`` columns, then ``estimate`` (the marginal mean), ``se`` (from L·V·L'), ``df``
+            (Satterthwaite, from the fit), ``ci_low``, ``ci_high``, ``t`` and ``p_value`` (test of mean = 0).
+
+        Notes
+        -----
+        The mean of a cell is ``l'β`` with ``l`` the average of the design rows over the averaged-over
+        predictors; its SE is ``sqrt(l' V l)`` with ``V = (X'V⁻¹X)⁻¹`` and its df comes from ``_df_for``.
+        """
+        cells, L = self.reference_grid(at=at, by=by)
+        res = self._infer(L, level)
+        return pd.concat([cells, res], axis=1)
+
+    # --- contrasts ----------------------------------------------------------------------------------------------
+    def _contrast_matrix(
+        self, spec: ContrastSpec, at: Mapping[str, Any] | None, by: str | Sequence[str] | None
+    ) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
+        if self.group is None:
+            raise MassageOutcomesError("contrasts between groups need a model with a group (`group=`).")
+        cells, L = self.reference_grid(at=at, by=by)
+        levels = self._group_levels()
+        at_groups = [str(v) for v in (at or {}).get(self.group, levels)] if at and self.group in at else levels
+        labels, W, family = parse_contrast_spec(spec, at_groups)
+        other = [c for c in cells.columns if c != self.group]
+        ng = len(at_groups)
+        n_blocks = len(cells) // ng
+        rows, Ls, fam = [], [], []
+        for b in range(n_blocks):
+            block = slice(b * ng, (b + 1) * ng)
+            Lb = W @ L[block]
+            Ls.append(Lb)
+            key = cells.iloc[b * ng][other].to_dict() if other else {}
+            for lab in labels:
+                rows.append({"contrast": lab, **key})
+                fam.append(b)
+        frame = pd.DataFrame(rows, columns=["contrast", *other])
+        for c in other:
+            if isinstance(cells[c].dtype, pd.CategoricalDtype):
+                frame[c] = pd.Categorical(frame[c], categories=cells[c].cat.categories)
+        return frame, np.vstack(Ls), fam, family, ng
+
+    def contrasts(
+        self,
+        spec: ContrastSpec = "pairwise",
+        *,
+        at: Mapping[str, Any] | None = None,
+        by: str | Sequence[str] | None = None,
+        adjust: Adjust = "holm",
+        level: float = 0.95,
+        effect_size: bool = True,
+        sigma: float | None = None,
+        edf: float | None = None,
+    ) -> pd.DataFrame:
+        """Contrasts between groups at each time (or visit), with multiplicity adjustment and effect sizes.
+
+        Parameters
+        ----------
+        spec : str, list of str or mapping
+            ``"therapeutic - relaxation"``, ``"each vs usual_care"``, ``"pairwise"``, a list of ``"a - b"``
+            strings, or ``{label: {level: weight}}`` (see :func:`parse_contrast_spec`).
+        at, by : see :meth:`emmeans`.
+        adjust : {"holm", "bonferroni", "tukey", "sidak", "none"}
+            Multiplicity adjustment within each family: the contrasts at one time (and ``by`` cell), as emmeans
+            does. ``"tukey"`` is defined only for a full set of pairwise comparisons; for other sets it is
+            replaced by ``"sidak"`` with a warning (emmeans does the same). Tukey p-values use the studentized
+            range with each contrast's own Satterthwaite df (emmeans passes the df vector to ``ptukey``).
+            Intervals are simultaneous for Bonferroni, Šidák and Tukey; Holm intervals are Bonferroni intervals
+            (emmeans' convention).
+        level : float
+            Confidence level.
+        effect_size : bool
+            Add the standardized effect size columns (see :meth:`eff_size`).
+        sigma, edf : float, optional
+            The SD that standardizes the effect sizes and its df; default the fit's ``_sigma_total()``.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``contrast`` (label "a - b"), ``<time>``, any ``by`` columns, ``estimate``, ``se``, ``df``,
+            ``ci_low``, ``ci_high`` (adjusted as above), ``t``, ``p_value`` (unadjusted), ``p_adjusted``,
+            ``adjust`` (the method used), and with ``effect_size=True``: ``effect_size`` (estimate / sigma),
+            ``effect_size_se``, ``effect_size_ci_low``, ``effect_size_ci_high`` (unadjusted, df as the contrast),
+            ``sigma`` and ``edf``.
+        """
+        frame, L, fam, family, ng = self._contrast_matrix(spec, at, by)
+        return self._contrast_table(
+            frame, L, fam, family, ng, adjust=adjust, level=level, effect_size=effect_size, sigma=sigma, edf=edf
+        )
+
+    def _contrast_table(
+        self,
+        frame: pd.DataFrame,
+        L: np.ndarray,
+        fam: list[int],
+        family: str,
+        ng: int,
+        *,
+        adjust: str,
+        level: float,
+        effect_size: bool,
+        sigma: float | None,
+        edf: float | None,
+    ) -> pd.DataFrame:
+        if adjust not in _ADJUSTS:
+            raise MassageOutcomesError(f"adjust={adjust!r} is not one of {list(_ADJUSTS)}.")
+        used = adjust
+        if adjust == "tukey" and family != "pairwise":
+            warnings.warn(
+                "adjust='tukey' is only defined for one full set of pairwise comparisons; using 'sidak' instead "
+                "(as emmeans does).",
+                UserWarning,
+                stacklevel=3,
+            )
+            used = "sidak"
+        res = self._infer(L, level)
+        fam_arr = np.asarray(fam)
+        p_adj = np.empty(len(res))
+        crit = np.empty(len(res))
+        for f in np.unique(fam_arr):
+            idx = np.flatnonzero(fam_arr == f)
+            t = res["t"].to_numpy()[idx]
+            df = res["df"].to_numpy()[idx]
+            p_adj[idx] = adjust_pvalues(t, df, adjust=used, n_means=ng)
+            crit[idx] = _crit_adjusted(level, df, adjust=used, k=len(idx), n_means=ng)
+        est, se = res["estimate"].to_numpy(), res["se"].to_numpy()
+        res["ci_low"] = est - crit * se
+        res["ci_high"] = est + crit * se
+        res["p_adjusted"] = p_adj
+        res["adjust"] = used
+        out = pd.concat([frame.reset_index(drop=True), res], axis=1)
+        if effect_size:
+            out = pd.concat([out, self._effect_sizes(est, se, res["df"].to_numpy(), level, sigma, edf)], axis=1)
+        return out
+
+    def _effect_sizes(
+        self,
+        est: np.ndarray,
+        se: np.ndarray,
+        df: np.ndarray,
+        level: float,
+        sigma: float | None,
+        edf: float | None,
+    ) -> pd.DataFrame:
+        if sigma is None or edf is None:
+            s0, e0 = self._sigma_total()
+            sigma = s0 if sigma is None else sigma
+            edf = e0 if edf is None else edf
+        sigma, edf = float(sigma), float(edf)
+        d = est / sigma
+        d_se = np.sqrt(se**2 / sigma**2 + d**2 / (2.0 * edf))
+        crit = _t_crit(level, df)
+        return pd.DataFrame(
+            {
+                "effect_size": d,
+                "effect_size_se": d_se,
+                "effect_size_ci_low": d - crit * d_se,
+                "effect_size_ci_high": d + crit * d_se,
+                "sigma": sigma,
+                "edf": edf,
+            }
+        )
+
+    def eff_size(
+        self,
+        spec: ContrastSpec = "pairwise",
+        *,
+        at: Mapping[str, Any] | None = None,
+        by: str | Sequence[str] | None = None,
+        sigma: float | None = None,
+        edf: float | None = None,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Standardized effect sizes of contrasts, as emmeans' ``eff_size(emm, sigma=, edf=)``.
+
+        Parameters
+        ----------
+        spec, at, by : see :meth:`contrasts`.
+        sigma : float, optional
+            The SD to divide by; default the fit's ``_sigma_total()`` (the square root of the total variance for a
+            mixed model; see the fit class).
+        edf : float, optional
+            Degrees of freedom of ``sigma``; default from ``_sigma_total()``.
+        level : float
+            Confidence level (intervals are not adjusted for multiplicity, as in emmeans).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``contrast``, ``<time>``, any ``by`` columns, ``effect_size``, ``se``, ``df``, ``ci_low``,
+            ``ci_high``, ``sigma``, ``edf``.
+
+        Notes
+        -----
+        ``d = c / σ``; σ is treated as random with ``var(log σ) = 1/(2·edf)``, so by the delta method
+        ``SE(d) = sqrt(SE(c)²/σ² + d²/(2·edf))``. The interval is ``d ± t(df)·SE(d)`` with ``df`` the contrast's
+        df (emmeans keeps the df of the contrast).
+        """
+        frame, L, fam, family, ng = self._contrast_matrix(spec, at, by)
+        res = self._infer(L, level)
+        es = self._effect_sizes(
+            res["estimate"].to_numpy(), res["se"].to_numpy(), res["df"].to_numpy(), level, sigma, edf
+        )
+        out = frame.reset_index(drop=True).copy()
+        out["effect_size"] = es["effect_size"]
+        out["se"] = es["effect_size_se"]
+        out["df"] = res["df"]
+        out["ci_low"] = es["effect_size_ci_low"]
+        out["ci_high"] = es["effect_size_ci_high"]
+        out["sigma"] = es["sigma"]
+        out["edf"] = es["edf"]
+        return out
+
+    # --- slopes -------------------------------------------------------------------------------------------------
+    def _slope_matrix(
+        self, at: Mapping[str, Any] | None, by: str | Sequence[str] | None, delta: float | None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        if self.time is None or self.time_kind != "continuous":
+            raise MassageOutcomesError(
+                "slopes need a continuous time (time_kind='continuous'); with visits as categories use "
+                "contrasts between visits instead."
+            )
+        at = dict(at or {})
+        ref = self._reference_values()
+        if self.time in at:
+            tv = np.atleast_1d(np.asarray(at[self.time], dtype=float))
+        else:
+            tv = np.atleast_1d(np.asarray(ref[self.time], dtype=float))
+            tv = np.array([tv.mean()])
+        h = delta if delta is not None else 1e-3 * max(1.0, float(np.max(np.abs(tv))))
+        at_hi = {**at, self.time: list(tv + h)}
+        at_lo = {**at, self.time: list(tv - h)}
+        cells, L_hi = self.reference_grid(at=at_hi, by=by)
+        _, L_lo = self.reference_grid(at=at_lo, by=by)
+        cells = cells.copy()
+        n_t = len(tv)
+        # time varies slower than group in the grid: recover the evaluation points
+        cells[self.time] = cells[self.time] - h
+        del n_t
+        return cells, (L_hi - L_lo) / (2.0 * h)
+
+    def slopes(
+        self,
+        *,
+        at: Mapping[str, Any] | None = None,
+        by: str | Sequence[str] | None = None,
+        contrast: ContrastSpec | None = None,
+        adjust: Adjust = "holm",
+        level: float = 0.95,
+        delta: float | None = None,
+    ) -> pd.DataFrame:
+        """Rate of change of the mean per time unit, per group (like emmeans' ``emtrends``), or contrasts of them.
+
+        Parameters
+        ----------
+        at : mapping, optional
+            ``at[<time>]`` gives the time(s) at which the slope is evaluated (matters only for a nonlinear time
+            basis); default the mean of the time's reference values (emtrends uses the covariate's mean).
+            Other entries as in :meth:`emmeans`.
+        by : str or sequence of str, optional
+            Further factors kept separate.
+        contrast : spec, optional
+            When given, contrasts of the slopes between groups (``"pairwise"``, ``"each vs usual_care"``, ...)
+            with the ``adjust`` method.
+        adjust, level : see :meth:`contrasts`.
+        delta : float, optional
+            Half-width of the central difference (default ``1e-3·max(1, |t|)``); exact for a time basis that is
+            linear or quadratic near the evaluation point.
+
+        Returns
+        -------
+        DataFrame
+            Without ``contrast``: ``<group>``, ``<time>`` (the evaluation point), any ``by`` columns,
+            ``estimate`` (slope per time unit), ``se``, ``df``, ``ci_low``, ``ci_high``, ``t``, ``p_value``.
+            With ``contrast``: the columns of :meth:`contrasts` without the effect sizes.
+        """
+        cells, L = self._slope_matrix(at, by, delta)
+        if contrast is None:
+            return pd.concat([cells, self._infer(L, level)], axis=1)
+        if self.group is None:
+            raise MassageOutcomesError("contrasts of slopes need a model with a group.")
+        levels = self._group_levels()
+        at_groups = [str(v) for v in at[self.group]] if at and self.group in at else levels
+        labels, W, family = parse_contrast_spec(contrast, at_groups)
+        ng = len(at_groups)
+        other = [c for c in cells.columns if c != self.group]
+        rows, Ls, fam = [], [], []
+        for b in range(len(cells) // ng):
+            Ls.append(W @ L[b * ng : (b + 1) * ng])
+            key = cells.iloc[b * ng][other].to_dict() if other else {}
+            for lab in labels:
+                rows.append({"contrast": lab, **key})
+                fam.append(b)
+        frame = pd.DataFrame(rows, columns=["contrast", *other])
+        return self._contrast_table(
+            frame, np.vstack(Ls), fam, family, ng, adjust=adjust, level=level, effect_size=False, sigma=None,
+            edf=None,
+        )
+
+
+def _is_numeric_list(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in values)
