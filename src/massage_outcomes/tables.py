@@ -1,0 +1,798 @@
+"""Summary tables for a trial or clinic dataset, and renderers to CSV, Markdown, HTML and LaTeX.
+
+:func:`summary_tables` runs the library's analyses on a :class:`~massage_outcomes.Dataset` and gathers their
+results into named DataFrames (Table 1 of baseline characteristics, effect sizes, responders, trajectory
+contrasts, MMRM results). It computes no inferential statistic itself: effect sizes, responder rates, models and
+contrasts come from :mod:`massage_outcomes.effects` and :mod:`massage_outcomes.trajectories`. Table 1 is
+descriptive only (counts, means, SDs), without significance tests, as CONSORT asks. Each section is guarded: when an
+analysis fails (or is not installed) its table becomes a one-row note saying why, and the other sections still run.
+
+The returned frames keep full precision; rounding happens only in the renderers (:func:`to_csv`,
+:func:`to_markdown`, :func:`to_html`, :func:`to_latex`), which format every number with a fixed number of decimals
+so that regenerated files diff cleanly. CSV text cells beginning with ``= + - @`` (or a tab or carriage return) are
+prefixed with a single quote so that spreadsheets do not run them as formulas.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from massage_outcomes import tables
+>>> t = pd.DataFrame({"contrast": ["a - b"], "estimate": [-1.23456], "p_value": [0.000012], "n": [40]})
+>>> print(tables.to_csv(t), end="")
+contrast,estimate,p_value,n
+a - b,-1.235,0.0000,40
+>>> print(tables.to_markdown(t), end="")
+| contrast | estimate | p_value |   n |
+|:---------|---------:|--------:|----:|
+| a - b    |   -1.235 | <0.0001 |  40 |
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "summary_tables",
+    "baseline_table",
+    "format_frame",
+    "escape_formula",
+    "to_csv",
+    "to_markdown",
+    "to_html",
+    "to_latex",
+    "render",
+    "write_tables",
+    "check_tables",
+    "note_frame",
+    "is_note",
+    "FORMATS",
+]
+
+FORMATS: dict[str, str] = {"csv": ".csv", "md": ".md", "html": ".html", "tex": ".tex"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+def _is_p_column(name: str) -> bool:
+    n = name.lower()
+    return n in {"p", "pval", "p_value", "p_adjusted", "p_adj", "q_p", "p_q"} or n.startswith("p_") or n.endswith("_p") \
+        or n.endswith("_p_value") or n.endswith("_pvalue")
+
+
+def _is_count_column(name: str) -> bool:
+    n = name.lower()
+    return n in {"n", "k", "nobs", "n_obs", "n_subjects", "n_studies", "count", "events"} or n.startswith("n_") \
+        or n.endswith("_n") or n.startswith("events_")
+
+
+def _fmt_float(x: float, digits: int) -> str:
+    s = f"{x:.{digits}f}"
+    if s.startswith("-") and float(s) == 0.0:  # no "-0.000": it would flip with the last bit of an estimator
+        s = s[1:]
+    return s
+
+
+def format_frame(
+    frame: pd.DataFrame,
+    *,
+    digits: int = 3,
+    p_digits: int = 4,
+    style: Literal["csv", "display"] = "csv",
+    missing: str | None = None,
+) -> pd.DataFrame:
+    """Every cell as text with fixed rounding: the one place numbers are rounded.
+
+    Parameters
+    ----------
+    frame : any result table.
+    digits : decimals for floating-point columns.
+    p_digits : decimals for p-value columns (``p_value``, ``p_adjusted``, ``p_*``, ``*_p``); in the "display"
+        style values below ``10**-p_digits`` are shown as ``<0.0001``.
+    style : "csv" (machine-readable: plain fixed decimals, missing as an empty cell) or "display".
+    missing : text for missing values (default "" for csv, "–" for display).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same shape and column names, every cell a ``str``. Count columns (``n``, ``n_*``, ``*_n``) holding whole
+        numbers are printed without decimals; ``-0.000`` is printed as ``0.000``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from massage_outcomes.tables import format_frame
+    >>> format_frame(pd.DataFrame({"x": [1.23456, -0.0001], "n_1": [3.0, 4.0]})).to_dict("list")
+    {'x': ['1.235', '0.000'], 'n_1': ['3', '4']}
+    """
+    na = ("" if style == "csv" else "–") if missing is None else missing
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        name = str(col)
+        if pd.api.types.is_bool_dtype(s):
+            out[name] = s.map(lambda v: na if pd.isna(v) else ("yes" if v else "no")).astype(object)
+        elif pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+            vals = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+            finite = vals[np.isfinite(vals)]
+            integral = finite.size > 0 and bool(np.all(finite == np.round(finite)))
+            if pd.api.types.is_integer_dtype(s) or (integral and _is_count_column(name)):
+                cells = [na if not np.isfinite(v) else str(int(v)) for v in vals]
+            elif _is_p_column(name):
+                floor = 10.0 ** (-p_digits)
+                cells = [na if not np.isfinite(v) else
+                         (f"<{floor:.{p_digits}f}" if style == "display" and v < floor else _fmt_float(v, p_digits))
+                         for v in vals]
+            else:
+                cells = [na if not np.isfinite(v) else _fmt_float(v, digits) for v in vals]
+                cells = [c if c not in ("inf", "-inf") else c for c in cells]
+            out[name] = pd.Series(cells, index=s.index, dtype=object)
+        else:
+            out[name] = s.astype(object).map(lambda v: na if _isna(v) else str(v))
+    return pd.DataFrame(out, index=frame.index).astype(object)
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def escape_formula(text: str) -> str:
+    """Prefix a text cell that a spreadsheet would run as a formula (starts with ``= + - @``, tab or CR) with '.
+
+    Examples
+    --------
+    >>> from massage_outcomes.tables import escape_formula
+    >>> escape_formula("=HYPERLINK(1)"), escape_formula("therapeutic - relaxation")
+    ("'=HYPERLINK(1)", 'therapeutic - relaxation')
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [str(c) for c in frame.columns
+            if not (pd.api.types.is_numeric_dtype(frame[c]) and not isinstance(frame[c].dtype, pd.CategoricalDtype))
+            and not pd.api.types.is_bool_dtype(frame[c])]
+
+
+def to_csv(frame: pd.DataFrame, path: str | Path | None = None, *, digits: int = 3, p_digits: int = 4) -> str:
+    """CSV text with fixed rounding and formula escaping of text cells; written to ``path`` when given.
+
+    Numeric columns are never escaped (``-1.2`` is a number); text cells starting with ``= + - @``, tab or CR get
+    a leading ``'`` (the OWASP recommendation for CSV injection). Lines end with ``\\n`` on every platform.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from massage_outcomes.tables import to_csv
+    >>> print(to_csv(pd.DataFrame({"label": ["=1+1", "ok"], "estimate": [-0.5, 1/3]})), end="")
+    label,estimate
+    '=1+1,-0.500
+    ok,0.333
+    """
+    cells = format_frame(frame, digits=digits, p_digits=p_digits, style="csv")
+    for col in _text_columns(frame):
+        cells[col] = cells[col].map(escape_formula)
+    text = cells.to_csv(index=False, lineterminator="\n")
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def _is_numeric_col(frame: pd.DataFrame, col: Any) -> bool:
+    s = frame[col]
+    return pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype) \
+        and not pd.api.types.is_bool_dtype(s)
+
+
+def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, caption: str | None = None) -> str:
+    """A GitHub-flavoured Markdown pipe table (numbers right-aligned, ``|`` in cells escaped).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from massage_outcomes.tables import to_markdown
+    >>> print(to_markdown(pd.DataFrame({"a": ["x|y"], "b": [1.5]}), digits=1), end="")
+    | a    |   b |
+    |:-----|----:|
+    | x\\|y | 1.5 |
+    """
+    cells = format_frame(frame, digits=digits, p_digits=p_digits, style="display")
+    cols = [str(c) for c in frame.columns]
+    body = [[str(v).replace("|", "\\|").replace("\n", " ") for v in row] for row in cells.itertuples(index=False)]
+    heads = [c.replace("|", "\\|") for c in cols]
+    widths = [max([len(h), 3, *(len(r[j]) for r in body)]) for j, h in enumerate(heads)]
+    right = [_is_numeric_col(frame, c) for c in frame.columns]
+
+    def line(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)) + " |"
+
+    rule = "|" + "|".join((("-" * (w + 1)) + ":") if r else (":" + "-" * (w + 1)) for w, r in zip(widths, right, strict=True)) + "|"
+    lines = ([f"**{caption}**", ""] if caption else []) + [line(heads), rule, *(line(r) for r in body)]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, caption: str | None = None) -> str:
+    """An HTML ``<table>`` (cells escaped, numbers right-aligned, class ``mo-table``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from massage_outcomes.tables import to_html
+    >>> "<td class=\\"num\\">1.50</td>" in to_html(pd.DataFrame({"a": ["<b>"], "b": [1.5]}), digits=2)
+    True
+    """
+    cells = format_frame(frame, digits=digits, p_digits=p_digits, style="display")
+    numeric = [_is_numeric_col(frame, c) for c in frame.columns]
+    out = ['<table class="mo-table">']
+    if caption:
+        out.append(f"<caption>{html.escape(caption)}</caption>")
+    out.append("<thead><tr>" + "".join(
+        "<th" + (_NUM if n else "") + f">{html.escape(str(c))}</th>" for c, n in zip(frame.columns, numeric, strict=True)
+    ) + "</tr></thead>")
+    out.append("<tbody>")
+    for row in cells.itertuples(index=False):
+        out.append("<tr>" + "".join(
+            "<td" + (_NUM if n else "") + f">{html.escape(str(v))}</td>" for v, n in zip(row, numeric, strict=True)
+        ) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out) + "\n"
+
+
+_NUM = ' class="num"'
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "<": r"\textless{}", ">": r"\textgreater{}", "–": "--", "−": "$-$"}
+_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
+
+
+def _latex_escape(text: str) -> str:
+    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], text)
+
+
+def to_latex(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, caption: str | None = None,
+             label: str | None = None) -> str:
+    r"""A booktabs LaTeX table (``\usepackage{booktabs}``), special characters escaped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from massage_outcomes.tables import to_latex
+    >>> print(to_latex(pd.DataFrame({"arm": ["usual_care"], "n": [10]})), end="")
+    \begin{tabular}{lr}
+    \toprule
+    arm & n \\
+    \midrule
+    usual\_care & 10 \\
+    \bottomrule
+    \end{tabular}
+    """
+    cells = format_frame(frame, digits=digits, p_digits=p_digits, style="display")
+    align = "".join("r" if _is_numeric_col(frame, c) else "l" for c in frame.columns)
+    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+             " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(_latex_escape(str(v)).replace("\n", " ") for v in row) + r" \\"
+              for row in cells.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption or label:
+        head = [r"\begin{table}[htbp]", r"\centering"]
+        if caption:
+            head.append(rf"\caption{{{_latex_escape(caption)}}}")
+        if label:
+            head.append(rf"\label{{{label}}}")
+        lines = head + lines + [r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def render(frame: pd.DataFrame, fmt: str, *, digits: int = 3, p_digits: int = 4, caption: str | None = None) -> str:
+    """Render one table as "csv", "md", "html" or "tex" text.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from massage_outcomes.tables import render
+    >>> render(pd.DataFrame({"a": [1]}), "csv")
+    'a\\n1\\n'
+    """
+    if fmt == "csv":
+        return to_csv(frame, digits=digits, p_digits=p_digits)
+    if fmt == "md":
+        return to_markdown(frame, digits=digits, p_digits=p_digits, caption=caption)
+    if fmt == "html":
+        return to_html(frame, digits=digits, p_digits=p_digits, caption=caption)
+    if fmt == "tex":
+        return to_latex(frame, digits=digits, p_digits=p_digits, caption=caption)
+    raise ValueError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _rendered(tables: Mapping[str, pd.DataFrame], formats: Iterable[str], digits: int) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for name, frame in tables.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"table name {name!r} is not a safe file name (letters, digits, _ . - only)")
+        for fmt in formats:
+            if fmt not in FORMATS:
+                raise ValueError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
+            files[name + FORMATS[fmt]] = render(frame, fmt, digits=digits)
+    return files
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], out: str | Path, *, formats: Sequence[str] = ("csv",),
+                 digits: int = 3) -> list[Path]:
+    """Write every table in every format to directory ``out`` (created if needed); returns the paths written.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> from massage_outcomes.tables import write_tables
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     [p.name for p in write_tables({"t": pd.DataFrame({"a": [1]})}, d, formats=["csv", "md"])]
+    ['t.csv', 't.md']
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fname, text in _rendered(tables, formats, digits).items():
+        path = out / fname
+        path.write_text(text, encoding="utf-8", newline="\n")
+        paths.append(path)
+    return paths
+
+
+def check_tables(tables: Mapping[str, pd.DataFrame], out: str | Path, *, formats: Sequence[str] = ("csv",),
+                 digits: int = 3) -> list[str]:
+    """Compare freshly rendered tables with the files in ``out``; returns unified diffs (empty list = identical).
+
+    A file that is missing on disk is reported as a diff against an empty file; a table file on disk (with one of
+    ``formats``' extensions) that the tables no longer produce is reported as stale.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> from massage_outcomes.tables import write_tables, check_tables
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = write_tables({"t": pd.DataFrame({"a": [1]})}, d)
+    ...     print(check_tables({"t": pd.DataFrame({"a": [2]})}, d)[0], end="")
+    --- .../t.csv (on disk)
+    +++ .../t.csv (regenerated)
+    @@ -1,2 +1,2 @@
+     a
+    -1
+    +2
+    """
+    out = Path(out)
+    diffs = []
+    files = _rendered(tables, formats, digits)
+    for fname, text in files.items():
+        path = out / fname
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        if old != text:
+            diff = difflib.unified_diff(old.splitlines(keepends=True), text.splitlines(keepends=True),
+                                        fromfile=f".../{fname} (on disk)" if path.exists() else f".../{fname} (missing)",
+                                        tofile=f".../{fname} (regenerated)")
+            diffs.append("".join(d if d.endswith("\n") else d + "\n" for d in diff))
+    if out.is_dir():
+        exts = {FORMATS[f] for f in formats}
+        for path in sorted(out.iterdir()):
+            if path.suffix in exts and path.name not in files and path.name != "README.md":
+                diffs.append(f"stale file {path.name}: on disk but no longer produced (delete it or regenerate)\n")
+    return diffs
+
+
+# --------------------------------------------------------------------------------------------- guarded sections
+def note_frame(section: str, message: str) -> pd.DataFrame:
+    """The one-row table that stands in for a section whose analysis could not run.
+
+    Examples
+    --------
+    >>> from massage_outcomes.tables import note_frame, is_note
+    >>> is_note(note_frame("mmrm", "not available"))
+    True
+    """
+    return pd.DataFrame({"section": [section], "note": [message]})
+
+
+def is_note(frame: pd.DataFrame) -> bool:
+    """True when ``frame`` is a :func:`note_frame` placeholder rather than results."""
+    return list(frame.columns) == ["section", "note"]
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, (ImportError, AttributeError)) and "massage_outcomes" in str(exc):
+        return f"not available in this version of massage_outcomes ({type(exc).__name__}: {exc})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = re.sub(r" at 0x[0-9a-f]+", "", text)  # no memory addresses: committed tables must be reproducible
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _guard(section: str, fn: Callable[[], pd.DataFrame], problems: dict[str, str]) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            result = fn()
+    except Exception as exc:  # noqa: BLE001 - one failing analysis must not sink the others
+        message = _describe_error(exc)
+        problems[section] = message + "\n" + "".join(traceback.format_exception(exc)[-3:])
+        return note_frame(section, f"{section} could not be computed: {message}")
+    if result is None or (isinstance(result, pd.DataFrame) and result.empty):
+        return note_frame(section, f"{section}: no rows (the data have nothing to compare for this section)")
+    return result.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------------- Table 1
+def _order(values: pd.Series) -> list[Any]:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.dropna().astype(object))
+        return [c for c in values.cat.categories if c in present]
+    return sorted(pd.unique(values.dropna()).tolist(), key=str)
+
+
+def _mean_sd(x: pd.Series) -> str:
+    x = pd.to_numeric(x, errors="coerce").dropna()
+    if len(x) == 0:
+        return "–"
+    sd = x.std(ddof=1) if len(x) > 1 else float("nan")
+    return f"{x.mean():.1f} ({sd:.1f})" if np.isfinite(sd) else f"{x.mean():.1f}"
+
+
+def _median_iqr(x: pd.Series) -> str:
+    x = pd.to_numeric(x, errors="coerce").dropna()
+    if len(x) == 0:
+        return "–"
+    q1, med, q3 = np.quantile(x.to_numpy(dtype=float), [0.25, 0.5, 0.75])
+    return f"{med:.0f} [{q1:.0f}, {q3:.0f}]" if np.allclose([q1, med, q3], np.round([q1, med, q3])) else \
+        f"{med:.1f} [{q1:.1f}, {q3:.1f}]"
+
+
+def _n_pct(mask: pd.Series, denom: int) -> str:
+    k = int(mask.sum())
+    return f"{k} ({100.0 * k / denom:.1f}%)" if denom else "0"
+
+
+_SKIP_SUBJECT_COLUMNS = {"study", "subject"}
+
+
+def _group_column(subjects: pd.DataFrame, by: str | None) -> str:
+    if by is not None:
+        if by not in subjects.columns:
+            raise ValueError(f"by={by!r} is not a subject column; subjects have {list(subjects.columns)}")
+        return by
+    for cand in ("arm", "intent", "condition"):
+        if cand in subjects.columns and subjects[cand].notna().any() and subjects[cand].nunique() >= 1:
+            return cand
+    raise ValueError("no arm, intent or condition column to split Table 1 by; pass by=<subject column>")
+
+
+def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str] | None = None,
+                   max_levels: int = 12) -> pd.DataFrame:
+    """Table 1: baseline characteristics per arm (and overall), descriptive only, with no significance tests.
+
+    Rows: participants (N), each subject covariate (numeric: mean (SD); categorical with at most ``max_levels``
+    levels: n (%) per level, plus "missing" when any are missing), each instrument's baseline score (mean (SD),
+    with the number measured), and treatment sessions attended per participant (median [IQR]) when the dataset
+    has sessions.
+
+    Parameters
+    ----------
+    ds : a :class:`~massage_outcomes.Dataset`.
+    by : subject column to split by (default: "arm", else "intent", else "condition").
+    instruments : instruments whose baseline score to show (default: every instrument with baseline ratings).
+    max_levels : categorical covariates with more levels (e.g. clinic in a large registry) are summarised by their
+        number of levels only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``characteristic``, ``level``, one column per group (in the vocabulary's order) and ``overall``;
+        every cell is display text ("45.2 (11.0)", "31 (25.8%)").
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> from massage_outcomes.tables import baseline_table
+    >>> t1 = baseline_table(mo.simulate_trial(n_per_arm=20, seed=1))  # doctest: +SKIP
+    >>> list(t1.columns)  # doctest: +SKIP
+    ['characteristic', 'level', 'therapeutic', 'relaxation', 'usual_care', 'overall']
+    """
+    subjects = ds.subjects.reset_index(drop=True) if "subject" in ds.subjects.columns else ds.subjects.reset_index()
+    group = _group_column(subjects, by)
+    groups = _order(subjects[group])
+    cols: list[tuple[str, pd.Series]] = [(str(g), subjects[group].astype(object) == g) for g in groups]
+    cols.append(("overall", pd.Series(True, index=subjects.index)))
+    rows: list[dict[str, str]] = []
+
+    def add(characteristic: str, level: str, fn: Callable[[pd.Series], str]) -> None:
+        rows.append({"characteristic": characteristic, "level": level, **{name: fn(mask) for name, mask in cols}})
+
+    add("participants", "N", lambda m: str(int(m.sum())))
+    for col in subjects.columns:
+        if col in _SKIP_SUBJECT_COLUMNS or col == group:
+            continue
+        s = subjects[col]
+        if s.isna().all():
+            continue
+        label = str(col).replace("_", " ")
+        if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype) \
+                and not pd.api.types.is_bool_dtype(s):
+            add(label, "mean (SD)", lambda m, s=s: _mean_sd(s[m]))
+            if s.isna().any():
+                add(label, "missing", lambda m, s=s: _n_pct(s[m].isna(), int(m.sum())))
+            continue
+        levels = _order(s)
+        if len(levels) <= 1 and col in ("study", "condition", "technique", "intent") and not s.isna().any():
+            if len(levels) == 1:
+                rows.append({"characteristic": label, "level": str(levels[0]),
+                             **{name: ("all" if m.any() else "–") for name, m in cols}})
+            continue
+        if len(levels) > max_levels:
+            add(label, "distinct values", lambda m, s=s: str(int(s[m].nunique())))
+            continue
+        for lv in levels:
+            add(label, str(lv), lambda m, s=s, lv=lv: _n_pct(s[m].astype(object) == lv, int(m.sum())))
+        if s.isna().any():
+            add(label, "missing", lambda m, s=s: _n_pct(s[m].isna(), int(m.sum())))
+
+    outcomes = ds.outcomes
+    if "timing" in outcomes.columns:
+        base = outcomes[outcomes["timing"].astype(object) == "baseline"]
+        keys = instruments if instruments is not None else _order(base["instrument"])
+        for key in keys:
+            b = base[base["instrument"].astype(object) == key]
+            # one baseline value per subject (the first, if a source recorded two)
+            b = b.sort_values("day").drop_duplicates(["study", "subject"])
+            merged = subjects[["study", "subject"]].merge(b[["study", "subject", "value"]], how="left",
+                                                          on=["study", "subject"])
+            vals = pd.Series(merged["value"].to_numpy(dtype=float), index=subjects.index)
+            try:
+                from massage_outcomes import instruments as _inst
+
+                inst = _inst.get(str(key))
+                label = f"{inst.name} at baseline ({inst.min:g}–{inst.max:g})"
+            except Exception:  # noqa: BLE001 - unregistered instrument: keep its key
+                label = f"{key} at baseline"
+            add(label, "mean (SD)", lambda m, v=vals: _mean_sd(v[m]))
+            add(label, "measured", lambda m, v=vals: _n_pct(v[m].notna(), int(m.sum())))
+    sessions = getattr(ds, "sessions", None)
+    if sessions is not None and len(sessions):
+        counts = sessions.groupby(["study", "subject"], observed=True).size().rename("k").reset_index()
+        merged = subjects[["study", "subject"]].merge(counts, how="left", on=["study", "subject"])
+        k = pd.Series(merged["k"].fillna(0).to_numpy(dtype=float), index=subjects.index)
+        add("sessions attended", "median [IQR]", lambda m: _median_iqr(k[m]))
+        if "therapist" in sessions.columns and sessions["therapist"].notna().any():
+            th = sessions[["study", "subject", "therapist"]].dropna()
+            per = subjects[["study", "subject"]].reset_index().merge(th, on=["study", "subject"])
+            add("therapists", "number", lambda m: str(int(per.loc[per["index"].isin(m[m].index), "therapist"].nunique())))
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------- summary tables
+def _arms(ds: Any) -> list[str]:
+    subjects = ds.subjects
+    if "arm" not in subjects.columns or subjects["arm"].isna().all():
+        return []
+    return [str(a) for a in _order(subjects["arm"])]
+
+
+def _instruments_with(ds: Any, timing: str) -> list[str]:
+    out = ds.outcomes
+    sub = out[out["timing"].astype(object) == timing]
+    return [str(k) for k in _order(sub["instrument"])]
+
+
+def _visits(ds: Any) -> list[str]:
+    out = ds.outcomes
+    if "visit" not in out.columns or out["visit"].isna().all():
+        return []
+    return [str(v) for v in _order(out["visit"])]
+
+
+def _primary_visit(ds: Any, primary_visit: str | None) -> str | None:
+    visits = [v for v in _visits(ds)]
+    if primary_visit is not None:
+        if primary_visit not in visits:
+            raise ValueError(f"primary_visit={primary_visit!r} is not a visit of this dataset; visits: {visits}")
+        return primary_visit
+    followup = [v for v in visits if v.lower() not in ("baseline", "screening", "week 0")]
+    return followup[-1] if followup else None
+
+
+def _pairs(levels: Sequence[str]) -> list[tuple[str, str]]:
+    return [(a, b) for i, a in enumerate(levels) for b in levels[i + 1:]]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None and len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _front(frame: pd.DataFrame, first: Sequence[str]) -> pd.DataFrame:
+    cols = [c for c in first if c in frame.columns]
+    return frame[cols + [c for c in frame.columns if c not in cols]]
+
+
+def summary_tables(
+    ds: Any,
+    *,
+    instruments: Sequence[str] | None = None,
+    primary_visit: str | None = None,
+    measure: str = "hedges_g",
+    thresholds: Sequence[Any] = ("mcid", 0.3, 0.5),
+    level: float = 0.95,
+    adjust: str = "holm",
+    trajectory_options: Mapping[str, Any] | None = None,
+    mmrm_options: Mapping[str, Any] | None = None,
+    problems: dict[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Run the library's analyses on a dataset and gather their results as named tables.
+
+    Sections (each guarded: a failing analysis gives a one-row note naming the error, never a crash):
+
+    - ``table1_baseline``: :func:`baseline_table` (descriptive, no significance tests).
+    - ``effects_between_arms``: for each pair of arms ``a - b`` (in the arms' order) and instrument,
+      :func:`~massage_outcomes.effect_sizes` at ``primary_visit`` on the baseline-adjusted ("ancova") and change
+      scales, standardized (``measure``) and raw.
+    - ``effects_by_condition`` / ``effects_by_technique``: within-subject effects (baseline → primary visit for
+      trial data, pre → post session for clinic data) per condition and per technique, multiplicity-adjusted.
+    - ``responders``: :func:`~massage_outcomes.responders` at each threshold for each pair of arms (rates per arm,
+      RD, RR, NNT with CIs).
+    - ``trajectory_contrasts``: :func:`~massage_outcomes.fit_trajectories` (categorical visit by default) then
+      ``contrasts("pairwise", adjust=adjust)`` per visit, with standardized effect sizes.
+    - ``mmrm``: :func:`~massage_outcomes.fit_mmrm` (unstructured, baseline-adjusted), pairwise contrasts per visit.
+
+    Sections that do not apply to the data (no arms) are omitted.
+
+    Parameters
+    ----------
+    ds : a :class:`~massage_outcomes.Dataset`.
+    instruments : instruments to analyse (default: every instrument with baseline ratings).
+    primary_visit : the visit of the primary comparison (default: the last follow-up visit).
+    measure : standardized effect measure passed to ``effect_sizes``.
+    thresholds : responder thresholds ("mcid", proportions, or points).
+    adjust : multiplicity adjustment for families of contrasts and effects ("holm", "fdr_bh", ...).
+    trajectory_options, mmrm_options : extra keyword options for ``fit_trajectories`` / ``fit_mmrm``.
+    problems : a dict that receives, per failed section, the error and the end of its traceback.
+    progress : called with each section's name before it runs (the CLI uses it for its progress bar).
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        Insertion-ordered as listed above; full precision (round when rendering).
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> tabs = mo.tables.summary_tables(mo.simulate_trial(n_per_arm=30, seed=2))  # doctest: +SKIP
+    >>> list(tabs)  # doctest: +SKIP
+    ['table1_baseline', 'effects_between_arms', 'effects_by_condition', 'effects_by_technique', 'responders',
+     'trajectory_contrasts', 'mmrm']
+    """
+    problems = {} if problems is None else problems
+    tick = progress or (lambda _name: None)
+    result: dict[str, pd.DataFrame] = {}
+    tick("table1_baseline")
+    result["table1_baseline"] = _guard("table1_baseline", lambda: baseline_table(ds, instruments=instruments), problems)
+
+    arms = _arms(ds)
+    try:
+        keys = list(instruments) if instruments is not None else _instruments_with(ds, "baseline")
+    except Exception:  # noqa: BLE001
+        keys = list(instruments or [])
+    primary: str | None
+    try:
+        primary = _primary_visit(ds, primary_visit)
+    except ValueError:
+        if primary_visit is not None:
+            raise
+        primary = None
+    end: Any = primary if primary is not None else "last"
+
+    if len(arms) >= 2:
+        def between() -> pd.DataFrame:
+            from massage_outcomes.effects import effect_sizes
+
+            frames = []
+            for key in keys:
+                for a, b in _pairs(arms):
+                    for on in ("ancova", "change"):
+                        for meas in (measure, "mean_difference"):
+                            f = effect_sizes(ds, instrument=key, compare=("arm", a, b), on=on, start="baseline",
+                                             end=end, measure=meas, ci="exact", level=level)
+                            frames.append(f.assign(instrument=key, contrast=f"{a} - {b}", on=on, measure=meas))
+            return _front(_concat(frames), ["instrument", "contrast", "on", "measure"])
+
+        tick("effects_between_arms")
+        result["effects_between_arms"] = _guard("effects_between_arms", between, problems)
+
+    pre_post = _instruments_with(ds, "pre") if "timing" in ds.outcomes.columns else []
+    pp_keys = [k for k in pre_post if k in _instruments_with(ds, "post")]
+
+    def within(by: str) -> Callable[[], pd.DataFrame]:
+        def run() -> pd.DataFrame:
+            from massage_outcomes.effects import effect_sizes
+
+            frames = []
+            for key in keys:
+                f = effect_sizes(ds, instrument=key, by=[by], start="baseline", end=end, measure=measure,
+                                 ci="exact", level=level, adjust=adjust)
+                frames.append(f.assign(instrument=key, period="course of care"))
+            for key in pp_keys:
+                f = effect_sizes(ds, instrument=key, by=[by], start="pre", end="post", measure=measure,
+                                 ci="exact", level=level, adjust=adjust)
+                frames.append(f.assign(instrument=key, period="within session (pre to post)"))
+            return _front(_concat(frames), ["instrument", "period", by])
+        return run
+
+    for by in ("condition", "technique"):
+        tick(f"effects_by_{by}")
+        result[f"effects_by_{by}"] = _guard(f"effects_by_{by}", within(by), problems)
+
+    if len(arms) >= 2:
+        def resp() -> pd.DataFrame:
+            from massage_outcomes.effects import responders
+
+            frames = []
+            for key in keys:
+                for thr in thresholds:
+                    for a, b in _pairs(arms):
+                        try:
+                            f = responders(ds, instrument=key, threshold=thr, compare=("arm", a, b), end=end)
+                        except TypeError:  # a responders() without end= uses the last visit
+                            f = responders(ds, instrument=key, threshold=thr, compare=("arm", a, b))
+                        except Exception as exc:  # noqa: BLE001 - e.g. no MCID for this instrument
+                            f = pd.DataFrame({"note": [_describe_error(exc)]})
+                        frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
+            return _front(_concat(frames), ["instrument", "threshold_spec", "contrast"])
+
+        tick("responders")
+        result["responders"] = _guard("responders", resp, problems)
+
+        visits = _visits(ds)
+
+        def traj() -> pd.DataFrame:
+            from massage_outcomes.trajectories import fit_trajectories
+
+            frames = []
+            opts = {"time": "visit" if visits else "week", "random": "intercept"}
+            opts.update(trajectory_options or {})
+            for key in keys:
+                fit = fit_trajectories(ds, instrument=key, group="arm", **opts)
+                c = fit.contrasts("pairwise", adjust=adjust, level=level)
+                frames.append(c.assign(instrument=key, model=_model_name(fit, opts)))
+            return _front(_concat(frames), ["instrument", "model", "contrast"])
+
+        tick("trajectory_contrasts")
+        result["trajectory_contrasts"] = _guard("trajectory_contrasts", traj, problems)
+
+        def mmrm() -> pd.DataFrame:
+            from massage_outcomes.trajectories import fit_mmrm
+
+            frames = []
+            opts = {"visit": "visit", "adjust_baseline": True, "covariance": "unstructured"}
+            opts.update(mmrm_options or {})
+            for key in keys:
+                fit = fit_mmrm(ds, instrument=key, group="arm", **opts)
+                c = fit.contrasts("pairwise", adjust=adjust, level=level)
+                frames.append(c.assign(instrument=key, model=f"MMRM ({opts['covariance']}, baseline-adjusted)"
+                                       if opts.get("adjust_baseline") else f"MMRM ({opts['covariance']})"))
+            return _front(_concat(frames), ["instrument", "model", "contrast"])
+
+        tick("mmrm")
+        result["mmrm"] = _guard("mmrm", mmrm, problems)
+    return result
+
+
+def _model_name(fit: Any, opts: Mapping[str, Any]) -> str:
+    random = opts.get("random", "slope")
+    return f"LMM (time={opts.get('time')}, random={random})"
+
