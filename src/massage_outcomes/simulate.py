@@ -11,9 +11,13 @@ Examples
 >>> ds = mo.simulate_trial(n_per_arm=30, seed=1)
 >>> sorted(ds.truth)  # doctest: +NORMALIZE_WHITESPACE
 ['design', 'dropout', 'effects', 'parameters', 'random_effects', 'session_effects', 'therapists', 'visit_means']
->>> ds.truth["effects"].query("instrument == 'rmdq' and visit == 'week_10'")[
-...     ["contrast", "latent_difference"]].round(2).to_string(index=False)
-'                contrast  latent_difference\\n  therapeutic - usual_care               -2.5\\n   relaxation - usual_care               -2.9\\n therapeutic - relaxation                0.4'
+>>> eff = ds.truth["effects"]
+>>> print(eff[(eff.instrument == "rmdq") & (eff.visit == "week_10")][["contrast", "latent_difference"]]
+...       .to_string(index=False))
+                contrast  latent_difference
+therapeutic - usual_care               -2.5
+ relaxation - usual_care               -2.9
+therapeutic - relaxation                0.4
 """
 
 from __future__ import annotations
@@ -144,7 +148,7 @@ def _random_effect_cov(params: Mapping[str, Mapping[str, Any]], cross: Mapping[s
 
 
 def _dataset(subjects: pd.DataFrame, sessions: pd.DataFrame, outcomes: pd.DataFrame, truth: dict[str, Any],
-             source: str) -> Any:
+             source: dict[str, Any]) -> Any:
     try:
         from massage_outcomes.dataset import Dataset
     except ImportError:  # pragma: no cover - until dataset.py lands
@@ -171,12 +175,13 @@ def simulate_trial(
     n_therapists: int = 4,
     study: str = "SIM-TRIAL",
 ) -> Any:
-    """Simulate a three-arm randomized trial of massage for chronic low back pain, with known truth.
+    r"""Simulate a three-arm randomized trial of massage for chronic low back pain, with known truth.
 
     Arms ``therapeutic`` (structural massage: each subject is allocated deep_tissue, myofascial_release or
     trigger_point), ``relaxation`` (swedish) and ``usual_care`` (technique ``none``, no sessions), ``n_per_arm``
     subjects each. Massage subjects have weekly 60-minute sessions in weeks 1–10 (each attended with
-    probability 0.9, on day 7·week ± 1) with a pain NRS rating before and after each session; everyone has RMDQ
+    probability 0.9, on day 7·week ± 1; numbered 1, 2, ... in the order attended) with a pain NRS rating before
+    and after each session; everyone has RMDQ
     and pain NRS at the visits baseline (week 0, timing ``baseline``), week_4, week_10 and week_26 (timing
     ``followup``). Each massage subject is treated by one of ``n_therapists`` therapists of their arm.
 
@@ -237,13 +242,13 @@ def simulate_trial(
 
     .. math::
 
-        y_{ik}(t) = \\mu_k + \\Delta_{ak} f_a(t) + u_{0ik} + u_{1ik} \\min(t, 10) + v_{jk} f_a(t) + e_{ik}(t),
-        \\quad f_a(t) = \\frac{\\min(t, 10)}{10} - \\rho_a \\frac{\\max(t - 10, 0)}{16},
+        y_{ik}(t) = \mu_k + \Delta_{ak} f_a(t) + u_{0ik} + u_{1ik} \min(t, 10) + v_{jk} f_a(t) + e_{ik}(t),
+        \quad f_a(t) = \frac{\min(t, 10)}{10} - \rho_a \frac{\max(t - 10, 0)}{16},
 
-    piecewise in time: improvement during treatment, partial relapse (fraction :math:`\\rho_a`) by week 26.
+    piecewise in time: improvement during treatment, partial relapse (fraction :math:`\rho_a`) by week 26.
     :math:`(u_0, u_1)` for both instruments are jointly normal (correlated intercepts and slopes, also across
     instruments); the therapist effect :math:`v_{jk}` is normal (zero for usual care). The true mean change from
-    baseline at week 10 is :math:`\\Delta_{ak}`, so the true week-10 difference between arms is the difference
+    baseline at week 10 is :math:`\Delta_{ak}`, so the true week-10 difference between arms is the difference
     of the ``change_week10`` values; by randomization it is also the true baseline-adjusted (ANCOVA) effect.
 
     Rounding and clipping: the recorded score is ``clip(round(y), min, max)``. Clipping at the floor (0) pulls
@@ -394,6 +399,8 @@ def simulate_trial(
     pre_obs = _observe(pre, *inst_range["pain_nrs"], 1.0, round_scores)
     post_obs = _observe(post, *inst_range["pain_nrs"], 1.0, round_scores)
     keep = attended
+    # sessions are numbered 1, 2, ... in the order attended (a missed week leaves no gap in the numbering)
+    s_num = np.cumsum(attended.reshape(len(m_rows), len(session_weeks)), axis=1).ravel()
     sess_tab = pd.DataFrame({
         "study": study, "subject": subject[s_rows], "session": s_num, "day": s_day,
         "technique": technique[s_rows], "intent": intent[s_rows], "therapist": therapist[s_rows],
@@ -479,7 +486,8 @@ def simulate_trial(
         "dropout": pd.DataFrame({"subject": subject, "arm": arm,
                                  "last_visit": _cat(np.asarray(visit_labels)[last_visit], visit_labels, ordered=True)}),
     }
-    return _dataset(subjects, sess_tab, outcomes, truth, source=f"simulate_trial(n_per_arm={n_per_arm})")
+    return _dataset(subjects, sess_tab, outcomes, truth, source={"format": "simulated", "simulator": "simulate_trial", "n_per_arm": n_per_arm,
+                                                         "seed": seed})
 
 
 _CLINIC_CONDITION_PROBS: dict[str, float] = {
@@ -562,7 +570,7 @@ def simulate_clinic(
     round_scores: bool = True,
     study: str = "SIM-CLINIC",
 ) -> Any:
-    """Simulate routine practice data over seven conditions and five techniques, with known truth.
+    r"""Simulate routine practice data over seven conditions and five techniques, with known truth.
 
     Each subject has one condition (low_back_pain, sciatica, tension_headache, migraine, carpal_tunnel, tmj,
     post_surgical_rehab), attends one of ``n_clinics`` clinics and is treated by one of its therapists (nested in
@@ -850,4 +858,5 @@ def simulate_clinic(
         "dropout": pd.DataFrame({"subject": subject,
                                  "last_visit": _cat(np.asarray(visit_labels)[last_visit], visit_labels, ordered=True)}),
     }
-    return _dataset(subjects, sess_tab, outcomes, truth, source=f"simulate_clinic(n_subjects={n})")
+    return _dataset(subjects, sess_tab, outcomes, truth, source={"format": "simulated", "simulator": "simulate_clinic", "n_subjects": n,
+                                                         "seed": seed})
