@@ -196,8 +196,9 @@ class _Seg:
 def _q_gen(seg: _Seg, y: np.ndarray, v: np.ndarray, tau2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Generalized Q(tau2) = Σ w(y − μ_w)² with w = 1/(v + tau2), and its derivative −Σ w²(y − μ_w)²."""
     w = 1.0 / (v + seg.at(tau2))
-    mu = seg.sum(w * y) / seg.sum(w)
-    r2 = (y - seg.at(mu)) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = seg.sum(w * y) / seg.sum(w)
+    r2 = (y - seg.at(np.nan_to_num(mu))) ** 2
     return seg.sum(w * r2), -seg.sum(w * w * r2)
 
 
@@ -299,6 +300,22 @@ def _fisher_scoring(
         conv &= ~over
         todo &= ~over
     return tau2, conv, iters
+
+
+def _maximize_loglik(y: np.ndarray, v: np.ndarray, *, reml: bool) -> tuple[float, bool]:
+    """tau2 maximizing the ML/REML log-likelihood of one group on [0, upper] (bounded Brent), with a check at 0."""
+    from scipy.optimize import minimize_scalar
+
+    seg = _Seg(np.zeros(len(y), dtype=int), 1)
+    k = np.array([float(len(y))])
+
+    def nll(t: float) -> float:
+        return -float(_loglik(seg, y, v, np.array([t]), k, reml=reml)[0])
+
+    upper = max(10.0 * float(np.var(y)) + float(np.max(v)), 1e-8)
+    res = minimize_scalar(nll, bounds=(0.0, upper), method="bounded", options={"xatol": 1e-12, "maxiter": 500})
+    t_hat = float(res.x) if nll(float(res.x)) <= nll(0.0) else 0.0
+    return t_hat, bool(res.success)
 
 
 def _loglik(seg: _Seg, y: np.ndarray, v: np.ndarray, tau2: np.ndarray, k: np.ndarray, *, reml: bool) -> np.ndarray:
@@ -553,9 +570,27 @@ def pool(
             seg, ymc, v, np.nan_to_num(tau2_he), multi, reml=reml, threshold=con["threshold"],
             maxiter=int(con["maxiter"]), stepadj=con["stepadj"],
         )
+        failed = multi & ~conv_fs
+        if failed.any():
+            # metafor stops with an error here (the iteration oscillates, typically near tau2 = 0); we maximize
+            # the (restricted) likelihood directly for those groups, and say so.
+            tau2 = tau2.copy()
+            for i in np.flatnonzero(failed):
+                sel = g == i
+                t_hat, ok = _maximize_loglik(ymc[sel], v[sel], reml=reml)
+                tau2[i] = t_hat
+                conv_fs[i] = ok
+                notes[i].append(
+                    f"Fisher scoring did not converge in {int(con['maxiter'])} iterations (metafor stops here); tau2 "
+                    f"from a bounded maximization of the {'REML' if reml else 'ML'} likelihood"
+                    + ("" if ok else " (which also failed: last value kept)")
+                )
+            warnings.warn(
+                f"{int(failed.sum())} group(s): Fisher scoring did not converge in {int(con['maxiter'])} iterations; "
+                "tau2 was found by a bounded maximization of the likelihood instead (see the note column)",
+                ConvergenceWarning, stacklevel=2,
+            )
         converged &= conv_fs
-        for i in np.flatnonzero(multi & ~conv_fs):
-            notes[i].append(f"Fisher scoring did not converge in {int(con['maxiter'])} iterations (last tau2 kept)")
         # metafor's ll0check: a local maximum with a lower likelihood than tau2 = 0 is replaced by 0
         zero = np.zeros(G)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -570,12 +605,6 @@ def pool(
                 "(see the note column)", ConvergenceWarning, stacklevel=2,
             )
             tau2 = np.where(reset, 0.0, tau2)
-        if (multi & ~conv_fs).any():
-            warnings.warn(
-                f"{int((multi & ~conv_fs).sum())} group(s): Fisher scoring did not converge in "
-                f"{int(con['maxiter'])} iterations; see the note column, or raise control['maxiter'] / lower "
-                "control['stepadj']", ConvergenceWarning, stacklevel=2,
-            )
     tau2 = np.where(has, np.where(multi, np.maximum(0.0, tau2), 0.0), np.nan)
 
     # pooled estimate
@@ -593,7 +622,8 @@ def pool(
             s2w = np.where(rss_w <= _EPS, 0.0, rss_w / (k - 1))
         if test_l == "adhoc":
             s2w = np.maximum(s2w, 1.0)
-        var_mu = var_mu * s2w
+        with np.errstate(invalid="ignore"):
+            var_mu = var_mu * s2w
         if method_u == "FE":
             warnings.warn("the Knapp-Hartung adjustment is not meant for fixed-effect models", UserWarning, stacklevel=2)
     se_mu = np.where(has, np.sqrt(var_mu), np.nan)
