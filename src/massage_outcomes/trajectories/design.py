@@ -1,0 +1,154 @@
+"""Design helpers for trajectory models: the analysis frame, time bases and the fixed-effects formula.
+
+Everything that turns a long analysis frame into the numbers the mixed-model engine needs lives here, so that the
+same transformation is applied at fit time and again on new rows (marginal-means grids, prediction frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes.errors import DataValidationError
+
+__all__ = ["TimeBasis", "as_frame", "make_time_basis", "natural_spline_basis"]
+
+
+def as_frame(data: Any, instrument: str | None) -> pd.DataFrame:
+    """Return the long analysis frame of ``instrument`` from a Dataset or an analysis frame.
+
+    Uses :func:`massage_outcomes.dataset.as_analysis_frame` when that exists; otherwise a Dataset's
+    ``analysis_frame(instrument)``, or a DataFrame filtered to ``instrument`` when it has an ``instrument`` column.
+    """
+    try:  # the foundation's helper, once it exists
+        from massage_outcomes.dataset import as_analysis_frame
+    except ImportError:  # pragma: no cover - depends on build order
+        as_analysis_frame = None
+    if as_analysis_frame is not None and instrument is not None:
+        return as_analysis_frame(data, instrument)
+    if isinstance(data, pd.DataFrame):
+        frame = data
+        if instrument is not None and "instrument" in frame.columns:
+            frame = frame.loc[frame["instrument"].astype("str") == instrument]
+            if frame.empty:
+                found = sorted(pd.unique(data["instrument"].dropna().astype("str")))
+                raise DataValidationError(
+                    f"`instrument={instrument!r}` has no rows in the data; instruments found: {found}."
+                )
+        return frame
+    if hasattr(data, "analysis_frame"):
+        if instrument is None:
+            raise DataValidationError("`instrument` is required when `data` is a Dataset; pass e.g. instrument='rmdq'.")
+        return data.analysis_frame(instrument)
+    raise DataValidationError(
+        f"`data` must be a Dataset or a long pandas DataFrame; found {type(data).__name__}."
+    )
+
+
+def natural_spline_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Nonlinear columns of a restricted (natural) cubic spline with the given knots (Harrell's ``rcs``).
+
+    Returns ``len(knots) - 2`` columns; together with ``x`` itself they span the natural cubic splines with those
+    knots (cubic between the knots, linear beyond the outer ones). Columns are scaled by ``(k_K - k_1)^2``.
+    """
+    x = np.asarray(x, dtype=float)
+    k = np.asarray(knots, dtype=float)
+    nk = len(k)
+    scale = (k[-1] - k[0]) ** 2
+    out = np.empty((len(x), nk - 2))
+
+    def p3(v: np.ndarray) -> np.ndarray:
+        return np.maximum(v, 0.0) ** 3
+
+    for j in range(nk - 2):
+        out[:, j] = (
+            p3(x - k[j])
+            - p3(x - k[-2]) * (k[-1] - k[j]) / (k[-1] - k[-2])
+            + p3(x - k[-1]) * (k[-2] - k[j]) / (k[-1] - k[-2])
+        ) / scale
+    return out
+
+
+@dataclass
+class TimeBasis:
+    """How the time variable enters the fixed effects.
+
+    ``kind`` is ``"linear"``, ``"spline"``, ``"piecewise"`` or ``"factor"``; ``columns`` are the names of the
+    derived columns added by :meth:`add_columns` (the linear time column itself is not repeated there).
+    """
+
+    time: str
+    kind: str = "linear"
+    knots: tuple[float, ...] = ()
+    columns: list[str] = field(default_factory=list)
+
+    def add_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return ``frame`` with the derived time columns added (a copy when anything is added)."""
+        if self.kind in ("linear", "factor") or not self.columns:
+            return frame
+        frame = frame.copy()
+        t = pd.to_numeric(frame[self.time]).to_numpy(dtype=float)
+        if self.kind == "piecewise":
+            frame[self.columns[0]] = np.maximum(t - self.knots[0], 0.0)
+        elif self.kind == "spline":
+            basis = natural_spline_basis(t, np.asarray(self.knots))
+            for j, name in enumerate(self.columns):
+                frame[name] = basis[:, j]
+        return frame
+
+    def terms(self) -> str:
+        """The formula text of the time part, e.g. ``"(week + week_ns1)"``."""
+        if self.kind == "factor":
+            return f"C({self.time})"
+        return "(" + " + ".join([self.time, *self.columns]) + ")"
+
+
+def make_time_basis(
+    frame: pd.DataFrame, time: str, time_basis: Any, visit_as_factor: bool
+) -> TimeBasis:
+    """Build the :class:`TimeBasis` for the ``time_basis`` / ``visit_as_factor`` arguments of fit_trajectories."""
+    if visit_as_factor:
+        if time_basis is not None:
+            raise DataValidationError(
+                "`time_basis` and `visit_as_factor=True` exclude each other: a categorical visit already fits "
+                "any shape; drop one of them."
+            )
+        return TimeBasis(time=time, kind="factor")
+    if not pd.api.types.is_numeric_dtype(frame[time]):
+        raise DataValidationError(
+            f"`time={time!r}` is not numeric (dtype {frame[time].dtype}); pass a numeric time such as 'week' or "
+            "'day', or set visit_as_factor=True to treat it as a categorical visit."
+        )
+    if time_basis is None or time_basis == "linear":
+        return TimeBasis(time=time)
+    t = frame[time].to_numpy(dtype=float)
+    if time_basis == "spline" or (isinstance(time_basis, tuple) and time_basis and time_basis[0] == "spline"):
+        if isinstance(time_basis, tuple) and len(time_basis) > 1:
+            knots = np.sort(np.asarray(time_basis[1], dtype=float))
+        else:
+            uniq = np.unique(t)
+            if len(uniq) < 3:
+                raise DataValidationError(
+                    f"`time_basis='spline'` needs at least 3 distinct values of {time!r}; found {len(uniq)}."
+                )
+            knots = np.quantile(t, [0.0, 0.5, 1.0]) if len(uniq) < 5 else np.quantile(t, [0.05, 0.35, 0.65, 0.95])
+            knots = np.unique(knots)
+        if len(knots) < 3:
+            raise DataValidationError(f"`time_basis=('spline', knots)` needs at least 3 distinct knots; got {knots}.")
+        cols = [f"{time}_ns{j + 1}" for j in range(len(knots) - 2)]
+        return TimeBasis(time=time, kind="spline", knots=tuple(float(k) for k in knots), columns=cols)
+    if isinstance(time_basis, tuple) and len(time_basis) == 2 and time_basis[0] == "piecewise":
+        knot = float(time_basis[1])
+        if not (t.min() < knot < t.max()):
+            raise DataValidationError(
+                f"`time_basis=('piecewise', {knot:g})`: the knot must lie inside the observed range of {time!r} "
+                f"({t.min():g} to {t.max():g})."
+            )
+        name = f"{time}_after{knot:g}".replace(".", "_").replace("-", "m")
+        return TimeBasis(time=time, kind="piecewise", knots=(knot,), columns=[name])
+    raise DataValidationError(
+        f"`time_basis` must be None, 'spline', ('spline', knots) or ('piecewise', knot); got {time_basis!r}."
+    )

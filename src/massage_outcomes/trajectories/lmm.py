@@ -1,0 +1,950 @@
+"""Linear mixed models for pain trajectories: a fast profiled-(RE)ML engine and :func:`fit_trajectories`.
+
+The engine follows lme4 (Bates et al. 2015): with relative covariance factor ``Lambda(theta)`` the fixed effects
+and the residual variance are profiled out and the (RE)ML deviance is optimised over ``theta`` alone. The primary
+grouping factor (subject) contributes independent ``q x q`` blocks (``q`` = 1 or 2), handled in batches over all
+subjects at once from per-subject cross-products; further levels (therapist, clinic) enter as random intercepts
+that are carried with the fixed effects through the block elimination and solved densely (their number of levels
+is small).
+
+References
+----------
+Bates D, Maechler M, Bolker B, Walker S (2015). Fitting Linear Mixed-Effects Models Using lme4. Journal of
+Statistical Software 67(1). https://doi.org/10.18637/jss.v067.i01
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+
+from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.trajectories.design import TimeBasis, as_frame, make_time_basis
+from massage_outcomes.trajectories.satterthwaite import (
+    Satterthwaite,
+    richardson_gradient,
+    richardson_hessian,
+)
+
+try:  # written by the mmrm-emmeans helper; optional until it lands
+    from massage_outcomes.trajectories.marginal import MarginalMeansMixin
+except ImportError:  # pragma: no cover - depends on build order
+
+    class MarginalMeansMixin:  # type: ignore[no-redef]
+        """Stand-in until trajectories/marginal.py exists."""
+
+
+__all__ = ["LMMCore", "TrajectoryFit", "fit_trajectories"]
+
+_LOG2PI = math.log(2.0 * math.pi)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the engine
+# ----------------------------------------------------------------------------------------------------------------
+def _bincount_cols(codes: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
+    """Sum the columns of ``vals`` (rows, k) within ``codes``; returns (n, k)."""
+    out = np.empty((n, vals.shape[1]))
+    for j in range(vals.shape[1]):
+        out[:, j] = np.bincount(codes, weights=vals[:, j], minlength=n)
+    return out
+
+
+@dataclass
+class _State:
+    theta: np.ndarray
+    L: np.ndarray  # (g, q, q) lower Cholesky factors of T'Z'ZT + I per group
+    RZW: np.ndarray  # (g, q, m)
+    cu: np.ndarray  # (g, q)
+    Rl: np.ndarray  # (m, m) lower Cholesky factor of the Schur complement
+    c: np.ndarray  # (m,)
+    pwrss: float
+    logdetL: float
+    logdetRX: float
+    T: np.ndarray
+    lam: np.ndarray
+
+
+class LMMCore:
+    """Profiled (RE)ML deviance of a linear mixed model with one blocked grouping factor plus random intercepts.
+
+    Parameters
+    ----------
+    y : ndarray (n,)
+    X : ndarray (n, p)
+        Fixed-effects design (full column rank).
+    Z : ndarray (n, q)
+        Random-effects design of the primary grouping factor (e.g. ``[1, time]``).
+    codes : ndarray (n,) of int
+        Primary group (subject) index per row, ``0..n_groups-1``.
+    n_groups : int
+    correlated : bool
+        Full lower-triangular relative factor (correlated effects) or diagonal (uncorrelated).
+    extra_codes : list of ndarray
+        Level index per row for each further random-intercept factor (therapist, clinic, ...).
+    extra_nlev : list of int
+        Number of levels of each further factor.
+    reml : bool
+    """
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        X: np.ndarray,
+        Z: np.ndarray,
+        codes: np.ndarray,
+        n_groups: int,
+        *,
+        correlated: bool = True,
+        extra_codes: Sequence[np.ndarray] = (),
+        extra_nlev: Sequence[int] = (),
+        reml: bool = True,
+    ) -> None:
+        y = np.ascontiguousarray(y, dtype=float)
+        X = np.ascontiguousarray(X, dtype=float)
+        Z = np.ascontiguousarray(Z, dtype=float)
+        codes = np.asarray(codes, dtype=np.intp)
+        n, p = X.shape
+        q = Z.shape[1]
+        g = int(n_groups)
+        self.n, self.p, self.q, self.g = n, p, q, g
+        self.reml = reml
+        self.correlated = correlated and q > 1
+        self.extra_nlev = [int(k) for k in extra_nlev]
+        self.q2 = int(sum(self.extra_nlev))
+        q2 = self.q2
+        m = q2 + p
+        self.m = m
+        self.n_theta1 = q * (q + 1) // 2 if self.correlated else q
+        self.n_theta = self.n_theta1 + len(self.extra_nlev)
+        # column index of each row in the stacked extra-intercept block
+        offs = np.cumsum([0, *self.extra_nlev])[:-1]
+        ecols = [np.asarray(c, dtype=np.intp) + o for c, o in zip(extra_codes, offs, strict=True)]
+        self.extra_cols = ecols
+        # per-group cross-products
+        self.ZtZ = np.empty((g, q, q))
+        for a in range(q):
+            for b in range(a, q):
+                v = np.bincount(codes, weights=Z[:, a] * Z[:, b], minlength=g)
+                self.ZtZ[:, a, b] = v
+                self.ZtZ[:, b, a] = v
+        ZtW = np.zeros((g, q, m))
+        for a in range(q):
+            ZtW[:, a, q2:] = _bincount_cols(codes, X * Z[:, a : a + 1], g)
+            for col in ecols:
+                ZtW[:, a, :q2] += np.bincount(codes * q2 + col, weights=Z[:, a], minlength=g * q2).reshape(g, q2)
+        self.ZtW = ZtW
+        self.Zty = _bincount_cols(codes, Z * y[:, None], g)
+        WtW = np.zeros((m, m))
+        WtW[q2:, q2:] = X.T @ X
+        for i, ci in enumerate(ecols):
+            for j, cj in enumerate(ecols):
+                if j < i:
+                    continue
+                blk = np.bincount(ci * q2 + cj, minlength=q2 * q2).reshape(q2, q2).astype(float)
+                WtW[:q2, :q2] += blk if i == j else blk + blk.T
+            WtW[:q2, q2:] += _bincount_cols(ci, X, q2)
+        WtW[q2:, :q2] = WtW[:q2, q2:].T
+        self.WtW = WtW
+        Wty = np.zeros(m)
+        Wty[q2:] = X.T @ y
+        for ci in ecols:
+            Wty[:q2] += np.bincount(ci, weights=y, minlength=q2)
+        self.Wty = Wty
+        self.yty = float(y @ y)
+        self._pen = np.concatenate([np.ones(q2), np.zeros(p)])
+        self.n_evals = 0
+
+    # -- parameters ---------------------------------------------------------------------------------------------
+    def theta_lower(self) -> np.ndarray:
+        """Lower bounds: 0 for standard deviations (diagonal), -inf for off-diagonal elements."""
+        lo = []
+        q = self.q
+        if self.correlated:
+            for j in range(q):
+                for i in range(j, q):
+                    lo.append(0.0 if i == j else -np.inf)
+        else:
+            lo.extend([0.0] * q)
+        lo.extend([0.0] * len(self.extra_nlev))
+        return np.asarray(lo)
+
+    def theta_start(self) -> np.ndarray:
+        lo = self.theta_lower()
+        return np.where(lo == 0.0, 1.0, 0.0)
+
+    def T_of(self, theta: np.ndarray) -> np.ndarray:
+        q = self.q
+        T = np.zeros((q, q))
+        if self.correlated:
+            k = 0
+            for j in range(q):
+                for i in range(j, q):
+                    T[i, j] = theta[k]
+                    k += 1
+        else:
+            T[np.diag_indices(q)] = theta[:q]
+        return T
+
+    # -- the deviance ---------------------------------------------------------------------------------------------
+    def _chol_solve(self, A: np.ndarray, B: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Batched lower Cholesky of A (g,q,q); returns L, L^{-1}B, L^{-1}v, log det(A)."""
+        q = self.q
+        if q == 1:
+            l11 = np.sqrt(A[:, 0, 0])
+            L = l11[:, None, None]
+            return L, B / L, v / l11[:, None], 2.0 * np.log(l11).sum()
+        if q == 2:
+            l11 = np.sqrt(A[:, 0, 0])
+            l21 = A[:, 1, 0] / l11
+            l22 = np.sqrt(A[:, 1, 1] - l21 * l21)
+            L = np.zeros_like(A)
+            L[:, 0, 0] = l11
+            L[:, 1, 0] = l21
+            L[:, 1, 1] = l22
+            X1 = B[:, 0, :] / l11[:, None]
+            X2 = (B[:, 1, :] - l21[:, None] * X1) / l22[:, None]
+            v1 = v[:, 0] / l11
+            v2 = (v[:, 1] - l21 * v1) / l22
+            return (
+                L,
+                np.stack([X1, X2], axis=1),
+                np.stack([v1, v2], axis=1),
+                2.0 * (np.log(l11).sum() + np.log(l22).sum()),
+            )
+        L = np.linalg.cholesky(A)
+        XB = np.linalg.solve(L, B)
+        xv = np.linalg.solve(L, v[:, :, None])[:, :, 0]
+        return L, XB, xv, 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()
+
+    def state(self, theta: np.ndarray) -> _State:
+        theta = np.asarray(theta, dtype=float)
+        T = self.T_of(theta)
+        lam = theta[self.n_theta1 :]
+        q2 = self.q2
+        s = np.concatenate([np.repeat(lam, self.extra_nlev), np.ones(self.p)])
+        TtZtZ = np.matmul(T.T, self.ZtZ)
+        A = np.matmul(TtZtZ, T)
+        A[:, np.arange(self.q), np.arange(self.q)] += 1.0
+        B = np.matmul(T.T, self.ZtW) * s
+        v = self.Zty @ T  # (g,q): rows are (T' Z'y)'
+        L, RZW, cu, logdetL = self._chol_solve(A, B, v)
+        R2 = RZW.reshape(-1, self.m)
+        M = self.WtW * np.outer(s, s) - R2.T @ R2
+        M[np.diag_indices(self.m)] += self._pen
+        r = self.Wty * s - R2.T @ cu.ravel()
+        Rl = np.linalg.cholesky(M)
+        c = linalg.solve_triangular(Rl, r, lower=True)
+        dRl = np.log(np.diagonal(Rl))
+        pwrss = self.yty - float(cu.ravel() @ cu.ravel()) - float(c @ c)
+        self.n_evals += 1
+        return _State(
+            theta=theta,
+            L=L,
+            RZW=RZW,
+            cu=cu,
+            Rl=Rl,
+            c=c,
+            pwrss=max(pwrss, 1e-300),
+            logdetL=logdetL + 2.0 * dRl[:q2].sum(),
+            logdetRX=2.0 * dRl[q2:].sum(),
+            T=T,
+            lam=lam,
+        )
+
+    def deviance(self, theta: np.ndarray) -> float:
+        """Profiled deviance (-2 log-likelihood, REML criterion when ``reml``) at ``theta``."""
+        try:
+            st = self.state(theta)
+        except np.linalg.LinAlgError:
+            return np.inf
+        return self._dev_from_state(st)
+
+    def _dev_from_state(self, st: _State) -> float:
+        n, p = self.n, self.p
+        if self.reml:
+            nmp = n - p
+            return st.logdetL + st.logdetRX + nmp * (1.0 + _LOG2PI + math.log(st.pwrss / nmp))
+        return st.logdetL + n * (1.0 + _LOG2PI + math.log(st.pwrss / n))
+
+    def deviance_vp(self, varpar: np.ndarray) -> float:
+        """Deviance as a function of ``(theta, sigma)`` (not profiled over sigma), as lmerTest's ``devfun_vp``."""
+        theta = varpar[:-1]
+        sigma2 = varpar[-1] ** 2
+        st = self.state(theta)
+        dev = st.logdetL + st.pwrss / sigma2 + self.n * math.log(2 * math.pi * sigma2)
+        if self.reml:
+            dev += st.logdetRX - self.p * math.log(2 * math.pi * sigma2)
+        return dev
+
+    def sigma2(self, st: _State) -> float:
+        return st.pwrss / (self.n - self.p if self.reml else self.n)
+
+    def vcov_vp(self, varpar: np.ndarray) -> np.ndarray:
+        """``sigma^2 (R_X'R_X)^{-1}`` at ``(theta, sigma)``."""
+        st = self.state(varpar[:-1])
+        return varpar[-1] ** 2 * self._rx_inv(st)
+
+    def _rx_inv(self, st: _State) -> np.ndarray:
+        RX = st.Rl[self.q2 :, self.q2 :]
+        Ri = linalg.solve_triangular(RX, np.eye(self.p), lower=True)
+        return Ri.T @ Ri
+
+    def solve(self, st: _State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fixed effects, primary random effects ``b`` (g, q) and extra random intercepts at a state."""
+        ub = linalg.solve_triangular(st.Rl.T, st.c, lower=False)
+        beta = ub[self.q2 :]
+        resid = st.cu - st.RZW @ ub  # (g,q)
+        # u = L'^{-1} resid
+        u = np.linalg.solve(np.swapaxes(st.L, 1, 2), resid[:, :, None])[:, :, 0] if self.q > 0 else resid
+        b = u @ st.T.T
+        b2 = ub[: self.q2] * np.repeat(st.lam, self.extra_nlev)
+        return beta, b, b2
+
+    # -- optimisation ---------------------------------------------------------------------------------------------
+    def _grad(self, theta: np.ndarray, h: float = 1e-6) -> np.ndarray:
+        lo = self.theta_lower()
+        gr = np.empty_like(theta)
+        for i in range(len(theta)):
+            e = np.zeros_like(theta)
+            step = h * max(1.0, abs(theta[i]))
+            e[i] = step
+            if theta[i] - step < lo[i]:  # one-sided at the bound
+                gr[i] = (self.deviance(theta + e) - self.deviance(theta)) / step
+            else:
+                gr[i] = (self.deviance(theta + e) - self.deviance(theta - e)) / (2 * step)
+        return gr
+
+    def optimize(self, theta0: np.ndarray | None = None) -> dict[str, Any]:
+        """Minimise the deviance over theta with L-BFGS-B, falling back to more starts and Nelder-Mead in doubt.
+
+        Returns a dict with ``theta``, ``deviance``, ``converged``, ``singular``, ``messages``.
+        """
+        lo = self.theta_lower()
+        bounds = [(0.0 if b == 0.0 else None, None) for b in lo]
+        messages: list[str] = []
+        starts = [self.theta_start() if theta0 is None else np.asarray(theta0, float)]
+        results = []
+
+        def run_lbfgs(x0: np.ndarray) -> optimize.OptimizeResult:
+            return optimize.minimize(
+                self.deviance,
+                x0,
+                jac=self._grad,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000, "maxls": 50},
+            )
+
+        res = run_lbfgs(starts[0])
+        results.append(("L-BFGS-B", res))
+        ok, why, singular = self._check(res.x)
+        if not ok:
+            messages.append(f"L-BFGS-B from the default start: {why}; trying more starts")
+            for x0 in (res.x * 0.5 + 0.05 * (lo == 0.0), self.theta_start() * 0.3, self.theta_start() * 3.0):
+                r2 = run_lbfgs(np.maximum(x0, np.where(lo == 0.0, 0.0, -np.inf)))
+                results.append(("L-BFGS-B (restart)", r2))
+            nm = optimize.minimize(
+                lambda t: self.deviance(np.maximum(t, np.where(lo == 0.0, 0.0, -np.inf))),
+                min(results, key=lambda t: t[1].fun)[1].x,
+                method="Nelder-Mead",
+                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000, "maxfev": 40000},
+            )
+            nm.x = np.maximum(nm.x, np.where(lo == 0.0, 0.0, -np.inf))
+            results.append(("Nelder-Mead", nm))
+            # polish the best with L-BFGS-B
+            best = min(results, key=lambda t: self.deviance(t[1].x))
+            results.append(("L-BFGS-B (polish)", run_lbfgs(best[1].x)))
+        name, best = min(results, key=lambda t: self.deviance(t[1].x))
+        theta = np.asarray(best.x, dtype=float)
+        theta = np.where((lo == 0.0) & (theta < 1e-8), 0.0, theta)
+        ok, why, singular = self._check(theta)
+        messages.append(f"{name}: {getattr(best, 'message', '')}".strip())
+        if not ok:
+            messages.append(why)
+        return {
+            "theta": theta,
+            "deviance": self.deviance(theta),
+            "converged": ok,
+            "singular": singular,
+            "messages": messages,
+            "n_evals": self.n_evals,
+        }
+
+    def _check(self, theta: np.ndarray) -> tuple[bool, str, bool]:
+        """Convergence checks: scaled gradient on free parameters and a positive-definite Hessian."""
+        lo = self.theta_lower()
+        boundary = (lo == 0.0) & (theta < 1e-4)
+        singular = bool(boundary.any())
+        free = ~boundary
+        if not np.isfinite(self.deviance(theta)):
+            return False, "deviance is not finite at the optimum", singular
+        g = self._grad(theta)
+        # at the boundary the gradient must point outwards (into the bound)
+        if np.any(g[boundary] < -1e-3):
+            return False, "gradient points away from a boundary parameter (not a minimum)", singular
+        if not free.any():
+            return True, "", singular
+        idx = np.flatnonzero(free)
+        try:
+            H = richardson_hessian(lambda t: self.deviance(_put(theta, idx, t)), theta[idx], d=1e-3, r=2)
+        except (np.linalg.LinAlgError, ValueError):
+            return False, "Hessian could not be computed", singular
+        ev = np.linalg.eigvalsh(H)
+        if not np.all(np.isfinite(ev)) or ev.min() <= 0:
+            return False, f"Hessian is not positive definite (min eigenvalue {ev.min():.3g})", singular
+        step = np.linalg.solve(H, g[idx])
+        if np.max(np.abs(step)) > 1e-4:
+            return False, f"scaled gradient {np.max(np.abs(step)):.2g} exceeds 1e-4", singular
+        return True, "", singular
+
+
+def _put(x: np.ndarray, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
+    y = x.copy()
+    y[idx] = v
+    return y
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the user-facing fit
+# ----------------------------------------------------------------------------------------------------------------
+RandomSpec = Literal["slope", "intercept", "uncorrelated"]
+
+
+def fit_trajectories(
+    data: Any,
+    *,
+    instrument: str | None = None,
+    time: str = "week",
+    group: str = "arm",
+    covariates: Sequence[str] = (),
+    random: RandomSpec = "slope",
+    levels: Sequence[str] = ("subject",),
+    method: Literal["REML", "ML"] = "REML",
+    time_basis: Any = None,
+    visit_as_factor: bool = False,
+    timing: Sequence[str] | None = ("baseline", "followup"),
+    ddf: Literal["satterthwaite"] = "satterthwaite",
+    response: str = "value",
+) -> TrajectoryFit:
+    """Fit a linear mixed model of an outcome's trajectory over time by group.
+
+    The fixed effects are ``response ~ group * time_basis + covariates`` (treatment contrasts, first level of
+    ``group`` as reference); the random effects are a per-subject intercept (``random="intercept"``), intercept
+    and time slope, correlated (``"slope"``) or uncorrelated (``"uncorrelated"``), plus a random intercept for
+    each further entry of ``levels`` (e.g. ``"therapist"``, ``"clinic"``; crossed or nested, with level labels
+    unique within the factor, as in lme4).
+
+    Parameters
+    ----------
+    data : Dataset or pandas.DataFrame
+        A :class:`~massage_outcomes.Dataset` or its long analysis frame (one row per measurement).
+    instrument : str, optional
+        Instrument key (e.g. ``"rmdq"``); required for a Dataset, used to filter a frame with an
+        ``instrument`` column.
+    time : str, default "week"
+        Time column. Numeric for a continuous time (weeks or days); with ``visit_as_factor=True`` any column
+        (e.g. ``"visit"``) whose distinct values become the levels of a categorical time.
+    group : str, default "arm"
+        The grouping whose trajectories are compared (arm, intent, technique).
+    covariates : sequence of str
+        Extra fixed-effect columns (numeric as-is; strings/categoricals as factors).
+    random : {"slope", "intercept", "uncorrelated"}, default "slope"
+        Per-subject random effects.
+    levels : sequence of str, default ("subject",)
+        Grouping columns. The first is the subject level (carries ``random``); the others get random intercepts.
+    method : {"REML", "ML"}, default "REML"
+    time_basis : None, "spline", ("spline", knots) or ("piecewise", knot)
+        Nonlinear time: a natural (restricted) cubic spline, or a broken line with a change of slope at
+        ``knot`` (e.g. the end of treatment). The random slope stays on the linear time.
+    visit_as_factor : bool, default False
+        Treat time as categorical (one mean per group and visit).
+    timing : sequence of str or None, default ("baseline", "followup")
+        Keep rows whose ``timing`` is in this list (drops within-session pre/post ratings); None keeps all.
+    ddf : {"satterthwaite"}
+        Denominator df for the t tests. Kenward-Roger is not implemented yet.
+    response : str, default "value"
+        Response column.
+
+    Returns
+    -------
+    TrajectoryFit
+        With ``fixed_effects`` (term, estimate, se, df, t, p_value, ci_low, ci_high), ``variance_components``
+        (group, term, variance, sd, corr), ``loglik``, ``aic``, ``bic``, ``nobs``, ``n_subjects``,
+        ``converged``, ``singular``, ``messages``, ``random_effects``, and the marginal-means methods
+        (``emmeans``, ``contrasts``, ``slopes``, ``eff_size``) and ``predict``.
+
+    Notes
+    -----
+    The deviance is profiled over the fixed effects and the residual variance and minimised over the
+    relative covariance factor ``theta`` (lme4's parameterisation) with L-BFGS-B; when the gradient or Hessian
+    checks fail, further starts and Nelder-Mead are tried, the best optimum is kept, and if the checks still fail a
+    :class:`~massage_outcomes.ConvergenceWarning` is issued and ``converged`` is False. Standard errors are
+    from ``sigma^2 (R_X'R_X)^{-1} = (X'V^{-1}X)^{-1}``; df are Satterthwaite's as in lmerTest. AIC and BIC use
+    the REML criterion under REML, as lme4 does.
+
+    References
+    ----------
+    Bates D, et al. (2015) https://doi.org/10.18637/jss.v067.i01 ;
+    Kuznetsova A, et al. (2017) https://doi.org/10.18637/jss.v082.i13
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import massage_outcomes as mo
+    >>> rng = np.random.default_rng(1)
+    >>> n = 60
+    >>> subj = np.repeat(np.arange(n), 4)
+    >>> week = np.tile([0.0, 4, 10, 26], n)
+    >>> arm = np.where(subj % 2 == 0, "therapeutic", "usual_care")
+    >>> b0 = rng.normal(0, 2, n)[subj]
+    >>> value = 12 + b0 - 0.2 * week - 0.1 * week * (arm == "therapeutic") + rng.normal(0, 1, 4 * n)
+    >>> frame = pd.DataFrame({"subject": subj.astype(str), "arm": arm, "week": week, "value": value})
+    >>> fit = mo.fit_trajectories(frame, random="intercept", timing=None)
+    >>> fit.converged
+    True
+    >>> list(fit.fixed_effects["term"])
+    ['Intercept', 'arm[T.usual_care]', 'week', 'arm[T.usual_care]:week']
+    """
+    import formulaic
+
+    if method not in ("REML", "ML"):
+        raise DataValidationError(f"`method` must be 'REML' or 'ML'; got {method!r}.")
+    if random not in ("slope", "intercept", "uncorrelated"):
+        raise DataValidationError(f"`random` must be 'slope', 'intercept' or 'uncorrelated'; got {random!r}.")
+    if ddf != "satterthwaite":
+        raise DataValidationError(
+            f"`ddf={ddf!r}` is not available; only 'satterthwaite' is implemented (Kenward-Roger is planned)."
+        )
+    levels = list(levels)
+    covariates = list(covariates)
+    if not levels:
+        raise DataValidationError("`levels` must name at least the subject column, e.g. levels=('subject',).")
+    frame = as_frame(data, instrument)
+    if timing is not None and "timing" in frame.columns:
+        frame = frame.loc[frame["timing"].astype("str").isin(list(timing))]
+    slope_col = time
+    if visit_as_factor and random != "intercept" and not pd.api.types.is_numeric_dtype(frame[time]):
+        if "week" in frame.columns:
+            slope_col = "week"
+        else:
+            raise DataValidationError(
+                f"`random={random!r}` needs a numeric time for the random slope but `time={time!r}` is "
+                "categorical and there is no 'week' column; use random='intercept'."
+            )
+    needed = list(dict.fromkeys([response, time, group, *covariates, *levels, slope_col]))
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"columns {missing} are not in the data (columns found: {list(frame.columns)}); check `time`, "
+            "`group`, `covariates`, `levels` and `response`."
+        )
+    subj_key: pd.Series | None = None
+    if "study" in frame.columns and levels[0] == "subject" and frame["study"].nunique(dropna=True) > 1:
+        subj_key = frame["study"].astype("str") + "/" + frame["subject"].astype("str")
+    frame = frame[needed + (["study"] if subj_key is not None and "study" not in needed else [])].copy()
+    if subj_key is not None:
+        frame[levels[0]] = subj_key.loc[frame.index]
+    n_before = len(frame)
+    frame = frame.dropna(subset=needed)
+    n_dropped = n_before - len(frame)
+    if frame.empty:
+        raise DataValidationError("no complete rows remain after dropping missing values; check the columns.")
+    frame[response] = pd.to_numeric(frame[response]).astype(float)
+    if pd.api.types.is_numeric_dtype(frame[time]) and not visit_as_factor:
+        frame[time] = frame[time].astype(float)
+    # group as a categorical with R's default order (sorted) unless already ordered categorical
+    if isinstance(frame[group].dtype, pd.CategoricalDtype):
+        glevels = [lv for lv in frame[group].cat.categories if (frame[group] == lv).any()]
+    else:
+        glevels = sorted(pd.unique(frame[group].astype("str")))
+    frame[group] = pd.Categorical(frame[group].astype("str"), categories=[str(g) for g in glevels])
+    if len(glevels) < 1:
+        raise DataValidationError(f"`group={group!r}` has no levels.")
+    basis = make_time_basis(frame, time, time_basis, visit_as_factor)
+    if basis.kind == "factor":
+        tvals = frame[time]
+        if isinstance(tvals.dtype, pd.CategoricalDtype):
+            tlev = [lv for lv in tvals.cat.categories if (tvals == lv).any()]
+            frame[time] = pd.Categorical(tvals, categories=tlev, ordered=tvals.cat.ordered)
+        else:
+            tlev = sorted(pd.unique(tvals))
+            frame[time] = pd.Categorical(tvals, categories=tlev)
+    frame = basis.add_columns(frame)
+    grp_term = group if len(glevels) > 1 else None
+    rhs = f"{grp_term} * {basis.terms()}" if grp_term else basis.terms()
+    if covariates:
+        rhs += " + " + " + ".join(covariates)
+    frame = frame.reset_index(drop=True)
+    mm = formulaic.model_matrix(rhs, frame, na_action="raise")
+    X = np.asarray(mm, dtype=float)
+    fe_names = [str(c) for c in mm.columns]
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ModelFitError(
+            f"the fixed-effects design ({rhs}) is rank deficient: some group x time cells have no data or a "
+            "covariate is collinear; drop a covariate or use a simpler time basis."
+        )
+    y = frame[response].to_numpy(dtype=float)
+    subj_codes, subj_labels = pd.factorize(frame[levels[0]].astype("str"), sort=True)
+    if random == "intercept":
+        Z = np.ones((len(frame), 1))
+        re_terms = ["(Intercept)"]
+    else:
+        Z = np.column_stack([np.ones(len(frame)), pd.to_numeric(frame[slope_col]).to_numpy(dtype=float)])
+        re_terms = ["(Intercept)", slope_col]
+    extra_codes, extra_labels = [], []
+    for lv in levels[1:]:
+        c, lab = pd.factorize(frame[lv].astype("str"), sort=True)
+        extra_codes.append(c)
+        extra_labels.append(lab)
+    core = LMMCore(
+        y,
+        X,
+        Z,
+        subj_codes,
+        len(subj_labels),
+        correlated=(random == "slope"),
+        extra_codes=extra_codes,
+        extra_nlev=[len(lab) for lab in extra_labels],
+        reml=(method == "REML"),
+    )
+    opt = core.optimize()
+    fit = TrajectoryFit._from_core(
+        core,
+        opt,
+        frame=frame,
+        model_spec=mm.model_spec,
+        fe_names=fe_names,
+        response=response,
+        time=time,
+        group=group,
+        group_levels=[str(g) for g in glevels],
+        covariates=covariates,
+        random=random,
+        levels=levels,
+        re_terms=re_terms,
+        subject_labels=np.asarray(subj_labels),
+        extra_labels=[np.asarray(lab) for lab in extra_labels],
+        basis=basis,
+        slope_col=slope_col,
+        method=method,
+        n_dropped=n_dropped,
+        call={
+            "instrument": instrument,
+            "time": time,
+            "group": group,
+            "covariates": tuple(covariates),
+            "random": random,
+            "levels": tuple(levels),
+            "time_basis": time_basis,
+            "visit_as_factor": visit_as_factor,
+            "timing": timing,
+            "response": response,
+        },
+        data=data,
+    )
+    if not opt["converged"]:
+        warnings.warn(
+            "fit_trajectories: the optimizer did not pass its convergence checks ("
+            + "; ".join(opt["messages"])
+            + "); results may not be at the optimum (fit.converged is False).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return fit
+
+
+class TrajectoryFit(MarginalMeansMixin):
+    """A fitted linear mixed model of trajectories (see :func:`fit_trajectories`).
+
+    Attributes
+    ----------
+    fixed_effects : pandas.DataFrame
+        term, estimate, se, df (Satterthwaite), t, p_value, ci_low, ci_high (95%).
+    variance_components : pandas.DataFrame
+        group, term, variance, sd, corr (correlation with the intercept of the same group; NaN otherwise).
+        The last row is the residual.
+    loglik, aic, bic, deviance : float
+        Log-likelihood (REML criterion under REML), AIC/BIC as lme4 reports them.
+    nobs, n_subjects : int
+    converged, singular : bool
+    messages : list of str
+        What the optimizer said (and any failed check).
+    random_effects : pandas.DataFrame
+        BLUPs: one row per subject (level, columns per random term); extra levels appended with their group.
+    beta_, vcov_beta_, fe_names_ :
+        The marginal-means protocol (see TEAM.md).
+    """
+
+    time_kind: str
+
+    # construction ---------------------------------------------------------------------------------------------
+    @classmethod
+    def _from_core(cls, core: LMMCore, opt: dict[str, Any], **kw: Any) -> TrajectoryFit:
+        self = cls.__new__(cls)
+        self._core = core
+        for k, v in kw.items():
+            setattr(self, "_" + k if k not in ("group", "time", "method") else k, v)
+        self.time_kind = "categorical" if self._basis.kind == "factor" else "continuous"
+        self.theta_ = opt["theta"]
+        self.converged = bool(opt["converged"])
+        self.singular = bool(opt["singular"])
+        self.messages = list(opt["messages"])
+        st = core.state(self.theta_)
+        self._state = st
+        self.deviance = core._dev_from_state(st)
+        beta, b, b2 = core.solve(st)
+        self.beta_ = beta
+        self.sigma_ = math.sqrt(core.sigma2(st))
+        self.vcov_beta_ = self.sigma_**2 * core._rx_inv(st)
+        self.fe_names_ = list(self._fe_names)
+        self._b = b
+        self._b2 = b2
+        self.nobs = core.n
+        self.n_subjects = core.g
+        self.reml = core.reml
+        self.loglik = -0.5 * self.deviance
+        self.n_params = core.n_theta + core.p + 1
+        self.aic = self.deviance + 2 * self.n_params
+        self.bic = self.deviance + math.log(core.n) * self.n_params
+        self._satt: Satterthwaite | None = None
+        self._fixed_effects: pd.DataFrame | None = None
+        return self
+
+    # Satterthwaite -------------------------------------------------------------------------------------------
+    @property
+    def satterthwaite(self) -> Satterthwaite:
+        """The Satterthwaite machinery (Hessian of the deviance in (theta, sigma), Jacobian of vcov)."""
+        if self._satt is None:
+            core = self._core
+            vp = np.concatenate([self.theta_, [self.sigma_]])
+            H = richardson_hessian(core.deviance_vp, vp, d=1e-3, r=3)
+            J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=3)
+            self._satt = Satterthwaite(self.vcov_beta_, J, H)
+        return self._satt
+
+    def _df_for(self, L: np.ndarray) -> np.ndarray:
+        """Satterthwaite df for each row of the contrast matrix ``L`` (k, p)."""
+        return self.satterthwaite.df(L)
+
+    # tables ---------------------------------------------------------------------------------------------------
+    @property
+    def fixed_effects(self) -> pd.DataFrame:
+        """Fixed effects: term, estimate, se, df, t, p_value, ci_low, ci_high (95%, Satterthwaite df)."""
+        if self._fixed_effects is None:
+            se = np.sqrt(np.diag(self.vcov_beta_))
+            df = self._df_for(np.eye(len(self.beta_)))
+            t = self.beta_ / se
+            p = 2 * stats.t.sf(np.abs(t), df)
+            q = stats.t.ppf(0.975, df)
+            self._fixed_effects = pd.DataFrame(
+                {
+                    "term": self.fe_names_,
+                    "estimate": self.beta_,
+                    "se": se,
+                    "df": df,
+                    "t": t,
+                    "p_value": p,
+                    "ci_low": self.beta_ - q * se,
+                    "ci_high": self.beta_ + q * se,
+                }
+            )
+        return self._fixed_effects.copy()
+
+    def _re_cov(self) -> np.ndarray:
+        T = self._state.T
+        return self.sigma_**2 * T @ T.T
+
+    @property
+    def variance_components(self) -> pd.DataFrame:
+        """Variance components: group, term, variance, sd, corr (with the same group's intercept)."""
+        rows = []
+        S = self._re_cov()
+        subj = self._levels[0]
+        for i, term in enumerate(self._re_terms):
+            corr = np.nan
+            if i > 0 and self._random == "slope":
+                den = math.sqrt(S[0, 0] * S[i, i])
+                corr = S[i, 0] / den if den > 0 else np.nan
+            rows.append((subj, term, S[i, i], math.sqrt(S[i, i]), corr))
+        for lv, lam in zip(self._levels[1:], self._state.lam, strict=True):
+            v = self.sigma_**2 * lam**2
+            rows.append((lv, "(Intercept)", v, math.sqrt(v), np.nan))
+        rows.append(("Residual", "", self.sigma_**2, self.sigma_, np.nan))
+        return pd.DataFrame(rows, columns=["group", "term", "variance", "sd", "corr"])
+
+    @property
+    def random_effects(self) -> pd.DataFrame:
+        """BLUPs (conditional modes): group, level, and one column per random-effect term."""
+        subj = self._levels[0]
+        out = pd.DataFrame(self._b, columns=self._re_terms)
+        out.insert(0, "level", self._subject_labels)
+        out.insert(0, "group", subj)
+        parts = [out]
+        off = 0
+        for lv, lab in zip(self._levels[1:], self._extra_labels, strict=True):
+            k = len(lab)
+            parts.append(pd.DataFrame({"group": lv, "level": lab, "(Intercept)": self._b2[off : off + k]}))
+            off += k
+        return pd.concat(parts, ignore_index=True)
+
+    # marginal-means protocol ---------------------------------------------------------------------------------
+    def _prepare_rows(self, grid: pd.DataFrame) -> pd.DataFrame:
+        g = grid.copy()
+        if self.group in g.columns:
+            g[self.group] = pd.Categorical(g[self.group].astype("str"), categories=self._group_levels)
+        if self.time_kind == "categorical":
+            cats = self._frame[self.time].cat.categories
+            g[self.time] = pd.Categorical(g[self.time], categories=cats)
+        elif self.time in g.columns:
+            g[self.time] = pd.to_numeric(g[self.time]).astype(float)
+        return self._basis.add_columns(g)
+
+    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+        """Fixed-effects design (m, p) for fully specified rows of ``grid``."""
+        g = self._prepare_rows(grid)
+        mm = self._model_spec.get_model_matrix(g, na_action="raise")
+        return np.asarray(mm, dtype=float)
+
+    def _reference_values(self) -> dict[str, Any]:
+        """Default reference grid: group levels, time (visit levels, or the mean time), covariate means/levels."""
+        ref: dict[str, Any] = {self.group: list(self._group_levels)}
+        if self.time_kind == "categorical":
+            ref[self.time] = list(self._frame[self.time].cat.categories)
+        else:
+            ref[self.time] = float(self._frame[self.time].mean())
+        for c in self._covariates:
+            col = self._frame[c]
+            if pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype):
+                ref[c] = float(col.mean())
+            else:
+                ref[c] = sorted(pd.unique(col.astype("str")))
+        return ref
+
+    def _sigma_total(self) -> tuple[float, float]:
+        """SD for standardized effects and its df.
+
+        The SD is ``sqrt(residual variance + the random-intercept variances of every level)``: the total SD of a
+        single measurement at time 0 (baseline) for a new subject. The df is lme4's residual df
+        (``nobs - number of parameters``).
+        """
+        vc = self.variance_components
+        inter = vc.loc[vc["term"] == "(Intercept)", "variance"].sum()
+        resid = float(vc["variance"].iloc[-1])
+        return math.sqrt(resid + inter), float(self.nobs - self.n_params)
+
+    # likelihood-ratio test ----------------------------------------------------------------------------------
+    def refit(self, *, method: Literal["REML", "ML"]) -> TrajectoryFit:
+        """The same model fitted with another ``method``."""
+        return fit_trajectories(self._data, method=method, **self._call)
+
+    def lrt(self, other: TrajectoryFit) -> pd.DataFrame:
+        """Likelihood-ratio test between two nested fits (as ``anova.merMod``).
+
+        When either fit is REML and their fixed effects differ, both are refitted with ML first (REML
+        likelihoods of different fixed effects are not comparable).
+
+        Returns
+        -------
+        pandas.DataFrame
+            model ("smaller", "larger"), n_params, aic, bic, loglik, deviance, chisq, df, p_value, method.
+            The p-value is conservative when the tested variance lies on its boundary (zero).
+        """
+        a, b = sorted([self, other], key=lambda f: f.n_params)
+        same_fe = list(a.fe_names_) == list(b.fe_names_)
+        if (a.reml or b.reml) and not same_fe:
+            a = a if not a.reml else a.refit(method="ML")
+            b = b if not b.reml else b.refit(method="ML")
+        elif a.reml != b.reml:
+            raise ModelFitError("cannot compare a REML fit with an ML fit of the same fixed effects; refit one.")
+        chisq = max(2 * (b.loglik - a.loglik), 0.0)
+        df = b.n_params - a.n_params
+        p = float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan
+        meth = "REML" if a.reml else "ML"
+        return pd.DataFrame(
+            {
+                "model": ["smaller", "larger"],
+                "n_params": [a.n_params, b.n_params],
+                "aic": [a.aic, b.aic],
+                "bic": [a.bic, b.bic],
+                "loglik": [a.loglik, b.loglik],
+                "deviance": [a.deviance, b.deviance],
+                "chisq": [np.nan, chisq],
+                "df": [np.nan, df],
+                "p_value": [np.nan, p],
+                "method": [meth, meth],
+            }
+        )
+
+    # prediction ---------------------------------------------------------------------------------------------
+    def predict(self, newdata: pd.DataFrame | None = None, *, level: str = "population") -> np.ndarray:
+        """Predicted values for ``newdata`` (default: the fitted rows).
+
+        ``level="population"`` uses the fixed effects only; ``level="subject"`` adds each row's BLUPs (zero for
+        subjects or levels not seen in the fit).
+        """
+        from massage_outcomes.trajectories.predict import predict_values
+
+        return predict_values(self, self._frame if newdata is None else newdata, level=level)
+
+    def population_curves(self, **kw: Any) -> pd.DataFrame:
+        """Population mean curves with CI bands; see :func:`massage_outcomes.trajectories.predict.population_curves`."""
+        from massage_outcomes.trajectories.predict import population_curves
+
+        return population_curves(self, **kw)
+
+    def subject_curves(self, **kw: Any) -> pd.DataFrame:
+        """Subject-specific curves; see :func:`massage_outcomes.trajectories.predict.subject_curves`."""
+        from massage_outcomes.trajectories.predict import subject_curves
+
+        return subject_curves(self, **kw)
+
+    # presentation -------------------------------------------------------------------------------------------
+    def _header(self) -> list[str]:
+        crit = "REML criterion" if self.reml else "deviance"
+        lines = [
+            f"Linear mixed model fit by {'REML' if self.reml else 'ML'} (Satterthwaite df)",
+            f"Formula: {self._response} ~ {self._model_spec.formula}; random: {self._random} | {self._levels[0]}"
+            + "".join(f" + (1 | {lv})" for lv in self._levels[1:]),
+            f"nobs = {self.nobs}, subjects = {self.n_subjects}"
+            + (f", rows dropped for missing values = {self._n_dropped}" if self._n_dropped else ""),
+            f"logLik = {self.loglik:.4f}, AIC = {self.aic:.2f}, BIC = {self.bic:.2f}, {crit} = {self.deviance:.4f}",
+            f"converged = {self.converged}, singular = {self.singular}",
+        ]
+        return lines
+
+    def summary(self) -> str:
+        """A plain-text summary (header, variance components, fixed effects)."""
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            return "\n".join(
+                [
+                    *self._header(),
+                    "",
+                    "Variance components:",
+                    self.variance_components.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+                    "",
+                    "Fixed effects:",
+                    self.fixed_effects.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+                ]
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"<TrajectoryFit {self._response} ~ {self.group} x {self.time} ({self._random}, "
+            f"{'REML' if self.reml else 'ML'}): nobs={self.nobs}, subjects={self.n_subjects}, "
+            f"logLik={self.loglik:.3f}, converged={self.converged}>"
+        )
+
+    def _repr_html_(self) -> str:
+        head = "<br>".join(html.escape(s) for s in self._header())
+        vc = self.variance_components.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        fe = self.fixed_effects.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        return f"<div><p>{head}</p><h4>Variance components</h4>{vc}<h4>Fixed effects</h4>{fe}</div>"
