@@ -1,0 +1,270 @@
+"""Per-group summary statistics: the only thing the effect-size estimators ever look at.
+
+Every estimator in :mod:`massage_outcomes.effects` is a vectorized function of per-group *moments*:
+
+* :class:`Moments` -- ``n``, ``mean`` and ``m2`` (the centred sum of squares, Σ(x − x̄)²) per group;
+* :class:`PairedMoments` -- the same for two paired occasions ``x`` (start) and ``y`` (end) plus the centred
+  cross-product ``cxy`` = Σ(x − x̄)(y − ȳ).
+
+Moments *merge* exactly (Chan, Golub & LeVeque 1979, the parallel form of Welford's update), so summaries computed
+chunk by chunk -- on several machines, from a database, or from a file read in pieces -- give the full-data
+answer. They also support leave-one-out updates, which the BCa bootstrap uses for its jackknife in O(n).
+
+Examples
+--------
+>>> import numpy as np
+>>> from massage_outcomes.effects.summary import Moments
+>>> a = Moments.from_values(np.array([1.0, 2.0, 4.0]))
+>>> b = Moments.from_values(np.array([3.0, 7.0]))
+>>> full = Moments.from_values(np.array([1.0, 2.0, 4.0, 3.0, 7.0]))
+>>> merged = a.merge(b)
+>>> bool(np.allclose([merged.n, merged.mean, merged.m2], [full.n, full.mean, full.m2]))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Moments", "PairedMoments", "group_codes", "grouped_moments", "grouped_paired_moments"]
+
+
+def _arr(x: object) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class Moments:
+    """Per-group count, mean and centred sum of squares (arrays of one shape, one element per group).
+
+    Attributes
+    ----------
+    n : number of observations
+    mean : arithmetic mean
+    m2 : Σ(x − mean)², the centred sum of squares
+    """
+
+    n: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("n", "mean", "m2"):
+            object.__setattr__(self, name, _arr(getattr(self, name)))
+
+    @property
+    def var(self) -> np.ndarray:
+        """Sample variance (ddof = 1); NaN where n < 2."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.n > 1, self.m2 / (self.n - 1), np.nan)
+
+    @property
+    def sd(self) -> np.ndarray:
+        """Sample standard deviation (ddof = 1)."""
+        return np.sqrt(self.var)
+
+    @classmethod
+    def from_values(cls, values: object) -> Moments:
+        """Moments of one sample (NaN values are dropped)."""
+        v = _arr(values).ravel()
+        v = v[~np.isnan(v)]
+        n = float(v.size)
+        mean = float(v.mean()) if v.size else np.nan
+        m2 = float(((v - mean) ** 2).sum()) if v.size else np.nan
+        return cls(np.array(n), np.array(mean), np.array(m2))
+
+    @classmethod
+    def from_stats(cls, n: object, mean: object, sd: object) -> Moments:
+        """Build from reported n, mean and SD (as in a published table)."""
+        n_ = _arr(n)
+        return cls(n_, _arr(mean), _arr(sd) ** 2 * (n_ - 1))
+
+    def merge(self, other: Moments) -> Moments:
+        """Exact combination of two sets of moments (Chan et al. 1979): the moments of the pooled data."""
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(n > 0, other.n / n, 0.0)
+            mean = np.where(self.n == 0, other.mean, np.where(other.n == 0, self.mean, self.mean + delta * w))
+            m2 = np.where(
+                self.n == 0, other.m2,
+                np.where(other.n == 0, self.m2, self.m2 + other.m2 + delta**2 * self.n * w),
+            )
+        return Moments(n, mean, m2)
+
+    def drop_one(self, x: np.ndarray) -> Moments:
+        """Leave-one-out moments: the moments without the value ``x`` (broadcast against the groups)."""
+        n1 = self.n - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = (self.n * self.mean - x) / n1
+            m2 = self.m2 - (x - self.mean) ** 2 * self.n / n1
+        return Moments(n1, mean, np.maximum(m2, 0.0))
+
+    def __getitem__(self, idx: object) -> Moments:
+        return Moments(self.n[idx], self.mean[idx], self.m2[idx])  # type: ignore[index]
+
+
+@dataclass(frozen=True, eq=False)
+class PairedMoments:
+    """Per-group moments of paired occasions: ``x`` (start, e.g. pre) and ``y`` (end, e.g. post).
+
+    Attributes
+    ----------
+    n : number of complete pairs
+    mean_x, mean_y : means at the two occasions
+    m2_x, m2_y : centred sums of squares
+    cxy : centred cross-product Σ(x − x̄)(y − ȳ)
+    """
+
+    n: np.ndarray
+    mean_x: np.ndarray
+    mean_y: np.ndarray
+    m2_x: np.ndarray
+    m2_y: np.ndarray
+    cxy: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("n", "mean_x", "mean_y", "m2_x", "m2_y", "cxy"):
+            object.__setattr__(self, name, _arr(getattr(self, name)))
+
+    @property
+    def x(self) -> Moments:
+        return Moments(self.n, self.mean_x, self.m2_x)
+
+    @property
+    def y(self) -> Moments:
+        return Moments(self.n, self.mean_y, self.m2_y)
+
+    @property
+    def diff(self) -> Moments:
+        """Moments of the differences y − x (change from start to end)."""
+        return Moments(self.n, self.mean_y - self.mean_x, np.maximum(self.m2_x + self.m2_y - 2 * self.cxy, 0.0))
+
+    @property
+    def r(self) -> np.ndarray:
+        """Pearson correlation between the occasions."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.cxy / np.sqrt(self.m2_x * self.m2_y)
+
+    @classmethod
+    def from_values(cls, x: object, y: object) -> PairedMoments:
+        """Moments of one paired sample (pairs with a NaN are dropped)."""
+        xa, ya = _arr(x).ravel(), _arr(y).ravel()
+        ok = ~(np.isnan(xa) | np.isnan(ya))
+        xa, ya = xa[ok], ya[ok]
+        if xa.size == 0:
+            nan = np.array(np.nan)
+            return cls(np.array(0.0), nan, nan, nan, nan, nan)
+        mx, my = xa.mean(), ya.mean()
+        return cls(
+            np.array(float(xa.size)), np.array(mx), np.array(my),
+            np.array(((xa - mx) ** 2).sum()), np.array(((ya - my) ** 2).sum()), np.array(((xa - mx) * (ya - my)).sum()),
+        )
+
+    def merge(self, other: PairedMoments) -> PairedMoments:
+        """Exact combination of two sets of paired moments (Chan et al. 1979, with the co-moment)."""
+        mx = self.x.merge(other.x)
+        my = self.y.merge(other.y)
+        n = self.n + other.n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            extra = np.where(n > 0, (other.mean_x - self.mean_x) * (other.mean_y - self.mean_y) * self.n * other.n / n, 0.0)
+        cxy = np.where(self.n == 0, other.cxy, np.where(other.n == 0, self.cxy, self.cxy + other.cxy + extra))
+        return PairedMoments(n, mx.mean, my.mean, mx.m2, my.m2, cxy)
+
+    def drop_one(self, x: np.ndarray, y: np.ndarray) -> PairedMoments:
+        """Leave-one-out paired moments without the pair (x, y)."""
+        n1 = self.n - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = self.n / n1
+            dx, dy = x - self.mean_x, y - self.mean_y
+            return PairedMoments(
+                n1, (self.n * self.mean_x - x) / n1, (self.n * self.mean_y - y) / n1,
+                np.maximum(self.m2_x - dx * dx * f, 0.0), np.maximum(self.m2_y - dy * dy * f, 0.0), self.cxy - dx * dy * f,
+            )
+
+    def __getitem__(self, idx: object) -> PairedMoments:
+        return PairedMoments(*(getattr(self, k)[idx] for k in ("n", "mean_x", "mean_y", "m2_x", "m2_y", "cxy")))  # type: ignore[index]
+
+
+def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer group codes for the rows of ``frame`` (−1 where a key is missing) and the table of observed keys.
+
+    Categorical keys use their codes directly; other keys are factorized once. The returned table has one row per
+    observed combination, in sorted key order, with the key columns keeping their dtypes.
+    """
+    keys = list(keys)
+    if not keys:
+        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    codes_list: list[np.ndarray] = []
+    uniques_list: list[object] = []
+    for k in keys:
+        col = frame[k]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes_list.append(np.asarray(col.cat.codes, dtype=np.int64))
+            uniques_list.append(col.cat.categories)
+        else:
+            c, u = pd.factorize(col, sort=True)
+            codes_list.append(np.asarray(c, dtype=np.int64))
+            uniques_list.append(u)
+    sizes = [len(u) for u in uniques_list]  # type: ignore[arg-type]
+    missing = np.zeros(len(frame), dtype=bool)
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for c, s in zip(codes_list, sizes, strict=True):
+        missing |= c < 0
+        combined = combined * max(s, 1) + np.maximum(c, 0)
+    combined[missing] = -1
+    total = int(np.prod([max(s, 1) for s in sizes], dtype=np.int64))
+    present = np.bincount(combined[~missing], minlength=total) > 0 if total else np.zeros(0, dtype=bool)
+    observed = np.flatnonzero(present)
+    remap = np.full(total, -1, dtype=np.int64)
+    remap[observed] = np.arange(observed.size)
+    out_codes = np.where(missing, -1, remap[np.maximum(combined, 0)])
+    # decode observed combined codes back to per-key positions
+    table: dict[str, object] = {}
+    rest = observed.copy()
+    for k, u, s in zip(reversed(keys), reversed(uniques_list), reversed(sizes), strict=True):
+        pos = rest % max(s, 1)
+        rest = rest // max(s, 1)
+        col = frame[k]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            table[k] = pd.Categorical.from_codes(pos, dtype=col.dtype)
+        else:
+            table[k] = pd.Index(u).take(pos)  # type: ignore[arg-type]
+    key_table = pd.DataFrame({k: table[k] for k in keys})
+    return out_codes, key_table
+
+
+def grouped_moments(values: object, codes: np.ndarray, ngroups: int) -> Moments:
+    """Moments of ``values`` per group code (codes < 0 and NaN values are ignored), two exact passes of bincount."""
+    v = _arr(values)
+    ok = (codes >= 0) & ~np.isnan(v)
+    c, v = codes[ok], v[ok]
+    n = np.bincount(c, minlength=ngroups).astype(float)
+    s = np.bincount(c, weights=v, minlength=ngroups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, s / n, np.nan)
+    dev = v - mean[c]
+    m2 = np.bincount(c, weights=dev * dev, minlength=ngroups)
+    return Moments(n, mean, m2)
+
+
+def grouped_paired_moments(x: object, y: object, codes: np.ndarray, ngroups: int) -> PairedMoments:
+    """Paired moments per group code (pairs with a NaN, and codes < 0, are ignored)."""
+    xa, ya = _arr(x), _arr(y)
+    ok = (codes >= 0) & ~np.isnan(xa) & ~np.isnan(ya)
+    c, xa, ya = codes[ok], xa[ok], ya[ok]
+    n = np.bincount(c, minlength=ngroups).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mx = np.where(n > 0, np.bincount(c, weights=xa, minlength=ngroups) / n, np.nan)
+        my = np.where(n > 0, np.bincount(c, weights=ya, minlength=ngroups) / n, np.nan)
+    dx, dy = xa - mx[c], ya - my[c]
+    return PairedMoments(
+        n, mx, my,
+        np.bincount(c, weights=dx * dx, minlength=ngroups),
+        np.bincount(c, weights=dy * dy, minlength=ngroups),
+        np.bincount(c, weights=dx * dy, minlength=ngroups),
+    )
