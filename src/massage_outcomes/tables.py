@@ -408,10 +408,12 @@ def is_note(frame: pd.DataFrame) -> bool:
 
 
 def _describe_error(exc: BaseException) -> str:
-    if isinstance(exc, (ImportError, AttributeError)) and "massage_outcomes" in str(exc):
-        return f"not available in this version of massage_outcomes ({type(exc).__name__}: {exc})"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = re.sub(r" at 0x[0-9a-f]+", "", text)  # no memory addresses: committed tables must be reproducible
+    # no memory addresses or file paths: committed tables must be the same on every machine
+    text = re.sub(r" at 0x[0-9a-f]+", "", text)
+    text = re.sub(r"\s*\((unknown location|[A-Za-z]?:?[/\\][^)]*)\)", "", text)
+    if isinstance(exc, (ImportError, AttributeError)) and "massage_outcomes" in text:
+        return f"not available yet in this version of massage_outcomes ({text})"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -506,7 +508,7 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
     """
     subjects = ds.subjects.reset_index(drop=True) if "subject" in ds.subjects.columns else ds.subjects.reset_index()
     group = _group_column(subjects, by)
-    groups = _order(subjects[group])
+    groups = _group_order(subjects, group)
     cols: list[tuple[str, pd.Series]] = [(str(g), subjects[group].astype(object) == g) for g in groups]
     cols.append(("overall", pd.Series(True, index=subjects.index)))
     rows: list[dict[str, str]] = []
@@ -576,11 +578,29 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
 
 
 # ---------------------------------------------------------------------------------------------- summary tables
+_INTENT_RANK = {"therapeutic": 0, "relaxation": 1, "control": 2}
+
+
+def _group_order(subjects: pd.DataFrame, column: str) -> list[Any]:
+    """Levels of a grouping column; arms are ordered therapeutic, relaxation, then control (by the arm's intent),
+    so that contrasts read "massage − control" and "therapeutic − relaxation"."""
+    levels = _order(subjects[column])
+    if column != "arm" or "intent" not in subjects.columns:
+        return levels
+
+    def rank(level: Any) -> tuple[int, str]:
+        intents = subjects.loc[subjects[column].astype(object) == level, "intent"].dropna().astype(str)
+        top = intents.mode().iloc[0] if len(intents) else ""
+        return (_INTENT_RANK.get(top, 1 if top else 3), str(level))
+
+    return sorted(levels, key=rank)
+
+
 def _arms(ds: Any) -> list[str]:
     subjects = ds.subjects
     if "arm" not in subjects.columns or subjects["arm"].isna().all():
         return []
-    return [str(a) for a in _order(subjects["arm"])]
+    return [str(a) for a in _group_order(subjects, "arm")]
 
 
 def _instruments_with(ds: Any, timing: str) -> list[str]:
@@ -604,6 +624,15 @@ def _primary_visit(ds: Any, primary_visit: str | None) -> str | None:
         return primary_visit
     followup = [v for v in visits if v.lower() not in ("baseline", "screening", "week 0")]
     return followup[-1] if followup else None
+
+
+def _n_levels(ds: Any, column: str) -> int:
+    """Distinct non-missing values of ``column`` among subjects (or sessions for technique)."""
+    n = 0
+    for table in (ds.subjects, getattr(ds, "sessions", None)):
+        if table is not None and column in table.columns:
+            n = max(n, int(table[column].dropna().nunique()))
+    return n
 
 
 def _pairs(levels: Sequence[str]) -> list[tuple[str, str]]:
@@ -632,6 +661,7 @@ def summary_tables(
     trajectory_options: Mapping[str, Any] | None = None,
     mmrm_options: Mapping[str, Any] | None = None,
     problems: dict[str, str] | None = None,
+    methods: dict[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the library's analyses on a dataset and gather their results as named tables.
@@ -662,6 +692,8 @@ def summary_tables(
     adjust : multiplicity adjustment for families of contrasts and effects ("holm", "fdr_bh", ...).
     trajectory_options, mmrm_options : extra keyword options for ``fit_trajectories`` / ``fit_mmrm``.
     problems : a dict that receives, per failed section, the error and the end of its traceback.
+    methods : a dict that receives, per section that ran, one sentence naming the model and options used (the
+        report's methods section is built from it, so it cannot disagree with what was run).
     progress : called with each section's name before it runs (the CLI uses it for its progress bar).
 
     Returns
@@ -678,10 +710,15 @@ def summary_tables(
      'trajectory_contrasts', 'mmrm']
     """
     problems = {} if problems is None else problems
+    methods = {} if methods is None else methods
     tick = progress or (lambda _name: None)
+    es_adjust = None if adjust in (None, "none") else adjust
+    adjust = adjust or "none"
     result: dict[str, pd.DataFrame] = {}
     tick("table1_baseline")
     result["table1_baseline"] = _guard("table1_baseline", lambda: baseline_table(ds, instruments=instruments), problems)
+    methods["table1_baseline"] = ("Baseline characteristics per arm (Table 1): counts with percentages, means with "
+                                  "SDs, sessions attended as median [IQR]; no significance tests (CONSORT).")
 
     arms = _arms(ds)
     try:
@@ -709,6 +746,10 @@ def summary_tables(
                             f = effect_sizes(ds, instrument=key, compare=("arm", a, b), on=on, start="baseline",
                                              end=end, measure=meas, ci="exact", level=level)
                             frames.append(f.assign(instrument=key, contrast=f"{a} - {b}", on=on, measure=meas))
+            methods["effects_between_arms"] = (
+                f"Between-arm effects per pair of arms (a − b) from baseline to {end} (effect_sizes, "
+                f"compare=('arm', a, b)): baseline-adjusted (ANCOVA) and change-score differences, as {measure} "
+                f"and as raw mean differences, with exact {level:.0%} intervals.")
             return _front(_concat(frames), ["instrument", "contrast", "on", "measure"])
 
         tick("effects_between_arms")
@@ -717,25 +758,35 @@ def summary_tables(
     pre_post = _instruments_with(ds, "pre") if "timing" in ds.outcomes.columns else []
     pp_keys = [k for k in pre_post if k in _instruments_with(ds, "post")]
 
-    def within(by: str) -> Callable[[], pd.DataFrame]:
+    def within(by: list[str]) -> Callable[[], pd.DataFrame]:
         def run() -> pd.DataFrame:
             from massage_outcomes.effects import effect_sizes
 
             frames = []
             for key in keys:
-                f = effect_sizes(ds, instrument=key, by=[by], start="baseline", end=end, measure=measure,
-                                 ci="exact", level=level, adjust=adjust)
+                f = effect_sizes(ds, instrument=key, by=by, start="baseline", end=end, measure=measure,
+                                 ci="exact", level=level, adjust=es_adjust)
                 frames.append(f.assign(instrument=key, period="course of care"))
             for key in pp_keys:
-                f = effect_sizes(ds, instrument=key, by=[by], start="pre", end="post", measure=measure,
-                                 ci="exact", level=level, adjust=adjust)
+                f = effect_sizes(ds, instrument=key, by=by, start="pre", end="post", measure=measure,
+                                 ci="exact", level=level, adjust=es_adjust)
                 frames.append(f.assign(instrument=key, period="within session (pre to post)"))
-            return _front(_concat(frames), ["instrument", "period", by])
+            methods["effects_within"] = (
+                f"Within-subject effects ({measure}, exact {level:.0%} intervals, {adjust}-adjusted p-values within "
+                f"each table) from baseline to {end} (course of care) and, where sessions were rated, from pre- to "
+                "post-session (immediate effect), per condition, per technique"
+                + (" and per condition × technique." if n_cond > 1 and n_tech > 1 else "."))
+            return _front(_concat(frames), ["instrument", "period", *by])
         return run
 
+    n_cond = _n_levels(ds, "condition")
+    n_tech = _n_levels(ds, "technique")
     for by in ("condition", "technique"):
         tick(f"effects_by_{by}")
-        result[f"effects_by_{by}"] = _guard(f"effects_by_{by}", within(by), problems)
+        result[f"effects_by_{by}"] = _guard(f"effects_by_{by}", within([by]), problems)
+    if n_cond > 1 and n_tech > 1:
+        result["effects_condition_technique"] = _guard("effects_condition_technique",
+                                                       within(["condition", "technique"]), problems)
 
     if len(arms) >= 2:
         def resp() -> pd.DataFrame:
@@ -752,47 +803,66 @@ def summary_tables(
                         except Exception as exc:  # noqa: BLE001 - e.g. no MCID for this instrument
                             f = pd.DataFrame({"note": [_describe_error(exc)]})
                         frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
+            methods["responders"] = (
+                f"Responders at {end} by direction-aware improvement from baseline at thresholds "
+                f"{', '.join(map(str, thresholds))} (responders): rates per arm with Wilson intervals, risk "
+                "difference (Newcombe interval), risk ratio and NNT (from the risk-difference interval, with the "
+                "benefit/harm form when it crosses zero).")
             return _front(_concat(frames), ["instrument", "threshold_spec", "contrast"])
 
         tick("responders")
         result["responders"] = _guard("responders", resp, problems)
 
         visits = _visits(ds)
+        fits: dict[str, dict[str, pd.DataFrame]] = {"trajectory": {}, "mmrm": {}}
 
         def traj() -> pd.DataFrame:
             from massage_outcomes.trajectories import fit_trajectories
 
-            frames = []
-            opts = {"time": "visit" if visits else "week", "random": "intercept"}
+            frames, means = [], []
+            opts: dict[str, Any] = {"time": "visit" if visits else "week", "random": "intercept"}
             opts.update(trajectory_options or {})
+            name = f"LMM (time={opts['time']}, random={opts['random']}, REML)"
             for key in keys:
                 fit = fit_trajectories(ds, instrument=key, group="arm", **opts)
                 c = fit.contrasts("pairwise", adjust=adjust, level=level)
-                frames.append(c.assign(instrument=key, model=_model_name(fit, opts)))
+                frames.append(c.assign(instrument=key, model=name))
+                means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
+            fits["trajectory"]["means"] = _front(_concat(means), ["instrument", "model"])
+            methods["trajectory_contrasts"] = (
+                f"Linear mixed model per instrument (fit_trajectories: value ~ arm × {opts['time']}, random "
+                f"{opts['random']} per subject, REML); marginal means and pairwise contrasts between arms at each "
+                f"{opts['time']} with Satterthwaite df and {adjust} adjustment (trajectories.marginal).")
             return _front(_concat(frames), ["instrument", "model", "contrast"])
 
         tick("trajectory_contrasts")
         result["trajectory_contrasts"] = _guard("trajectory_contrasts", traj, problems)
+        if "means" in fits["trajectory"]:
+            result["trajectory_means"] = fits["trajectory"]["means"]
 
         def mmrm() -> pd.DataFrame:
             from massage_outcomes.trajectories import fit_mmrm
 
-            frames = []
-            opts = {"visit": "visit", "adjust_baseline": True, "covariance": "unstructured"}
+            frames, means = [], []
+            opts: dict[str, Any] = {"visit": "visit", "adjust_baseline": True, "covariance": "unstructured"}
             opts.update(mmrm_options or {})
+            name = f"MMRM ({opts['covariance']}{', baseline-adjusted' if opts.get('adjust_baseline') else ''}, REML)"
             for key in keys:
                 fit = fit_mmrm(ds, instrument=key, group="arm", **opts)
                 c = fit.contrasts("pairwise", adjust=adjust, level=level)
-                frames.append(c.assign(instrument=key, model=f"MMRM ({opts['covariance']}, baseline-adjusted)"
-                                       if opts.get("adjust_baseline") else f"MMRM ({opts['covariance']})"))
+                frames.append(c.assign(instrument=key, model=name))
+                means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
+            fits["mmrm"]["means"] = _front(_concat(means), ["instrument", "model"])
+            methods["mmrm"] = (
+                f"MMRM per instrument (fit_mmrm: post-baseline visits, {opts['covariance']} residual covariance"
+                f"{', adjusted for the baseline score' if opts.get('adjust_baseline') else ''}, REML, valid under "
+                f"missing at random); pairwise contrasts between arms at each visit with Satterthwaite df and "
+                f"{adjust} adjustment.")
             return _front(_concat(frames), ["instrument", "model", "contrast"])
 
         tick("mmrm")
         result["mmrm"] = _guard("mmrm", mmrm, problems)
+        if "means" in fits["mmrm"]:
+            result["mmrm_means"] = fits["mmrm"]["means"]
     return result
-
-
-def _model_name(fit: Any, opts: Mapping[str, Any]) -> str:
-    random = opts.get("random", "slope")
-    return f"LMM (time={opts.get('time')}, random={random})"
 
