@@ -210,7 +210,7 @@ def _crit_adjusted(level: float, df: np.ndarray, *, adjust: str, k: int, n_means
     if adjust in ("holm", "bonferroni"):
         return _t_crit(1.0 - (1.0 - level) / k, df)
     if adjust == "sidak":
-        return _t_crit(2.0 * level ** (1.0 / k) - 1.0, df)
+        return _t_crit(level ** (1.0 / k), df)
     if adjust == "tukey":
         assert n_means is not None
         cache: dict[float, float] = {}
