@@ -205,7 +205,8 @@ def _analysis_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
-def _summary(ds: Any, args: argparse.Namespace, problems: dict[str, str]) -> dict[str, Any]:
+def _summary(ds: Any, args: argparse.Namespace, problems: dict[str, str],
+             methods: dict[str, str] | None = None) -> dict[str, Any]:
     from massage_outcomes import tables as _tables
 
     opts = _analysis_options(args)
@@ -216,7 +217,7 @@ def _summary(ds: Any, args: argparse.Namespace, problems: dict[str, str]) -> dic
         bar.update(1)
 
     try:
-        return _tables.summary_tables(ds, problems=problems, progress=tick, **opts)
+        return _tables.summary_tables(ds, problems=problems, methods=methods, progress=tick, **opts)
     except ValueError as exc:  # e.g. a primary visit the data do not have
         raise UsageError(str(exc)) from exc
     finally:
@@ -295,9 +296,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             _say(f"note: validation could not run: {type(exc).__name__}: {exc}")
     ds = load_data(args.data)
     problems: dict[str, str] = {}
-    tabs = _summary(ds, args, problems)
+    methods: dict[str, str] = {}
+    tabs = _summary(ds, args, problems, methods)
     _report_problems(problems, getattr(args, "debug", False))
     result = _report.write_report(ds, out, tables=tabs, formats=fmts, validation=validation, problems=problems,
+                                  methods=methods,
                                   title=args.title or f"massage-outcomes report: {args.data}",
                                   source=args.data, options=_analysis_options(args))
     print(f"wrote {result['html']} ({len(result['tables'])} table files, {len(result['figures'])} figures)")

@@ -43,6 +43,7 @@ __all__ = [
     "PALETTE",
     "KNOWN_COLOURS",
     "colours_for",
+    "order_levels",
     "instrument_label",
     "favours_labels",
     "theme",
@@ -138,6 +139,25 @@ def colours_for(levels: Sequence[Any]) -> dict[Any, str]:
     for lv in levels:
         out[lv] = KNOWN_COLOURS.get(str(lv)) or next(spare)
     return out
+
+
+_LEVEL_RANK = {"therapeutic": 0, "structural": 0, "massage": 0, "relaxation": 1, "swedish": 1, "sham": 2,
+               "control": 3, "usual_care": 3, "none": 3, "wait_list": 3}
+
+
+def order_levels(levels: Sequence[Any]) -> list[Any]:
+    """Known arms/intents first in a fixed order (therapeutic, relaxation, sham, control), others as given.
+
+    Examples
+    --------
+    >>> from massage_outcomes.plot import order_levels
+    >>> order_levels(["relaxation", "therapeutic", "usual_care"])
+    ['therapeutic', 'relaxation', 'usual_care']
+    """
+    given = list(levels)
+    if not any(str(lv) in _LEVEL_RANK for lv in given):
+        return given
+    return sorted(given, key=lambda lv: (_LEVEL_RANK.get(str(lv), 2.5), given.index(lv)))
 
 
 def _pretty(level: Any) -> str:
@@ -481,6 +501,7 @@ def trajectories(
     levels = list(pd.unique(frame[group].dropna()))
     if isinstance(frame[group].dtype, pd.CategoricalDtype):
         levels = [lv for lv in frame[group].cat.categories if lv in set(levels)]
+    levels = order_levels(levels)
     colours = colours_for(levels)
 
     numeric_time = pd.api.types.is_numeric_dtype(frame[time])
@@ -703,7 +724,7 @@ def responders(
     ['30%', '50%']
     """
     _require(table, [group, threshold, rate, ci_low, ci_high], "responders")
-    levels = list(pd.unique(table[group].dropna()))
+    levels = order_levels(list(pd.unique(table[group].dropna())))
     thresholds = list(pd.unique(table[threshold].dropna()))
     colours = colours_for(levels)
     scale = 100.0 if percent else 1.0

@@ -814,18 +814,20 @@ def summary_tables(
         result["responders"] = _guard("responders", resp, problems)
 
         visits = _visits(ds)
+        spec = [f"{a} - {b}" for a, b in _pairs(arms)]  # in the arms' order: "therapeutic - relaxation", ...
         fits: dict[str, dict[str, pd.DataFrame]] = {"trajectory": {}, "mmrm": {}}
 
         def traj() -> pd.DataFrame:
             from massage_outcomes.trajectories import fit_trajectories
 
             frames, means = [], []
-            opts: dict[str, Any] = {"time": "visit" if visits else "week", "random": "intercept"}
+            opts: dict[str, Any] = ({"time": "visit", "visit_as_factor": True, "random": "intercept"} if visits
+                                    else {"time": "week", "random": "slope"})
             opts.update(trajectory_options or {})
             name = f"LMM (time={opts['time']}, random={opts['random']}, REML)"
             for key in keys:
                 fit = fit_trajectories(ds, instrument=key, group="arm", **opts)
-                c = fit.contrasts("pairwise", adjust=adjust, level=level)
+                c = fit.contrasts(spec, adjust=adjust, level=level)
                 frames.append(c.assign(instrument=key, model=name))
                 means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
             fits["trajectory"]["means"] = _front(_concat(means), ["instrument", "model"])
@@ -849,7 +851,7 @@ def summary_tables(
             name = f"MMRM ({opts['covariance']}{', baseline-adjusted' if opts.get('adjust_baseline') else ''}, REML)"
             for key in keys:
                 fit = fit_mmrm(ds, instrument=key, group="arm", **opts)
-                c = fit.contrasts("pairwise", adjust=adjust, level=level)
+                c = fit.contrasts(spec, adjust=adjust, level=level)
                 frames.append(c.assign(instrument=key, model=name))
                 means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
             fits["mmrm"]["means"] = _front(_concat(means), ["instrument", "model"])

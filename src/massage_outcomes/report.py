@@ -1,0 +1,407 @@
+"""The report: tables, figures and one self-contained HTML page for a dataset.
+
+:func:`make_figures` draws the standard figures from the summary tables (and the dataset, for raw data);
+:func:`render_html` assembles a single HTML file with the figures embedded as base64 PNG, every table, a methods
+section built from what was actually run (models, options, package versions) and any section that could not be
+computed; :func:`write_report` writes all of it into a directory. Nothing here computes a statistic.
+
+Examples
+--------
+>>> import massage_outcomes as mo
+>>> from massage_outcomes import report
+>>> ds = mo.simulate_trial(n_per_arm=30, seed=3)           # doctest: +SKIP
+>>> paths = report.write_report(ds, "results/")            # doctest: +SKIP
+>>> paths["html"]                                          # doctest: +SKIP
+PosixPath('results/report.html')
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import platform
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)  # no display needed for a report
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from massage_outcomes import plot as _plot  # noqa: E402
+from massage_outcomes import tables as _tables  # noqa: E402
+
+__all__ = ["make_figures", "render_html", "write_report", "package_versions", "TABLE_TITLES"]
+
+TABLE_TITLES: dict[str, str] = {
+    "table1_baseline": "Table 1. Baseline characteristics by arm",
+    "effects_between_arms": "Effect sizes between arms",
+    "effects_by_condition": "Within-subject effect sizes by condition",
+    "effects_by_technique": "Within-subject effect sizes by technique",
+    "effects_condition_technique": "Within-subject effect sizes by condition and technique",
+    "responders": "Responders: rates, risk difference, risk ratio and NNT",
+    "trajectory_contrasts": "Mixed model: contrasts between arms at each visit",
+    "trajectory_means": "Mixed model: marginal means by arm and visit",
+    "mmrm": "MMRM: contrasts between arms at each visit",
+    "mmrm_means": "MMRM: marginal means by arm and visit",
+}
+_PACKAGES = ("massage_outcomes", "numpy", "pandas", "scipy", "statsmodels", "formulaic", "matplotlib", "seaborn")
+
+
+def package_versions() -> dict[str, str]:
+    """Python and the versions of the packages the analyses use (for the methods section)."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _instrument_keys(tabs: Mapping[str, pd.DataFrame]) -> list[str]:
+    keys: list[str] = []
+    for frame in tabs.values():
+        if "instrument" in frame.columns and not _tables.is_note(frame):
+            for k in pd.unique(frame["instrument"].dropna().astype(str)):
+                if k not in keys:
+                    keys.append(k)
+    return keys
+
+
+def _pick(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame | None:
+    if frame is None or _tables.is_note(frame):
+        return None
+    for col, val in equal.items():
+        if col not in frame.columns:
+            return None
+        frame = frame[frame[col].astype(object) == val]
+    return frame if len(frame) else None
+
+
+def _label(inst_key: str) -> str:
+    from massage_outcomes import instruments
+
+    try:
+        return instruments.get(inst_key).name
+    except Exception:  # noqa: BLE001
+        return inst_key
+
+
+def make_figures(
+    ds: Any,
+    tabs: Mapping[str, pd.DataFrame],
+    *,
+    measure: str = "hedges_g",
+    problems: dict[str, str] | None = None,
+) -> dict[str, tuple[Figure, str]]:
+    """The report's figures from the summary tables: name → (figure, caption).
+
+    Trajectories (marginal means of the mixed model, else the MMRM, with individual trajectories beneath), a
+    forest plot of the baseline-adjusted standardized effects between arms, responder rates per arm, and a
+    condition × technique heatmap when the data have several of each. A figure whose inputs are missing is skipped
+    and its reason recorded in ``problems``.
+    """
+    problems = {} if problems is None else problems
+    figs: dict[str, tuple[Figure, str]] = {}
+
+    def guarded(name: str, fn: Callable[[], tuple[Figure, str] | None]) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                made = fn()
+        except Exception as exc:  # noqa: BLE001 - a figure must never sink the report
+            plt.close("all")
+            problems[f"figure {name}"] = f"{type(exc).__name__}: {exc}"
+            return
+        if made is not None:
+            figs[name] = made
+
+    for key in _instrument_keys(tabs):
+        def traj(key: str = key) -> tuple[Figure, str] | None:
+            for section, what in (("trajectory_means", "mixed model"), ("mmrm_means", "MMRM")):
+                means = _pick(tabs.get(section), instrument=key)
+                if means is None:
+                    continue
+                time = "visit" if "visit" in means.columns else ("week" if "week" in means.columns else None)
+                individual = None
+                try:
+                    individual = ds.analysis_frame(key)
+                    if "timing" in individual.columns:
+                        individual = individual[individual["timing"].astype(str).isin(["baseline", "followup"])]
+                except Exception:  # noqa: BLE001 - the means alone still make a figure
+                    individual = None
+                ax = _plot.trajectories(means, group="arm", time=time, individual=individual, instrument=key,
+                                        title=f"{_label(key)} by arm ({what})")
+                return ax.figure, (f"Estimated marginal means of {_label(key)} per arm at each visit with 95% "
+                                   f"confidence bands from the {what}; faint lines are individual participants.")
+            return None
+
+        guarded(f"trajectories_{key}", traj)
+
+        def forest(key: str = key) -> tuple[Figure, str] | None:
+            eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova", measure=measure)
+            if eff is None:
+                return None
+            ax = _plot.forest(eff, label="contrast", weight=None, instrument=key,
+                              compare=("first-named arm", "second-named arm"),
+                              xlabel=f"{measure.replace('_', ' ')} (a − b), baseline-adjusted",
+                              title=f"{_label(key)}: differences between arms")
+            return ax.figure, (f"Baseline-adjusted standardized differences in {_label(key)} between arms "
+                               f"(a − b) with 95% confidence intervals.")
+
+        guarded(f"forest_{key}", forest)
+
+        def resp(key: str = key) -> tuple[Figure, str] | None:
+            table = _pick(tabs.get("responders"), instrument=key)
+            if table is None:
+                return None
+            rates = responder_rates(table)
+            if rates is None or rates.empty:
+                return None
+            ax = _plot.responders(rates, group="arm", threshold="threshold", rate="rate", ci_low="ci_low",
+                                  ci_high="ci_high", instrument=key, title=f"{_label(key)}: responders by arm")
+            return ax.figure, "Proportion of responders per arm at each threshold, with 95% Wilson intervals."
+
+        guarded(f"responders_{key}", resp)
+
+        def heat(key: str = key) -> tuple[Figure, str] | None:
+            eff = _pick(tabs.get("effects_condition_technique"), instrument=key)
+            if eff is None:
+                return None
+            parts = []
+            for period, sub in eff.groupby("period", sort=False) if "period" in eff.columns else [("", eff)]:
+                parts.append((period, sub))
+            period, sub = parts[-1]
+            ax = _plot.heatmap(sub, row="condition", col="technique", value="estimate", instrument=key,
+                               n="n" if "n" in sub.columns else None,
+                               title=f"{_label(key)}: {period or 'effect'} by condition and technique")
+            return ax.figure, (f"Within-subject standardized change in {_label(key)} ({period}) per condition "
+                               "and technique; empty cells had no data.")
+
+        guarded(f"heatmap_{key}", heat)
+    return figs
+
+
+def responder_rates(table: pd.DataFrame) -> pd.DataFrame | None:
+    """Per-arm responder rates (arm, threshold, rate, ci_low, ci_high) from a responders table.
+
+    Accepts a long table with one row per arm (columns ``arm``/``group``, ``rate``, ``rate_ci_low`` …) or a
+    wide one with one row per comparison (``rate_1``/``rate_2`` with ``group_1``/``group_2`` or a ``contrast``
+    "a - b"); each arm's rate is listed once per threshold.
+    """
+    thr = next((c for c in ("threshold_label", "threshold", "threshold_spec") if c in table.columns), None)
+    if thr is None:
+        return None
+    rows = []
+    for _, rec in table.iterrows():
+        if "rate" in rec.index and any(c in rec.index for c in ("arm", "group")):
+            arm = rec["arm"] if "arm" in rec.index else rec["group"]
+            lo = rec.get("rate_ci_low", rec.get("ci_low"))
+            hi = rec.get("rate_ci_high", rec.get("ci_high"))
+            rows.append({"arm": arm, "threshold": rec[thr], "rate": rec["rate"], "ci_low": lo, "ci_high": hi})
+            continue
+        if "rate_1" not in rec.index:
+            continue
+        if "group_1" in rec.index:
+            names = (rec["group_1"], rec["group_2"])
+        else:
+            names = tuple(s.strip() for s in str(rec["contrast"]).split(" - ", 1))
+        for i, arm in zip((1, 2), names, strict=True):
+            rows.append({"arm": arm, "threshold": rec[thr], "rate": rec[f"rate_{i}"],
+                         "ci_low": rec.get(f"rate_{i}_ci_low", rec.get(f"ci_low_{i}")),
+                         "ci_high": rec.get(f"rate_{i}_ci_high", rec.get(f"ci_high_{i}"))})
+    if not rows:
+        return None
+    out = pd.DataFrame(rows).drop_duplicates(["arm", "threshold"])
+    return out.dropna(subset=["rate"])
+
+
+def _fig_png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #0072B2;padding-bottom:.2em;margin-top:2em}
+h3{margin-top:1.6em}.meta{color:#555}.note{background:#FFF6E0;border-left:4px solid #E69F00;padding:.5em .8em}
+.ok{background:#E8F5EE;border-left:4px solid #009E73;padding:.5em .8em}
+figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#444;font-size:.92em}
+.scroll{overflow-x:auto;max-height:36em;overflow-y:auto;border:1px solid #eee}
+table.mo-table{border-collapse:collapse;font-size:.82em;white-space:nowrap}
+table.mo-table th,table.mo-table td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;text-align:left}
+table.mo-table th{position:sticky;top:0;background:#f6f8fa}
+table.mo-table .num{text-align:right;font-variant-numeric:tabular-nums}
+nav ul{columns:2}code{background:#f3f3f3;padding:0 .2em}
+"""
+
+
+def _dataset_summary(ds: Any) -> str:
+    parts = []
+    try:
+        subjects = ds.subjects
+        n = len(subjects)
+        parts.append(f"{n} participants")
+        if "arm" in subjects.columns and subjects["arm"].notna().any():
+            counts = subjects["arm"].astype(object).value_counts()
+            parts.append("arms: " + ", ".join(f"{html.escape(str(a))} ({k})" for a, k in counts.items()))
+        if "condition" in subjects.columns:
+            conds = subjects["condition"].dropna().astype(str).unique()
+            parts.append(f"{len(conds)} condition{'s' if len(conds) != 1 else ''} "
+                         f"({html.escape(', '.join(sorted(conds)[:8]))})")
+        sessions = getattr(ds, "sessions", None)
+        if sessions is not None:
+            parts.append(f"{len(sessions)} treatment sessions")
+        out = ds.outcomes
+        parts.append(f"{len(out)} outcome measurements of "
+                     + html.escape(", ".join(sorted(out["instrument"].dropna().astype(str).unique()))))
+        if "visit" in out.columns and out["visit"].notna().any():
+            visits = [str(v) for v in (out["visit"].cat.categories if hasattr(out["visit"], "cat")
+                                       else out["visit"].dropna().unique())]
+            parts.append("visits: " + html.escape(", ".join(visits)))
+    except Exception as exc:  # noqa: BLE001
+        parts.append(f"(could not summarise the dataset: {html.escape(str(exc))})")
+    return "; ".join(parts) + "."
+
+
+def render_html(
+    ds: Any,
+    tabs: Mapping[str, pd.DataFrame],
+    figures: Mapping[str, tuple[Figure | bytes, str]],
+    *,
+    title: str = "massage-outcomes report",
+    source: str | None = None,
+    validation: Any = None,
+    methods: Mapping[str, str] | None = None,
+    problems: Mapping[str, str] | None = None,
+    options: Mapping[str, Any] | None = None,
+    digits: int = 2,
+    max_rows: int = 300,
+) -> str:
+    """One self-contained HTML page: data summary, validation, figures (base64 PNG), tables, methods, notes."""
+    esc = html.escape
+    versions = package_versions()
+    out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{esc(title)}</h1>",
+           f'<p class="meta">Generated {_dt.date.today().isoformat()} by massage_outcomes '
+           f"{esc(versions['massage_outcomes'])}" + (f" from <code>{esc(source)}</code>" if source else "") + ".</p>"]
+    out.append('<nav><strong>Contents</strong><ul><li><a href="#data">Data</a></li><li><a href="#figures">Figures'
+               '</a></li>' + "".join(f'<li><a href="#t-{esc(k)}">{esc(TABLE_TITLES.get(k, k))}</a></li>'
+                                     for k in tabs) + '<li><a href="#methods">Methods</a></li></ul></nav>')
+    out.append('<h2 id="data">Data</h2>')
+    out.append(f"<p>{_dataset_summary(ds)}</p>")
+    if validation is not None:
+        ok = getattr(validation, "ok", None)
+        summary = validation.summary(limit=20) if hasattr(validation, "summary") else str(validation)
+        cls = "ok" if ok else "note"
+        out.append(f'<div class="{cls}"><strong>Validation.</strong> <pre>{esc(summary)}</pre></div>')
+    rejected = getattr(ds, "rejected", None)
+    if isinstance(rejected, pd.DataFrame) and len(rejected):
+        out.append(f'<p class="note">{len(rejected)} row(s) were quarantined when reading and are not analysed.</p>')
+
+    out.append('<h2 id="figures">Figures</h2>')
+    if not figures:
+        out.append('<p class="note">No figures could be drawn (see the notes under Methods).</p>')
+    for name, (fig, caption) in figures.items():
+        png = fig if isinstance(fig, bytes) else _fig_png(fig)
+        b64 = base64.b64encode(png).decode("ascii")
+        out.append(f'<figure id="f-{esc(name)}"><img alt="{esc(caption)}" src="data:image/png;base64,{b64}">'
+                   f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+    out.append("<h2>Tables</h2>")
+    for name, frame in tabs.items():
+        out.append(f'<h3 id="t-{esc(name)}">{esc(TABLE_TITLES.get(name, name))}</h3>')
+        if _tables.is_note(frame):
+            out.append(f'<p class="note">{esc(str(frame["note"].iloc[0]))}</p>')
+            continue
+        shown = frame.head(max_rows)
+        shown = shown[[c for c in shown.columns if not shown[c].isna().all()]]
+        out.append('<div class="scroll">' + _tables.to_html(shown, digits=digits) + "</div>")
+        if len(frame) > max_rows:
+            out.append(f"<p class=meta>First {max_rows} of {len(frame)} rows; the CSV file has all of them.</p>")
+
+    out.append('<h2 id="methods">Methods</h2>')
+    methods = dict(methods or {})
+    if methods:
+        out.append("<ul>" + "".join(f"<li>{esc(text)}</li>" for text in methods.values()) + "</ul>")
+    if options:
+        out.append("<p>Options: " + esc(", ".join(f"{k}={v}" for k, v in options.items())) + ".</p>")
+    out.append("<p>Confidence intervals are 95% unless stated. Numbers are rounded only for display; the CSV files "
+               "keep three decimals.</p>")
+    out.append("<p>Software: " + esc(", ".join(f"{k} {v}" for k, v in versions.items())) + ".</p>")
+    if problems:
+        out.append("<h3>Sections that could not be computed</h3><ul>" + "".join(
+            f"<li><strong>{esc(k)}</strong>: {esc(v.splitlines()[0] if v else '')}</li>" for k, v in problems.items())
+                   + "</ul>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def write_report(
+    ds: Any,
+    out: str | Path,
+    *,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    formats: Sequence[str] = ("csv", "md"),
+    validation: Any = None,
+    problems: dict[str, str] | None = None,
+    methods: dict[str, str] | None = None,
+    title: str = "massage-outcomes report",
+    source: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    summary_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write tables (``tables/``), figures (``figures/*.png``) and ``report.html`` into ``out``.
+
+    Parameters
+    ----------
+    ds : the :class:`~massage_outcomes.Dataset`.
+    out : output directory (created if needed).
+    tables : precomputed :func:`~massage_outcomes.tables.summary_tables` (computed here when None, with
+        ``summary_options``).
+    formats : table file formats.
+    validation : a :class:`~massage_outcomes.ValidationReport` to show in the report.
+    problems, methods : dicts filled by ``summary_tables`` (the methods section is built from ``methods``).
+
+    Returns
+    -------
+    dict
+        ``html`` (path of report.html), ``tables`` (list of table paths), ``figures`` (list of PNG paths).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    problems = {} if problems is None else problems
+    methods = {} if methods is None else methods
+    if tables is None:
+        tables = _tables.summary_tables(ds, problems=problems, methods=methods, **dict(summary_options or {}))
+    table_paths = _tables.write_tables(tables, out / "tables", formats=formats)
+    figs = make_figures(ds, tables, problems=problems)
+    fig_dir = out / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    pngs: dict[str, tuple[bytes, str]] = {}
+    fig_paths = []
+    for name, (fig, caption) in figs.items():
+        png = _fig_png(fig)
+        path = fig_dir / f"{name}.png"
+        path.write_bytes(png)
+        fig_paths.append(path)
+        pngs[name] = (png, caption)
+    page = render_html(ds, tables, pngs, title=title, source=source, validation=validation, methods=methods,
+                       problems=problems, options=options)
+    html_path = out / "report.html"
+    html_path.write_text(page, encoding="utf-8")
+    return {"html": html_path, "tables": table_paths, "figures": fig_paths}
+
