@@ -321,7 +321,7 @@ class Dataset:
                   covariates: Sequence[str] | None = None, source: Mapping[str, Any] | None = None,
                   rows: Sequence[int] | np.ndarray | None = None, raw: pd.DataFrame | None = None,
                   extra_problems: ValidationReport | None = None, decimal_comma: bool = False,
-                  file: str | None = None) -> Dataset:
+                  file: str | None = None, value_columns: Sequence[str] | np.ndarray | None = None) -> Dataset:
         """Split one long frame (one row per measurement, canonical names) into the three tables.
 
         Every rule of :mod:`massage_outcomes.validate` is applied first; subject-level attributes (arm,
@@ -342,9 +342,10 @@ class Dataset:
             Extra columns to keep as subject covariates (default: every non-canonical column).
         source : dict, optional
             Stored as ``ds.source`` (readers put what they assumed here).
-        rows, raw, extra_problems, decimal_comma, file
+        rows, raw, extra_problems, decimal_comma, file, value_columns
             Used by the readers: the file row number of each frame row, the frame as read (for
-            ``ds.rejected``), problems found while reading, decimal commas, the file name for messages.
+            ``ds.rejected``), problems found while reading, decimal commas, the file name for messages, the
+            source column of each value (wide layouts).
 
         Returns
         -------
@@ -368,7 +369,8 @@ class Dataset:
         """
         frame = frame.drop(columns=[c for c in DERIVED_COLUMNS if c in frame.columns])
         result = check_long(frame, file=file, rows=rows, study=study, covariates=covariates,
-                            decimal_comma=decimal_comma, extra_problems=extra_problems)
+                            decimal_comma=decimal_comma, extra_problems=extra_problems,
+                            value_columns=value_columns)
         raise_or_quarantine(result, on_error=on_error, what=file or "the data")  # type: ignore[arg-type]
         rows_arr = np.asarray(rows) if rows is not None else (
             frame.index.to_numpy() if pd.api.types.is_integer_dtype(frame.index.dtype) else np.arange(len(frame)))

@@ -269,6 +269,7 @@ class _Collector:
         self.file = file
         self.bad = np.zeros(n, dtype=bool)
         self.frames: list[pd.DataFrame] = []
+        self.value_columns: np.ndarray | None = None
 
     def add(self, mask: np.ndarray | pd.Series, column: str | None, values: Any, rule: str,
             messages: Any, *, reject: bool = True) -> None:
@@ -298,6 +299,10 @@ class _Collector:
         if not self.frames:
             return ValidationReport(file=self.file, rows_read=rows_read)
         frame = pd.concat(self.frames, ignore_index=True).sort_values("_pos", kind="stable")
+        if self.value_columns is not None:
+            hit = (frame["column"] == "value").to_numpy() & (frame["_pos"].to_numpy() >= 0)
+            if hit.any():
+                frame.loc[hit, "column"] = self.value_columns[frame.loc[hit, "_pos"].to_numpy()]
         return ValidationReport(frame.drop(columns="_pos"), file=self.file, rows_read=rows_read)
 
     def reasons(self) -> pd.Series:
@@ -351,7 +356,7 @@ def _to_number(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Se
             np.zeros(len(values), dtype=bool)
     text = _as_text(values)
     if decimal_comma:
-        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        text = text.str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(text, errors="coerce")
     numbers = pd.Series(np.asarray(numbers, dtype=float), index=values.index)
     bad = (text.notna() & numbers.isna()).to_numpy()
@@ -519,7 +524,8 @@ class CheckResult:
 
 def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[int] | np.ndarray | None = None,
                study: str | None = None, covariates: Sequence[str] | None = None,
-               decimal_comma: bool = False, extra_problems: ValidationReport | None = None) -> CheckResult:
+               decimal_comma: bool = False, extra_problems: ValidationReport | None = None,
+               value_columns: Sequence[str] | np.ndarray | None = None) -> CheckResult:
     """Apply every rule to a long frame with canonical column names, vectorized.
 
     Parameters
@@ -541,6 +547,9 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         Parse "3,5" as 3.5 in numeric columns.
     extra_problems : ValidationReport, optional
         Problems a reader already found (e.g. encoding); their rows are rejected too.
+    value_columns : array of str, optional
+        For wide sources: the source column each record's value came from (used in messages instead of
+        ``value``).
 
     Returns
     -------
@@ -559,11 +568,15 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         rows_arr = np.asarray(rows)
     n = len(frame)
     col = _Collector(n, rows_arr, file)
+    if value_columns is not None:
+        col.value_columns = np.asarray(value_columns, dtype=object)
     if extra_problems is not None and len(extra_problems):
         ex = extra_problems._frame.copy()
         pos_of_row = pd.Series(np.arange(n), index=rows_arr)
         pos_of_row = pos_of_row[~pos_of_row.index.duplicated()]
         ex["_pos"] = ex["row"].map(pos_of_row).fillna(-1).astype(int)
+        foreign = ex["file"].notna().to_numpy() & (ex["file"] != file).to_numpy()
+        ex.loc[foreign, "_pos"] = -1
         col.frames.append(ex)
         hit = ex["_pos"].to_numpy()
         col.bad[hit[hit >= 0]] = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def read(path: Any, **kwargs: Any) -> Any:  # replaced below once io.read is importable
+def read(path: Any, **kwargs: Any) -> Any:
     from massage_outcomes.io._read import read as _read
 
     return _read(path, **kwargs)

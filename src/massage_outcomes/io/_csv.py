@@ -1,0 +1,307 @@
+"""Delimited text: sniff encoding, delimiter and decimal mark, then read fast (pyarrow) or exactly (csv module).
+
+The fast path reads with ``pyarrow.csv`` (multi-threaded, typed columns, row *i* of the table is line *i + 2*
+of the file). Whenever that numbering could be wrong or the bytes are not clean — a ragged or blank line, a
+quoted newline, bytes that are not in the file's encoding, a column whose type changes half-way — the file is
+read again with Python's :mod:`csv` module, every cell as text, each record numbered by the line it starts on,
+and each problem (a ragged row, a Latin-1 line in a UTF-8 file) is reported with its line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes.validate import MISSING_TOKENS, Problem
+
+SAMPLE_BYTES = 1 << 16
+CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+NULL_VALUES = sorted({t for t in MISSING_TOKENS} | {t.upper() for t in MISSING_TOKENS} |
+                     {t.capitalize() for t in MISSING_TOKENS} | {"N/a", "n/A", "NaN"})
+
+
+@dataclass
+class TextTable:
+    """A delimited file as read: the raw frame, its line numbers, what was assumed, and problems found."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    info: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+    fatal: list[Problem] = field(default_factory=list)
+
+
+class _Fallback(Exception):
+    """The fast path cannot number rows exactly or parse cleanly; use the exact path."""
+
+
+def _fatal(file: str, rule: str, message: str, row: int | None = None) -> TextTable:
+    return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), {"file": file},
+                     fatal=[Problem(file, row, None, None, rule, message)])
+
+
+def sniff_encoding(sample: bytes, *, file: str) -> tuple[str, str | None]:
+    """Return (encoding, note). UTF-8 (with or without BOM) when the bytes decode, else cp1252/Latin-1."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", "UTF-8 with a byte-order mark"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "UTF-16 (byte-order mark)"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(sample, final=False)
+        return "utf-8", None
+    except UnicodeDecodeError:
+        pass
+    try:
+        sample.decode("cp1252")
+        return "cp1252", "not UTF-8: read as Windows-1252 (Latin-1); pass encoding= if that is wrong"
+    except UnicodeDecodeError:
+        return "latin-1", "not UTF-8: read as Latin-1; pass encoding= if that is wrong"
+
+
+def _count_outside_quotes(line: str, delim: str) -> int:
+    return len(re.sub(r'"[^"]*"', "", line).split(delim)) - 1
+
+
+def sniff_delimiter(lines: list[str]) -> str:
+    """The candidate delimiter (, ; tab |) that splits the first lines into the same, largest number of fields."""
+    lines = [ln for ln in lines if ln.strip()][:20]
+    if not lines:
+        return ","
+    best, best_score = ",", (-1, -1)
+    for d in CANDIDATE_DELIMITERS:
+        counts = [_count_outside_quotes(ln, d) for ln in lines]
+        head = counts[0]
+        if head == 0:
+            continue
+        consistent = sum(c == head for c in counts)
+        score = (consistent, head)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+_DECIMAL_POINT = re.compile(r"^-?\d+\.\d+$")
+
+
+def sniff_decimal(lines: list[str], delimiter: str) -> str:
+    """"," when numeric fields in the sample are written with a decimal comma (never when ',' delimits)."""
+    if delimiter == ",":
+        return "."
+    commas = points = 0
+    for ln in lines[1:200]:
+        for f in ln.split(delimiter):
+            f = f.strip().strip('"')
+            if _DECIMAL_COMMA.match(f):
+                commas += 1
+            elif _DECIMAL_POINT.match(f):
+                points += 1
+    return "," if commas > points else "."
+
+
+def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str | None = None,
+                    decimal: str | None = None, exact: bool = False) -> TextTable:
+    """Read a delimited file into raw columns (see the module docstring)."""
+    file = path.name
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    if size == 0 or not sample.strip(b" \t\r\n\xef\xbb\xbf"):
+        return _fatal(file, "empty", "the file is empty (no header, no rows): was the export interrupted?")
+    if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _fatal(file, "binary",
+                      "the file is binary, not delimited text (NUL bytes): is it an Excel or SPSS file with a "
+                      ".csv name? Save it as CSV, or give it its real extension.", row=1)
+    note = None
+    if encoding is None:
+        encoding, note = sniff_encoding(sample, file=file)
+    try:
+        text_sample = sample.decode(encoding, errors="replace")
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}; use e.g. 'utf-8' or 'latin-1'") from None
+    if size > SAMPLE_BYTES:
+        text_sample = text_sample.rsplit("\n", 1)[0]
+    lines = text_sample.splitlines()
+    delim = delimiter or sniff_delimiter(lines)
+    dec = decimal or sniff_decimal(lines, delim)
+    info: dict[str, Any] = {"file": str(path), "format": "csv" if delim != "\t" else "tsv",
+                            "encoding": encoding, "delimiter": delim, "decimal": dec}
+    assumed = []
+    if note:
+        assumed.append(f"encoding: {note}")
+    if delimiter is None and delim != ",":
+        assumed.append(f"delimiter {delim!r} (sniffed)")
+    if decimal is None and dec == ",":
+        assumed.append("decimal comma (e.g. 3,5 means 3.5)")
+    info["assumed"] = assumed
+    if not exact and encoding in ("utf-8", "utf-8-sig"):
+        try:
+            frame = _read_fast(path, encoding=encoding, delimiter=delim, decimal=dec)
+            info["engine"] = "pyarrow"
+            return TextTable(frame, np.arange(2, len(frame) + 2), info)
+        except _Fallback as why:
+            info["fallback"] = str(why)
+    table = _read_exact(path, encoding=encoding, delimiter=delim, file=file)
+    table.info.update(info)
+    table.info["engine"] = "python-csv"
+    if table.info.get("mixed_encoding"):
+        table.info["assumed"].append("mixed encodings: lines that are not UTF-8 were rejected")
+    return table
+
+
+def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    invalid: list[Any] = []
+
+    def handler(row: Any) -> str:
+        invalid.append(row)
+        return "skip"
+
+    read_opts = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding, block_size=1 << 24)
+    parse_opts = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False, invalid_row_handler=handler,
+                                    newlines_in_values=False)
+    convert_opts = pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True,
+                                        decimal_point=decimal, auto_dict_encode=True,
+                                        auto_dict_max_cardinality=1 << 16, check_utf8=True,
+                                        quoted_strings_can_be_null=True)
+    try:
+        table = pacsv.read_csv(path, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as err:
+        raise _Fallback(str(err).splitlines()[0][:200]) from None
+    if invalid:
+        raise _Fallback(f"{len(invalid)} rows with the wrong number of fields (or blank lines)")
+    names = table.column_names
+    if len(set(names)) != len(names) or any(n.strip() == "" for n in names):
+        raise _Fallback("duplicate or empty column names")
+    # dictionary columns become pandas Categoricals; plain strings become the pandas string dtype
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    return frame
+
+
+def _decode_lines(data: bytes, encoding: str) -> tuple[list[str], list[int], bool]:
+    """Decode line by line. Returns the lines, the numbers (1-based) of lines not in ``encoding``, and whether
+    the file mixes UTF-8 with another encoding."""
+    raw_lines = data.split(b"\n")
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
+        # if the bytes are valid UTF-8 after all (some lines) the file may mix encodings
+        utf8_ok = []
+        for b in raw_lines:
+            try:
+                b.decode("utf-8")
+                utf8_ok.append(True)
+            except UnicodeDecodeError:
+                utf8_ok.append(False)
+        has_utf8_multibyte = any(ok and any(ch > 0x7F for ch in b) for ok, b in zip(utf8_ok, raw_lines))
+        if has_utf8_multibyte and not all(utf8_ok):
+            lines = [b.decode("utf-8") if ok else b.decode("cp1252", errors="replace")
+                     for ok, b in zip(utf8_ok, raw_lines)]
+            bad = [i + 1 for i, ok in enumerate(utf8_ok) if not ok]
+            return lines, bad, True
+        return [b.decode(encoding, errors="replace") for b in raw_lines], [], False
+    lines, bad = [], []
+    for i, b in enumerate(raw_lines):
+        try:
+            lines.append(b.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(b.decode("cp1252", errors="replace"))
+            bad.append(i + 1)
+    return lines, bad, bool(bad)
+
+
+def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> TextTable:
+    data = path.read_bytes()
+    if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+        encoding = "utf-8"
+    if encoding == "utf-16":
+        text_lines = data.decode("utf-16").split("\n")
+        bad_lines: list[int] = []
+        mixed = False
+    else:
+        text_lines, bad_lines, mixed = _decode_lines(data, encoding)
+    text = "\n".join(text_lines)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    problems: list[Problem] = []
+    header: list[str] | None = None
+    header_line = 1
+    records: list[list[str]] = []
+    starts: list[int] = []
+    last_end = 0
+    try:
+        for fields in reader:
+            start = last_end + 1
+            last_end = reader.line_num
+            if not fields or all(f.strip() == "" for f in fields):
+                continue  # blank line: not a record (its line number is skipped, the others stay exact)
+            if header is None:
+                header = [f.strip().lstrip("\ufeff") for f in fields]
+                header_line = start
+                continue
+            records.append(fields)
+            starts.append(start)
+    except csv.Error as err:
+        problems.append(Problem(file, reader.line_num, None, None, "malformed_row",
+                                f"the file cannot be parsed past this line ({err}); is a quote unclosed?"))
+    if header is None:
+        return _fatal(file, "empty", "the file holds no header row (only blank lines)")
+    # de-duplicate / name empty headers so no column is lost
+    seen: dict[str, int] = {}
+    names = []
+    for i, h in enumerate(header):
+        h = h or f"column_{i + 1}"
+        if h in seen:
+            seen[h] += 1
+            problems.append(Problem(file, header_line, h, h, "duplicate_column",
+                                    f"column {h!r} appears twice in the header; the second is read as "
+                                    f"{h}_{seen[h]}"))
+            h = f"{h}_{seen[h]}"
+        else:
+            seen[h] = 0
+        names.append(h)
+    width = len(names)
+    fixed = []
+    bad_line_set = set(bad_lines)
+    for fields, line in zip(records, starts):
+        if len(fields) != width:
+            problems.append(Problem(file, line, None, delimiter.join(fields)[:80], "malformed_row",
+                                    f"row has {len(fields)} fields but the header has {width}: a stray "
+                                    f"delimiter or a missing quote?"))
+            fields = (fields + [""] * width)[:width]
+        fixed.append(fields)
+    for line in bad_lines:
+        if line in starts or line == header_line:
+            pass
+    # encoding problems: name the row and the column holding the foreign bytes
+    if bad_line_set:
+        pos_of_line = {ln: i for i, ln in enumerate(starts)}
+        for ln in sorted(bad_line_set):
+            if ln == header_line:
+                problems.append(Problem(file, ln, None, None, "encoding",
+                                        "the header is not UTF-8 while other lines are: re-save the file as UTF-8"))
+                continue
+            i = pos_of_line.get(ln)
+            if i is None:
+                continue
+            col = next((names[j] for j, f in enumerate(fixed[i]) if "\ufffd" in f or any(ord(c) > 127 for c in f)),
+                       None)
+            val = fixed[i][names.index(col)] if col in names else None
+            problems.append(Problem(file, ln, col, val, "encoding",
+                                    "this line is not UTF-8 (probably Latin-1) while the rest of the file is: "
+                                    "re-save the file as UTF-8" if mixed else
+                                    "this line is not valid UTF-8: re-save the file as UTF-8 or pass encoding="))
+    frame = pd.DataFrame(fixed, columns=names, dtype="str") if fixed else \
+        pd.DataFrame({n: pd.Series(dtype="str") for n in names})
+    info: dict[str, Any] = {"mixed_encoding": mixed}
+    return TextTable(frame, np.asarray(starts, dtype=np.int64), info, problems)

@@ -1,0 +1,171 @@
+"""Binary formats: Excel (.xlsx), Parquet, SPSS (.sav), Stata (.dta), SAS transport (.xpt) and SAS7BDAT.
+
+Each reader returns the raw frame, the row number of each record as the user sees it (the sheet row in Excel;
+the case/record number, from 1, elsewhere) and what it read. Nothing is executed: Excel formulas are read as
+their cached values (``data_only=True``), Parquet is columnar data only, and nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes.io._csv import TextTable
+from massage_outcomes.validate import Problem
+
+
+def _fatal(file: str, rule: str, message: str) -> TextTable:
+    return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), {"file": file},
+                     fatal=[Problem(file, None, None, None, rule, message)])
+
+
+def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
+    """Read one sheet of an .xlsx workbook with openpyxl (read-only, formulas as cached values).
+
+    The header is the first non-empty row; records keep their sheet row numbers; entirely empty rows are
+    skipped (they are not records).
+    """
+    try:
+        import openpyxl
+    except ImportError as err:  # pragma: no cover - a declared dependency
+        raise ImportError("reading Excel needs openpyxl: pip install openpyxl") from err
+    file = path.name
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many types for a broken zip/xml
+        return _fatal(file, "unreadable", f"the workbook cannot be opened ({type(err).__name__}: {err}); "
+                                          "is it really an .xlsx file? Re-save it from Excel, or export CSV.")
+    try:
+        names = wb.sheetnames
+        if sheet is None:
+            ws = wb[names[0]]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                return _fatal(file, "unknown_sheet", f"sheet index {sheet} does not exist; sheets: {names}")
+            ws = wb[names[sheet]]
+        else:
+            if sheet not in names:
+                import difflib
+
+                close = difflib.get_close_matches(sheet, names, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                return _fatal(file, "unknown_sheet", f"no sheet named {sheet!r}.{hint} Sheets: {names}")
+            ws = wb[sheet]
+        header: list[str] | None = None
+        header_row = 0
+        records: list[tuple[Any, ...]] = []
+        rows: list[int] = []
+        for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            if header is None:
+                header = [("" if v is None else str(v)).strip() for v in values]
+                header_row = r
+                continue
+            records.append(values)
+            rows.append(r)
+        sheet_name = ws.title
+    finally:
+        wb.close()
+    info = {"file": str(path), "format": "xlsx", "sheet": sheet_name, "engine": "openpyxl (data_only)",
+            "header_row": header_row, "assumed": []}
+    if header is None:
+        return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), info,
+                         fatal=[Problem(file, None, None, None, "empty", f"sheet {sheet_name!r} is empty")])
+    while header and header[-1] == "" and all(len(rec) < len(header) or rec[len(header) - 1] is None
+                                              for rec in records):
+        header.pop()
+    width = len(header)
+    names = [h or f"column_{i + 1}" for i, h in enumerate(header)]
+    cols: dict[str, list[Any]] = {n: [] for n in names}
+    for rec in records:
+        rec = tuple(rec[:width]) + (None,) * max(0, width - len(rec))
+        for n, v in zip(names, rec):
+            cols[n].append(v)
+    frame = pd.DataFrame({n: _excel_column(v) for n, v in cols.items()})
+    if len(names) != len(set(names)):
+        return _fatal(file, "duplicate_column", f"sheet {sheet_name!r} has duplicate column names: {names}")
+    return TextTable(frame, np.asarray(rows, dtype=np.int64), info)
+
+
+def _excel_column(values: list[Any]) -> pd.Series:
+    """A column of cell values: numbers stay numbers when all are numeric; dates stay dates; else object."""
+    present = [v for v in values if v is not None and not (isinstance(v, str) and not v.strip())]
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pd.Series([np.nan if (v is None or isinstance(v, str)) else float(v) for v in values], dtype=float)
+    if present and all(isinstance(v, (_dt.datetime, _dt.date)) for v in present):
+        return pd.Series(pd.to_datetime([v if isinstance(v, (_dt.datetime, _dt.date)) else None for v in values]))
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+        elif isinstance(v, float) and v == int(v) and abs(v) < 2**53:
+            out.append(str(int(v)))
+        elif isinstance(v, (_dt.datetime, _dt.date)):
+            out.append(v.isoformat())
+        else:
+            out.append(str(v))
+    return pd.Series(out, dtype="str")
+
+
+def read_parquet(path: Path) -> TextTable:
+    file = path.name
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises ArrowInvalid/OSError for broken files
+        return _fatal(file, "unreadable", f"the Parquet file cannot be read ({type(err).__name__}: {err})")
+    frame = frame.reset_index(drop=not _meaningful_index(frame))
+    return TextTable(frame, np.arange(1, len(frame) + 1), {"file": str(path), "format": "parquet",
+                                                          "engine": "pyarrow", "assumed": []})
+
+
+def _meaningful_index(frame: pd.DataFrame) -> bool:
+    idx = frame.index
+    return not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None)
+
+
+def read_stat(path: Path, kind: str) -> TextTable:
+    """SPSS / Stata / SAS via pyreadstat, with value labels applied (codes become their labels)."""
+    file = path.name
+    try:
+        import pyreadstat
+    except ImportError:  # pragma: no cover - a declared dependency
+        pyreadstat = None
+    if pyreadstat is None:
+        if kind == "xpt":
+            frame = pd.read_sas(path, format="xport")
+            return TextTable(frame, np.arange(1, len(frame) + 1), {"file": str(path), "format": "xpt",
+                                                                  "engine": "pandas", "assumed": []})
+        raise ImportError(f"reading .{kind} files needs pyreadstat: pip install pyreadstat")
+    readers = {"sav": pyreadstat.read_sav, "zsav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
+               "xpt": pyreadstat.read_xport, "sas7bdat": pyreadstat.read_sas7bdat}
+    reader = readers[kind]
+    kwargs: dict[str, Any] = {}
+    if kind in ("sav", "zsav", "dta"):
+        kwargs = {"apply_value_formats": True, "formats_as_category": False}
+    try:
+        frame, meta = reader(str(path), **kwargs)
+    except Exception as err:  # pyreadstat.ReadstatError and friends
+        return _fatal(file, "unreadable", f"the .{kind} file cannot be read ({type(err).__name__}: {err})")
+    labels = {k: v for k, v in (getattr(meta, "column_names_to_labels", None) or {}).items() if v}
+    value_labels = {k: getattr(meta, "variable_to_label", {}).get(k) for k in frame.columns
+                    if getattr(meta, "variable_to_label", {}).get(k)}
+    info = {"file": str(path), "format": kind, "engine": "pyreadstat", "variable_labels": labels,
+            "value_labels_applied": sorted(value_labels), "assumed": []}
+    if value_labels:
+        info["assumed"].append(f"value labels applied to {', '.join(sorted(value_labels))}")
+    # text columns: empty strings are missing in SPSS/Stata/SAS
+    for c in frame.columns:
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            frame[c] = s.astype(object).astype("str")
+        elif pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+            obj = s.astype(object)
+            if obj.map(lambda v: isinstance(v, (_dt.date, _dt.datetime))).any():
+                continue
+            frame[c] = obj.astype("str").replace("", np.nan)
+    return TextTable(frame, np.arange(1, len(frame) + 1), info)

@@ -1,0 +1,321 @@
+"""``massage_outcomes.read``: any supported file or folder to a validated Dataset."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes.dataset import Dataset
+from massage_outcomes.errors import DataValidationError
+from massage_outcomes.io._csv import TextTable, read_text_table
+from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
+from massage_outcomes.io._mapping import apply_mapping, canonical_names
+from massage_outcomes.io._wide import wide_to_long
+from massage_outcomes.validate import Problem, ValidationReport, error_message
+
+logger = logging.getLogger("massage_outcomes.io")
+
+Layout = Literal["auto", "long", "wide"]
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+STAT_SUFFIXES = {".sav": "sav", ".zsav": "zsav", ".dta": "dta", ".xpt": "xpt", ".sas7bdat": "sas7bdat"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+TABLE_NAMES = ("subjects", "sessions", "outcomes")
+
+
+class ReadAssumptionWarning(UserWarning):
+    """A reader guessed something about the file (encoding, delimiter, decimal mark); ``ds.source`` says what."""
+
+
+def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: Layout = "auto",
+         wide: Any = None, on_error: Literal["raise", "quarantine"] = "raise", encoding: str | None = None,
+         sheet: str | int | None = None, study: str | None = None, delimiter: str | None = None,
+         decimal: str | None = None, covariates: Sequence[str] | None = None) -> Dataset:
+    """Read a study's data file (or folder) into a validated :class:`~massage_outcomes.Dataset`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV/TSV/TXT file, an Excel workbook (.xlsx), Parquet, SPSS (.sav), Stata (.dta), SAS transport (.xpt)
+        or SAS7BDAT file; or a folder holding ``subjects``, ``sessions`` and ``outcomes`` tables (CSV or
+        Parquet), such as one written by :meth:`Dataset.to_parquet`.
+    mapping : dict, optional
+        Renames and recodes for sources that do not use the canonical names:
+        ``{"PatientID": "subject", "Group": ("arm", {"A": "therapeutic", "B": "relaxation"})}``; a dict value
+        recodes a column's values (``{"technique": {"DT": "deep_tissue"}}``).
+    layout : {"auto", "long", "wide"}
+        ``"long"``: one row per measurement with a ``value`` column; ``"wide"``: one column per visit or per
+        session pre/post; ``"auto"``: long when there is a ``value`` column, else wide.
+    wide : dict or str, optional
+        How wide columns map to measurements: ``{"rmdq_bl": ("rmdq", "baseline", "baseline", 0), ...}`` or a
+        pattern ``"{instrument}_{visit}"``; by default the patterns of :mod:`massage_outcomes.io._wide`.
+    on_error : {"raise", "quarantine"}
+        ``"raise"``: any broken rule raises :class:`~massage_outcomes.errors.DataValidationError` listing every
+        problem (file, row, column, value, rule). ``"quarantine"``: keep the good rows and put the bad ones in
+        ``ds.rejected`` with their reasons. Problems of the whole file (empty, a required column missing)
+        raise either way.
+    encoding : str, optional
+        Text encoding; by default UTF-8 (with or without BOM), falling back to Windows-1252/Latin-1.
+    sheet : str or int, optional
+        Excel sheet (default: the first).
+    study : str, optional
+        Study name when the data have no ``study`` column (default ``"study"``).
+    delimiter, decimal : str, optional
+        Override the sniffed delimiter (``,``, ``;``, tab, ``|``) and decimal mark (``.`` or ``,``).
+    covariates : list of str, optional
+        Extra columns to keep as subject covariates (default: all non-canonical columns).
+
+    Returns
+    -------
+    Dataset
+        ``ds.source`` records the file, format, encoding, delimiter, decimal mark, layout, the engine,
+        ``rows_read``/``rows_kept``/``rows_rejected`` (``rows_read == rows_kept + rows_rejected``), what was
+        assumed, and the :class:`~massage_outcomes.validate.ValidationReport`.
+
+    Raises
+    ------
+    DataValidationError
+        When the data break a rule (see :mod:`massage_outcomes.validate`); ``err.report`` holds every problem.
+
+    Notes
+    -----
+    Nothing in a file is executed: Excel formulas are read as their stored values, nothing is unpickled.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import massage_outcomes as mo
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "trial.csv").write_text(
+    ...     "subject;arm;instrument;visit;day;value\\n"
+    ...     "1;therapeutic;pain_nrs;baseline;0;6,5\\n1;therapeutic;pain_nrs;week 4;28;4\\n", encoding="utf-8")
+    >>> ds = mo.read(d / "trial.csv")
+    >>> ds.source["delimiter"], ds.source["decimal"], ds.outcomes["value"].tolist()
+    (';', ',', [6.5, 4.0])
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file or folder: {p}")
+    if p.is_dir():
+        return read_folder(p, mapping=mapping, on_error=on_error, study=study, encoding=encoding)
+    table = read_table(p, encoding=encoding, sheet=sheet, delimiter=delimiter, decimal=decimal)
+    return table_to_dataset(table, mapping=mapping, layout=layout, wide=wide, on_error=on_error, study=study,
+                            covariates=covariates, name=p.name)
+
+
+def read_table(p: Path, *, encoding: str | None = None, sheet: str | int | None = None,
+               delimiter: str | None = None, decimal: str | None = None) -> TextTable:
+    """Read one file into raw columns with the reader its suffix (or its first bytes) calls for."""
+    suffix = p.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        return read_excel(p, sheet=sheet)
+    if suffix == ".xls":
+        return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), {"file": str(p)}, fatal=[Problem(
+            p.name, None, None, None, "unsupported_format",
+            "old Excel .xls files are not read (they need xlrd): save the sheet as .xlsx or CSV")])
+    if suffix in PARQUET_SUFFIXES:
+        return read_parquet(p)
+    if suffix in STAT_SUFFIXES:
+        return read_stat(p, STAT_SUFFIXES[suffix])
+    if suffix not in TEXT_SUFFIXES:
+        with p.open("rb") as fh:
+            head = fh.read(8)
+        if head.startswith(b"PK\x03\x04"):
+            return read_excel(p, sheet=sheet)
+        if head.startswith(b"PAR1"):
+            return read_parquet(p)
+    return read_text_table(p, encoding=encoding, delimiter=delimiter, decimal=decimal)
+
+
+def _announce(info: dict[str, Any]) -> None:
+    assumed = info.get("assumed") or []
+    if assumed:
+        text = f"{Path(str(info.get('file', ''))).name}: assumed " + "; ".join(assumed)
+        logger.info(text)
+        notable = [a for a in assumed if not a.startswith("delimiter")]
+        if notable:
+            warnings.warn(text + " (see ds.source)", ReadAssumptionWarning, stacklevel=4)
+
+
+def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, layout: str, wide: Any,
+                     on_error: str, study: str | None, covariates: Sequence[str] | None, name: str) -> Dataset:
+    """Map, reshape and validate a raw table into a Dataset (shared by every format)."""
+    if on_error not in ("raise", "quarantine"):
+        raise ValueError(f"on_error must be 'raise' or 'quarantine'; got {on_error!r}")
+    if layout not in ("auto", "long", "wide"):
+        raise ValueError(f"layout must be 'auto', 'long' or 'wide'; got {layout!r}")
+    if table.fatal:
+        report = ValidationReport(table.fatal, file=name)
+        raise DataValidationError(error_message(report, what=name, quarantine_hint=False), report=report)
+    info = dict(table.info)
+    _announce(info)
+    frame = table.frame
+    if mapping:
+        try:
+            frame = apply_mapping(frame, mapping)
+        except KeyError as err:
+            report = ValidationReport([Problem(name, None, None, None, "mapping", str(err.args[0]))], file=name)
+            raise DataValidationError(error_message(report, what=name, quarantine_hint=False), report=report) \
+                from None
+    frame = canonical_names(frame)
+    rows = table.rows
+    use_wide = layout == "wide" or (layout == "auto" and "value" not in frame.columns and len(frame.columns) > 0
+                                    and (wide is not None or len(frame) > 0))
+    value_columns = None
+    raw = frame
+    info["file_rows"] = len(frame)
+    if use_wide:
+        try:
+            long, rows = wide_to_long(frame, wide=wide, rows=rows)
+        except DataValidationError as err:
+            if layout == "wide" or wide is not None:
+                raise
+            long = frame  # let the long rules name the missing columns
+            info["layout"] = "long"
+            del err
+        else:
+            value_columns = long.pop("_column").to_numpy()
+            info["layout"] = "wide"
+            info["empty_cells"] = long.attrs.get("empty_cells", 0)
+            info["measure_columns"] = long.attrs.get("measure_columns", [])
+            raw = long.assign(column=value_columns)
+            frame = long
+    else:
+        info["layout"] = "long"
+    info["rows_read"] = len(frame)
+    extra = ValidationReport(table.problems, file=name) if table.problems else None
+    decimal_comma = info.get("decimal") == ","
+    ds = Dataset.from_long(frame, on_error=on_error, study=study, covariates=covariates, source=info, rows=rows,
+                           raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
+                           value_columns=value_columns)
+    return ds
+
+
+# -----------------------------------------------------------------------------------------------------------
+# a folder holding the three tables
+# -----------------------------------------------------------------------------------------------------------
+def _find_table(folder: Path, name: str) -> Path | None:
+    for suffix in (".parquet", ".pq", ".csv", ".tsv", ".txt", ".xlsx"):
+        p = folder / f"{name}{suffix}"
+        if p.exists():
+            return p
+    return None
+
+
+def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_error: str = "raise",
+                study: str | None = None, encoding: str | None = None) -> Dataset:
+    """Read a folder with ``subjects``, ``sessions`` (optional) and ``outcomes`` tables (CSV or Parquet).
+
+    A folder written by :meth:`Dataset.to_parquet` (it has ``dataset.json``) is read back exactly. Otherwise
+    the outcomes are joined to the subject and session attributes and validated as one long frame, with each
+    problem reported at its row in ``outcomes``; problems in ``subjects``/``sessions`` (duplicate keys, unknown
+    terms) are reported at their own rows.
+    """
+    if (folder / "dataset.json").exists():
+        return Dataset.from_parquet(folder)
+    paths = {n: _find_table(folder, n) for n in TABLE_NAMES}
+    missing = [n for n in ("subjects", "outcomes") if paths[n] is None]
+    if missing:
+        report = ValidationReport([Problem(str(folder), None, None, None, "required_table",
+                                           f"the folder has no {n} table ({n}.csv or {n}.parquet)") for n in missing])
+        raise DataValidationError(error_message(report, what=str(folder), quarantine_hint=False), report=report)
+    tables: dict[str, TextTable] = {}
+    for n, p in paths.items():
+        if p is None:
+            continue
+        t = read_table(p, encoding=encoding)
+        if t.fatal:
+            report = ValidationReport(t.fatal, file=p.name)
+            raise DataValidationError(error_message(report, what=p.name, quarantine_hint=False), report=report)
+        frame = apply_mapping(t.frame, mapping) if mapping else t.frame
+        t.frame = canonical_names(frame)
+        tables[n] = t
+    subj, outc = tables["subjects"], tables["outcomes"]
+    sess = tables.get("sessions")
+    problems: list[Problem] = []
+    for t, key in ((subj, ["study", "subject"]), (sess, ["study", "subject", "session"])):
+        if t is None:
+            continue
+        f = t.frame
+        k = [c for c in key if c in f.columns]
+        if "subject" not in f.columns:
+            problems.append(Problem(Path(t.info["file"]).name, None, "subject", None, "required_column",
+                                    "required column 'subject' is missing"))
+            continue
+        keyframe = f[k].astype("str")
+        dup = keyframe.duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = keyframe.groupby(k, sort=False).cumcount().to_numpy()
+            firstrow = pd.Series(t.rows).groupby([keyframe[c] for c in k], sort=False).transform("min").to_numpy()
+            for i in np.flatnonzero(dup & (first > 0)):
+                problems.append(Problem(Path(t.info["file"]).name, int(t.rows[i]), "subject", str(f["subject"].iloc[i]),
+                                        "duplicate_key", f"duplicate key {tuple(keyframe.iloc[i])}: same as row "
+                                                         f"{int(firstrow[i])}"))
+    if problems:
+        # subjects/sessions must be clean: quarantine applies to outcome rows only
+        report = ValidationReport(problems)
+        raise DataValidationError(error_message(report, what=str(folder), quarantine_hint=False), report=report)
+    s = subj.frame.copy()
+    long = outc.frame.copy()
+    for key in ("study", "subject"):
+        if key in long.columns:
+            long[key] = _key_text(long[key])
+        if key in s.columns:
+            s[key] = _key_text(s[key])
+    on = [c for c in ("study", "subject") if c in long.columns and c in s.columns]
+    overlap = [c for c in s.columns if c in long.columns and c not in on]
+    long = long.merge(s.drop(columns=overlap), on=on, how="left", sort=False, indicator=True)
+    orphan = (long["_merge"] == "left_only").to_numpy()
+    long = long.drop(columns=["_merge"])
+    se = None
+    no_session = np.zeros(len(long), dtype=bool)
+    if sess is not None:
+        se = sess.frame.copy()
+        for key in ("study", "subject", "session"):
+            if key in se.columns:
+                se[key] = _key_text(se[key])
+        if "session" in long.columns:
+            lk = long.assign(session=_key_text(long["session"]))
+            keys = [c for c in ("study", "subject", "session") if c in se.columns and c in lk.columns]
+            sess_attr = se[[c for c in se.columns if c in keys or c not in long.columns and c != "day"]]
+            merged = lk.merge(sess_attr, on=keys, how="left", sort=False, indicator=True)
+            no_session = long["session"].notna().to_numpy() & (merged["_merge"] == "left_only").to_numpy()
+            long = merged.drop(columns=["_merge"])
+            long["session"] = outc.frame["session"].to_numpy()
+    oname = Path(outc.info["file"]).name
+    extra = [Problem(oname, int(outc.rows[i]), "subject", str(long["subject"].iloc[i]), "unknown_subject",
+                     "this subject is not in the subjects table: add it there or fix the id")
+             for i in np.flatnonzero(orphan)]
+    extra += [Problem(oname, int(outc.rows[i]), "session", str(long["session"].iloc[i]), "session_missing",
+                      "this rating's session is not in the sessions table") for i in np.flatnonzero(no_session)]
+    info = {"file": str(folder), "format": "folder", "tables": {n: str(p) for n, p in paths.items() if p},
+            "layout": "tables", "rows_read": len(long), "assumed": []}
+    checked = Dataset.from_long(long, on_error=on_error, study=study, source=info, rows=outc.rows,
+                                raw=outc.frame, extra_problems=ValidationReport(extra, file=oname) if extra else None,
+                                file=oname)
+    # the subjects and sessions tables themselves (so subjects without outcomes and sessions without ratings stay)
+    try:
+        subjects = s if "study" in s.columns or "study" not in long.columns else s.assign(study=study or "study")
+        if study and "study" not in s.columns:
+            subjects = s.assign(study=study)
+        sessions = se
+        if sessions is not None and study and "study" not in sessions.columns:
+            sessions = sessions.assign(study=study)
+        ds = Dataset(subjects, sessions, checked.outcomes, rejected=checked.rejected, source=checked.source)
+    except DataValidationError as err:
+        raise DataValidationError(f"{folder}: {err}", report=err.report) from None
+    return ds
+
+
+def _key_text(s: pd.Series) -> pd.Series:
+    """Key column as text, whole floats without '.0' (so 3 and 3.0 join)."""
+    from massage_outcomes.validate import _as_text
+
+    return _as_text(s)
