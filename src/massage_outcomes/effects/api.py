@@ -1,0 +1,618 @@
+"""The public effect-size API: :func:`effect_size` for two arrays, :func:`effect_sizes` for grouped data.
+
+Both reduce the data to per-group moments (:mod:`~massage_outcomes.effects.summary`) and hand them to the
+vectorized estimators, so a table with thousands of therapist × condition groups costs one pass over the rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes import instruments as _instruments
+from massage_outcomes.effects.ancova import ancova_effect, ancova_point
+from massage_outcomes.effects.bootstrap import bootstrap_moments
+from massage_outcomes.effects.estimators import (
+    BETWEEN_MEASURES,
+    PAIRED_MEASURES,
+    EffectArrays,
+    between_effect,
+    between_point,
+    paired_effect,
+    paired_point,
+    ppc2_effect,
+    ppc2_point,
+)
+from massage_outcomes.effects.summary import (
+    Moments,
+    PairedMoments,
+    group_codes,
+    grouped_moments,
+    grouped_paired_moments,
+)
+from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+
+__all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects"]
+
+CI_METHODS = ("exact", "normal", "bca", "percentile")
+_TIMINGS = ("baseline", "pre", "post", "followup")
+_CONVENTION_COLUMNS = ("bias_correction", "sd_used", "ci_method", "se_formula")
+
+
+@dataclass(frozen=True)
+class EffectSize:
+    """One effect size with its interval and the conventions that produced it.
+
+    Attributes
+    ----------
+    measure : the measure ("hedges_g", "d_z", ...)
+    estimate, se, ci_low, ci_high, level, p_value, df : the numbers (se follows ``se_formula``)
+    n_1, mean_1, sd_1, n_2, mean_2, sd_2 : the compared samples (x and y as passed)
+    bias_correction, sd_used, ci_method, se_formula, p_method : conventions, in words
+    note : '' or why the result is unreliable
+    draws : the bootstrap replicates when requested (else None)
+    """
+
+    measure: str
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    level: float
+    p_value: float
+    df: float
+    n_1: float
+    mean_1: float
+    sd_1: float
+    n_2: float
+    mean_2: float
+    sd_2: float
+    bias_correction: str
+    sd_used: str
+    ci_method: str
+    se_formula: str
+    p_method: str
+    note: str = ""
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """(ci_low, ci_high)."""
+        return (self.ci_low, self.ci_high)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame with every field except the draws."""
+        return pd.DataFrame([{f.name: getattr(self, f.name) for f in fields(self) if f.name != "draws"}])
+
+    def __repr__(self) -> str:
+        pct = f"{100 * self.level:g}%"
+        s = (f"EffectSize({self.measure} = {self.estimate:.4g}, {pct} CI [{self.ci_low:.4g}, {self.ci_high:.4g}], "
+             f"se = {self.se:.4g}, p = {self.p_value:.3g}; n = {self.n_1:g}/{self.n_2:g}; {self.ci_method}")
+        if self.note:
+            s += f"; note: {self.note}"
+        return s + ")"
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise DataValidationError(f"`level` must be between 0 and 1 (e.g. 0.95), got {level!r}.")
+
+
+def _check_ci(ci: str) -> None:
+    if ci not in CI_METHODS:
+        raise DataValidationError(f"`ci` must be one of {', '.join(CI_METHODS)}; got {ci!r}.")
+
+
+def _warn_notes(notes: np.ndarray, where: str = "") -> None:
+    bad = [str(n) for n in np.atleast_1d(notes) if n]
+    if bad:
+        uniq = sorted(set(bad))
+        warnings.warn(
+            f"{len(bad)} result(s){where} are unreliable: {'; '.join(uniq)} (see the `note` column/field).",
+            SmallSampleWarning,
+            stacklevel=3,
+        )
+
+
+def _bootstrap_result(
+    res: EffectArrays, groups: list[list[np.ndarray]], statistic: Callable[[Sequence[Any]], np.ndarray], *,
+    ci: str, level: float, n_resamples: int, rng: Any, return_draws: bool,
+) -> tuple[EffectArrays, np.ndarray | None]:
+    boot = bootstrap_moments(groups, statistic, n_resamples=n_resamples, method=ci, level=level, rng=rng,
+                             return_draws=return_draws)
+    conv = dict(res.conventions)
+    conv["ci_method"] = f"bootstrap_{ci} (B={n_resamples})"
+    conv["se_formula"] = "bootstrap sd"
+    out = EffectArrays(res.estimate, boot.se, boot.ci_low, boot.ci_high, res.p_value, res.df, res.note, conv)
+    return out, boot.draws
+
+
+# ----------------------------------------------------------------------------------------------- two arrays
+def effect_size(
+    x: object,
+    y: object = None,
+    *,
+    measure: str = "hedges_g",
+    paired: bool = False,
+    ci: str = "exact",
+    level: float = 0.95,
+    correction: str = "exact",
+    se_formula: str | None = None,
+    n_resamples: int = 2000,
+    rng: np.random.Generator | int | None = None,
+    return_draws: bool = False,
+) -> EffectSize:
+    """Effect size of ``x`` versus ``y`` (or of ``x`` against zero), with its interval.
+
+    Sign convention: the estimate is ``x − y`` on the raw scale of the data (paired: the mean of ``x − y``), so
+    pass the treatment (or the later occasion) first.
+
+    Parameters
+    ----------
+    x, y : array-like
+        Two samples (``y=None``: one sample against 0, as a paired difference). NaNs are dropped (pairwise
+        when ``paired``).
+    measure : str
+        Independent samples: "cohens_d", "hedges_g" (= "smd"), "glass_delta" (``y`` is the control), "mean_diff".
+        Paired: "cohens_d"/"d_z", "hedges_g"/"g_z"/"smcc", "d_av", "g_av", "d_rm", "g_rm", "smcr" (standardized by
+        the SD of ``y``, the earlier occasion), "mean_change".
+    paired : bool
+        ``x`` and ``y`` are paired measurements of the same subjects.
+    ci : {"exact", "normal", "bca", "percentile"}
+        "exact": noncentral t as R effectsize (Welch t for "mean_diff", t for "mean_change"); "normal":
+        estimate ± z·se with ``se_formula``; "bca"/"percentile": nonparametric bootstrap.
+    level : float
+        Confidence level.
+    correction : {"exact", "approx"}
+        Hedges' J: gamma-function form or 1 − 3/(4ν − 1).
+    se_formula : str, optional
+        "hedges_olkin" (default), "revman" (N − 3.94), "metafor_ub"; paired: "hedges_olkin", "metafor", "delta".
+    n_resamples, rng, return_draws
+        Bootstrap size, seed or Generator, and whether to keep the replicates in ``.draws``.
+
+    Returns
+    -------
+    EffectSize
+
+    Notes
+    -----
+    Formulas and interval conventions are in :mod:`massage_outcomes.effects.estimators`. Paired "cohens_d"
+    is d_z (mean difference / SD of differences, df = n − 1) and its Hedges form uses J(n − 1): the
+    two-group df correction some packages apply to paired d is not used.
+
+    References
+    ----------
+    Lakens D (2013) doi:10.3389/fpsyg.2013.00863; Hedges LV (1981) doi:10.3102/10769986006002107.
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> es = mo.effect_size([3, 4, 2, 5, 3, 4], [5, 6, 4, 6, 7, 5], measure="hedges_g")
+    >>> round(es.estimate, 4), [round(v, 4) for v in es.ci]
+    (-1.7596, [-3.0233, -0.4396])
+    >>> es.bias_correction, es.ci_method
+    ('hedges_j_exact(N-2)', 'exact_nct (d interval x J, as R effectsize)')
+    """
+    _check_level(level)
+    _check_ci(ci)
+    xa = np.asarray(x, dtype=float).ravel()
+    one_sample = y is None
+    ya = np.zeros_like(xa) if one_sample else np.asarray(y, dtype=float).ravel()
+    if one_sample:
+        paired = True
+    boot_kw = dict(ci=ci, level=level, n_resamples=n_resamples, rng=rng, return_draws=return_draws)
+    analytic_ci = ci if ci in ("exact", "normal") else "normal"
+    draws = None
+    if paired:
+        if xa.shape != ya.shape:
+            raise DataValidationError(f"paired samples must have equal length; got {xa.size} and {ya.size}.")
+        if one_sample and measure not in ("cohens_d", "hedges_g", "d_z", "g_z", "smcc", "mean_change"):
+            raise DataValidationError(f"one-sample effect sizes are d_z, g_z or mean_change; got {measure!r}.")
+        ok = ~(np.isnan(xa) | np.isnan(ya))
+        xa, ya = xa[ok], ya[ok]
+        pm = PairedMoments.from_values(ya, xa)  # start = y, end = x: estimate x − y
+        res = paired_effect(pm, measure=measure, ci=analytic_ci if measure in ("d_z", "g_z", "cohens_d", "hedges_g",
+                            "smcc", "mean_change") or analytic_ci == "normal" else analytic_ci,
+                            level=level, correction=correction, se_formula=se_formula)
+        if ci in ("bca", "percentile"):
+            res, draws = _bootstrap_result(res, [[np.column_stack([ya, xa])]],
+                                           lambda m: paired_point(m[0], measure=measure, correction=correction),
+                                           **boot_kw)  # type: ignore[arg-type]
+        m1, m2 = pm.y, pm.x
+    else:
+        xa, ya = xa[~np.isnan(xa)], ya[~np.isnan(ya)]
+        m1, m2 = Moments.from_values(xa), Moments.from_values(ya)
+        res = between_effect(m1, m2, measure=measure, ci=analytic_ci, level=level, correction=correction,
+                             se_formula=se_formula)
+        if ci in ("bca", "percentile"):
+            res, draws = _bootstrap_result(res, [[xa, ya]],
+                                           lambda m: between_point(m[0], m[1], measure=measure, correction=correction),
+                                           **boot_kw)  # type: ignore[arg-type]
+    _warn_notes(res.note)
+    c = res.conventions
+    return EffectSize(
+        measure=c["measure"], estimate=float(res.estimate), se=float(res.se), ci_low=float(res.ci_low),
+        ci_high=float(res.ci_high), level=level, p_value=float(res.p_value), df=float(res.df),
+        n_1=float(m1.n), mean_1=float(m1.mean), sd_1=float(m1.sd), n_2=float(m2.n), mean_2=float(m2.mean),
+        sd_2=float(m2.sd), bias_correction=c["bias_correction"], sd_used=c["sd_used"], ci_method=c["ci_method"],
+        se_formula=c["se_formula"], p_method=c["p_method"], note=str(np.atleast_1d(res.note)[0]),
+        draws=None if draws is None else draws[:, 0],
+    )
+
+
+# ------------------------------------------------------------------------------------------- grouped data
+def _split(values: np.ndarray, codes: np.ndarray, G: int) -> list[np.ndarray]:
+    ok = codes >= 0
+    v, c = values[ok], codes[ok]
+    order = np.argsort(c, kind="stable")
+    bounds = np.searchsorted(c[order], np.arange(G + 1))
+    v = v[order]
+    return [v[bounds[g]:bounds[g + 1]] for g in range(G)]
+
+
+def grouped_effects(
+    frame: pd.DataFrame,
+    *,
+    value: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    by: Sequence[str] = (),
+    compare: tuple[str, Any, Any] | None = None,
+    kind: str = "between",
+    measure: str = "hedges_g",
+    ci: str = "exact",
+    level: float = 0.95,
+    correction: str = "exact",
+    se_formula: str | None = None,
+    standardizer: str = "followup",
+    n_resamples: int = 2000,
+    rng: np.random.Generator | int | None = None,
+    return_draws: bool = False,
+) -> tuple[pd.DataFrame, EffectArrays, np.ndarray | None]:
+    """Effects per group from a wide frame (one row per subject): the engine behind :func:`effect_sizes`.
+
+    Parameters
+    ----------
+    frame : one row per analysed unit (subject)
+    value : the analysed column for between-group effects (``kind="between"``)
+    start, end : the two occasion columns for ``kind`` "within", "ancova" or "ppc" (start = baseline/pre)
+    by : grouping columns
+    compare : (column, a, b): the arms (not used for "within")
+    kind : "between", "within", "ancova" or "ppc"
+    others : as in :func:`effect_sizes`
+
+    Returns
+    -------
+    (table, results, draws) : the key/summary table (one row per group, with n/mean/sd per arm or occasion),
+    the :class:`EffectArrays`, and the (B, G) bootstrap draws (or None).
+    """
+    _check_level(level)
+    _check_ci(ci)
+    by = list(by)
+    codes, keys = group_codes(frame, by)
+    G = len(keys)
+    analytic_ci = ci if ci in ("exact", "normal") else ("normal" if kind != "between" or measure != "mean_diff" else "exact")
+    boot = ci in ("bca", "percentile")
+    groups: list[list[np.ndarray]] = []
+    statistic: Callable[[Sequence[Any]], np.ndarray]
+    table = keys.copy()
+    if kind == "within":
+        xs = frame[start].to_numpy(dtype=float)  # type: ignore[index]
+        ys = frame[end].to_numpy(dtype=float)  # type: ignore[index]
+        pm = grouped_paired_moments(xs, ys, codes, G)
+        needs_exact = measure in ("cohens_d", "hedges_g", "d_z", "g_z", "smcc", "mean_change")
+        res = paired_effect(pm, measure=measure, ci=analytic_ci if (needs_exact or analytic_ci == "normal") and not boot
+                            else ("normal" if boot else analytic_ci), level=level, correction=correction,
+                            se_formula=se_formula)
+        table["n_1"], table["mean_1"], table["sd_1"] = pm.n, pm.mean_y, pm.y.sd
+        table["n_2"], table["mean_2"], table["sd_2"] = pm.n, pm.mean_x, pm.x.sd
+        table["r"] = pm.r
+        if boot:
+            pairs = _split(np.column_stack([xs, ys]), codes, G)  # type: ignore[arg-type]
+            groups = [[p] for p in pairs]
+
+            def statistic(m: Sequence[Any]) -> np.ndarray:
+                return paired_point(m[0], measure=measure, correction=correction)
+    else:
+        if compare is None:
+            raise DataValidationError(f"kind={kind!r} needs `compare=(column, a, b)`.")
+        col, a, b = compare
+        arm = frame[col]
+        is_a = (arm == a).to_numpy(dtype=bool, na_value=False)
+        is_b = (arm == b).to_numpy(dtype=bool, na_value=False)
+        ca, cb = np.where(is_a, codes, -1), np.where(is_b, codes, -1)
+        if kind == "between":
+            v = frame[value].to_numpy(dtype=float)  # type: ignore[index]
+            ma, mb = grouped_moments(v, ca, G), grouped_moments(v, cb, G)
+            res = between_effect(ma, mb, measure=measure, ci=analytic_ci, level=level, correction=correction,
+                                 se_formula=se_formula)
+            table["n_1"], table["mean_1"], table["sd_1"] = ma.n, ma.mean, ma.sd
+            table["n_2"], table["mean_2"], table["sd_2"] = mb.n, mb.mean, mb.sd
+            if boot:
+                ga, gb = _split(v, ca, G), _split(v, cb, G)
+                groups = [[ga[g], gb[g]] for g in range(G)]
+
+                def statistic(m: Sequence[Any]) -> np.ndarray:
+                    return between_point(m[0], m[1], measure=measure, correction=correction)
+        elif kind in ("ancova", "ppc"):
+            xs = frame[start].to_numpy(dtype=float)  # type: ignore[index]
+            ys = frame[end].to_numpy(dtype=float)  # type: ignore[index]
+            pa, pb = grouped_paired_moments(xs, ys, ca, G), grouped_paired_moments(xs, ys, cb, G)
+            if kind == "ancova":
+                if measure not in ("mean_diff", "cohens_d", "hedges_g"):
+                    raise DataValidationError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {measure!r}.")
+                res = ancova_effect(pa, pb, measure=measure, standardizer=standardizer, ci=analytic_ci, level=level,
+                                    correction=correction)
+
+                def statistic(m: Sequence[Any]) -> np.ndarray:
+                    return ancova_point(m[0], m[1], measure=measure, standardizer=standardizer, correction=correction)
+            else:
+                res = ppc2_effect(pa, pb, level=level, ci="normal", correction=correction if correction != "exact" else "approx")
+
+                def statistic(m: Sequence[Any]) -> np.ndarray:
+                    return ppc2_point(m[0], m[1], correction=correction if correction != "exact" else "approx")
+            table["n_1"], table["mean_1"], table["sd_1"] = pa.n, pa.mean_y, pa.y.sd
+            table["n_2"], table["mean_2"], table["sd_2"] = pb.n, pb.mean_y, pb.y.sd
+            table["baseline_mean_1"], table["baseline_mean_2"] = pa.mean_x, pb.mean_x
+            if boot:
+                both = np.column_stack([xs, ys])
+                ga, gb = _split(both, ca, G), _split(both, cb, G)  # type: ignore[arg-type]
+                groups = [[ga[g], gb[g]] for g in range(G)]
+        else:
+            raise DataValidationError(f"unknown kind {kind!r}")
+    draws = None
+    if boot:
+        res, draws = _bootstrap_result(res, groups, statistic, ci=ci, level=level, n_resamples=n_resamples, rng=rng,
+                                       return_draws=return_draws)
+    return table, res, draws
+
+
+def _select(frame: pd.DataFrame, which: str, role: str) -> pd.DataFrame:
+    timing = frame["timing"].astype(str) if "timing" in frame.columns else pd.Series("", index=frame.index)
+    if which == "last":
+        fu = (timing == "followup").to_numpy()
+        if not fu.any():
+            fu = (timing != "baseline").to_numpy()
+        rows = frame.loc[fu]
+        return rows.sort_values("day", kind="stable")
+    if which in _TIMINGS:
+        return frame.loc[(timing == which).to_numpy()]
+    if "visit" in frame.columns:
+        hit = (frame["visit"].astype(str) == str(which)).to_numpy(dtype=bool, na_value=False)
+        if hit.any():
+            return frame.loc[hit]
+    visits = sorted(frame["visit"].dropna().astype(str).unique()) if "visit" in frame.columns else []
+    raise DataValidationError(
+        f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), 'last' (end only) or a visit "
+        f"label ({', '.join(visits) or 'none in these data'})."
+    )
+
+
+def _wide(frame: pd.DataFrame, start: str, end: str, attrs: list[str]) -> pd.DataFrame:
+    """One row per analysed unit with columns _start, _end and the attributes (taken from the end row)."""
+    key = [c for c in ("study", "subject") if c in frame.columns]
+    if not key:
+        raise DataValidationError("the analysis frame needs a `subject` column to pair occasions.")
+    by_session = start in ("pre", "post") and end in ("pre", "post") and "session" in frame.columns
+    pair_key = key + (["session"] if by_session else [])
+    s = _select(frame, start, "start")
+    e = _select(frame, end, "end")
+    if end == "last":
+        e = e.drop_duplicates(key, keep="last")
+    s_agg = s.groupby(pair_key, observed=True, sort=False, dropna=False)["value"].mean().rename("_start")
+    attrs_e = [a for a in attrs if a not in pair_key]
+    e_cols = e[pair_key + attrs_e + ["value"]]
+    # several end rows of one unit (e.g. sessions): attributes from the last row, values averaged
+    agg = {a: "last" for a in attrs_e}
+    agg["value"] = "mean"
+    e_agg = e_cols.groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg).rename(columns={"value": "_end"})
+    wide = e_agg.join(s_agg, how="left").reset_index()
+    if by_session:
+        # one row per subject (and group): average the session pairs
+        unit = key + attrs_e
+        wide = wide.groupby(unit, observed=True, sort=False, dropna=False)[["_start", "_end"]].mean().reset_index()
+    return wide
+
+
+def effect_sizes(
+    data: object,
+    *,
+    instrument: str,
+    by: Sequence[str] | str = (),
+    compare: tuple[str, Any, Any] | None = None,
+    on: str = "change",
+    start: str = "baseline",
+    end: str = "last",
+    measure: str = "hedges_g",
+    ci: str = "exact",
+    level: float = 0.95,
+    adjust: str | None = None,
+    correction: str = "exact",
+    se_formula: str | None = None,
+    standardizer: str = "followup",
+    n_resamples: int = 2000,
+    rng: np.random.Generator | int | None = None,
+    return_draws: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray | None]:
+    """Effect sizes per group (condition, technique, therapist, ...): one row per group.
+
+    Sign convention: between groups (``compare=(column, a, b)``) the estimate is ``a − b`` on the raw scale of
+    ``on`` (for "change", a negative estimate on a lower-is-better scale means ``a`` improved more); within
+    subjects (no ``compare``) it is ``end − start``. The ``favours`` column says in words which side is better,
+    using the instrument's direction.
+
+    Parameters
+    ----------
+    data : Dataset or DataFrame
+        A :class:`~massage_outcomes.Dataset` or its analysis frame (see
+        :func:`massage_outcomes.dataset.as_analysis_frame`).
+    instrument : str
+        Registered instrument key ("pain_nrs", "rmdq", ...).
+    by : str or sequence of str
+        Grouping columns of the analysis frame (e.g. ``["condition", "technique"]``); each group gets a row.
+    compare : (column, a, b), optional
+        Between-group effect of ``a`` versus ``b`` in ``column`` (e.g. ``("intent", "therapeutic",
+        "relaxation")``); attributes are taken from each subject's ``end`` row. Without it: within-subject
+        effect of ``end`` versus ``start`` per group.
+    on : {"change", "end", "ancova", "ppc"}
+        Between groups: the change ``end − start``, the ``end`` score, the baseline-adjusted ``end`` (ANCOVA:
+        end ~ start + arm) or the Morris (2008) pre–post–control d_ppc2 (``measure="d_ppc2"``).
+    start, end : str
+        Occasions: a timing ("baseline", "pre", "post", "followup"), a visit label ("week_10"), or for ``end``
+        "last" (each subject's last observed follow-up). Pre/post ratings pair by session and are averaged per
+        subject; several rows of a subject at one occasion are averaged.
+    measure : str
+        Between: "hedges_g", "cohens_d", "glass_delta" (b is the control), "mean_diff". Within: "hedges_g" (=
+        g_z), "cohens_d" (= d_z), "d_av", "g_av", "d_rm", "g_rm", "smcc", "smcr", "mean_change". ANCOVA:
+        "mean_diff", "cohens_d", "hedges_g" (standardized by ``standardizer``). on="ppc": "d_ppc2".
+    ci : {"exact", "normal", "bca", "percentile"}
+    level : float
+    adjust : {"holm", "fdr_bh", None}
+        Multiplicity adjustment of the p-values across the rows (statsmodels ``multipletests``).
+    correction, se_formula : see :func:`effect_size`
+    standardizer : {"followup", "residual"}
+        ANCOVA standardized form: pooled raw follow-up SD or residual SD.
+    n_resamples, rng, return_draws : bootstrap options; with ``return_draws=True`` returns ``(table, draws)``,
+        draws of shape (B, rows).
+
+    Returns
+    -------
+    DataFrame
+        One row per group: the ``by`` columns; ``instrument``, ``measure``, ``contrast`` (e.g. "therapeutic -
+        relaxation" or "week_10 - baseline"); ``n_1, mean_1, sd_1, n_2, mean_2, sd_2`` (arm a and b, or end and
+        start: the estimate compares 1 against 2); ``r`` (within: start–end correlation); ``baseline_mean_1/2``
+        (ANCOVA/ppc); ``estimate, se, ci_low, ci_high, level, df, ci_method, p_value, p_adjusted`` (when
+        ``adjust``), ``favours``, ``bias_correction, sd_used, se_formula, p_method``, ``note`` ('' or the
+        reason a row is unreliable: n < 2, zero variance, all values equal).
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> ds = mo.simulate_trial(n_per_arm=40, seed=3)
+    >>> tab = mo.effect_sizes(ds, instrument="rmdq", compare=("arm", "therapeutic", "usual_care"),
+    ...                       end="week_10")
+    >>> row = tab.iloc[0]
+    >>> row["contrast"], row["favours"], row["ci_method"]
+    ('therapeutic - usual_care', 'favours therapeutic', 'exact_nct (d interval x J, as R effectsize)')
+    >>> [round(float(row[c]), 3) for c in ("estimate", "ci_low", "ci_high")]
+    [-0.659, -1.134, -0.18]
+    """
+    from massage_outcomes.dataset import as_analysis_frame
+
+    frame = as_analysis_frame(data, instrument)  # type: ignore[arg-type]
+    inst = _instruments.get(instrument)
+    by_list = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in by_list if c not in frame.columns]
+    if compare is not None:
+        if len(compare) != 3:
+            raise DataValidationError(f"`compare` must be (column, a, b), got {compare!r}.")
+        if compare[0] not in frame.columns:
+            missing.append(compare[0])
+    if missing:
+        raise DataValidationError(
+            f"column(s) {', '.join(map(repr, missing))} not in the analysis frame; available: {', '.join(frame.columns)}."
+        )
+    if on not in ("change", "end", "ancova", "ppc"):
+        raise DataValidationError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {on!r}.")
+    if end == start:
+        raise DataValidationError(f"`start` and `end` are both {start!r}: pick two different occasions.")
+    attrs = by_list + ([compare[0]] if compare is not None else [])
+    wide = _wide(frame, start, end, attrs)
+    start_label = start
+    end_label = end if end != "last" else "last"
+    if compare is None:
+        if on not in ("change",):
+            raise DataValidationError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
+        kind, value = "within", None
+        contrast = f"{end_label} - {start_label}"
+    else:
+        col, a, b = compare
+        kind = {"change": "between", "end": "between", "ancova": "ancova", "ppc": "ppc"}[on]
+        if on == "change":
+            wide["_value"] = wide["_end"] - wide["_start"]
+        elif on == "end":
+            wide["_value"] = wide["_end"]
+        value = "_value"
+        if on == "ppc" and measure not in ("d_ppc2",):
+            raise DataValidationError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {measure!r}).")
+        if on != "ppc" and measure == "d_ppc2":
+            raise DataValidationError("measure='d_ppc2' needs on='ppc'.")
+        if on == "ppc" and ci == "exact":
+            raise DataValidationError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
+        contrast = f"{a} - {b}"
+        levels = set(frame[col].dropna().astype(str).unique())
+        absent = [str(v) for v in (a, b) if str(v) not in levels]
+        if absent:
+            raise DataValidationError(
+                f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}."
+            )
+    if kind == "between" and measure not in BETWEEN_MEASURES:
+        raise DataValidationError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {measure!r}.")
+    if kind == "within" and measure not in PAIRED_MEASURES:
+        raise DataValidationError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
+    table, res, draws = grouped_effects(
+        wide, value=value, start="_start", end="_end", by=by_list, compare=compare, kind=kind, measure=measure,
+        ci=ci, level=level, correction=correction, se_formula=se_formula, standardizer=standardizer,
+        n_resamples=n_resamples, rng=rng, return_draws=return_draws,
+    )
+    out = table.reset_index(drop=True)
+    out.insert(len(by_list), "instrument", inst.key)
+    out.insert(len(by_list) + 1, "measure", res.conventions["measure"])
+    out.insert(len(by_list) + 2, "contrast", contrast)
+    out["estimate"] = res.estimate
+    out["se"] = res.se
+    out["ci_low"] = res.ci_low
+    out["ci_high"] = res.ci_high
+    out["level"] = level
+    out["df"] = np.broadcast_to(np.asarray(res.df, dtype=float), out["estimate"].shape)
+    out["ci_method"] = res.conventions["ci_method"]
+    out["p_value"] = res.p_value
+    if adjust is not None:
+        out["p_adjusted"] = _adjust(np.asarray(res.p_value, dtype=float), adjust)
+    sign = np.sign(np.asarray(res.estimate, dtype=float))
+    if compare is None:
+        out["favours"] = [_within_words(s, inst, start_label, end_label) for s in sign]
+    else:
+        out["favours"] = [inst.favours(s, str(compare[1]), str(compare[2])) if np.isfinite(s) else "undefined"
+                          for s in sign]
+    for c in ("bias_correction", "sd_used", "se_formula", "p_method"):
+        out[c] = res.conventions.get(c, "")
+    notes = np.asarray(res.note, dtype=object).copy()
+    est = np.asarray(res.estimate, dtype=float)
+    lo = np.asarray(res.ci_low, dtype=float)
+    for i in range(len(notes)):
+        if not notes[i] and not np.isfinite(est[i]):
+            notes[i] = "estimate undefined (empty or degenerate group)"
+        elif not notes[i] and not np.isfinite(lo[i]):
+            notes[i] = "interval undefined (too few observations or degenerate bootstrap)"
+    out["note"] = notes.astype(str)
+    _warn_notes(notes, " of effect_sizes")
+    if return_draws:
+        return out, draws
+    return out
+
+
+def _within_words(s: float, inst: _instruments.Instrument, start: str, end: str) -> str:
+    if not np.isfinite(s):
+        return "undefined"
+    if s == 0:
+        return "no change"
+    better = (s > 0) == (inst.direction == "higher")
+    return f"{'improvement' if better else 'worsening'} from {start} to {end}"
+
+
+def _adjust(p: np.ndarray, method: str) -> np.ndarray:
+    if method not in ("holm", "fdr_bh", "bonferroni"):
+        raise DataValidationError(f"`adjust` must be 'holm', 'fdr_bh' or 'bonferroni'; got {method!r}.")
+    from statsmodels.stats.multitest import multipletests
+
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out
