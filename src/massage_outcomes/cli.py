@@ -138,6 +138,13 @@ def load_data(spec: str) -> Any:
     try:
         if path is None:
             return mo.load_sample(name)
+        if path.is_dir():
+            sample_root = (Path(mo.__file__).parent / "_sample").resolve()
+            if path.resolve().parent == sample_root:  # a bundled sample folder: load it with its truth tables
+                return mo.load_sample(path.resolve().name)
+            inner = _single_file(path)
+            if inner is not None:
+                return mo.read(inner)
         return mo.read(path)
     except (UsageError, DataProblem):
         raise
@@ -145,6 +152,21 @@ def load_data(spec: str) -> Any:
         raise DataProblem(f"could not read {spec}: {exc}") from exc
     except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
         raise DataProblem(f"could not read {spec} as massage-outcomes data: {type(exc).__name__}: {exc}") from exc
+
+
+_DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".xlsx", ".sav", ".dta")
+
+
+def _single_file(folder: Path) -> Path | None:
+    """``folder/<folder name>.<ext>`` when a folder holds one long data file (as data/sample/trial does) and no
+    subjects/outcomes tables (a Dataset folder, which read() takes as is)."""
+    if any((folder / f"{t}{ext}").exists() for t in ("subjects", "outcomes") for ext in (".csv", ".parquet")):
+        return None
+    for ext in _DATA_SUFFIXES:
+        candidate = folder / f"{folder.name}{ext}"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _formats(text: str) -> list[str]:
@@ -243,6 +265,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.data}: bundled sample loaded and validated when it was built"
               + (f"\n{report}" if report is not None else ": no problems found"))
         return EXIT_OK if report is None or getattr(report, "ok", True) else EXIT_PROBLEMS
+    if path.is_dir():
+        path = _single_file(path) or path
     try:
         report = mo.validate(path)
     except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
@@ -290,7 +314,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     validation = None
     if path is not None:
         try:
-            validation = mo.validate(path)
+            validation = mo.validate(_single_file(path) or path if path.is_dir() else path)
         except Exception as exc:  # noqa: BLE001 - the read below gives the plain message
             validation = None
             _say(f"note: validation could not run: {type(exc).__name__}: {exc}")

@@ -733,6 +733,13 @@ def summary_tables(
             raise
         primary = None
     end: Any = primary if primary is not None else "last"
+    frames_cache: dict[str, pd.DataFrame] = {}
+
+    def frame_of(key: str) -> Any:
+        """The analysis frame of one instrument, built once and shared by the effect-size sections."""
+        if key not in frames_cache:
+            frames_cache[key] = ds.analysis_frame(key) if hasattr(ds, "analysis_frame") else ds
+        return frames_cache[key]
 
     if len(arms) >= 2:
         def between() -> pd.DataFrame:
@@ -742,8 +749,8 @@ def summary_tables(
             for key in keys:
                 for a, b in _pairs(arms):
                     for on in ("ancova", "change"):
-                        for meas in (measure, "mean_difference"):
-                            f = effect_sizes(ds, instrument=key, compare=("arm", a, b), on=on, start="baseline",
+                        for meas in (measure, "mean_diff"):
+                            f = effect_sizes(frame_of(key), instrument=key, compare=("arm", a, b), on=on, start="baseline",
                                              end=end, measure=meas, ci="exact", level=level)
                             frames.append(f.assign(instrument=key, contrast=f"{a} - {b}", on=on, measure=meas))
             methods["effects_between_arms"] = (
@@ -764,11 +771,11 @@ def summary_tables(
 
             frames = []
             for key in keys:
-                f = effect_sizes(ds, instrument=key, by=by, start="baseline", end=end, measure=measure,
+                f = effect_sizes(frame_of(key), instrument=key, by=by, start="baseline", end=end, measure=measure,
                                  ci="exact", level=level, adjust=es_adjust)
                 frames.append(f.assign(instrument=key, period="course of care"))
             for key in pp_keys:
-                f = effect_sizes(ds, instrument=key, by=by, start="pre", end="post", measure=measure,
+                f = effect_sizes(frame_of(key), instrument=key, by=by, start="pre", end="post", measure=measure,
                                  ci="exact", level=level, adjust=es_adjust)
                 frames.append(f.assign(instrument=key, period="within session (pre to post)"))
             methods["effects_within"] = (
@@ -797,9 +804,9 @@ def summary_tables(
                 for thr in thresholds:
                     for a, b in _pairs(arms):
                         try:
-                            f = responders(ds, instrument=key, threshold=thr, compare=("arm", a, b), end=end)
+                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b), end=end)
                         except TypeError:  # a responders() without end= uses the last visit
-                            f = responders(ds, instrument=key, threshold=thr, compare=("arm", a, b))
+                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b))
                         except Exception as exc:  # noqa: BLE001 - e.g. no MCID for this instrument
                             f = pd.DataFrame({"note": [_describe_error(exc)]})
                         frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
