@@ -123,7 +123,7 @@ def _expected_observed(mean: np.ndarray, sd: np.ndarray, lo: float, hi: float, s
 def _observe(latent: np.ndarray, lo: float, hi: float, step: float, enabled: bool) -> np.ndarray:
     if not enabled:
         return latent
-    return np.clip(np.round(latent / step) * step, lo, hi)
+    return np.clip(np.round(latent / step) * step, lo, hi) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _shape(week: np.ndarray, end: float, relapse: np.ndarray | float, horizon: float) -> np.ndarray:

@@ -95,6 +95,14 @@ def _read_wide(xlsx: Path, mapping_file: Path, on_error: str) -> Any:
     from massage_outcomes.dataset import Dataset
 
     spec = json.loads(mapping_file.read_text(encoding="utf-8"))
+    try:
+        from massage_outcomes.io._read import read
+    except ImportError:  # pragma: no cover - until the generic reader lands
+        pass
+    else:
+        ds = read(xlsx, layout="wide", wide=spec["measures"], sheet=spec["sheet"], on_error=on_error)  # type: ignore[arg-type]
+        ds.source["mapping"] = spec
+        return ds
     wide = pd.read_excel(xlsx, sheet_name=spec["sheet"], dtype={"subject": str, "study": str}, engine="openpyxl")
     ids = list(spec["id_columns"])
     measures = spec["measures"]
