@@ -40,11 +40,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from massage_outcomes.errors import MassageOutcomesError
 
-__all__ = ["MarginalMeansMixin", "parse_contrast_spec", "adjust_pvalues"]
+__all__ = ["MarginalMeansMixin", "parse_contrast_spec", "adjust_pvalues", "ptukey", "qtukey"]
 
 Adjust = Literal["holm", "bonferroni", "tukey", "sidak", "none"]
 ContrastSpec = str | Sequence[str] | Mapping[str, Mapping[str, float]]
@@ -162,17 +162,67 @@ def _t_sf2(t: np.ndarray, df: np.ndarray) -> np.ndarray:
     return np.where(fin, 2 * stats.t.sf(t, np.where(fin, df, 1.0)), 2 * stats.norm.sf(t))
 
 
-_TUKEY_DF_CAP = 1e5  # scipy's studentized range with df above this equals the df=inf limit to ~1e-6
+# ---- the studentized range distribution (fast, vectorized quadrature; scipy's takes ~0.4 s per quantile) -------
+_GL_Z = np.polynomial.legendre.leggauss(96)
+_GL_U = np.polynomial.legendre.leggauss(160)
+_TUKEY_DF_INF = 25000.0  # above this R's ptukey uses the df = inf formula; so do we
+
+
+def _range_cdf(w: np.ndarray, k: int) -> np.ndarray:
+    """P(range of k iid N(0, 1) <= w), vectorized over w (Gauss-Legendre on z in [-8.5, 8.5])."""
+    x, wt = _GL_Z
+    z = 8.5 * x
+    w = np.asarray(w, dtype=float)[..., None]
+    diff = np.clip(special.ndtr(z + w) - special.ndtr(z), 0.0, 1.0)
+    return k * np.sum(8.5 * wt * stats.norm.pdf(z) * diff ** (k - 1), axis=-1)
+
+
+def ptukey(q: float, k: int, df: float) -> float:
+    """CDF of the studentized range of ``k`` means with ``df`` degrees of freedom (R's ``ptukey``).
+
+    Integrates the range distribution over the density of ``u = log(s)``, ``s² ~ χ²_df / df``, by Gauss-Legendre
+    quadrature; agrees with scipy's ``studentized_range.cdf`` to about 1e-12.
+
+    Examples
+    --------
+    >>> round(ptukey(3.0, 3, 100.3), 10)
+    0.9093674115
+    """
+    if q <= 0:
+        return 0.0
+    if not np.isfinite(df) or df > _TUKEY_DF_INF:
+        return float(_range_cdf(np.array(q), k))
+    sd = 1.0 / np.sqrt(2.0 * df)
+    lo, hi = -max(10.0 * sd, 36.0 / df), min(10.0 * sd, 4.0)
+    x, wt = _GL_U
+    u = lo + (x + 1.0) * (hi - lo) / 2.0
+    logc = (df / 2.0) * np.log(df / 2.0) - df / 2.0 - special.gammaln(df / 2.0) + np.log(2.0)
+    logf = logc + df * (u - np.expm1(2.0 * u) / 2.0)
+    return float(np.sum(wt * (hi - lo) / 2.0 * np.exp(logf) * _range_cdf(q * np.exp(u), k)))
+
+
+def qtukey(p: float, k: int, df: float) -> float:
+    """Quantile of the studentized range (R's ``qtukey``, which is accurate to about 1e-4; this to ~1e-10).
+
+    Examples
+    --------
+    >>> round(qtukey(0.95, 3, 20.0), 6)
+    3.577935
+    """
+    from scipy.optimize import brentq
+
+    hi = 10.0
+    while ptukey(hi, k, df) < p:
+        hi *= 2.0
+    return float(brentq(lambda q: ptukey(q, k, df) - p, 1e-8, hi, xtol=1e-12, rtol=1e-12))
 
 
 def _ptukey_sf(q: float, k: int, df: float) -> float:
-    df = min(float(df), _TUKEY_DF_CAP)
-    return float(stats.studentized_range.sf(q, k, df))
+    return max(0.0, 1.0 - ptukey(q, k, df))
 
 
 def _qtukey(level: float, k: int, df: float) -> float:
-    df = min(float(df), _TUKEY_DF_CAP)
-    return float(stats.studentized_range.ppf(level, k, df))
+    return qtukey(level, k, df)
 
 
 def adjust_pvalues(
@@ -387,6 +437,16 @@ class MarginalMeansMixin:
         -----
         The mean of a cell is ``l'β`` with ``l`` the average of the design rows over the averaged-over
         predictors; its SE is ``sqrt(l' V l)`` with ``V = (X'V⁻¹X)⁻¹`` and its df comes from ``_df_for``.
+
+        Examples
+        --------
+        >>> import massage_outcomes as mo
+        >>> fit = mo.fit_mmrm(mo.load_sample("trial"), instrument="rmdq")
+        >>> em = fit.emmeans()
+        >>> em[["arm", "visit"]].head(3).astype(str).values.tolist()
+        [['relaxation', 'week_4'], ['therapeutic', 'week_4'], ['usual_care', 'week_4']]
+        >>> bool((em["ci_low"] < em["estimate"]).all())
+        True
         """
         cells, L = self.reference_grid(at=at, by=by)
         res = self._infer(L, level)

@@ -1,0 +1,772 @@
+"""Mixed models for repeated measures (MMRM): REML GLS with a residual covariance over visits.
+
+``fit_mmrm`` fits ``value ~ group * visit + baseline (+ baseline:visit) + covariates`` to the post-baseline visits,
+with an unstructured, compound-symmetry, AR(1) or Toeplitz covariance between the visits of a subject (optionally
+with a variance per visit), by restricted maximum likelihood. Subjects with missing visits contribute the
+sub-block of the covariance for the visits they have, so the estimates are valid under missing at random.
+
+Computation
+-----------
+Subjects are grouped by their pattern of observed visits. Within a pattern every subject shares the same
+covariance block, so the likelihood needs only per-pattern sums ``Σ_i X_i ⊗ X_i``, ``Σ_i X_i ⊗ y_i`` and
+``Σ_i y_i y_i'``; after those (one pass of batched ``einsum``) each likelihood evaluation costs
+O(patterns · visits² · p²) whatever the number of subjects: there is no loop over subjects. The gradient with
+respect to the covariance matrix is analytic; derivatives of the covariance with respect to its parameters use
+complex-step differentiation (exact to rounding). BFGS is followed by Newton polishing with the Hessian from
+central differences of the analytic gradient.
+
+References
+----------
+Mallinckrodt CH, Lane PW, Schnell D, Peng Y, Mancuso JP (2008). Recommendations for the primary analysis of
+continuous endpoints in longitudinal clinical trials. Drug Inf J 42:303-319. doi:10.1177/009286150804200402
+Sabanés Bové D et al. (2024). mmrm: Mixed Models for Repeated Measures. R package; Satterthwaite df as in
+Christensen (2018). doi:10.32614/CRAN.package.mmrm
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize
+
+from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.trajectories.marginal import MarginalMeansMixin
+
+__all__ = ["fit_mmrm", "MMRMFit"]
+
+Covariance = Literal["unstructured", "cs", "ar1", "toeplitz"]
+_COVARIANCES = ("unstructured", "cs", "ar1", "toeplitz")
+_LOG2PI = float(np.log(2.0 * np.pi))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# input
+# ----------------------------------------------------------------------------------------------------------------
+def _analysis_frame(data: Any, instrument: str | None, needed: Sequence[str]) -> pd.DataFrame:
+    """A Dataset's analysis frame, or a long DataFrame (filtered to the instrument when it has that column).
+
+    A DataFrame that already has every column the model needs is used as it is (after the instrument filter);
+    anything else goes through :func:`massage_outcomes.dataset.as_analysis_frame`.
+    """
+    if isinstance(data, pd.DataFrame) and set(needed) <= set(data.columns):
+        if instrument is not None and "instrument" in data.columns:
+            data = data[(data["instrument"].astype(str) == instrument).to_numpy()]
+        return data.reset_index(drop=True).copy()
+    from massage_outcomes.dataset import as_analysis_frame
+
+    return as_analysis_frame(data, instrument)
+
+
+def _levels(series: pd.Series) -> list[str]:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna().astype(str))
+        return [str(c) for c in series.cat.categories if str(c) in present]
+    return sorted({str(v) for v in series.dropna()})
+
+
+@dataclass
+class _Pattern:
+    visits: np.ndarray  # (m,) indices into the visit levels
+    n: int
+    XX: np.ndarray  # (m, m, p, p)  sum_i X_i[a,p] X_i[b,q]
+    XY: np.ndarray  # (m, m, p)     sum_i X_i[a,p] y_i[b]
+    YY: np.ndarray  # (m, m)        sum_i y_i[a] y_i[b]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# covariance structures: theta -> Sigma (works for complex theta, for complex-step derivatives)
+# ----------------------------------------------------------------------------------------------------------------
+def _n_theta(kind: str, T: int, heterogeneous: bool) -> int:
+    nsd = T if heterogeneous else 1
+    if kind == "unstructured":
+        return T * (T + 1) // 2
+    if T == 1:
+        return nsd
+    if kind in ("cs", "ar1"):
+        return nsd + 1
+    return nsd + T - 1  # toeplitz
+
+
+@functools.lru_cache(maxsize=64)
+def _tri_index(T: int) -> tuple[Any, Any]:
+    return np.diag_indices(T), np.tril_indices(T, -1)
+
+
+def _sigma_from_theta(theta: np.ndarray, kind: str, T: int, heterogeneous: bool) -> np.ndarray:
+    dtype = theta.dtype
+    if kind == "unstructured":
+        Lc = np.zeros((T, T), dtype=dtype)
+        diag, low = _tri_index(T)
+        Lc[diag] = np.exp(theta[:T])
+        Lc[low] = theta[T:]
+        return Lc @ Lc.T
+    nsd = T if heterogeneous else 1
+    sd = np.exp(theta[:nsd]) * np.ones(T)
+    R = np.eye(T, dtype=dtype)
+    if T > 1:
+        lag = np.abs(np.subtract.outer(np.arange(T), np.arange(T)))
+        if kind == "cs":
+            lo = -1.0 / (T - 1)
+            rho = lo + (1.0 - lo) / (1.0 + np.exp(-theta[nsd]))
+            R = np.where(lag == 0, 1.0 + 0 * rho, rho)
+        elif kind == "ar1":
+            rho = np.tanh(theta[nsd])
+            R = rho ** lag.astype(float)
+            R[lag == 0] = 1.0
+        else:  # toeplitz via partial autocorrelations (Durbin-Levinson); always positive definite
+            phi = np.tanh(theta[nsd:])
+            rho = np.zeros(T, dtype=dtype)
+            rho[0] = 1.0
+            a = np.zeros(0, dtype=dtype)
+            for k in range(1, T):
+                pk = phi[k - 1]
+                if k == 1:
+                    rho[1] = pk
+                    a = np.array([pk])
+                else:
+                    num = np.sum(a * rho[k - 1 : 0 : -1])
+                    den = 1.0 - np.sum(a * rho[1:k])
+                    rho[k] = num + pk * den
+                    a = np.concatenate([a - pk * a[::-1], [pk]])
+            R = rho[lag]
+    return sd[:, None] * R * sd[None, :]
+
+
+def _theta_start(S0: np.ndarray, kind: str, heterogeneous: bool) -> np.ndarray:
+    T = S0.shape[0]
+    sd = np.sqrt(np.diag(S0))
+    if kind == "unstructured":
+        Lc = np.linalg.cholesky(S0)
+        return np.concatenate([np.log(np.diag(Lc)), Lc[np.tril_indices(T, -1)]])
+    lsd = np.log(sd) if heterogeneous else np.array([np.log(np.sqrt(np.mean(sd**2)))])
+    if T == 1:
+        return lsd
+    C = S0 / np.outer(sd, sd)
+    r1 = float(np.clip(np.mean(np.diag(C, 1)), -0.5, 0.9))
+    if kind == "cs":
+        lo = -1.0 / (T - 1)
+        rbar = float(np.clip(np.mean(C[np.triu_indices(T, 1)]), lo + 0.05, 0.9))
+        u = (rbar - lo) / (1.0 - lo)
+        return np.concatenate([lsd, [np.log(u / (1.0 - u))]])
+    if kind == "ar1":
+        return np.concatenate([lsd, [np.arctanh(r1)]])
+    return np.concatenate([lsd, [np.arctanh(r1)], np.zeros(T - 2)])
+
+
+def _nearest_pd(S: np.ndarray) -> np.ndarray:
+    S = (S + S.T) / 2.0
+    w, v = np.linalg.eigh(S)
+    floor = max(1e-3 * float(np.mean(np.abs(w))), 1e-8)
+    return (v * np.maximum(w, floor)) @ v.T
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the REML problem
+# ----------------------------------------------------------------------------------------------------------------
+class _REML:
+    def __init__(self, patterns: list[_Pattern], T: int, p: int, n_obs: int, kind: str, het: bool, reml: bool):
+        self.patterns, self.T, self.p, self.n_obs = patterns, T, p, n_obs
+        self.kind, self.het, self.reml = kind, het, reml
+
+    def sigma(self, theta: np.ndarray) -> np.ndarray:
+        return _sigma_from_theta(np.asarray(theta), self.kind, self.T, self.het)
+
+    def dsigma(self, theta: np.ndarray) -> np.ndarray:
+        """(k, T, T) derivatives of Sigma by complex step."""
+        theta = np.asarray(theta, dtype=float)
+        h = 1e-30
+        out = np.empty((len(theta), self.T, self.T))
+        for j in range(len(theta)):
+            tc = theta.astype(complex)
+            tc[j] += 1j * h
+            out[j] = _sigma_from_theta(tc, self.kind, self.T, self.het).imag / h
+        return out
+
+    def pieces(self, Sigma: np.ndarray) -> dict[str, Any]:
+        p = self.p
+        A = np.zeros((p, p))
+        c = np.zeros(p)
+        quad = 0.0
+        logdet = 0.0
+        Sinvs = []
+        for pat in self.patterns:
+            v = pat.visits
+            Sk = Sigma[np.ix_(v, v)]
+            cf = linalg.cho_factor(Sk, lower=True)
+            Si = linalg.cho_solve(cf, np.eye(len(v)))
+            Sinvs.append(Si)
+            logdet += pat.n * 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
+            A += np.einsum("ab,abpq->pq", Si, pat.XX)
+            c += np.einsum("ab,abp->p", Si, pat.XY)
+            quad += float(np.sum(Si * pat.YY))
+        cA = linalg.cho_factor(A, lower=True)
+        beta = linalg.cho_solve(cA, c)
+        Ainv = linalg.cho_solve(cA, np.eye(p))
+        rss = quad - float(c @ beta)
+        logdetA = 2.0 * float(np.sum(np.log(np.diag(cA[0]))))
+        return {"A": A, "Ainv": Ainv, "beta": beta, "rss": rss, "logdet": logdet, "logdetA": logdetA,
+                "Sinvs": Sinvs}
+
+    def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        v, g = self.m2ll(theta, want_grad=True)
+        return v, (g if g is not None else np.zeros(len(theta)))
+
+    def m2ll(self, theta: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
+        """-2 log-likelihood (REML or ML) and its gradient in theta."""
+        Sigma = self.sigma(theta)
+        try:
+            P = self.pieces(Sigma)
+        except (np.linalg.LinAlgError, linalg.LinAlgError):
+            return np.inf, (np.zeros(len(theta)) if want_grad else None)
+        if self.reml:
+            val = P["logdet"] + P["logdetA"] + P["rss"] + (self.n_obs - self.p) * _LOG2PI
+        else:
+            val = P["logdet"] + P["rss"] + self.n_obs * _LOG2PI
+        if not want_grad:
+            return float(val), None
+        G = self.grad_sigma(P)
+        dS = self.dsigma(theta)
+        return float(val), np.einsum("ab,kab->k", G, dS)
+
+    def grad_sigma(self, P: dict[str, Any]) -> np.ndarray:
+        T = self.T
+        G = np.zeros((T, T))
+        beta, Ainv = P["beta"], P["Ainv"]
+        for pat, Si in zip(self.patterns, P["Sinvs"], strict=True):
+            v = pat.visits
+            M = np.einsum("abp,p->ab", pat.XY, beta)  # sum_i (X_i beta)[a] y_i[b]
+            XbXb = np.einsum("abpq,p,q->ab", pat.XX, beta, beta)
+            RR = pat.YY - M - M.T + XbXb
+            inner = RR
+            if self.reml:
+                inner = inner + np.einsum("abpq,pq->ab", pat.XX, Ainv)
+            Gk = pat.n * Si - Si @ inner @ Si
+            G[np.ix_(v, v)] += Gk
+        return G
+
+    def sandwich_terms(self, theta: np.ndarray, Ainv: np.ndarray) -> np.ndarray:
+        """(k, p, p): d(X'V^-1X)/d theta_j with the sign flipped: sum_i X_i' S dS_j S X_i."""
+        Sigma = self.sigma(theta)
+        dS = self.dsigma(theta)
+        out = np.zeros((len(theta), self.p, self.p))
+        for pat in self.patterns:
+            v = pat.visits
+            Si = np.linalg.inv(Sigma[np.ix_(v, v)])
+            for j in range(len(theta)):
+                W = Si @ dS[j][np.ix_(v, v)] @ Si
+                out[j] += np.einsum("ab,abpq->pq", W, pat.XX)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the fit object
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass(repr=False)
+class MMRMFit(MarginalMeansMixin):
+    """A fitted MMRM. Create with :func:`fit_mmrm`.
+
+    Attributes
+    ----------
+    fixed_effects : DataFrame
+        ``term``, ``estimate``, ``se`` (from ``(X'Σ⁻¹X)⁻¹``), ``df`` (Satterthwaite), ``t``, ``p_value``,
+        ``ci_low``, ``ci_high``.
+    covariance, correlation : DataFrame
+        The estimated covariance (and correlation) between visits, labelled by visit.
+    loglik, aic, bic : float
+        Log-likelihood (REML or ML; the REML value equals SAS PROC MIXED / R mmrm / nlme::gls), AIC and BIC
+        counting fixed effects and covariance parameters as nlme does (BIC with ``log(n_obs - p)`` under REML).
+    n_obs, n_subjects, n_theta : int
+    converged : bool
+    messages : list of str
+    visits : list of str
+    group, time, time_kind : the marginal-means protocol (``time`` is the visit column, categorical).
+    """
+
+    instrument: str | None
+    group: str | None
+    time: str | None
+    covariance_kind: str
+    heterogeneous: bool
+    method: str
+    beta_: np.ndarray
+    vcov_beta_: np.ndarray
+    fe_names_: list[str]
+    theta_: np.ndarray
+    sigma_: np.ndarray
+    visits: list[str]
+    loglik: float
+    n_obs: int
+    n_subjects: int
+    converged: bool
+    messages: list[str]
+    formula: str
+    time_kind: str = "categorical"
+    _model_spec: Any = None
+    _ref: dict[str, Any] = field(default_factory=dict)
+    _info_inv: np.ndarray | None = None  # inverse observed information of theta (Hessian of -loglik)
+    _dA: np.ndarray | None = None  # (k, p, p)
+    _hessian_ok: bool = True
+    gradient_norm: float = np.nan
+
+    # ---- protocol ----
+    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self._model_spec.get_model_matrix(grid), dtype=float)
+
+    def _reference_values(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self._ref.items()}
+
+    def _df_for(self, L: np.ndarray) -> np.ndarray:
+        """Satterthwaite df ``2(LCL')² / (g'Wg)``, g = d(LCL')/dθ, W = inverse observed information."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        C = self.vcov_beta_
+        LC = L @ C
+        var = np.einsum("kp,kp->k", LC, L)
+        if self._dA is None or self._info_inv is None:
+            return np.full(len(L), np.inf)
+        g = np.einsum("kp,jpq,kq->kj", LC, self._dA, LC)
+        denom = np.einsum("kj,jl,kl->k", g, self._info_inv, g)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = 2.0 * var**2 / denom
+        return np.where(np.isfinite(df) & (df > 0), df, np.inf)
+
+    def _sigma_total(self) -> tuple[float, float]:
+        """SD for effect sizes: the root mean residual variance over visits; edf = n_obs - p (nlme's df)."""
+        return float(np.sqrt(np.mean(np.diag(self.sigma_)))), float(self.n_obs - len(self.beta_))
+
+    # ---- results ----
+    @property
+    def n_theta(self) -> int:
+        return len(self.theta_)
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * (len(self.beta_) + self.n_theta)
+
+    @property
+    def bic(self) -> float:
+        n_eff = self.n_obs - len(self.beta_) if self.method == "REML" else self.n_obs
+        return -2.0 * self.loglik + np.log(n_eff) * (len(self.beta_) + self.n_theta)
+
+    @property
+    def fixed_effects(self) -> pd.DataFrame:
+        """Fixed effects with SE, Satterthwaite df, t, p and 95% CI (columns listed on the class)."""
+        res = self.linear_function(np.eye(len(self.beta_)))
+        res.insert(0, "term", self.fe_names_)
+        return res[["term", "estimate", "se", "df", "t", "p_value", "ci_low", "ci_high"]]
+
+    @property
+    def covariance(self) -> pd.DataFrame:
+        return pd.DataFrame(self.sigma_, index=self.visits, columns=self.visits)
+
+    @property
+    def correlation(self) -> pd.DataFrame:
+        sd = np.sqrt(np.diag(self.sigma_))
+        return pd.DataFrame(self.sigma_ / np.outer(sd, sd), index=self.visits, columns=self.visits)
+
+    def summary(self) -> str:
+        """Plain-text summary: model, fit statistics, fixed effects and the covariance."""
+        lines = [
+            f"MMRM ({self.method}), covariance {self.covariance_kind}"
+            + (" heterogeneous" if self.heterogeneous and self.covariance_kind != "unstructured" else ""),
+            f"formula: {self.formula}",
+            f"instrument: {self.instrument}   subjects: {self.n_subjects}   observations: {self.n_obs}",
+            f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
+            "",
+            "Fixed effects (Satterthwaite df):",
+            self.fixed_effects.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
+            "",
+            "Covariance between visits:",
+            self.covariance.to_string(float_format=lambda x: f"{x:.4g}"),
+        ]
+        if self.messages:
+            lines += ["", "Messages:", *[f"  - {m}" for m in self.messages]]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<MMRMFit {self.covariance_kind} {self.method}: {self.n_subjects} subjects, {self.n_obs} obs, "
+            f"logLik={self.loglik:.3f}, converged={self.converged}>"
+        )
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>MMRM</b> ({self.method}, {self.covariance_kind} covariance) &mdash; {self.n_subjects} subjects, "
+            f"{self.n_obs} observations; logLik {self.loglik:.3f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}, "
+            f"converged: {self.converged}</p>"
+        )
+        return head + self.fixed_effects.to_html(index=False, float_format=lambda x: f"{x:.4g}") + (
+            "<p>Covariance between visits</p>" + self.covariance.to_html(float_format=lambda x: f"{x:.4g}")
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# fit_mmrm
+# ----------------------------------------------------------------------------------------------------------------
+def fit_mmrm(
+    data: Any,
+    *,
+    instrument: str | None = None,
+    visit: str = "visit",
+    group: str | None = "arm",
+    subject: str = "subject",
+    adjust_baseline: bool = True,
+    baseline_by_visit: bool = False,
+    covariates: Sequence[str] = (),
+    covariance: Covariance = "unstructured",
+    heterogeneous: bool = True,
+    method: Literal["REML", "ML"] = "REML",
+    outcome: str = "value",
+) -> MMRMFit:
+    """Fit a mixed model for repeated measures to the post-baseline visits.
+
+    Parameters
+    ----------
+    data : Dataset or DataFrame
+        A Dataset, or its long analysis frame (one row per measurement with ``subject``, the ``visit`` column,
+        ``value`` and, when ``adjust_baseline``, ``baseline`` or rows with ``timing == "baseline"``).
+    instrument : str, optional
+        Instrument key (required for a Dataset; used to filter a long frame that has an ``instrument`` column).
+    visit : str
+        Visit column (ordered categorical, or any labels: then sorted by mean ``day`` when present).
+    group : str or None
+        Randomized group column; ``None`` for a single-arm model.
+    subject : str
+        Subject column (combined with ``study`` when that column exists).
+    adjust_baseline : bool
+        Add the subject's baseline value as a covariate (subjects without one are dropped, with a warning).
+    baseline_by_visit : bool
+        Also let the baseline effect differ by visit (``baseline:visit``).
+    covariates : sequence of str
+        Further subject-level covariates (numeric: held at their mean in ``emmeans``; otherwise factors).
+    covariance : {"unstructured", "cs", "ar1", "toeplitz"}
+        Residual covariance between a subject's visits. AR(1) and Toeplitz use the visit order (lag = difference
+        in visit index), as ``nlme::corAR1(form = ~ visit_index | subject)``.
+    heterogeneous : bool
+        A variance per visit for cs / ar1 / toeplitz (``varIdent(form = ~1 | visit)``); unstructured always has.
+    method : {"REML", "ML"}
+    outcome : str
+        Outcome column (``value`` in the analysis frame; e.g. ``change``).
+
+    Returns
+    -------
+    MMRMFit
+        Fixed effects with Satterthwaite df, the covariance between visits, log-likelihood, AIC/BIC,
+        convergence, and ``emmeans`` / ``contrasts`` / ``eff_size`` per visit.
+
+    Notes
+    -----
+    REML: ``-2 l = (n - p) log 2π + Σ_i log|Σ_i| + log|X'Σ⁻¹X| + r'Σ⁻¹r`` with ``Σ_i`` the rows and columns of
+    Σ for subject i's observed visits. Standard errors come from ``(X'Σ⁻¹X)⁻¹``; the df of a linear function
+    ``Lβ`` is Satterthwaite's ``2 (LCL')² / (g'Wg)`` with ``g`` the gradient of ``LCL'`` in the covariance
+    parameters and ``W`` the inverse of the observed information (the Hessian of ``-l``), as in R's mmrm.
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> fit = mo.fit_mmrm(mo.load_sample("trial"), instrument="rmdq", covariance="unstructured")
+    >>> fit.converged, fit.visits
+    (True, ['week_4', 'week_10', 'week_26'])
+    >>> c = fit.contrasts("each vs usual_care", adjust="holm")
+    >>> c["contrast"].unique().tolist()
+    ['relaxation - usual_care', 'therapeutic - usual_care']
+    >>> list(c.columns[:8])
+    ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
+    """
+    if covariance not in _COVARIANCES:
+        raise DataValidationError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
+    if method not in ("REML", "ML"):
+        raise DataValidationError(f"method={method!r} must be 'REML' or 'ML'.")
+    if covariance == "unstructured" and not heterogeneous:
+        raise DataValidationError(
+            "an unstructured covariance always has a variance per visit; drop heterogeneous=False or choose "
+            "covariance='cs', 'ar1' or 'toeplitz'."
+        )
+    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates)
+    af = _analysis_frame(data, instrument, needed)
+    missing = [c for c in needed if c not in af.columns]
+    if missing:
+        raise DataValidationError(
+            f"fit_mmrm needs columns {missing}, which the data does not have (columns: {list(af.columns)})."
+        )
+    af = af.copy()
+    sid = af[subject].astype(str)
+    if "study" in af.columns and af["study"].nunique(dropna=True) > 1:
+        sid = af["study"].astype(str) + "/" + sid
+    af["_sid"] = sid
+
+    is_base = pd.Series(False, index=af.index)
+    if "timing" in af.columns:
+        is_base = af["timing"].astype(str) == "baseline"
+    if adjust_baseline:
+        if "baseline" in af.columns:
+            base = af.groupby("_sid", sort=False)["baseline"].first()
+        elif is_base.any():
+            base = af[is_base].groupby("_sid", sort=False)[outcome].first()
+        else:
+            raise DataValidationError(
+                "adjust_baseline=True needs a `baseline` column or rows with timing == 'baseline'; "
+                "pass adjust_baseline=False to fit without it."
+            )
+    post = af[~is_base & af[visit].notna() & af[outcome].notna()].copy()
+    if adjust_baseline:
+        post["baseline"] = post["_sid"].map(base).astype(float)
+        nob = post["baseline"].isna()
+        if nob.any():
+            warnings.warn(
+                f"{post.loc[nob, '_sid'].nunique()} subjects have no baseline value and are left out "
+                "(adjust_baseline=True).",
+                UserWarning,
+                stacklevel=2,
+            )
+            post = post[~nob]
+    for c in covariates:
+        if pd.api.types.is_numeric_dtype(post[c]):
+            post = post[post[c].notna()]
+    if group:
+        post = post[post[group].notna()]
+    if post.empty:
+        raise DataValidationError("no post-baseline measurements with a visit were found; check `visit`/`timing`.")
+
+    # visit levels
+    if isinstance(post[visit].dtype, pd.CategoricalDtype):
+        vlev = _levels(post[visit])
+    elif pd.api.types.is_numeric_dtype(post[visit]):
+        vlev = [str(v) for v in sorted(post[visit].unique())]
+        post[visit] = post[visit].map(lambda v: str(v))
+    elif "day" in post.columns:
+        vlev = list(post.groupby(post[visit].astype(str))["day"].mean().sort_values().index)
+    else:
+        vlev = sorted(post[visit].astype(str).unique())
+    post[visit] = pd.Categorical(post[visit].astype(str), categories=vlev)
+    dup = post.duplicated(["_sid", visit])
+    if dup.any():
+        raise DataValidationError(
+            f"{int(dup.sum())} rows repeat a subject's visit (e.g. subject {post.loc[dup, '_sid'].iloc[0]!r}); "
+            "an MMRM needs at most one measurement per subject and visit."
+        )
+    terms: list[str] = []
+    ref: dict[str, Any] = {}
+    if group:
+        glev = _levels(post[group])
+        post[group] = pd.Categorical(post[group].astype(str), categories=glev)
+        terms.append(f"`{group}` * `{visit}`")
+        ref[group] = glev
+    else:
+        terms.append(f"`{visit}`")
+    ref[visit] = vlev
+    if adjust_baseline:
+        terms.append("baseline")
+        ref["baseline"] = float(post["baseline"].mean())
+        if baseline_by_visit:
+            terms.append(f"baseline:`{visit}`")
+    for c in covariates:
+        if pd.api.types.is_numeric_dtype(post[c]):
+            ref[c] = float(post[c].mean())
+        else:
+            lev = _levels(post[c])
+            post[c] = pd.Categorical(post[c].astype(str), categories=lev)
+            ref[c] = lev
+        terms.append(f"`{c}`")
+    rhs = " + ".join(terms)
+    formula = f"{outcome} ~ {rhs}"
+
+    import formulaic
+
+    mm = formulaic.model_matrix(rhs, post, na_action="raise")
+    X = np.asarray(mm, dtype=float)
+    names = list(mm.model_spec.column_names)
+    rank = np.linalg.matrix_rank(X)
+    if rank < X.shape[1]:
+        raise ModelFitError(
+            f"the fixed-effects design is rank deficient ({rank} of {X.shape[1]} columns): some group has no "
+            "measurement at some visit, or a covariate is constant. Drop the empty cells or the covariate."
+        )
+    y = post[outcome].to_numpy(dtype=float)
+    vidx = post[visit].cat.codes.to_numpy()
+    subj_codes, subj_uni = pd.factorize(post["_sid"])
+    N, T, p = len(subj_uni), len(vlev), X.shape[1]
+
+    # per-subject arrays, then per-pattern sufficient statistics (no loop over subjects)
+    Yf = np.zeros((N, T))
+    Xf = np.zeros((N, T, p))
+    mask = np.zeros((N, T), dtype=bool)
+    Yf[subj_codes, vidx] = y
+    Xf[subj_codes, vidx] = X
+    mask[subj_codes, vidx] = True
+    pats, inv = np.unique(mask, axis=0, return_inverse=True)
+    patterns: list[_Pattern] = []
+    for k, pat in enumerate(pats):
+        members = np.flatnonzero(inv.reshape(-1) == k)
+        v = np.flatnonzero(pat)
+        Xk = Xf[members][:, v, :]
+        Yk = Yf[members][:, v]
+        patterns.append(
+            _Pattern(
+                visits=v,
+                n=len(members),
+                XX=np.einsum("nap,nbq->abpq", Xk, Xk),
+                XY=np.einsum("nap,nb->abp", Xk, Yk),
+                YY=Yk.T @ Yk,
+            )
+        )
+    prob = _REML(patterns, T, p, len(y), covariance, heterogeneous, method == "REML")
+
+    # start: OLS residual covariance (pairwise complete), made positive definite
+    b_ols = np.linalg.lstsq(X, y, rcond=None)[0]
+    R = np.full((N, T), np.nan)
+    R[subj_codes, vidx] = y - X @ b_ols
+    S0 = pd.DataFrame(R).cov(min_periods=2).to_numpy()
+    var0 = np.nanvar(R, axis=0)
+    S0 = np.where(np.isfinite(S0), S0, 0.0)
+    S0[np.diag_indices(T)] = np.where(np.isfinite(var0) & (var0 > 0), var0, np.nanmean(var0))
+    S0 = _nearest_pd(S0)
+    theta0 = _theta_start(S0, covariance, heterogeneous)
+
+    theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
+    val, _ = prob.m2ll(theta, want_grad=False)
+    P = prob.pieces(prob.sigma(theta))
+    loglik = -0.5 * val
+    info_inv = None
+    dA = None
+    if hess is not None:
+        try:
+            info_inv = np.linalg.inv(0.5 * hess)  # Hessian of -loglik = half the Hessian of -2 loglik
+            if not np.all(np.isfinite(info_inv)) or np.any(np.linalg.eigvalsh(0.5 * (hess + hess.T)) <= 0):
+                messages.append("the Hessian of the covariance parameters is not positive definite; "
+                                "Satterthwaite df are unreliable (set to inf)")
+                converged = False
+                info_inv = None
+        except np.linalg.LinAlgError:
+            messages.append("the Hessian of the covariance parameters is singular; Satterthwaite df set to inf")
+            info_inv = None
+        dA = prob.sandwich_terms(theta, P["Ainv"])
+    if not converged:
+        warnings.warn(
+            "fit_mmrm: the optimizer did not meet its convergence checks (" + "; ".join(messages) + "); "
+            "see fit.messages and treat the result with care.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return MMRMFit(
+        instrument=instrument,
+        group=group,
+        time=visit,
+        covariance_kind=covariance,
+        heterogeneous=heterogeneous if covariance != "unstructured" else True,
+        method=method,
+        beta_=P["beta"],
+        vcov_beta_=P["Ainv"],
+        fe_names_=names,
+        theta_=theta,
+        sigma_=prob.sigma(theta),
+        visits=vlev,
+        loglik=float(loglik),
+        n_obs=len(y),
+        n_subjects=N,
+        converged=bool(converged),
+        messages=messages,
+        formula=formula,
+        _model_spec=mm.model_spec,
+        _ref=ref,
+        _info_inv=info_inv,
+        _dA=dA,
+        gradient_norm=gnorm,
+    )
+
+
+def _num_hessian(prob: _REML, theta: np.ndarray) -> np.ndarray:
+    """Hessian of -2 loglik by central differences of the analytic gradient."""
+    k = len(theta)
+    H = np.empty((k, k))
+    for j in range(k):
+        h = 1e-4 * max(1.0, abs(theta[j]))
+        e = np.zeros(k)
+        e[j] = h
+        H[:, j] = (prob.value_grad(theta + e)[1] - prob.value_grad(theta - e)[1]) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+def _optimize(prob: _REML, theta0: np.ndarray) -> tuple[np.ndarray, bool, list[str], float, np.ndarray | None]:
+    """BFGS from the moment start (a second, shrunken start if the first fails), then Newton polishing."""
+    messages: list[str] = []
+    results = []
+    for start in (theta0, theta0 * 0.5):
+        res = optimize.minimize(prob.value_grad, start, jac=True, method="BFGS",
+                                options={"maxiter": 1000, "gtol": 1e-6})
+        results.append(res)
+        if res.success and np.isfinite(res.fun):
+            break
+    best = min(results, key=lambda r: r.fun if np.isfinite(r.fun) else np.inf)
+    theta = np.asarray(best.x, dtype=float)
+    if not best.success:
+        messages.append(f"BFGS: {best.message}")
+    val, g = prob.value_grad(theta)
+    for _ in range(20):
+        H = _num_hessian(prob, theta)
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        t, improved = 1.0, False
+        while t > 1e-4:
+            cand = theta - t * step
+            v2, g2 = prob.value_grad(cand)
+            if np.isfinite(v2) and v2 <= val + 1e-12:
+                theta, val, g, improved = cand, v2, g2, True
+                break
+            t /= 2
+        if not improved or np.max(np.abs(g)) < 1e-10:
+            break
+    H = _num_hessian(prob, theta)
+    gnorm = float(np.max(np.abs(g)))
+    converged = bool(np.isfinite(val)) and gnorm < 1e-4 * max(1.0, abs(val)) ** 0.5
+    if not converged:
+        messages.append(f"gradient at the optimum is {gnorm:.3g} (max abs)")
+    S = prob.sigma(theta)
+    sd = np.sqrt(np.abs(np.diag(S)))
+    corr_min_eig = float(np.linalg.eigvalsh(S / np.outer(sd, sd))[0]) if np.all(sd > 0) else 0.0
+    if np.isfinite(val) and (np.min(sd) < 1e-6 * np.max(sd) or corr_min_eig < 1e-8):
+        messages.append("a covariance parameter is at the edge of its range (a variance near 0 or a correlation "
+                        "near ±1); the covariance structure may be too rich for the data")
+        converged = False
+    return theta, converged, messages, gnorm, H
+
+
+def _example_frame(n_per_arm: int = 30, seed: int = 11) -> pd.DataFrame:
+    """A small simulated three-arm trial with MAR dropout (analysis-frame columns), for examples and tests."""
+    rng = np.random.default_rng(seed)
+    arms = ["therapeutic", "relaxation", "usual_care"]
+    weeks = np.array([4.0, 10.0, 26.0])
+    effect = {"therapeutic": np.array([-2.0, -4.0, -3.0]), "relaxation": np.array([-1.0, -2.0, -1.5]),
+              "usual_care": np.array([0.0, -0.5, -1.0])}
+    sd = np.array([3.0, 3.5, 4.2])
+    corr = np.array([[1.0, 0.6, 0.4], [0.6, 1.0, 0.6], [0.4, 0.6, 1.0]])
+    cov = corr * np.outer(sd, sd)
+    rows = []
+    for arm in arms:
+        for i in range(n_per_arm):
+            sid = f"{arm[:2]}{i:03d}"
+            b = rng.normal(12.0, 3.0)
+            e = rng.multivariate_normal(np.zeros(3), cov)
+            yv = 12.0 + 0.6 * (b - 12.0) + effect[arm] + e
+            rows.append((sid, arm, "baseline", 0.0, "baseline", b, b))
+            for j, w in enumerate(weeks):
+                # MAR: dropout more likely after a poor (high) previous value
+                prev = b if j == 0 else yv[j - 1]
+                if j > 0 and rng.random() < 1.0 / (1.0 + np.exp(-(prev - 14.0) / 2.0)) * 0.5:
+                    break
+                rows.append((sid, arm, f"week {int(w)}", w * 7, "followup", yv[j], b))
+    df = pd.DataFrame(rows, columns=["subject", "arm", "visit", "day", "timing", "value", "baseline"])
+    df["visit"] = pd.Categorical(df["visit"], categories=["baseline", "week 4", "week 10", "week 26"], ordered=True)
+    df["arm"] = pd.Categorical(df["arm"], categories=arms)
+    df["week"] = df["day"] / 7.0
+    df["instrument"] = "rmdq"
+    df["change"] = df["value"] - df["baseline"]
+    df["improvement"] = -df["change"]
+    return df
