@@ -43,6 +43,9 @@ from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.validate import (
     DEFAULT_STUDY,
+    _combine_codes,
+    _first_in_group,
+    category_to_str,
     DERIVED_COLUMNS,
     Problem,
     ValidationReport,
@@ -74,6 +77,8 @@ def _text(s: pd.Series) -> pd.Series:
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.na_value is np.nan:
         return s
     if isinstance(s.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_string_dtype(s.cat.categories.dtype) or s.cat.categories.dtype == object:
+            return category_to_str(s)
         s = s.astype(object)
     if pd.api.types.is_float_dtype(s.dtype):
         arr = s.to_numpy(dtype=float, na_value=np.nan)
@@ -108,6 +113,15 @@ def _numeric(s: pd.Series, table: str, column: str) -> pd.Series:
             f"{table}.{column} must be numeric; position {bad.idxmax()} holds {s[bad].iloc[0]!r}. "
             "Read files with massage_outcomes.read (which reports every bad cell) or fix the column.")
     return pd.Series(np.asarray(out, dtype=float), index=s.index)
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Position of the first row of each group (codes dense from 0)."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return first
 
 
 def _duplicates(frame: pd.DataFrame, key: list[str], table: str) -> None:
@@ -167,11 +181,15 @@ class Dataset:
 
     def __init__(self, subjects: pd.DataFrame, sessions: pd.DataFrame | None, outcomes: pd.DataFrame, *,
                  rejected: pd.DataFrame | None = None, source: Mapping[str, Any] | None = None,
-                 truth: Any = None) -> None:
+                 truth: Any = None, _trusted: bool = False) -> None:
+        # _trusted: the tables come from check_long (keys unique, references hold); skip re-checking them
+        self._trusted = _trusted
         self.subjects = self._canon_subjects(subjects)
         self.sessions = self._canon_sessions(sessions if sessions is not None else _empty(SESSION_COLUMNS))
         self.outcomes = self._canon_outcomes(outcomes)
-        self._check_references()
+        if not _trusted:
+            self._check_references()
+        self._trusted = False
         self.rejected = rejected if rejected is not None else pd.DataFrame(columns=["row", "reason"])
         self.source: dict[str, Any] = dict(source) if source else {}
         self.truth = truth
@@ -278,7 +296,8 @@ class Dataset:
             raise DataValidationError("outcomes.timing is missing on session rows: state 'pre' or 'post'")
         o["visit"] = order_visits(o["visit"], o["day"]) if "visit" in o.columns else \
             pd.Categorical([None] * len(o), categories=pd.Index([], dtype=_STR), ordered=True)
-        _duplicates(o, OUTCOME_KEY, "outcomes")
+        if not self._trusted:
+            _duplicates(o, OUTCOME_KEY, "outcomes")
         extra = [c for c in o.columns if c not in OUTCOME_COLUMNS]
         return o[OUTCOME_COLUMNS + extra]
 
@@ -386,58 +405,49 @@ class Dataset:
     @classmethod
     def _from_checked(cls, long: pd.DataFrame, *, source: dict[str, Any] | None = None,
                       rejected: pd.DataFrame | None = None) -> Dataset:
-        """Split a frame that passed :func:`check_long` (canonical types, no conflicts) into the three tables."""
-        codes = long.groupby(SUBJECT_KEY, sort=False, observed=True).ngroup().to_numpy() if len(long) else \
-            np.zeros(0, dtype=int)
-        subj_first = pd.Series(np.arange(len(long))).groupby(codes).first().to_numpy() if len(long) else \
-            np.zeros(0, dtype=int)
+        """Split a frame that passed :func:`check_long` (canonical types, no conflicts) into the three tables.
+
+        Vectorized on integer group codes: per subject (and per session) the first non-missing value of each
+        attribute; the allocated technique/intent is the subject's only one, if it has exactly one.
+        """
+        n = len(long)
         canonical = {"study", "subject", "arm", "condition", "clinic", "session", "technique", "intent",
                      "therapist", "duration_min", "pressure", "body_region", "date", "instrument", "visit",
                      "day", "timing", "value"}
         covs = [c for c in long.columns if c not in canonical]
         subj_cols = ["arm", "condition", "clinic", *covs]
-        # first non-missing value per subject (conflicts were rejected already)
-        subjects = long.iloc[subj_first][SUBJECT_KEY].reset_index(drop=True)
-        if len(long):
-            g = long[subj_cols].groupby(codes, sort=True)
-            firsts = g.first()
-            for c in subj_cols:
-                vals = firsts[c]
-                if isinstance(long[c].dtype, pd.CategoricalDtype):
-                    vals = pd.Categorical(vals.astype(object).where(vals.notna(), None), dtype=long[c].dtype)
-                subjects[c] = np.asarray(vals, dtype=object) if not isinstance(vals, pd.Categorical) else vals
-                if not isinstance(long[c].dtype, pd.CategoricalDtype):
-                    subjects[c] = subjects[c].astype(long[c].dtype)
-            # allocated technique / intent: the subject's single technique (or intent) if there is one
-            for c in ("technique", "intent"):
-                nun = long[c].groupby(codes).nunique()
-                first = long[c].astype(object).groupby(codes).first()
-                val = first.where(nun == 1)
-                subjects[c] = pd.Categorical(val.where(val.notna(), None).to_numpy(), dtype=long[c].dtype)
-        else:
-            for c in subj_cols + ["technique", "intent"]:
-                subjects[c] = pd.Series(dtype=long[c].dtype if c in long.columns else object)
+        codes = _combine_codes([long["study"], long["subject"]]) if n else np.zeros(0, dtype=np.int64)
+        first_row = _first_rows(codes)
+        subjects = long.iloc[first_row][SUBJECT_KEY].reset_index(drop=True)
+        for c in subj_cols:
+            vals, fp = _first_in_group(codes, long[c])
+            per = vals.iloc[first_row].reset_index(drop=True)
+            if isinstance(per.dtype, pd.CategoricalDtype) and c != "condition":
+                per = category_to_str(per)  # arm, clinic and text covariates are plain strings
+            subjects[c] = per
+        for c in ("technique", "intent"):
+            tc = pd.Series(long[c].cat.codes.to_numpy().astype(float)).where(long[c].notna().to_numpy())
+            agg = tc.groupby(codes).agg(["min", "max"]) if n else pd.DataFrame({"min": [], "max": []})
+            single = (agg["min"] == agg["max"]).to_numpy()
+            code = np.where(single, agg["min"].fillna(-1).to_numpy(), -1).astype(np.int64)
+            subjects[c] = pd.Categorical.from_codes(code, dtype=long[c].dtype)
 
-        has_sess = long["session"].notna().to_numpy() if len(long) else np.zeros(0, dtype=bool)
-        srows = long.loc[has_sess]
-        if len(srows):
-            scodes = srows.groupby(SESSION_KEY, sort=False, observed=True).ngroup().to_numpy()
-            sfirst = pd.Series(np.arange(len(srows))).groupby(scodes).first().to_numpy()
+        has_sess = long["session"].notna().to_numpy() if n else np.zeros(0, dtype=bool)
+        if has_sess.any():
+            srows = long.loc[has_sess].reset_index(drop=True)
+            scodes = _combine_codes([srows["study"], srows["subject"], srows["session"]])
+            sfirst = _first_rows(scodes)
             sessions = srows.iloc[sfirst][SESSION_KEY].reset_index(drop=True)
             sessions["session"] = sessions["session"].astype("int64")
             sessions["day"] = srows["day"].groupby(scodes).min().to_numpy()
             for c in ("date", "technique", "intent", "therapist", "duration_min", "pressure", "body_region"):
-                firsts = srows[c].groupby(scodes).first() if not isinstance(srows[c].dtype, pd.CategoricalDtype) \
-                    else srows[c].astype(object).groupby(scodes).first()
-                if isinstance(srows[c].dtype, pd.CategoricalDtype):
-                    sessions[c] = pd.Categorical(firsts.where(firsts.notna(), None).to_numpy(), dtype=srows[c].dtype)
-                else:
-                    sessions[c] = firsts.to_numpy()
-                    sessions[c] = sessions[c].astype(srows[c].dtype)
+                vals, _ = _first_in_group(scodes, srows[c])
+                sessions[c] = vals.iloc[sfirst].reset_index(drop=True)
         else:
             sessions = _empty(SESSION_COLUMNS)
-        outcomes = long[OUTCOME_COLUMNS].reset_index(drop=True)
-        return cls(subjects, sessions, outcomes, source=source, rejected=rejected)
+        outcomes = long[OUTCOME_COLUMNS]
+        outcomes = outcomes.assign(visit=order_visits(outcomes["visit"], outcomes["day"]))
+        return cls(subjects, sessions, outcomes, source=source, rejected=rejected, _trusted=True)
 
     # ------------------------------------------------------------------------------------------------------
     # derived views
@@ -771,6 +781,22 @@ def order_visits(visit: pd.Series, day: pd.Series) -> pd.Categorical:
     >>> order_visits(pd.Series(["week 10", "baseline", "week 4"]), pd.Series([70, 0, 28])).categories.tolist()
     ['baseline', 'week 4', 'week 10']
     """
+    if isinstance(visit.dtype, pd.CategoricalDtype) and not visit.cat.ordered:
+        codes = visit.cat.codes.to_numpy()
+        ncat = len(visit.cat.categories)
+        present = codes >= 0
+        mins = pd.Series(np.asarray(day, dtype=float)[present]).groupby(codes[present]).min()
+        first_seen = pd.Series(np.arange(int(present.sum()))).groupby(codes[present]).min()
+        key = pd.DataFrame({"d": mins.reindex(range(ncat)).to_numpy(),
+                            "f": first_seen.reindex(range(ncat)).fillna(np.inf).to_numpy()})
+        order = key.sort_values(["d", "f"], kind="stable", na_position="last").index.to_numpy()
+        cats = visit.cat.categories[order]
+        if not pd.api.types.is_string_dtype(cats.dtype):
+            cats = pd.Index([str(c) for c in cats], dtype=_STR)
+        remap = np.empty(ncat, dtype=np.int64)
+        remap[order] = np.arange(ncat)
+        new_codes = np.where(present, remap[np.maximum(codes, 0)] if ncat else -1, -1)
+        return pd.Categorical.from_codes(new_codes, categories=pd.Index(cats, dtype=_STR), ordered=True)
     if isinstance(visit.dtype, pd.CategoricalDtype):
         cats = visit.cat.categories
         if not pd.api.types.is_string_dtype(cats.dtype):

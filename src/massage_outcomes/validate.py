@@ -261,7 +261,11 @@ def _none_if_na(v: Any) -> Any:
 # vectorized helpers
 # ---------------------------------------------------------------------------------------------------------------
 class _Collector:
-    """Accumulates problems as small frames (vectorized) and the rows they reject."""
+    """Accumulates problems as small frames (vectorized) and the rows they reject.
+
+    Messages may be a string, an array aligned with the frame, or a callable taking the positions of the
+    offending rows (so that text is only built for the few bad rows, never for millions of good ones).
+    """
 
     def __init__(self, n: int, rows: np.ndarray, file: str | None) -> None:
         self.n = n
@@ -277,9 +281,13 @@ class _Collector:
         if not mask.any():
             return
         idx = np.flatnonzero(mask)
-        vals = pd.Series(values).to_numpy(dtype=object)[idx] if not np.isscalar(values) and values is not None \
-            else np.full(len(idx), values, dtype=object)
-        if isinstance(messages, str):
+        if values is None or np.isscalar(values):
+            vals = np.full(len(idx), values, dtype=object)
+        else:
+            vals = _take_display(values, idx)
+        if callable(messages):
+            msgs = np.asarray(messages(idx), dtype=object)
+        elif isinstance(messages, str):
             msgs = np.full(len(idx), messages, dtype=object)
         else:
             msgs = np.asarray(pd.Series(messages).to_numpy(dtype=object))
@@ -315,36 +323,98 @@ class _Collector:
         return text.groupby(frame["_pos"].to_numpy()).agg("; ".join)
 
 
-def _as_text(values: pd.Series) -> pd.Series:
-    """A column as the pandas string dtype, with missing tokens ("", "NA", "N/A"...) as missing.
+def _take_display(values: Any, idx: np.ndarray) -> np.ndarray:
+    """The cells at positions ``idx`` as plain Python objects (for the report)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    sub = s.iloc[idx]
+    if isinstance(sub.dtype, pd.CategoricalDtype):
+        sub = sub.astype(object)
+    out = sub.to_numpy(dtype=object)
+    return np.array([None if _isna(v) else (v.item() if isinstance(v, np.generic) else v) for v in out],
+                    dtype=object)
 
-    Whole-number floats print without ".0" (subject 12.0 -> "12").
-    """
-    s = values
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = s.cat.categories
-        if pd.api.types.is_string_dtype(cats) or cats.dtype == object:
-            s = s.astype(object)
-    if pd.api.types.is_float_dtype(s.dtype):
-        arr = s.to_numpy(dtype=float, na_value=np.nan)
-        finite = np.isfinite(arr)
-        if finite.any() and np.all(arr[finite] == np.round(arr[finite])):
-            s = pd.Series(pd.array(np.where(finite, arr, np.nan)).astype("Int64"), index=s.index)
-    if pd.api.types.is_bool_dtype(s.dtype):
-        s = s.astype(object)
-    out = s.astype("str") if not isinstance(s.dtype, pd.StringDtype) else s
-    if out.dtype != "str":
-        out = out.astype("str")
-    stripped = out.str.strip()
+
+# ---------------------------------------------------------------------------------------------------------------
+# text columns: cleaned once per distinct value (categoricals), never once per row
+# ---------------------------------------------------------------------------------------------------------------
+def _clean_scalar_strings(values: pd.Series) -> pd.Series:
+    """Strip and blank out missing tokens on a (small) string Series."""
+    stripped = values.astype("str").str.strip()
     missing = stripped.str.lower().isin(MISSING_TOKENS)
     return stripped.where(~missing)
+
+
+def _format_category_values(cats: pd.Index) -> pd.Series:
+    """Category values as text; whole-number floats lose their '.0'."""
+    if pd.api.types.is_float_dtype(cats.dtype):
+        arr = np.asarray(cats, dtype=float)
+        fin = np.isfinite(arr)
+        if fin.all() and np.all(arr == np.round(arr)):
+            return pd.Series(arr.astype(np.int64).astype(str), dtype="str")
+    if pd.api.types.is_datetime64_any_dtype(cats.dtype):
+        return pd.Series(cats.astype(str), dtype="str")
+    return pd.Series(np.asarray(cats, dtype=object).astype(str) if cats.dtype == object else cats.astype("str"),
+                     dtype="str")
+
+
+def as_category(values: pd.Series) -> pd.Series:
+    """A text column as a Categorical with cleaned categories (stripped; "", "NA", "N/A"... are missing).
+
+    Categoricals are cleaned through their categories only; other columns are factorized first.
+    """
+    s = values
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_float_dtype(s.dtype):
+            arr = s.to_numpy(dtype=float, na_value=np.nan)
+            fin = np.isfinite(arr)
+            if fin.any() and np.all(arr[fin] == np.round(arr[fin])):
+                s = pd.Series(pd.array(np.where(fin, arr, np.nan)).astype("Int64"), index=s.index)
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        s = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object)
+                                                if len(uniques) else pd.Index([], dtype=object)), index=values.index)
+    cats = s.cat.categories
+    cleaned = _clean_scalar_strings(_format_category_values(cats))
+    uniq = pd.unique(cleaned.dropna().to_numpy())
+    lookup = pd.Index(uniq)
+    remap = lookup.get_indexer(cleaned.to_numpy())  # -1 for missing
+    remap = np.where(cleaned.isna().to_numpy(), -1, remap)
+    codes = s.cat.codes.to_numpy()
+    new_codes = np.where(codes >= 0, remap[np.maximum(codes, 0)] if len(remap) else -1, -1)
+    cat = pd.Categorical.from_codes(new_codes.astype(np.int32 if len(uniq) > 32000 else np.int16)
+                                    if len(uniq) < 2**31 else new_codes,
+                                    categories=pd.Index(uniq, dtype="str"))
+    return pd.Series(cat, index=values.index)
+
+
+def category_to_str(values: pd.Series) -> pd.Series:
+    """A Categorical of strings as the pandas string dtype, without building Python objects per row."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values if values.dtype == "str" else values.astype("str")
+    import pyarrow as pa
+
+    cats = values.cat.categories
+    codes = values.cat.codes.to_numpy()
+    dictionary = pa.array(np.asarray(cats.astype("str"), dtype=object) if len(cats) else [], type=pa.string())
+    taken = dictionary.take(pa.array(codes, mask=codes < 0)) if len(codes) else pa.array([], type=pa.string())
+    return pd.Series(pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=values.index)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A column as the pandas string dtype, with missing tokens ("", "NA", "N/A"...) as missing."""
+    return category_to_str(as_category(values))
 
 
 def _missing_text(values: pd.Series) -> np.ndarray:
     """True where a raw cell counts as missing (NA or a missing token)."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.isna().to_numpy()
-    return _as_text(values).isna().to_numpy()
+    return as_category(values).isna().to_numpy()
+
+
+def _parse_numbers(text: pd.Series, decimal_comma: bool) -> np.ndarray:
+    if decimal_comma:
+        text = text.str.replace(",", ".", regex=False)
+    return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
 
 
 def _to_number(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Series, np.ndarray]:
@@ -354,25 +424,30 @@ def _to_number(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Se
     if pd.api.types.is_numeric_dtype(values.dtype):
         return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index), \
             np.zeros(len(values), dtype=bool)
-    text = _as_text(values)
-    if decimal_comma:
-        text = text.str.replace(",", ".", regex=False)
-    numbers = pd.to_numeric(text, errors="coerce")
-    numbers = pd.Series(np.asarray(numbers, dtype=float), index=values.index)
-    bad = (text.notna() & numbers.isna()).to_numpy()
-    return numbers, bad
+    cat = as_category(values)
+    cats = pd.Series(cat.cat.categories, dtype="str")
+    parsed = _parse_numbers(cats, decimal_comma)
+    codes = cat.cat.codes.to_numpy()
+    numbers = np.where(codes >= 0, parsed[np.maximum(codes, 0)] if len(parsed) else np.nan, np.nan)
+    bad = (codes >= 0) & np.isnan(numbers)
+    return pd.Series(numbers, index=values.index), bad
 
 
-def _number_message(raw: pd.Series, column: str) -> pd.Series:
-    """Plain words for text that is not a number."""
-    text = raw.astype("str")
-    frac = text.str.fullmatch(r"\s*-?\d+(\.\d+)?\s*/\s*\d+(\.\d+)?\s*", na=False)
-    comma = text.str.fullmatch(r"\s*-?\d+,\d+\s*", na=False)
-    base = f"{column} must be a number; got " + text.map(repr)
-    msg = base + " (write the number alone)"
-    msg = msg.where(~frac, base + " (looks like a fraction: write the score alone, e.g. 7 for 7/10)")
-    msg = msg.where(~comma, base + " (a decimal comma: pass decimal=',' or use a point)")
-    return msg
+def _number_messages(raw: pd.Series, column: str) -> Any:
+    """A lazy message builder: plain words for text that is not a number."""
+    def build(idx: np.ndarray) -> list[str]:
+        out = []
+        for v in _take_display(raw, idx):
+            text = str(v).strip()
+            base = f"{column} must be a number; got {text!r}"
+            if re.fullmatch(r"-?\d+(\.\d+)?\s*/\s*\d+(\.\d+)?", text):
+                out.append(base + " (looks like a fraction: write the score alone, e.g. 7 for 7/10)")
+            elif re.fullmatch(r"-?\d+,\d+", text):
+                out.append(base + " (a decimal comma: pass decimal=',' or use a point)")
+            else:
+                out.append(base + " (write the number alone)")
+        return out
+    return build
 
 
 def suggest_name(name: str, options: Iterable[str]) -> str | None:
@@ -386,45 +461,58 @@ def suggest_name(name: str, options: Iterable[str]) -> str | None:
 
 
 def _instrument_lookup() -> dict[str, str]:
-    lookup: dict[str, str] = {}
-    for inst in _instruments.all_instruments():
-        lookup[vocab._key(inst.key)] = inst.key
-    return lookup
+    return {vocab._key(inst.key): inst.key for inst in _instruments.all_instruments()}
 
 
-def normalize_instrument(values: pd.Series) -> tuple[pd.Series, np.ndarray, pd.Series]:
-    """Map instrument names to registered keys (case/punctuation-insensitive), vectorized over distinct values.
+def _map_categories(cat: pd.Series, mapper: Any, categories: Sequence[str]) -> tuple[pd.Series, np.ndarray, list]:
+    """Map a cleaned Categorical's categories through ``mapper`` (value -> canonical or None).
 
-    Returns the keys, a mask of unknown names and a message per row (empty where known).
+    Returns the Categorical over ``categories``, a mask of rows whose value is unknown, and the unknown values.
     """
-    text = _as_text(values)
+    src = list(cat.cat.categories)
+    mapped = [mapper(v) for v in src]
+    target = pd.Index(list(categories))
+    tcode = np.array([target.get_loc(m) if m is not None and m in target else -1 for m in mapped], dtype=np.int64)
+    unknown_cat = np.array([m is None for m in mapped], dtype=bool)
+    codes = cat.cat.codes.to_numpy()
+    safe = np.maximum(codes, 0)
+    new = np.where(codes >= 0, tcode[safe] if len(tcode) else -1, -1)
+    unknown = (codes >= 0) & (unknown_cat[safe] if len(unknown_cat) else False)
+    unknown_values = [v for v, u in zip(src, unknown_cat) if u]
+    return (pd.Series(pd.Categorical.from_codes(new, categories=target), index=cat.index),
+            np.asarray(unknown, dtype=bool), unknown_values)
+
+
+def normalize_instrument(values: pd.Series) -> tuple[pd.Series, np.ndarray, Any]:
+    """Map instrument names to registered keys (case/punctuation-insensitive), per distinct value.
+
+    Returns a Categorical of keys, a mask of unknown names and a lazy message builder.
+    """
+    cat = as_category(values)
     lookup = _instrument_lookup()
-    uniques = pd.unique(text.dropna())
-    mapping = {u: lookup.get(vocab._key(u)) for u in uniques}
-    mapped = text.map(mapping)
-    unknown = (text.notna() & mapped.isna()).to_numpy()
-    messages = pd.Series("", index=values.index, dtype=object)
-    if unknown.any():
-        msg_for = {}
-        for u in pd.unique(text[unknown]):
-            hint = difflib.get_close_matches(vocab._key(u), list(lookup), n=1, cutoff=0.5)
-            did = f" Did you mean {lookup[hint[0]]!r}?" if hint else ""
-            msg_for[u] = (f"unknown instrument {u!r}.{did} Register it with "
-                          "massage_outcomes.instruments.register(...) or recode it with mapping=.")
-        messages = text.map(msg_for).astype(object).fillna("")
-    return mapped.astype("str"), unknown, messages
+    keys = sorted(set(lookup.values()))
+    mapped, unknown, unknown_values = _map_categories(cat, lambda v: lookup.get(vocab._key(v)), keys)
+    msg_for = {}
+    for u in unknown_values:
+        hint = difflib.get_close_matches(vocab._key(u), list(lookup), n=1, cutoff=0.5)
+        did = f" Did you mean {lookup[hint[0]]!r}?" if hint else ""
+        msg_for[u] = (f"unknown instrument {u!r}.{did} Register it with "
+                      "massage_outcomes.instruments.register(...) or recode it with mapping=.")
+
+    def build(idx: np.ndarray) -> list[str]:
+        return [msg_for.get(v, "unknown instrument") for v in cat.iloc[idx].astype(object)]
+    mapped = mapped.cat.remove_unused_categories()
+    return mapped, unknown, build
 
 
-def _normalize_vocab(values: pd.Series, vocabulary: vocab.Vocabulary) -> tuple[pd.Series, np.ndarray, pd.Series]:
-    text = _as_text(values)
-    mapped, unknown = vocabulary.normalize_series(text)
-    unknown = np.asarray(unknown, dtype=bool)
-    messages = pd.Series("", index=values.index, dtype=object)
-    if unknown.any():
-        msg_for = {u: vocab.unknown_term_message(vocabulary, u) for u in pd.unique(text[unknown])}
-        messages = text.map(msg_for).astype(object).fillna("")
-    cat = pd.Series(pd.Categorical(mapped, categories=vocabulary.dtype().categories), index=values.index)
-    return cat, unknown, messages
+def _normalize_vocab(values: pd.Series, vocabulary: vocab.Vocabulary) -> tuple[pd.Series, np.ndarray, Any]:
+    cat = as_category(values)
+    mapped, unknown, unknown_values = _map_categories(cat, vocabulary.lookup, vocabulary.terms)
+    msg_for = {u: vocab.unknown_term_message(vocabulary, u) for u in unknown_values}
+
+    def build(idx: np.ndarray) -> list[str]:
+        return [msg_for.get(v, f"unknown {vocabulary.name}") for v in cat.iloc[idx].astype(object)]
+    return pd.Series(pd.Categorical(mapped, dtype=vocabulary.dtype()), index=values.index), unknown, build
 
 
 _VISIT_DAY = re.compile(
@@ -433,6 +521,18 @@ _VISIT_DAY = re.compile(
 )
 _UNIT_DAYS = {"day": 1.0, "d": 1.0, "week": 7.0, "wk": 7.0, "w": 7.0, "month": 30.4375, "mo": 30.4375, "m": 30.4375,
               "year": 365.25, "yr": 365.25, "y": 365.25}
+
+
+def _visit_label_day(label: str) -> float:
+    m = _VISIT_DAY.match(label)
+    if not m:
+        return np.nan
+    unit = m.group("unit").lower()
+    if unit in ("baseline", "screening", "bl"):
+        return 0.0
+    if m.group("num") is None:
+        return np.nan
+    return float(m.group("num")) * _UNIT_DAYS[unit]
 
 
 def day_from_visit(visit: pd.Series) -> pd.Series:
@@ -446,45 +546,51 @@ def day_from_visit(visit: pd.Series) -> pd.Series:
     >>> day_from_visit(pd.Series(["baseline", "week 4", "Week_10", "month 6", "end"])).tolist()
     [0.0, 28.0, 70.0, 182.625, nan]
     """
-    text = _as_text(pd.Series(visit))
-    uniques = pd.unique(text.dropna())
-    mapping: dict[str, float] = {}
-    for u in uniques:
-        m = _VISIT_DAY.match(u)
-        if not m:
-            continue
-        unit = m.group("unit").lower()
-        if unit in ("baseline", "screening", "bl"):
-            mapping[u] = 0.0
-        elif m.group("num") is not None:
-            mapping[u] = float(m.group("num")) * _UNIT_DAYS[unit]
-    return pd.Series(text.map(mapping), dtype=float, index=text.index)
+    cat = as_category(pd.Series(visit))
+    per_cat = np.array([_visit_label_day(str(c)) for c in cat.cat.categories], dtype=float)
+    codes = cat.cat.codes.to_numpy()
+    out = np.where(codes >= 0, per_cat[np.maximum(codes, 0)] if len(per_cat) else np.nan, np.nan)
+    return pd.Series(out, index=cat.index, dtype=float)
 
 
 def _first_in_group(codes: np.ndarray, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """For each row: the group's first non-missing value and the position of the row that holds it."""
-    frame = pd.DataFrame({"g": codes, "v": values.to_numpy(), "pos": np.arange(len(codes))})
-    present = frame[frame["v"].notna() & (frame["g"] >= 0)]
-    firsts = present.drop_duplicates("g")
-    first_value = pd.Series(firsts["v"].to_numpy(), index=firsts["g"].to_numpy())
-    first_pos = pd.Series(firsts["pos"].to_numpy(), index=firsts["g"].to_numpy())
-    fv = pd.Series(codes).map(first_value)
-    fp = pd.Series(codes).map(first_pos).to_numpy()
-    return fv.set_axis(values.index), fp
+    """For each row: the group's first non-missing value and the position of the row that holds it (-1: none)."""
+    n = len(codes)
+    ngroups = int(codes.max()) + 1 if n and codes.max() >= 0 else 0
+    present = values.notna().to_numpy() & (codes >= 0)
+    pos = np.flatnonzero(present)
+    first_pos_by_group = np.full(max(ngroups, 1), -1, dtype=np.int64)
+    if len(pos):
+        g = codes[pos]
+        first_pos_by_group[g[::-1]] = pos[::-1]  # reversed assignment leaves the first position per group
+    fp = np.where(codes >= 0, first_pos_by_group[np.maximum(codes, 0)], -1)
+    if n == 0:
+        return values, fp
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        vcodes = values.cat.codes.to_numpy()
+        taken_codes = np.where(fp >= 0, vcodes[np.maximum(fp, 0)], -1)
+        return pd.Series(pd.Categorical.from_codes(taken_codes, dtype=values.dtype), index=values.index), fp
+    fv = values.iloc[np.maximum(fp, 0)].set_axis(values.index)
+    if (fp < 0).any():
+        fv = fv.where(fp >= 0)
+    return fv, fp
 
 
 def _conflicts(col: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, pd.Series, np.ndarray]:
-    """Rows whose non-missing value differs from the first non-missing value of their group."""
+    """Rows whose non-missing value differs from the first non-missing value of their group (vectorized)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        vals = pd.Series(col.cat.codes.to_numpy().astype(np.int64), index=col.index).where(col.notna())
+        first, first_pos = _first_in_group(codes, vals)
+        a = vals.to_numpy(dtype=float, na_value=np.nan)
+        b = first.to_numpy(dtype=float, na_value=np.nan)
+        differ = ~np.isnan(a) & ~np.isnan(b) & (a != b)
+        first_vals = col.iloc[np.maximum(first_pos, 0)].set_axis(col.index) if len(col) else col
+        return differ, first_vals, first_pos
     first, first_pos = _first_in_group(codes, col)
     has = col.notna().to_numpy() & first.notna().to_numpy()
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        a = col.astype(object)
-        b = first.astype(object)
-    else:
-        a, b = col, first
     differ = np.zeros(len(col), dtype=bool)
     if has.any():
-        differ[has] = (a[has].to_numpy() != b[has].to_numpy())
+        differ[has] = (col[has].to_numpy() != first[has].to_numpy())
     return differ, first, first_pos
 
 
@@ -494,15 +600,27 @@ def _dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_localize(None)
         return out.astype("datetime64[ns]"), np.zeros(len(values), dtype=bool)
-    text = _as_text(values)
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    retry = text.notna() & parsed.isna()
+    cat = as_category(values)
+    cats = pd.Series(cat.cat.categories, dtype="str")
+    parsed = pd.to_datetime(cats, errors="coerce", format="ISO8601")
+    retry = cats.notna() & parsed.isna()
     if retry.any():
-        again = pd.to_datetime(text[retry], errors="coerce", format="mixed", dayfirst=False)
+        again = pd.to_datetime(cats[retry], errors="coerce", format="mixed")
         parsed = parsed.where(~retry, again)
-    parsed = pd.Series(parsed, index=values.index).astype("datetime64[ns]")
-    bad = (text.notna() & parsed.isna()).to_numpy()
-    return parsed, bad
+    parsed_arr = np.asarray(parsed, dtype="datetime64[ns]")
+    codes = cat.cat.codes.to_numpy()
+    out = np.where(codes >= 0, parsed_arr[np.maximum(codes, 0)] if len(parsed_arr) else np.datetime64("NaT"),
+                   np.datetime64("NaT"))
+    out = pd.Series(out.astype("datetime64[ns]"), index=values.index)
+    bad = (codes >= 0) & out.isna().to_numpy()
+    return out, bad
+
+
+def _fmt(v: Any) -> str:
+    try:
+        return f"{float(v):g}"
+    except (TypeError, ValueError):
+        return str(v)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -519,7 +637,13 @@ class CheckResult:
 
     @property
     def kept(self) -> pd.DataFrame:
+        if not self.bad.any():
+            return self.frame
         return self.frame.loc[~self.bad].reset_index(drop=True)
+
+
+def _empty_cat(n: int, categories: Sequence[str], index: pd.Index) -> pd.Series:
+    return pd.Series(pd.Categorical.from_codes(np.full(n, -1), categories=pd.Index(list(categories))), index=index)
 
 
 def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[int] | np.ndarray | None = None,
@@ -554,18 +678,15 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     Returns
     -------
     CheckResult
-        ``frame`` (canonical types, same rows and order), ``report``, ``bad`` (rejected-row mask) and
-        ``reasons`` (per rejected position).
+        ``frame`` (canonical types, same rows and order; ``study``, ``subject`` and ``instrument`` as
+        Categoricals), ``report``, ``bad`` (rejected-row mask) and ``reasons`` (per rejected position).
     """
-    frame = frame.reset_index(drop=False) if rows is None else frame.reset_index(drop=True)
     if rows is None:
-        index_col = frame.columns[0]
-        rows_arr = frame[index_col].to_numpy()
-        frame = frame.drop(columns=index_col)
-        if not pd.api.types.is_integer_dtype(rows_arr.dtype):
-            rows_arr = np.arange(len(frame))
+        idx = frame.index
+        rows_arr = idx.to_numpy() if pd.api.types.is_integer_dtype(idx.dtype) else np.arange(len(frame))
     else:
         rows_arr = np.asarray(rows)
+    frame = frame.reset_index(drop=True)
     n = len(frame)
     col = _Collector(n, rows_arr, file)
     if value_columns is not None:
@@ -580,6 +701,10 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         col.frames.append(ex)
         hit = ex["_pos"].to_numpy()
         col.bad[hit[hit >= 0]] = True
+        # a wide row's problem (e.g. encoding) rejects every record made from it
+        rows_hit = ex.loc[ex["_pos"] >= 0, "row"].to_numpy()
+        if len(rows_hit):
+            col.bad |= np.isin(rows_arr, rows_hit)
 
     # -- required columns (fatal: nothing can be read without them) -----------------------------------------
     if n == 0:
@@ -595,7 +720,8 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         did = f" Did you mean {hint!r}? Pass mapping={{{hint!r}: {c!r}}}." if hint else \
             f" Columns found: {', '.join(present[:12])}{' ...' if len(present) > 12 else ''}."
         if c == "day":
-            msg = "required column 'day' (days since baseline) is missing, and there is no 'visit' or 'date' to derive it from." + did
+            msg = ("required column 'day' (days since baseline) is missing, and there is no 'visit' or 'date' "
+                   "to derive it from." + did)
         else:
             msg = f"required column {c!r} is missing." + did
         if len(present) == 1 and any(d in present[0] for d in (";", "\t", "|", ",")):
@@ -604,212 +730,263 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     if missing_cols:
         return CheckResult(frame, col.report(n), col.bad, col.reasons())
 
-    out = pd.DataFrame(index=frame.index)
+    out: dict[str, Any] = {}
+    index = frame.index
+
+    def raw(c: str) -> Any:
+        return frame[c] if c in frame.columns else None
 
     # -- keys ----------------------------------------------------------------------------------------------
     if "study" in frame.columns:
-        out["study"] = _as_text(frame["study"]).fillna(study or DEFAULT_STUDY)
+        st = as_category(frame["study"])
+        if st.isna().any():
+            st = st.cat.add_categories([study or DEFAULT_STUDY]) if (study or DEFAULT_STUDY) not in \
+                st.cat.categories else st
+            st = st.fillna(study or DEFAULT_STUDY)
+        out["study"] = st
     else:
-        out["study"] = pd.Series(study or DEFAULT_STUDY, index=frame.index, dtype="str")
-    out["subject"] = _as_text(frame["subject"])
+        out["study"] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                                           categories=pd.Index([study or DEFAULT_STUDY], dtype="str")),
+                                 index=index)
+    out["subject"] = as_category(frame["subject"])
     col.add(out["subject"].isna(), "subject", frame["subject"], "missing_value", "subject is empty")
 
-    # -- subject-level vocabularies / text -----------------------------------------------------------------
-    out["arm"] = _as_text(frame["arm"]) if "arm" in frame.columns else pd.Series(np.nan, index=frame.index, dtype="str")
+    # -- subject-level -------------------------------------------------------------------------------------
+    out["arm"] = as_category(frame["arm"]) if "arm" in frame.columns else _empty_cat(n, [], index)
     if "condition" in frame.columns:
         out["condition"], unknown, msgs = _normalize_vocab(frame["condition"], vocab.CONDITION)
         col.add(unknown, "condition", frame["condition"], "unknown_term", msgs)
     else:
-        out["condition"] = pd.Categorical([None] * n, categories=vocab.CONDITION.dtype().categories)
-    out["clinic"] = _as_text(frame["clinic"]) if "clinic" in frame.columns else pd.Series(np.nan, index=frame.index, dtype="str")
+        out["condition"] = pd.Series(pd.Categorical.from_codes(np.full(n, -1), dtype=vocab.CONDITION.dtype()),
+                                     index=index)
+    out["clinic"] = as_category(frame["clinic"]) if "clinic" in frame.columns else _empty_cat(n, [], index)
 
-    # -- session --------------------------------------------------------------------------------------------
+    # -- session-level -------------------------------------------------------------------------------------
     if "session" in frame.columns:
         num, bad = _to_number(frame["session"], decimal_comma=decimal_comma)
-        col.add(bad, "session", frame["session"], "not_a_number", _number_message(frame["session"], "session"))
-        nonint = num.notna().to_numpy() & ~np.isclose(num.fillna(0).to_numpy(), np.round(num.fillna(0).to_numpy()))
-        col.add(nonint, "session", frame["session"], "not_a_number", "session must be a whole number")
-        num = num.where(~nonint)
-        out["session"] = pd.array(np.round(num.to_numpy()), dtype="Int64")
+        col.add(bad, "session", frame["session"], "not_a_number", _number_messages(frame["session"], "session"))
+        arr = num.to_numpy()
+        with np.errstate(invalid="ignore"):
+            nonint = ~np.isnan(arr) & ((arr != np.round(arr)) | (arr < 0) | ~np.isfinite(arr))
+        col.add(nonint, "session", frame["session"], "not_a_number", "session must be a whole number, 0 or more")
+        arr = np.where(nonint, np.nan, arr)
+        out["session"] = pd.array(np.round(arr), dtype="Int64")
     else:
-        out["session"] = pd.array([pd.NA] * n, dtype="Int64")
+        out["session"] = pd.array(np.full(n, pd.NA), dtype="Int64")
+    sess_na = np.asarray(pd.isna(out["session"]), dtype=bool)
     for c, vocabulary in (("technique", vocab.TECHNIQUE), ("intent", vocab.INTENT)):
         if c in frame.columns:
             out[c], unknown, msgs = _normalize_vocab(frame[c], vocabulary)
             col.add(unknown, c, frame[c], "unknown_term", msgs)
         else:
-            out[c] = pd.Categorical([None] * n, categories=vocabulary.dtype().categories)
+            out[c] = pd.Series(pd.Categorical.from_codes(np.full(n, -1), dtype=vocabulary.dtype()), index=index)
     for c in ("therapist", "pressure", "body_region"):
-        out[c] = _as_text(frame[c]) if c in frame.columns else pd.Series(np.nan, index=frame.index, dtype="str")
+        out[c] = as_category(frame[c]) if c in frame.columns else _empty_cat(n, [], index)
     if "duration_min" in frame.columns:
         num, bad = _to_number(frame["duration_min"], decimal_comma=decimal_comma)
         col.add(bad, "duration_min", frame["duration_min"], "not_a_number",
-                _number_message(frame["duration_min"], "duration_min"))
-        neg = (num < 0).to_numpy() | (num > 24 * 60).to_numpy()
-        col.add(neg, "duration_min", frame["duration_min"], "out_of_range",
+                _number_messages(frame["duration_min"], "duration_min"))
+        with np.errstate(invalid="ignore"):
+            wrong = ((num < 0) | (num > 24 * 60)).to_numpy() | np.isinf(num.to_numpy())
+        col.add(wrong, "duration_min", frame["duration_min"], "out_of_range",
                 "duration_min must be between 0 and 1440 minutes")
-        out["duration_min"] = num.where(~neg)
+        out["duration_min"] = num.where(~wrong)
     else:
-        out["duration_min"] = np.nan
+        out["duration_min"] = pd.Series(np.full(n, np.nan), index=index)
     if "date" in frame.columns:
         out["date"], bad = _dates(frame["date"])
         col.add(bad, "date", frame["date"], "bad_date",
-                "date " + _as_text(frame["date"]).astype(object).map(repr) +
-                " cannot be parsed (write dates as YYYY-MM-DD)")
+                lambda idx: [f"date {v!r} cannot be parsed (write dates as YYYY-MM-DD)"
+                             for v in _take_display(frame["date"], idx)])
     else:
-        out["date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+        out["date"] = pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), index=index)
 
     # -- outcome columns -----------------------------------------------------------------------------------
-    out["instrument"], unknown, msgs = normalize_instrument(frame["instrument"])
-    col.add(unknown, "instrument", frame["instrument"], "unknown_term", msgs)
-    col.add(_as_text(frame["instrument"]).isna().to_numpy(), "instrument", frame["instrument"], "missing_value",
-            "instrument is empty")
-    out["visit"] = _as_text(frame["visit"]) if "visit" in frame.columns else pd.Series(np.nan, index=frame.index, dtype="str")
+    out["instrument"], unknown_inst, msgs = normalize_instrument(frame["instrument"])
+    col.add(unknown_inst, "instrument", frame["instrument"], "unknown_term", msgs)
+    col.add(out["instrument"].isna().to_numpy() & ~unknown_inst, "instrument", frame["instrument"],
+            "missing_value", "instrument is empty")
+    out["visit"] = as_category(frame["visit"]) if "visit" in frame.columns else _empty_cat(n, [], index)
 
-    # timing: stated, else derived (baseline at day <= 0 without session, followup otherwise)
     if "timing" in frame.columns:
-        timing, unknown, msgs = _normalize_vocab(frame["timing"], vocab.TIMING)
-        col.add(unknown, "timing", frame["timing"], "unknown_term", msgs)
-        stated = ~timing.isna()
+        timing, unknown_t, msgs = _normalize_vocab(frame["timing"], vocab.TIMING)
+        col.add(unknown_t, "timing", frame["timing"], "unknown_term", msgs)
+        stated = timing.notna().to_numpy() | unknown_t
     else:
-        timing = pd.Series(pd.Categorical([None] * n, categories=vocab.TIMING.dtype().categories), index=frame.index)
-        stated = pd.Series(False, index=frame.index)
+        timing = pd.Series(pd.Categorical.from_codes(np.full(n, -1), dtype=vocab.TIMING.dtype()), index=index)
+        stated = np.zeros(n, dtype=bool)
 
     # day: stated, else from the visit label, else from dates
     if "day" in frame.columns:
-        day, bad = _to_number(frame["day"], decimal_comma=decimal_comma)
-        col.add(bad, "day", frame["day"], "not_a_number", _number_message(frame["day"], "day"))
+        day, bad_day = _to_number(frame["day"], decimal_comma=decimal_comma)
+        col.add(bad_day, "day", frame["day"], "not_a_number", _number_messages(frame["day"], "day"))
     else:
-        day = pd.Series(np.nan, index=frame.index)
-        bad = np.zeros(n, dtype=bool)
-    if "visit" in frame.columns:
-        day = day.where(day.notna() | pd.Series(bad, index=frame.index), day_from_visit(out["visit"]))
-    if "date" in frame.columns and day.isna().any():
-        subj = out["study"].astype(object) + "\x1f" + out["subject"].astype(object)
-        first_date = out["date"].groupby(subj).transform("min")
-        from_date = (out["date"] - first_date).dt.total_seconds() / 86400.0
-        day = day.where(day.notna() | pd.Series(bad, index=frame.index), from_date)
-    missing_day = day.isna().to_numpy() & ~bad
-    col.add(missing_day, "day", frame["day"] if "day" in frame.columns else None, "missing_value",
+        day = pd.Series(np.full(n, np.nan), index=index)
+        bad_day = np.zeros(n, dtype=bool)
+    dayv = day.to_numpy(dtype=float).copy()
+    if "visit" in frame.columns and np.isnan(dayv).any():
+        fill = np.isnan(dayv) & ~bad_day
+        dayv[fill] = day_from_visit(out["visit"]).to_numpy()[fill]
+    if "date" in frame.columns and np.isnan(dayv).any():
+        subj_codes_tmp = _combine_codes([out["study"], out["subject"]])
+        dates = out["date"]
+        first_date = dates.groupby(subj_codes_tmp).transform("min")
+        from_date = ((dates - first_date).dt.total_seconds() / 86400.0).to_numpy()
+        fill = np.isnan(dayv) & ~bad_day
+        dayv[fill] = from_date[fill]
+    day_raw = raw("day") if "day" in frame.columns else pd.Series(dayv, index=index)
+    col.add(np.isnan(dayv) & ~bad_day, "day", raw("day"), "missing_value",
             "day is empty and cannot be derived from visit or date")
-    finite = np.isfinite(day.fillna(0).to_numpy())
-    col.add(~finite, "day", frame["day"] if "day" in frame.columns else day, "impossible_day", "day is not finite")
-    day = day.where(finite)
+    with np.errstate(invalid="ignore"):
+        inf_day = np.isinf(dayv)
+    col.add(inf_day, "day", day_raw, "impossible_day", "day is not finite")
+    dayv[inf_day] = np.nan
 
-    # derive timing where not stated
-    sess_na = out["session"].isna().to_numpy()
-    derived = np.where(day.fillna(1).to_numpy() <= 0, "baseline", "followup")
-    derived_t = pd.Series(pd.Categorical(derived, categories=timing.cat.categories), index=frame.index)
-    no_timing = (~stated.to_numpy()) & ~np.asarray(unknown if "timing" in frame.columns else np.zeros(n, bool))
-    timing = timing.where(~pd.Series(no_timing & sess_na, index=frame.index), derived_t)
-    col.add(no_timing & ~sess_na, "timing", frame["timing"] if "timing" in frame.columns else None,
-            "missing_value", "timing is empty on a session row: say 'pre' or 'post'")
-    out["timing"] = timing
-    tim = timing.astype(object).to_numpy()
+    # derive timing where not stated: baseline at day <= 0 without a session, followup later
+    tcodes = timing.cat.codes.to_numpy().copy()
+    cats = list(vocab.TIMING.dtype().categories)
+    derived = np.where(np.nan_to_num(dayv, nan=1.0) <= 0, cats.index("baseline"), cats.index("followup"))
+    fill = ~stated & sess_na
+    tcodes[fill] = derived[fill]
+    col.add(~stated & ~sess_na, "timing", raw("timing"), "missing_value",
+            "timing is empty on a session row: say 'pre' or 'post'")
+    out["timing"] = pd.Series(pd.Categorical.from_codes(tcodes, dtype=vocab.TIMING.dtype()), index=index)
 
-    is_base = tim == "baseline"
-    dayv = day.to_numpy()
-    neg = (dayv < 0) & ~is_base
-    col.add(neg, "day", frame["day"] if "day" in frame.columns else day, "negative_day",
-            "day " + day.map(lambda v: f"{v:g}") + " is before baseline on a non-baseline row")
-    impossible = (dayv > MAX_DAY) | (is_base & (dayv < MIN_BASELINE_DAY))
-    col.add(impossible, "day", frame["day"] if "day" in frame.columns else day, "impossible_day",
-            "day " + day.map(lambda v: f"{v:g}") + f" is impossible (allowed {MIN_BASELINE_DAY:g} to {MAX_DAY:g})")
-    out["day"] = day.astype(float)
+    is_base = tcodes == cats.index("baseline")
+    with np.errstate(invalid="ignore"):
+        neg = (dayv < 0) & ~is_base
+        impossible = (dayv > MAX_DAY) | (is_base & (dayv < MIN_BASELINE_DAY))
+    col.add(neg, "day", day_raw, "negative_day",
+            lambda idx: [f"day {_fmt(v)} is before baseline on a non-baseline row" for v in dayv[idx]])
+    col.add(impossible, "day", day_raw, "impossible_day",
+            lambda idx: [f"day {_fmt(v)} is impossible (allowed {MIN_BASELINE_DAY:g} to {MAX_DAY:g})"
+                         for v in dayv[idx]])
+    out["day"] = pd.Series(dayv, index=index)
 
-    # pre/post without a session
-    prepost = (tim == "pre") | (tim == "post")
-    col.add(prepost & sess_na, "session", frame["session"] if "session" in frame.columns else None,
-            "session_missing", "a pre/post-session rating has no session number: which session does it belong to?")
+    prepost = (tcodes == cats.index("pre")) | (tcodes == cats.index("post"))
+    col.add(prepost & sess_na, "session", raw("session"), "session_missing",
+            "a pre/post-session rating has no session number: which session does it belong to?")
 
     # value: a number, present, finite and in the instrument's range
-    value, bad = _to_number(frame["value"], decimal_comma=decimal_comma)
-    col.add(bad, "value", frame["value"], "not_a_number", _number_message(frame["value"], "value"))
-    col.add(value.isna().to_numpy() & ~bad, "value", frame["value"], "missing_value",
+    value, bad_val = _to_number(frame["value"], decimal_comma=decimal_comma)
+    col.add(bad_val, "value", frame["value"], "not_a_number", _number_messages(frame["value"], "value"))
+    vv = value.to_numpy(dtype=float).copy()
+    col.add(np.isnan(vv) & ~bad_val, "value", frame["value"], "missing_value",
             "value is empty (a missing measurement is a row you leave out, not an empty cell)")
-    vv = value.to_numpy()
     with np.errstate(invalid="ignore"):
         nonfinite = np.isinf(vv)
     col.add(nonfinite, "value", frame["value"], "out_of_range", "value is not finite")
-    inst = out["instrument"]
-    known = inst.notna().to_numpy()
-    if known.any():
-        keys = pd.unique(inst[known])
-        lo = inst.map({k: _instruments.get(k).min for k in keys}).to_numpy(dtype=float, na_value=np.nan)
-        hi = inst.map({k: _instruments.get(k).max for k in keys}).to_numpy(dtype=float, na_value=np.nan)
+    inst_cat = out["instrument"]
+    keys = list(inst_cat.cat.categories)
+    if keys:
+        lo_k = np.array([_instruments.get(k).min for k in keys] + [np.nan])
+        hi_k = np.array([_instruments.get(k).max for k in keys] + [np.nan])
+        icodes = inst_cat.cat.codes.to_numpy()
+        lo, hi = lo_k[icodes], hi_k[icodes]  # code -1 picks the trailing NaN
         with np.errstate(invalid="ignore"):
             outside = np.isfinite(vv) & ((vv < lo) | (vv > hi))
-        if outside.any():
-            msgs = (inst.astype(object) + " value " + value.map(lambda v: f"{v:g}") + " is outside its range " +
-                    pd.Series(lo, index=inst.index).map(lambda v: f"{v:g}") + "-" +
-                    pd.Series(hi, index=inst.index).map(lambda v: f"{v:g}") +
-                    " (wrong instrument, or a different scoring? register it with instruments.with_range)")
-            col.add(outside, "value", frame["value"], "out_of_range", msgs)
-    out["value"] = value.where(~nonfinite)
+        col.add(outside, "value", frame["value"], "out_of_range",
+                lambda idx: [f"{keys[icodes[i]]} value {_fmt(vv[i])} is outside its range {_fmt(lo[i])}-"
+                             f"{_fmt(hi[i])} (wrong instrument, or a different scoring? register it with "
+                             "instruments.with_range)" for i in idx])
+    vv[nonfinite] = np.nan
+    out["value"] = pd.Series(vv, index=index)
 
     # -- covariates (subject-level extra columns) ----------------------------------------------------------
     known_cols = set(CANONICAL_LONG) | set(DERIVED_COLUMNS) | {"week"}
-    extra = [c for c in frame.columns if c not in known_cols]
+    extra = [c for c in frame.columns if c not in known_cols and not str(c).startswith("_")]
     if covariates is not None:
         extra = [c for c in extra if c in set(covariates)]
     for c in extra:
         s = frame[c]
-        if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
-            s = _as_text(s)
+        if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+            s = as_category(s)
         out[c] = s
+    result = pd.DataFrame(out, index=index)
 
     # -- cross-row rules (only among rows with usable keys) ------------------------------------------------
-    key_ok = out["subject"].notna().to_numpy()
-    subj_codes = _group_codes(out, ["study", "subject"], key_ok)
+    key_ok = result["subject"].notna().to_numpy()
+    subj_codes = _combine_codes([result["study"], result["subject"]], ok=key_ok)
     for c in ("arm", "condition", "clinic", *extra):
-        differ, first, first_pos = _conflicts(out[c], subj_codes)
+        differ, first, first_pos = _conflicts(result[c], subj_codes)
         if differ.any():
-            first_rows = pd.Series(rows_arr[np.where(differ, first_pos, 0).astype(int)], index=out.index)
-            msgs = (f"subject-level {c!r} is " + out[c].astype(object).map(repr) + " here but " +
-                    first.astype(object).map(repr) + " in row " + first_rows.astype(str) + " for the same subject " +
-                    out["subject"].astype(object).map(repr))
-            col.add(differ, c, frame[c] if c in frame.columns else out[c], "subject_conflict", msgs)
+            col.add(differ, c, frame[c] if c in frame.columns else result[c], "subject_conflict",
+                    _conflict_messages("subject-level", c, result, first, first_pos, rows_arr, subject=True))
     sess_ok = key_ok & ~sess_na
-    sess_codes = _group_codes(out, ["study", "subject", "session"], sess_ok)
-    for c in ("technique", "intent", "therapist", "duration_min", "pressure", "body_region", "date"):
-        if c not in frame.columns:
-            continue
-        differ, first, first_pos = _conflicts(out[c], sess_codes)
-        if differ.any():
-            first_rows = pd.Series(rows_arr[np.where(differ, first_pos, 0).astype(int)], index=out.index)
-            msgs = (f"session-level {c!r} is " + out[c].astype(object).map(repr) + " here but " +
-                    first.astype(object).map(repr) + " in row " + first_rows.astype(str) + " for the same session")
-            col.add(differ, c, frame[c], "session_conflict", msgs)
+    if sess_ok.any():
+        sess_codes = _combine_codes([result["study"], result["subject"], result["session"]], ok=sess_ok)
+        for c in ("technique", "intent", "therapist", "duration_min", "pressure", "body_region", "date"):
+            if c not in frame.columns:
+                continue
+            differ, first, first_pos = _conflicts(result[c], sess_codes)
+            if differ.any():
+                col.add(differ, c, frame[c], "session_conflict",
+                        _conflict_messages("session-level", c, result, first, first_pos, rows_arr, subject=False))
 
     # duplicate keys (name both rows); all rows of a duplicated key are rejected: we cannot tell which is right
-    okk = key_ok & known & out["day"].notna().to_numpy() & out["timing"].notna().to_numpy()
-    key_cols = ["study", "subject", "instrument", "day", "timing", "session"]
-    dup_codes = _group_codes(out, key_cols, okk)
+    okk = key_ok & result["instrument"].notna().to_numpy() & ~np.isnan(dayv)
     if okk.any():
-        counts = np.bincount(dup_codes[dup_codes >= 0], minlength=dup_codes.max() + 1)
-        dup = (dup_codes >= 0) & (counts[np.maximum(dup_codes, 0)] > 1)
+        key_codes = _combine_codes([result["study"], result["subject"], result["instrument"], result["day"],
+                                    result["timing"], result["session"]], ok=okk)
+        counts = np.bincount(key_codes[key_codes >= 0])
+        dup = (key_codes >= 0) & (counts[np.maximum(key_codes, 0)] > 1)
         if dup.any():
-            pos = np.arange(n)
-            firsts = pd.Series(pos[dup]).groupby(dup_codes[dup]).transform("min").to_numpy()
-            seconds = pd.Series(pos[dup]).groupby(dup_codes[dup]).transform(
-                lambda s: s.iloc[1] if len(s) > 1 else s.iloc[0]).to_numpy()
-            other = np.where(pos[dup] == firsts, seconds, firsts)
-            msgs_arr = np.empty(n, dtype=object)
-            msgs_arr[dup] = [f"duplicate key (study, subject, instrument, day, timing, session): same as row "
-                             f"{rows_arr[o]}" for o in other]
-            col.add(dup, "subject", out["subject"], "duplicate_key", pd.Series(msgs_arr))
+            pos = np.flatnonzero(dup)
+            g = key_codes[pos]
+            order = np.lexsort((pos, g))
+            gs, ps = g[order], pos[order]
+            first_of = {}
+            second_of = {}
+            for gg, pp in zip(gs, ps):
+                if gg not in first_of:
+                    first_of[gg] = pp
+                elif gg not in second_of:
+                    second_of[gg] = pp
+            other = {p: (second_of[gg] if p == first_of[gg] else first_of[gg]) for gg, p in zip(g, pos)}
+            col.add(dup, "subject", frame["subject"], "duplicate_key",
+                    lambda idx: [f"duplicate key (study, subject, instrument, day, timing, session): the same "
+                                 f"measurement as row {rows_arr[other[i]]}" for i in idx])
+    return CheckResult(result, col.report(n), col.bad, col.reasons())
 
-    return CheckResult(out, col.report(n), col.bad, col.reasons())
+
+def _conflict_messages(level: str, c: str, result: pd.DataFrame, first: pd.Series, first_pos: np.ndarray,
+                       rows_arr: np.ndarray, *, subject: bool) -> Any:
+    def build(idx: np.ndarray) -> list[str]:
+        here = _take_display(result[c], idx)
+        there = _take_display(first, idx)
+        subj = _take_display(result["subject"], idx)
+        where = "for the same subject" if subject else "for the same session of subject"
+        return [f"{level} {c!r} is {h!r} here but {t!r} in row {rows_arr[first_pos[i]]} {where} {s!r}"
+                for h, t, s, i in zip(here, there, subj, idx)]
+    return build
 
 
-def _group_codes(frame: pd.DataFrame, cols: list[str], ok: np.ndarray) -> np.ndarray:
-    """Integer group codes for the key columns (-1 where ``ok`` is False), vectorized."""
-    codes = np.full(len(frame), -1, dtype=np.int64)
-    if not ok.any():
-        return codes
-    sub = frame.loc[ok, cols]
-    codes[ok] = sub.groupby(cols, sort=False, dropna=False, observed=True).ngroup().to_numpy()
-    return codes
+def _combine_codes(columns: Sequence[pd.Series], ok: np.ndarray | None = None) -> np.ndarray:
+    """Dense integer group codes for several key columns (-1 where ``ok`` is False; missing is a value)."""
+    n = len(columns[0])
+    combined = np.zeros(n, dtype=np.int64)
+    valid = np.ones(n, dtype=bool) if ok is None else ok.copy()
+    for s in columns:
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy().astype(np.int64)
+            size = len(s.cat.categories)
+        else:
+            codes, uniques = pd.factorize(s, use_na_sentinel=False)  # missing is a value of its own
+            codes = codes.astype(np.int64)
+            size = len(uniques)
+        combined = combined * (size + 1) + (codes + 1)
+        if combined.max(initial=0) > 2**40:  # keep the product small: re-densify
+            combined, _ = pd.factorize(combined)
+            combined = combined.astype(np.int64)
+    dense, _ = pd.factorize(np.where(valid, combined, -1))
+    dense = dense.astype(np.int64)
+    if not valid.all():
+        # factorize gave the invalid marker a code too: map it to -1 and re-densify the rest
+        out = np.full(n, -1, dtype=np.int64)
+        sub, _ = pd.factorize(combined[valid])
+        out[valid] = sub
+        return out
+    return dense
 
 
 # ---------------------------------------------------------------------------------------------------------------
