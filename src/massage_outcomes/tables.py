@@ -40,6 +40,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from massage_outcomes.errors import DataValidationError
+
 __all__ = [
     "summary_tables",
     "baseline_table",
@@ -807,7 +809,7 @@ def summary_tables(
                             f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b), end=end)
                         except TypeError:  # a responders() without end= uses the last visit
                             f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b))
-                        except Exception as exc:  # noqa: BLE001 - e.g. no MCID for this instrument
+                        except DataValidationError as exc:  # e.g. no published MCID for this instrument
                             f = pd.DataFrame({"note": [_describe_error(exc)]})
                         frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
             methods["responders"] = (

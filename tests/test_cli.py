@@ -1,0 +1,181 @@
+"""The command line: exit codes, plain messages for bad paths, options and data, tables --check, report."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from massage_outcomes import cli
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "trial" / "trial.csv"
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def small_trial(tmp_path_factory):
+    """A small long CSV: the bundled trial's first 12 subjects per arm (visits only, both instruments)."""
+    if not SAMPLE.exists():
+        pytest.skip("bundled sample trial not present")
+    frame = pd.read_csv(SAMPLE, dtype={"subject": str})
+    keep = frame.drop_duplicates("subject").groupby("arm").head(12)["subject"]
+    frame = frame[frame["subject"].isin(keep)]
+    path = tmp_path_factory.mktemp("data") / "small_trial.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def bad_csv(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("subject,instrument,day,timing,value\na,rmdq,0,baseline,14\na,rmdq,70,followup,31\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ usage
+def test_help_lists_commands_and_examples(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for word in ("report", "tables", "validate", "examples:", "--check"):
+        assert word in out
+
+
+@pytest.mark.parametrize("command", ["report", "tables", "validate"])
+def test_each_command_has_help_with_examples(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "examples:" in out and "DATA" in out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    code, _, err = run(capsys)
+    assert code == 2 and "usage" in err
+
+
+def test_unknown_command_and_option_are_usage_errors(capsys):
+    code, _, err = run(capsys, "frobnicate")
+    assert code == 2 and "invalid choice" in err and "Traceback" not in err
+    code, _, err = run(capsys, "validate", "x.csv", "--colour")
+    assert code == 2 and "unrecognized arguments" in err
+
+
+def test_missing_data_path_is_a_plain_message(capsys, tmp_path):
+    code, _, err = run(capsys, "validate", str(tmp_path / "nope.csv"))
+    assert code == 2
+    assert "does not exist" in err and "Traceback" not in err
+
+
+def test_missing_data_path_suggests_a_close_name(capsys, tmp_path):
+    (tmp_path / "trial.csv").write_text("a\n1\n")
+    code, _, err = run(capsys, "tables", str(tmp_path / "trail.csv"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "Did you mean" in err and "trial.csv" in err
+
+
+def test_out_that_is_a_file_is_refused(capsys, tmp_path, small_trial):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(target))
+    assert code == 2 and "is a file" in err
+
+
+def test_bad_formats_and_instrument_are_usage_errors(capsys, tmp_path, small_trial):
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path), "--formats", "csv,docx")
+    assert code == 2 and "docx" in err
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path), "--instrument", "rmqd")
+    assert code == 2 and "rmdq" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------------ validate
+def test_validate_reports_problems_with_exit_code_1(capsys, bad_csv):
+    code, out, err = run(capsys, "validate", str(bad_csv))
+    assert code == 1
+    assert "31" in out and "rmdq" in out and "Traceback" not in out + err
+
+
+def test_validate_clean_file_exits_0(capsys, small_trial):
+    code, out, _ = run(capsys, "validate", str(small_trial))
+    assert code == 0 and "no problems" in out
+
+
+def test_unreadable_data_gives_a_plain_message(capsys, tmp_path):
+    path = tmp_path / "junk.csv"
+    path.write_text("nothing,useful\n1,2\n")
+    code, _, err = run(capsys, "tables", str(path), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert "Traceback" not in err and "junk.csv" in err
+
+
+def test_internal_errors_say_so_without_a_traceback(capsys, monkeypatch, small_trial, tmp_path):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(cli, "_summary", broken)
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path))
+    assert code == 3 and "internal error" in err and "--debug" in err and "Traceback" not in err
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path), "--debug")
+    assert code == 3 and "Traceback" in err
+
+
+# ------------------------------------------------------------------------------------------------ tables
+@pytest.fixture
+def fake_summary(monkeypatch):
+    state = {"estimate": 0.25}
+
+    def summary(ds, args, problems, methods=None):
+        return {"effects": pd.DataFrame({"contrast": ["a - b"], "estimate": [state["estimate"]]}),
+                "notes": pd.DataFrame({"section": ["mmrm"], "note": ["mmrm could not be computed"]})}
+
+    monkeypatch.setattr(cli, "_summary", summary)
+    return state
+
+
+def test_tables_write_then_check(capsys, tmp_path, small_trial, fake_summary):
+    out = tmp_path / "tables"
+    code, stdout, _ = run(capsys, "tables", str(small_trial), "--out", str(out))
+    assert code == 0 and "wrote 2" in stdout
+    assert (out / "effects.csv").read_text() == "contrast,estimate\na - b,0.250\n"
+    code, stdout, _ = run(capsys, "tables", str(small_trial), "--out", str(out), "--check")
+    assert code == 0 and "up to date" in stdout
+
+
+def test_tables_check_fails_with_a_unified_diff_when_a_table_moves(capsys, tmp_path, small_trial, fake_summary):
+    out = tmp_path / "tables"
+    run(capsys, "tables", str(small_trial), "--out", str(out))
+    fake_summary["estimate"] = 0.3
+    code, stdout, err = run(capsys, "tables", str(small_trial), "--out", str(out), "--check")
+    assert code == 1
+    assert "--- .../effects.csv (on disk)" in stdout and "-a - b,0.250" in stdout and "+a - b,0.300" in stdout
+    assert "differ" in err
+    assert (out / "effects.csv").read_text().endswith("0.250\n")  # --check writes nothing
+
+
+def test_tables_check_without_the_directory_fails_plainly(capsys, tmp_path, small_trial, fake_summary):
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path / "none"), "--check")
+    assert code == 1 and "does not exist" in err
+
+
+def test_no_progress_bar_when_not_a_terminal(capsys, tmp_path, small_trial, fake_summary):
+    run(capsys, "tables", str(small_trial), "--out", str(tmp_path))
+    _, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path))
+    assert "it/s" not in err and "step/s" not in err and "%|" not in err
+
+
+# ------------------------------------------------------------------------------------------------ report
+def test_report_writes_html_tables_and_figures(capsys, tmp_path, small_trial):
+    out = tmp_path / "results"
+    code, stdout, err = run(capsys, "report", str(small_trial), "--out", str(out), "--instrument", "rmdq",
+                            "--primary-visit", "week_10")
+    assert code == 0, err
+    html = (out / "report.html").read_text()
+    assert "<html" in html and "Methods" in html and "Table 1" in html
+    assert "data:image/png;base64," in html  # figures are embedded: the page is self-contained
+    assert 'src="http' not in html and "<script" not in html
+    assert "pandas" in html and "numpy" in html  # package versions named
+    assert (out / "tables" / "table1_baseline.csv").exists()
+    assert (out / "tables" / "table1_baseline.md").exists()
+    pngs = list((out / "figures").glob("*.png"))
+    assert pngs and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert "report.html" in stdout
