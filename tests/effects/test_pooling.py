@@ -111,7 +111,7 @@ _studies = st.lists(
 )
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(studies=_studies, seed=st.integers(0, 2**31 - 1), method=st.sampled_from(["REML", "DL", "PM", "ML"]))
 def test_permutation_invariance(studies: list[tuple[float, float]], seed: int, method: str) -> None:
     df = pd.DataFrame(studies, columns=["estimate", "se"])
@@ -124,7 +124,7 @@ def test_permutation_invariance(studies: list[tuple[float, float]], seed: int, m
         assert a[col] == pytest.approx(b[col], rel=1e-7, abs=1e-9), col
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(studies=_studies, shift=st.floats(-5, 5, allow_nan=False))
 def test_shift_moves_estimate_only(studies: list[tuple[float, float]], shift: float) -> None:
     df = pd.DataFrame(studies, columns=["estimate", "se"])

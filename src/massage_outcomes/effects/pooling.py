@@ -167,13 +167,17 @@ def prepare_effects(
     se_out = np.where(use_se, se_given, np.where(use_ci, se_ci, np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
         asym = np.abs((lo_s + hi_s) / 2 - y) / se_out
-    out["estimate_reported"] = est
-    out[estimate] = y
-    out["se"] = se_out
-    out["scale"] = np.where(logged, "log", "identity")
-    out["se_source"] = np.where(use_se, "se", np.where(use_ci, "ci", "none"))
-    out["ci_asymmetry"] = asym
-    return out
+    new_cols = {
+        "estimate_reported": est, estimate: y, "se": se_out,
+        "scale": np.where(logged, "log", "identity").astype(object),
+        "se_source": np.where(use_se, "se", np.where(use_ci, "ci", "none")).astype(object),
+        "ci_asymmetry": asym,
+    }
+    keep = out.drop(columns=[c for c in new_cols if c in out.columns])
+    added = pd.DataFrame(new_cols, index=out.index)
+    merged = pd.concat([keep, added], axis=1)
+    order = [*out.columns, *[c for c in new_cols if c not in out.columns]]
+    return merged[order]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -679,7 +683,7 @@ def pool(
             se_tau2 = np.sqrt((2 * tr_pvpv + 4 * t2 * tr_pv + 2 * t2**2 * (k - 1)) / (k - 1) ** 2)
         se_tau2 = np.where(multi & (method_u != "FE"), se_tau2, np.nan)
 
-    out = keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
+    out: dict[str, Any] = {}
     out["k"] = k.astype(int)
     out["k_dropped"] = k_dropped.astype(int)
     out["estimate"] = mu
@@ -695,7 +699,7 @@ def pool(
         lo_t, hi_t = _qprofile_ci(seg, y, v, k, level, multi & (method_u != "FE"), con["root_tol"])
         out["tau2_ci_low"] = lo_t
         out["tau2_ci_high"] = hi_t
-    out["tau"] = np.sqrt(out["tau2"].to_numpy(dtype=float))
+    out["tau"] = np.sqrt(tau2)
     if tau2_ci:
         out["tau_ci_low"] = np.sqrt(lo_t)
         out["tau_ci_high"] = np.sqrt(hi_t)
@@ -712,13 +716,14 @@ def pool(
     out["Q_p"] = Q_p
     out["pi_low"] = pi_lo
     out["pi_high"] = pi_hi
-    out["scale"] = scale_g
+    out["scale"] = scale_g.astype(object)
     logs = scale_g == "log"
     for col in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
-        out[f"exp_{col}"] = np.where(logs, np.exp(out[col].to_numpy(dtype=float)), np.nan)
-    out["method"] = method_u
-    out["test"] = test_l
-    out["level"] = level
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[f"exp_{col}"] = np.where(logs, np.exp(out[col]), np.nan)
+    out["method"] = np.full(G, method_u, dtype=object)
+    out["test"] = np.full(G, test_l, dtype=object)
+    out["level"] = np.full(G, level)
     out["converged"] = converged
     out["iterations"] = iterations
 
@@ -738,7 +743,10 @@ def pool(
             SmallSampleWarning, stacklevel=2,
         )
     out["note"] = ["; ".join(n) for n in notes]
-    return out
+    body = pd.DataFrame(out)
+    if by_cols:
+        return pd.concat([keys.reset_index(drop=True), body], axis=1)
+    return body
 
 
 def _qprofile_ci(

@@ -1,0 +1,685 @@
+"""Clinical significance: responder rates against an instrument's MCID, RD/RR/OR, NNT, reliable change.
+
+:func:`responders` dichotomizes each subject's improvement from ``start`` to ``end`` against one or more
+thresholds (the instrument's MCID, a percentage of baseline such as 30% or 50%, or points) and returns, per
+group and threshold, the responder rate of each arm with a Wilson CI and, with ``compare``, the risk difference
+(Newcombe hybrid score CI), risk ratio (log CI), odds ratio (Woolf log CI) and the number needed to treat with
+its CI from the risk-difference CI, including the benefit/harm case of Altman (1998).
+:func:`reliable_change` gives the Jacobson–Truax reliable change index. Direction is handled by the instrument
+registry: improvement is positive whatever the scale's direction.
+
+All intervals are computed for every group at once (arrays); statsmodels provides the Wilson and Newcombe
+intervals (``proportion_confint(method="wilson")``, ``confint_proportions_2indep(method="newcomb")``, which is
+Newcombe's method 10) and the log intervals for the ratios (``method="log"`` and ``"logit"``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from massage_outcomes import instruments as _instruments
+from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+
+__all__ = ["responders", "reliable_change", "nnt_from_rd", "responder_table"]
+
+_SESSION_TIMINGS = ("pre", "post")
+_TIMINGS = ("baseline", "pre", "post", "followup")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# data access
+# ---------------------------------------------------------------------------------------------------------
+def _analysis_frame(data: Any, instrument: str) -> pd.DataFrame:
+    try:
+        from massage_outcomes.dataset import as_analysis_frame
+    except ImportError:  # pragma: no cover - foundation-data not installed yet
+        as_analysis_frame = None
+    if as_analysis_frame is not None:
+        return as_analysis_frame(data, instrument)
+    if hasattr(data, "analysis_frame"):  # pragma: no cover
+        return data.analysis_frame(instrument)
+    if isinstance(data, pd.DataFrame):  # pragma: no cover
+        return data[data["instrument"] == instrument] if "instrument" in data.columns else data
+    raise TypeError(f"expected a Dataset or an analysis DataFrame; got {type(data).__name__}")  # pragma: no cover
+
+
+def _subject_keys(frame: pd.DataFrame) -> list[str]:
+    if "subject" not in frame.columns:
+        raise DataValidationError("the analysis frame has no 'subject' column; responders need one row per subject")
+    return ["study", "subject"] if "study" in frame.columns else ["subject"]
+
+
+def _visit_labels(frame: pd.DataFrame) -> list[str]:
+    if "visit" not in frame.columns:
+        return []
+    return [str(v) for v in pd.unique(frame["visit"].dropna())]
+
+
+def _select(frame: pd.DataFrame, spec: str, *, role: str, exclude_day: pd.Series | None = None) -> tuple[pd.DataFrame, str]:
+    """Rows of ``frame`` for occasion ``spec`` (a timing, a visit label or "last"), one per unit; and a label."""
+    keys = _subject_keys(frame)
+    spec_s = str(spec)
+    visits = _visit_labels(frame)
+    has_visit = "visit" in frame.columns and frame["visit"].notna().any()
+    if spec_s == "last":
+        if has_visit:
+            vis = frame[frame["visit"].notna()]
+            if "visit_order" in vis.columns and vis["visit_order"].notna().any():
+                order = pd.to_numeric(vis["visit_order"], errors="coerce")
+                last = vis.loc[order == order.max(), "visit"].iloc[0]
+            else:
+                last = vis.groupby("visit", observed=True)["day"].mean().idxmax()
+            rows = vis[vis["visit"].astype(str) == str(last)]
+            label = f"visit {last} (the last scheduled visit)"
+        else:
+            rows = frame
+            if exclude_day is not None:
+                rows = rows.merge(exclude_day.rename("_start_day").reset_index(), on=keys, how="inner")
+                rows = rows[rows["day"] > rows["_start_day"]].drop(columns="_start_day")
+            label = "each subject's last measurement"
+        rows = rows.sort_values([*keys, "day"]).groupby(keys, sort=False, observed=True).tail(1)
+        return rows, label
+    if spec_s in visits:
+        rows = frame[frame["visit"].astype(str) == spec_s]
+        rows = rows.sort_values([*keys, "day"]).groupby(keys, sort=False, observed=True).head(1)
+        return rows, f"visit {spec_s}"
+    if spec_s in _TIMINGS:
+        rows = frame[frame["timing"].astype(str) == spec_s]
+        rows = rows.sort_values([*keys, "day"])
+        pick = rows.groupby(keys, sort=False, observed=True)
+        rows = pick.head(1) if role == "start" else pick.tail(1)
+        return rows, f"timing {spec_s} ({'first' if role == 'start' else 'last'} per subject)"
+    choices = ["'last'", *map(repr, _TIMINGS), *map(repr, visits)]
+    raise DataValidationError(f"{role}={spec!r} is neither a timing nor a visit label of these data; use one of {', '.join(choices)}")
+
+
+def _paired(frame: pd.DataFrame, start: str, end: str) -> tuple[pd.DataFrame, str, str, str]:
+    """One row per unit with start and end values (NaN end when missing), the attributes of the end row."""
+    keys = _subject_keys(frame)
+    if str(start) in _SESSION_TIMINGS and str(end) in _SESSION_TIMINGS and "session" in frame.columns:
+        ukeys = [*keys, "session"]
+        a = frame[frame["timing"].astype(str) == str(start)].drop_duplicates(ukeys)
+        b = frame[frame["timing"].astype(str) == str(end)].drop_duplicates(ukeys)
+        a = a[a["session"].notna()]
+        b = b[b["session"].notna()]
+        out = a.merge(b[[*ukeys, "value", "day"]], on=ukeys, how="left", suffixes=("_start", "_end"))
+        return out, f"timing {start}", f"timing {end} (same session)", "session"
+    s_rows, s_label = _select(frame, start, role="start")
+    start_day = s_rows.set_index(keys)["day"]
+    e_rows, e_label = _select(frame, end, role="end", exclude_day=start_day)
+    attrs = [c for c in frame.columns if c not in ("value", "day", "baseline", "change", "improvement", "pct_improvement")]
+    base = s_rows[[*keys, "value", "day"]].rename(columns={"value": "value_start", "day": "day_start"})
+    ends = e_rows[[*keys, "value", "day"]].rename(columns={"value": "value_end", "day": "day_end"})
+    out = base.merge(ends, on=keys, how="left")
+    # group attributes: from the end row when there is one, else the start row (subject-level columns agree)
+    attr_cols = [c for c in attrs if c not in keys]
+    a_end = e_rows[[*keys, *attr_cols]]
+    a_start = s_rows[[*keys, *attr_cols]]
+    a_all = pd.concat([a_end, a_start[~a_start.set_index(keys).index.isin(a_end.set_index(keys).index)]])
+    out = out.merge(a_all, on=keys, how="left")
+    return out, s_label, e_label, "subject"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# vectorized interval arithmetic
+# ---------------------------------------------------------------------------------------------------------
+def _wilson(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo = np.full(np.shape(x), np.nan)
+    hi = np.full(np.shape(x), np.nan)
+    ok = n > 0
+    if ok.any():
+        lo_ok, hi_ok = proportion_confint(x[ok], n[ok], alpha=1 - level, method="wilson")
+        lo[ok], hi[ok] = lo_ok, hi_ok
+    # exact limits at the boundaries (floating-point error otherwise leaves e.g. 5.6e-17 at 0 responders)
+    lo = np.where(x == 0, 0.0, np.clip(lo, 0.0, 1.0))
+    hi = np.where((x == n) & ok, 1.0, np.clip(hi, 0.0, 1.0))
+    return lo, hi
+
+
+def _newcombe(x1: np.ndarray, n1: np.ndarray, x2: np.ndarray, n2: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    lo = np.full(np.shape(x1), np.nan)
+    hi = np.full(np.shape(x1), np.nan)
+    ok = (n1 > 0) & (n2 > 0)
+    if ok.any():
+        lo_ok, hi_ok = confint_proportions_2indep(
+            x1[ok], n1[ok], x2[ok], n2[ok], method="newcomb", compare="diff", alpha=1 - level
+        )
+        lo[ok], hi[ok] = lo_ok, hi_ok
+    return np.clip(lo, -1.0, 1.0), np.clip(hi, -1.0, 1.0)
+
+
+def _log_ratio(
+    x1: np.ndarray, n1: np.ndarray, x2: np.ndarray, n2: np.ndarray, level: float, *, odds: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RR (Katz log) or OR (Woolf logit) with its CI; NaN where a needed cell is zero (caller corrects)."""
+    z = stats.norm.isf((1 - level) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if odds:
+            a, b, c, d = x1, n1 - x1, x2, n2 - x2
+            est = (a * d) / (b * c)
+            se = np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+        else:
+            est = (x1 / n1) / (x2 / n2)
+            se = np.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
+        lest = np.log(est)
+        lo, hi = np.exp(lest - z * se), np.exp(lest + z * se)
+    bad = ~np.isfinite(lest) | ~np.isfinite(se)
+    return np.where(bad, np.nan, est), np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def nnt_from_rd(
+    rd: object, rd_ci_low: object, rd_ci_high: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Number needed to treat and its CI from a risk difference and its CI (Altman 1998), elementwise.
+
+    The risk difference is arm 1 minus arm 2 in the proportion of responders (benefit), so RD > 0 gives a
+    number needed to treat for one more person to benefit (NNTB) with arm 1, RD < 0 a number needed to treat
+    for one more to be harmed (NNTH).
+
+    Returns
+    -------
+    nnt : signed 1/RD (positive = NNTB, negative = NNTH; ±inf at RD = 0)
+    nnt_ci_low, nnt_ci_high : signed limits. When the RD CI excludes 0 they are 1/rd_ci_high and 1/rd_ci_low
+        (sorted) on the same side. When the RD CI includes 0 the NNT CI is in two pieces through infinity,
+        (−∞, nnt_ci_low] ∪ [nnt_ci_high, ∞) with nnt_ci_low = 1/rd_ci_low < 0 (the NNTH limit) and
+        nnt_ci_high = 1/rd_ci_high > 0 (the NNTB limit).
+    direction : "NNTB", "NNTH" or "none" (RD = 0)
+    label : text as Altman writes it, e.g. "NNTB 10.0 (NNTH 21.9 to ∞ to NNTB 4.6)" (one decimal; the
+        numeric columns keep full precision)
+
+    Examples
+    --------
+    >>> nnt, lo, hi, d, lab = nnt_from_rd(0.1, -0.0456, 0.2174)
+    >>> str(lab[0])
+    'NNTB 10.0 (NNTH 21.9 to ∞ to NNTB 4.6)'
+    >>> nnt_from_rd(0.25, 0.1, 0.4)[4][0]
+    'NNTB 4.0 (2.5 to 10.0)'
+    """
+    rd_a = np.atleast_1d(np.asarray(rd, dtype=float))
+    lo_a = np.atleast_1d(np.asarray(rd_ci_low, dtype=float))
+    hi_a = np.atleast_1d(np.asarray(rd_ci_high, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nnt = 1.0 / rd_a
+        inv_lo, inv_hi = 1.0 / lo_a, 1.0 / hi_a
+    crosses = (lo_a < 0) & (hi_a > 0)
+    same = ~crosses
+    nnt_lo = np.where(crosses, inv_lo, np.fmin(inv_lo, inv_hi))
+    nnt_hi = np.where(crosses, inv_hi, np.fmax(inv_lo, inv_hi))
+    # a limit exactly at 0 means an unbounded NNT on that side
+    nnt_lo = np.where(same & (lo_a == 0), np.where(hi_a > 0, inv_hi, -np.inf), nnt_lo)
+    nnt_hi = np.where(same & (lo_a == 0), np.inf, nnt_hi)
+    nnt_lo = np.where(same & (hi_a == 0) & (lo_a < 0), -np.inf, nnt_lo)
+    nnt_hi = np.where(same & (hi_a == 0) & (lo_a < 0), inv_lo, nnt_hi)
+    direction = np.where(rd_a > 0, "NNTB", np.where(rd_a < 0, "NNTH", "none"))
+    direction = np.where(np.isnan(rd_a), "", direction)
+    labels = []
+    for r, l_, h_, d in zip(rd_a, lo_a, hi_a, direction, strict=True):
+        if not np.isfinite(r):
+            labels.append("")
+            continue
+        head = "NNT ∞ (no difference)" if r == 0 else f"{d} {_fmt(1 / abs(r))}"
+        if not (np.isfinite(l_) and np.isfinite(h_)):
+            labels.append(head)
+            continue
+        if l_ < 0 < h_ or (l_ == 0 and h_ > 0) or (h_ == 0 and l_ < 0):
+            left = "∞" if l_ == 0 else f"NNTH {_fmt(1 / abs(l_))}"
+            right = "∞" if h_ == 0 else f"NNTB {_fmt(1 / h_)}"
+            if l_ == 0:
+                labels.append(f"{head} (NNTB {_fmt(1 / h_)} to ∞)")
+            elif h_ == 0:
+                labels.append(f"{head} (NNTH {_fmt(1 / abs(l_))} to ∞)")
+            else:
+                labels.append(f"{head} ({left} to ∞ to {right})")
+        else:
+            a_, b_ = sorted((1 / abs(l_), 1 / abs(h_)))
+            side = "NNTB" if h_ > 0 else "NNTH"
+            inner = f"{_fmt(a_)} to {_fmt(b_)}" if side == d else f"{side} {_fmt(a_)} to {_fmt(b_)}"
+            labels.append(f"{head} ({inner})")
+    return nnt, nnt_lo, nnt_hi, direction, np.array(labels, dtype=object)
+
+
+def responder_table(
+    x1: object, n1: object, x2: object, n2: object, *, level: float = 0.95, continuity: float | None = None
+) -> pd.DataFrame:
+    """Rates, RD, RR, OR and NNT with CIs for arrays of 2×2 tables (responders x of n per arm).
+
+    The engine behind :func:`responders`, usable directly on published counts. Columns are those of
+    :func:`responders` from ``rate_1`` on (see there).
+
+    Examples
+    --------
+    >>> t = responder_table([12], [31], [4], [29])
+    >>> t[["rate_1", "rate_2", "risk_diff", "risk_ratio", "nnt"]].round(3)
+       rate_1  rate_2  risk_diff  risk_ratio    nnt
+    0   0.387   0.138      0.249       2.806  4.013
+    """
+    x1_a, n1_a, x2_a, n2_a = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (x1, n1, x2, n2))
+    if np.any((x1_a < 0) | (x1_a > n1_a) | (x2_a < 0) | (x2_a > n2_a)):
+        raise DataValidationError("responder counts must satisfy 0 <= x <= n in each arm")
+    if continuity is not None and not (np.isfinite(continuity) and continuity > 0):
+        raise ValueError(f"continuity must be a positive number (0.5 is usual) or None; got {continuity!r}")
+    m = len(x1_a)
+    notes: list[list[str]] = [[] for _ in range(m)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p2 = x1_a / n1_a, x2_a / n2_a
+    r1_lo, r1_hi = _wilson(x1_a, n1_a, level)
+    r2_lo, r2_hi = _wilson(x2_a, n2_a, level)
+    rd = p1 - p2
+    rd_lo, rd_hi = _newcombe(x1_a, n1_a, x2_a, n2_a, level)
+    zero_cell = (x1_a == 0) | (x2_a == 0) | (x1_a == n1_a) | (x2_a == n2_a)
+    corr = np.where(zero_cell & (continuity is not None), float(continuity or 0.0), 0.0)
+    # RR: defined unless a responder count is 0; OR: unless any cell is 0. The correction adds `continuity` to
+    # every cell of the affected tables only (metafor's escalc default add = 1/2, to = "only0").
+    rr, rr_lo, rr_hi = _log_ratio(x1_a + corr, n1_a + 2 * corr, x2_a + corr, n2_a + 2 * corr, level, odds=False)
+    or_, or_lo, or_hi = _log_ratio(x1_a + corr, n1_a + 2 * corr, x2_a + corr, n2_a + 2 * corr, level, odds=True)
+    nnt, nnt_lo, nnt_hi, direction, label = nnt_from_rd(rd, rd_lo, rd_hi)
+    both_all = (x1_a == n1_a) & (x2_a == n2_a)
+    for i in range(m):
+        if n1_a[i] == 0 or n2_a[i] == 0:
+            notes[i].append("an arm has no subjects")
+            continue
+        if min(n1_a[i], n2_a[i]) < 10:
+            notes[i].append("fewer than 10 subjects in an arm: intervals are wide")
+        if zero_cell[i]:
+            what = []
+            if x1_a[i] == 0 or x2_a[i] == 0:
+                what.append("0 responders in an arm")
+            if x1_a[i] == n1_a[i] or x2_a[i] == n2_a[i]:
+                what.append("all responders in an arm")
+            msg = " and ".join(what)
+            if continuity is not None:
+                notes[i].append(f"{msg}: {continuity:g} added to every cell for RR and OR")
+            else:
+                undefined = ["RR and OR"] if not np.isfinite(rr[i]) else ["OR"]
+                extra = "; RR = 1 has no CI (every subject responded)" if both_all[i] else ""
+                notes[i].append(
+                    f"{msg}: {undefined[0]} undefined{extra} (Wilson and Newcombe CIs remain valid; pass "
+                    "continuity=0.5 for corrected ratios)"
+                )
+        if both_all[i] and continuity is None:
+            rr_lo[i] = rr_hi[i] = np.nan  # zero-width log interval: not an interval
+    out = pd.DataFrame(
+        {
+            "n_1": n1_a.astype(int), "responders_1": x1_a.astype(int), "rate_1": p1,
+            "rate_1_ci_low": r1_lo, "rate_1_ci_high": r1_hi,
+            "n_2": n2_a.astype(int), "responders_2": x2_a.astype(int), "rate_2": p2,
+            "rate_2_ci_low": r2_lo, "rate_2_ci_high": r2_hi,
+            "risk_diff": rd, "risk_diff_ci_low": rd_lo, "risk_diff_ci_high": rd_hi,
+            "risk_ratio": rr, "risk_ratio_ci_low": rr_lo, "risk_ratio_ci_high": rr_hi,
+            "odds_ratio": or_, "odds_ratio_ci_low": or_lo, "odds_ratio_ci_high": or_hi,
+            "nnt": nnt, "nnt_ci_low": nnt_lo, "nnt_ci_high": nnt_hi, "nnt_direction": direction,
+            "nnt_label": label,
+            "continuity": np.where(corr > 0, corr, np.nan),
+            "ci_method": "Wilson; RD Newcombe hybrid score (method 10); RR log (Katz); OR log (Woolf)",
+            "level": level,
+        }
+    )
+    out["note"] = ["; ".join(n) for n in notes]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public: responders
+# ---------------------------------------------------------------------------------------------------------
+def _as_list(x: object) -> list:
+    if x is None:
+        return []
+    if isinstance(x, str | _instruments.MCID) or np.isscalar(x):
+        return [x]
+    return list(x)  # type: ignore[call-overload]
+
+
+def responders(
+    data: Any,
+    *,
+    instrument: str,
+    threshold: object = "mcid",
+    by: str | Sequence[str] = (),
+    compare: tuple[str, str, str] | None = None,
+    start: str = "baseline",
+    end: str = "last",
+    level: float = 0.95,
+    missing: Literal["completers", "nonresponders"] = "completers",
+    continuity: float | None = None,
+) -> pd.DataFrame:
+    """Responder analysis: who improved by at least a threshold, per group and arm, with RD, RR, OR and NNT.
+
+    Parameters
+    ----------
+    data : Dataset or DataFrame
+        A :class:`massage_outcomes.Dataset` or its analysis frame (``Dataset.analysis_frame`` columns).
+    instrument : str
+        Registered instrument key; its direction decides what improvement means.
+    threshold : "mcid", float, MCID, or a list of them
+        ``"mcid"``: the instrument's first registered MCID (points or percent); a number in (0, 1]: a
+        proportion of the start value (0.3 = at least 30% improvement); a number above 1: points on the
+        instrument's scale; an :class:`~massage_outcomes.instruments.MCID`. A list gives one row per threshold
+        (e.g. ``["mcid", 0.3, 0.5]``, the set reviewers expect).
+    by : str or list of str
+        Group columns of the analysis frame (e.g. ``["condition", "technique"]``), taken from each subject's end
+        row (else the start row).
+    compare : (column, a, b), optional
+        Two arms to compare, e.g. ``("arm", "therapeutic", "usual_care")``: differences are a − b.
+        Without it, one rate per group.
+    start, end : str
+        The two occasions: a timing (``"baseline"``, ``"pre"``, ``"post"``, ``"followup"``), a visit label
+        (``"week_10"``), or ``end="last"``: the last scheduled visit (highest ``visit_order``), or each
+        subject's last measurement when the data have no visits. ``start="pre", end="post"`` pairs ratings
+        within each session (the unit is then the session, not the subject: see ``unit``).
+    level : float
+        Confidence level of every interval.
+    missing : {"completers", "nonresponders"}
+        Subjects with a start value but none at ``end``: left out (complete-case, the default) or counted as
+        non-responders (the conservative rule many trials pre-specify). The rule is named in column
+        ``missing`` and the counts in ``n_missing_1``/``n_missing_2``.
+    continuity : float, optional
+        Add this (0.5 is usual) to every cell of a 2×2 table that has a zero (or an all-responder) cell, for RR
+        and OR only; the rates, RD and NNT are never corrected. Default None: such ratios are NaN with a note.
+
+    Returns
+    -------
+    DataFrame
+        One row per group × threshold. Columns: the ``by`` columns; ``threshold`` (label, e.g. ">=30%
+        improvement"), ``threshold_value``, ``threshold_unit`` ("points"/"percent"); ``start``, ``end``
+        (occasions used, in words), ``unit`` ("subject" or "session"), ``missing``.
+
+        With ``compare``: ``arm_1``, ``arm_2`` (a and b); per arm ``n_k`` (analysed), ``responders_k``,
+        ``rate_k`` with ``rate_k_ci_low``/``rate_k_ci_high`` (Wilson score), ``n_missing_k`` (no ``end``
+        value); ``risk_diff`` (rate_1 − rate_2) with ``risk_diff_ci_low``/``_high`` (Newcombe hybrid score,
+        method 10); ``risk_ratio`` with log (Katz) CI; ``odds_ratio`` with log (Woolf) CI; ``nnt`` (signed
+        1/RD: positive = NNTB, negative = NNTH), ``nnt_ci_low``, ``nnt_ci_high`` (see :func:`nnt_from_rd`: when
+        the RD CI includes 0 the NNT CI runs through infinity, from ``nnt_ci_high`` (NNTB) to ∞ to
+        ``|nnt_ci_low|`` (NNTH)), ``nnt_direction`` ("NNTB"/"NNTH"), ``nnt_label`` (text, e.g. "NNTB 10.0 (NNTH
+        21.9 to ∞ to NNTB 4.6)"); ``favours`` (words: "favours a", "favours b", "no difference");
+        ``continuity`` (the correction added, NaN if none); ``ci_method``; ``level``; ``note`` (tiny or
+        degenerate groups; empty when all is well).
+
+        Without ``compare``: ``n``, ``responders``, ``rate``, ``rate_ci_low``, ``rate_ci_high``, ``n_missing``,
+        ``ci_method``, ``level``, ``note``.
+
+    Warns
+    -----
+    SmallSampleWarning
+        Some group has an empty arm, or no or only responders so that RR/OR are undefined (see ``note``).
+
+    Notes
+    -----
+    Improvement is ``instrument.improvement(start, end)`` (points, positive = better) or
+    ``instrument.percent_improvement`` (percent of the start value; undefined, hence not a responder, at a
+    start value of 0). A unit responds when its improvement is at least the threshold (with a 1e-9 relative
+    allowance for floating-point error, so that 3 of 10 points counts as 30%). Wilson interval:
+    :math:`(\\hat p + z^2/2n \\pm z\\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2})/(1 + z^2/n)`. Newcombe:
+    :math:`RD - \\sqrt{(\\hat p_1 - l_1)^2 + (u_2 - \\hat p_2)^2}` to
+    :math:`RD + \\sqrt{(u_1 - \\hat p_1)^2 + (\\hat p_2 - l_2)^2}` with Wilson limits l, u. NNT = 1/RD
+    (report it rounded up).
+
+    References
+    ----------
+    Newcombe RG (1998). Interval estimation for the difference between independent proportions: comparison of
+    eleven methods. Stat Med 17(8):873–890. doi:10.1002/(SICI)1097-0258(19980430)17:8<873::AID-SIM779>3.0.CO;2-I
+    Altman DG (1998). Confidence intervals for the number needed to treat. BMJ 317:1309–1312.
+    doi:10.1136/bmj.317.7168.1309
+    Ostelo RWJG et al. (2008). Interpreting change scores for pain and functional status in low back pain.
+    Spine 33(1):90–94. doi:10.1097/BRS.0b013e31815e3a10
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> ds = mo.simulate_trial(n_per_arm=60, seed=1)
+    >>> res = mo.effects.clinical.responders(ds, instrument="rmdq", threshold=["mcid", 0.5], end="week_10",
+    ...                                      compare=("arm", "therapeutic", "usual_care"))
+    >>> res[["threshold", "n_1", "rate_1", "n_2", "rate_2", "risk_diff"]].round(3)  # doctest: +SKIP
+    >>> list(res["threshold"])
+    ['MCID 5 points (MIC, low back pain; Ostelo et al. 2008, Spine 33(1):90-94)', '>=50% improvement']
+    """
+    inst = _instruments.get(instrument)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    if missing not in ("completers", "nonresponders"):
+        raise ValueError(f"missing must be 'completers' or 'nonresponders'; got {missing!r}")
+    thresholds = _as_list(threshold)
+    if not thresholds:
+        raise ValueError("threshold must not be empty")
+    resolved = [_instruments.resolve_threshold(inst, t) for t in thresholds]
+    by_cols = _as_list(by)
+    frame = _analysis_frame(data, inst.key)
+    for col in [*by_cols, *([compare[0]] if compare else [])]:
+        if col not in frame.columns:
+            raise DataValidationError(
+                f"column {col!r} (from by/compare) is not in the analysis frame; available: {', '.join(map(str, frame.columns))}"
+            )
+    if compare is not None and (not isinstance(compare, tuple | list) or len(compare) != 3):
+        raise ValueError(f"compare must be (column, a, b), e.g. ('arm', 'therapeutic', 'usual_care'); got {compare!r}")
+    units, s_label, e_label, unit = _paired(frame, start, end)
+    units = units[np.isfinite(units["value_start"].to_numpy(dtype=float, na_value=np.nan))]
+    if compare is not None:
+        col, a, b = compare
+        lab = units[col].astype("string")
+        present = set(lab.dropna().unique())
+        for arm in (a, b):
+            if str(arm) not in present:
+                raise DataValidationError(
+                    f"compare arm {arm!r} not found in column {col!r} (values: {', '.join(sorted(present))})"
+                )
+        units = units[lab.isin([str(a), str(b)]).fillna(False).to_numpy()]
+        arm_idx = np.where(units[col].astype("string").to_numpy(dtype=object, na_value="") == str(a), 0, 1)
+    else:
+        arm_idx = np.zeros(len(units), dtype=int)
+
+    # group codes
+    if by_cols:
+        grouped = units.groupby(by_cols, sort=True, dropna=False, observed=True)
+        gcode = grouped.ngroup().to_numpy()
+        keys = grouped.size().reset_index()[by_cols]
+    else:
+        gcode = np.zeros(len(units), dtype=int)
+        keys = pd.DataFrame(index=[0])
+    G = len(keys)
+    n_arms = 2 if compare is not None else 1
+    cell = gcode * n_arms + arm_idx
+    start_v = units["value_start"].to_numpy(dtype=float, na_value=np.nan)
+    end_v = units["value_end"].to_numpy(dtype=float, na_value=np.nan)
+    observed = np.isfinite(end_v)
+    imp = inst.improvement(start_v, end_v)
+    pct = inst.percent_improvement(start_v, end_v)
+    n_obs = np.bincount(cell[observed], minlength=G * n_arms).reshape(G, n_arms)
+    n_miss = np.bincount(cell[~observed], minlength=G * n_arms).reshape(G, n_arms)
+
+    pieces = []
+    for value, unit_t, label in resolved:
+        score = pct if unit_t == "percent" else imp
+        with np.errstate(invalid="ignore"):
+            resp = observed & (score >= value - 1e-9 * max(1.0, abs(value)))
+        x = np.bincount(cell[resp], minlength=G * n_arms).reshape(G, n_arms).astype(float)
+        n = n_obs + (n_miss if missing == "nonresponders" else 0)
+        head = keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
+        head["threshold"] = label
+        head["threshold_value"] = value
+        head["threshold_unit"] = unit_t
+        head["start"] = s_label
+        head["end"] = e_label
+        head["unit"] = unit
+        head["missing"] = missing
+        if compare is not None:
+            tab = responder_table(x[:, 0], n[:, 0], x[:, 1], n[:, 1], level=level, continuity=continuity)
+            head["arm_1"] = str(compare[1])
+            head["arm_2"] = str(compare[2])
+            tab.insert(tab.columns.get_loc("n_2"), "n_missing_1", n_miss[:, 0])
+            tab.insert(tab.columns.get_loc("risk_diff"), "n_missing_2", n_miss[:, 1])
+            rd = tab["risk_diff"].to_numpy()
+            tab.insert(tab.columns.get_loc("continuity"), "favours", np.where(
+                ~np.isfinite(rd), "", np.where(rd > 0, f"favours {compare[1]}",
+                                              np.where(rd < 0, f"favours {compare[2]}", "no difference"))))
+            if missing == "nonresponders":
+                tab["note"] = [
+                    "; ".join(p for p in (t, f"{int(m1 + m2)} missing counted as non-responders" if m1 + m2 else "") if p)
+                    for t, m1, m2 in zip(tab["note"], n_miss[:, 0], n_miss[:, 1], strict=True)
+                ]
+            pieces.append(pd.concat([head, tab], axis=1))
+        else:
+            nn, xx = n[:, 0].astype(float), x[:, 0]
+            lo, hi = _wilson(xx, nn, level)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = xx / nn
+            head["n"] = nn.astype(int)
+            head["responders"] = xx.astype(int)
+            head["rate"] = rate
+            head["rate_ci_low"] = lo
+            head["rate_ci_high"] = hi
+            head["n_missing"] = n_miss[:, 0]
+            head["ci_method"] = "Wilson"
+            head["level"] = level
+            head["note"] = np.where(nn == 0, "no subjects with both occasions", np.where(
+                nn < 10, "fewer than 10 subjects: the interval is wide", ""))
+            pieces.append(head)
+    out = pd.concat(pieces, ignore_index=True)
+    if by_cols:
+        out = out.sort_values(by_cols, kind="stable", ignore_index=True)
+    if unit == "session":
+        out["note"] = [
+            "; ".join(p for p in (t, "unit = session: ratings of one subject are not independent") if p)
+            for t in out["note"]
+        ]
+    flagged = out["note"].str.contains("undefined|no subjects", regex=True)
+    if flagged.any():
+        warnings.warn(
+            f"{int(flagged.sum())} responder row(s) have an empty arm or undefined ratios (see the note column)",
+            SmallSampleWarning, stacklevel=2,
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public: reliable change (Jacobson & Truax 1991)
+# ---------------------------------------------------------------------------------------------------------
+def reliable_change(
+    data: Any,
+    *,
+    instrument: str,
+    reliability: float | None = None,
+    sd_baseline: float | None = None,
+    by: str | Sequence[str] = (),
+    start: str = "baseline",
+    end: str = "last",
+    level: float = 0.95,
+    per_subject: bool = False,
+) -> pd.DataFrame:
+    """Jacobson–Truax reliable change: improvement larger than measurement error, per group.
+
+    Parameters
+    ----------
+    data : Dataset or DataFrame
+    instrument : str
+    reliability : float, optional
+        Test–retest reliability r of the instrument; defaults to the registry's ``instrument.reliability``.
+        Required one way or the other (the registry has none for most instruments: pass the value from the
+        population you study).
+    sd_baseline : float, optional
+        SD of the start scores to use (e.g. a normative SD). Default: the registry's ``sd_reference`` if set,
+        else the SD (ddof=1) of the start scores of all analysed subjects (one threshold for every group).
+    by, start, end, level
+        As in :func:`responders`; ``level`` sets the critical value z (1.96 at 0.95).
+    per_subject : bool
+        Return one row per subject (start, end, improvement, rci, category) instead of the group summary.
+
+    Returns
+    -------
+    DataFrame
+        Per group: ``n``, ``reliability``, ``sd_baseline``, ``se_diff`` = SD·√2·√(1 − r), ``rc_points`` =
+        z·se_diff (the smallest reliable change in points), ``n_improved``, ``n_unchanged``,
+        ``n_deteriorated`` (RCI > z, |RCI| <= z, RCI < −z, with RCI = improvement / se_diff),
+        ``prop_improved`` with Wilson ``prop_improved_ci_low``/``_high``, ``prop_deteriorated``, ``note``.
+
+    References
+    ----------
+    Jacobson NS, Truax P (1991). Clinical significance: a statistical approach to defining meaningful change in
+    psychotherapy research. J Consult Clin Psychol 59(1):12–19. doi:10.1037/0022-006X.59.1.12
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> ds = mo.simulate_trial(n_per_arm=40, seed=2)
+    >>> rc = reliable_change(ds, instrument="rmdq", reliability=0.88, by="arm", end="week_10")
+    >>> list(rc.columns[:6])
+    ['arm', 'n', 'reliability', 'sd_baseline', 'se_diff', 'rc_points']
+    """
+    inst = _instruments.get(instrument)
+    r = reliability if reliability is not None else inst.reliability
+    if r is None:
+        raise DataValidationError(
+            f"{inst.describe()} has no test-retest reliability in the registry; pass reliability= (e.g. the ICC "
+            "reported for your population)"
+        )
+    r = float(r)
+    if not 0 <= r < 1:
+        raise ValueError(f"reliability must be in [0, 1); got {r!r}")
+    by_cols = _as_list(by)
+    frame = _analysis_frame(data, inst.key)
+    for col in by_cols:
+        if col not in frame.columns:
+            raise DataValidationError(f"by column {col!r} is not in the analysis frame")
+    units, _s, _e, _unit = _paired(frame, start, end)
+    start_v = units["value_start"].to_numpy(dtype=float, na_value=np.nan)
+    end_v = units["value_end"].to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(start_v) & np.isfinite(end_v)
+    units, start_v, end_v = units[ok], start_v[ok], end_v[ok]
+    sd = sd_baseline if sd_baseline is not None else inst.sd_reference
+    sd_source = "given" if sd_baseline is not None else ("registry" if sd is not None else "sample")
+    if sd is None:
+        sd = float(np.std(start_v, ddof=1)) if len(start_v) > 1 else np.nan
+    se_diff = float(sd) * np.sqrt(2.0) * np.sqrt(1.0 - r)
+    z = float(stats.norm.isf((1 - level) / 2))
+    imp = inst.improvement(start_v, end_v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rci = imp / se_diff
+    cat = np.where(rci > z, "improved", np.where(rci < -z, "deteriorated", "unchanged"))
+    if per_subject:
+        out = units.drop(columns=[c for c in ("day_start", "day_end") if c in units.columns]).copy()
+        out["improvement"] = imp
+        out["rci"] = rci
+        out["category"] = cat
+        return out.reset_index(drop=True)
+    if by_cols:
+        grouped = units.groupby(by_cols, sort=True, dropna=False, observed=True)
+        g = grouped.ngroup().to_numpy()
+        keys = grouped.size().reset_index()[by_cols]
+    else:
+        g = np.zeros(len(units), dtype=int)
+        keys = pd.DataFrame(index=[0])
+    G = len(keys)
+    n = np.bincount(g, minlength=G).astype(float)
+    n_imp = np.bincount(g[cat == "improved"], minlength=G).astype(float)
+    n_det = np.bincount(g[cat == "deteriorated"], minlength=G).astype(float)
+    lo, hi = _wilson(n_imp, n, level)
+    out = keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
+    out["n"] = n.astype(int)
+    out["reliability"] = r
+    out["sd_baseline"] = float(sd)
+    out["se_diff"] = se_diff
+    out["rc_points"] = z * se_diff
+    out["sd_source"] = sd_source
+    out["n_improved"] = n_imp.astype(int)
+    out["n_unchanged"] = (n - n_imp - n_det).astype(int)
+    out["n_deteriorated"] = n_det.astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["prop_improved"] = n_imp / n
+        out["prop_improved_ci_low"] = lo
+        out["prop_improved_ci_high"] = hi
+        out["prop_deteriorated"] = n_det / n
+    out["level"] = level
+    out["note"] = np.where(n == 0, "no subjects with both occasions", np.where(n < 10, "fewer than 10 subjects", ""))
+    return out
