@@ -235,13 +235,16 @@ def effect_size(
                                            **boot_kw)  # type: ignore[arg-type]
     _warn_notes(res.note)
     c = res.conventions
+
+    def f(v: object) -> float:
+        return float(np.asarray(v, dtype=float).reshape(-1)[0])
+
     return EffectSize(
-        measure=c["measure"], estimate=float(res.estimate), se=float(res.se), ci_low=float(res.ci_low),
-        ci_high=float(res.ci_high), level=level, p_value=float(res.p_value), df=float(res.df),
-        n_1=float(m1.n), mean_1=float(m1.mean), sd_1=float(m1.sd), n_2=float(m2.n), mean_2=float(m2.mean),
-        sd_2=float(m2.sd), bias_correction=c["bias_correction"], sd_used=c["sd_used"], ci_method=c["ci_method"],
-        se_formula=c["se_formula"], p_method=c["p_method"], note=str(np.atleast_1d(res.note)[0]),
-        draws=None if draws is None else draws[:, 0],
+        measure=c["measure"], estimate=f(res.estimate), se=f(res.se), ci_low=f(res.ci_low), ci_high=f(res.ci_high),
+        level=level, p_value=f(res.p_value), df=f(res.df), n_1=f(m1.n), mean_1=f(m1.mean), sd_1=f(m1.sd),
+        n_2=f(m2.n), mean_2=f(m2.mean), sd_2=f(m2.sd), bias_correction=c["bias_correction"], sd_used=c["sd_used"],
+        ci_method=c["ci_method"], se_formula=c["se_formula"], p_method=c["p_method"],
+        note=str(np.atleast_1d(res.note)[0]), draws=None if draws is None else draws[:, 0],
     )
 
 

@@ -1,0 +1,154 @@
+"""effect_size / effect_sizes: results, conventions, notes, favours, adjustment, pairing of occasions."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import massage_outcomes as mo
+from massage_outcomes.effects import EffectSize, effect_size, effect_sizes
+from massage_outcomes.effects.ancova import ancova_ols
+from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+
+
+@pytest.fixture(scope="module")
+def trial() -> mo.Dataset:
+    return mo.simulate_trial(n_per_arm=40, seed=11)
+
+
+def test_effect_size_object() -> None:
+    es = effect_size([3, 4, 2, 5, 3, 4], [5, 6, 4, 6, 7, 5])
+    assert isinstance(es, EffectSize)
+    assert es.ci == (es.ci_low, es.ci_high)
+    frame = es.to_frame()
+    assert list(frame.columns)[:3] == ["measure", "estimate", "se"] and "draws" not in frame.columns
+    assert "hedges_g" in repr(es) and "95% CI" in repr(es)
+    with pytest.raises(AttributeError):
+        es.estimate = 1.0  # type: ignore[misc]
+
+
+def test_one_sample_and_paired_sign() -> None:
+    x = np.array([5.0, 6, 7, 5, 8, 6])
+    y = x - np.array([1.0, 2, 1, 0, 3, 1])
+    es = effect_size(x, y, paired=True, measure="mean_change")
+    assert es.estimate == pytest.approx(np.mean(x - y))
+    one = effect_size(x - y, measure="d_z")
+    assert one.estimate == pytest.approx(es.estimate / np.std(x - y, ddof=1))
+
+
+def test_bootstrap_draws_on_request() -> None:
+    rng = np.random.default_rng(0)
+    es = effect_size(rng.normal(0.5, 1, 30), rng.normal(0, 1, 30), ci="bca", rng=1, n_resamples=500,
+                     return_draws=True)
+    assert es.draws is not None and es.draws.shape == (500,)
+    assert es.ci_method == "bootstrap_bca (B=500)" and es.se_formula == "bootstrap sd"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    (dict(measure="nope"), "measure"),
+    (dict(ci="wald"), "ci"),
+    (dict(level=95), "level"),
+])
+def test_bad_arguments_name_the_argument(kwargs: dict, match: str) -> None:
+    with pytest.raises(DataValidationError, match=match):
+        effect_size([1, 2, 3], [2, 3, 4], **kwargs)
+
+
+def test_constant_data_warns_with_note() -> None:
+    with pytest.warns(SmallSampleWarning):
+        es = effect_size([2.0, 2.0, 2.0], [2.0, 2.0])
+    assert "all values equal" in es.note
+
+
+def _manual_change(frame: pd.DataFrame, end: str) -> pd.DataFrame:
+    base = frame[frame.timing == "baseline"].set_index("subject")["value"]
+    e = frame[frame.visit.astype(str) == end].set_index("subject")
+    return pd.DataFrame({"arm": e["arm"], "change": e["value"] - base.reindex(e.index)}).dropna()
+
+
+def test_between_change_matches_two_array_call(trial: mo.Dataset) -> None:
+    tab = effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "relaxation"), end="week_10")
+    assert len(tab) == 1
+    row = tab.iloc[0]
+    man = _manual_change(trial.analysis_frame("rmdq"), "week_10")
+    es = effect_size(man.change[man.arm == "therapeutic"], man.change[man.arm == "relaxation"])
+    assert row["estimate"] == pytest.approx(es.estimate)
+    assert row["ci_low"] == pytest.approx(es.ci_low)
+    assert row["n_1"] == es.n_1 and row["n_2"] == es.n_2
+    assert row["contrast"] == "therapeutic - relaxation"
+    expected = "favours therapeutic" if es.estimate < 0 else "favours relaxation"  # rmdq: lower is better
+    assert row["favours"] == expected
+    for c in ("bias_correction", "sd_used", "ci_method", "se_formula", "note", "p_value"):
+        assert c in tab.columns
+
+
+def test_by_groups_and_adjustment(trial: mo.Dataset) -> None:
+    tab = effect_sizes(trial, instrument="pain_nrs", start="pre", end="post", by=["arm"], adjust="holm")
+    assert set(tab["arm"]) == {"therapeutic", "relaxation"}  # usual care has no sessions
+    assert (tab["p_adjusted"] >= tab["p_value"]).all()
+    assert tab["favours"].str.startswith("improvement").all()
+    assert (tab["estimate"] < 0).all()  # pain falls after a session: end - start < 0
+    assert tab["measure"].iloc[0] == "hedges_g (g_z)"
+
+
+def test_last_visit_and_visit_labels(trial: mo.Dataset) -> None:
+    last = effect_sizes(trial, instrument="rmdq", by="arm")
+    w26 = effect_sizes(trial, instrument="rmdq", by="arm", end="week_26")
+    # subjects who reached week 26 have it as their last visit; dropouts contribute an earlier one
+    assert (last["n_1"] >= w26["n_1"]).all()
+    with pytest.raises(DataValidationError, match="week_99"):
+        effect_sizes(trial, instrument="rmdq", by="arm", end="week_99")
+    with pytest.raises(DataValidationError, match="not in the analysis frame"):
+        effect_sizes(trial, instrument="rmdq", by="nope")
+    with pytest.raises(DataValidationError, match="not found"):
+        effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "sham"))
+
+
+def test_ancova_rows_match_statsmodels(trial: mo.Dataset) -> None:
+    tab = effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), on="ancova",
+                       end="week_10", measure="mean_diff")
+    af = trial.analysis_frame("rmdq")
+    e = af[af.visit.astype(str) == "week_10"].dropna(subset=["baseline"])
+    ref = ancova_ols(e, followup="value", baseline="baseline", group="arm", a="therapeutic", b="usual_care")
+    row = tab.iloc[0]
+    for k in ("estimate", "se", "ci_low", "ci_high", "p_value"):
+        assert row[k] == pytest.approx(ref[k], rel=1e-9)
+    std = effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), on="ancova",
+                       end="week_10", measure="hedges_g", standardizer="residual")
+    assert std["sd_used"].iloc[0] == "residual sd"
+
+
+def test_ppc_and_bootstrap_rows(trial: mo.Dataset) -> None:
+    ppc = effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), on="ppc",
+                       measure="d_ppc2", ci="normal")
+    assert ppc["measure"].iloc[0] == "d_ppc2" and np.isfinite(ppc["se"].iloc[0])
+    with pytest.raises(DataValidationError, match="no exact"):
+        effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), on="ppc",
+                     measure="d_ppc2")
+    tab, draws = effect_sizes(trial, instrument="rmdq", by="arm", ci="percentile", rng=3, n_resamples=300,
+                              return_draws=True)
+    assert draws is not None and draws.shape == (300, len(tab))
+    assert tab["ci_method"].iloc[0] == "bootstrap_percentile (B=300)"
+
+
+def test_tiny_and_constant_groups_note_not_nan(trial: mo.Dataset) -> None:
+    af = trial.analysis_frame("rmdq").copy()
+    keep = af["subject"].isin(af.loc[af.arm == "therapeutic", "subject"].unique()[:1]) | (af.arm != "therapeutic")
+    af = af[keep]
+    with pytest.warns(SmallSampleWarning):
+        tab = effect_sizes(af, instrument="rmdq", compare=("arm", "therapeutic", "relaxation"), end="week_10")
+    assert "n < 2" in tab["note"].iloc[0]
+    const = af[af.arm != "therapeutic"].copy()
+    const["value"] = 5.0
+    with pytest.warns(SmallSampleWarning):
+        tab = effect_sizes(const, instrument="rmdq", by="arm", end="week_10")
+    assert tab["note"].str.contains("all changes equal").all()
+
+
+def test_no_warning_for_healthy_groups(trial: mo.Dataset) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        effect_sizes(trial, instrument="rmdq", by="arm", end="week_10", ci="normal")
