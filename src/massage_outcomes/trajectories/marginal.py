@@ -354,6 +354,12 @@ class MarginalMeansMixin:
             values[v] = list(chosen) if isinstance(chosen, list | tuple) else [chosen]
             if not values[v]:
                 raise MassageOutcomesError(f"`at` gives no values for {v!r}.")
+            if v in at and isinstance(default, list | tuple) and not _is_numeric_list(default):
+                bad = [x for x in values[v] if str(x) not in {str(d) for d in default}]
+                if bad:
+                    raise MassageOutcomesError(
+                        f"at[{v!r}] has {bad}, which are not levels of {v!r}; the levels are {list(default)}."
+                    )
         if self.time is not None and self.time_kind == "continuous" and self.time not in at:
             tv = values[self.time]
             values[self.time] = [float(x) for x in tv]

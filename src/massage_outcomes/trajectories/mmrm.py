@@ -9,7 +9,7 @@ Computation
 -----------
 Subjects are grouped by their pattern of observed visits. Within a pattern every subject shares the same
 covariance block, so the likelihood needs only per-pattern sums ``Σ_i X_i ⊗ X_i``, ``Σ_i X_i ⊗ y_i`` and
-``Σ_i y_i y_i'``; after those (one pass of batched ``einsum``) each likelihood evaluation costs
+``Σ_i y_i y_i'``; after those (one BLAS product per pattern) each likelihood evaluation costs
 O(patterns · visits² · p²) whatever the number of subjects: there is no loop over subjects. The gradient with
 respect to the covariance matrix is analytic; derivatives of the covariance with respect to its parameters use
 complex-step differentiation (exact to rounding). BFGS is followed by Newton polishing with the Hessian from
@@ -65,9 +65,16 @@ def _analysis_frame(data: Any, instrument: str | None, needed: Sequence[str]) ->
 
 def _levels(series: pd.Series) -> list[str]:
     if isinstance(series.dtype, pd.CategoricalDtype):
-        present = set(series.dropna().astype(str))
+        present = {str(v) for v in series.cat.categories[np.unique(series.cat.codes[series.cat.codes >= 0])]}
         return [str(c) for c in series.cat.categories if str(c) in present]
-    return sorted({str(v) for v in series.dropna()})
+    return sorted({str(v) for v in pd.unique(series.dropna())})
+
+
+def _xx(Xk: np.ndarray) -> np.ndarray:
+    """sum_i X_i[a, p] X_i[b, q] as (m, m, p, p), through one BLAS product."""
+    n, m, p = Xk.shape
+    flat = Xk.reshape(n, m * p)
+    return (flat.T @ flat).reshape(m, p, m, p).transpose(0, 2, 1, 3).copy()
 
 
 @dataclass
@@ -202,8 +209,8 @@ class _REML:
             Si = linalg.cho_solve(cf, np.eye(len(v)))
             Sinvs.append(Si)
             logdet += pat.n * 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
-            A += np.einsum("ab,abpq->pq", Si, pat.XX)
-            c += np.einsum("ab,abp->p", Si, pat.XY)
+            A += np.tensordot(Si, pat.XX, axes=([0, 1], [0, 1]))
+            c += np.tensordot(Si, pat.XY, axes=([0, 1], [0, 1]))
             quad += float(np.sum(Si * pat.YY))
         cA = linalg.cho_factor(A, lower=True)
         beta = linalg.cho_solve(cA, c)
@@ -240,12 +247,12 @@ class _REML:
         beta, Ainv = P["beta"], P["Ainv"]
         for pat, Si in zip(self.patterns, P["Sinvs"], strict=True):
             v = pat.visits
-            M = np.einsum("abp,p->ab", pat.XY, beta)  # sum_i (X_i beta)[a] y_i[b]
-            XbXb = np.einsum("abpq,p,q->ab", pat.XX, beta, beta)
+            M = pat.XY @ beta  # sum_i (X_i beta)[a] y_i[b]
+            XbXb = (pat.XX @ beta) @ beta
             RR = pat.YY - M - M.T + XbXb
             inner = RR
             if self.reml:
-                inner = inner + np.einsum("abpq,pq->ab", pat.XX, Ainv)
+                inner = inner + np.tensordot(pat.XX, Ainv, axes=([2, 3], [0, 1]))
             Gk = pat.n * Si - Si @ inner @ Si
             G[np.ix_(v, v)] += Gk
         return G
@@ -260,7 +267,7 @@ class _REML:
             Si = np.linalg.inv(Sigma[np.ix_(v, v)])
             for j in range(len(theta)):
                 W = Si @ dS[j][np.ix_(v, v)] @ Si
-                out[j] += np.einsum("ab,abpq->pq", W, pat.XX)
+                out[j] += np.tensordot(W, pat.XX, axes=([0, 1], [0, 1]))
         return out
 
 
@@ -581,7 +588,10 @@ def fit_mmrm(
     mm = formulaic.model_matrix(rhs, post, na_action="raise")
     X = np.asarray(mm, dtype=float)
     names = list(mm.model_spec.column_names)
-    rank = np.linalg.matrix_rank(X)
+    XtX = X.T @ X
+    dscale = 1.0 / np.sqrt(np.maximum(np.diag(XtX), 1e-300))
+    eig = np.linalg.eigvalsh(XtX * np.outer(dscale, dscale))
+    rank = int(np.sum(eig > max(eig[-1], 1.0) * 1e-10))
     if rank < X.shape[1]:
         raise ModelFitError(
             f"the fixed-effects design is rank deficient ({rank} of {X.shape[1]} columns): some group has no "
@@ -599,7 +609,12 @@ def fit_mmrm(
     Yf[subj_codes, vidx] = y
     Xf[subj_codes, vidx] = X
     mask[subj_codes, vidx] = True
-    pats, inv = np.unique(mask, axis=0, return_inverse=True)
+    codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(T, dtype=np.int64)) if T < 62 else None
+    if codes is not None:
+        _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
+        pats = mask[first]
+    else:  # pragma: no cover - more than 61 visits
+        pats, inv = np.unique(mask, axis=0, return_inverse=True)
     patterns: list[_Pattern] = []
     for k, pat in enumerate(pats):
         members = np.flatnonzero(inv.reshape(-1) == k)
@@ -610,15 +625,15 @@ def fit_mmrm(
             _Pattern(
                 visits=v,
                 n=len(members),
-                XX=np.einsum("nap,nbq->abpq", Xk, Xk),
-                XY=np.einsum("nap,nb->abp", Xk, Yk),
+                XX=_xx(Xk),
+                XY=(Xk.reshape(len(members), -1).T @ Yk).reshape(len(v), p, len(v)).transpose(0, 2, 1),
                 YY=Yk.T @ Yk,
             )
         )
     prob = _REML(patterns, T, p, len(y), covariance, heterogeneous, method == "REML")
 
     # start: OLS residual covariance (pairwise complete), made positive definite
-    b_ols = np.linalg.lstsq(X, y, rcond=None)[0]
+    b_ols = np.linalg.solve(XtX, X.T @ y)
     R = np.full((N, T), np.nan)
     R[subj_codes, vidx] = y - X @ b_ols
     S0 = pd.DataFrame(R).cov(min_periods=2).to_numpy()
@@ -707,21 +722,26 @@ def _optimize(prob: _REML, theta0: np.ndarray) -> tuple[np.ndarray, bool, list[s
     if not best.success:
         messages.append(f"BFGS: {best.message}")
     val, g = prob.value_grad(theta)
-    for _ in range(20):
+    for _outer in range(3):  # Newton polishing; the Hessian is reused for a few chord steps
         H = _num_hessian(prob, theta)
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            break
-        t, improved = 1.0, False
-        while t > 1e-4:
-            cand = theta - t * step
-            v2, g2 = prob.value_grad(cand)
-            if np.isfinite(v2) and v2 <= val + 1e-12:
-                theta, val, g, improved = cand, v2, g2, True
+        progressed = False
+        for _ in range(8):
+            try:
+                step = np.linalg.solve(H, g)
+            except np.linalg.LinAlgError:
                 break
-            t /= 2
-        if not improved or np.max(np.abs(g)) < 1e-10:
+            t, improved = 1.0, False
+            while t > 1e-4:
+                cand = theta - t * step
+                v2, g2 = prob.value_grad(cand)
+                if np.isfinite(v2) and v2 <= val + 1e-12 * max(1.0, abs(val)):
+                    theta, val, g, improved = cand, v2, g2, True
+                    break
+                t /= 2
+            progressed = progressed or improved
+            if not improved or np.max(np.abs(g)) < 1e-9:
+                break
+        if not progressed or np.max(np.abs(g)) < 1e-9:
             break
     H = _num_hessian(prob, theta)
     gnorm = float(np.max(np.abs(g)))
