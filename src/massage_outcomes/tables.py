@@ -76,6 +76,11 @@ def _is_count_column(name: str) -> bool:
         or n.endswith("_n") or n.startswith("events_")
 
 
+def _is_df_column(name: str) -> bool:
+    n = name.lower()
+    return n in {"df", "edf", "ddf", "df_resid"} or n.endswith("_df")
+
+
 def _fmt_float(x: float, digits: int) -> str:
     s = f"{x:.{digits}f}"
     if s.startswith("-") and float(s) == 0.0:  # no "-0.000": it would flip with the last bit of an estimator
@@ -106,7 +111,8 @@ def format_frame(
     -------
     pandas.DataFrame
         Same shape and column names, every cell a ``str``. Count columns (``n``, ``n_*``, ``*_n``) holding whole
-        numbers are printed without decimals; ``-0.000`` is printed as ``0.000``.
+        numbers are printed without decimals, degrees of freedom (``df``, ``edf``, ``*_df``) with one decimal;
+        ``-0.000`` is printed as ``0.000``.
 
     Examples
     --------
@@ -128,6 +134,8 @@ def format_frame(
             integral = finite.size > 0 and bool(np.all(finite == np.round(finite)))
             if pd.api.types.is_integer_dtype(s) or (integral and _is_count_column(name)):
                 cells = [na if not np.isfinite(v) else str(int(v)) for v in vals]
+            elif _is_df_column(name):  # degrees of freedom: one decimal, as usually reported
+                cells = [na if not np.isfinite(v) else _fmt_float(v, 1) for v in vals]
             elif _is_p_column(name):
                 floor = 10.0 ** (-p_digits)
                 cells = [na if not np.isfinite(v) else
