@@ -435,7 +435,7 @@ def simulate_trial(
         p = params[inst]
         col = 0 if inst == "rmdq" else 2
         lo, hi = inst_range[inst]
-        for ai, a in enumerate(arms):
+        for a in arms:
             rho = p["relapse"][a]
             f = _shape(visit_weeks, 10.0, rho, 26.0)
             mu = p["baseline_mean"] + p["change_week10"][a] * f

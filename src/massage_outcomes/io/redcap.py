@@ -267,6 +267,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     ...     "record_id": ["1", "1", "1"],
     ...     "redcap_event_name": ["baseline_arm_2", "week_10_arm_2", "treatment_arm_2"],
     ...     "redcap_repeat_instrument": ["", "", "session"], "redcap_repeat_instance": ["", "", "1"],
+    ...     "visit_date": ["2024-01-01", "2024-03-11", ""], "session_date": ["", "", "2024-01-08"],
     ...     "rmdq": ["12", "7", ""], "pain_nrs_pre": ["", "", "6"], "pain_nrs_post": ["", "", "4"],
     ...     "technique___1": ["", "", "0"], "technique___2": ["", "", "1"]})
     >>> dictionary = pd.DataFrame({
@@ -280,8 +281,10 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
       instrument     visit   day    timing  session  value
     0       rmdq  baseline   0.0  baseline     <NA>   12.0
     1       rmdq   week_10  70.0  followup     <NA>    7.0
-    >>> ds.sessions[["session", "technique", "intent"]].astype(str).to_dict("records")
-    [{'session': '1', 'technique': 'swedish', 'intent': 'relaxation'}]
+    2   pain_nrs       NaN   7.0       pre        1    6.0
+    3   pain_nrs       NaN   7.0      post        1    4.0
+    >>> ds.sessions[["session", "day", "technique", "intent"]].astype(str).to_dict("records")
+    [{'session': '1', 'day': '7.0', 'technique': 'swedish', 'intent': 'relaxation'}]
     """
     from massage_outcomes.dataset import Dataset
 
@@ -348,7 +351,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     visit = visit.map(lambda v: events_map.get(v, v) if v is not None else v)
     visit = pd.Series(np.where(event.map(lambda e: e in events_map).to_numpy(),
                                event.map(lambda e: events_map.get(e)), visit), index=rec.index)
-    is_session = (rep_no != "").to_numpy() | visit.isna().to_numpy()
+    is_session = (rep_no != "").to_numpy() | (rep_inst != "").to_numpy() | visit.isna().to_numpy()
     visit = visit.where(~is_session, None)
 
     # field roles
@@ -356,6 +359,13 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     validation = dic_by["text_validation_type_or_show_slider_number"].str.lower().to_dict()
     identifier = {k for k, v in dic_by["identifier"].to_dict().items() if str(v).strip().lower() in ("y", "yes", "1")}
     date_fields = [c for c in rec.columns if str(validation.get(c, "")).startswith(("date", "datetime"))]
+    # fields the dictionary does not describe: dates are recognised by their Y-M-D values
+    for c in rec.columns:
+        if c not in dic_by.index and c not in date_fields and not c.startswith("redcap_"):
+            vals = rec[c].str.strip()
+            vals = vals[vals != ""]
+            if len(vals) and vals.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$").all():
+                date_fields.append(c)
     outcome_fields: dict[str, tuple[str, str | None]] = {}
     for c in rec.columns:
         spec = inst_map.get(c)
@@ -402,7 +412,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
         bad = ~(cells.isin(list(_CHECKED | _UNCHECKED))).to_numpy()
         probs = [Problem(file, int(rows[i]), cols[j], rec[cols[j]].iloc[i], "unknown_term",
                          f"checkbox {cols[j]!r} holds {rec[cols[j]].iloc[i]!r}; expected 0/1 or Checked/Unchecked")
-                 for i, j in zip(*np.nonzero(bad))]
+                 for i, j in zip(*np.nonzero(bad), strict=True)]
         codes = np.array([c.split("___", 1)[1] for c in cols], dtype=object)
         names = np.array([choices.get(c, c) for c in codes], dtype=object)
         count = ticked.sum(axis=1)
@@ -508,7 +518,9 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
             report=ValidationReport([Problem(file, None, None, None, "required_column", "no outcome fields")],
                                     file=file))
     long = pd.concat(pieces, ignore_index=True)
-    long = long.sort_values(["_pos", "_field"], kind="stable").reset_index(drop=True)
+    col_order = {c: i for i, c in enumerate(rec.columns)}
+    long = long.assign(_col=long["_field"].map(col_order)).sort_values(["_pos", "_col"], kind="stable")
+    long = long.drop(columns="_col").reset_index(drop=True)
     # subjects without sessions whose arm names a control technique ("usual_care" -> none)
     if "technique" in long.columns:
         has_sess = long.groupby("subject")["session"].transform(lambda s: s.notna().any())
@@ -526,7 +538,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     # only the cells named by a problem are rejected: match (row, field) for cell problems, whole row for dates
     cell_bad = {(p.row, p.column) for p in problems if p.row is not None}
     row_bad = {p.row for p in problems if p.row is not None and p.rule in ("bad_date", "unknown_term")}
-    pre_bad = np.array([(r, f) in cell_bad or r in row_bad for r, f in zip(file_row, long["_field"])], dtype=bool) \
+    pre_bad = np.array([(r, f) in cell_bad or r in row_bad for r, f in zip(file_row, long["_field"], strict=True)], dtype=bool) \
         if problems else np.zeros(len(long), dtype=bool)
     meta = pd.DataFrame({"row": file_row, "field": long["_field"].to_numpy(),
                          "value_text": long["value"].astype(str).to_numpy()})
@@ -534,7 +546,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     if study is None:
         keep_long = keep_long.drop(columns="study")
     source = {"file": file, "format": "redcap", "dictionary": None if dictionary is None else
-              (f"the dictionary frame" if isinstance(dictionary, pd.DataFrame) else str(dictionary)),
+              ("the dictionary frame" if isinstance(dictionary, pd.DataFrame) else str(dictionary)),
               "events": sorted(pd.unique(event[event != ""]).tolist()),
               "arms": sorted({a for a in arm.dropna().unique()}), "outcome_fields": dict(outcome_fields),
               "session_fields": session_attr, "covariates": other, "ignored_fields": ignored,
@@ -560,7 +572,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
                               "value": long.loc[pre_bad, "value"].to_numpy(),
                               "reason": [next((f"{p.rule}: {p.message}" for p in problems
                                                if p.row == r and p.column in (f, *date_fields, *checkbox_cols)),
-                                              "rejected") for r, f in zip(file_row[pre_bad], long.loc[pre_bad, "_field"])]})
+                                              "rejected") for r, f in zip(file_row[pre_bad], long.loc[pre_bad, "_field"], strict=True)]})
         ds.rejected = pd.concat([ds.rejected, extra], ignore_index=True) if len(ds.rejected) else extra
     ds.source.update(rows_read=len(long), rows_kept=len(ds.outcomes),
                      rows_rejected=int(pre_bad.sum()) + int(ds.source.get("rows_rejected", 0)), report=report)
