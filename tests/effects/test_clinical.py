@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
 from massage_outcomes.effects.clinical import nnt_from_rd, reliable_change, responder_table, responders
+from massage_outcomes.errors import DataValidationError, SmallSampleWarning
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "clinical" / "responder_tables.json").read_text())["rows"]
 RTOL = 1e-9

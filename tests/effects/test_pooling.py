@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, SmallSampleWarning
 from massage_outcomes.effects.pooling import pool, pooling_weights, prepare_effects
+from massage_outcomes.errors import ConvergenceWarning, DataValidationError, SmallSampleWarning
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "pooling" / "metafor_rma.json").read_text())
 RTOL = 1e-5

@@ -36,17 +36,9 @@ _TIMINGS = ("baseline", "pre", "post", "followup")
 # data access
 # ---------------------------------------------------------------------------------------------------------
 def _analysis_frame(data: Any, instrument: str) -> pd.DataFrame:
-    try:
-        from massage_outcomes.dataset import as_analysis_frame
-    except ImportError:  # pragma: no cover - foundation-data not installed yet
-        as_analysis_frame = None
-    if as_analysis_frame is not None:
-        return as_analysis_frame(data, instrument)
-    if hasattr(data, "analysis_frame"):  # pragma: no cover
-        return data.analysis_frame(instrument)
-    if isinstance(data, pd.DataFrame):  # pragma: no cover
-        return data[data["instrument"] == instrument] if "instrument" in data.columns else data
-    raise TypeError(f"expected a Dataset or an analysis DataFrame; got {type(data).__name__}")  # pragma: no cover
+    from massage_outcomes.dataset import as_analysis_frame
+
+    return as_analysis_frame(data, instrument)
 
 
 def _subject_keys(frame: pd.DataFrame) -> list[str]:
@@ -440,11 +432,14 @@ def responders(
     --------
     >>> import massage_outcomes as mo
     >>> ds = mo.simulate_trial(n_per_arm=60, seed=1)
-    >>> res = mo.effects.clinical.responders(ds, instrument="rmdq", threshold=["mcid", 0.5], end="week_10",
-    ...                                      compare=("arm", "therapeutic", "usual_care"))
-    >>> res[["threshold", "n_1", "rate_1", "n_2", "rate_2", "risk_diff"]].round(3)  # doctest: +SKIP
-    >>> list(res["threshold"])
-    ['MCID 5 points (MIC, low back pain; Ostelo et al. 2008, Spine 33(1):90-94)', '>=50% improvement']
+    >>> res = responders(ds, instrument="rmdq", threshold=["mcid", 0.5], end="week_10",
+    ...                  compare=("arm", "therapeutic", "usual_care"))
+    >>> res[["threshold_value", "threshold_unit", "n_1", "rate_1", "n_2", "rate_2", "risk_diff"]].round(3)
+       threshold_value threshold_unit  n_1  rate_1  n_2  rate_2  risk_diff
+    0              5.0         points   50    0.52   58   0.397      0.123
+    1             50.0        percent   50    0.38   58   0.276      0.104
+    >>> print(res["nnt_label"].iloc[0])
+    NNTB 8.1 (NNTH 15.9 to ∞ to NNTB 3.3)
     """
     inst = _instruments.get(instrument)
     if not 0 < level < 1:

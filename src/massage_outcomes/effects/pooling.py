@@ -104,8 +104,9 @@ def prepare_effects(
         The input columns, with ``estimate`` replaced by the value on the pooling scale, plus
         ``estimate_reported`` (the value as given), ``se`` (pooling scale), ``scale`` ("identity" or "log"),
         ``se_source`` ("se", "ci" or "none") and ``ci_asymmetry`` (|midpoint of the CI − estimate| / SE on the
-        pooling scale: above about 0.1 suggests a wrong scale or an asymmetric, e.g. bootstrap, CI; rounding of
-        published CIs alone gives small values). Rows without a usable SE keep ``se`` NaN and are left out
+        pooling scale). Rounding of published CIs alone gives up to about 0.2 (Cherkin 2011's −1.4 (−1.9 to
+        −0.8) gives 0.18); values well above that suggest a wrong scale (a ratio taken as a difference gives
+        about 0.9 for RR 2.7 (0.99 to 7.5)) or an asymmetric, e.g. bootstrap, CI). Rows without a usable SE keep ``se`` NaN and are left out
         of pooling (with a note).
 
     Examples
@@ -735,7 +736,7 @@ def pool(
             notes[i].insert(0, "k = 1: the single estimate is returned; tau2, Q and I2 are not estimable"
                             + ("; no t-based CI with 0 df" if t_based else ""))
     if t_based:
-        for i in np.flatnonzero((k == 2)):
+        for i in np.flatnonzero(k == 2):
             notes[i].append("k = 2: t-based interval on 1 df is very wide")
     if small.any():
         warnings.warn(

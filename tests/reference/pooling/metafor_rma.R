@@ -18,7 +18,7 @@ cases <- list(
                      group = rep("all", 5))
 )
 methods <- c("REML", "ML", "DL", "HE", "PM", "FE")
-tests <- c("z", "knha")
+tests <- c("z", "knha", "t", "adhoc")
 results <- list()
 for (cn in names(cases)) {
   cs <- cases[[cn]]
