@@ -248,3 +248,26 @@ def test_lmer_emmeans_via_trajectory_fit():
     _close(es["effect_size"], _r("eff", "lmer")["effect.size"], rtol=1e-4)
     s = fit.slopes(contrast="pairwise", adjust="holm")
     _close(s["estimate"], _r("trend_pairs", "lmer")["estimate"], rtol=1e-4)
+
+
+def test_at_subsets_and_validates_levels(lm_fit):
+    e = lm_fit.emmeans(at={"Days": [9.0], "grp": ["a", "c"]})
+    assert e["grp"].astype(str).tolist() == ["a", "c"]
+    full = lm_fit.emmeans(at={"Days": [9.0]}).set_index(e.columns[0])
+    _close(e["estimate"], full.loc[["a", "c"], "estimate"])
+    c = lm_fit.contrasts("pairwise", at={"Days": [9.0], "grp": ["a", "c"]}, adjust="tukey")
+    assert c["contrast"].tolist() == ["a - c"]
+    # Tukey with two means is the unadjusted t test
+    _close(c["p_adjusted"], c["p_value"], rtol=1e-8)
+    with pytest.raises(MassageOutcomesError, match="not levels"):
+        lm_fit.emmeans(at={"site": ["z"]})
+
+
+def test_fixed_site_changes_means_not_contrasts(lm_fit):
+    ex = lm_fit.emmeans(at={"Days": [4.5], "site": ["x"]})
+    ey = lm_fit.emmeans(at={"Days": [4.5], "site": ["y"]})
+    shift = ex["estimate"].to_numpy() - ey["estimate"].to_numpy()
+    assert np.ptp(shift) < 1e-9 and abs(shift[0]) > 0
+    cx = lm_fit.contrasts("pairwise", at={"Days": [4.5], "site": ["x"]})
+    cy = lm_fit.contrasts("pairwise", at={"Days": [4.5], "site": ["y"]})
+    _close(cx["estimate"], cy["estimate"])

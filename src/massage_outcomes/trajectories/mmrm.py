@@ -293,6 +293,15 @@ class MMRMFit(MarginalMeansMixin):
     messages : list of str
     visits : list of str
     group, time, time_kind : the marginal-means protocol (``time`` is the visit column, categorical).
+
+    Notes
+    -----
+    ``emmeans`` / ``contrasts`` / ``eff_size`` come from :class:`~.marginal.MarginalMeansMixin`. As in R's
+    emmeans on a gls or mmrm fit, the baseline (and any numeric covariate) is held at its mean over the analysed
+    rows (observations, not subjects) and factor covariates are averaged with equal weights. Standardized effect
+    sizes divide by ``sqrt(mean of the per-visit residual variances)`` with ``edf = n_obs - p`` (nlme's residual
+    df) unless ``sigma=``/``edf=`` are given. Under ML, standard errors are ``(X'Σ̂⁻¹X)⁻¹`` as in SAS and R mmrm
+    (nlme::gls inflates them by ``sqrt(N / (N - p))``).
     """
 
     instrument: str | None
