@@ -145,6 +145,7 @@ class ValidationReport:
             frame = pd.DataFrame([p.__dict__ for p in problems], columns=list(PROBLEM_COLUMNS))
         if file is not None:
             frame["file"] = frame["file"].astype(object).where(frame["file"].notna(), file)
+        frame["row"] = pd.array(pd.to_numeric(frame["row"].astype(object), errors="coerce"), dtype="Int64")
         self._frame = frame.reset_index(drop=True)
         self.file = file
         self.rows_read = rows_read
@@ -724,8 +725,9 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
                    "to derive it from." + did)
         else:
             msg = f"required column {c!r} is missing." + did
-        if len(present) == 1 and any(d in present[0] for d in (";", "\t", "|", ",")):
-            msg += " The header looks like one column: is the delimiter right?"
+        if len(present) == 1:
+            msg += (" The header has a single column: is the delimiter right? Pass delimiter=';' (or ',', "
+                    "'\\t', '|') to read().")
         col.fatal(c, "required_column", msg)
     if missing_cols:
         return CheckResult(frame, col.report(n), col.bad, col.reasons())
@@ -771,8 +773,10 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         col.add(nonint, "session", frame["session"], "not_a_number", "session must be a whole number, 0 or more")
         arr = np.where(nonint, np.nan, arr)
         out["session"] = pd.array(np.round(arr), dtype="Int64")
+        sess_invalid = bad | nonint
     else:
         out["session"] = pd.array(np.full(n, pd.NA), dtype="Int64")
+        sess_invalid = np.zeros(n, dtype=bool)
     sess_na = np.asarray(pd.isna(out["session"]), dtype=bool)
     for c, vocabulary in (("technique", vocab.TECHNIQUE), ("intent", vocab.INTENT)):
         if c in frame.columns:
@@ -864,7 +868,7 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     out["day"] = pd.Series(dayv, index=index)
 
     prepost = (tcodes == cats.index("pre")) | (tcodes == cats.index("post"))
-    col.add(prepost & sess_na, "session", raw("session"), "session_missing",
+    col.add(prepost & sess_na & ~sess_invalid, "session", raw("session"), "session_missing",
             "a pre/post-session rating has no session number: which session does it belong to?")
 
     # value: a number, present, finite and in the instrument's range
@@ -901,6 +905,9 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         s = frame[c]
         if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
             s = as_category(s)
+        elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            # numeric covariates are float64 whatever the format stored (SPSS has no integers; NA needs float)
+            s = pd.Series(s.to_numpy(dtype=float, na_value=np.nan), index=s.index)
         out[c] = s
     result = pd.DataFrame(out, index=index)
 

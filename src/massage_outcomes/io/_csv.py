@@ -48,6 +48,15 @@ def _fatal(file: str, rule: str, message: str, row: int | None = None) -> TextTa
                      fatal=[Problem(file, row, None, None, rule, message)])
 
 
+def _looks_binary(sample: bytes) -> bool:
+    """True when a sample that is not UTF-8 is mostly control or high bytes (text in Latin-1 has a few)."""
+    if not sample:
+        return False
+    text_bytes = bytes(range(32, 127)) + b"\t\r\n"
+    odd = len(sample.translate(None, text_bytes))
+    return odd / len(sample) > 0.3
+
+
 def sniff_encoding(sample: bytes, *, file: str) -> tuple[str, str | None]:
     """Return (encoding, note). UTF-8 (with or without BOM) when the bytes decode, else cp1252/Latin-1."""
     if sample.startswith(codecs.BOM_UTF8):
@@ -124,6 +133,10 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
     note = None
     if encoding is None:
         encoding, note = sniff_encoding(sample, file=file)
+        if encoding in ("cp1252", "latin-1") and _looks_binary(sample):
+            return _fatal(file, "binary",
+                          "the file is binary, not delimited text (mostly non-printable bytes): is it an Excel, "
+                          "SPSS or zip file with a .csv name? Save it as CSV, or give it its real extension.", row=1)
     try:
         text_sample = sample.decode(encoding, errors="replace")
     except LookupError:
@@ -239,10 +252,13 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
     records: list[list[str]] = []
     starts: list[int] = []
     last_end = 0
+    spans: dict[int, int] = {}
     try:
         for fields in reader:
             start = last_end + 1
             last_end = reader.line_num
+            if last_end > start:
+                spans[start] = last_end
             if not fields or all(f.strip() == "" for f in fields):
                 continue  # blank line: not a record (its line number is skipped, the others stay exact)
             if header is None:
@@ -275,9 +291,11 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
     bad_line_set = set(bad_lines)
     for fields, line in zip(records, starts):
         if len(fields) != width:
+            span = (f" It runs from line {line} to line {spans[line]}: a quote opened here is never closed."
+                    if line in spans else "")
             problems.append(Problem(file, line, None, delimiter.join(fields)[:80], "malformed_row",
                                     f"row has {len(fields)} fields but the header has {width}: a stray "
-                                    f"delimiter or a missing quote?"))
+                                    f"delimiter or a missing quote?{span}"))
             fields = (fields + [""] * width)[:width]
         fixed.append(fields)
     for line in bad_lines:
