@@ -61,9 +61,9 @@ def _bincount_cols(codes: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
 @dataclass
 class _State:
     theta: np.ndarray
-    L: np.ndarray  # (g, q, q) lower Cholesky factors of T'Z'ZT + I per group
-    RZW: np.ndarray  # (g, q, m)
-    cu: np.ndarray  # (g, q)
+    L: Any  # lower Cholesky factors of T'Z'ZT + I per group: (l11,) / (l11, l21, l22) / (g, q, q) array
+    RZW: list[np.ndarray]  # q arrays (g, m): rows of L_i^-1 T' Z_i'W_i
+    cu: list[np.ndarray]  # q arrays (g,): L_i^-1 T' Z_i'y_i
     Rl: np.ndarray  # (m, m) lower Cholesky factor of the Schur complement
     c: np.ndarray  # (m,)
     pwrss: float
@@ -142,6 +142,11 @@ class LMMCore:
             for col in ecols:
                 ZtW[:, a, :q2] += np.bincount(codes * q2 + col, weights=Z[:, a], minlength=g * q2).reshape(g, q2)
         self.ZtW = ZtW
+        if q == 1:
+            self._zz = (self.ZtZ[:, 0, 0].copy(),)
+        elif q == 2:
+            self._zz = (self.ZtZ[:, 0, 0].copy(), self.ZtZ[:, 0, 1].copy(), self.ZtZ[:, 1, 1].copy())
+        self._wz = tuple(np.ascontiguousarray(ZtW[:, a, :]) for a in range(q))
         self.Zty = _bincount_cols(codes, Z * y[:, None], g)
         WtW = np.zeros((m, m))
         WtW[q2:, q2:] = X.T @ X
@@ -195,56 +200,74 @@ class LMMCore:
         return T
 
     # -- the deviance ---------------------------------------------------------------------------------------------
-    def _chol_solve(self, A: np.ndarray, B: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Batched lower Cholesky of A (g,q,q); returns L, L^{-1}B, L^{-1}v, log det(A)."""
-        q = self.q
-        if q == 1:
-            l11 = np.sqrt(A[:, 0, 0])
-            L = l11[:, None, None]
-            return L, B / L, v / l11[:, None], 2.0 * np.log(l11).sum()
-        if q == 2:
-            l11 = np.sqrt(A[:, 0, 0])
-            l21 = A[:, 1, 0] / l11
-            l22 = np.sqrt(A[:, 1, 1] - l21 * l21)
-            L = np.zeros_like(A)
-            L[:, 0, 0] = l11
-            L[:, 1, 0] = l21
-            L[:, 1, 1] = l22
-            X1 = B[:, 0, :] / l11[:, None]
-            X2 = (B[:, 1, :] - l21[:, None] * X1) / l22[:, None]
-            v1 = v[:, 0] / l11
-            v2 = (v[:, 1] - l21 * v1) / l22
-            return (
-                L,
-                np.stack([X1, X2], axis=1),
-                np.stack([v1, v2], axis=1),
-                2.0 * (np.log(l11).sum() + np.log(l22).sum()),
-            )
-        L = np.linalg.cholesky(A)
-        XB = np.linalg.solve(L, B)
-        xv = np.linalg.solve(L, v[:, :, None])[:, :, 0]
-        return L, XB, xv, 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum()
-
     def state(self, theta: np.ndarray) -> _State:
         theta = np.asarray(theta, dtype=float)
         T = self.T_of(theta)
         lam = theta[self.n_theta1 :]
-        q2 = self.q2
+        q, q2, m, g = self.q, self.q2, self.m, self.g
         s = np.concatenate([np.repeat(lam, self.extra_nlev), np.ones(self.p)])
-        TtZtZ = np.matmul(T.T, self.ZtZ)
-        A = np.matmul(TtZtZ, T)
-        A[:, np.arange(self.q), np.arange(self.q)] += 1.0
-        B = np.matmul(T.T, self.ZtW) * s
-        v = self.Zty @ T  # (g,q): rows are (T' Z'y)'
-        L, RZW, cu, logdetL = self._chol_solve(A, B, v)
-        R2 = RZW.reshape(-1, self.m)
-        M = self.WtW * np.outer(s, s) - R2.T @ R2
-        M[np.diag_indices(self.m)] += self._pen
-        r = self.Wty * s - R2.T @ cu.ravel()
+        if q == 1:
+            t11 = T[0, 0]
+            l11 = np.sqrt(t11 * t11 * self._zz[0] + 1.0)
+            X1 = (self._wz[0] * (t11 / l11)[:, None]) * s
+            c1 = self.Zty[:, 0] * t11 / l11
+            M = -(X1.T @ X1)
+            r = -(X1.T @ c1)
+            logdetL = 2.0 * np.log(l11).sum()
+            L = (l11,)
+            RZW = [X1]
+            cu = [c1]
+            cucu = float(c1 @ c1)
+        elif q == 2:
+            # T = [[a, 0], [b, c]]; A = T'(Z'Z)T + I written out elementwise over groups
+            a, b, cc = T[0, 0], T[1, 0], T[1, 1]
+            m11, m12, m22 = self._zz
+            A11 = a * a * m11 + 2 * a * b * m12 + b * b * m22 + 1.0
+            A21 = cc * (a * m12 + b * m22)
+            A22 = cc * cc * m22 + 1.0
+            l11 = np.sqrt(A11)
+            l21 = A21 / l11
+            l22 = np.sqrt(A22 - l21 * l21)
+            w0, w1 = self._wz  # (g, m): W_s'z_0 and W_s'z_1
+            B0 = (a * w0 + b * w1) * s
+            B1 = (cc * w1) * s
+            X1 = B0 / l11[:, None]
+            X2 = (B1 - l21[:, None] * X1) / l22[:, None]
+            z0, z1 = self.Zty[:, 0], self.Zty[:, 1]
+            v0 = a * z0 + b * z1
+            v1 = cc * z1
+            c1 = v0 / l11
+            c2 = (v1 - l21 * c1) / l22
+            M = -(X1.T @ X1) - X2.T @ X2
+            r = -(X1.T @ c1) - X2.T @ c2
+            logdetL = 2.0 * (np.log(l11).sum() + np.log(l22).sum())
+            L = (l11, l21, l22)
+            RZW = [X1, X2]
+            cu = [c1, c2]
+            cucu = float(c1 @ c1 + c2 @ c2)
+        else:
+            A = np.matmul(np.matmul(T.T, self.ZtZ), T)
+            A[:, np.arange(q), np.arange(q)] += 1.0
+            WtZT = np.matmul(np.swapaxes(self.ZtW, 1, 2), T) * s[None, :, None]
+            v = self.Zty @ T
+            Lf = np.linalg.cholesky(A)
+            RZ3 = np.linalg.solve(Lf, np.swapaxes(WtZT, 1, 2))
+            cu3 = np.linalg.solve(Lf, v[:, :, None])[:, :, 0]
+            R2 = RZ3.reshape(-1, m)
+            M = -(R2.T @ R2)
+            r = -(R2.T @ cu3.ravel())
+            logdetL = 2.0 * np.log(np.diagonal(Lf, axis1=1, axis2=2)).sum()
+            cucu = float(cu3.ravel() @ cu3.ravel())
+            L = Lf
+            RZW = [np.ascontiguousarray(RZ3[:, a, :]) for a in range(q)]
+            cu = [cu3[:, a] for a in range(q)]
+        M += self.WtW * np.outer(s, s)
+        M[np.diag_indices(m)] += self._pen
+        r += self.Wty * s
         Rl = np.linalg.cholesky(M)
         c = linalg.solve_triangular(Rl, r, lower=True)
         dRl = np.log(np.diagonal(Rl))
-        pwrss = self.yty - float(cu.ravel() @ cu.ravel()) - float(c @ c)
+        pwrss = self.yty - cucu - float(c @ c)
         self.n_evals += 1
         return _State(
             theta=theta,
@@ -302,12 +325,90 @@ class LMMCore:
         """Fixed effects, primary random effects ``b`` (g, q) and extra random intercepts at a state."""
         ub = linalg.solve_triangular(st.Rl.T, st.c, lower=False)
         beta = ub[self.q2 :]
-        resid = st.cu - st.RZW @ ub  # (g,q)
-        # u = L'^{-1} resid
-        u = np.linalg.solve(np.swapaxes(st.L, 1, 2), resid[:, :, None])[:, :, 0] if self.q > 0 else resid
+        resid = np.column_stack([c - R @ ub for c, R in zip(st.cu, st.RZW, strict=True)])  # (g, q)
+        u = self._lt_solve(st.L, resid)
         b = u @ st.T.T
         b2 = ub[: self.q2] * np.repeat(st.lam, self.extra_nlev)
         return beta, b, b2
+
+    def dev_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Deviance and its gradient in ``theta``.
+
+        Analytic when there is only the blocked (subject) factor: by the envelope theorem the gradient of the
+        profiled criterion equals that of the full criterion at (beta-hat, sigma-hat), and with
+        ``V = I + Z T T' Z'`` (relative scale) every term reduces to a ``q x q`` sum over groups,
+        ``d/d theta_j = 2 [(P - S_C - Q / sigma^2) T]_{r_j c_j}`` where ``P = sum Z_i'V_i^-1 Z_i``,
+        ``Q = sum w_i w_i'`` with ``w_i = Z_i'V_i^-1 r_i`` and (REML only)
+        ``S_C = sum K_i (X'V^-1X)^-1 K_i'`` with ``K_i = Z_i'V_i^-1 X_i``. Numerical otherwise.
+        """
+        if self.q2 > 0:
+            return self.deviance(theta), self._grad(theta)
+        try:
+            st = self.state(theta)
+        except np.linalg.LinAlgError:
+            return np.inf, np.zeros_like(theta)
+        dev = self._dev_from_state(st)
+        if not np.isfinite(dev):
+            return np.inf, np.zeros_like(theta)
+        T = st.T
+        q, p = self.q, self.p
+        # H_i = L_i^-1 T' Z_i'Z_i, kept as H[a][c] = (g,) arrays; likewise everything below is per row a
+        zz = self.ZtZ
+        TtZZ = [[sum(T[b_, a_] * zz[:, b_, c_] for b_ in range(q)) for c_ in range(q)] for a_ in range(q)]
+        H = self._l_solve_rows(st.L, TtZZ)
+        beta = linalg.solve_triangular(st.Rl.T, st.c, lower=False)
+        RZX = st.RZW  # q arrays (g, p)
+        v = [c - R @ beta for c, R in zip(st.cu, RZX, strict=True)]
+        Ztr = self.Zty - np.stack([self._wz[a_] @ beta for a_ in range(q)], axis=1)
+        P = self.ZtZ.sum(axis=0)
+        for b_ in range(q):
+            for c_ in range(q):
+                P[b_, c_] -= sum(float(H[a_][b_] @ H[a_][c_]) for a_ in range(q))
+        w = [Ztr[:, b_] - sum(H[a_][b_] * v[a_] for a_ in range(q)) for b_ in range(q)]
+        Q = np.array([[float(w[i] @ w[j]) for j in range(q)] for i in range(q)])
+        sig2 = self.sigma2(st)
+        S = P - Q / sig2
+        if self.reml:
+            Ri = linalg.solve_triangular(st.Rl, np.eye(p), lower=True)
+            C = Ri.T @ Ri
+            K = [self._wz[b_] - sum(H[a_][b_][:, None] * RZX[a_] for a_ in range(q)) for b_ in range(q)]
+            KC = [k @ C for k in K]
+            S = S - np.array([[float(np.vdot(KC[i], K[j])) for j in range(q)] for i in range(q)])
+        ST = 2.0 * (S @ T)
+        grad = np.array([ST[r, c] for r, c in self._theta_pos()])
+        return dev, grad
+
+    def _l_solve_rows(self, L: Any, B: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+        """Solve L_i X_i = B_i for all groups; B given as rows of columns of (g,) arrays."""
+        q = self.q
+        if q == 1:
+            return [[B[0][c] / L[0] for c in range(len(B[0]))]]
+        if q == 2:
+            l11, l21, l22 = L
+            x0 = [b / l11 for b in B[0]]
+            x1 = [(b1 - l21 * b0) / l22 for b0, b1 in zip(x0, B[1], strict=True)]
+            return [x0, x1]
+        Bm = np.stack([np.stack(row, axis=1) for row in B], axis=1)  # (g, q, k)
+        Xm = np.linalg.solve(L, Bm)
+        return [[Xm[:, a, c] for c in range(Xm.shape[2])] for a in range(q)]
+
+    def _lt_solve(self, L: Any, R: np.ndarray) -> np.ndarray:
+        """Solve L_i' u_i = r_i for all groups; R is (g, q)."""
+        q = self.q
+        if q == 1:
+            return R / L[0][:, None]
+        if q == 2:
+            l11, l21, l22 = L
+            u1 = R[:, 1] / l22
+            u0 = (R[:, 0] - l21 * u1) / l11
+            return np.column_stack([u0, u1])
+        return np.linalg.solve(np.swapaxes(L, 1, 2), R[:, :, None])[:, :, 0]
+
+    def _theta_pos(self) -> list[tuple[int, int]]:
+        q = self.q
+        if self.correlated:
+            return [(i, j) for j in range(q) for i in range(j, q)]
+        return [(i, i) for i in range(q)]
 
     # -- optimisation ---------------------------------------------------------------------------------------------
     def _grad(self, theta: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -336,9 +437,9 @@ class LMMCore:
 
         def run_lbfgs(x0: np.ndarray) -> optimize.OptimizeResult:
             return optimize.minimize(
-                self.deviance,
+                self.dev_grad,
                 x0,
-                jac=self._grad,
+                jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
                 options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000, "maxls": 50},
@@ -387,15 +488,33 @@ class LMMCore:
         free = ~boundary
         if not np.isfinite(self.deviance(theta)):
             return False, "deviance is not finite at the optimum", singular
-        g = self._grad(theta)
+        g = self.dev_grad(theta)[1]
         # at the boundary the gradient must point outwards (into the bound)
         if np.any(g[boundary] < -1e-3):
             return False, "gradient points away from a boundary parameter (not a minimum)", singular
+        # a zero gradient at a variance bound can be a saddle (the criterion is even in a diagonal element):
+        # probe a few steps into the interior
+        f0 = self.deviance(theta)
+        for i in np.flatnonzero(boundary):
+            for delta in (1e-3, 1e-2, 0.05, 0.2):
+                e = np.zeros_like(theta)
+                e[i] = delta
+                if self.deviance(theta + e) < f0 - 1e-7:
+                    return False, f"the deviance decreases away from the bound of theta[{i}] (saddle)", singular
         if not free.any():
             return True, "", singular
         idx = np.flatnonzero(free)
         try:
-            H = richardson_hessian(lambda t: self.deviance(_put(theta, idx, t)), theta[idx], d=1e-3, r=2)
+            if self.q2 == 0:  # Hessian as the central-difference Jacobian of the analytic gradient
+                H = np.empty((len(idx), len(idx)))
+                for k, i in enumerate(idx):
+                    h = 1e-5 * max(1.0, abs(theta[i]))
+                    e = np.zeros_like(theta)
+                    e[i] = h
+                    H[k] = (self.dev_grad(theta + e)[1][idx] - self.dev_grad(theta - e)[1][idx]) / (2 * h)
+                H = 0.5 * (H + H.T)
+            else:
+                H = richardson_hessian(lambda t: self.deviance(_put(theta, idx, t)), theta[idx], d=1e-3, r=2)
         except (np.linalg.LinAlgError, ValueError):
             return False, "Hessian could not be computed", singular
         ev = np.linalg.eigvalsh(H)
@@ -626,7 +745,7 @@ def fit_trajectories(
         response=response,
         time=time,
         group=group,
-        group_levels=[str(g) for g in glevels],
+        glevels=[str(g) for g in glevels],
         covariates=covariates,
         random=random,
         levels=levels,
@@ -800,7 +919,7 @@ class TrajectoryFit(MarginalMeansMixin):
     def _prepare_rows(self, grid: pd.DataFrame) -> pd.DataFrame:
         g = grid.copy()
         if self.group in g.columns:
-            g[self.group] = pd.Categorical(g[self.group].astype("str"), categories=self._group_levels)
+            g[self.group] = pd.Categorical(g[self.group].astype("str"), categories=self._glevels)
         if self.time_kind == "categorical":
             cats = self._frame[self.time].cat.categories
             g[self.time] = pd.Categorical(g[self.time], categories=cats)
@@ -816,7 +935,7 @@ class TrajectoryFit(MarginalMeansMixin):
 
     def _reference_values(self) -> dict[str, Any]:
         """Default reference grid: group levels, time (visit levels, or the mean time), covariate means/levels."""
-        ref: dict[str, Any] = {self.group: list(self._group_levels)}
+        ref: dict[str, Any] = {self.group: list(self._glevels)}
         if self.time_kind == "categorical":
             ref[self.time] = list(self._frame[self.time].cat.categories)
         else:

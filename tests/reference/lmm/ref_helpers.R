@@ -7,7 +7,7 @@ ref_fit <- function(formula, data, reml, L = NULL) {
                             control = lmerControl(optimizer = "optimx", optCtrl = list(method = "nlminb")))
   )
   fits <- Filter(Negate(is.null), fits)
-  dev <- sapply(fits, function(f) as.numeric(deviance(f, REML = reml)))
+  dev <- sapply(fits, function(f) if (reml) REMLcrit(f) else as.numeric(deviance(f)))
   best <- fits[[which.min(dev)]]
   co <- summary(best)$coefficients
   vc <- as.data.frame(VarCorr(best))
