@@ -8,9 +8,11 @@ its CI from the risk-difference CI, including the benefit/harm case of Altman (1
 :func:`reliable_change` gives the Jacobson–Truax reliable change index. Direction is handled by the instrument
 registry: improvement is positive whatever the scale's direction.
 
-All intervals are computed for every group at once (arrays); statsmodels provides the Wilson and Newcombe
-intervals (``proportion_confint(method="wilson")``, ``confint_proportions_2indep(method="newcomb")``, which is
-Newcombe's method 10) and the log intervals for the ratios (``method="log"`` and ``"logit"``).
+All intervals are computed for every group at once (arrays). statsmodels provides the Wilson and Newcombe
+intervals (``proportion_confint(method="wilson")`` and ``confint_proportions_2indep(method="newcomb")``, which is
+Newcombe's method 10: the tests check it against the formula in R); the log (Katz) RR and log (Woolf) OR
+intervals are written out here, because their continuity correction must apply to the affected tables only,
+and the tests check them against statsmodels' ``method="log"``/``"logit"`` and metafor's ``escalc``.
 """
 
 from __future__ import annotations

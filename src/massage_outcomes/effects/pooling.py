@@ -772,6 +772,13 @@ def pooling_weights(
 
     ``effects`` must be on the pooling scale (the output of :func:`prepare_effects`) and ``pooled`` the
     matching :func:`pool` result.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> eff = prepare_effects(pd.DataFrame({"estimate": [0.2, 0.5, 0.4], "se": [0.1, 0.2, 0.1]}))
+    >>> pooling_weights(eff, pool(eff, method="FE")).round(1).tolist()
+    [44.4, 11.1, 44.4]
     """
     by_cols: list[Hashable] = [] if by is None else ([by] if isinstance(by, str) else list(by))
     if "se" not in effects.columns:
