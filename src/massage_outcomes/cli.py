@@ -324,7 +324,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     tabs = _summary(ds, args, problems, methods)
     _report_problems(problems, getattr(args, "debug", False))
     result = _report.write_report(ds, out, tables=tabs, formats=fmts, validation=validation, problems=problems,
-                                  methods=methods,
+                                  methods=methods, primary_visit=args.primary_visit,
                                   title=args.title or f"massage-outcomes report: {args.data}",
                                   source=args.data, options=_analysis_options(args))
     print(f"wrote {result['html']} ({len(result['tables'])} table files, {len(result['figures'])} figures)")

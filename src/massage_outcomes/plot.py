@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -31,6 +32,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -53,6 +55,7 @@ __all__ = [
     "responders",
     "heatmap",
     "save",
+    "figure_of",
 ]
 
 #: The Okabe–Ito palette (Okabe & Ito 2008), distinguishable under the common colour-vision deficiencies.
@@ -104,7 +107,7 @@ _RC: dict[str, Any] = {
     "xtick.color": _INK,
     "ytick.color": _INK,
     "legend.frameon": False,
-    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
 }
 
 
@@ -120,7 +123,7 @@ def theme() -> Iterator[None]:
     >>> with plot.theme():
     ...     pass
     """
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(_RC):  # type: ignore[arg-type]
         yield
 
 
@@ -426,7 +429,7 @@ def forest(
 def _emmeans_from_fit(fit: Any, at: Mapping[str, Any] | None) -> tuple[pd.DataFrame, str, str]:
     frame = fit.emmeans(at=at) if at is not None else fit.emmeans()
     if not isinstance(frame, pd.DataFrame):
-        frame = getattr(frame, "table", None) or getattr(frame, "frame")
+        frame = getattr(frame, "table", None) or frame.frame
     return frame, getattr(fit, "group", "arm"), getattr(fit, "time", "week")
 
 
@@ -742,7 +745,7 @@ def responders(
             cont = ax.errorbar(x, r, yerr=np.vstack([r - lo, hi - r]), fmt="o", ms=6, capsize=3,
                                color=colours[lv], label=_pretty(lv))
             cont.lines[0].set_gid("rate")
-        ax.set_xticks(range(len(thresholds)), [str(t) for t in thresholds])
+        ax.set_xticks(range(len(thresholds)), [textwrap.fill(str(t), 22) for t in thresholds])
         ax.set_xlim(-0.6, len(thresholds) - 0.4)
         ax.set_ylim(0, 100 if percent else 1)
         ax.grid(axis="x", visible=False)
@@ -845,7 +848,7 @@ def heatmap(
             ax.spines[side].set_visible(False)
         ax.set_xlabel(_pretty(col).capitalize())
         ax.set_ylabel(_pretty(row).capitalize())
-        cbar = ax.figure.colorbar(im, ax=ax, shrink=0.85)
+        cbar = figure_of(ax).colorbar(im, ax=ax, shrink=0.85)
         direction = "negative = improvement" if better == "lower" else "positive = improvement"
         name = f"{_instruments.get(instrument).name}\n" if instrument is not None else ""
         cbar.set_label(f"{value_label}, {name}({direction})", fontsize=9)
@@ -856,6 +859,16 @@ def heatmap(
 
 def save(fig_or_ax: Figure | Axes, path: Any, *, dpi: int = 150) -> None:
     """Save a figure (or the figure of an Axes) as PNG/SVG/PDF with the package's settings, then close it."""
-    fig = fig_or_ax if isinstance(fig_or_ax, Figure) else fig_or_ax.figure
+    fig = figure_of(fig_or_ax)
     fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
-    plt.close(fig)  # type: ignore[arg-type]
+    plt.close(fig)
+
+
+def figure_of(fig_or_ax: Figure | Axes) -> Figure:
+    """The top-level Figure of a Figure or Axes."""
+    if isinstance(fig_or_ax, Figure):
+        return fig_or_ax
+    fig = fig_or_ax.get_figure(root=True)
+    if not isinstance(fig, Figure):  # pragma: no cover - an Axes always belongs to a figure
+        raise ValueError("the Axes belongs to no figure")
+    return fig

@@ -32,6 +32,7 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)  # no display needed for a report
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -100,6 +101,8 @@ def make_figures(
     tabs: Mapping[str, pd.DataFrame],
     *,
     measure: str = "hedges_g",
+    primary_visit: str | None = None,
+    seed: int = 20110705,
     problems: dict[str, str] | None = None,
 ) -> dict[str, tuple[Figure, str]]:
     """The report's figures from the summary tables: name → (figure, caption).
@@ -140,7 +143,7 @@ def make_figures(
                     individual = None
                 ax = _plot.trajectories(means, group="arm", time=time, individual=individual, instrument=key,
                                         title=f"{_label(key)} by arm ({what})")
-                return ax.figure, (f"Estimated marginal means of {_label(key)} per arm at each visit with 95% "
+                return _plot.figure_of(ax), (f"Estimated marginal means of {_label(key)} per arm at each visit with 95% "
                                    f"confidence bands from the {what}; faint lines are individual participants.")
             return None
 
@@ -154,7 +157,7 @@ def make_figures(
                               compare=("first-named arm", "second-named arm"),
                               xlabel=f"{measure.replace('_', ' ')} (a − b), baseline-adjusted",
                               title=f"{_label(key)}: differences between arms")
-            return ax.figure, (f"Baseline-adjusted standardized differences in {_label(key)} between arms "
+            return _plot.figure_of(ax), (f"Baseline-adjusted standardized differences in {_label(key)} between arms "
                                f"(a − b) with 95% confidence intervals.")
 
         guarded(f"forest_{key}", forest)
@@ -168,9 +171,33 @@ def make_figures(
                 return None
             ax = _plot.responders(rates, group="arm", threshold="threshold", rate="rate", ci_low="ci_low",
                                   ci_high="ci_high", instrument=key, title=f"{_label(key)}: responders by arm")
-            return ax.figure, "Proportion of responders per arm at each threshold, with 95% Wilson intervals."
+            return _plot.figure_of(ax), "Proportion of responders per arm at each threshold, with 95% Wilson intervals."
 
         guarded(f"responders_{key}", resp)
+
+        def est(key: str = key) -> tuple[Figure, str] | None:
+            arms = _arm_order(tabs)
+            visit = primary_visit if primary_visit is not None else _tables.default_primary_visit(ds)
+            if len(arms) < 2 or visit is None:
+                return None
+            from massage_outcomes.effects import effect_sizes
+
+            a, b = arms[0], arms[1]
+            frame = ds.analysis_frame(key)
+            row, draws = effect_sizes(frame, instrument=key, compare=("arm", a, b), on="change", start="baseline",
+                                      end=visit, measure="mean_diff", ci="bca", n_resamples=2000, rng=seed,
+                                      return_draws=True)
+            raw = frame[(frame["visit"].astype(object) == visit) & frame["arm"].astype(object).isin([a, b])]
+            raw = raw.dropna(subset=["change"])
+            r = row.iloc[0]
+            fig = _plot.estimation(raw, group="arm", value="change", compare=(a, b), draws=np.asarray(draws)[:, 0],
+                                   estimate=float(r["estimate"]), ci=(float(r["ci_low"]), float(r["ci_high"])),
+                                   instrument=key, title=f"{_label(key)}: change to {str(visit).replace('_', ' ')}, {a} vs {b}")
+            return fig, (f"Change in {_label(key)} from baseline to {visit}: each participant of the {a} and {b} "
+                         f"arms (bars: arm means), and the bootstrap distribution (2,000 resamples, BCa 95% "
+                         f"interval) of the difference in mean change, {a} − {b}.")
+
+        guarded(f"estimation_{key}", est)
 
         def heat(key: str = key) -> tuple[Figure, str] | None:
             eff = _pick(tabs.get("effects_condition_technique"), instrument=key)
@@ -183,11 +210,19 @@ def make_figures(
             ax = _plot.heatmap(sub, row="condition", col="technique", value="estimate", instrument=key,
                                n="n" if "n" in sub.columns else None,
                                title=f"{_label(key)}: {period or 'effect'} by condition and technique")
-            return ax.figure, (f"Within-subject standardized change in {_label(key)} ({period}) per condition "
+            return _plot.figure_of(ax), (f"Within-subject standardized change in {_label(key)} ({period}) per condition "
                                "and technique; empty cells had no data.")
 
         guarded(f"heatmap_{key}", heat)
     return figs
+
+
+def _arm_order(tabs: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Arms in Table 1's column order (therapeutic, relaxation, control), which the contrasts also follow."""
+    t1 = tabs.get("table1_baseline")
+    if t1 is None or _tables.is_note(t1):
+        return []
+    return [c for c in t1.columns if c not in ("characteristic", "level", "overall")]
 
 
 def responder_rates(table: pd.DataFrame) -> pd.DataFrame | None:
@@ -200,6 +235,11 @@ def responder_rates(table: pd.DataFrame) -> pd.DataFrame | None:
     thr = next((c for c in ("threshold_label", "threshold", "threshold_spec") if c in table.columns), None)
     if thr is None:
         return None
+    if {"threshold_value", "threshold_unit"} <= set(table.columns):
+        table = table.assign(_short=[_short_threshold(spec, v, u) for spec, v, u in zip(
+            table.get("threshold_spec", pd.Series([""] * len(table), index=table.index)), table["threshold_value"],
+            table["threshold_unit"], strict=True)])
+        thr = "_short"
     rows = []
     for _, rec in table.iterrows():
         if "rate" in rec.index and any(c in rec.index for c in ("arm", "group")):
@@ -210,7 +250,10 @@ def responder_rates(table: pd.DataFrame) -> pd.DataFrame | None:
             continue
         if "rate_1" not in rec.index:
             continue
-        if "group_1" in rec.index:
+        names: tuple[Any, ...]
+        if "arm_1" in rec.index:
+            names = (rec["arm_1"], rec["arm_2"])
+        elif "group_1" in rec.index:
             names = (rec["group_1"], rec["group_2"])
         else:
             names = tuple(s.strip() for s in str(rec["contrast"]).split(" - ", 1))
@@ -222,6 +265,16 @@ def responder_rates(table: pd.DataFrame) -> pd.DataFrame | None:
         return None
     out = pd.DataFrame(rows).drop_duplicates(["arm", "threshold"])
     return out.dropna(subset=["rate"])
+
+
+def _short_threshold(spec: Any, value: Any, unit: Any) -> str:
+    """'MCID (5 points)', '≥30%' or '≥2 points': a threshold label short enough for an axis."""
+    try:
+        v = f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(spec)
+    amount = f"{v}%" if str(unit) == "percent" else f"{v} points"
+    return f"MCID ({amount})" if str(spec).lower() == "mcid" else f"≥{amount}"
 
 
 def _fig_png(fig: Figure) -> bytes:
@@ -363,6 +416,7 @@ def write_report(
     source: str | None = None,
     options: Mapping[str, Any] | None = None,
     summary_options: Mapping[str, Any] | None = None,
+    primary_visit: str | None = None,
 ) -> dict[str, Any]:
     """Write tables (``tables/``), figures (``figures/*.png``) and ``report.html`` into ``out``.
 
@@ -388,7 +442,7 @@ def write_report(
     if tables is None:
         tables = _tables.summary_tables(ds, problems=problems, methods=methods, **dict(summary_options or {}))
     table_paths = _tables.write_tables(tables, out / "tables", formats=formats)
-    figs = make_figures(ds, tables, problems=problems)
+    figs = make_figures(ds, tables, problems=problems, primary_visit=primary_visit)
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
     pngs: dict[str, tuple[bytes, str]] = {}

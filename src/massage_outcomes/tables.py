@@ -34,8 +34,9 @@ import re
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ from massage_outcomes.errors import DataValidationError
 __all__ = [
     "summary_tables",
     "baseline_table",
+    "default_primary_visit",
     "format_frame",
     "escape_formula",
     "to_csv",
@@ -471,6 +473,26 @@ def _n_pct(mask: pd.Series, denom: int) -> str:
     return f"{k} ({100.0 * k / denom:.1f}%)" if denom else "0"
 
 
+def _cell_mean_sd(s: pd.Series, m: pd.Series) -> str:
+    return _mean_sd(s[m])
+
+
+def _cell_missing(s: pd.Series, m: pd.Series) -> str:
+    return _n_pct(s[m].isna(), int(m.sum()))
+
+
+def _cell_measured(s: pd.Series, m: pd.Series) -> str:
+    return _n_pct(s[m].notna(), int(m.sum()))
+
+
+def _cell_distinct(s: pd.Series, m: pd.Series) -> str:
+    return str(int(s[m].nunique()))
+
+
+def _cell_level(s: pd.Series, level: Any, m: pd.Series) -> str:
+    return _n_pct(s[m].astype(object) == level, int(m.sum()))
+
+
 _SKIP_SUBJECT_COLUMNS = {"study", "subject"}
 
 
@@ -536,9 +558,9 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
         label = str(col).replace("_", " ")
         if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype) \
                 and not pd.api.types.is_bool_dtype(s):
-            add(label, "mean (SD)", lambda m, s=s: _mean_sd(s[m]))
+            add(label, "mean (SD)", partial(_cell_mean_sd, s))
             if s.isna().any():
-                add(label, "missing", lambda m, s=s: _n_pct(s[m].isna(), int(m.sum())))
+                add(label, "missing", partial(_cell_missing, s))
             continue
         levels = _order(s)
         if len(levels) <= 1 and col in ("study", "condition", "technique", "intent") and not s.isna().any():
@@ -547,12 +569,12 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
                              **{name: ("all" if m.any() else "–") for name, m in cols}})
             continue
         if len(levels) > max_levels:
-            add(label, "distinct values", lambda m, s=s: str(int(s[m].nunique())))
+            add(label, "distinct values", partial(_cell_distinct, s))
             continue
         for lv in levels:
-            add(label, str(lv), lambda m, s=s, lv=lv: _n_pct(s[m].astype(object) == lv, int(m.sum())))
+            add(label, str(lv), partial(_cell_level, s, lv))
         if s.isna().any():
-            add(label, "missing", lambda m, s=s: _n_pct(s[m].isna(), int(m.sum())))
+            add(label, "missing", partial(_cell_missing, s))
 
     outcomes = ds.outcomes
     if "timing" in outcomes.columns:
@@ -572,8 +594,8 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
                 label = f"{inst.name} at baseline ({inst.min:g}–{inst.max:g})"
             except Exception:  # noqa: BLE001 - unregistered instrument: keep its key
                 label = f"{key} at baseline"
-            add(label, "mean (SD)", lambda m, v=vals: _mean_sd(v[m]))
-            add(label, "measured", lambda m, v=vals: _n_pct(v[m].notna(), int(m.sum())))
+            add(label, "mean (SD)", partial(_cell_mean_sd, vals))
+            add(label, "measured", partial(_cell_measured, vals))
     sessions = getattr(ds, "sessions", None)
     if sessions is not None and len(sessions):
         counts = sessions.groupby(["study", "subject"], observed=True).size().rename("k").reset_index()
@@ -643,6 +665,19 @@ def _n_levels(ds: Any, column: str) -> int:
         if table is not None and column in table.columns:
             n = max(n, int(table[column].dropna().nunique()))
     return n
+
+
+def default_primary_visit(ds: Any) -> str | None:
+    """The visit :func:`summary_tables` compares arms at by default: the last follow-up visit (None without visits).
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> from massage_outcomes.tables import default_primary_visit
+    >>> default_primary_visit(mo.load_sample("trial"))  # doctest: +SKIP
+    'week_26'
+    """
+    return _primary_visit(ds, None)
 
 
 def _pairs(levels: Sequence[str]) -> list[tuple[str, str]]:
@@ -844,7 +879,7 @@ def summary_tables(
             name = f"LMM (time={opts['time']}, random={opts['random']}, REML)"
             for key in keys:
                 fit = fit_trajectories(ds, instrument=key, group="arm", **opts)
-                c = fit.contrasts(spec, adjust=adjust, level=level)
+                c = fit.contrasts(spec, adjust=cast(Any, adjust), level=level)
                 frames.append(c.assign(instrument=key, model=name))
                 means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
             fits["trajectory"]["means"] = _front(_concat(means), ["instrument", "model"])
@@ -868,7 +903,7 @@ def summary_tables(
             name = f"MMRM ({opts['covariance']}{', baseline-adjusted' if opts.get('adjust_baseline') else ''}, REML)"
             for key in keys:
                 fit = fit_mmrm(ds, instrument=key, group="arm", **opts)
-                c = fit.contrasts(spec, adjust=adjust, level=level)
+                c = fit.contrasts(spec, adjust=cast(Any, adjust), level=level)
                 frames.append(c.assign(instrument=key, model=name))
                 means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
             fits["mmrm"]["means"] = _front(_concat(means), ["instrument", "model"])
