@@ -271,3 +271,15 @@ def test_fixed_site_changes_means_not_contrasts(lm_fit):
     cx = lm_fit.contrasts("pairwise", at={"Days": [4.5], "site": ["x"]})
     cy = lm_fit.contrasts("pairwise", at={"Days": [4.5], "site": ["y"]})
     _close(cx["estimate"], cy["estimate"])
+
+
+def test_contrasts_over_time_within_group(lm_fit):
+    c = lm_fit.contrasts("9 - 0", at=AT, over="Days", adjust="none")
+    assert c.columns[:2].tolist() == ["contrast", "grp"] and c["grp"].astype(str).tolist() == ["a", "b", "c"]
+    slopes = lm_fit.slopes()
+    _close(c["estimate"], 9 * slopes["estimate"])
+    _close(c["se"], 9 * slopes["se"])
+    with pytest.raises(MassageOutcomesError, match="over="):
+        lm_fit.contrasts("x - y", over="site")
+    c2 = lm_fit.contrasts("x - y", at=AT, by="site", over="site", adjust="none")
+    assert len(c2) == 9 and np.ptp(c2["estimate"]) < 1e-9  # site is additive: same shift everywhere

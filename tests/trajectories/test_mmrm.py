@@ -251,3 +251,13 @@ def test_location_scale_invariance(shift, scale):
     np.testing.assert_allclose(b["df"], a["df"], rtol=1e-4)
     ea, eb = base.emmeans(), moved.emmeans()
     np.testing.assert_allclose(eb["estimate"], ea["estimate"] * scale + shift, rtol=1e-6)
+
+
+def test_visit_contrasts_within_arm(fits):
+    fit = fits["us"]
+    c = fit.contrasts("week_26 - week_4", over="visit", adjust="none", effect_size=False)
+    e = fit.emmeans().assign(arm=lambda x: x["arm"].astype(str), visit=lambda x: x["visit"].astype(str))
+    wide = e.pivot(index="arm", columns="visit", values="estimate")
+    expected = (wide["week_26"] - wide["week_4"]).loc[c["arm"].astype(str)].to_numpy()
+    np.testing.assert_allclose(c["estimate"], expected, rtol=1e-10)
+    assert (c["df"] > 20).all()

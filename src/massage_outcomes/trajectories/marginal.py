@@ -460,31 +460,14 @@ class MarginalMeansMixin:
 
     # --- contrasts ----------------------------------------------------------------------------------------------
     def _contrast_matrix(
-        self, spec: ContrastSpec, at: Mapping[str, Any] | None, by: str | Sequence[str] | None
+        self,
+        spec: ContrastSpec,
+        at: Mapping[str, Any] | None,
+        by: str | Sequence[str] | None,
+        over: str | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
-        if self.group is None:
-            raise MassageOutcomesError("contrasts between groups need a model with a group (`group=`).")
         cells, L = self.reference_grid(at=at, by=by)
-        levels = self._group_levels()
-        at_groups = [str(v) for v in (at or {}).get(self.group, levels)] if at and self.group in at else levels
-        labels, W, family = parse_contrast_spec(spec, at_groups)
-        other = [c for c in cells.columns if c != self.group]
-        ng = len(at_groups)
-        n_blocks = len(cells) // ng
-        rows, Ls, fam = [], [], []
-        for b in range(n_blocks):
-            block = slice(b * ng, (b + 1) * ng)
-            Lb = W @ L[block]
-            Ls.append(Lb)
-            key = cells.iloc[b * ng][other].to_dict() if other else {}
-            for lab in labels:
-                rows.append({"contrast": lab, **key})
-                fam.append(b)
-        frame = pd.DataFrame(rows, columns=["contrast", *other])
-        for c in other:
-            if isinstance(cells[c].dtype, pd.CategoricalDtype):
-                frame[c] = pd.Categorical(frame[c], categories=cells[c].cat.categories)
-        return frame, np.vstack(Ls), fam, family, ng
+        return _contrast_rows(cells, L, spec, over or self.group)
 
     def contrasts(
         self,
@@ -497,6 +480,7 @@ class MarginalMeansMixin:
         effect_size: bool = True,
         sigma: float | None = None,
         edf: float | None = None,
+        over: str | None = None,
     ) -> pd.DataFrame:
         """Contrasts between groups at each time (or visit), with multiplicity adjustment and effect sizes.
 
@@ -519,17 +503,20 @@ class MarginalMeansMixin:
             Add the standardized effect size columns (see :meth:`eff_size`).
         sigma, edf : float, optional
             The SD that standardizes the effect sizes and its df; default the fit's ``_sigma_total()``.
+        over : str, optional
+            The variable whose levels ``spec`` names; default the group. ``over=<time>`` contrasts visits (or
+            ``at`` times, labelled like ``"26"``) within each group, e.g. ``"week_26 - week_4"``.
 
         Returns
         -------
         DataFrame
-            Columns ``contrast`` (label "a - b"), ``<time>``, any ``by`` columns, ``estimate``, ``se``, ``df``,
+            Columns ``contrast`` (label "a - b"), ``<time>`` (or ``<group>`` with ``over=<time>``), any ``by`` columns, ``estimate``, ``se``, ``df``,
             ``ci_low``, ``ci_high`` (adjusted as above), ``t``, ``p_value`` (unadjusted), ``p_adjusted``,
             ``adjust`` (the method used), and with ``effect_size=True``: ``effect_size`` (estimate / sigma),
             ``effect_size_se``, ``effect_size_ci_low``, ``effect_size_ci_high`` (unadjusted, df as the contrast),
             ``sigma`` and ``edf``.
         """
-        frame, L, fam, family, ng = self._contrast_matrix(spec, at, by)
+        frame, L, fam, family, ng = self._contrast_matrix(spec, at, by, over)
         return self._contrast_table(
             frame, L, fam, family, ng, adjust=adjust, level=level, effect_size=effect_size, sigma=sigma, edf=edf
         )
@@ -679,10 +666,8 @@ class MarginalMeansMixin:
         cells, L_hi = self.reference_grid(at=at_hi, by=by)
         _, L_lo = self.reference_grid(at=at_lo, by=by)
         cells = cells.copy()
-        n_t = len(tv)
-        # time varies slower than group in the grid: recover the evaluation points
-        cells[self.time] = cells[self.time] - h
-        del n_t
+        back = {float(t + h): float(t) for t in tv}
+        cells[self.time] = cells[self.time].map(back).astype(float)
         return cells, (L_hi - L_lo) / (2.0 * h)
 
     def slopes(
@@ -725,23 +710,54 @@ class MarginalMeansMixin:
             return pd.concat([cells, self._infer(L, level)], axis=1)
         if self.group is None:
             raise MassageOutcomesError("contrasts of slopes need a model with a group.")
-        levels = self._group_levels()
-        at_groups = [str(v) for v in at[self.group]] if at and self.group in at else levels
-        labels, W, family = parse_contrast_spec(contrast, at_groups)
-        ng = len(at_groups)
-        other = [c for c in cells.columns if c != self.group]
-        rows, Ls, fam = [], [], []
-        for b in range(len(cells) // ng):
-            Ls.append(W @ L[b * ng : (b + 1) * ng])
-            key = cells.iloc[b * ng][other].to_dict() if other else {}
-            for lab in labels:
-                rows.append({"contrast": lab, **key})
-                fam.append(b)
-        frame = pd.DataFrame(rows, columns=["contrast", *other])
+        frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group)
         return self._contrast_table(
-            frame, np.vstack(Ls), fam, family, ng, adjust=adjust, level=level, effect_size=False, sigma=None,
+            frame, Lc, fam, family, ng, adjust=adjust, level=level, effect_size=False, sigma=None,
             edf=None,
         )
+
+
+def _fmt_level(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{float(v):g}"
+    return str(v)
+
+
+def _contrast_rows(
+    cells: pd.DataFrame, L: np.ndarray, spec: ContrastSpec, over: str | None
+) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
+    """Contrast rows over the levels of ``over`` within every combination of the other cell columns."""
+    if over is None:
+        raise MassageOutcomesError("contrasts need a model with a group (`group=`), or name the factor in `over=`.")
+    if over not in cells.columns:
+        raise MassageOutcomesError(
+            f"over={over!r} is not one of the cell variables {list(cells.columns)}; add it to `by=` first."
+        )
+    values = list(dict.fromkeys(cells[over].tolist()))
+    labels_in = [_fmt_level(v) for v in values]
+    labels, W, family = parse_contrast_spec(spec, labels_in)
+    pos = cells[over].map({v: i for i, v in enumerate(values)}).to_numpy(dtype=int)
+    other = [c for c in cells.columns if c != over]
+    if other:
+        block = cells[other].astype(object).apply(tuple, axis=1)
+        block_id = pd.factorize(block)[0]
+    else:
+        block_id = np.zeros(len(cells), dtype=int)
+    n_blocks = int(block_id.max()) + 1
+    rows, Ls, fam = [], [], []
+    for b in range(n_blocks):
+        idx = np.flatnonzero(block_id == b)
+        idx = idx[np.argsort(pos[idx])]
+        Ls.append(W @ L[idx])
+        key = cells.iloc[idx[0]][other].to_dict() if other else {}
+        for lab in labels:
+            rows.append({"contrast": lab, **key})
+            fam.append(b)
+    frame = pd.DataFrame(rows, columns=["contrast", *other])
+    for c in other:
+        if isinstance(cells[c].dtype, pd.CategoricalDtype):
+            frame[c] = pd.Categorical(frame[c], categories=cells[c].cat.categories)
+    return frame, np.vstack(Ls), fam, family, len(values)
 
 
 def _is_numeric_list(values: Sequence[Any]) -> bool:

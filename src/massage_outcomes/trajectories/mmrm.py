@@ -553,8 +553,8 @@ def fit_mmrm(
     if isinstance(post[visit].dtype, pd.CategoricalDtype):
         vlev = _levels(post[visit])
     elif pd.api.types.is_numeric_dtype(post[visit]):
-        vlev = [str(v) for v in sorted(post[visit].unique())]
-        post[visit] = post[visit].map(lambda v: str(v))
+        vlev = [f"{v:g}" for v in sorted(post[visit].unique())]
+        post[visit] = post[visit].map(lambda v: f"{v:g}")
     elif "day" in post.columns:
         vlev = list(post.groupby(post[visit].astype(str))["day"].mean().sort_values().index)
     else:
