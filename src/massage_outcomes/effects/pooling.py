@@ -292,11 +292,19 @@ def _fisher_scoring(
         else:
             adj = (ypp - s1) / s2
         adj = np.where(np.isfinite(adj), adj * stepadj, 0.0)
-        for _h in range(200):  # metafor: while (tau2 + adj < tau2.min) adj <- adj/2
-            neg = tau2 + adj < 0
-            if not neg.any():
-                break
-            adj = np.where(neg, adj / 2, adj)
+        # metafor: while (tau2 + adj < tau2.min) adj <- adj/2. Halving is exact in floating point, so jump to
+        # the number of halvings needed; at tau2 = 0 metafor halves until adj underflows to -0, i.e. adj = 0.
+        neg = tau2 + adj < 0
+        if neg.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                h = np.where(neg & (tau2 > 0), np.ceil(np.log2(-adj / tau2)), 0.0)
+            adj = np.where(neg & (tau2 > 0), np.ldexp(adj, -np.clip(h, 0, 1100).astype(int)), adj)
+            adj = np.where(neg & (tau2 <= 0), 0.0, adj)
+            for _h in range(8):  # rounding of log2: at most a step or two more
+                still = tau2 + adj < 0
+                if not still.any():
+                    break
+                adj = np.where(still, adj / 2, adj)
         new = np.where(todo, tau2 + adj, tau2)
         change = np.abs(new - tau2)
         tau2 = new
