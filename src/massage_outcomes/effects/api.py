@@ -325,18 +325,20 @@ def grouped_effects(
         if compare is None:
             raise DataValidationError(f"kind={kind!r} needs `compare=(column, a, b)`.")
         col, a, b = compare
-        arm = frame[col]
-        is_a = (arm == a).to_numpy(dtype=bool, na_value=False)
-        is_b = (arm == b).to_numpy(dtype=bool, na_value=False)
-        ca, cb = np.where(is_a, codes, -1), np.where(is_b, codes, -1)
+        arm_code = _arm_codes(frame[col], a, b)
+        comb = codes * 2 + arm_code
+        ok = (arm_code >= 0) & (codes >= 0)
+        comb[~ok] = -1
         if kind == "between":
             v = frame[value].to_numpy(dtype=float)  # type: ignore[index]
-            ma, mb = grouped_moments(v, ca, G), grouped_moments(v, cb, G)
+            both = grouped_moments(v, comb, 2 * G)
+            ma, mb = both[0::2], both[1::2]
             res = between_effect(ma, mb, measure=measure, ci=analytic_ci, level=level, correction=correction,
                                  se_formula=se_formula)
             table["n_1"], table["mean_1"], table["sd_1"] = ma.n, ma.mean, ma.sd
             table["n_2"], table["mean_2"], table["sd_2"] = mb.n, mb.mean, mb.sd
             if boot:
+                ca, cb = np.where(ok & (arm_code == 0), codes, -1), np.where(ok & (arm_code == 1), codes, -1)
                 ga, gb = _split(v, ca, G), _split(v, cb, G)
                 groups = [[ga[g], gb[g]] for g in range(G)]
 
@@ -345,7 +347,9 @@ def grouped_effects(
         elif kind in ("ancova", "ppc"):
             xs = frame[start].to_numpy(dtype=float)  # type: ignore[index]
             ys = frame[end].to_numpy(dtype=float)  # type: ignore[index]
-            pa, pb = grouped_paired_moments(xs, ys, ca, G), grouped_paired_moments(xs, ys, cb, G)
+            ca, cb = np.where(ok & (arm_code == 0), codes, -1), np.where(ok & (arm_code == 1), codes, -1)
+            pab = grouped_paired_moments(xs, ys, comb, 2 * G)
+            pa, pb = pab[0::2], pab[1::2]
             if kind == "ancova":
                 if measure not in ("mean_diff", "cohens_d", "hedges_g"):
                     raise DataValidationError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {measure!r}.")
@@ -373,6 +377,22 @@ def grouped_effects(
         res, draws = _bootstrap_result(res, groups, statistic, ci=ci, level=level, n_resamples=n_resamples, rng=rng,
                                        return_draws=return_draws)
     return table, res, draws
+
+
+def _arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
+    """0 where ``arm == a``, 1 where ``arm == b``, −1 elsewhere (categorical codes used when available)."""
+    if isinstance(arm.dtype, pd.CategoricalDtype):
+        cats = list(arm.cat.categories)
+        codes = np.asarray(arm.cat.codes)
+        out = np.full(codes.shape, -1, dtype=np.int64)
+        if a in cats:
+            out[codes == cats.index(a)] = 0
+        if b in cats:
+            out[codes == cats.index(b)] = 1
+        return out
+    is_a = (arm == a).to_numpy(dtype=bool, na_value=False)
+    is_b = (arm == b).to_numpy(dtype=bool, na_value=False)
+    return is_b.view(np.int8) - (~(is_a | is_b)).view(np.int8)
 
 
 def _select(frame: pd.DataFrame, which: str, role: str) -> pd.DataFrame:

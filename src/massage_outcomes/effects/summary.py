@@ -204,31 +204,35 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     for k in keys:
         col = frame[k]
         if isinstance(col.dtype, pd.CategoricalDtype):
-            codes_list.append(np.asarray(col.cat.codes, dtype=np.int64))
+            codes_list.append(np.asarray(col.cat.codes))
             uniques_list.append(col.cat.categories)
         else:
             c, u = pd.factorize(col, sort=True)
-            codes_list.append(np.asarray(c, dtype=np.int64))
+            codes_list.append(np.asarray(c))
             uniques_list.append(u)
-    sizes = [len(u) for u in uniques_list]  # type: ignore[arg-type]
-    missing = np.zeros(len(frame), dtype=bool)
-    combined = np.zeros(len(frame), dtype=np.int64)
-    for c, s in zip(codes_list, sizes, strict=True):
+    sizes = [max(len(u), 1) for u in uniques_list]  # type: ignore[arg-type]
+    total = int(np.prod(sizes, dtype=np.int64))
+    small = total < 2**31
+    combined = codes_list[0].astype(np.int32 if small else np.int64, copy=True)
+    missing = combined < 0
+    for c, s_ in zip(codes_list[1:], sizes[1:], strict=True):
         missing |= c < 0
-        combined = combined * max(s, 1) + np.maximum(c, 0)
-    combined[missing] = -1
-    total = int(np.prod([max(s, 1) for s in sizes], dtype=np.int64))
-    present = np.bincount(combined[~missing], minlength=total) > 0 if total else np.zeros(0, dtype=bool)
+        combined *= s_
+        combined += c
+    any_missing = bool(missing.any())
+    if any_missing:
+        combined[missing] = total
+    present = np.bincount(combined, minlength=total + 1)[:total] > 0
     observed = np.flatnonzero(present)
-    remap = np.full(total, -1, dtype=np.int64)
+    remap = np.full(total + 1, -1, dtype=np.int64)
     remap[observed] = np.arange(observed.size)
-    out_codes = np.where(missing, -1, remap[np.maximum(combined, 0)])
+    out_codes = remap[combined]
     # decode observed combined codes back to per-key positions
     table: dict[str, object] = {}
     rest = observed.copy()
     for k, u, s in zip(reversed(keys), reversed(uniques_list), reversed(sizes), strict=True):
-        pos = rest % max(s, 1)
-        rest = rest // max(s, 1)
+        pos = rest % s
+        rest = rest // s
         col = frame[k]
         if isinstance(col.dtype, pd.CategoricalDtype):
             table[k] = pd.Categorical.from_codes(pos, dtype=col.dtype)
@@ -238,33 +242,47 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     return out_codes, key_table
 
 
+def _valid_codes(codes: np.ndarray, ngroups: int, *values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Codes with invalid rows (code < 0 or a NaN value) sent to an extra bin ``ngroups``; None mask when all valid."""
+    bad = codes < 0
+    for v in values:
+        bad |= np.isnan(v)
+    if not bad.any():
+        return codes, None
+    return np.where(bad, ngroups, codes), bad
+
+
 def grouped_moments(values: object, codes: np.ndarray, ngroups: int) -> Moments:
     """Moments of ``values`` per group code (codes < 0 and NaN values are ignored), two exact passes of bincount."""
     v = _arr(values)
-    ok = (codes >= 0) & ~np.isnan(v)
-    c, v = codes[ok], v[ok]
-    n = np.bincount(c, minlength=ngroups).astype(float)
-    s = np.bincount(c, weights=v, minlength=ngroups)
+    c, bad = _valid_codes(np.asarray(codes), ngroups, v)
+    if bad is not None:
+        v = np.where(bad, 0.0, v)
+    m = ngroups + 1
+    n = np.bincount(c, minlength=m)[:ngroups].astype(float)
+    s = np.bincount(c, weights=v, minlength=m)[:ngroups]
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(n > 0, s / n, np.nan)
-    dev = v - mean[c]
-    m2 = np.bincount(c, weights=dev * dev, minlength=ngroups)
+    dev = v - np.append(mean, 0.0)[c]
+    m2 = np.bincount(c, weights=dev * dev, minlength=m)[:ngroups]
     return Moments(n, mean, m2)
 
 
 def grouped_paired_moments(x: object, y: object, codes: np.ndarray, ngroups: int) -> PairedMoments:
     """Paired moments per group code (pairs with a NaN, and codes < 0, are ignored)."""
     xa, ya = _arr(x), _arr(y)
-    ok = (codes >= 0) & ~np.isnan(xa) & ~np.isnan(ya)
-    c, xa, ya = codes[ok], xa[ok], ya[ok]
-    n = np.bincount(c, minlength=ngroups).astype(float)
+    c, bad = _valid_codes(np.asarray(codes), ngroups, xa, ya)
+    if bad is not None:
+        xa, ya = np.where(bad, 0.0, xa), np.where(bad, 0.0, ya)
+    m = ngroups + 1
+    n = np.bincount(c, minlength=m)[:ngroups].astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mx = np.where(n > 0, np.bincount(c, weights=xa, minlength=ngroups) / n, np.nan)
-        my = np.where(n > 0, np.bincount(c, weights=ya, minlength=ngroups) / n, np.nan)
-    dx, dy = xa - mx[c], ya - my[c]
+        mx = np.where(n > 0, np.bincount(c, weights=xa, minlength=m)[:ngroups] / n, np.nan)
+        my = np.where(n > 0, np.bincount(c, weights=ya, minlength=m)[:ngroups] / n, np.nan)
+    dx, dy = xa - np.append(mx, 0.0)[c], ya - np.append(my, 0.0)[c]
     return PairedMoments(
         n, mx, my,
-        np.bincount(c, weights=dx * dx, minlength=ngroups),
-        np.bincount(c, weights=dy * dy, minlength=ngroups),
-        np.bincount(c, weights=dx * dy, minlength=ngroups),
+        np.bincount(c, weights=dx * dx, minlength=m)[:ngroups],
+        np.bincount(c, weights=dy * dy, minlength=m)[:ngroups],
+        np.bincount(c, weights=dx * dy, minlength=m)[:ngroups],
     )

@@ -1,0 +1,184 @@
+"""Benchmarks (a)-(c) of issue 3: grouped effect sizes against a bare pandas groupby and a pingouin loop.
+
+(a) 1M rows, 35 condition × technique groups, Hedges' g with exact (noncentral t) CIs: time relative to a bare
+    pandas groupby computing n/mean/var on the same frame (the floor), and to looping pingouin's
+    ``compute_effsize`` + ``compute_esci`` over the groups.
+(b) 1M rows, 5,000 therapist × condition groups: ratio to the pingouin loop (timed on a subset of groups and
+    extrapolated linearly: the script says how many).
+(c) BCa bootstrap, 2,000 resamples, 35 groups over 100k rows: ratio to looping
+    ``pingouin.compute_bootci(method="bca")`` (timed on ``--boot-groups`` groups and extrapolated), and the
+    difference of the intervals on those groups in units of the bootstrap SE (Monte Carlo error). Run for
+    integer-valued changes (a 0–10 pain scale: the multinomial-over-distinct-values path) and continuous ones.
+
+Run::
+
+    /work/venv/bin/python benchmarks/bench_effects.py [--repeat 3] [--boot-groups 2]
+
+Each timing is the best of ``--repeat`` runs. Results are also written to benchmarks/bench_effects.last.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes.effects.api import grouped_effects
+
+CONDITIONS = ["low_back_pain", "sciatica", "tension_headache", "migraine", "carpal_tunnel", "tmj", "post_surgical_rehab"]
+TECHNIQUES = ["deep_tissue", "myofascial_release", "trigger_point", "sports", "swedish"]
+ARMS = ("therapeutic", "relaxation")
+
+
+def make_frame(n_rows: int, *, therapists: int = 0, integer: bool = True, seed: int = 1) -> pd.DataFrame:
+    """One row per subject: condition, technique (categoricals), arm (str), therapist (str), change."""
+    rng = np.random.default_rng(seed)
+    cond = rng.integers(0, len(CONDITIONS), n_rows)
+    tech = rng.integers(0, len(TECHNIQUES), n_rows)
+    arm = rng.integers(0, 2, n_rows)
+    effect = -0.3 * arm + 0.05 * tech - 0.02 * cond
+    raw = rng.normal(-1.5 + effect, 2.0)
+    change = np.clip(np.round(raw), -10, 10) if integer else raw
+    frame = pd.DataFrame({
+        "condition": pd.Categorical.from_codes(cond, categories=CONDITIONS),
+        "technique": pd.Categorical.from_codes(tech, categories=TECHNIQUES),
+        "arm": pd.array(np.array(ARMS)[1 - arm], dtype="str"),
+        "change": change.astype(float),
+    })
+    if therapists:
+        frame["therapist"] = pd.array(np.char.add("T", rng.integers(0, therapists, n_rows).astype(str)), dtype="str")
+    return frame
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def pingouin_loop(frame: pd.DataFrame, by: list[str], max_groups: int | None = None) -> tuple[float, int, int]:
+    """Seconds to loop pingouin compute_effsize + compute_esci over (up to max_groups of) the groups."""
+    import pingouin as pg
+
+    groups = frame.groupby(by, observed=True, sort=False)
+    total = groups.ngroups
+    t0 = time.perf_counter()
+    done = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _key, sub in groups:
+            arm = sub["arm"].to_numpy()
+            v = sub["change"].to_numpy()
+            x, y = v[arm == ARMS[0]], v[arm == ARMS[1]]
+            g = pg.compute_effsize(x, y, eftype="hedges")
+            pg.compute_esci(stat=g, nx=len(x), ny=len(y), eftype="hedges", confidence=0.95)
+            done += 1
+            if max_groups is not None and done >= max_groups:
+                break
+    return time.perf_counter() - t0, done, total
+
+
+def ours(frame: pd.DataFrame, by: list[str], **kw: object) -> tuple[pd.DataFrame, object, object]:
+    return grouped_effects(frame, value="change", by=by, compare=("arm", *ARMS), measure="hedges_g", **kw)  # type: ignore[arg-type]
+
+
+def bench_a(repeat: int) -> dict[str, float]:
+    frame = make_frame(1_000_000, integer=False)
+    by = ["condition", "technique"]
+    t_ours = best_of(lambda: ours(frame, by, ci="exact"), repeat)
+    t_floor3 = best_of(lambda: frame.groupby(by + ["arm"], observed=True)["change"].agg(["count", "mean", "var"]), repeat)
+    t_floor2 = best_of(lambda: frame.groupby(by, observed=True)["change"].agg(["count", "mean", "var"]), repeat)
+    t_pg, done, total = pingouin_loop(frame, by)
+    return {
+        "rows": len(frame), "groups": total, "ours_s": t_ours,
+        "pandas_groupby_by+arm_s": t_floor3, "pandas_groupby_by_only_s": t_floor2,
+        "ratio_to_groupby_by+arm": t_ours / t_floor3, "ratio_to_groupby_by_only": t_ours / t_floor2,
+        "pingouin_loop_s": t_pg, "speedup_vs_pingouin": t_pg / t_ours,
+    }
+
+
+def bench_b(repeat: int, sample_groups: int) -> dict[str, float]:
+    frame = make_frame(1_000_000, therapists=1000, integer=False, seed=2)
+    by = ["therapist", "condition"]
+    tab, res, _ = ours(frame, by, ci="exact")
+    t_ours = best_of(lambda: ours(frame, by, ci="exact"), repeat)
+    t_pg, done, total = pingouin_loop(frame, by, max_groups=sample_groups)
+    t_pg_all = t_pg / done * total
+    return {
+        "rows": len(frame), "groups": total, "ours_s": t_ours, "pingouin_groups_timed": done,
+        "pingouin_timed_s": t_pg, "pingouin_extrapolated_s": t_pg_all, "speedup_vs_pingouin": t_pg_all / t_ours,
+        "rows_with_notes": int((np.asarray(res.note) != "").sum()),  # type: ignore[attr-defined]
+    }
+
+
+def bench_c(repeat: int, boot_groups: int, integer: bool) -> dict[str, float | list[float]]:
+    import pingouin as pg
+
+    frame = make_frame(100_000, integer=integer, seed=3)
+    by = ["condition", "technique"]
+    B = 2000
+
+    def run() -> tuple[pd.DataFrame, object, object]:
+        return ours(frame, by, ci="bca", n_resamples=B, rng=7)
+
+    tab, res, _ = run()
+    t_ours = best_of(run, repeat)
+    diffs = []
+    t_pg = 0.0
+    for gi in range(boot_groups):
+        key = tab.iloc[gi]
+        sub = frame[(frame["condition"] == key["condition"]) & (frame["technique"] == key["technique"])]
+        arm = sub["arm"].to_numpy()
+        x = sub["change"].to_numpy()[arm == ARMS[0]]
+        y = sub["change"].to_numpy()[arm == ARMS[1]]
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lo, hi = pg.compute_bootci(x, y, func="hedges", method="bca", n_boot=B, seed=11, confidence=0.95)
+        t_pg += time.perf_counter() - t0
+        # pingouin rounds its interval to 2 decimals (its `decimals` default); compare against that rounding
+        se = float(res.se[gi])  # type: ignore[attr-defined]
+        diffs += [abs(float(res.ci_low[gi]) - lo) / se, abs(float(res.ci_high[gi]) - hi) / se]  # type: ignore[attr-defined]
+    t_pg_all = t_pg / boot_groups * len(tab)
+    return {
+        "rows": len(frame), "groups": len(tab), "integer_values": integer, "n_resamples": B, "ours_s": t_ours,
+        "pingouin_groups_timed": boot_groups, "pingouin_timed_s": t_pg, "pingouin_extrapolated_s": t_pg_all,
+        "speedup_vs_pingouin": t_pg_all / t_ours,
+        "max_ci_difference_in_bootstrap_se": max(diffs),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sample-groups", type=int, default=250, help="pingouin groups timed in (b)")
+    ap.add_argument("--boot-groups", type=int, default=2, help="pingouin bootstrap groups timed in (c)")
+    ap.add_argument("--only", choices=["a", "b", "c"], default=None)
+    args = ap.parse_args()
+    results: dict[str, object] = {}
+    if args.only in (None, "a"):
+        results["a"] = bench_a(args.repeat)
+        print("(a)", json.dumps(results["a"], indent=1), flush=True)
+    if args.only in (None, "b"):
+        results["b"] = bench_b(args.repeat, args.sample_groups)
+        print("(b)", json.dumps(results["b"], indent=1), flush=True)
+    if args.only in (None, "c"):
+        results["c_integer"] = bench_c(args.repeat, args.boot_groups, integer=True)
+        print("(c, integer)", json.dumps(results["c_integer"], indent=1), flush=True)
+        results["c_continuous"] = bench_c(args.repeat, args.boot_groups, integer=False)
+        print("(c, continuous)", json.dumps(results["c_continuous"], indent=1), flush=True)
+    out = Path(__file__).with_name("bench_effects.last.json")
+    out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
