@@ -428,7 +428,10 @@ def pool(
     SmallSampleWarning
         A group has fewer than 2 studies.
     ConvergenceWarning
-        Fisher scoring did not converge, or stopped at a local maximum and tau² was reset to 0 (as metafor does).
+        Fisher scoring did not converge within ``maxiter`` iterations (it can oscillate; metafor's ``rma`` stops
+        with an error there), so tau² was found by a bounded maximization of the (restricted) likelihood instead;
+        or it stopped at a local maximum below the likelihood at tau² = 0, and tau² was reset to 0 (as metafor
+        does). The group's ``note`` says which.
 
     Notes
     -----
