@@ -323,7 +323,7 @@ def simulate_trial(
     th_drop = gen.normal(0.0, sess_p["sd_therapist"], 2 * nt)
     has_th = arm != "usual_care"
     th_row = np.where(arm == "relaxation", nt, 0) + gen.integers(0, nt, n)
-    therapist = np.where(has_th, np.asarray(th_names, dtype=object)[th_row], None)
+    therapist = np.where(has_th, np.asarray(th_names, dtype=object)[th_row], np.asarray(None, dtype=object))
 
     def per_subject(values: np.ndarray) -> np.ndarray:
         return np.where(has_th, values[th_row], 0.0)
@@ -400,7 +400,7 @@ def simulate_trial(
     post_obs = _observe(post, *inst_range["pain_nrs"], 1.0, round_scores)
     keep = attended
     # sessions are numbered 1, 2, ... in the order attended (a missed week leaves no gap in the numbering)
-    s_num = np.cumsum(attended.reshape(len(m_rows), len(session_weeks)), axis=1).ravel()
+    s_num = np.cumsum(attended.reshape(len(m_rows), len(session_weeks)), axis=1).ravel().astype(np.int64)
     sess_tab = pd.DataFrame({
         "study": study, "subject": subject[s_rows], "session": s_num, "day": s_day,
         "technique": technique[s_rows], "intent": intent[s_rows], "therapist": therapist[s_rows],
@@ -674,11 +674,12 @@ def simulate_clinic(
         raise ValueError("n_clinics and therapists_per_clinic must be at least 1")
     model = _merge(_CLINIC_DEFAULTS, parameters)
     eff = {c: tuple(float(x) for x in v) for c, v in _CLINIC_EFFECTS.items()}
-    for c, v in (effects or {}).items():
-        c = vocab.normalize_condition(c)
-        if c not in eff or len(v) != len(_CLINIC_TECHNIQUES):
-            raise ValueError(f"effects[{c!r}] must list {len(_CLINIC_TECHNIQUES)} values ({', '.join(_CLINIC_TECHNIQUES)})")
-        eff[c] = tuple(float(x) for x in v)
+    for cond_name, values in (effects or {}).items():
+        cond = vocab.normalize_condition(cond_name)
+        if cond not in eff or len(values) != len(_CLINIC_TECHNIQUES):
+            raise ValueError(f"effects[{cond!r}] must list {len(_CLINIC_TECHNIQUES)} values "
+                             f"({', '.join(_CLINIC_TECHNIQUES)})")
+        eff[cond] = tuple(float(x) for x in values)
     conds = list(_CLINIC_CONDITION_PROBS)
     techs = list(_CLINIC_TECHNIQUES)
     eff_mat = np.array([eff[c] for c in conds])

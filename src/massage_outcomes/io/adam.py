@@ -280,7 +280,8 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     if sl_study is not None:
         subj["_study"] = sl_study.to_numpy()
 
-    pieces, problems, metas = [], [], []
+    pieces: list[pd.DataFrame] = []
+    problems: list[Problem] = []
     derived_skipped = 0
     param_used: dict[str, str] = {}
     names = []

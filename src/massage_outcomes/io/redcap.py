@@ -417,7 +417,8 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
         names = np.array([choices.get(c, c) for c in codes], dtype=object)
         count = ticked.sum(axis=1)
         first = names[np.argmax(ticked, axis=1)] if len(cols) else np.array([None] * n)
-        out = np.where(count == 1, first, np.where(count > 1, "other", None))
+        none = np.asarray(None, dtype=object)
+        out = np.where(count == 1, first, np.where(count > 1, np.asarray("other", dtype=object), none))
         return pd.Series(out, index=rec.index, dtype=object), probs
 
     problems: list[Problem] = []

@@ -24,7 +24,7 @@ import json
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -78,7 +78,10 @@ def _truth(folder: Path) -> dict[str, Any] | None:
     return truth or None
 
 
-def _read_long(path: Path, on_error: str) -> Any:
+OnError = Literal["raise", "quarantine"]
+
+
+def _read_long(path: Path, on_error: OnError) -> Any:
     try:
         from massage_outcomes.io._read import read
     except ImportError:  # pragma: no cover - until the generic reader lands
@@ -90,7 +93,7 @@ def _read_long(path: Path, on_error: str) -> Any:
     return read(path, on_error=on_error)
 
 
-def _read_wide(xlsx: Path, mapping_file: Path, on_error: str) -> Any:
+def _read_wide(xlsx: Path, mapping_file: Path, on_error: OnError) -> Any:
     """Wide workbook → long frame through ``mapping.json`` (measure column → instrument, visit, day, timing)."""
     from massage_outcomes.dataset import Dataset
 
@@ -100,7 +103,7 @@ def _read_wide(xlsx: Path, mapping_file: Path, on_error: str) -> Any:
     except ImportError:  # pragma: no cover - until the generic reader lands
         pass
     else:
-        ds = read(xlsx, layout="wide", wide=spec["measures"], sheet=spec["sheet"], on_error=on_error)  # type: ignore[arg-type]
+        ds = read(xlsx, layout="wide", wide=spec["measures"], sheet=spec["sheet"], on_error=on_error)
         ds.source["mapping"] = spec
         return ds
     wide = pd.read_excel(xlsx, sheet_name=spec["sheet"], dtype={"subject": str, "study": str}, engine="openpyxl")
@@ -118,7 +121,7 @@ def _read_wide(xlsx: Path, mapping_file: Path, on_error: str) -> Any:
                              source={"file": str(xlsx), "format": "excel", "layout": "wide", "mapping": spec})
 
 
-def load_sample(name: str = "trial", *, on_error: str = "raise") -> Any:
+def load_sample(name: str = "trial", *, on_error: OnError = "raise") -> Any:
     """Load a bundled sample dataset.
 
     Parameters
