@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 from cycler import cycler
@@ -351,8 +352,9 @@ def forest(
             entries.append(("pooled", prow))
 
     n = len(entries)
+    longest = max([len(str(x)) for x in names] + [len(pooled_label), 10])
     with theme():
-        ax = _new_ax(ax, (7.5, 1.2 + 0.32 * n))
+        ax = _new_ax(ax, (5.5 + 0.075 * longest, 1.4 + 0.32 * n))
         ys = np.arange(n)[::-1].astype(float)
         w = None
         if weight is not None and weight in data.columns:
@@ -396,6 +398,13 @@ def forest(
         ax.axvline(null_value, color=_INK, lw=0.8, ls="--", zorder=0)
         if log:
             ax.set_xscale("log")
+            lo_x, hi_x = ax.get_xlim()
+            nice = [v for v in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20) if lo_x <= v <= hi_x]
+            ax.xaxis.set_major_locator(mticker.FixedLocator(nice))
+            ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+        else:
+            ax.margins(x=0.08)
         ax.set_yticks(ticks, ticklabels)
         for tick, (kind, _p) in zip(ax.get_yticklabels(), [e for e in entries], strict=True):
             if kind in ("heading", "pooled"):
