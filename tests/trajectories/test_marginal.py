@@ -283,3 +283,16 @@ def test_contrasts_over_time_within_group(lm_fit):
         lm_fit.contrasts("x - y", over="site")
     c2 = lm_fit.contrasts("x - y", at=AT, by="site", over="site", adjust="none")
     assert len(c2) == 9 and np.ptp(c2["estimate"]) < 1e-9  # site is additive: same shift everywhere
+
+
+@pytest.mark.parametrize("method", ["holm", "bonferroni", "sidak"])
+def test_p_adjust_equals_statsmodels(method):
+    from statsmodels.stats.multitest import multipletests
+
+    from massage_outcomes.trajectories.marginal import _p_adjust
+
+    rng = np.random.default_rng(3)
+    for k in (1, 2, 5, 9):
+        p = rng.uniform(0, 0.2, k) ** 2
+        p[0] = p[-1]  # a tie
+        np.testing.assert_allclose(_p_adjust(p, method), multipletests(p, method=method)[1], rtol=1e-12)

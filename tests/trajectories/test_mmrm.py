@@ -235,7 +235,7 @@ def test_convergence_failure_is_loud(monkeypatch):
     assert not fit.converged and "simulated failure" in fit.summary()
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(shift=st.floats(-20, 20), scale=st.floats(0.2, 5))
 def test_location_scale_invariance(shift, scale):
     d = _example_frame(n_per_arm=15, seed=3)
@@ -261,3 +261,15 @@ def test_visit_contrasts_within_arm(fits):
     expected = (wide["week_26"] - wide["week_4"]).loc[c["arm"].astype(str)].to_numpy()
     np.testing.assert_allclose(c["estimate"], expected, rtol=1e-10)
     assert (c["df"] > 20).all()
+
+
+def test_plain_long_frame_without_timing_or_baseline_column():
+    d = _example_frame()
+    ref = fit_mmrm(d)
+    plain = d[["subject", "arm", "visit", "value"]].copy()
+    plain["visit"] = plain["visit"].astype(str).str.upper().str.replace("WEEK", "week")  # "BASELINE", "week 4"
+    fit = fit_mmrm(plain, instrument=None)
+    assert fit.visits == ["week 4", "week 10", "week 26"]
+    np.testing.assert_allclose(fit.beta_, ref.beta_, rtol=1e-8)
+    with pytest.raises(DataValidationError, match="baseline_visit"):
+        fit_mmrm(plain, baseline_visit="screening")

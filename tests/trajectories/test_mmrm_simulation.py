@@ -1,6 +1,6 @@
 """Simulation checks of fit_mmrm under MAR dropout: unbiased arm x visit contrasts and 95% CI coverage.
 
-The quick test runs 15 replications; the coverage study (500 replications, about 2 minutes) runs only with
+The quick test runs 10 replications; the coverage study (500 replications, about 2 minutes) runs only with
 MO_SLOW=1 (``MO_SLOW=1 pytest -m slow tests/trajectories/test_mmrm_simulation.py``).
 """
 
@@ -32,7 +32,7 @@ def _replicate(seeds: range, n_per_arm: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def test_contrasts_unbiased_under_mar_dropout_quick():
-    est, low, high = _replicate(range(100, 115), n_per_arm=30)
+    est, low, high = _replicate(range(100, 110), n_per_arm=30)
     bias = est.mean(axis=0) - TRUTH
     se_mc = est.std(axis=0, ddof=1) / np.sqrt(len(est))
     assert np.all(np.abs(bias) < 4 * se_mc), (bias, se_mc)

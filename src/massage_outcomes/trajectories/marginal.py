@@ -225,22 +225,40 @@ def _qtukey(level: float, k: int, df: float) -> float:
     return qtukey(level, k, df)
 
 
+def _p_adjust(p: np.ndarray, method: str) -> np.ndarray:
+    """Holm / Bonferroni / Šidák adjusted p-values (as statsmodels ``multipletests`` and R ``p.adjust``).
+
+    Written out because ``multipletests`` runs ``gc.collect()`` on every call (~0.2 s).
+    """
+    p = np.asarray(p, dtype=float)
+    k = len(p)
+    if method == "bonferroni":
+        return np.minimum(1.0, k * p)
+    if method == "sidak":
+        return -np.expm1(k * np.log1p(-np.minimum(p, 1.0)))
+    if method == "holm":
+        order = np.argsort(p, kind="stable")
+        stepped = np.maximum.accumulate((k - np.arange(k)) * p[order])
+        out = np.empty(k)
+        out[order] = np.minimum(1.0, stepped)
+        return out
+    raise MassageOutcomesError(f"unknown p-value adjustment {method!r}.")
+
+
 def adjust_pvalues(
     t: np.ndarray, df: np.ndarray, *, adjust: str, n_means: int | None = None
 ) -> np.ndarray:
     """Multiplicity-adjusted two-sided p-values for one family of t statistics.
 
-    ``holm``, ``bonferroni`` and ``sidak`` adjust the unadjusted p-values (statsmodels ``multipletests``);
-    ``tukey`` uses the studentized range with ``n_means`` means and each contrast's own df, as emmeans does
-    (``ptukey(sqrt(2)*|t|, n_means, df)``).
+    ``holm``, ``bonferroni`` and ``sidak`` adjust the unadjusted p-values (equal to statsmodels'
+    ``multipletests``); ``tukey`` uses the studentized range with ``n_means`` means and each contrast's own df, as
+    emmeans does (``ptukey(sqrt(2)*|t|, n_means, df)``).
 
     Examples
     --------
     >>> adjust_pvalues(np.array([2.0, 3.0]), np.array([20.0, 20.0]), adjust="bonferroni").round(4).tolist()
     [0.1185, 0.0142]
     """
-    from statsmodels.stats.multitest import multipletests
-
     p = _t_sf2(t, df)
     if adjust == "none" or len(p) == 0:
         return p
@@ -248,8 +266,7 @@ def adjust_pvalues(
         if n_means is None:
             raise MassageOutcomesError("Tukey adjustment needs the number of means in the family.")
         return np.array([_ptukey_sf(np.sqrt(2.0) * abs(ti), n_means, di) for ti, di in zip(t, df, strict=True)])
-    method = {"holm": "holm", "bonferroni": "bonferroni", "sidak": "sidak"}[adjust]
-    return np.asarray(multipletests(p, method=method)[1], dtype=float)
+    return _p_adjust(p, adjust)
 
 
 def _crit_adjusted(level: float, df: np.ndarray, *, adjust: str, k: int, n_means: int | None) -> np.ndarray:

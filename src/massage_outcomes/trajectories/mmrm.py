@@ -26,6 +26,7 @@ Christensen (2018). doi:10.32614/CRAN.package.mmrm
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,10 @@ def _levels(series: pd.Series) -> list[str]:
         present = {str(v) for v in series.cat.categories[np.unique(series.cat.codes[series.cat.codes >= 0])]}
         return [str(c) for c in series.cat.categories if str(c) in present]
     return sorted({str(v) for v in pd.unique(series.dropna())})
+
+
+def _natural_key(text: str) -> list[tuple[int, float, str]]:
+    return [(0, float(t), "") if t.isdigit() else (1, 0.0, t.lower()) for t in re.split(r"(\d+)", text) if t]
 
 
 def _xx(Xk: np.ndarray) -> np.ndarray:
@@ -438,6 +443,7 @@ def fit_mmrm(
     heterogeneous: bool = True,
     method: Literal["REML", "ML"] = "REML",
     outcome: str = "value",
+    baseline_visit: str | None = None,
 ) -> MMRMFit:
     """Fit a mixed model for repeated measures to the post-baseline visits.
 
@@ -468,6 +474,10 @@ def fit_mmrm(
     method : {"REML", "ML"}
     outcome : str
         Outcome column (``value`` in the analysis frame; e.g. ``change``).
+    baseline_visit : str, optional
+        The visit label of the baseline measurement. Rows at it (and rows with ``timing == "baseline"``) are
+        not outcomes; their ``value`` is the baseline covariate when the frame has no ``baseline`` column. By
+        default, a frame without a ``timing`` column uses a visit named "baseline" (any case) when there is one.
 
     Returns
     -------
@@ -518,12 +528,24 @@ def fit_mmrm(
 
     is_base = pd.Series(False, index=af.index)
     if "timing" in af.columns:
-        is_base = af["timing"].astype(str) == "baseline"
+        is_base = (af["timing"].astype(str) == "baseline").fillna(False)
+    vis_str = af[visit].astype(str)
+    if baseline_visit is None and "timing" not in af.columns:
+        named = sorted({v for v in pd.unique(vis_str.dropna()) if v.lower() == "baseline"})
+        baseline_visit = named[0] if named else None
+    if baseline_visit is not None:
+        at_base = (vis_str == str(baseline_visit)).fillna(False)
+        if not at_base.any():
+            raise DataValidationError(
+                f"baseline_visit={baseline_visit!r} matches no value of {visit!r}; the visits are "
+                f"{sorted(pd.unique(vis_str.dropna()))}."
+            )
+        is_base = is_base | at_base
     if adjust_baseline:
         if "baseline" in af.columns:
             base = af.groupby("_sid", sort=False)["baseline"].first()
         elif is_base.any():
-            base = af[is_base].groupby("_sid", sort=False)[outcome].first()
+            base = af[is_base].groupby("_sid", sort=False)["value" if "value" in af.columns else outcome].first()
         else:
             raise DataValidationError(
                 "adjust_baseline=True needs a `baseline` column or rows with timing == 'baseline'; "
@@ -557,8 +579,8 @@ def fit_mmrm(
         post[visit] = post[visit].map(lambda v: f"{v:g}")
     elif "day" in post.columns:
         vlev = list(post.groupby(post[visit].astype(str))["day"].mean().sort_values().index)
-    else:
-        vlev = sorted(post[visit].astype(str).unique())
+    else:  # natural order: "week 4" before "week 10"
+        vlev = sorted(pd.unique(post[visit].astype(str)), key=_natural_key)
     post[visit] = pd.Categorical(post[visit].astype(str), categories=vlev)
     dup = post.duplicated(["_sid", visit])
     if dup.any():
