@@ -104,7 +104,6 @@ def test_ppc2_morris_formula() -> None:
     t = PairedMoments.from_values([6, 7, 5, 8, 6, 7, 9, 5], [3, 5, 4, 4, 4, 5, 6, 2])
     c = PairedMoments.from_values([6, 8, 5, 7, 6, 6, 7, 5], [5, 7, 5, 6, 6, 6, 5, 4])
     r = ppc2_effect(t, c)
-    nt = nc = 8
     sd_pre = np.sqrt((float(t.m2_x) + float(c.m2_x)) / 14)
     cp = 1 - 3 / (4 * 14 - 1)
     d = cp * ((float(t.mean_y - t.mean_x)) - float(c.mean_y - c.mean_x)) / sd_pre

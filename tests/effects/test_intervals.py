@@ -14,7 +14,7 @@ from massage_outcomes.effects.intervals import bca_interval, nct_ncp_interval, p
 def test_ncp_limits_solve_the_cdf_equations(t: float, df: float) -> None:
     lo, hi = nct_ncp_interval(t, df, 0.95)
     for target, root in ((0.975, lo), (0.025, hi)):
-        ref = optimize.brentq(lambda x: stats.nct.cdf(t, df, x) - target, t - 10, t + 10, xtol=1e-14)
+        ref = optimize.brentq(lambda x, p=target: stats.nct.cdf(t, df, x) - p, t - 10, t + 10, xtol=1e-14)
         assert float(root) == pytest.approx(ref, rel=1e-9, abs=1e-10)
 
 

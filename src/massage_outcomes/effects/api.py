@@ -305,8 +305,8 @@ def grouped_effects(
     statistic: Callable[[Sequence[Any]], np.ndarray]
     table = keys.copy()
     if kind == "within":
-        xs = frame[start].to_numpy(dtype=float)  # type: ignore[index]
-        ys = frame[end].to_numpy(dtype=float)  # type: ignore[index]
+        xs = frame[start].to_numpy(dtype=float)
+        ys = frame[end].to_numpy(dtype=float)
         pm = grouped_paired_moments(xs, ys, codes, G)
         needs_exact = measure in ("cohens_d", "hedges_g", "d_z", "g_z", "smcc", "mean_change")
         res = paired_effect(pm, measure=measure, ci=analytic_ci if (needs_exact or analytic_ci == "normal") and not boot
@@ -316,7 +316,7 @@ def grouped_effects(
         table["n_2"], table["mean_2"], table["sd_2"] = pm.n, pm.mean_x, pm.x.sd
         table["r"] = pm.r
         if boot:
-            pairs = _split(np.column_stack([xs, ys]), codes, G)  # type: ignore[arg-type]
+            pairs = _split(np.column_stack([xs, ys]), codes, G)
             groups = [[p] for p in pairs]
 
             def statistic(m: Sequence[Any]) -> np.ndarray:
@@ -330,7 +330,7 @@ def grouped_effects(
         ok = (arm_code >= 0) & (codes >= 0)
         comb[~ok] = -1
         if kind == "between":
-            v = frame[value].to_numpy(dtype=float)  # type: ignore[index]
+            v = frame[value].to_numpy(dtype=float)
             both = grouped_moments(v, comb, 2 * G)
             ma, mb = both[0::2], both[1::2]
             res = between_effect(ma, mb, measure=measure, ci=analytic_ci, level=level, correction=correction,
@@ -345,8 +345,8 @@ def grouped_effects(
                 def statistic(m: Sequence[Any]) -> np.ndarray:
                     return between_point(m[0], m[1], measure=measure, correction=correction)
         elif kind in ("ancova", "ppc"):
-            xs = frame[start].to_numpy(dtype=float)  # type: ignore[index]
-            ys = frame[end].to_numpy(dtype=float)  # type: ignore[index]
+            xs = frame[start].to_numpy(dtype=float)
+            ys = frame[end].to_numpy(dtype=float)
             ca, cb = np.where(ok & (arm_code == 0), codes, -1), np.where(ok & (arm_code == 1), codes, -1)
             pab = grouped_paired_moments(xs, ys, comb, 2 * G)
             pa, pb = pab[0::2], pab[1::2]
@@ -367,8 +367,8 @@ def grouped_effects(
             table["n_2"], table["mean_2"], table["sd_2"] = pb.n, pb.mean_y, pb.y.sd
             table["baseline_mean_1"], table["baseline_mean_2"] = pa.mean_x, pb.mean_x
             if boot:
-                both = np.column_stack([xs, ys])
-                ga, gb = _split(both, ca, G), _split(both, cb, G)  # type: ignore[arg-type]
+                rows2 = np.column_stack([xs, ys])
+                ga, gb = _split(rows2, ca, G), _split(rows2, cb, G)
                 groups = [[ga[g], gb[g]] for g in range(G)]
         else:
             raise DataValidationError(f"unknown kind {kind!r}")
@@ -527,7 +527,7 @@ def effect_sizes(
     """
     from massage_outcomes.dataset import as_analysis_frame
 
-    frame = as_analysis_frame(data, instrument)  # type: ignore[arg-type]
+    frame = as_analysis_frame(data, instrument)
     inst = _instruments.get(instrument)
     by_list = [by] if isinstance(by, str) else list(by)
     missing = [c for c in by_list if c not in frame.columns]

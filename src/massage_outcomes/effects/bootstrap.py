@@ -88,8 +88,8 @@ def _resampled(rows: np.ndarray, B: int, rng: np.random.Generator) -> tuple[AnyM
         nn_u, shift = np.uint64(n), np.uint64(32)
         for start in range(0, B, step):
             stop = min(B, start + step)
-            m = (stop - start) * n
-            raw = bitgen.random_raw((m + 1) // 2).view(np.uint32)[:m]
+            draws = (stop - start) * n
+            raw = bitgen.random_raw((draws + 1) // 2).view(np.uint32)[:draws]
             idx = np.multiply(raw, nn_u, dtype=np.uint64)
             idx >>= shift
             idx2 = idx.view(np.int64).reshape(stop - start, n)
@@ -220,10 +220,8 @@ def _acceleration(
         weights = np.concatenate(cnts[s]).astype(float)
         u = np.concatenate([np.atleast_1d(uniqs[s][g]) if uniqs[s][g].ndim == 1 else uniqs[s][g] for g in range(G)], axis=0)
         ms = [_take(full[j], gidx) for j in range(S)]
-        if isinstance(ms[s], PairedMoments):
-            ms[s] = ms[s].drop_one(u[:, 0], u[:, 1])
-        else:
-            ms[s] = ms[s].drop_one(u)
+        cur = ms[s]
+        ms[s] = cur.drop_one(u[:, 0], u[:, 1]) if isinstance(cur, PairedMoments) else cur.drop_one(u)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             theta = np.asarray(statistic(ms), dtype=float)
         n = np.bincount(gidx, weights=weights, minlength=G)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,8 +105,8 @@ class Moments:
             m2 = self.m2 - (x - self.mean) ** 2 * self.n / n1
         return Moments(n1, mean, np.maximum(m2, 0.0))
 
-    def __getitem__(self, idx: object) -> Moments:
-        return Moments(self.n[idx], self.mean[idx], self.m2[idx])  # type: ignore[index]
+    def __getitem__(self, idx: Any) -> Moments:
+        return Moments(self.n[idx], self.mean[idx], self.m2[idx])
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,8 +187,8 @@ class PairedMoments:
                 np.maximum(self.m2_x - dx * dx * f, 0.0), np.maximum(self.m2_y - dy * dy * f, 0.0), self.cxy - dx * dy * f,
             )
 
-    def __getitem__(self, idx: object) -> PairedMoments:
-        return PairedMoments(*(getattr(self, k)[idx] for k in ("n", "mean_x", "mean_y", "m2_x", "m2_y", "cxy")))  # type: ignore[index]
+    def __getitem__(self, idx: Any) -> PairedMoments:
+        return PairedMoments(*(getattr(self, k)[idx] for k in ("n", "mean_x", "mean_y", "m2_x", "m2_y", "cxy")))
 
 
 def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -213,7 +214,7 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     sizes = [max(len(u), 1) for u in uniques_list]  # type: ignore[arg-type]
     total = int(np.prod(sizes, dtype=np.int64))
     small = total < 2**31
-    combined = codes_list[0].astype(np.int32 if small else np.int64, copy=True)
+    combined: np.ndarray = np.asarray(codes_list[0]).astype(np.int32 if small else np.int64, copy=True)
     missing = combined < 0
     for c, s_ in zip(codes_list[1:], sizes[1:], strict=True):
         missing |= c < 0
@@ -237,7 +238,7 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
         if isinstance(col.dtype, pd.CategoricalDtype):
             table[k] = pd.Categorical.from_codes(pos, dtype=col.dtype)
         else:
-            table[k] = pd.Index(u).take(pos)  # type: ignore[arg-type]
+            table[k] = pd.Index(u).take(pos)
     key_table = pd.DataFrame({k: table[k] for k in keys})
     return out_codes, key_table
 
