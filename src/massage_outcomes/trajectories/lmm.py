@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
+from scipy.linalg.lapack import dtrtrs as _dtrtrs
 
 from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.trajectories.design import TimeBasis, as_frame, make_time_basis
@@ -165,6 +166,8 @@ class LMMCore:
             Wty[:q2] += np.bincount(ci, weights=y, minlength=q2)
         self.Wty = Wty
         self.yty = float(y @ y)
+        zsd = Z.std(axis=0)
+        self._zscale = np.where(zsd > 1e-12 * (np.abs(Z).max(axis=0) + 1.0), zsd, 0.0)
         self._pen = np.concatenate([np.ones(q2), np.zeros(p)])
         self.n_evals = 0
 
@@ -183,8 +186,13 @@ class LMMCore:
         return np.asarray(lo)
 
     def theta_start(self) -> np.ndarray:
+        """Start: 1 for intercepts, 1/SD of the column for slopes (so each term starts on the same scale), 0 off."""
         lo = self.theta_lower()
-        return np.where(lo == 0.0, 1.0, 0.0)
+        start = np.where(lo == 0.0, 1.0, 0.0)
+        for k, (r, c) in enumerate(self._theta_pos()):
+            if r == c and self._zscale[r] > 0:
+                start[k] = 1.0 / self._zscale[r]
+        return start
 
     def T_of(self, theta: np.ndarray) -> np.ndarray:
         q = self.q
@@ -265,7 +273,7 @@ class LMMCore:
         M[np.diag_indices(m)] += self._pen
         r += self.Wty * s
         Rl = np.linalg.cholesky(M)
-        c = linalg.solve_triangular(Rl, r, lower=True)
+        c = _trsv(Rl, r, lower=True)
         dRl = np.log(np.diagonal(Rl))
         pwrss = self.yty - cucu - float(c @ c)
         self.n_evals += 1
@@ -323,7 +331,7 @@ class LMMCore:
 
     def solve(self, st: _State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fixed effects, primary random effects ``b`` (g, q) and extra random intercepts at a state."""
-        ub = linalg.solve_triangular(st.Rl.T, st.c, lower=False)
+        ub = _trsv(st.Rl, st.c, lower=True, trans=True)
         beta = ub[self.q2 :]
         resid = np.column_stack([c - R @ ub for c, R in zip(st.cu, st.RZW, strict=True)])  # (g, q)
         u = self._lt_solve(st.L, resid)
@@ -356,7 +364,7 @@ class LMMCore:
         zz = self.ZtZ
         TtZZ = [[sum(T[b_, a_] * zz[:, b_, c_] for b_ in range(q)) for c_ in range(q)] for a_ in range(q)]
         H = self._l_solve_rows(st.L, TtZZ)
-        beta = linalg.solve_triangular(st.Rl.T, st.c, lower=False)
+        beta = _trsv(st.Rl, st.c, lower=True, trans=True)
         RZX = st.RZW  # q arrays (g, p)
         v = [c - R @ beta for c, R in zip(st.cu, RZX, strict=True)]
         Ztr = self.Zty - np.stack([self._wz[a_] @ beta for a_ in range(q)], axis=1)
@@ -369,7 +377,7 @@ class LMMCore:
         sig2 = self.sigma2(st)
         S = P - Q / sig2
         if self.reml:
-            Ri = linalg.solve_triangular(st.Rl, np.eye(p), lower=True)
+            Ri = _trsv(st.Rl, np.eye(p), lower=True)
             C = Ri.T @ Ri
             K = [self._wz[b_] - sum(H[a_][b_][:, None] * RZX[a_] for a_ in range(q)) for b_ in range(q)]
             KC = [k @ C for k in K]
@@ -442,7 +450,7 @@ class LMMCore:
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
-                options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000, "maxls": 50},
+                options={"ftol": 1e-14, "gtol": 1e-8, "maxiter": 2000, "maxls": 50},
             )
 
         res = run_lbfgs(starts[0])
@@ -450,20 +458,30 @@ class LMMCore:
         ok, why, singular = self._check(res.x)
         if not ok:
             messages.append(f"L-BFGS-B from the default start: {why}; trying more starts")
-            for x0 in (res.x * 0.5 + 0.05 * (lo == 0.0), self.theta_start() * 0.3, self.theta_start() * 3.0):
-                r2 = run_lbfgs(np.maximum(x0, np.where(lo == 0.0, 0.0, -np.inf)))
+            bound = (lo == 0.0) & (res.x < 1e-4)
+            restarts = [
+                np.where(bound, 0.1, res.x),
+                np.where(bound, 0.5, res.x),
+                self.theta_start() * 0.3,
+                self.theta_start() * 3.0,
+            ]
+            for x0 in restarts:
+                r2 = run_lbfgs(x0)
                 results.append(("L-BFGS-B (restart)", r2))
-            nm = optimize.minimize(
-                lambda t: self.deviance(np.maximum(t, np.where(lo == 0.0, 0.0, -np.inf))),
-                min(results, key=lambda t: t[1].fun)[1].x,
-                method="Nelder-Mead",
-                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000, "maxfev": 40000},
-            )
-            nm.x = np.maximum(nm.x, np.where(lo == 0.0, 0.0, -np.inf))
-            results.append(("Nelder-Mead", nm))
-            # polish the best with L-BFGS-B
+                if self.deviance(r2.x) < self.deviance(res.x) - 1e-6 and self._check(r2.x)[0]:
+                    break
             best = min(results, key=lambda t: self.deviance(t[1].x))
-            results.append(("L-BFGS-B (polish)", run_lbfgs(best[1].x)))
+            if not self._check(best[1].x)[0]:
+                nm = optimize.minimize(
+                    lambda t: self.deviance(np.maximum(t, np.where(lo == 0.0, 0.0, -np.inf))),
+                    best[1].x,
+                    method="Nelder-Mead",
+                    options={"xatol": 1e-9, "fatol": 1e-11, "maxfev": 4000},
+                )
+                nm.x = np.maximum(nm.x, np.where(lo == 0.0, 0.0, -np.inf))
+                results.append(("Nelder-Mead", nm))
+                best = min(results, key=lambda t: self.deviance(t[1].x))
+                results.append(("L-BFGS-B (polish)", run_lbfgs(best[1].x)))
         name, best = min(results, key=lambda t: self.deviance(t[1].x))
         theta = np.asarray(best.x, dtype=float)
         theta = np.where((lo == 0.0) & (theta < 1e-8), 0.0, theta)
@@ -524,6 +542,26 @@ class LMMCore:
         if np.max(np.abs(step)) > 1e-4:
             return False, f"scaled gradient {np.max(np.abs(step)):.2g} exceeds 1e-4", singular
         return True, "", singular
+
+
+def _trsv(L: np.ndarray, b: np.ndarray, *, lower: bool, trans: bool = False) -> np.ndarray:
+    """Triangular solve straight through LAPACK (scipy's wrapper validates inputs: too slow inside the loop)."""
+    x, info = _dtrtrs(L, b, lower=int(lower), trans=int(trans))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular factor (info={info})")
+    return x
+
+
+def _single_threaded_blas() -> Any:
+    """Limit BLAS to one thread: the engine's matrix products are tiny and threads only add overhead (often
+    several-fold on a busy machine). Uses threadpoolctl when it is installed; otherwise does nothing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _put(x: np.ndarray, idx: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -735,7 +773,8 @@ def fit_trajectories(
         extra_nlev=[len(lab) for lab in extra_labels],
         reml=(method == "REML"),
     )
-    opt = core.optimize()
+    with _single_threaded_blas():
+        opt = core.optimize()
     fit = TrajectoryFit._from_core(
         core,
         opt,
