@@ -273,3 +273,18 @@ def test_plain_long_frame_without_timing_or_baseline_column():
     np.testing.assert_allclose(fit.beta_, ref.beta_, rtol=1e-8)
     with pytest.raises(DataValidationError, match="baseline_visit"):
         fit_mmrm(plain, baseline_visit="screening")
+
+
+def test_variance_components_and_by_factor(fits):
+    fit = fits["us_cov"]
+    vc = fit.variance_components
+    assert vc["visit"].tolist() == VISITS and fit.nobs == fit.n_obs
+    np.testing.assert_allclose(vc["variance"], np.diag(np.array(GLS["us_cov"]["sigma_matrix"])), rtol=1e-4)
+    e = fit.emmeans(by="sex")
+    assert len(e) == 18 and {"arm", "visit", "sex"} <= set(e.columns)
+    # sex is additive: the arm contrasts are the same for both sexes and equal the averaged ones
+    c_by = fit.contrasts("pairwise", by="sex", adjust="none")
+    c = fit.contrasts("pairwise", adjust="none")
+    for sex in ("female", "male"):
+        part = c_by[c_by["sex"].astype(str) == sex]
+        np.testing.assert_allclose(part["estimate"].to_numpy(), c["estimate"].to_numpy(), rtol=1e-9, atol=1e-12)

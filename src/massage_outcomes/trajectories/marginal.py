@@ -5,13 +5,15 @@
 
 ``emmeans(at=, by=, level=)``
     marginal means per group at chosen times (continuous time) or per visit (categorical time);
-``contrasts(spec, at=, by=, adjust=, level=)``
-    "a - b", "each vs <ref>", "pairwise" between groups at each time, with multiplicity adjustment and a
-    standardized effect size per contrast;
+``contrasts(spec, at=, by=, adjust=, level=, over=)``
+    "a - b", "each vs <ref>", "pairwise" between groups at each time (or, with ``over=<time>``, between times
+    within each group), with multiplicity adjustment and a standardized effect size per contrast;
 ``eff_size(spec, ...)``
     the effect sizes alone (like emmeans' ``eff_size``);
 ``slopes(at=, by=, contrast=, ...)``
-    rate of change per group (like ``emtrends``) and contrasts of those rates.
+    rate of change per group (like ``emtrends``) and contrasts of those rates;
+``linear_function(L)`` and ``reference_grid(at=, by=)``
+    any custom linear function of the fixed effects, and the cells with their ``L`` rows.
 
 The protocol a fit must provide
 -------------------------------

@@ -290,10 +290,12 @@ class MMRMFit(MarginalMeansMixin):
         ``ci_low``, ``ci_high``.
     covariance, correlation : DataFrame
         The estimated covariance (and correlation) between visits, labelled by visit.
+    variance_components : DataFrame
+        ``visit``, ``variance``, ``sd``: the residual variance at each visit.
     loglik, aic, bic : float
         Log-likelihood (REML or ML; the REML value equals SAS PROC MIXED / R mmrm / nlme::gls), AIC and BIC
         counting fixed effects and covariance parameters as nlme does (BIC with ``log(n_obs - p)`` under REML).
-    n_obs, n_subjects, n_theta : int
+    n_obs (alias nobs), n_subjects, n_theta : int
     converged : bool
     messages : list of str
     visits : list of str
@@ -380,6 +382,17 @@ class MMRMFit(MarginalMeansMixin):
         res = self.linear_function(np.eye(len(self.beta_)))
         res.insert(0, "term", self.fe_names_)
         return res[["term", "estimate", "se", "df", "t", "p_value", "ci_low", "ci_high"]]
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations (alias of ``n_obs``, as on ``TrajectoryFit``)."""
+        return self.n_obs
+
+    @property
+    def variance_components(self) -> pd.DataFrame:
+        """Residual variance per visit: ``visit``, ``variance``, ``sd`` (correlations: :attr:`correlation`)."""
+        var = np.diag(self.sigma_).copy()
+        return pd.DataFrame({"visit": self.visits, "variance": var, "sd": np.sqrt(var)})
 
     @property
     def covariance(self) -> pd.DataFrame:
