@@ -77,3 +77,16 @@ def test_group_codes_skip_missing_and_keep_dtypes() -> None:
     assert codes.tolist() == [0, 2, 1, -1]
     assert keys["c"].tolist() == ["a", "a", "b"] and keys["t"].tolist() == ["x", "y", "x"]
     assert isinstance(keys["c"].dtype, pd.CategoricalDtype)
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), finite), min_size=1, max_size=80), st.integers(1, 79))
+def test_grouped_chunks_merge_to_full_grouped_pass(rows: list[tuple[int, float]], cut: int) -> None:
+    g = np.array([r[0] for r in rows])
+    v = np.array([r[1] for r in rows])
+    cut = min(cut, len(v))
+    full = grouped_moments(v, g, 5)
+    merged = grouped_moments(v[:cut], g[:cut], 5).merge(grouped_moments(v[cut:], g[cut:], 5))
+    np.testing.assert_array_equal(merged.n, full.n)
+    seen = full.n > 0
+    np.testing.assert_allclose(merged.mean[seen], full.mean[seen], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(merged.m2[seen], full.m2[seen], rtol=1e-8, atol=1e-6)

@@ -1,8 +1,9 @@
 """Effect sizes per condition and technique, with exact, normal and bootstrap intervals; responders; pooling.
 
 Public names: :func:`effect_size` (two arrays), :func:`effect_sizes` (one row per group from a Dataset or an
-analysis frame), :class:`EffectSize`, :func:`ancova`, :func:`responders` (``clinical.py``) and :func:`pool`
-(``pooling.py``). The estimators work on per-group summary statistics (``summary.py``) so one vectorized pass
+analysis frame), :class:`EffectSize`, :func:`responders` (``clinical.py``) and :func:`pool`
+(``pooling.py``). Baseline-adjusted effects: ``effect_sizes(..., on="ancova")`` (or
+:func:`massage_outcomes.effects.ancova.ancova`; the submodule name ``ancova`` is taken). The estimators work on per-group summary statistics (``summary.py``) so one vectorized pass
 serves any number of groups.
 """
 
@@ -11,13 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["effect_size", "effect_sizes", "EffectSize", "ancova", "responders", "pool"]
+__all__ = ["effect_size", "effect_sizes", "EffectSize", "responders", "pool"]
 
 _LAZY = {
     "effect_size": "massage_outcomes.effects.api",
     "effect_sizes": "massage_outcomes.effects.api",
     "EffectSize": "massage_outcomes.effects.api",
-    "ancova": "massage_outcomes.effects.ancova",
     "responders": "massage_outcomes.effects.clinical",
     "pool": "massage_outcomes.effects.pooling",
 }
