@@ -47,11 +47,11 @@ def best_of(fn, repeat: int) -> float:
     return min(times)
 
 
-def time_metafor(ks: list[int], repeat: int) -> dict[int, float]:
-    """Seconds for one rma(method="REML") fit per k (best of ``repeat``), run in a fresh Rscript."""
+def time_metafor(ks: list[int], repeat: int) -> dict[int, tuple[float, float, float]]:
+    """(seconds, tau2, estimate) of rma(method="REML") per k (best of ``repeat``), run in a fresh Rscript."""
     if shutil.which("Rscript") is None:
         return {}
-    out: dict[int, float] = {}
+    out: dict[int, tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for k in ks:
             path = Path(tmp) / f"k{k}.csv"
@@ -59,12 +59,13 @@ def time_metafor(ks: list[int], repeat: int) -> dict[int, float]:
             script = (
                 "suppressPackageStartupMessages(library(metafor));"
                 f"d <- read.csv('{path}');"
-                f"t <- sapply(1:{repeat}, function(i) system.time(rma(d$estimate, sei=d$se, method='REML'))[['elapsed']]);"
-                "cat(min(t))"
+                f"t <- sapply(1:{repeat}, function(i) system.time(fit <<- rma(d$estimate, sei=d$se, method='REML'))[['elapsed']]);"
+                "cat(sprintf('%.17g %.17g %.17g', min(t), fit$tau2, fit$beta))"
             )
             res = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=900)
             try:
-                out[k] = float(res.stdout.strip().split()[-1])
+                secs, tau2, beta = (float(x) for x in res.stdout.strip().split()[-3:])
+                out[k] = (secs, tau2, beta)
             except (ValueError, IndexError):
                 print(f"metafor k={k}: failed: {res.stderr.strip()[-200:]}")
     return out
@@ -94,13 +95,16 @@ def main() -> None:
         py_by_k[k] = best_of(lambda df=df: pool(df, method="REML"), args.repeat)
     if args.with_r:
         r_by_k = time_metafor([250, 500, 1000, 2000], repeat=1 if args.repeat < 3 else 3)
-        for k, secs in r_by_k.items():
+        for k, (secs, r_tau2, r_beta) in r_by_k.items():
+            ours = pool(make_studies(k), method="REML").iloc[0]
             rows.append({"what": "metafor rma REML", "k": k, "groups": 1, "seconds": secs,
-                         "ratio_vs_pool": secs / py_by_k[k]})
+                         "ratio_vs_pool": secs / py_by_k[k],
+                         "rel_diff_tau2": abs(ours["tau2"] - r_tau2) / r_tau2,
+                         "rel_diff_estimate": abs(ours["estimate"] - r_beta) / abs(r_beta)})
             rows.append({"what": "pool REML test=z", "k": k, "groups": 1, "seconds": py_by_k[k]})
         if len(r_by_k) >= 2:
             ks = np.array(sorted(r_by_k), dtype=float)
-            ts = np.array([r_by_k[int(x)] for x in ks])
+            ts = np.array([r_by_k[int(x)][0] for x in ks])
             slope, icpt = np.polyfit(np.log(ks), np.log(ts), 1)
             rows.append({"what": f"metafor extrapolated (t ~ k^{slope:.2f})", "k": 5000, "groups": 1,
                          "seconds": float(np.exp(icpt) * 5000**slope)})
