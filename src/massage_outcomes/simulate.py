@@ -162,6 +162,46 @@ def _cat(values: Any, categories: Sequence[str], ordered: bool = False) -> pd.Ca
     return pd.Categorical(values, categories=list(categories), ordered=ordered)
 
 
+def _codes(values: Any, categories: Sequence[str] | np.ndarray) -> pd.Categorical:
+    """A Categorical from integer codes (-1 = missing): no Python string per row, whatever the size."""
+    return pd.Categorical.from_codes(np.asarray(values, dtype=np.int64), categories=pd.Index(list(categories)))
+
+
+def _part(subj: np.ndarray, inst: str, visit: np.ndarray | int, day: np.ndarray, timing: np.ndarray | str,
+          session: np.ndarray | None, value: np.ndarray, keep: np.ndarray | None = None) -> dict[str, Any]:
+    """One block of outcome rows as arrays (visit as codes, -1 = none; timing as a vocab term or codes)."""
+    m = len(subj)
+    tcode = np.full(m, vocab.TIMINGS.index(timing)) if isinstance(timing, str) else np.asarray(timing)
+    out = {"subj": np.asarray(subj), "inst": np.full(m, 0) if m else np.zeros(0, int), "inst_name": inst,
+           "visit": np.broadcast_to(np.asarray(visit), (m,)), "day": np.broadcast_to(np.asarray(day, float), (m,)),
+           "timing": tcode, "session": np.full(m, -1) if session is None else np.asarray(session),
+           "value": np.asarray(value, float)}
+    if keep is not None:
+        out.update({k: v[keep] for k, v in out.items() if isinstance(v, np.ndarray)})
+    return out
+
+
+def _assemble(parts: list[dict[str, Any]], subject_ids: np.ndarray, study: str,
+              visit_labels: Sequence[str]) -> pd.DataFrame:
+    """The outcomes table from blocks of arrays, ordered by subject, day, instrument and timing (stable)."""
+    insts = sorted({p["inst_name"] for p in parts})
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in ("subj", "visit", "day", "timing", "session", "value")}
+    cat["inst"] = np.concatenate([np.full(len(p["subj"]), insts.index(p["inst_name"])) for p in parts])
+    order = np.lexsort((cat["timing"], cat["inst"], cat["day"], cat["subj"]))
+    c = {k: v[order] for k, v in cat.items()}
+    session = c["session"].astype(np.int64)
+    return pd.DataFrame({
+        "study": _codes(np.zeros(len(order)), [study]),
+        "subject": _codes(c["subj"], subject_ids),
+        "instrument": _codes(c["inst"], insts),
+        "visit": pd.Categorical.from_codes(c["visit"].astype(np.int64), categories=list(visit_labels), ordered=True),
+        "day": c["day"],
+        "timing": _codes(c["timing"], vocab.TIMINGS),
+        "session": pd.arrays.IntegerArray(np.where(session < 0, 0, session), session < 0),
+        "value": c["value"],
+    })
+
+
 def simulate_trial(
     n_per_arm: int = 100,
     *,
@@ -375,13 +415,8 @@ def simulate_trial(
     observed = vidx <= last_visit[rows]
 
     day = weeks * 7.0
-    visit_frames = []
-    for inst in instruments_used:
-        visit_frames.append(pd.DataFrame({
-            "subject": subject[rows], "instrument": inst, "visit": np.asarray(visit_labels)[vidx], "day": day,
-            "timing": np.where(vidx == 0, "baseline", "followup"), "session": pd.array([pd.NA] * len(rows), dtype="Int64"),
-            "value": visit_values[inst].ravel(),
-        })[observed])
+    parts = [_part(rows, inst, vidx, day, np.where(vidx == 0, 0, 3), None, visit_values[inst].ravel(), observed)
+             for inst in instruments_used]
 
     # ---- sessions (massage arms, weeks 1..10) ------------------------------------------------------------
     session_weeks = np.arange(1, 11)
@@ -401,26 +436,21 @@ def simulate_trial(
     keep = attended
     # sessions are numbered 1, 2, ... in the order attended (a missed week leaves no gap in the numbering)
     s_num = np.cumsum(attended.reshape(len(m_rows), len(session_weeks)), axis=1).ravel().astype(np.int64)
+    tech_code = pd.Categorical(technique, categories=vocab.TECHNIQUES).codes
+    intent_code = pd.Categorical(intent, categories=vocab.INTENTS).codes
+    th_code = np.where(has_th, th_row, -1)
+    sr = s_rows[keep]
     sess_tab = pd.DataFrame({
-        "study": study, "subject": subject[s_rows], "session": s_num, "day": s_day,
-        "technique": technique[s_rows], "intent": intent[s_rows], "therapist": therapist[s_rows],
-        "duration_min": float(sess_p["duration_min"]),
-        "pressure": np.where(arm[s_rows] == "therapeutic", "firm", "light"), "body_region": "lower_back",
-    })[keep].reset_index(drop=True)
-    sess_out = []
+        "study": _codes(np.zeros(len(sr)), [study]), "subject": _codes(sr, subject), "session": s_num[keep],
+        "day": s_day[keep], "technique": _codes(tech_code[sr], vocab.TECHNIQUES),
+        "intent": _codes(intent_code[sr], vocab.INTENTS), "therapist": _codes(th_code[sr], th_names),
+        "duration_min": np.full(len(sr), float(sess_p["duration_min"])),
+        "pressure": _codes(np.where(arm[sr] == "therapeutic", 0, 1), ["firm", "light"]),
+        "body_region": _codes(np.zeros(len(sr)), ["lower_back"]),
+    })
     for timing, vals in (("pre", pre_obs), ("post", post_obs)):
-        sess_out.append(pd.DataFrame({
-            "subject": subject[s_rows], "instrument": "pain_nrs", "visit": None, "day": s_day, "timing": timing,
-            "session": pd.array(s_num, dtype="Int64"), "value": vals,
-        })[keep])
-
-    outcomes = pd.concat(visit_frames + sess_out, ignore_index=True)
-    outcomes.insert(0, "study", study)
-    outcomes["visit"] = _cat(outcomes["visit"], visit_labels, ordered=True)
-    outcomes["timing"] = _cat(outcomes["timing"], vocab.TIMINGS)
-    outcomes = outcomes.sort_values(["subject", "day", "instrument", "timing"], kind="stable").reset_index(drop=True)
-    sess_tab["technique"] = _cat(sess_tab["technique"], vocab.TECHNIQUES)
-    sess_tab["intent"] = _cat(sess_tab["intent"], vocab.INTENTS)
+        parts.append(_part(s_rows, "pain_nrs", -1, s_day, timing, s_num, vals, keep))
+    outcomes = _assemble(parts, subject, study, visit_labels)
 
     subjects = pd.DataFrame({
         "study": study, "subject": subject, "arm": arm, "condition": _cat(["low_back_pain"] * n, vocab.CONDITIONS),
@@ -758,12 +788,9 @@ def simulate_clinic(
             dropout_day[leaves] = 7.0 * gen.uniform(visit_weeks[j - 1], visit_weeks[j], leaves.sum())
             alive &= ~leaves
 
-    frames = []
     keep = v_all <= last_visit[rows_all]
-    frames.append(pd.DataFrame({"subject": subject[rows_all], "instrument": "pain_nrs",
-                                "visit": np.asarray(visit_labels)[v_all], "day": 7.0 * visit_weeks[v_all],
-                                "timing": np.where(v_all == 0, "baseline", "followup"), "session": None,
-                                "value": pain_vis.ravel()})[keep])
+    parts = [_part(rows_all, "pain_nrs", v_all, 7.0 * visit_weeks[v_all], np.where(v_all == 0, 0, 3), None,
+                   pain_vis.ravel(), keep)]
     subj_rows = np.concatenate(pairs_subj) if pairs_subj else np.array([], dtype=int)
     inst_of_pair = np.asarray(pairs_inst, dtype=object)
     for inst in _CLINIC_INSTRUMENTS:
@@ -776,9 +803,8 @@ def simulate_clinic(
         r = np.repeat(members, len(visit_labels))
         vv = np.tile(np.arange(len(visit_labels)), len(members))
         y = record(inst, latent(inst, r, visit_weeks[vv], np.repeat(u, len(visit_labels))))
-        frames.append(pd.DataFrame({"subject": subject[r], "instrument": inst, "visit": np.asarray(visit_labels)[vv],
-                                    "day": 7.0 * visit_weeks[vv], "timing": np.where(vv == 0, "baseline", "followup"),
-                                    "session": None, "value": y})[vv <= last_visit[r]])
+        parts.append(_part(r, inst, vv, 7.0 * visit_weeks[vv], np.where(vv == 0, 0, 3), None, y,
+                           vv <= last_visit[r]))
 
     # ---- sessions -----------------------------------------------------------------------------------------
     max_s = 12
@@ -795,25 +821,22 @@ def simulate_clinic(
     drop_mean = np.array([_CLINIC_IMMEDIATE_DROP[t] for t in techs])[tech_idx]
     post = pre - (drop_mean[s_rows] + drop_subj[s_rows] + gen.normal(0.0, model["sd_drop_residual"], len(s_rows)))
     sess_no = s_k + 1
+    regions = ["lower_back", "lower_back", "neck", "neck", "wrist", "jaw", "operated_limb"]
+    region_names = sorted(set(regions))
+    intent_of_tech = pd.Categorical([vocab.DEFAULT_INTENT[t] for t in techs], categories=vocab.INTENTS).codes
+    tech_vocab = pd.Categorical(techs, categories=vocab.TECHNIQUES).codes
     sess_tab = pd.DataFrame({
-        "study": study, "subject": subject[s_rows], "session": sess_no, "day": s_day,
-        "technique": _cat(technique[s_rows], vocab.TECHNIQUES),
-        "intent": _cat(pd.Series(technique[s_rows]).map(vocab.DEFAULT_INTENT), vocab.INTENTS),
-        "therapist": therapist[s_rows], "duration_min": np.where(technique[s_rows] == "sports", 45.0, 60.0),
-        "pressure": np.where(technique[s_rows] == "swedish", "light", "firm"),
-        "body_region": np.asarray(["lower_back", "lower_back", "neck", "neck", "wrist", "jaw", "operated_limb"],
-                                  dtype=object)[cond_idx[s_rows]],
+        "study": _codes(np.zeros(len(s_rows)), [study]), "subject": _codes(s_rows, subject), "session": sess_no,
+        "day": s_day, "technique": _codes(tech_vocab[tech_idx[s_rows]], vocab.TECHNIQUES),
+        "intent": _codes(intent_of_tech[tech_idx[s_rows]], vocab.INTENTS),
+        "therapist": _codes(th_idx[s_rows], th_names),
+        "duration_min": np.where(technique[s_rows] == "sports", 45.0, 60.0),
+        "pressure": _codes(np.where(technique[s_rows] == "swedish", 1, 0), ["firm", "light"]),
+        "body_region": _codes(np.array([region_names.index(r) for r in regions])[cond_idx[s_rows]], region_names),
     })
     for timing, vals in (("pre", pre), ("post", post)):
-        frames.append(pd.DataFrame({"subject": subject[s_rows], "instrument": "pain_nrs", "visit": None,
-                                    "day": s_day, "timing": timing, "session": sess_no,
-                                    "value": record("pain_nrs", vals)}))
-    outcomes = pd.concat(frames, ignore_index=True)
-    outcomes.insert(0, "study", study)
-    outcomes["session"] = outcomes["session"].astype("Int64")
-    outcomes["visit"] = _cat(outcomes["visit"], visit_labels, ordered=True)
-    outcomes["timing"] = _cat(outcomes["timing"], vocab.TIMINGS)
-    outcomes = outcomes.sort_values(["subject", "day", "instrument", "timing"], kind="stable").reset_index(drop=True)
+        parts.append(_part(s_rows, "pain_nrs", -1, s_day, timing, sess_no, record("pain_nrs", vals)))
+    outcomes = _assemble(parts, subject, study, visit_labels)
     subjects = pd.DataFrame({
         "study": study, "subject": subject, "arm": pd.Series([None] * n, dtype="str"),
         "condition": _cat(condition, vocab.CONDITIONS), "clinic": clinic,
