@@ -534,6 +534,19 @@ class MarginalMeansMixin:
             ``adjust`` (the method used), and with ``effect_size=True``: ``effect_size`` (estimate / sigma),
             ``effect_size_se``, ``effect_size_ci_low``, ``effect_size_ci_high`` (unadjusted, df as the contrast),
             ``sigma`` and ``edf``.
+
+        Examples
+        --------
+        >>> import massage_outcomes as mo
+        >>> fit = mo.fit_mmrm(mo.load_sample("trial"), instrument="rmdq")
+        >>> c = fit.contrasts("pairwise", adjust="tukey")
+        >>> c[["contrast", "visit"]].head(3).astype(str).values.tolist()
+        [['relaxation - therapeutic', 'week_4'], ['relaxation - usual_care', 'week_4'], ['therapeutic - usual_care', 'week_4']]
+        >>> bool((c["p_adjusted"] >= c["p_value"]).all())
+        True
+        >>> within = fit.contrasts("week_26 - week_4", over="visit", adjust="none")  # change within each arm
+        >>> within["arm"].astype(str).tolist()
+        ['relaxation', 'therapeutic', 'usual_care']
         """
         frame, L, fam, family, ng = self._contrast_matrix(spec, at, by, over)
         return self._contrast_table(
@@ -647,6 +660,14 @@ class MarginalMeansMixin:
         ``d = c / σ``; σ is treated as random with ``var(log σ) = 1/(2·edf)``, so by the delta method
         ``SE(d) = sqrt(SE(c)²/σ² + d²/(2·edf))``. The interval is ``d ± t(df)·SE(d)`` with ``df`` the contrast's
         df (emmeans keeps the df of the contrast).
+
+        Examples
+        --------
+        >>> import massage_outcomes as mo
+        >>> fit = mo.fit_mmrm(mo.load_sample("trial"), instrument="rmdq")
+        >>> es = fit.eff_size("therapeutic - relaxation")
+        >>> list(es.columns)
+        ['contrast', 'visit', 'effect_size', 'se', 'df', 'ci_low', 'ci_high', 'sigma', 'edf']
         """
         frame, L, fam, family, ng = self._contrast_matrix(spec, at, by)
         res = self._infer(L, level)
@@ -723,6 +744,15 @@ class MarginalMeansMixin:
             Without ``contrast``: ``<group>``, ``<time>`` (the evaluation point), any ``by`` columns,
             ``estimate`` (slope per time unit), ``se``, ``df``, ``ci_low``, ``ci_high``, ``t``, ``p_value``.
             With ``contrast``: the columns of :meth:`contrasts` without the effect sizes.
+
+        Examples
+        --------
+        >>> import massage_outcomes as mo
+        >>> fit = mo.fit_trajectories(mo.load_sample("trial"), instrument="rmdq", time="week", group="arm")
+        >>> fit.slopes()[["arm", "estimate", "se", "df"]].shape
+        (3, 4)
+        >>> fit.slopes(contrast="each vs usual_care")["contrast"].tolist()
+        ['relaxation - usual_care', 'therapeutic - usual_care']
         """
         cells, L = self._slope_matrix(at, by, delta)
         if contrast is None:
