@@ -132,6 +132,11 @@ def test_forest_keeps_rows_without_an_interval_and_says_so():
     assert "-0.44" in _texts(ax, "ci_text")
 
 
+def test_forest_favours_texts_can_be_given_verbatim():
+    ax = plot.forest(EFFECTS, favours=("less pain", "more pain"))
+    assert _texts(ax, "favours") == ["← less pain", "more pain →"]
+
+
 def test_forest_names_missing_columns():
     with pytest.raises(ValueError, match="ci_low"):
         plot.forest(pd.DataFrame({"estimate": [1.0]}))

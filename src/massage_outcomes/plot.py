@@ -277,6 +277,7 @@ def forest(
     instrument: str | _instruments.Instrument | None = None,
     compare: tuple[str, str] | None = None,
     better: Literal["lower", "higher"] | None = None,
+    favours: tuple[str, str] | None = None,
     null: float | None = None,
     log: bool = False,
     xlabel: str | None = None,
@@ -299,6 +300,7 @@ def forest(
     pooled : pooled estimate(s) from :func:`~massage_outcomes.pool` (columns estimate, ci_low, ci_high; optional
         pi_low/pi_high for a prediction interval, drawn as a thin line through the diamond).
     instrument, compare, better : give the "favours …" words under the axis (see :func:`favours_labels`).
+    favours : (left, right) texts to print under the axis verbatim instead (e.g. ("less pain", "more pain")).
     null : position of the no-effect line (0 for differences; 1 when ``log=True`` for ratios).
     log : log-scaled axis (risk ratios, odds ratios).
     digits : decimals of the "estimate [low, high]" text column.
@@ -417,7 +419,8 @@ def forest(
             for y, text in texts:
                 ax.annotate(text, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", ha="left",
                             fontsize=8.5, color=_INK, annotation_clip=False, gid="ci_text")
-        left, right = favours_labels(instrument=instrument, compare=compare, better=better)
+        left, right = favours if favours is not None else favours_labels(instrument=instrument, compare=compare,
+                                                                          better=better)
         label_text = xlabel if xlabel is not None else ("Ratio" if log else "Difference")
         if instrument is not None and xlabel is None:
             inst = _instruments.get(instrument)
