@@ -173,6 +173,28 @@ def test_trial_truth_random_effects_match_their_covariance():
                        + 0.2 * np.abs(cov))
 
 
+def test_linear_shape_truth_is_the_mixed_model_recovered_by_subject_slopes():
+    no_th = {"sd_therapist": 0.0}
+    ds = mo.simulate_trial(300, seed=17, time_shape="linear", round_scores=False, dropout=False, rmdq=no_th,
+                           pain_nrs=no_th)
+    truth = ds.truth["lmm"]["rmdq"]
+    assert truth["time"] == "week" and np.isnan(truth["fixed"]["slope_after_week10"]).all()
+    af = ds.analysis_frame("rmdq")
+    week = af["day"] / 7.0
+    # per-subject OLS slope and intercept, averaged by arm: unbiased for the fixed effects
+    g = af.assign(week=week).groupby("subject")
+    slope = g.apply(lambda d: np.polyfit(d["week"], d["value"], 1)[0], include_groups=False)
+    arm = ds.subjects.set_index("subject")["arm"]
+    by_arm = slope.groupby(arm[slope.index].to_numpy()).agg(["mean", "std", "count"])
+    fixed = truth["fixed"].set_index("arm")["slope_per_week"]
+    z = (by_arm["mean"] - fixed[by_arm.index]) / (by_arm["std"] / np.sqrt(by_arm["count"]))
+    assert (z.abs() < 4).all(), by_arm
+    # the variance of subject slopes is G[1, 1] plus the OLS sampling variance; it is at least G[1, 1]-ish
+    assert slope.groupby(arm[slope.index].to_numpy()).var().min() > 0.5 * truth["G"][1, 1]
+    with pytest.raises(ValueError, match="time_shape"):
+        mo.simulate_trial(5, seed=1, time_shape="cubic")
+
+
 def test_overrides_change_the_truth():
     ds = mo.simulate_trial(5, seed=1, rmdq={"change_week10": {"therapeutic": -8.0}})
     eff = ds.truth["effects"].set_index(["instrument", "visit", "contrast"])

@@ -10,7 +10,8 @@ Examples
 >>> import massage_outcomes as mo
 >>> ds = mo.simulate_trial(n_per_arm=30, seed=1)
 >>> sorted(ds.truth)  # doctest: +NORMALIZE_WHITESPACE
-['design', 'dropout', 'effects', 'parameters', 'random_effects', 'session_effects', 'therapists', 'visit_means']
+['design', 'dropout', 'effects', 'lmm', 'parameters', 'random_effects', 'session_effects', 'therapists',
+ 'visit_means']
 >>> eff = ds.truth["effects"]
 >>> print(eff[(eff.instrument == "rmdq") & (eff.visit == "week_10")][["contrast", "latent_difference"]]
 ...       .to_string(index=False))
@@ -23,7 +24,7 @@ therapeutic - relaxation                0.4
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -212,6 +213,7 @@ def simulate_trial(
     sessions: Mapping[str, Any] | None = None,
     dropout: bool | Mapping[str, Any] = True,
     round_scores: bool = True,
+    time_shape: Literal["piecewise", "linear"] = "piecewise",
     n_therapists: int = 4,
     study: str = "SIM-TRIAL",
 ) -> Any:
@@ -246,6 +248,13 @@ def simulate_trial(
     round_scores : bool
         Round to the instruments' integer scales and clip to their ranges (RMDQ 0–24, NRS 0–10). ``False``
         returns the latent continuous values, so that estimators can be checked against exact truth.
+    time_shape : {"piecewise", "linear"}
+        ``"piecewise"`` (default): improvement over weeks 0–10, then partial relapse (see Notes). ``"linear"``:
+        the arm's mean and each subject's random slope continue linearly in weeks through week 26 (``relapse``
+        is ignored), so that ``y ~ arm * week + (week | subject)`` is exactly the generating model
+        (``truth["lmm"]``): use it with ``round_scores=False`` and zero ``sd_therapist`` to check a mixed
+        model's estimates against their true values. (With the default magnitudes a linear trend runs past
+        the scale's floor by week 26; that is harmless on the latent scale.)
     n_therapists : int
         Therapists per massage arm.
     study : str
@@ -274,6 +283,10 @@ def simulate_trial(
           pain_nrs_intercept, pain_nrs_slope, drop): the realized random effects.
         - ``therapists``: DataFrame (therapist, arm, rmdq_effect, pain_nrs_effect, drop_effect): realized.
         - ``dropout``: DataFrame per subject (subject, arm, last_visit): the last visit observed.
+        - ``lmm``: dict per instrument with the generating mixed model: ``time_shape``, ``time`` (the
+          random-slope time variable: ``"min(week, 10)"`` or ``"week"``), ``fixed`` (DataFrame arm, intercept,
+          slope_per_week (during treatment, or throughout when linear), slope_after_week10 (piecewise only)),
+          ``G`` (2×2 covariance of the random intercept and slope), ``sd_residual``, ``sd_therapist``.
 
     Notes
     -----
@@ -286,6 +299,7 @@ def simulate_trial(
         \quad f_a(t) = \frac{\min(t, 10)}{10} - \rho_a \frac{\max(t - 10, 0)}{16},
 
     piecewise in time: improvement during treatment, partial relapse (fraction :math:`\rho_a`) by week 26.
+    With ``time_shape="linear"``, :math:`f_a(t) = t / 10` and the random slope multiplies :math:`t`.
     :math:`(u_0, u_1)` for both instruments are jointly normal (correlated intercepts and slopes, also across
     instruments); the therapist effect :math:`v_{jk}` is normal (zero for usual care). The true mean change from
     baseline at week 10 is :math:`\Delta_{ak}`, so the true week-10 difference between arms is the difference
@@ -329,6 +343,9 @@ def simulate_trial(
     True
     """
     gen = _rng(seed, rng)
+    if time_shape not in ("piecewise", "linear"):
+        raise ValueError(f"time_shape must be 'piecewise' or 'linear'; got {time_shape!r}")
+    linear = time_shape == "linear"
     n_per_arm = int(n_per_arm)
     if n_per_arm < 1:
         raise ValueError(f"n_per_arm must be at least 1; got {n_per_arm}")
@@ -372,17 +389,23 @@ def simulate_trial(
     re = gen.multivariate_normal(np.zeros(4), cov, size=n, method="cholesky")
     re_drop = gen.normal(0.0, sess_p["sd_subject"], n)
 
+    def shape(week: np.ndarray, rho: np.ndarray | float) -> np.ndarray:
+        return np.asarray(week, dtype=float) / 10.0 if linear else _shape(week, 10.0, rho, 26.0)
+
+    def slope_time(week: np.ndarray) -> np.ndarray:
+        return np.asarray(week, dtype=float) if linear else np.minimum(week, 10.0)
+
     def mean_traj(inst: str, week: np.ndarray, arm_of_row: np.ndarray) -> np.ndarray:
         p = params[inst]
         delta = np.array([p["change_week10"][a] for a in arms])[arm_of_row]
         rho = np.array([p["relapse"][a] for a in arms])[arm_of_row]
-        return p["baseline_mean"] + delta * _shape(week, 10.0, rho, 26.0)
+        return p["baseline_mean"] + delta * shape(week, rho)
 
     def latent(inst: str, week: np.ndarray, rows: np.ndarray, noise_sd: float) -> np.ndarray:
         col = 0 if inst == "rmdq" else 2
         rho = np.array([params[inst]["relapse"][a] for a in arms])[arm_idx[rows]]
-        f = _shape(week, 10.0, rho, 26.0)
-        return (mean_traj(inst, week, arm_idx[rows]) + re[rows, col] + re[rows, col + 1] * np.minimum(week, 10.0)
+        f = shape(week, rho)
+        return (mean_traj(inst, week, arm_idx[rows]) + re[rows, col] + re[rows, col + 1] * slope_time(week)
                 + per_subject(th_effects[inst])[rows] * f + gen.normal(0.0, noise_sd, len(rows)))
 
     # ---- visits -----------------------------------------------------------------------------------------
@@ -467,9 +490,9 @@ def simulate_trial(
         lo, hi = inst_range[inst]
         for a in arms:
             rho = p["relapse"][a]
-            f = _shape(visit_weeks, 10.0, rho, 26.0)
+            f = shape(visit_weeks, rho)
             mu = p["baseline_mean"] + p["change_week10"][a] * f
-            tm = np.minimum(visit_weeks, 10.0)
+            tm = slope_time(visit_weeks)
             var = cov[col, col] + 2 * cov[col, col + 1] * tm + cov[col + 1, col + 1] * tm**2 + p["sd_residual"] ** 2
             if a != "usual_care":
                 var = var + (p["sd_therapist"] * f) ** 2
@@ -495,10 +518,24 @@ def simulate_trial(
                                  "observed_difference": float(a["observed_mean"] - b["observed_mean"]),
                                  "latent_sd": sd_pool, "smd": diff / sd_pool})
     effects = pd.DataFrame(eff_rows)
+    lmm = {}
+    for inst in instruments_used:
+        p = params[inst]
+        col = 0 if inst == "rmdq" else 2
+        lmm[inst] = {
+            "time_shape": time_shape, "time": "week" if linear else "min(week, 10)",
+            "fixed": pd.DataFrame({
+                "arm": list(arms), "intercept": float(p["baseline_mean"]),
+                "slope_per_week": [p["change_week10"][a] / 10.0 for a in arms],
+                "slope_after_week10": [np.nan if linear else -p["change_week10"][a] * p["relapse"][a] / 16.0
+                                       for a in arms]}),
+            "G": cov[col:col + 2, col:col + 2].copy(), "sd_residual": float(p["sd_residual"]),
+            "sd_therapist": float(p["sd_therapist"]),
+        }
     truth: dict[str, Any] = {
         "design": {"n_per_arm": n_per_arm, "arms": list(arms), "visits": dict(TRIAL_VISITS),
                    "session_weeks": session_weeks.tolist(), "n_therapists": nt, "round_scores": bool(round_scores),
-                   "dropout": drop_on, "study": study, "condition": "low_back_pain",
+                   "dropout": drop_on, "study": study, "condition": "low_back_pain", "time_shape": time_shape,
                    "therapeutic_techniques": list(_THERAPEUTIC_TECHNIQUES)},
         "parameters": {"rmdq": params["rmdq"], "pain_nrs": params["pain_nrs"], "sessions": sess_p,
                        "dropout": drop_p if drop_on else None, "cross_corr": dict(_TRIAL_CROSS_CORR),
@@ -515,6 +552,7 @@ def simulate_trial(
             "rmdq_effect": th_effects["rmdq"], "pain_nrs_effect": th_effects["pain_nrs"], "drop_effect": th_drop}),
         "dropout": pd.DataFrame({"subject": subject, "arm": arm,
                                  "last_visit": _cat(np.asarray(visit_labels)[last_visit], visit_labels, ordered=True)}),
+        "lmm": lmm,
     }
     return _dataset(subjects, sess_tab, outcomes, truth, source={"format": "simulated", "simulator": "simulate_trial", "n_per_arm": n_per_arm,
                                                          "seed": seed})
