@@ -83,12 +83,18 @@ def _xx(Xk: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class _Pattern:
-    visits: np.ndarray  # (m,) indices into the visit levels
-    n: int
-    XX: np.ndarray  # (m, m, p, p)  sum_i X_i[a,p] X_i[b,q]
-    XY: np.ndarray  # (m, m, p)     sum_i X_i[a,p] y_i[b]
-    YY: np.ndarray  # (m, m)        sum_i y_i[a] y_i[b]
+class _Chunk:
+    """Missingness patterns padded to all T visits (zeros where a pattern has no visit), stacked."""
+
+    mask: np.ndarray  # (K, T) bool: visits observed in each pattern
+    n: np.ndarray  # (K,) subjects per pattern
+    XX: np.ndarray  # (K, T, T, p, p)  sum_i X_i[a,p] X_i[b,q]
+    XY: np.ndarray  # (K, T, T, p)     sum_i X_i[a,p] y_i[b]
+    YY: np.ndarray  # (K, T, T)        sum_i y_i[a] y_i[b]
+
+    @property
+    def pair(self) -> np.ndarray:
+        return self.mask[:, :, None] & self.mask[:, None, :]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -182,23 +188,44 @@ def _nearest_pd(S: np.ndarray) -> np.ndarray:
 # the REML problem
 # ----------------------------------------------------------------------------------------------------------------
 class _REML:
-    def __init__(self, patterns: list[_Pattern], T: int, p: int, n_obs: int, kind: str, het: bool, reml: bool):
-        self.patterns, self.T, self.p, self.n_obs = patterns, T, p, n_obs
+    """-2 REML (or ML) log-likelihood over missingness patterns, vectorized within chunks of patterns."""
+
+    def __init__(self, chunks: list[_Chunk], T: int, p: int, n_obs: int, kind: str, het: bool, reml: bool):
+        self.chunks, self.T, self.p, self.n_obs = chunks, T, p, n_obs
         self.kind, self.het, self.reml = kind, het, reml
 
     def sigma(self, theta: np.ndarray) -> np.ndarray:
         return _sigma_from_theta(np.asarray(theta), self.kind, self.T, self.het)
 
     def dsigma(self, theta: np.ndarray) -> np.ndarray:
-        """(k, T, T) derivatives of Sigma by complex step."""
+        """(k, T, T) derivatives of Sigma: analytic for unstructured, complex step otherwise."""
         theta = np.asarray(theta, dtype=float)
+        T = self.T
+        if self.kind == "unstructured":
+            Lc = np.zeros((T, T))
+            diag, low = _tri_index(T)
+            Lc[diag] = np.exp(theta[:T])
+            Lc[low] = theta[T:]
+            D = np.zeros((len(theta), T, T))
+            D[np.arange(T), np.arange(T), np.arange(T)] = np.exp(theta[:T])
+            D[T + np.arange(len(low[0])), low[0], low[1]] = 1.0
+            DL = D @ Lc.T
+            return DL + DL.transpose(0, 2, 1)
         h = 1e-30
-        out = np.empty((len(theta), self.T, self.T))
+        out = np.empty((len(theta), T, T))
         for j in range(len(theta)):
             tc = theta.astype(complex)
             tc[j] += 1j * h
-            out[j] = _sigma_from_theta(tc, self.kind, self.T, self.het).imag / h
+            out[j] = _sigma_from_theta(tc, self.kind, T, self.het).imag / h
         return out
+
+    def _inverses(self, Sigma: np.ndarray, ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
+        """Per pattern: Σ_P⁻¹ padded with zeros (K, T, T) and log|Σ_P| (K,)."""
+        pair = ch.pair
+        padded = np.where(pair, Sigma[None, :, :], np.eye(self.T)[None, :, :])
+        chol = np.linalg.cholesky(padded)  # raises LinAlgError when not positive definite
+        logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+        return np.linalg.inv(padded) * pair, logdet
 
     def pieces(self, Sigma: np.ndarray) -> dict[str, Any]:
         p = self.p
@@ -207,16 +234,13 @@ class _REML:
         quad = 0.0
         logdet = 0.0
         Sinvs = []
-        for pat in self.patterns:
-            v = pat.visits
-            Sk = Sigma[np.ix_(v, v)]
-            cf = linalg.cho_factor(Sk, lower=True)
-            Si = linalg.cho_solve(cf, np.eye(len(v)))
+        for ch in self.chunks:
+            Si, ld = self._inverses(Sigma, ch)
             Sinvs.append(Si)
-            logdet += pat.n * 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
-            A += np.tensordot(Si, pat.XX, axes=([0, 1], [0, 1]))
-            c += np.tensordot(Si, pat.XY, axes=([0, 1], [0, 1]))
-            quad += float(np.sum(Si * pat.YY))
+            logdet += float(ch.n @ ld)
+            A += np.tensordot(Si, ch.XX, axes=([0, 1, 2], [0, 1, 2]))
+            c += np.tensordot(Si, ch.XY, axes=([0, 1, 2], [0, 1, 2]))
+            quad += float(np.sum(Si * ch.YY))
         cA = linalg.cho_factor(A, lower=True)
         beta = linalg.cho_solve(cA, c)
         Ainv = linalg.cho_solve(cA, np.eye(p))
@@ -247,33 +271,29 @@ class _REML:
         return float(val), np.einsum("ab,kab->k", G, dS)
 
     def grad_sigma(self, P: dict[str, Any]) -> np.ndarray:
-        T = self.T
-        G = np.zeros((T, T))
+        """d(-2 loglik)/dΣ (T, T): Σ_i [Σ_i⁻¹ - Σ_i⁻¹ (r_i r_i' + X_i A⁻¹ X_i') Σ_i⁻¹], padded (REML term optional)."""
+        G = np.zeros((self.T, self.T))
         beta, Ainv = P["beta"], P["Ainv"]
-        for pat, Si in zip(self.patterns, P["Sinvs"], strict=True):
-            v = pat.visits
-            M = pat.XY @ beta  # sum_i (X_i beta)[a] y_i[b]
-            XbXb = (pat.XX @ beta) @ beta
-            RR = pat.YY - M - M.T + XbXb
-            inner = RR
+        for ch, Si in zip(self.chunks, P["Sinvs"], strict=True):
+            M = ch.XY @ beta  # (K, T, T): sum_i (X_i beta)[a] y_i[b]
+            inner = ch.YY - M - M.transpose(0, 2, 1) + (ch.XX @ beta) @ beta
             if self.reml:
-                inner = inner + np.tensordot(pat.XX, Ainv, axes=([2, 3], [0, 1]))
-            Gk = pat.n * Si - Si @ inner @ Si
-            G[np.ix_(v, v)] += Gk
+                inner = inner + np.tensordot(ch.XX, Ainv, axes=([3, 4], [0, 1]))
+            G += np.tensordot(ch.n, Si, axes=1) - np.sum(Si @ inner @ Si, axis=0)
         return G
 
     def sandwich_terms(self, theta: np.ndarray, Ainv: np.ndarray) -> np.ndarray:
-        """(k, p, p): d(X'V^-1X)/d theta_j with the sign flipped: sum_i X_i' S dS_j S X_i."""
+        """(k, p, p): -d(X'V⁻¹X)/dθ_j = Σ_i X_i' Σ_i⁻¹ dΣ_j Σ_i⁻¹ X_i."""
         Sigma = self.sigma(theta)
         dS = self.dsigma(theta)
-        out = np.zeros((len(theta), self.p, self.p))
-        for pat in self.patterns:
-            v = pat.visits
-            Si = np.linalg.inv(Sigma[np.ix_(v, v)])
-            for j in range(len(theta)):
-                W = Si @ dS[j][np.ix_(v, v)] @ Si
-                out[j] += np.tensordot(W, pat.XX, axes=([0, 1], [0, 1]))
-        return out
+        k, p, T = len(theta), self.p, self.T
+        out = np.zeros((k, p * p))
+        for ch in self.chunks:
+            Si, _ = self._inverses(Sigma, ch)
+            W = Si[:, None] @ dS[None] @ Si[:, None]  # (K, k, T, T)
+            K = len(ch.n)
+            out += W.transpose(1, 0, 2, 3).reshape(k, K * T * T) @ ch.XX.reshape(K * T * T, p * p)
+        return out.reshape(k, p, p)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -659,22 +679,24 @@ def fit_mmrm(
         pats = mask[first]
     else:  # pragma: no cover - more than 61 visits
         pats, inv = np.unique(mask, axis=0, return_inverse=True)
-    patterns: list[_Pattern] = []
-    for k, pat in enumerate(pats):
-        members = np.flatnonzero(inv.reshape(-1) == k)
-        v = np.flatnonzero(pat)
-        Xk = Xf[members][:, v, :]
-        Yk = Yf[members][:, v]
-        patterns.append(
-            _Pattern(
-                visits=v,
-                n=len(members),
-                XX=_xx(Xk),
-                XY=(Xk.reshape(len(members), -1).T @ Yk).reshape(len(v), p, len(v)).transpose(0, 2, 1),
-                YY=Yk.T @ Yk,
-            )
-        )
-    prob = _REML(patterns, T, p, len(y), covariance, heterogeneous, method == "REML")
+    inv = inv.reshape(-1)
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(len(pats) + 1))
+    per_chunk = max(1, int(4e6 // (T * T * p * p)))  # keep each chunk's padded X'X under ~32 MB
+    chunks: list[_Chunk] = []
+    for start in range(0, len(pats), per_chunk):
+        ks = range(start, min(start + per_chunk, len(pats)))
+        XX, XY, YY, nk = [], [], [], []
+        for k in ks:  # one pass per missingness pattern (few), never per subject
+            members = order[bounds[k] : bounds[k + 1]]
+            Xk, Yk = Xf[members], Yf[members]
+            XX.append(_xx(Xk))
+            XY.append((Xk.reshape(len(members), -1).T @ Yk).reshape(T, p, T).transpose(0, 2, 1))
+            YY.append(Yk.T @ Yk)
+            nk.append(len(members))
+        chunks.append(_Chunk(mask=pats[list(ks)], n=np.asarray(nk, dtype=float), XX=np.stack(XX),
+                             XY=np.stack(XY), YY=np.stack(YY)))
+    prob = _REML(chunks, T, p, len(y), covariance, heterogeneous, method == "REML")
 
     # start: OLS residual covariance (pairwise complete), made positive definite
     b_ols = np.linalg.solve(XtX, X.T @ y)
@@ -766,8 +788,11 @@ def _optimize(prob: _REML, theta0: np.ndarray) -> tuple[np.ndarray, bool, list[s
     if not best.success:
         messages.append(f"BFGS: {best.message}")
     val, g = prob.value_grad(theta)
+    H = np.eye(len(theta))
+    H_at = theta.copy()
     for _outer in range(3):  # Newton polishing; the Hessian is reused for a few chord steps
         H = _num_hessian(prob, theta)
+        H_at = theta.copy()
         progressed = False
         for _ in range(8):
             try:
@@ -787,7 +812,8 @@ def _optimize(prob: _REML, theta0: np.ndarray) -> tuple[np.ndarray, bool, list[s
                 break
         if not progressed or np.max(np.abs(g)) < 1e-9:
             break
-    H = _num_hessian(prob, theta)
+    if np.max(np.abs(theta - H_at)) > 1e-6 * max(1.0, float(np.max(np.abs(theta)))):
+        H = _num_hessian(prob, theta)  # the Hessian for the information matrix, at the optimum
     gnorm = float(np.max(np.abs(g)))
     converged = bool(np.isfinite(val)) and gnorm < 1e-4 * max(1.0, abs(val)) ** 0.5
     if not converged:
