@@ -115,6 +115,28 @@ def _numeric(s: pd.Series, table: str, column: str) -> pd.Series:
     return pd.Series(np.asarray(out, dtype=float), index=s.index)
 
 
+def _map_cat(cat: pd.Series, mapping: Mapping[Any, Any], dtype: pd.CategoricalDtype) -> pd.Series:
+    """Map a Categorical through ``mapping`` per category (values outside ``dtype`` become missing)."""
+    cats = cat.cat.categories
+    target = pd.Index(dtype.categories)
+    tcode = np.array([target.get_loc(mapping[c]) if mapping.get(c) in target else -1 for c in cats] + [-1],
+                     dtype=np.int64)
+    codes = cat.cat.codes.to_numpy()
+    return pd.Series(pd.Categorical.from_codes(tcode[codes], dtype=dtype), index=cat.index)
+
+
+def _fill_cat(cat: pd.Series, fallback: pd.Series) -> pd.Series:
+    """Where ``cat`` is missing take ``fallback`` (same categories), on codes."""
+    a = cat.cat.codes.to_numpy()
+    b = fallback.cat.codes.to_numpy()
+    return pd.Series(pd.Categorical.from_codes(np.where(a >= 0, a, b), dtype=cat.dtype), index=cat.index)
+
+
+def _take_cat(cat: pd.Series, pos: np.ndarray) -> pd.Series:
+    codes = np.append(cat.cat.codes.to_numpy(), -1)[pos]  # pos -1 picks the trailing missing code
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=cat.dtype))
+
+
 def _first_rows(codes: np.ndarray) -> np.ndarray:
     """Position of the first row of each group (codes dense from 0)."""
     if len(codes) == 0:
@@ -219,14 +241,19 @@ class Dataset:
             s[c] = _vocab_cat(s[c], voc, "subjects", c) if c in s.columns else \
                 pd.Series(pd.Categorical([None] * len(s), dtype=voc.dtype()), index=s.index)
         # intent: stated, else from the allocated technique, else from an arm that names an intent
-        derived = s["technique"].astype(object).map(vocab.DEFAULT_INTENT)
-        from_arm = s["arm"].astype(object).map(lambda a: vocab.INTENT.lookup(a) if isinstance(a, str) else None)
-        intent = s["intent"].astype(object)
-        intent = intent.where(intent.notna(), derived).where(lambda x: x.notna(), from_arm)
-        s["intent"] = pd.Categorical(intent.where(intent.notna(), None), dtype=vocab.INTENT.dtype())
+        if s["intent"].isna().any():
+            derived = _map_cat(s["technique"], vocab.DEFAULT_INTENT, vocab.INTENT.dtype())
+            arms = pd.Series(s["arm"], dtype="category")
+            from_arm = _map_cat(arms, {a: vocab.INTENT.lookup(a) for a in arms.cat.categories}, vocab.INTENT.dtype())
+            s["intent"] = _fill_cat(_fill_cat(s["intent"], derived), from_arm)
         _duplicates(s, SUBJECT_KEY, "subjects")
         extra = [c for c in s.columns if c not in SUBJECT_BASE]
         return s[SUBJECT_BASE + extra]
+
+    def _subject_positions(self, table: pd.DataFrame) -> np.ndarray:
+        """Row position in ``self.subjects`` of each row's subject (-1 when unknown)."""
+        keys = pd.MultiIndex.from_frame(self.subjects[SUBJECT_KEY])
+        return keys.get_indexer(pd.MultiIndex.from_frame(table[SUBJECT_KEY]))
 
     def _canon_sessions(self, sessions: pd.DataFrame) -> pd.DataFrame:
         if len(sessions) == 0 and "subject" not in sessions.columns:
@@ -247,18 +274,13 @@ class Dataset:
             s[c] = _vocab_cat(s[c], voc, "sessions", c) if c in s.columns else \
                 pd.Series(pd.Categorical([None] * len(s), dtype=voc.dtype()), index=s.index)
         # session technique/intent default to the subject's allocation
-        subj = self.subjects.set_index(SUBJECT_KEY)
-        idx = pd.MultiIndex.from_frame(s[SUBJECT_KEY])
-        if len(s):
-            tech = s["technique"].astype(object)
-            sub_tech = pd.Series(subj["technique"].astype(object).reindex(idx).to_numpy(), index=s.index)
-            tech = tech.where(tech.notna(), sub_tech)
-            s["technique"] = pd.Categorical(tech.where(tech.notna(), None), dtype=vocab.TECHNIQUE.dtype())
-            intent = s["intent"].astype(object)
-            intent = intent.where(intent.notna(), s["technique"].astype(object).map(vocab.DEFAULT_INTENT))
-            sub_int = pd.Series(subj["intent"].astype(object).reindex(idx).to_numpy(), index=s.index)
-            intent = intent.where(intent.notna(), sub_int)
-            s["intent"] = pd.Categorical(intent.where(intent.notna(), None), dtype=vocab.INTENT.dtype())
+        if len(s) and (s["technique"].isna().any() or s["intent"].isna().any()):
+            pos = self._subject_positions(s)
+            if s["technique"].isna().any():
+                s["technique"] = _fill_cat(s["technique"], _take_cat(self.subjects["technique"], pos))
+            if s["intent"].isna().any():
+                derived = _map_cat(s["technique"], vocab.DEFAULT_INTENT, vocab.INTENT.dtype())
+                s["intent"] = _fill_cat(_fill_cat(s["intent"], derived), _take_cat(self.subjects["intent"], pos))
         for c in ("therapist", "pressure", "body_region"):
             s[c] = _text(s[c]) if c in s.columns else pd.Series(np.nan, index=s.index, dtype=_STR)
         s["duration_min"] = _numeric(s["duration_min"], "sessions", "duration_min") if "duration_min" in s.columns \
@@ -281,7 +303,9 @@ class Dataset:
         o["instrument"] = inst
         o["value"] = _numeric(o["value"], "outcomes", "value")
         o["day"] = _numeric(o["day"], "outcomes", "day") if "day" in o.columns else np.nan
-        if "session" in o.columns:
+        if "session" in o.columns and str(o["session"].dtype) == "Int64":
+            pass
+        elif "session" in o.columns:
             sess = _numeric(o["session"], "outcomes", "session")
             o["session"] = pd.array(sess.round().to_numpy(), dtype="Int64") if len(sess) else \
                 pd.array([], dtype="Int64")
@@ -781,6 +805,9 @@ def order_visits(visit: pd.Series, day: pd.Series) -> pd.Categorical:
     >>> order_visits(pd.Series(["week 10", "baseline", "week 4"]), pd.Series([70, 0, 28])).categories.tolist()
     ['baseline', 'week 4', 'week 10']
     """
+    if isinstance(visit.dtype, pd.CategoricalDtype) and visit.cat.ordered and \
+            pd.api.types.is_string_dtype(visit.cat.categories.dtype) and visit.cat.categories.dtype != object:
+        return visit.array  # type: ignore[return-value]
     if isinstance(visit.dtype, pd.CategoricalDtype) and not visit.cat.ordered:
         codes = visit.cat.codes.to_numpy()
         ncat = len(visit.cat.categories)

@@ -921,7 +921,7 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
                     _conflict_messages("subject-level", c, result, first, first_pos, rows_arr, subject=True))
     sess_ok = key_ok & ~sess_na
     if sess_ok.any():
-        sess_codes = _combine_codes([result["study"], result["subject"], result["session"]], ok=sess_ok)
+        sess_codes = _combine_codes([subj_codes, result["session"]], ok=sess_ok)
         for c in ("technique", "intent", "therapist", "duration_min", "pressure", "body_region", "date"):
             if c not in frame.columns:
                 continue
@@ -933,8 +933,8 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     # duplicate keys (name both rows); all rows of a duplicated key are rejected: we cannot tell which is right
     okk = key_ok & result["instrument"].notna().to_numpy() & ~np.isnan(dayv)
     if okk.any():
-        key_codes = _combine_codes([result["study"], result["subject"], result["instrument"], result["day"],
-                                    result["timing"], result["session"]], ok=okk)
+        key_codes = _combine_codes([subj_codes, result["instrument"], result["day"], result["timing"],
+                                    result["session"]], ok=okk)
         counts = np.bincount(key_codes[key_codes >= 0])
         dup = (key_codes >= 0) & (counts[np.maximum(key_codes, 0)] > 1)
         if dup.any():
@@ -968,32 +968,37 @@ def _conflict_messages(level: str, c: str, result: pd.DataFrame, first: pd.Serie
     return build
 
 
-def _combine_codes(columns: Sequence[pd.Series], ok: np.ndarray | None = None) -> np.ndarray:
-    """Dense integer group codes for several key columns (-1 where ``ok`` is False; missing is a value)."""
+def _combine_codes(columns: Sequence[pd.Series | np.ndarray], ok: np.ndarray | None = None) -> np.ndarray:
+    """Dense integer group codes for several key columns (-1 where ``ok`` is False; missing is a value).
+
+    Columns may be Categoricals (their codes are used), integer code arrays (as returned by this function),
+    or anything :func:`pandas.factorize` accepts. Codes are dense in order of first appearance.
+    """
     n = len(columns[0])
     combined = np.zeros(n, dtype=np.int64)
-    valid = np.ones(n, dtype=bool) if ok is None else ok.copy()
     for s in columns:
-        if isinstance(s.dtype, pd.CategoricalDtype):
+        if isinstance(s, np.ndarray) and s.dtype.kind in "iu":
+            codes = s.astype(np.int64, copy=False)
+            size = int(codes.max(initial=-1)) + 1
+        elif isinstance(s.dtype, pd.CategoricalDtype):
             codes = s.cat.codes.to_numpy().astype(np.int64)
             size = len(s.cat.categories)
+        elif str(s.dtype) == "Int64" and (s.dropna() >= 0).all():
+            codes = s.to_numpy(dtype=np.int64, na_value=-1)  # missing stays -1 (a value of its own)
+            size = int(codes.max(initial=-1)) + 1
         else:
             codes, uniques = pd.factorize(s, use_na_sentinel=False)  # missing is a value of its own
             codes = codes.astype(np.int64)
             size = len(uniques)
+        if combined.max(initial=0) > 2**62 // (size + 2):  # keep the product in range: re-densify first
+            combined = pd.factorize(combined)[0].astype(np.int64)
         combined = combined * (size + 1) + (codes + 1)
-        if combined.max(initial=0) > 2**40:  # keep the product small: re-densify
-            combined, _ = pd.factorize(combined)
-            combined = combined.astype(np.int64)
-    dense, _ = pd.factorize(np.where(valid, combined, -1))
-    dense = dense.astype(np.int64)
-    if not valid.all():
-        # factorize gave the invalid marker a code too: map it to -1 and re-densify the rest
-        out = np.full(n, -1, dtype=np.int64)
-        sub, _ = pd.factorize(combined[valid])
-        out[valid] = sub
-        return out
-    return dense
+    out = np.full(n, -1, dtype=np.int64)
+    if ok is None:
+        return pd.factorize(combined)[0].astype(np.int64)
+    if ok.any():
+        out[ok] = pd.factorize(combined[ok])[0]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

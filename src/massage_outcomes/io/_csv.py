@@ -194,6 +194,9 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
         raise _Fallback(str(err).splitlines()[0][:200]) from None
     if invalid:
         raise _Fallback(f"{len(invalid)} rows with the wrong number of fields (or blank lines)")
+    lines, blank = _line_stats(path)
+    if blank or lines - 1 != table.num_rows:
+        raise _Fallback("blank lines or quoted line breaks: numbering rows line by line")
     names = table.column_names
     if len(set(names)) != len(names) or any(n.strip() == "" for n in names):
         raise _Fallback("duplicate or empty column names")
@@ -201,6 +204,28 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
     frame = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
     return frame
+
+
+def _line_stats(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:
+    """Number of lines in the file (a last line without a newline counts) and whether any line is blank."""
+    lines = 0
+    blank = False
+    prev_tail = b"\n"  # a blank first line counts as blank
+    last = b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            lines += block.count(b"\n")
+            if not blank:
+                joined = prev_tail + block
+                blank = b"\n\n" in joined or b"\n\r\n" in joined
+            prev_tail = block[-2:]
+            last = block[-1:]
+    if last and last != b"\n":
+        lines += 1
+    return lines, blank
 
 
 def _decode_lines(data: bytes, encoding: str) -> tuple[list[str], list[int], bool]:

@@ -301,6 +301,14 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
                                 raw=outc.frame, extra_problems=ValidationReport(extra, file=oname) if extra else None,
                                 file=oname)
     # the subjects and sessions tables themselves (so subjects without outcomes and sessions without ratings stay)
+    from massage_outcomes.validate import category_to_str
+
+    for table in (s, se):
+        if table is None:
+            continue
+        for c in table.columns:
+            if isinstance(table[c].dtype, pd.CategoricalDtype):  # pyarrow dictionary-encoded text
+                table[c] = category_to_str(table[c])
     try:
         subjects = s if "study" in s.columns or "study" not in long.columns else s.assign(study=study or "study")
         if study and "study" not in s.columns:

@@ -13,7 +13,8 @@ A wide spec is one of
 * ``None`` with ``layout="auto"``/``"wide"``: the patterns ``{instrument}_{timing}_{session}``,
   ``{instrument}_s{session}_{timing}`` and ``{instrument}_{visit}`` are tried on every column.
 
-Columns that match no spec are subject-level (``subject``, ``arm``, covariates) and are repeated on every record.
+Columns that match no spec are subject-level (``subject``, ``arm``, covariates) and are repeated on every record,
+except per-session day columns (``day_1``, ``session_2_day``), which give the day of each session's ratings.
 
 Examples
 --------
@@ -42,6 +43,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes.io._mapping import fold
 from massage_outcomes.validate import MISSING_TOKENS
 
+_SESSION_DAY = re.compile(r"^(?:day_s?|session_?|s)(?P<n>\d+)(?:_day)?$")
 SPEC_FIELDS = ("instrument", "visit", "timing", "day", "session")
 AUTO_PATTERNS = ("{instrument}_{timing}_s{session}", "{instrument}_{timing}_{session}",
                  "{instrument}_s{session}_{timing}", "{instrument}_session_{session}_{timing}",
@@ -160,6 +162,21 @@ def wide_to_long(frame: pd.DataFrame, *, wide: Any = None, rows: Sequence[int] |
                 base = long[f].astype(object).to_numpy()
                 col = np.where(pd.isna(col), base, col)
             long[f] = col
+    # per-session days in their own columns ("day_1", "session_2_day") for pre/post layouts
+    if "day" not in long.columns and "session" in long.columns:
+        day_cols = {}
+        for c in ids:
+            m = _SESSION_DAY.match(fold(c))
+            if m:
+                day_cols[int(m.group("n"))] = c
+        if day_cols:
+            sess = pd.to_numeric(pd.Series(long["session"]), errors="coerce").to_numpy()
+            day = np.full(len(long), np.nan)
+            for k, c in day_cols.items():
+                hit = sess == k
+                day[hit] = pd.to_numeric(frame[c].iloc[keep_rows[hit]], errors="coerce").to_numpy()
+            long["day"] = day
+            long = long.drop(columns=list(day_cols.values()))
     long["value"] = values.to_numpy()[present][order]
     long["_column"] = np.asarray(measure, dtype=object)[keep_cols]
     long.attrs["empty_cells"] = int((~present).sum())
