@@ -467,6 +467,7 @@ def trajectories(
     value: str = "value",
     subject: Sequence[str] | str = ("study", "subject"),
     max_individuals: int = 150,
+    individual_alpha: float = 0.12,
     seed: int = 0,
     instrument: str | _instruments.Instrument | None = None,
     xlabel: str | None = None,
@@ -485,6 +486,7 @@ def trajectories(
     individual : an analysis frame (``ds.analysis_frame(instrument)``) whose subjects are drawn as thin lines
         (a random subset of at most ``max_individuals`` per group, chosen with ``seed``).
     individual_time : the time column in ``individual`` (default: ``time``).
+    individual_alpha : opacity of the individual lines (raise it for a few smooth predicted curves).
     instrument : labels the y axis with the instrument's name, range, unit and direction.
 
     Returns
@@ -557,7 +559,7 @@ def trajectories(
                     if len(pts) >= 2:
                         segs.append(pts)
                 if segs:
-                    ax.add_collection(LineCollection(segs, colors=colours[lv], linewidths=0.5, alpha=0.12,
+                    ax.add_collection(LineCollection(segs, colors=colours[lv], linewidths=0.5, alpha=individual_alpha,
                                                      gid="individual", zorder=1))
         for lv in levels:
             sub = frame[frame[group].astype(object) == lv]
