@@ -20,15 +20,10 @@ __all__ = ["TimeBasis", "as_frame", "make_time_basis", "natural_spline_basis"]
 def as_frame(data: Any, instrument: str | None) -> pd.DataFrame:
     """Return the long analysis frame of ``instrument`` from a Dataset or an analysis frame.
 
-    Uses :func:`massage_outcomes.dataset.as_analysis_frame` when that exists; otherwise a Dataset's
-    ``analysis_frame(instrument)``, or a DataFrame filtered to ``instrument`` when it has an ``instrument`` column.
+    A DataFrame is used as it is (filtered to ``instrument`` when it has an ``instrument`` column), so any long
+    frame with the model's columns works; a Dataset goes through
+    :func:`massage_outcomes.dataset.as_analysis_frame`.
     """
-    try:  # the foundation's helper, once it exists
-        from massage_outcomes.dataset import as_analysis_frame
-    except ImportError:  # pragma: no cover - depends on build order
-        as_analysis_frame = None
-    if as_analysis_frame is not None and instrument is not None:
-        return as_analysis_frame(data, instrument)
     if isinstance(data, pd.DataFrame):
         frame = data
         if instrument is not None and "instrument" in frame.columns:
@@ -39,6 +34,13 @@ def as_frame(data: Any, instrument: str | None) -> pd.DataFrame:
                     f"`instrument={instrument!r}` has no rows in the data; instruments found: {found}."
                 )
         return frame
+    helper: Any = None
+    try:  # the foundation's helper
+        from massage_outcomes.dataset import as_analysis_frame as helper
+    except ImportError:  # pragma: no cover - depends on build order
+        pass
+    if helper is not None and instrument is not None:
+        return helper(data, instrument)
     if hasattr(data, "analysis_frame"):
         if instrument is None:
             raise DataValidationError("`instrument` is required when `data` is a Dataset; pass e.g. instrument='rmdq'.")

@@ -143,6 +143,7 @@ class LMMCore:
             for col in ecols:
                 ZtW[:, a, :q2] += np.bincount(codes * q2 + col, weights=Z[:, a], minlength=g * q2).reshape(g, q2)
         self.ZtW = ZtW
+        self._zz: tuple[np.ndarray, ...] = ()
         if q == 1:
             self._zz = (self.ZtZ[:, 0, 0].copy(),)
         elif q == 2:
@@ -212,8 +213,9 @@ class LMMCore:
         theta = np.asarray(theta, dtype=float)
         T = self.T_of(theta)
         lam = theta[self.n_theta1 :]
-        q, q2, m, g = self.q, self.q2, self.m, self.g
+        q, q2, m = self.q, self.q2, self.m
         s = np.concatenate([np.repeat(lam, self.extra_nlev), np.ones(self.p)])
+        L: Any
         if q == 1:
             t11 = T[0, 0]
             l11 = np.sqrt(t11 * t11 * self._zz[0] + 1.0)
@@ -237,8 +239,11 @@ class LMMCore:
             l21 = A21 / l11
             l22 = np.sqrt(A22 - l21 * l21)
             w0, w1 = self._wz  # (g, m): W_s'z_0 and W_s'z_1
-            B0 = (a * w0 + b * w1) * s
-            B1 = (cc * w1) * s
+            B0 = a * w0 + b * w1
+            B1 = cc * w1
+            if q2:
+                B0 *= s
+                B1 *= s
             X1 = B0 / l11[:, None]
             X2 = (B1 - l21[:, None] * X1) / l22[:, None]
             z0, z1 = self.Zty[:, 0], self.Zty[:, 1]
@@ -412,6 +417,14 @@ class LMMCore:
             return np.column_stack([u0, u1])
         return np.linalg.solve(np.swapaxes(L, 1, 2), R[:, :, None])[:, :, 0]
 
+    def _theta_scale(self) -> np.ndarray:
+        """Scale of each theta element: SD of its row's Z column for slope rows, 1 otherwise."""
+        sc = np.ones(self.n_theta)
+        for k, (r, _c) in enumerate(self._theta_pos()):
+            if self._zscale[r] > 0 and r > 0:
+                sc[k] = self._zscale[r]
+        return sc
+
     def _theta_pos(self) -> list[tuple[int, int]]:
         q = self.q
         if self.correlated:
@@ -443,15 +456,25 @@ class LMMCore:
         starts = [self.theta_start() if theta0 is None else np.asarray(theta0, float)]
         results = []
 
+        # optimise in scaled coordinates x = theta * sc so that every element is O(1) (a slope's relative SD
+        # scales with 1 / SD(time)); this conditions L-BFGS-B far better than raw theta
+        sc = self._theta_scale()
+
+        def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
+            f, g = self.dev_grad(x / sc)
+            return f, g / sc
+
         def run_lbfgs(x0: np.ndarray) -> optimize.OptimizeResult:
-            return optimize.minimize(
-                self.dev_grad,
-                x0,
+            r = optimize.minimize(
+                fg,
+                np.asarray(x0, float) * sc,
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
                 options={"ftol": 1e-14, "gtol": 1e-8, "maxiter": 2000, "maxls": 50},
             )
+            r.x = r.x / sc
+            return r
 
         res = run_lbfgs(starts[0])
         results.append(("L-BFGS-B", res))
@@ -499,7 +522,14 @@ class LMMCore:
         }
 
     def _check(self, theta: np.ndarray) -> tuple[bool, str, bool]:
-        """Convergence checks: scaled gradient on free parameters and a positive-definite Hessian."""
+        """Convergence checks: scaled gradient on free parameters and a positive-definite Hessian (cached)."""
+        key = np.asarray(theta, dtype=float).tobytes()
+        cache = self.__dict__.setdefault("_check_cache", {})
+        if key not in cache:
+            cache[key] = self._check_uncached(np.asarray(theta, dtype=float))
+        return cache[key]
+
+    def _check_uncached(self, theta: np.ndarray) -> tuple[bool, str, bool]:
         lo = self.theta_lower()
         boundary = (lo == 0.0) & (theta < 1e-4)
         singular = bool(boundary.any())
@@ -843,6 +873,48 @@ class TrajectoryFit(MarginalMeansMixin):
     """
 
     time_kind: str
+    group: str
+    time: str
+    method: str
+    # set by _from_core
+    _core: LMMCore
+    _state: _State
+    _frame: pd.DataFrame
+    _model_spec: Any
+    _fe_names: list[str]
+    _response: str
+    _glevels: list[str]
+    _covariates: list[str]
+    _random: str
+    _levels: list[str]
+    _re_terms: list[str]
+    _subject_labels: np.ndarray
+    _extra_labels: list[np.ndarray]
+    _basis: TimeBasis
+    _slope_col: str
+    _n_dropped: int
+    _call: dict[str, Any]
+    _data: Any
+    _b: np.ndarray
+    _b2: np.ndarray
+    _satt: Satterthwaite | None
+    _fixed_effects: pd.DataFrame | None
+    theta_: np.ndarray
+    beta_: np.ndarray
+    vcov_beta_: np.ndarray
+    fe_names_: list[str]
+    sigma_: float
+    converged: bool
+    singular: bool
+    messages: list[str]
+    deviance: float
+    loglik: float
+    aic: float
+    bic: float
+    nobs: int
+    n_subjects: int
+    n_params: int
+    reml: bool
 
     # construction ---------------------------------------------------------------------------------------------
     @classmethod
@@ -873,8 +945,8 @@ class TrajectoryFit(MarginalMeansMixin):
         self.n_params = core.n_theta + core.p + 1
         self.aic = self.deviance + 2 * self.n_params
         self.bic = self.deviance + math.log(core.n) * self.n_params
-        self._satt: Satterthwaite | None = None
-        self._fixed_effects: pd.DataFrame | None = None
+        self._satt = None
+        self._fixed_effects = None
         return self
 
     # Satterthwaite -------------------------------------------------------------------------------------------
