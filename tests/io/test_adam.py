@@ -170,3 +170,26 @@ def test_subjects_without_records_warn():
     with pytest.warns(UserWarning, match="1 ADSL subject"):
         ds = mo.read_adam(adsl, adqs, mapping={"paramcd": {"NRS": "pain_nrs"}})
     assert ds.source["subjects_without_records"] == ["Z"]
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 3), corrupt=st.integers(0, 10**6))
+def test_any_simulated_trial_round_trips_through_adam(seed, n, corrupt):
+    sim = mo.simulate_trial(n, seed=seed)
+    adsl, adqs = to_adam(sim)
+    ds = mo.read_adam(adsl, adqs, mapping=MAP)
+    key = ["study", "subject", "instrument", "day", "timing", "session"]
+    pd.testing.assert_frame_equal(_norm(ds.outcomes, key), _norm(sim.outcomes, key), check_dtype=False)
+    # one corrupted AVAL is reported with its observation number and quarantined alone
+    i = corrupt % len(adqs)
+    bad = adqs.assign(AVAL=adqs["AVAL"].where(adqs.index != i, 99.0))
+    with pytest.raises(mo.DataValidationError) as err:
+        mo.read_adam(adsl, bad, mapping=MAP)
+    assert err.value.report.to_frame()[["row", "column", "rule"]].values.tolist() == [[i + 1, "AVAL", "out_of_range"]]
+    q = mo.read_adam(adsl, bad, mapping=MAP, on_error="quarantine")
+    assert len(q.outcomes) == len(adqs) - 1 and q.rejected["row"].tolist() == [i + 1]

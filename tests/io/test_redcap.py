@@ -239,3 +239,50 @@ def test_without_dictionary_warns_and_keeps_codes():
 def test_parse_choices_edge_cases():
     assert parse_choices("") == {}
     assert parse_choices("0, No | 1, Yes, definitely") == {"0": "No", "1": "Yes, definitely"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# property: any simulated trial, exported the way the bundled sample is, reads back unchanged
+# ---------------------------------------------------------------------------------------------------------------
+def _sample_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make_sample_data.py"
+    spec = importlib.util.spec_from_file_location("make_sample_data", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 3), corrupt=st.integers(0, 10**6))
+def test_any_simulated_trial_round_trips_through_a_redcap_export(seed, n, corrupt):
+    script = _sample_script()
+    sim = mo.simulate_trial(n, seed=seed)
+    rec, dic = script.redcap_records(sim, seed=seed), script.redcap_dictionary()
+    ds = mo.read_redcap(rec, dic, mapping=ARMS, study=sim.truth["design"]["study"])
+    key = ["study", "subject", "instrument", "day", "timing", "session"]
+
+    def norm(f):
+        out = f.sort_values(key).reset_index(drop=True)
+        return out.astype(object).where(out.notna(), None)
+
+    pd.testing.assert_frame_equal(norm(ds.outcomes), norm(sim.outcomes), check_dtype=False)
+    assert len(ds.sessions) == len(sim.sessions)
+    # one corrupted outcome cell is reported with its file row and field, and quarantined alone
+    cells = [(i, c) for c in ("rmdq", "pain_nrs", "pain_nrs_pre") for i in np.flatnonzero(rec[c].to_numpy() != "")]
+    i, c = cells[corrupt % len(cells)]
+    bad = rec.copy()
+    bad.loc[i, c] = "n/k"
+    with pytest.raises(mo.DataValidationError) as err:
+        mo.read_redcap(bad, dic, mapping=ARMS)
+    prob = err.value.report.to_frame()
+    assert prob[["row", "column"]].drop_duplicates().values.tolist() == [[i, c]]  # frame rows are index labels
+    q = mo.read_redcap(bad, dic, mapping=ARMS, on_error="quarantine")
+    assert len(q.outcomes) == len(ds.outcomes) - 1 and q.rejected["row"].tolist() == [i]
