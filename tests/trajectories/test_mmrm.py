@@ -288,3 +288,29 @@ def test_variance_components_and_by_factor(fits):
     for sex in ("female", "male"):
         part = c_by[c_by["sex"].astype(str) == sex]
         np.testing.assert_allclose(part["estimate"].to_numpy(), c["estimate"].to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_satterthwaite_df_equals_brute_force_finite_differences(fits):
+    """Analytic dC/dθ and gradient-based Hessian agree with plain finite differences of C(θ) and -2l(θ)."""
+    fit = fits["us"]
+    prob = _problem(trial())
+    theta = fit.theta_
+    k = len(theta)
+
+    def C(th):
+        return prob.pieces(prob.sigma(th))["Ainv"]
+
+    def f(th):
+        return prob.m2ll(th, want_grad=False)[0]
+
+    h = 1e-4
+    E = np.eye(k) * h
+    H = np.array([[(f(theta + E[i] + E[j]) - f(theta + E[i] - E[j]) - f(theta - E[i] + E[j])
+                    + f(theta - E[i] - E[j])) / (4 * h * h) for j in range(k)] for i in range(k)])
+    W = np.linalg.inv(0.5 * H)
+    dC = np.array([(C(theta + E[j]) - C(theta - E[j])) / (2 * h) for j in range(k)])
+    L = fit.reference_grid()[1]
+    var = np.einsum("kp,pq,kq->k", L, C(theta), L)
+    g = np.einsum("kp,jpq,kq->kj", L, dC, L)
+    brute = 2 * var**2 / np.einsum("kj,jl,kl->k", g, W, g)
+    np.testing.assert_allclose(fit._df_for(L), brute, rtol=1e-4)
