@@ -35,6 +35,9 @@ out$cs <- summ(fit_one(m1, corCompSymm(form = ~ visit_index | subject), varIdent
 out$cs_hom <- summ(fit_one(m1, corCompSymm(form = ~ visit_index | subject), NULL))
 out$ar1 <- summ(fit_one(m1, corAR1(form = ~ visit_index | subject), varIdent(form = ~ 1 | visit)))
 out$toep <- summ(fit_one(m1, corARMA(form = ~ visit_index | subject, p = 2), varIdent(form = ~ 1 | visit)))
+out$ar1_hom <- summ(fit_one(m1, corAR1(form = ~ visit_index | subject), NULL))
+out$toep_hom <- summ(fit_one(m1, corARMA(form = ~ visit_index | subject, p = 2), NULL))
+out$toep_ml <- summ(fit_one(m1, corARMA(form = ~ visit_index | subject, p = 2), varIdent(form = ~ 1 | visit), "ML"))
 m2 <- value ~ baseline * visit + arm * visit + sex
 out$us_cov <- summ(fit_one(m2, corSymm(form = ~ visit_index | subject), varIdent(form = ~ 1 | visit)))
 # the log|X'X|/2 term nlme leaves out of (or puts into) its REML log-likelihood
