@@ -79,8 +79,10 @@ mmrm = mo.fit_mmrm(ds, instrument=INSTRUMENT, visit="visit", group="arm", adjust
                    covariance="unstructured")
 mmrm_c = mmrm.contrasts(CONTRASTS, adjust="holm")
 cols = ["contrast", "visit", "estimate", "ci_low", "ci_high", "p_adjusted", "effect_size"]
-print("Mixed model"); print(tables.to_markdown(lmm_c[cols], digits=2))
-print("MMRM"); print(tables.to_markdown(mmrm_c[cols], digits=2))
+print("Mixed model")
+print(tables.to_markdown(lmm_c[cols], digits=2))
+print("MMRM")
+print(tables.to_markdown(mmrm_c[cols], digits=2))
 
 # %% [markdown]
 # ## Baseline-adjusted effect sizes at week 10

@@ -26,7 +26,6 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 import massage_outcomes as mo
 from massage_outcomes import plot, tables

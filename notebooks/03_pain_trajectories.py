@@ -82,8 +82,10 @@ clinic = mo.load_sample("clinic")
 f_clinic = mo.fit_trajectories(clinic, instrument=INSTRUMENT, time="week", group="condition", random="intercept",
                                levels=("subject", "therapist", "clinic"))
 vc_clinic = f_clinic.variance_components
-print("trial"); print(tables.to_markdown(vc_trial, digits=3))
-print("clinic sample"); print(tables.to_markdown(vc_clinic, digits=3))
+print("trial")
+print(tables.to_markdown(vc_trial, digits=3))
+print("clinic sample")
+print(tables.to_markdown(vc_clinic, digits=3))
 
 # %% [markdown]
 # ## Population and individual predicted curves

@@ -244,12 +244,17 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         )
 
 
+def _num(x: float, digits: int) -> str:
+    s = f"{x:.{digits}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s  # never "-0.00"
+
+
 def _fmt_ci(est: float, lo: float, hi: float, digits: int) -> str:
     if not np.isfinite(est):
         return "n/a"
     if np.isfinite(lo) and np.isfinite(hi):
-        return f"{est:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-    return f"{est:.{digits}f}"
+        return f"{_num(est, digits)} [{_num(lo, digits)}, {_num(hi, digits)}]"
+    return _num(est, digits)
 
 
 def _as_frame(obj: pd.DataFrame | pd.Series | Mapping[str, Any] | None) -> pd.DataFrame | None:

@@ -41,7 +41,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import DataValidationError, SmallSampleWarning
 
 __all__ = [
     "summary_tables",
@@ -433,6 +433,8 @@ def _guard(section: str, fn: Callable[[], pd.DataFrame], problems: dict[str, str
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
+            # the effect tables carry the reason in their `note` column; no need to repeat it on stderr
+            warnings.simplefilter("ignore", category=SmallSampleWarning)
             result = fn()
     except Exception as exc:  # noqa: BLE001 - one failing analysis must not sink the others
         message = _describe_error(exc)
