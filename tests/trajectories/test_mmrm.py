@@ -317,3 +317,14 @@ def test_satterthwaite_df_equals_brute_force_finite_differences(fits):
     g = np.einsum("kp,jpq,kq->kj", L, dC, L)
     brute = 2 * var**2 / np.einsum("kj,jl,kl->k", g, W, g)
     np.testing.assert_allclose(fit._df_for(L), brute, rtol=1e-4)
+
+
+def test_rows_without_group_or_covariate_are_dropped_loudly():
+    d = _example_frame()
+    d["age"] = 40.0
+    d.loc[d["subject"] == "re001", "age"] = np.nan
+    d["arm"] = d["arm"].astype(object)
+    d.loc[d["subject"] == "us002", "arm"] = None
+    with pytest.warns(UserWarning, match="left out"):
+        fit = fit_mmrm(d.assign(age=d["age"] + np.arange(len(d)) % 7), covariates=["age"])
+    assert fit.n_subjects == 88

@@ -596,11 +596,16 @@ def fit_mmrm(
                 stacklevel=2,
             )
             post = post[~nob]
-    for c in covariates:
-        if pd.api.types.is_numeric_dtype(post[c]):
-            post = post[post[c].notna()]
-    if group:
-        post = post[post[group].notna()]
+    needed_cols = [*covariates, *([group] if group else [])]
+    incomplete = post[needed_cols].isna().any(axis=1) if needed_cols else pd.Series(False, index=post.index)
+    if incomplete.any():
+        warnings.warn(
+            f"{int(incomplete.sum())} measurements ({post.loc[incomplete, '_sid'].nunique()} subjects) have no "
+            f"value for {[c for c in needed_cols if post.loc[incomplete, c].isna().any()]} and are left out.",
+            UserWarning,
+            stacklevel=2,
+        )
+        post = post[~incomplete]
     if post.empty:
         raise DataValidationError("no post-baseline measurements with a visit were found; check `visit`/`timing`.")
 
