@@ -20,8 +20,8 @@ How an export becomes the three tables:
 - Dropdown, radio and yes/no codes are replaced by their labels (raw exports); label exports are used as they
   are. Fields marked ``identifier = y`` never become covariates; other subject-level fields (age, sex,
   condition...) do.
-- The dictionary's ``text_validation_min``/``max`` of each outcome field are range rules, checked on top of the
-  instrument's own range.
+- The dictionary's ``text_validation_min``/``max`` of each outcome field are range rules (sliders: 0–100 unless
+  stated), checked on top of the instrument's own range.
 - Both dictionary header styles are accepted: API names (``field_name``, ``form_name``...) and the CSV
   download's human headers (``Variable / Field Name``, ``Form Name``...).
 
@@ -488,6 +488,8 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
             continue
         lo = pd.to_numeric(dic_by["text_validation_min"].get(c, ""), errors="coerce") if c in dic_by.index else np.nan
         hi = pd.to_numeric(dic_by["text_validation_max"].get(c, ""), errors="coerce") if c in dic_by.index else np.nan
+        if field_type.get(c) == "slider":  # REDCap sliders run 0-100 unless the dictionary says otherwise
+            lo, hi = (0.0 if pd.isna(lo) else lo), (100.0 if pd.isna(hi) else hi)
         num = pd.to_numeric(text.iloc[idx], errors="coerce")
         spec = _instruments.get(inst) if _instruments.is_registered(inst) else None
         in_inst = spec.in_range(num.to_numpy()) if spec is not None else np.ones(len(idx), dtype=bool)
