@@ -18,8 +18,9 @@ How an export becomes the three tables:
 - Days: from the first date field on each row (validation ``date_*``/``datetime_*``) minus the subject's
   baseline date; rows without a date take the day from the visit label (``week_4`` → 28).
 - Dropdown, radio and yes/no codes are replaced by their labels (raw exports); label exports are used as they
-  are. Fields marked ``identifier = y`` never become covariates; other subject-level fields (age, sex,
-  condition...) do.
+  are. Fields marked ``identifier = y`` never become covariates; other fields on visit events (age, sex,
+  condition...) are subject-level covariates, so a field whose value changes between events is reported as a
+  ``subject_conflict``: map it as an instrument (``mapping={"instruments": {...}}``) or drop the column.
 - The dictionary's ``text_validation_min``/``max`` of each outcome field are range rules (sliders: 0–100 unless
   stated), checked on top of the instrument's own range.
 - Both dictionary header styles are accepted: API names (``field_name``, ``form_name``...) and the CSV
