@@ -238,12 +238,15 @@ def test_lmer_emmeans_via_trajectory_fit():
     r = _r("emmeans", "lmer")
     _close(e["estimate"], r["emmean"], rtol=1e-5)
     _close(e["se"], r["SE"], rtol=1e-4)
-    _close(e["df"], r["df"], rtol=5e-3)
+    _close(e["df"], r["df"], rtol=5e-4)  # measured 3e-5
     c = fit.contrasts("pairwise", at=AT, adjust="tukey")
     r2 = _r("pairs_tukey", "lmer")
     _close(c["estimate"], r2["estimate"], rtol=1e-5)
     _close(c["se"], r2["SE"], rtol=1e-4)
-    _close(c["p_adjusted"], r2["p.value"], rtol=5e-3)
+    _close(c["p_adjusted"], r2["p.value"], rtol=5e-4)  # measured 4e-6
+    _close(c["ci_low"], r2["lower.CL"], rtol=1e-4)
+    h = fit.contrasts("pairwise", at=AT, adjust="holm")
+    _close(h["p_adjusted"], _r("pairs_holm", "lmer")["p.value"], rtol=5e-4)
     es = fit.eff_size("pairwise", at=AT, sigma=REF["lmer"]["sigma"], edf=15)
     _close(es["effect_size"], _r("eff", "lmer")["effect.size"], rtol=1e-4)
     s = fit.slopes(contrast="pairwise", adjust="holm")
