@@ -87,6 +87,46 @@ def _pick(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame | None:
     return frame if len(frame) else None
 
 
+_MEASURE_NAMES = {"hedges_g": "Hedges' g", "cohens_d": "Cohen's d", "glass_delta": "Glass's Δ",
+                  "mean_diff": "Mean difference"}
+
+
+def _measure_name(measure: str) -> str:
+    return _MEASURE_NAMES.get(measure, measure.replace("_", " "))
+
+
+def _direction(inst_key: str) -> str:
+    from massage_outcomes import instruments
+
+    try:
+        return instruments.get(inst_key).direction
+    except Exception:  # noqa: BLE001
+        return "lower"
+
+
+#: columns shown in the HTML report per table (the CSV files keep every column)
+DISPLAY_COLUMNS: dict[str, list[str]] = {
+    "effects": ["instrument", "period", "contrast", "on", "measure", "condition", "technique", "n_1", "n_2",
+                "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "favours", "note"],
+    "responders": ["instrument", "threshold", "contrast", "n_1", "rate_1", "n_2", "rate_2", "risk_diff",
+                   "risk_diff_ci_low", "risk_diff_ci_high", "risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high",
+                   "nnt_label", "favours", "note"],
+    "contrasts": ["instrument", "model", "contrast", "visit", "week", "estimate", "ci_low", "ci_high", "df",
+                  "p_value", "p_adjusted", "effect_size", "effect_size_ci_low", "effect_size_ci_high"],
+    "means": ["instrument", "model", "arm", "visit", "week", "estimate", "se", "df", "ci_low", "ci_high"],
+}
+
+
+def _display(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    kind = ("effects" if name.startswith("effects") else "responders" if name == "responders"
+            else "means" if name.endswith("_means") else "contrasts" if name in ("trajectory_contrasts", "mmrm")
+            else None)
+    if kind is None:
+        return frame
+    cols = [c for c in DISPLAY_COLUMNS[kind] if c in frame.columns]
+    return frame[cols] if cols else frame
+
+
 def _label(inst_key: str) -> str:
     from massage_outcomes import instruments
 
@@ -155,12 +195,29 @@ def make_figures(
                 return None
             ax = _plot.forest(eff, label="contrast", weight=None, instrument=key,
                               compare=("first-named arm", "second-named arm"),
-                              xlabel=f"{measure.replace('_', ' ')} (a − b), baseline-adjusted",
+                              xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted",
                               title=f"{_label(key)}: differences between arms")
             return _plot.figure_of(ax), (f"Baseline-adjusted standardized differences in {_label(key)} between arms "
                                f"(a − b) with 95% confidence intervals.")
 
         guarded(f"forest_{key}", forest)
+
+        def forest_within(key: str = key) -> tuple[Figure, str] | None:
+            if _pick(tabs.get("effects_between_arms"), instrument=key) is not None:
+                return None  # a trial: the between-arm forest is the one to read
+            eff = _pick(tabs.get("effects_by_condition"), instrument=key)
+            if eff is None:
+                return None
+            group = "period" if "period" in eff.columns and eff["period"].nunique() > 1 else None
+            ax = _plot.forest(eff, label="condition", weight="n_1" if "n_1" in eff.columns else None, group=group,
+                              favours=("improvement" if _direction(key) == "lower" else "worsening",
+                                       "worsening" if _direction(key) == "lower" else "improvement"),
+                              xlabel=f"{_measure_name(measure)} (later − earlier occasion)",
+                              title=f"{_label(key)}: within-person change by condition")
+            return _plot.figure_of(ax), (f"Within-person standardized change in {_label(key)} per condition with "
+                                         "95% confidence intervals (uncontrolled: not a treatment effect).")
+
+        guarded(f"forest_within_{key}", forest_within)
 
         def resp(key: str = key) -> tuple[Figure, str] | None:
             table = _pick(tabs.get("responders"), instrument=key)
@@ -201,7 +258,7 @@ def make_figures(
 
         def heat(key: str = key) -> tuple[Figure, str] | None:
             eff = _pick(tabs.get("effects_condition_technique"), instrument=key)
-            if eff is None:
+            if eff is None or eff["condition"].nunique() < 2 or eff["technique"].nunique() < 2:
                 return None
             parts = []
             for period, sub in eff.groupby("period", sort=False) if "period" in eff.columns else [("", eff)]:
@@ -380,8 +437,11 @@ def render_html(
         if _tables.is_note(frame):
             out.append(f'<p class="note">{esc(str(frame["note"].iloc[0]))}</p>')
             continue
-        shown = frame.head(max_rows)
+        shown = _display(name, frame).head(max_rows)
         shown = shown[[c for c in shown.columns if not shown[c].isna().all()]]
+        if shown.shape[1] < frame.shape[1]:
+            out.append(f"<p class=meta>Main columns shown; <code>tables/{esc(name)}.csv</code> has all "
+                       f"{frame.shape[1]} (conventions, SEs, df, methods).</p>")
         out.append('<div class="scroll">' + _tables.to_html(shown, digits=digits) + "</div>")
         if len(frame) > max_rows:
             out.append(f"<p class=meta>First {max_rows} of {len(frame)} rows; the CSV file has all of them.</p>")
