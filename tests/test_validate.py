@@ -109,13 +109,14 @@ def test_bad_file_quarantines_exactly_the_bad_rows(name, rule, row, column, reje
     assert ds.rejected["reason"].str.contains(rule).any()
 
 
-@pytest.mark.parametrize("name", [c[0] for c in CASES])
-def test_validate_never_raises(name):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = mo.validate(BAD / name)
-    assert isinstance(report, ValidationReport)
-    assert not report.ok
+def test_validate_never_raises_on_the_corpus():
+    for name in ("empty.csv", "binary_junk.csv", "typo_value_column.csv", "duplicate_key.csv",
+                 "mixed_encoding.csv", "word_value.xlsx", "not_an_excel.xlsx", "session_not_in_sessions"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = mo.validate(BAD / name)
+        assert isinstance(report, ValidationReport)
+        assert not report.ok, name
 
 
 def test_semicolon_file_read_with_comma_is_a_required_column_error(tmp_path):

@@ -284,8 +284,12 @@ def test_assumptions_are_logged(tmp_path, caplog):
 
 
 def test_numeric_subject_ids_are_text(tmp_path):
+    # a CSV keeps identifiers as written (leading zeros too); a typed file's whole floats lose their ".0"
     p = tmp_path / "ids.csv"
-    p.write_text("subject,instrument,day,value\n7,rmdq,0,3\n7.0,rmdq,70,2\n", encoding="utf-8")
-    ds = mo.read(p)
+    p.write_text("subject,instrument,day,value\n007,rmdq,0,3\n7,rmdq,0,2\n", encoding="utf-8")
+    assert mo.read(p).subjects["subject"].tolist() == ["007", "7"]
+    q = tmp_path / "ids.parquet"
+    pd.DataFrame({"subject": [7.0, 7.0], "instrument": "rmdq", "day": [0, 70], "value": [3, 2]}).to_parquet(q)
+    ds = mo.read(q)
     assert ds.subjects["subject"].tolist() == ["7"]
     assert np.array_equal(ds.outcomes["value"].to_numpy(), [3.0, 2.0])

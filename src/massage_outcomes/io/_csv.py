@@ -184,7 +184,11 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
     read_opts = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding, block_size=1 << 24)
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False, invalid_row_handler=handler,
                                     newlines_in_values=False)
+    # identifiers stay text ("007" is not 7): columns whose name is, or maps to, a key
+    text_columns = _key_columns(path, encoding=encoding, delimiter=delimiter)
     convert_opts = pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True,
+                                        column_types={c: pa.dictionary(pa.int32(), pa.string())
+                                                      for c in text_columns},
                                         decimal_point=decimal, auto_dict_encode=True,
                                         auto_dict_max_cardinality=1 << 16, check_utf8=True,
                                         quoted_strings_can_be_null=True)
@@ -204,6 +208,21 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
     frame = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
     return frame
+
+
+def _key_columns(path: Path, *, encoding: str, delimiter: str) -> list[str]:
+    """Header names that are (or alias) identifier columns: read them as text, never as numbers."""
+    from massage_outcomes.io._mapping import ALIASES, fold
+
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 20)
+    try:
+        header = next(csv.reader([first.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)],
+                                 delimiter=delimiter))
+    except (StopIteration, UnicodeDecodeError, csv.Error):
+        return []
+    keys = {"study", "subject", "clinic", "therapist"}
+    return [h for h in header if fold(h) in keys or ALIASES.get(fold(h)) in keys]
 
 
 def _line_stats(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:

@@ -139,7 +139,7 @@ def _announce(info: dict[str, Any]) -> None:
     if assumed:
         text = f"{Path(str(info.get('file', ''))).name}: assumed " + "; ".join(assumed)
         logger.info(text)
-        notable = [a for a in assumed if not a.startswith("delimiter")]
+        notable = [a for a in assumed if not a.startswith(("delimiter", "value labels"))]
         if notable:
             warnings.warn(text + " (see ds.source)", ReadAssumptionWarning, stacklevel=4)
 
