@@ -344,7 +344,30 @@ class LMMCore:
         b2 = ub[: self.q2] * np.repeat(st.lam, self.extra_nlev)
         return beta, b, b2
 
+    def grad_vp(self, varpar: np.ndarray) -> np.ndarray:
+        """Analytic gradient of :meth:`deviance_vp` in ``(theta, sigma)`` (subject level only).
+
+        The theta part is the profiled gradient with ``sigma^2`` given instead of estimated; the sigma part is
+        ``-2 pwrss / sigma^3 + 2 (n - p [REML]) / sigma``.
+        """
+        theta = np.asarray(varpar[:-1], dtype=float)
+        sigma = float(varpar[-1])
+        _, g, st = self._dev_grad_impl(theta, sigma * sigma)
+        nu = self.n - (self.p if self.reml else 0)
+        gs = -2.0 * st.pwrss / sigma**3 + 2.0 * nu / sigma
+        return np.concatenate([g, [gs]])
+
     def dev_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Profiled deviance and its gradient in ``theta`` (see :meth:`_dev_grad_impl`)."""
+        if self.q2 > 0:
+            return self.deviance(theta), self._grad(theta)
+        try:
+            f, g, _ = self._dev_grad_impl(theta, None)
+        except np.linalg.LinAlgError:
+            return np.inf, np.zeros_like(theta)
+        return f, g
+
+    def _dev_grad_impl(self, theta: np.ndarray, sigma2: float | None) -> tuple[float, np.ndarray, _State]:
         """Deviance and its gradient in ``theta``.
 
         Analytic when there is only the blocked (subject) factor: by the envelope theorem the gradient of the
@@ -354,15 +377,10 @@ class LMMCore:
         ``Q = sum w_i w_i'`` with ``w_i = Z_i'V_i^-1 r_i`` and (REML only)
         ``S_C = sum K_i (X'V^-1X)^-1 K_i'`` with ``K_i = Z_i'V_i^-1 X_i``. Numerical otherwise.
         """
-        if self.q2 > 0:
-            return self.deviance(theta), self._grad(theta)
-        try:
-            st = self.state(theta)
-        except np.linalg.LinAlgError:
-            return np.inf, np.zeros_like(theta)
+        st = self.state(theta)
         dev = self._dev_from_state(st)
         if not np.isfinite(dev):
-            return np.inf, np.zeros_like(theta)
+            return np.inf, np.zeros_like(theta), st
         T = st.T
         q, p = self.q, self.p
         # H_i = L_i^-1 T' Z_i'Z_i, kept as H[a][c] = (g,) arrays; likewise everything below is per row a
@@ -379,7 +397,7 @@ class LMMCore:
                 P[b_, c_] -= sum(float(H[a_][b_] @ H[a_][c_]) for a_ in range(q))
         w = [Ztr[:, b_] - sum(H[a_][b_] * v[a_] for a_ in range(q)) for b_ in range(q)]
         Q = np.array([[float(w[i] @ w[j]) for j in range(q)] for i in range(q)])
-        sig2 = self.sigma2(st)
+        sig2 = self.sigma2(st) if sigma2 is None else sigma2
         S = P - Q / sig2
         if self.reml:
             Ri = _trsv(st.Rl, np.eye(p), lower=True)
@@ -389,7 +407,7 @@ class LMMCore:
             S = S - np.array([[float(np.vdot(KC[i], K[j])) for j in range(q)] for i in range(q)])
         ST = 2.0 * (S @ T)
         grad = np.array([ST[r, c] for r, c in self._theta_pos()])
-        return dev, grad
+        return dev, grad, st
 
     def _l_solve_rows(self, L: Any, B: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
         """Solve L_i X_i = B_i for all groups; B given as rows of columns of (g,) arrays."""
@@ -774,7 +792,10 @@ def fit_trajectories(
     mm = formulaic.model_matrix(rhs, frame, na_action="raise")
     X = np.asarray(mm, dtype=float)
     fe_names = [str(c) for c in mm.columns]
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    XtX = X.T @ X
+    dsc = np.sqrt(np.clip(np.diag(XtX), 1e-300, None))
+    ev = np.linalg.eigvalsh(XtX / np.outer(dsc, dsc))
+    if ev.min() < 1e-10 * max(ev.max(), 1.0):
         raise ModelFitError(
             f"the fixed-effects design ({rhs}) is rank deficient: some group x time cells have no data or a "
             "covariate is collinear; drop a covariate or use a simpler time basis."
@@ -956,8 +977,13 @@ class TrajectoryFit(MarginalMeansMixin):
         if self._satt is None:
             core = self._core
             vp = np.concatenate([self.theta_, [self.sigma_]])
-            H = richardson_hessian(core.deviance_vp, vp, d=1e-3, r=3)
-            J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=3)
+            if core.q2 == 0:  # Hessian as the Jacobian of the analytic gradient: far fewer evaluations
+                H = richardson_gradient(core.grad_vp, vp, d=1e-3, r=2)
+                H = 0.5 * (H + H.T)
+                J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=2)
+            else:
+                H = richardson_hessian(core.deviance_vp, vp, d=1e-3, r=3)
+                J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=3)
             self._satt = Satterthwaite(self.vcov_beta_, J, H)
         return self._satt
 
