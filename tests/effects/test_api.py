@@ -152,3 +152,15 @@ def test_no_warning_for_healthy_groups(trial: mo.Dataset) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", SmallSampleWarning)
         effect_sizes(trial, instrument="rmdq", by="arm", end="week_10", ci="normal")
+
+
+def test_paired_measures_without_exact_interval() -> None:
+    rng = np.random.default_rng(4)
+    pre = rng.normal(6, 1.5, 25)
+    post = pre - 1 + rng.normal(0, 1, 25)
+    with pytest.raises(DataValidationError, match="no exact"):
+        effect_size(post, pre, paired=True, measure="d_av")
+    es = effect_size(post, pre, paired=True, measure="g_av", ci="normal")
+    assert es.se_formula.startswith("delta") and es.bias_correction == "hedges_j_exact(n-1)"
+    boot = effect_size(post, pre, paired=True, measure="d_rm", ci="bca", rng=2, n_resamples=500)
+    assert boot.ci_low < boot.estimate < boot.ci_high

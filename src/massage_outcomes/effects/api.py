@@ -216,9 +216,8 @@ def effect_size(
         ok = ~(np.isnan(xa) | np.isnan(ya))
         xa, ya = xa[ok], ya[ok]
         pm = PairedMoments.from_values(ya, xa)  # start = y, end = x: estimate x − y
-        res = paired_effect(pm, measure=measure, ci=analytic_ci if measure in ("d_z", "g_z", "cohens_d", "hedges_g",
-                            "smcc", "mean_change") or analytic_ci == "normal" else analytic_ci,
-                            level=level, correction=correction, se_formula=se_formula)
+        res = paired_effect(pm, measure=measure, ci=analytic_ci, level=level, correction=correction,
+                            se_formula=se_formula)
         if ci in ("bca", "percentile"):
             res, draws = _bootstrap_result(res, [[np.column_stack([ya, xa])]],
                                            lambda m: paired_point(m[0], measure=measure, correction=correction),
@@ -308,9 +307,7 @@ def grouped_effects(
         xs = frame[start].to_numpy(dtype=float)
         ys = frame[end].to_numpy(dtype=float)
         pm = grouped_paired_moments(xs, ys, codes, G)
-        needs_exact = measure in ("cohens_d", "hedges_g", "d_z", "g_z", "smcc", "mean_change")
-        res = paired_effect(pm, measure=measure, ci=analytic_ci if (needs_exact or analytic_ci == "normal") and not boot
-                            else ("normal" if boot else analytic_ci), level=level, correction=correction,
+        res = paired_effect(pm, measure=measure, ci=analytic_ci, level=level, correction=correction,
                             se_formula=se_formula)
         table["n_1"], table["mean_1"], table["sd_1"] = pm.n, pm.mean_y, pm.y.sd
         table["n_2"], table["mean_2"], table["sd_2"] = pm.n, pm.mean_x, pm.x.sd
