@@ -123,6 +123,10 @@ def _display(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             else None)
     if kind is None:
         return frame
+    if kind == "responders" and {"threshold_value", "threshold_unit"} <= set(frame.columns):
+        spec = frame["threshold_spec"] if "threshold_spec" in frame.columns else pd.Series("", index=frame.index)
+        frame = frame.assign(threshold=[_short_threshold(s, v, u) for s, v, u in zip(
+            spec, frame["threshold_value"], frame["threshold_unit"], strict=True)])
     cols = [c for c in DISPLAY_COLUMNS[kind] if c in frame.columns]
     return frame[cols] if cols else frame
 
@@ -190,8 +194,10 @@ def make_figures(
         guarded(f"trajectories_{key}", traj)
 
         def forest(key: str = key) -> tuple[Figure, str] | None:
-            eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova", measure=measure)
-            if eff is None:
+            eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova")
+            if eff is not None and "measure" in eff.columns:  # the module names it e.g. "ancova_hedges_g"
+                eff = eff[eff["measure"].astype(str).str.contains(measure, regex=False)]
+            if eff is None or eff.empty:
                 return None
             ax = _plot.forest(eff, label="contrast", weight=None, instrument=key,
                               compare=("first-named arm", "second-named arm"),

@@ -799,7 +799,7 @@ def summary_tables(
                         for meas in (measure, "mean_diff"):
                             f = effect_sizes(frame_of(key), instrument=key, compare=("arm", a, b), on=on, start="baseline",
                                              end=end, measure=meas, ci="exact", level=level)
-                            frames.append(f.assign(instrument=key, contrast=f"{a} - {b}", on=on, measure=meas))
+                            frames.append(f.assign(instrument=key, contrast=f"{a} - {b}", on=on))
             methods["effects_between_arms"] = (
                 f"Between-arm effects per pair of arms (a − b) from baseline to {end} (effect_sizes, "
                 f"compare=('arm', a, b)): baseline-adjusted (ANCOVA) and change-score differences, as {measure} "
