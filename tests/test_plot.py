@@ -222,6 +222,32 @@ def test_estimation_takes_a_result_object_with_draws():
     assert tuple(_gid(fig.axes[1].lines, "ci")[0].get_ydata()) == (0.1, 0.9)
 
 
+def test_estimation_from_a_dataset_asks_the_effects_module_for_the_draws():
+    mo = pytest.importorskip("massage_outcomes")
+    ds = mo.simulate_trial(n_per_arm=15, seed=4)
+    fig = plot.estimation(ds, group="arm", value="change", compare=("therapeutic", "usual_care"), instrument="rmdq",
+                          end="week_10", n_resamples=300)
+    raw, diff = fig.axes
+    assert len(_gid(raw.collections, "raw")) == 2
+    lo, hi = _gid(diff.lines, "ci")[0].get_ydata()
+    est = _gid(diff.lines, "effect")[0].get_ydata()[0]
+    assert lo < est < hi
+
+
+def test_trajectories_of_a_continuous_time_fit_draws_its_population_curves():
+    class Fit:
+        group, time, time_kind = "arm", "week", "continuous"
+
+        def population_curves(self):
+            return _means().rename(columns={"arm": "group", "week": "time"})
+
+        def emmeans(self, at=None):  # pragma: no cover - must not be used
+            raise AssertionError
+
+    ax = plot.trajectories(Fit())
+    assert len(_gid(ax.lines, "mean")) == 3
+
+
 # ---------------------------------------------------------------------------------------------- responders
 def test_responder_plot_draws_rates_with_intervals_per_arm_and_threshold():
     t = pd.DataFrame({"arm": ["usual_care", "therapeutic"] * 3, "threshold": ["MCID", "MCID", "30%", "30%", "50%", "50%"],

@@ -444,6 +444,10 @@ def forest(
 
 # ----------------------------------------------------------------------------------------------- trajectories
 def _emmeans_from_fit(fit: Any, at: Mapping[str, Any] | None) -> tuple[pd.DataFrame, str, str]:
+    group, time = getattr(fit, "group", "arm"), getattr(fit, "time", "week")
+    if at is None and getattr(fit, "time_kind", "") == "continuous" and hasattr(fit, "population_curves"):
+        curves = fit.population_curves()  # a smooth curve rather than means at the average time
+        return curves.rename(columns={"group": group, "time": time}), group, time
     frame = fit.emmeans(at=at) if at is not None else fit.emmeans()
     if not isinstance(frame, pd.DataFrame):
         frame = getattr(frame, "table", None) or frame.frame
@@ -485,7 +489,8 @@ def trajectories(
     Parameters
     ----------
     means : an emmeans-like frame (one row per group × time with estimate, ci_low, ci_high) or a fitted
-        trajectory/MMRM model with ``.emmeans()`` (called with ``at``), whose ``group`` and ``time`` are used.
+        trajectory/MMRM model: its ``.emmeans(at=at)`` is drawn (for a continuous time without ``at``, its
+        ``.population_curves()``), with the fit's ``group`` and ``time``.
     group, time, estimate : column names (defaults: the fit's, else "group"/"arm" and "time"/"week"/"visit";
         estimate "estimate" or "emmean").
     individual : an analysis frame (``ds.analysis_frame(instrument)``) whose subjects are drawn as thin lines
@@ -604,12 +609,14 @@ def _draws_of(draws: Any) -> np.ndarray:
 
 
 def estimation(
-    data: pd.DataFrame,
+    data: Any,
     *,
     group: str,
     value: str = "value",
     compare: tuple[str, str],
-    draws: Any,
+    draws: Any = None,
+    end: str | None = None,
+    n_resamples: int = 2000,
     estimate: float | None = None,
     ci: tuple[float, float] | None = None,
     effect_label: str | None = None,
@@ -626,11 +633,16 @@ def estimation(
 
     Parameters
     ----------
-    data : one row per subject (e.g. the rows of an analysis frame at the primary visit).
+    data : one row per subject (e.g. the rows of an analysis frame at the primary visit), or a
+        :class:`~massage_outcomes.Dataset` / analysis frame together with ``instrument`` and ``end``: then the
+        rows at visit ``end`` are plotted and, when ``draws`` is None, the effect, its BCa interval and the draws
+        are requested from :func:`~massage_outcomes.effect_sizes` (mean difference of ``value``, which must be
+        "change" or "value", seeded with ``seed``).
     group, value : column of group labels and of the plotted values (e.g. "arm" and "change").
     compare : (a, b); the effect is ``a − b``.
     draws : the bootstrap draws of the effect as returned by the effects module (an array, or a result object with
         a ``draws`` attribute, e.g. ``effect_size(x, y, ci="bca", return_draws=True)``).
+    end, n_resamples : the visit and number of resamples when the draws are requested here.
     estimate, ci : the effect and its interval (default: the result object's ``estimate``/``ci_low``/``ci_high``).
     effect_label : y label of the right panel (default "Difference (a − b)" in the instrument's unit).
     what : quantity on the left axis, for the label ("change", "score", "improvement").
@@ -653,6 +665,25 @@ def estimation(
     2
     """
     a, b = compare
+    if hasattr(data, "analysis_frame") or (draws is None and isinstance(data, pd.DataFrame)
+                                           and "instrument" in data.columns):
+        if instrument is None or end is None:
+            raise ValueError("estimation: with a Dataset or analysis frame, pass instrument=... and end=<visit>")
+        frame = data.analysis_frame(instrument) if hasattr(data, "analysis_frame") else data
+        if draws is None:
+            from massage_outcomes.effects import effect_sizes
+
+            row, boot = effect_sizes(frame, instrument=str(getattr(instrument, "key", instrument)),
+                                     compare=(group, a, b), on="change" if value == "change" else "end",
+                                     end=end, measure="mean_diff", ci="bca", n_resamples=n_resamples, rng=seed,
+                                     return_draws=True)
+            draws = np.asarray(boot)[:, 0]
+            estimate = float(row["estimate"].iloc[0]) if estimate is None else estimate
+            ci = (float(row["ci_low"].iloc[0]), float(row["ci_high"].iloc[0])) if ci is None else ci
+        visit = frame["visit"].astype(object) if "visit" in frame.columns else pd.Series(np.nan, index=frame.index)
+        data = frame[(visit == end) & frame[group].astype(object).isin([a, b])].dropna(subset=[value])
+    if draws is None:
+        raise ValueError("estimation: pass the bootstrap draws (draws=...) or a Dataset with instrument and end")
     _require(data, [group, value], "estimation")
     arr = _draws_of(draws)
     if estimate is None:
