@@ -4,7 +4,8 @@ Tolerances: log-likelihood 1e-8 relative, fixed effects / SEs / covariance 1e-4 
 Satterthwaite df within 0.5% of emmeans on the gls fit: emmeans 1.8.4 has no analytical Satterthwaite for gls and
 falls back to "appx-satterthwaite" (numerical derivatives around nlme's finite-difference apVar) whatever mode is
 asked; ours uses the observed REML information as R's mmrm does, is checked against brute-force finite differences
-(1e-4) and is exact (N - 3) for complete data; measured difference from emmeans 0.2-0.3%.
+(1e-4) and is exact (N - 3) for complete data; measured difference from emmeans 0.2-0.4%, while emmeans' own
+numbers moved by up to 0.6% between two regenerations of the reference (tolerance 1%).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def test_emmeans_match_emmeans_on_gls(fits):
     assert e["visit"].astype(str).tolist() == r["visit"].tolist()
     np.testing.assert_allclose(e["estimate"], r["emmean"], rtol=1e-6)
     np.testing.assert_allclose(e["se"], r["SE"], rtol=1e-5)
-    np.testing.assert_allclose(e["df"], r["df"], rtol=5e-3)
+    np.testing.assert_allclose(e["df"], r["df"], rtol=1e-2)  # emmeans' own gls df moved 0.6% between two runs
 
 
 def test_contrasts_and_eff_size_match_emmeans_on_gls(fits):
@@ -100,7 +101,7 @@ def test_contrasts_and_eff_size_match_emmeans_on_gls(fits):
     assert c["contrast"].tolist() == r["contrast"].tolist()
     np.testing.assert_allclose(c["estimate"], r["estimate"], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(c["se"], r["SE"], rtol=1e-5)
-    np.testing.assert_allclose(c["df"], r["df"], rtol=5e-3)
+    np.testing.assert_allclose(c["df"], r["df"], rtol=1e-2)
     np.testing.assert_allclose(c["p_adjusted"], r["p.value"], rtol=2e-3, atol=1e-6)
     t = fit.contrasts("each vs usual_care", adjust="holm")
     r2 = pd.DataFrame(EMM["trt_vs_uc"])

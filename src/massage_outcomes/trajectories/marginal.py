@@ -12,6 +12,8 @@
     the effect sizes alone (like emmeans' ``eff_size``);
 ``slopes(at=, by=, contrast=, ...)``
     rate of change per group (like ``emtrends``) and contrasts of those rates;
+``joint_tests(spec, at=, by=)``
+    F test of a whole family of contrasts per time (lmerTest's multi-df Satterthwaite);
 ``linear_function(L)`` and ``reference_grid(at=, by=)``
     any custom linear function of the fixed effects, and the cells with their ``L`` rows.
 
@@ -682,6 +684,73 @@ class MarginalMeansMixin:
         out["ci_high"] = es["effect_size_ci_high"]
         out["sigma"] = es["sigma"]
         out["edf"] = es["edf"]
+        return out
+
+    def joint_tests(
+        self,
+        spec: ContrastSpec = "pairwise",
+        *,
+        at: Mapping[str, Any] | None = None,
+        by: str | Sequence[str] | None = None,
+        over: str | None = None,
+    ) -> pd.DataFrame:
+        """Joint F test of a family of contrasts at each time (e.g. "any difference between arms at week 26?").
+
+        Parameters
+        ----------
+        spec, at, by, over : see :meth:`contrasts` (``"pairwise"`` tests equality of all groups).
+
+        Returns
+        -------
+        DataFrame
+            One row per family (time and ``by`` cell): those columns, then ``df1`` (rank of the contrasts),
+            ``df2`` (Satterthwaite), ``F``, ``p_value``.
+
+        Notes
+        -----
+        ``F = (Lβ)'(LCL')⁻¹(Lβ)/q`` with ``L`` reduced to full row rank ``q``. The denominator df follows lmerTest
+        (``contest``): rotate ``L`` to the eigenvectors of ``LCL'``, take each row's Satterthwaite df ``ν_m``,
+        ``E = Σ ν_m/(ν_m − 2)`` and ``df2 = 2E/(E − q)`` (2 when any ``ν_m ≤ 2``; ``ν`` when ``q = 1``).
+
+        Examples
+        --------
+        >>> import massage_outcomes as mo
+        >>> fit = mo.fit_mmrm(mo.load_sample("trial"), instrument="rmdq")
+        >>> jt = fit.joint_tests("pairwise")
+        >>> list(jt.columns), jt["df1"].tolist()
+        (['visit', 'df1', 'df2', 'F', 'p_value'], [2, 2, 2])
+        """
+        frame, L, fam, _family, _ng = self._contrast_matrix(spec, at, by, over)
+        fam_arr = np.asarray(fam)
+        keys = [c for c in frame.columns if c != "contrast"]
+        rows = []
+        for f in np.unique(fam_arr):
+            idx = np.flatnonzero(fam_arr == f)
+            Lf = L[idx]
+            _, sv, vt = np.linalg.svd(Lf, full_matrices=False)
+            q = int(np.sum(sv > max(sv[0], 1e-300) * 1e-9)) if len(sv) else 0
+            Lr = vt[:q]
+            V = Lr @ self.vcov_beta_ @ Lr.T
+            d, P = np.linalg.eigh(V)
+            rot = P.T @ Lr
+            est = rot @ self.beta_
+            F = float(np.sum(est**2 / d) / q)
+            nu = np.asarray(self._df_for(rot), dtype=float)
+            if q == 1:
+                df2 = float(nu[0])
+            elif np.all(np.abs(np.diff(nu)) < 1e-8):
+                df2 = float(np.mean(nu))
+            elif np.any(nu <= 2):
+                df2 = 2.0
+            else:
+                E = float(np.sum(nu / (nu - 2.0)))
+                df2 = 2.0 * E / (E - q) if E > q else 2.0
+            pval = float(stats.f.sf(F, q, df2)) if np.isfinite(df2) else float(stats.chi2.sf(F * q, q))
+            rows.append({**frame.iloc[idx[0]][keys].to_dict(), "df1": q, "df2": df2, "F": F, "p_value": pval})
+        out = pd.DataFrame(rows, columns=[*keys, "df1", "df2", "F", "p_value"])
+        for c in keys:
+            if isinstance(frame[c].dtype, pd.CategoricalDtype):
+                out[c] = pd.Categorical(out[c], categories=frame[c].cat.categories)
         return out
 
     # --- slopes -------------------------------------------------------------------------------------------------

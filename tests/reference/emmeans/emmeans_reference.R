@@ -30,7 +30,8 @@ out$lm <- list(
   eff = tab(eff_size(e, sigma = sigma(f_lm), edf = df.residual(f_lm))),
   emm_site = tab(emmeans(f_lm, ~ grp | Days + site, at = at)),
   trends = tab(emtrends(f_lm, ~ grp, var = "Days")),
-  trend_pairs = tab(pairs(emtrends(f_lm, ~ grp, var = "Days"), adjust = "tukey"))
+  trend_pairs = tab(pairs(emtrends(f_lm, ~ grp, var = "Days"), adjust = "tukey")),
+  joint = as.data.frame(test(contrast(e, "pairwise"), joint = TRUE, by = "Days"))
 )
 
 # ---- 2. lmer with Satterthwaite ----
@@ -47,7 +48,9 @@ out$lmer <- list(
   pairs_holm = tab(pairs(e2, adjust = "holm")),
   eff = tab(eff_size(e2, sigma = sigma(f_lmer), edf = 15)),
   trends = tab(emtrends(f_lmer, ~ grp, var = "Days", lmer.df = "satterthwaite")),
-  trend_pairs = tab(pairs(emtrends(f_lmer, ~ grp, var = "Days", lmer.df = "satterthwaite"), adjust = "holm"))
+  trend_pairs = tab(pairs(emtrends(f_lmer, ~ grp, var = "Days", lmer.df = "satterthwaite"), adjust = "holm")),
+  contest_day0 = as.data.frame(lmerTest::contest(f_lmer, rbind(e2@linfct[1, ] - e2@linfct[2, ],
+                                                               e2@linfct[1, ] - e2@linfct[3, ]), joint = TRUE))
 )
 
 # ---- 3. gls MMRM ----
