@@ -178,7 +178,9 @@ def main() -> None:
         results["c_continuous"] = bench_c(args.repeat, args.boot_groups, integer=False)
         print("(c, continuous)", json.dumps(results["c_continuous"], indent=1), flush=True)
     out = Path(__file__).with_name("bench_effects.last.json")
-    out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    previous = json.loads(out.read_text()) if out.exists() and args.only else {}
+    previous.update(results)  # --only refreshes its own entries and keeps the others
+    out.write_text(json.dumps(previous, indent=1, default=float) + "\n")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ def sample_moments(rows: np.ndarray) -> AnyMoments:
     return PairedMoments.from_values(rows[:, 0], rows[:, 1])
 
 
-def _resampled(rows: np.ndarray, B: int, rng: np.random.Generator) -> tuple[AnyMoments, np.ndarray, np.ndarray]:
+def _resampled(
+    rows: np.ndarray, B: int, rng: np.random.Generator, bitgen: np.random.BitGenerator
+) -> tuple[AnyMoments, np.ndarray, np.ndarray]:
     """(B,) resampled moments of one sample, plus its distinct rows and their counts (for the jackknife)."""
     paired = rows.ndim == 2
     n = rows.shape[0]
@@ -76,15 +78,14 @@ def _resampled(rows: np.ndarray, B: int, rng: np.random.Generator) -> tuple[AnyM
         W = rng.multinomial(n, counts / n, size=B).astype(float)
         S = W @ Z
     else:
-        # index draws into the rows: 32-bit multiply-shift on raw generator output (Lemire 2019; the bias is
-        # below n / 2**32), columns packed in complex pairs so each chunk needs one gather per pair
+        # index draws into the rows: 32-bit multiply-shift (Lemire 2019; the bias is below n / 2**32) on raw
+        # output of an SFC64 stream seeded from ``rng`` (about 3x faster than PCG64 here), columns packed in complex pairs so each chunk needs one gather per pair
         row_of = np.repeat(np.arange(k), counts)
         Zr = Z[row_of]
         packed = [Zr[:, q] + 1j * Zr[:, q + 1] for q in range(0, Zr.shape[1] - 1, 2)]
         last = Zr[:, -1] if Zr.shape[1] % 2 else None
         S = np.empty((B, Z.shape[1]))
         step = max(1, 65536 // max(n, 1))
-        bitgen = rng.bit_generator
         nn_u, shift = np.uint64(n), np.uint64(32)
         for start in range(0, B, step):
             stop = min(B, start + step)
@@ -179,12 +180,13 @@ def bootstrap_moments(
             samples[s][gi] = arr[~np.isnan(arr).any(axis=1)] if arr.ndim == 2 else arr[~np.isnan(arr)]
     full = [_stack([sample_moments(samples[s][g]) for g in range(G)], axis=0) for s in range(S)]
     estimate = np.asarray(statistic(full), dtype=float)
+    bits = np.random.SFC64(int(gen.integers(0, 2**63 - 1)))
     boot_ms: list[list[AnyMoments]] = [[] for _ in range(S)]
     uniqs: list[list[np.ndarray]] = [[] for _ in range(S)]
     cnts: list[list[np.ndarray]] = [[] for _ in range(S)]
     for g in range(G):
         for s in range(S):
-            m, u, c = _resampled(samples[s][g], n_resamples, gen)
+            m, u, c = _resampled(samples[s][g], n_resamples, gen, bits)
             boot_ms[s].append(m)
             uniqs[s].append(u)
             cnts[s].append(c)
