@@ -69,7 +69,7 @@ def test_small_and_symlinked():
 
 def test_wrong_name_lists_the_valid_ones():
     with pytest.raises(mo.DataValidationError, match="Did you mean 'clinic'.*Valid names: clinic, trial, "
-                                                     "trial_redcap, trial_wide"):
+                                                     "trial_adam, trial_redcap, trial_wide"):
         mo.load_sample("clinc")
     with pytest.raises(ValueError, match="trial_redcap"):
         mo.load_sample("nope")
@@ -90,14 +90,17 @@ def _norm(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return out.astype(object).where(out.notna(), None)
 
 
-@pytest.mark.parametrize("name", ["trial", "trial_redcap"])
+@pytest.mark.parametrize("name", ["trial", "trial_redcap", "trial_adam"])
 def test_trial_sources_hold_the_simulated_trial(name, samples, sim_trial):
     ds = samples[name]
     okey = ["study", "subject", "instrument", "day", "timing", "session"]
     pd.testing.assert_frame_equal(_norm(ds.outcomes, okey), _norm(sim_trial.outcomes, okey), check_dtype=False)
     skey = ["study", "subject", "session"]
-    pd.testing.assert_frame_equal(_norm(ds.sessions, skey), _norm(sim_trial.sessions, skey), check_dtype=False)
-    subj_cols = ["study", "subject", "arm", "condition", "intent", "age", "sex"]
+    # ADaM carries no session attributes (therapist, duration...): compare the keys, day and technique there
+    scols = list(sim_trial.sessions.columns) if name != "trial_adam" else skey + ["day", "technique", "intent"]
+    pd.testing.assert_frame_equal(_norm(ds.sessions[scols], skey), _norm(sim_trial.sessions[scols], skey),
+                                  check_dtype=False)
+    subj_cols = ["study", "subject", "arm", "condition", "intent", "age"] + (["sex"] if name != "trial_adam" else [])
     pd.testing.assert_frame_equal(_norm(ds.subjects[subj_cols], ["subject"]),
                                   _norm(sim_trial.subjects[subj_cols], ["subject"]), check_dtype=False)
     # the allocated technique of every subject who had a session
@@ -105,6 +108,17 @@ def test_trial_sources_hold_the_simulated_trial(name, samples, sim_trial):
     a = ds.subjects.set_index("subject").loc[treated, "technique"].astype(str)
     b = sim_trial.subjects.set_index("subject").loc[treated, "technique"].astype(str)
     assert (a == b).all()
+
+
+def test_adam_sample_follows_the_conventions(samples, sim_trial):
+    d = sample_dir() / "trial" / "adam"
+    adqs = pd.read_csv(d / "adqs.csv", keep_default_na=False)
+    assert 0 not in set(adqs["ADY"]) and (adqs.loc[adqs["ABLFL"] == "Y", "ADY"] == 1).all()
+    assert set(adqs["ATPT"]) == {"", "PRE-SESSION", "POST-SESSION"}
+    assert set(adqs["PARAMCD"]) == {"RMDQ", "PAINNRS"}
+    ds = samples["trial_adam"]
+    assert (ds.subjects["technique"].astype(str).to_numpy() == sim_trial.subjects["technique"].astype(str)).all()
+    assert ds.subjects["sex"].tolist() == sim_trial.subjects["sex"].map({"female": "F", "male": "M"}).tolist()
 
 
 def test_wide_workbook_holds_the_trial_visits(samples, sim_trial):

@@ -185,7 +185,8 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         ``"paramcd"``: {PARAMCD: instrument key}; ``"arms"``: {TRT01P value: arm label}; ``"condition"``: the
         condition of every subject (e.g. ``"low_back_pain"``) or the ADSL variable holding it;
         ``"technique"``: the ADSL variable with each subject's allocated technique; ``"covariates"``: more ADSL
-        variables to keep; any other key is applied to the long frame as in :func:`massage_outcomes.read`.
+        variables to keep; ``"subject"``: the ADSL variable to use as the subject id (e.g. ``"SUBJID"``; records
+        are still joined on USUBJID); any other key is applied to the long frame as in :func:`massage_outcomes.read`.
     on_error : {"raise", "quarantine"}
         Raise :class:`~massage_outcomes.errors.DataValidationError` listing every problem, or keep the good
         records and put the bad ones in ``ds.rejected``.
@@ -234,6 +235,7 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     condition = mapping.pop("condition", None)
     technique_var = mapping.pop("technique", None)
     extra_covs = [str(c).upper() for c in mapping.pop("covariates", []) or []]
+    subject_var = mapping.pop("subject", None)
 
     sl, sl_rows, sl_name = _read(adsl, "ADSL")
     if "USUBJID" not in sl.columns:
@@ -275,7 +277,18 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
                      f"mapping['covariates'] names {', '.join(missing_cov)}, not in ADSL")
     covs += [c for c in extra_covs if c not in covs]
     for c in covs:
-        subj[c.lower()] = sl[c].to_numpy()
+        col = sl[c]
+        if not pd.api.types.is_numeric_dtype(col) and not c.endswith("FL"):  # CSV: "46" -> 46 when all parse
+            num = pd.to_numeric(col, errors="coerce")
+            if num[col.notna()].notna().all() and col.notna().any():
+                col = num
+        subj[c.lower()] = col.to_numpy()
+    if subject_var is not None:
+        if str(subject_var).upper() not in sl.columns:
+            raise _fatal(sl_name, str(subject_var), "required_column",
+                         f"mapping['subject'] names {subject_var!r}, which is not an ADSL variable")
+        subj["_label"] = sl[str(subject_var).upper()].astype(object).map(
+            lambda v: None if v is None or pd.isna(v) else str(v)).to_numpy()
     sl_study = sl["STUDYID"].astype(object) if "STUDYID" in sl.columns else None
     if sl_study is not None:
         subj["_study"] = sl_study.to_numpy()
@@ -361,12 +374,15 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         st = st.where(st.notna(), long.pop("_study"))
     if study is not None or st.notna().any():
         long.insert(0, "study", st.where(st.notna(), study).to_numpy() if study is not None else st.to_numpy())
+    without = sorted(set(subj["USUBJID"].dropna()) - set(long["subject"].dropna()))
+    if "_label" in long.columns:  # the subject id users know (e.g. SUBJID) instead of USUBJID
+        label = long.pop("_label")
+        long["subject"] = label.where(label.notna(), long["subject"])
     if "_technique" in long.columns:
         tech = long.pop("_technique")
         long["technique"] = tech  # the allocated technique on every record of the subject
     if mapping:
         long = apply_mapping(long, mapping)
-    without = sorted(set(subj["USUBJID"].dropna()) - set(long["subject"].dropna()))
     if without:
         warnings.warn(f"{len(without)} ADSL subject(s) have no BDS records and are not in the Dataset: "
                       f"{', '.join(without[:5])}{' ...' if len(without) > 5 else ''}", UserWarning, stacklevel=2)

@@ -10,11 +10,11 @@ Examples
 >>> ds.subjects["arm"].value_counts().sort_index().to_dict()
 {'relaxation': 60, 'therapeutic': 60, 'usual_care': 60}
 >>> sorted(SAMPLES)
-['clinic', 'trial', 'trial_redcap', 'trial_wide']
+['clinic', 'trial', 'trial_adam', 'trial_redcap', 'trial_wide']
 >>> mo.load_sample("trail")
 Traceback (most recent call last):
 ...
-massage_outcomes.errors.DataValidationError: unknown sample 'trail'. Did you mean 'trial'? Valid names: clinic, trial, trial_redcap, trial_wide
+massage_outcomes.errors.DataValidationError: unknown sample 'trail'. Did you mean 'trial'? Valid names: clinic, trial, trial_adam, trial_redcap, trial_wide
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ SAMPLES: dict[str, tuple[tuple[str, ...], str]] = {
                      "the same trial as a REDCap raw export (records + data dictionary)"),
     "trial_wide": (("trial/wide/trial_wide.xlsx", "trial/wide/mapping.json"),
                    "the same trial's visits as a wide Excel workbook (one row per subject)"),
+    "trial_adam": (("trial/adam/adsl.csv", "trial/adam/adqs.csv"),
+                   "the same trial as CDISC ADaM datasets (ADSL + ADQS, CSV)"),
     "clinic": (("clinic/clinic.csv",),
                "practice data: seven conditions, five techniques, 4 clinics (simulate_clinic, 300 subjects)"),
 }
@@ -45,6 +47,11 @@ SAMPLES: dict[str, tuple[tuple[str, ...], str]] = {
 #: the REDCap arm numbers of the sample export
 REDCAP_MAPPING: dict[str, Any] = {"arms": {1: "therapeutic", 2: "relaxation", 3: "usual_care"}}
 TRIAL_STUDY = "SIM-TRIAL"
+#: how the sample ADaM datasets map to our names
+ADAM_MAPPING: dict[str, Any] = {
+    "arms": {"Therapeutic massage": "therapeutic", "Relaxation massage": "relaxation", "Usual care": "usual_care"},
+    "technique": "TECHNIQ", "condition": "CONDIT", "subject": "SUBJID",
+}
 
 
 def _check_name(name: str) -> str:
@@ -126,10 +133,11 @@ def load_sample(name: str = "trial", *, on_error: OnError = "raise") -> Any:
 
     Parameters
     ----------
-    name : {"trial", "trial_redcap", "trial_wide", "clinic"}
+    name : {"trial", "trial_redcap", "trial_wide", "trial_adam", "clinic"}
         ``trial``: a three-arm randomized trial in chronic low back pain (``simulate_trial(60, seed=20110705)``;
         RMDQ and pain NRS at baseline, weeks 4, 10, 26; weekly sessions with pre/post pain). ``trial_redcap``:
-        the same trial read from its REDCap export; ``trial_wide``: its visits read from a wide Excel workbook.
+        the same trial read from its REDCap export; ``trial_wide``: its visits read from a wide Excel workbook;
+        ``trial_adam``: read from CDISC ADaM ADSL + ADQS (subject ids from ADSL ``SUBJID``).
         ``clinic``: practice data over seven conditions and five techniques (``simulate_clinic(300,
         seed=2015)``).
     on_error : {"raise", "quarantine"}
@@ -163,6 +171,10 @@ def load_sample(name: str = "trial", *, on_error: OnError = "raise") -> Any:
                  for f in files]
         if name in ("trial", "clinic"):
             ds = _read_long(paths[0], on_error)
+        elif name == "trial_adam":
+            from massage_outcomes.io.adam import read_adam
+
+            ds = read_adam(paths[0], paths[1], mapping=ADAM_MAPPING, on_error=on_error)
         elif name == "trial_redcap":
             from massage_outcomes.io.redcap import read_redcap
 
