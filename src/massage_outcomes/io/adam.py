@@ -222,6 +222,16 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     [{'subject': '1', 'arm': 'relaxation', 'intent': 'relaxation'}]
     >>> ds.outcomes["day"].tolist()
     [0.0, 28.0]
+
+    The bundled trial as ADaM (``mo.load_sample("trial_adam")`` does the same):
+
+    >>> from massage_outcomes.io.sample import ADAM_MAPPING, sample_dir
+    >>> d = sample_dir() / "trial" / "adam"
+    >>> ds = mo.read_adam(d / "adsl.csv", d / "adqs.csv", mapping=ADAM_MAPPING)
+    >>> ds.subjects["arm"].value_counts().sort_index().to_dict()
+    {'relaxation': 60, 'therapeutic': 60, 'usual_care': 60}
+    >>> ds.source["paramcd"]
+    {'PAINNRS': 'pain_nrs', 'RMDQ': 'rmdq'}
     """
     from massage_outcomes.dataset import Dataset
 
