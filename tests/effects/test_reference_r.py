@@ -127,3 +127,14 @@ def test_tiny_groups_do_not_crash() -> None:
         warnings.simplefilter("error")
         es = effect_size(REF["between"]["tiny"]["x"], REF["between"]["tiny"]["y"])
     assert np.isfinite(es.ci_low) and es.note == ""
+
+
+@pytest.mark.parametrize("name", PAIRED)
+def test_lakens_d_av_d_rm_definitions(name: str) -> None:
+    ref = REF["paired"][name]
+    lk = ref["lakens"]
+    for measure, key in (("d_av", "d_av"), ("d_rm", "d_rm")):
+        es = effect_size(ref["post"], ref["pre"], paired=True, measure=measure, ci="normal")
+        _close(es.estimate, lk[key], 1e-10)
+        g = effect_size(ref["post"], ref["pre"], paired=True, measure="g" + measure[1:], ci="normal")
+        _close(g.estimate, lk[key] * lk["J"], 1e-10)

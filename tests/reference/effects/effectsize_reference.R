@@ -79,6 +79,12 @@ for (nm in names(paired)) {
     cohens_d = as.list(row(cohens_d(post, pre, paired = TRUE))),
     hedges_g = as.list(row(hedges_g(post, pre, paired = TRUE))),
     cohens_d_uniroot = list(ci_low = uz[1], ci_high = uz[2]),
+    # Lakens (2013) definitions, hand-coded (effectsize 0.8.3 has no repeated_measures_d)
+    lakens = list(
+      d_av = mean(post - pre) / ((sd(pre) + sd(post)) / 2),
+      d_rm = mean(post - pre) / sqrt(var(pre) + var(post) - 2 * r * sd(pre) * sd(post)) * sqrt(2 * (1 - r)),
+      J = Jz
+    ),
     hedges_g_uniroot = list(ci_low = Jz * uz[1], ci_high = Jz * uz[2]),
     metafor_smcc = list(yi = as.numeric(smcc$yi), vi = as.numeric(smcc$vi)),
     metafor_smcr = list(yi = as.numeric(smcr$yi), vi = as.numeric(smcr$vi)),
