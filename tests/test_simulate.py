@@ -252,3 +252,24 @@ def test_simulators_are_fast():
     mo.simulate_trial(1000, seed=1)
     mo.simulate_clinic(5000, seed=1)
     assert time.perf_counter() - t < 5
+
+
+def test_expected_observed_is_the_mean_of_rounded_clipped_normals():
+    from massage_outcomes.simulate import _expected_observed
+
+    gen = np.random.default_rng(0)
+    mu, sd = np.array([0.7, 5.2, 23.4]), np.array([2.0, 4.0, 3.0])
+    exact = _expected_observed(mu, sd, 0.0, 24.0, 1.0)
+    draws = np.clip(np.round(gen.normal(mu, sd, (400_000, 3))), 0, 24).mean(axis=0)
+    np.testing.assert_allclose(exact, draws, atol=0.02)
+    assert exact[0] > mu[0] and exact[2] < mu[2]  # the floor pulls up, the ceiling pulls down
+
+
+def test_clinic_within_session_drop_by_technique():
+    ds = mo.simulate_clinic(1500, seed=31, round_scores=False, dropout=False)
+    o = ds.outcomes[ds.outcomes["session"].notna()]
+    w = o.pivot_table(index=["subject", "session"], columns="timing", values="value", observed=True)
+    tech = ds.subjects.set_index("subject")["technique"].astype(str)
+    drop = (w["pre"] - w["post"]).groupby(tech[w.index.get_level_values("subject")].to_numpy()).mean()
+    truth = ds.truth["session_effects"].set_index("technique")["immediate_drop"]
+    np.testing.assert_allclose(drop[truth.index], truth, atol=0.15)
