@@ -108,6 +108,19 @@ def test_unreadable_data_gives_a_plain_message(capsys, tmp_path):
     assert "Traceback" not in err and "junk.csv" in err
 
 
+def test_bad_rows_stop_the_run_unless_quarantined(capsys, tmp_path, small_trial, fake_summary):
+    bad = tmp_path / "bad_trial.csv"
+    text = small_trial.read_text().splitlines()
+    header = text[0].split(",")
+    row = text[1].split(",")
+    row[header.index("value")] = "99"  # outside every instrument's range here
+    bad.write_text("\n".join([text[0], ",".join(row), *text[2:]]) + "\n")
+    code, _, err = run(capsys, "tables", str(bad), "--out", str(tmp_path / "o"))
+    assert code == 1 and "outside" in err and "--on-error quarantine" in err and "Traceback" not in err
+    code, out, err = run(capsys, "tables", str(bad), "--out", str(tmp_path / "o"), "--on-error", "quarantine")
+    assert code == 0, err
+
+
 def test_internal_errors_say_so_without_a_traceback(capsys, monkeypatch, small_trial, tmp_path):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("oops")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="visit of the primary comparison (default: the last follow-up visit)")
     analysis.add_argument("--adjust", default="holm", choices=["holm", "bonferroni", "fdr_bh", "none"],
                           help="multiplicity adjustment for families of contrasts (default: holm)")
+    analysis.add_argument("--on-error", default="raise", choices=["raise", "quarantine"],
+                          help="rows that break a rule: stop with the list of problems (default), or set them "
+                          "aside and analyse the rest (the report lists how many were quarantined)")
 
     p = sub.add_parser("report", parents=[common, analysis], help="validate, analyse, write tables, figures and "
                        "a self-contained HTML report", epilog=_EPILOG,
@@ -128,7 +132,7 @@ def _resolve(spec: str) -> tuple[str, Path | None]:
     return spec, path
 
 
-def load_data(spec: str) -> Any:
+def load_data(spec: str, *, on_error: str = "raise") -> Any:
     """Read DATA into a Dataset: ``sample:NAME`` via :func:`~massage_outcomes.load_sample`, else
     :func:`~massage_outcomes.read`. Raises UsageError (bad path) or DataProblem (unreadable data) in plain words."""
     import massage_outcomes as mo
@@ -137,19 +141,21 @@ def load_data(spec: str) -> Any:
     name, path = _resolve(spec)
     try:
         if path is None:
-            return mo.load_sample(name)
+            return mo.load_sample(name, on_error=on_error)
         if path.is_dir():
             sample_root = (Path(mo.__file__).parent / "_sample").resolve()
             if path.resolve().parent == sample_root:  # a bundled sample folder: load it with its truth tables
-                return mo.load_sample(path.resolve().name)
+                return mo.load_sample(path.resolve().name, on_error=on_error)
             inner = _single_file(path)
             if inner is not None:
-                return mo.read(inner)
-        return mo.read(path)
+                return mo.read(inner, on_error=on_error)
+        return mo.read(path, on_error=on_error)
     except (UsageError, DataProblem):
         raise
     except MassageOutcomesError as exc:
-        raise DataProblem(f"could not read {spec}: {exc}") from exc
+        hint = ("\n(on the command line: --on-error quarantine)" if "quarantine" in str(exc) and on_error == "raise"
+                else "")
+        raise DataProblem(f"could not read {spec}: {exc}{hint}") from exc
     except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
         raise DataProblem(f"could not read {spec} as massage-outcomes data: {type(exc).__name__}: {exc}") from exc
 
@@ -281,7 +287,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     fmts = _formats(args.formats)
     out = _out_dir(args.out, create=not args.check)
-    ds = load_data(args.data)
+    ds = load_data(args.data, on_error=args.on_error)
     problems: dict[str, str] = {}
     tabs = _summary(ds, args, problems)
     _report_problems(problems, getattr(args, "debug", False))
@@ -318,7 +324,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - the read below gives the plain message
             validation = None
             _say(f"note: validation could not run: {type(exc).__name__}: {exc}")
-    ds = load_data(args.data)
+    ds = load_data(args.data, on_error=args.on_error)
     problems: dict[str, str] = {}
     methods: dict[str, str] = {}
     tabs = _summary(ds, args, problems, methods)
@@ -329,6 +335,11 @@ def cmd_report(args: argparse.Namespace) -> int:
                                   source=args.data, options=_analysis_options(args))
     print(f"wrote {result['html']} ({len(result['tables'])} table files, {len(result['figures'])} figures)")
     return EXIT_OK
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    _say(f"{PROG}: warning: {message}")
 
 
 _COMMANDS = {"validate": cmd_validate, "tables": cmd_tables, "report": cmd_report}
@@ -347,7 +358,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
     try:
-        return _COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            if not debug:  # a warning is a plain line for the user, not a source location
+                warnings.showwarning = _show_warning
+            return _COMMANDS[args.command](args)
     except UsageError as exc:
         _say(f"{PROG}: error: {exc}")
         return EXIT_USAGE
