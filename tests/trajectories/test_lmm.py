@@ -201,7 +201,8 @@ def test_dataset_input_and_timing_filter() -> None:
         ({"method": "OLS"}, "method"),
         ({"covariates": ["nope"]}, "nope"),
         ({"time_basis": ("piecewise", 99)}, "knot"),
-        ({"ddf": "kenward-roger"}, "satterthwaite"),
+        ({"ddf": "kenward-roger", "method": "ML"}, "kenward-roger"),
+        ({"ddf": "containment"}, "ddf"),
     ],
 )
 def test_bad_arguments_say_what_to_do(levels_frame: pd.DataFrame, kwargs: dict, match: str) -> None:

@@ -135,3 +135,18 @@ def test_singular_flag_matches_lme4(case: str) -> None:
     fit = _fit(case)
     lme4_singular = bool(np.any(np.isclose(ref["theta"], 0.0, atol=1e-4) & (np.arange(len(ref["theta"])) != 1)))
     assert fit.singular == lme4_singular
+
+
+KR_CASES = [c for c in CASES if c.endswith("_REML") and not c.startswith("levels")]
+
+
+@pytest.mark.parametrize("case", KR_CASES)
+def test_kenward_roger_matches_pbkrtest(case: str) -> None:
+    ref, data, kw = CASES[case]
+    frame = _sleep() if data == "sleep" else pd.read_csv(REF / data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_trajectories(frame, time="week", group="arm", timing=None, ddf="kenward-roger", **kw)
+    fe = fit.fixed_effects
+    np.testing.assert_allclose(fe["df"], ref["kr_df"], rtol=5e-3)
+    np.testing.assert_allclose(fe["se"], ref["kr_se"], rtol=1e-4)

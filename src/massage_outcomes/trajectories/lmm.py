@@ -637,7 +637,7 @@ def fit_trajectories(
     time_basis: Any = None,
     visit_as_factor: bool = False,
     timing: Sequence[str] | None = ("baseline", "followup"),
-    ddf: Literal["satterthwaite"] = "satterthwaite",
+    ddf: Literal["satterthwaite", "kenward-roger"] = "satterthwaite",
     response: str = "value",
 ) -> TrajectoryFit:
     """Fit a linear mixed model of an outcome's trajectory over time by group.
@@ -674,8 +674,10 @@ def fit_trajectories(
         Treat time as categorical (one mean per group and visit).
     timing : sequence of str or None, default ("baseline", "followup")
         Keep rows whose ``timing`` is in this list (drops within-session pre/post ratings); None keeps all.
-    ddf : {"satterthwaite"}
-        Denominator df for the t tests. Kenward-Roger is not implemented yet.
+    ddf : {"satterthwaite", "kenward-roger"}
+        Denominator df for the t tests, lmerTest's Satterthwaite (default) or Kenward-Roger as pbkrtest computes
+        it (REML and the subject level only). Under Kenward-Roger ``vcov_beta_`` and the SEs are the adjusted
+        covariance ``Phi_A`` (the unadjusted one is ``vcov_unadjusted_``).
     response : str, default "value"
         Response column.
 
@@ -725,9 +727,12 @@ def fit_trajectories(
         raise DataValidationError(f"`method` must be 'REML' or 'ML'; got {method!r}.")
     if random not in ("slope", "intercept", "uncorrelated"):
         raise DataValidationError(f"`random` must be 'slope', 'intercept' or 'uncorrelated'; got {random!r}.")
-    if ddf != "satterthwaite":
+    if ddf not in ("satterthwaite", "kenward-roger"):
+        raise DataValidationError(f"`ddf` must be 'satterthwaite' or 'kenward-roger'; got {ddf!r}.")
+    if ddf == "kenward-roger" and (method != "REML" or len(levels) > 1):
         raise DataValidationError(
-            f"`ddf={ddf!r}` is not available; only 'satterthwaite' is implemented (Kenward-Roger is planned)."
+            "`ddf='kenward-roger'` is available for REML fits with the subject level only; use method='REML', "
+            "levels=(subject,) or ddf='satterthwaite'."
         )
     levels = list(levels)
     covariates = list(covariates)
@@ -860,6 +865,13 @@ def fit_trajectories(
         },
         data=data,
     )
+    fit.ddf = ddf
+    fit.vcov_unadjusted_ = fit.vcov_beta_
+    if ddf == "kenward-roger":
+        from massage_outcomes.trajectories.satterthwaite import KenwardRoger
+
+        fit._kr = KenwardRoger(X, Z, subj_codes, fit._re_cov(), fit.sigma_**2, correlated=(random == "slope"))
+        fit.vcov_beta_ = fit._kr.Phi_A
     if not opt["converged"]:
         warnings.warn(
             "fit_trajectories: the optimizer did not pass its convergence checks ("
@@ -936,6 +948,9 @@ class TrajectoryFit(MarginalMeansMixin):
     n_subjects: int
     n_params: int
     reml: bool
+    ddf: str = "satterthwaite"
+    vcov_unadjusted_: np.ndarray
+    _kr: Any
 
     # construction ---------------------------------------------------------------------------------------------
     @classmethod
@@ -984,11 +999,13 @@ class TrajectoryFit(MarginalMeansMixin):
             else:
                 H = richardson_hessian(core.deviance_vp, vp, d=1e-3, r=3)
                 J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=3)
-            self._satt = Satterthwaite(self.vcov_beta_, J, H)
+            self._satt = Satterthwaite(self.vcov_unadjusted_, J, H)
         return self._satt
 
     def _df_for(self, L: np.ndarray) -> np.ndarray:
-        """Satterthwaite df for each row of the contrast matrix ``L`` (k, p)."""
+        """Denominator df (Satterthwaite, or Kenward-Roger with ``ddf='kenward-roger'``) for each row of ``L``."""
+        if self.ddf == "kenward-roger":
+            return self._kr.df(L)[0]
         return self.satterthwaite.df(L)
 
     # tables ---------------------------------------------------------------------------------------------------
@@ -1167,7 +1184,7 @@ class TrajectoryFit(MarginalMeansMixin):
     def _header(self) -> list[str]:
         crit = "REML criterion" if self.reml else "deviance"
         lines = [
-            f"Linear mixed model fit by {'REML' if self.reml else 'ML'} (Satterthwaite df)",
+            f"Linear mixed model fit by {'REML' if self.reml else 'ML'} ({self.ddf.replace('-', ' ').title()} df)",
             f"Formula: {self._response} ~ {self._model_spec.formula}; random: {self._random} | {self._levels[0]}"
             + "".join(f" + (1 | {lv})" for lv in self._levels[1:]),
             f"nobs = {self.nobs}, subjects = {self.n_subjects}"
