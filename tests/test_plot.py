@@ -123,6 +123,15 @@ def test_forest_log_scale_for_ratios_and_null_at_one():
     assert _texts(ax, "favours") == ["← favours self-care", "favours massage →"]
 
 
+def test_forest_draws_a_pooled_ratio_on_the_ratio_scale():
+    t = pd.DataFrame({"label": ["a", "b"], "estimate": [2.7, 1.56], "ci_low": [0.99, 1.08], "ci_high": [7.5, 2.25]})
+    pooled = {"estimate": np.log(1.7), "ci_low": np.log(1.2), "ci_high": np.log(2.4), "exp_estimate": 1.7,
+              "exp_ci_low": 1.2, "exp_ci_high": 2.4}
+    ax = plot.forest(t, pooled=pooled, log=True, better="higher")
+    xs = _gid(ax.patches, "pooled")[0].get_xy()[:, 0]
+    assert xs.min() == pytest.approx(1.2) and xs.max() == pytest.approx(2.4)
+
+
 def test_forest_keeps_rows_without_an_interval_and_says_so():
     t = pd.DataFrame({"label": ["sham", "none"], "estimate": [-0.44, -1.14], "ci_low": [np.nan, np.nan],
                       "ci_high": [np.nan, np.nan]})

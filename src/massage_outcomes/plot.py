@@ -303,7 +303,8 @@ def forest(
     group : column splitting rows into blocks with a heading each (e.g. "condition"); a pooled row with the same
         value in ``group`` is drawn as that block's diamond.
     pooled : pooled estimate(s) from :func:`~massage_outcomes.pool` (columns estimate, ci_low, ci_high; optional
-        pi_low/pi_high for a prediction interval, drawn as a thin line through the diamond).
+        pi_low/pi_high for a prediction interval, drawn as a thin line through the diamond). With ``log=True`` a
+        pool of ratios is drawn from its ``exp_*`` columns (pool() estimates ratios on the log scale).
     instrument, compare, better : give the "favours …" words under the axis (see :func:`favours_labels`).
     favours : (left, right) texts to print under the axis verbatim instead (e.g. ("less pain", "more pain")).
     null : position of the no-effect line (0 for differences; 1 when ``log=True`` for ratios).
@@ -334,6 +335,13 @@ def forest(
         names = pd.Series([f"row {i + 1}" for i in range(len(data))])
     null_value = (1.0 if log else 0.0) if null is None else float(null)
     pooled_df = _as_frame(pooled)
+    if pooled_df is not None and log and "exp_estimate" in pooled_df.columns \
+            and pooled_df["exp_estimate"].notna().all():
+        # a pool() of ratios is on the log scale; its exp_* columns are on the ratio scale this axis shows
+        pooled_df = pooled_df.assign(**{
+            estimate: pooled_df["exp_estimate"], ci_low: pooled_df["exp_ci_low"], ci_high: pooled_df["exp_ci_high"],
+            **({"pi_low": pooled_df["exp_pi_low"], "pi_high": pooled_df["exp_pi_high"]}
+               if "exp_pi_low" in pooled_df.columns else {})})
     if pooled_df is not None:
         _require(pooled_df, [estimate, ci_low, ci_high], "forest (pooled)")
 
