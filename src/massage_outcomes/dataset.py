@@ -43,6 +43,7 @@ from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.validate import (
     DEFAULT_STUDY,
+    release_memory,
     _combine_codes,
     _first_in_group,
     category_to_str,
@@ -137,6 +138,18 @@ def _take_cat(cat: pd.Series, pos: np.ndarray) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, dtype=cat.dtype))
 
 
+def _dense(codes: np.ndarray) -> np.ndarray:
+    """Renumber bounded non-negative group ids densely, in order of first appearance (no hashing)."""
+    if len(codes) == 0:
+        return codes
+    first = _first_rows(codes)
+    used = np.flatnonzero(first >= 0)
+    order = used[np.argsort(first[used], kind="stable")]
+    remap = np.full(len(first), -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    return remap[codes]
+
+
 def _first_rows(codes: np.ndarray) -> np.ndarray:
     """Position of the first row of each group (codes dense from 0)."""
     if len(codes) == 0:
@@ -221,7 +234,7 @@ class Dataset:
     # ------------------------------------------------------------------------------------------------------
     @staticmethod
     def _keys(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-        frame = frame.reset_index(drop=True).copy()
+        frame = frame.reset_index(drop=True)  # copy-on-write: no deep copy needed
         if "subject" not in frame.columns:
             raise DataValidationError(f"{table} has no 'subject' column (columns: {list(frame.columns)})")
         if "study" not in frame.columns:
@@ -414,6 +427,7 @@ class Dataset:
         result = check_long(frame, file=file, rows=rows, study=study, covariates=covariates,
                             decimal_comma=decimal_comma, extra_problems=extra_problems,
                             value_columns=value_columns)
+        release_memory(len(frame))
         raise_or_quarantine(result, on_error=on_error, what=file or "the data")  # type: ignore[arg-type]
         rows_arr = np.asarray(rows) if rows is not None else (
             frame.index.to_numpy() if pd.api.types.is_integer_dtype(frame.index.dtype) else np.arange(len(frame)))
@@ -440,7 +454,7 @@ class Dataset:
                      "day", "timing", "value"}
         covs = [c for c in long.columns if c not in canonical]
         subj_cols = ["arm", "condition", "clinic", *covs]
-        codes = _combine_codes([long["study"], long["subject"]]) if n else np.zeros(0, dtype=np.int64)
+        codes = _dense(_combine_codes([long["study"], long["subject"]])) if n else np.zeros(0, dtype=np.int64)
         first_row = _first_rows(codes)
         subjects = long.iloc[first_row][SUBJECT_KEY].reset_index(drop=True)
         for c in subj_cols:
@@ -458,8 +472,10 @@ class Dataset:
 
         has_sess = long["session"].notna().to_numpy() if n else np.zeros(0, dtype=bool)
         if has_sess.any():
-            srows = long.loc[has_sess].reset_index(drop=True)
-            scodes = _combine_codes([srows["study"], srows["subject"], srows["session"]])
+            needed = [*SESSION_KEY, "day", "date", "technique", "intent", "therapist", "duration_min", "pressure",
+                      "body_region"]
+            srows = long.loc[has_sess, needed].reset_index(drop=True)  # only the session columns
+            scodes = _dense(_combine_codes([srows["study"], srows["subject"], srows["session"]]))
             sfirst = _first_rows(scodes)
             sessions = srows.iloc[sfirst][SESSION_KEY].reset_index(drop=True)
             sessions["session"] = sessions["session"].astype("int64")

@@ -24,6 +24,7 @@ from massage_outcomes.validate import MISSING_TOKENS, Problem
 
 SAMPLE_BYTES = 1 << 16
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+NUMERIC_COLUMNS = frozenset({"session", "day", "value", "duration_min"})
 NULL_VALUES = sorted({t for t in MISSING_TOKENS} | {t.upper() for t in MISSING_TOKENS} |
                      {t.capitalize() for t in MISSING_TOKENS} | {"N/a", "n/A", "NaN"})
 
@@ -181,21 +182,47 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
         invalid.append(row)
         return "skip"
 
-    read_opts = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding, block_size=1 << 24)
+    read_opts = pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8" else encoding, block_size=1 << 23)
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False, invalid_row_handler=handler,
                                     newlines_in_values=False)
     # identifiers stay text ("007" is not 7): columns whose name is, or maps to, a key
-    text_columns = _key_columns(path, encoding=encoding, delimiter=delimiter)
-    convert_opts = pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True,
-                                        column_types={c: pa.dictionary(pa.int32(), pa.string())
-                                                      for c in text_columns},
-                                        decimal_point=decimal, auto_dict_encode=True,
-                                        auto_dict_max_cardinality=1 << 16, check_utf8=True,
-                                        quoted_strings_can_be_null=True)
+    header = _header(path, encoding=encoding, delimiter=delimiter)
+    text_columns = _key_columns(header)
+    dict_type = pa.dictionary(pa.int32(), pa.string())
+
+    def convert(types: dict[str, Any]) -> Any:
+        return pacsv.ConvertOptions(null_values=NULL_VALUES, strings_can_be_null=True, column_types=types,
+                                    decimal_point=decimal, auto_dict_encode=True,
+                                    auto_dict_max_cardinality=1 << 16, check_utf8=True,
+                                    quoted_strings_can_be_null=True)
+
+    errors = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeDecodeError)
+    # Streamed block by block (parse buffers for one block at a time, not the whole file): types are fixed by
+    # the first block, so canonical numeric columns are declared as numbers and columns that are empty in the
+    # first block as text; any later surprise (text in a numeric column) falls back to a whole-file read.
+    stream_types: dict[str, Any] = {c: dict_type for c in text_columns}
+    stream_types.update({c: pa.float64() for c in header if c in NUMERIC_COLUMNS and c not in stream_types})
+    table = None
     try:
-        table = pacsv.read_csv(path, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as err:
-        raise _Fallback(str(err).splitlines()[0][:200]) from None
+        reader = pacsv.open_csv(path, read_options=read_opts, parse_options=parse_opts,
+                                convert_options=convert(stream_types))
+        nulls = [f.name for f in reader.schema if pa.types.is_null(f.type)]
+        if nulls:
+            reader.close()
+            stream_types.update({c: dict_type for c in nulls})
+            reader = pacsv.open_csv(path, read_options=read_opts, parse_options=parse_opts,
+                                    convert_options=convert(stream_types))
+        batches = list(reader)
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+        del batches, reader
+    except errors:
+        invalid.clear()
+    if table is None:
+        try:
+            table = pacsv.read_csv(path, read_options=read_opts, parse_options=parse_opts,
+                                   convert_options=convert({c: dict_type for c in text_columns}))
+        except errors as err:
+            raise _Fallback(str(err).splitlines()[0][:200]) from None
     if invalid:
         raise _Fallback(f"{len(invalid)} rows with the wrong number of fields (or blank lines)")
     lines, blank = _line_stats(path)
@@ -207,20 +234,26 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
     # dictionary columns become pandas Categoricals; plain strings become the pandas string dtype
     frame = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
+    from massage_outcomes.validate import release_memory
+
+    release_memory(len(frame))  # hand the parse buffers back to the system
     return frame
 
 
-def _key_columns(path: Path, *, encoding: str, delimiter: str) -> list[str]:
-    """Header names that are (or alias) identifier columns: read them as text, never as numbers."""
-    from massage_outcomes.io._mapping import ALIASES, fold
-
+def _header(path: Path, *, encoding: str, delimiter: str) -> list[str]:
     with path.open("rb") as fh:
         first = fh.readline(1 << 20)
     try:
-        header = next(csv.reader([first.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)],
-                                 delimiter=delimiter))
+        return next(csv.reader([first.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)],
+                               delimiter=delimiter))
     except (StopIteration, UnicodeDecodeError, csv.Error):
         return []
+
+
+def _key_columns(header: list[str]) -> list[str]:
+    """Header names that are (or alias) identifier columns: read them as text, never as numbers."""
+    from massage_outcomes.io._mapping import ALIASES, fold
+
     keys = {"study", "subject", "clinic", "therapist"}
     return [h for h in header if fold(h) in keys or ALIASES.get(fold(h)) in keys]
 
