@@ -283,7 +283,8 @@ def _crit_adjusted(level: float, df: np.ndarray, *, adjust: str, k: int, n_means
     if adjust == "sidak":
         return _t_crit(level ** (1.0 / k), df)
     if adjust == "tukey":
-        assert n_means is not None
+        if n_means is None:
+            raise MassageOutcomesError("Tukey intervals need the number of means in the family.")
         cache: dict[float, float] = {}
         out = []
         for d in df:
@@ -326,15 +327,6 @@ class MarginalMeansMixin:
         raise NotImplementedError
 
     # --- grid ---------------------------------------------------------------------------------------------------
-    def _group_levels(self) -> list[str]:
-        if self.group is None:
-            return []
-        ref = self._reference_values()
-        levels = ref.get(self.group)
-        if not isinstance(levels, list | tuple):
-            raise MassageOutcomesError(f"the group {self.group!r} is not a factor of this model.")
-        return [str(v) for v in levels]
-
     def reference_grid(
         self, *, at: Mapping[str, Any] | None = None, by: str | Sequence[str] | None = None
     ) -> tuple[pd.DataFrame, np.ndarray]:
