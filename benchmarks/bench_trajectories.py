@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     ap.add_argument("--tools", nargs="+", default=["ours", "mixedlm_rs", "lme4", "statsmodels"])
     ap.add_argument("--sm-timeout", type=float, default=300.0)
+    ap.add_argument("--out", help="also write the results table as JSON to this path")
     ap.add_argument("--worker", nargs=2, metavar=("TOOL", "CSV"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -160,7 +161,8 @@ def main() -> None:
     res["loglik_diff_vs_ours"] = res["loglik"] - res["n_subjects"].map(ours["loglik"])
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(res.to_string(index=False))
-    Path(__file__).with_suffix(".last.json").write_text(res.to_json(orient="records", indent=1))
+    if args.out:
+        Path(args.out).write_text(res.to_json(orient="records", indent=1))
 
 
 if __name__ == "__main__":

@@ -992,13 +992,14 @@ class TrajectoryFit(MarginalMeansMixin):
         if self._satt is None:
             core = self._core
             vp = np.concatenate([self.theta_, [self.sigma_]])
-            if core.q2 == 0:  # Hessian as the Jacobian of the analytic gradient: far fewer evaluations
-                H = richardson_gradient(core.grad_vp, vp, d=1e-3, r=2)
-                H = 0.5 * (H + H.T)
-                J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=2)
-            else:
-                H = richardson_hessian(core.deviance_vp, vp, d=1e-3, r=3)
-                J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=3)
+            with _single_threaded_blas():
+                if core.q2 == 0:  # Hessian as the Jacobian of the analytic gradient: far fewer evaluations
+                    H = richardson_gradient(core.grad_vp, vp, d=1e-3, r=2)
+                    H = 0.5 * (H + H.T)
+                    J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=2)
+                else:
+                    H = richardson_hessian(core.deviance_vp, vp, d=1e-3, r=3)
+                    J = richardson_gradient(core.vcov_vp, vp, d=1e-3, r=3)
             self._satt = Satterthwaite(self.vcov_unadjusted_, J, H)
         return self._satt
 
