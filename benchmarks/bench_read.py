@@ -89,12 +89,12 @@ def generate(rows: int, path: Path) -> Path:
 
 
 def _child(kind: str, path: str) -> None:
+    import gc
+
     import pandas as pd
 
     import massage_outcomes as mo
     from massage_outcomes.io import _read  # noqa: F401  (import cost outside the timing)
-
-    import gc
 
     gc.collect()
     base = _rss_kb()

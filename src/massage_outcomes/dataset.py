@@ -43,17 +43,17 @@ from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.validate import (
     DEFAULT_STUDY,
-    release_memory,
-    _combine_codes,
-    _first_in_group,
-    category_to_str,
     DERIVED_COLUMNS,
     Problem,
     ValidationReport,
+    _combine_codes,
+    _first_in_group,
+    category_to_str,
     check_long,
     error_message,
     raise_or_quarantine,
     rejected_frame,
+    release_memory,
 )
 
 SUBJECT_KEY = ["study", "subject"]
@@ -327,7 +327,8 @@ class Dataset:
         if "timing" in o.columns:
             o["timing"] = _vocab_cat(o["timing"], vocab.TIMING, "outcomes", "timing")
         else:
-            derived = np.where(o["session"].notna(), None, np.where(o["day"].fillna(1) <= 0, "baseline", "followup"))
+            derived = np.where(o["day"].fillna(1) <= 0, "baseline", "followup").astype(object)
+            derived[o["session"].notna().to_numpy()] = None
             o["timing"] = pd.Categorical(derived, dtype=vocab.TIMING.dtype())
         if o["timing"].isna().any():
             raise DataValidationError("outcomes.timing is missing on session rows: state 'pre' or 'post'")
@@ -730,7 +731,7 @@ class Dataset:
         d = Path(path)
         meta_path = d / "dataset.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {"tables": {}}
-        tables = {}
+        tables: dict[str, pd.DataFrame | None] = {}
         for name in ("subjects", "sessions", "outcomes", "rejected"):
             p = d / f"{name}.parquet"
             if not p.exists():
@@ -823,7 +824,7 @@ def order_visits(visit: pd.Series, day: pd.Series) -> pd.Categorical:
     """
     if isinstance(visit.dtype, pd.CategoricalDtype) and visit.cat.ordered and \
             pd.api.types.is_string_dtype(visit.cat.categories.dtype) and visit.cat.categories.dtype != object:
-        return visit.array  # type: ignore[return-value]
+        return visit.array
     if isinstance(visit.dtype, pd.CategoricalDtype) and not visit.cat.ordered:
         codes = visit.cat.codes.to_numpy()
         ncat = len(visit.cat.categories)

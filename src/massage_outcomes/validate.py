@@ -48,7 +48,7 @@ import difflib
 import re
 import sys
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -61,7 +61,7 @@ from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from massage_outcomes.dataset import Dataset
+    pass
 
 OnError = Literal["raise", "quarantine"]
 
@@ -164,7 +164,7 @@ class ValidationReport:
     def __len__(self) -> int:
         return len(self._frame)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Problem]:
         return iter(self.problems)
 
     def __bool__(self) -> bool:  # a report is truthy when it holds problems
@@ -503,7 +503,7 @@ def _map_categories(cat: pd.Series, mapper: Any, categories: Sequence[str]) -> t
     safe = np.maximum(codes, 0)
     new = np.where(codes >= 0, tcode[safe] if len(tcode) else -1, -1)
     unknown = (codes >= 0) & (unknown_cat[safe] if len(unknown_cat) else False)
-    unknown_values = [v for v, u in zip(src, unknown_cat) if u]
+    unknown_values = [v for v, u in zip(src, unknown_cat, strict=False) if u]
     return (pd.Series(pd.Categorical.from_codes(new, categories=target), index=cat.index),
             np.asarray(unknown, dtype=bool), unknown_values)
 
@@ -968,12 +968,12 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
             gs, ps = g[order], pos[order]
             first_of = {}
             second_of = {}
-            for gg, pp in zip(gs, ps):
+            for gg, pp in zip(gs, ps, strict=False):
                 if gg not in first_of:
                     first_of[gg] = pp
                 elif gg not in second_of:
                     second_of[gg] = pp
-            other = {p: (second_of[gg] if p == first_of[gg] else first_of[gg]) for gg, p in zip(g, pos)}
+            other = {p: (second_of[gg] if p == first_of[gg] else first_of[gg]) for gg, p in zip(g, pos, strict=False)}
             col.add(dup, "subject", frame["subject"], "duplicate_key",
                     lambda idx: [f"duplicate key (study, subject, instrument, day, timing, session): the same "
                                  f"measurement as row {rows_arr[other[i]]}" for i in idx])
@@ -988,7 +988,7 @@ def _conflict_messages(level: str, c: str, result: pd.DataFrame, first: pd.Serie
         subj = _take_display(result["subject"], idx)
         where = "for the same subject" if subject else "for the same session of subject"
         return [f"{level} {c!r} is {h!r} here but {t!r} in row {rows_arr[first_pos[i]]} {where} {s!r}"
-                for h, t, s, i in zip(here, there, subj, idx)]
+                for h, t, s, i in zip(here, there, subj, idx, strict=False)]
     return build
 
 
@@ -1005,6 +1005,10 @@ def _combine_codes(columns: Sequence[pd.Series | np.ndarray], ok: np.ndarray | N
         if isinstance(s, np.ndarray) and s.dtype.kind in "iu":
             codes = s.astype(np.int64, copy=False)
             size = int(codes.max(initial=-1)) + 1
+        elif not isinstance(s, pd.Series):
+            codes, uniques = pd.factorize(np.asarray(s), use_na_sentinel=False)
+            codes = codes.astype(np.int64)
+            size = len(uniques)
         elif isinstance(s.dtype, pd.CategoricalDtype):
             codes = s.cat.codes.to_numpy().astype(np.int64)
             size = len(s.cat.categories)
@@ -1080,7 +1084,7 @@ def validate(data: pd.DataFrame | str | Path, *, mapping: Mapping[str, Any] | No
     from massage_outcomes.io import read
 
     try:
-        ds = read(data, mapping=mapping, layout=layout, wide=wide, encoding=encoding, sheet=sheet,  # type: ignore[arg-type]
+        ds = read(data, mapping=mapping, layout=layout, wide=wide, encoding=encoding, sheet=sheet,
                   on_error="quarantine", study=study)
     except DataValidationError as err:
         if isinstance(err.report, ValidationReport):

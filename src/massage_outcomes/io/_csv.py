@@ -293,10 +293,10 @@ def _decode_lines(data: bytes, encoding: str) -> tuple[list[str], list[int], boo
                 utf8_ok.append(True)
             except UnicodeDecodeError:
                 utf8_ok.append(False)
-        has_utf8_multibyte = any(ok and any(ch > 0x7F for ch in b) for ok, b in zip(utf8_ok, raw_lines))
+        has_utf8_multibyte = any(ok and any(ch > 0x7F for ch in b) for ok, b in zip(utf8_ok, raw_lines, strict=False))
         if has_utf8_multibyte and not all(utf8_ok):
             lines = [b.decode("utf-8") if ok else b.decode("cp1252", errors="replace")
-                     for ok, b in zip(utf8_ok, raw_lines)]
+                     for ok, b in zip(utf8_ok, raw_lines, strict=False)]
             bad = [i + 1 for i, ok in enumerate(utf8_ok) if not ok]
             return lines, bad, True
         return [b.decode(encoding, errors="replace") for b in raw_lines], [], False
@@ -366,7 +366,7 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
     width = len(names)
     fixed = []
     bad_line_set = set(bad_lines)
-    for fields, line in zip(records, starts):
+    for fields, line in zip(records, starts, strict=False):
         if len(fields) != width:
             span = (f" It runs from line {line} to line {spans[line]}: a quote opened here is never closed."
                     if line in spans else "")
@@ -386,12 +386,12 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
                 problems.append(Problem(file, ln, None, None, "encoding",
                                         "the header is not UTF-8 while other lines are: re-save the file as UTF-8"))
                 continue
-            i = pos_of_line.get(ln)
-            if i is None:
+            found = pos_of_line.get(ln)
+            if found is None:
                 continue
-            col = next((names[j] for j, f in enumerate(fixed[i]) if "\ufffd" in f or any(ord(c) > 127 for c in f)),
+            col = next((names[j] for j, f in enumerate(fixed[found]) if "\ufffd" in f or any(ord(c) > 127 for c in f)),
                        None)
-            val = fixed[i][names.index(col)] if col in names else None
+            val = fixed[found][names.index(col)] if col in names else None
             problems.append(Problem(file, ln, col, val, "encoding",
                                     "this line is not UTF-8 (probably Latin-1) while the rest of the file is: "
                                     "re-save the file as UTF-8" if mixed else

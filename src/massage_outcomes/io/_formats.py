@@ -84,7 +84,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
     cols: dict[str, list[Any]] = {n: [] for n in names}
     for rec in records:
         rec = tuple(rec[:width]) + (None,) * max(0, width - len(rec))
-        for n, v in zip(names, rec):
+        for n, v in zip(names, rec, strict=False):
             cols[n].append(v)
     frame = pd.DataFrame({n: _excel_column(v) for n, v in cols.items()})
     if len(names) != len(set(names)):
@@ -99,7 +99,7 @@ def _excel_column(values: list[Any]) -> pd.Series:
         return pd.Series([np.nan if (v is None or isinstance(v, str)) else float(v) for v in values], dtype=float)
     if present and all(isinstance(v, (_dt.datetime, _dt.date)) for v in present):
         return pd.Series(pd.to_datetime([v if isinstance(v, (_dt.datetime, _dt.date)) else None for v in values]))
-    out = []
+    out: list[str | None] = []
     for v in values:
         if v is None:
             out.append(None)
@@ -134,14 +134,14 @@ def read_stat(path: Path, kind: str) -> TextTable:
     try:
         import pyreadstat
     except ImportError:  # pragma: no cover - a declared dependency
-        pyreadstat = None
+        pyreadstat = None  # type: ignore[assignment]
     if pyreadstat is None:
         if kind == "xpt":
             frame = pd.read_sas(path, format="xport")
             return TextTable(frame, np.arange(1, len(frame) + 1), {"file": str(path), "format": "xpt",
                                                                   "engine": "pandas", "assumed": []})
         raise ImportError(f"reading .{kind} files needs pyreadstat: pip install pyreadstat")
-    readers = {"sav": pyreadstat.read_sav, "zsav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
+    readers: dict[str, Any] = {"sav": pyreadstat.read_sav, "zsav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
                "xpt": pyreadstat.read_xport, "sas7bdat": pyreadstat.read_sas7bdat}
     reader = readers[kind]
     kwargs: dict[str, Any] = {}
@@ -154,10 +154,9 @@ def read_stat(path: Path, kind: str) -> TextTable:
     labels = {k: v for k, v in (getattr(meta, "column_names_to_labels", None) or {}).items() if v}
     value_labels = {k: getattr(meta, "variable_to_label", {}).get(k) for k in frame.columns
                     if getattr(meta, "variable_to_label", {}).get(k)}
+    assumed = [f"value labels applied to {', '.join(sorted(value_labels))}"] if value_labels else []
     info = {"file": str(path), "format": kind, "engine": "pyreadstat", "variable_labels": labels,
-            "value_labels_applied": sorted(value_labels), "assumed": []}
-    if value_labels:
-        info["assumed"].append(f"value labels applied to {', '.join(sorted(value_labels))}")
+            "value_labels_applied": sorted(value_labels), "assumed": assumed}
     # text columns: empty strings are missing in SPSS/Stata/SAS
     for c in frame.columns:
         s = frame[c]

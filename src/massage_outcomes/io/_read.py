@@ -240,9 +240,12 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
     subj, outc = tables["subjects"], tables["outcomes"]
     sess = tables.get("sessions")
     problems: list[Problem] = []
-    for t, key in ((subj, ["study", "subject"]), (sess, ["study", "subject", "session"])):
-        if t is None:
+    checks: list[tuple[TextTable | None, list[str]]] = [(subj, ["study", "subject"]),
+                                                         (sess, ["study", "subject", "session"])]
+    for maybe, key in checks:
+        if maybe is None:
             continue
+        t = maybe
         f = t.frame
         k = [c for c in key if c in f.columns]
         if "subject" not in f.columns:
@@ -264,11 +267,11 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
         raise DataValidationError(error_message(report, what=str(folder), quarantine_hint=False), report=report)
     s = subj.frame.copy()
     long = outc.frame.copy()
-    for key in ("study", "subject"):
-        if key in long.columns:
-            long[key] = _key_text(long[key])
-        if key in s.columns:
-            s[key] = _key_text(s[key])
+    for key_col in ("study", "subject"):
+        if key_col in long.columns:
+            long[key_col] = _key_text(long[key_col])
+        if key_col in s.columns:
+            s[key_col] = _key_text(s[key_col])
     on = [c for c in ("study", "subject") if c in long.columns and c in s.columns]
     overlap = [c for c in s.columns if c in long.columns and c not in on]
     long = long.merge(s.drop(columns=overlap), on=on, how="left", sort=False, indicator=True)
@@ -278,9 +281,9 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
     no_session = np.zeros(len(long), dtype=bool)
     if sess is not None:
         se = sess.frame.copy()
-        for key in ("study", "subject", "session"):
-            if key in se.columns:
-                se[key] = _key_text(se[key])
+        for key_col in ("study", "subject", "session"):
+            if key_col in se.columns:
+                se[key_col] = _key_text(se[key_col])
         if "session" in long.columns:
             lk = long.assign(session=_key_text(long["session"]))
             keys = [c for c in ("study", "subject", "session") if c in se.columns and c in lk.columns]

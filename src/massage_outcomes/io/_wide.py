@@ -84,7 +84,7 @@ def _spec_from_value(column: str, spec: Any) -> dict[str, Any]:
     if isinstance(spec, Sequence):
         if not 1 <= len(spec) <= 5:
             raise ValueError(f"wide[{column!r}] must be (instrument, visit, timing[, day[, session]]); got {spec!r}")
-        return dict(zip(SPEC_FIELDS, spec))
+        return dict(zip(SPEC_FIELDS, spec, strict=False))
     raise TypeError(f"wide[{column!r}] must be a tuple or dict; got {type(spec).__name__}")
 
 
