@@ -271,8 +271,8 @@ def _line_stats(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:
                 break
             lines += block.count(b"\n")
             if not blank:
-                joined = prev_tail + block
-                blank = b"\n\n" in joined or b"\n\r\n" in joined
+                edge = prev_tail + block[:2]  # a blank line across the block boundary
+                blank = (b"\n\n" in block or b"\n\r\n" in block or b"\n\n" in edge or b"\n\r\n" in edge)
             prev_tail = block[-2:]
             last = block[-1:]
     if last and last != b"\n":
