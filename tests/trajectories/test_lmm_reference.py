@@ -150,3 +150,11 @@ def test_kenward_roger_matches_pbkrtest(case: str) -> None:
     fe = fit.fixed_effects
     np.testing.assert_allclose(fe["df"], ref["kr_df"], rtol=5e-3)
     np.testing.assert_allclose(fe["se"], ref["kr_se"], rtol=1e-4)
+
+
+def test_blups_match_lme4_ranef() -> None:
+    ref = SLEEP["slope_REML"]
+    fit = _fit("sleep_slope_REML")
+    re = fit.random_effects.set_index("level").loc[[str(s) for s in ref["ranef_subject"]]]
+    np.testing.assert_allclose(re["(Intercept)"], ref["ranef_intercept"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(re["week"], ref["ranef_slope"], rtol=1e-4, atol=1e-5)

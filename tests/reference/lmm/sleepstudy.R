@@ -12,4 +12,10 @@ out <- list()
 for (nm in names(models)) for (reml in c(TRUE, FALSE)) {
   out[[paste(nm, if (reml) "REML" else "ML", sep = "_")]] <- ref_fit(models[[nm]], sleepstudy, reml)
 }
+# conditional modes (BLUPs) of the correlated-slope REML fit
+best <- lmer(Reaction ~ Days + (Days | Subject), sleepstudy, REML = TRUE, control = lmerControl(optimizer = "bobyqa"))
+re <- ranef(best)$Subject
+out$slope_REML$ranef_subject <- rownames(re)
+out$slope_REML$ranef_intercept <- unname(re[["(Intercept)"]])
+out$slope_REML$ranef_slope <- unname(re[["Days"]])
 write_json(out, "sleepstudy_ref.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
