@@ -371,7 +371,8 @@ def _dataset_summary(ds: Any) -> str:
         parts.append(f"{n} participants")
         if "arm" in subjects.columns and subjects["arm"].notna().any():
             counts = subjects["arm"].astype(object).value_counts()
-            parts.append("arms: " + ", ".join(f"{html.escape(str(a))} ({k})" for a, k in counts.items()))
+            order = _plot.order_levels(list(counts.index))
+            parts.append("arms: " + ", ".join(f"{html.escape(str(a))} ({counts[a]})" for a in order))
         if "condition" in subjects.columns:
             conds = subjects["condition"].dropna().astype(str).unique()
             parts.append(f"{len(conds)} condition{'s' if len(conds) != 1 else ''} "
@@ -456,6 +457,18 @@ def render_html(
     methods = dict(methods or {})
     if methods:
         out.append("<ul>" + "".join(f"<li>{esc(text)}</li>" for text in methods.values()) + "</ul>")
+    inst_lines = []
+    for key in _instrument_keys(tabs):
+        try:
+            from massage_outcomes import instruments as _instruments
+
+            inst = _instruments.get(key)
+            mcid = inst.default_mcid()
+            inst_lines.append(f"{inst.describe()}" + (f"; MCID {mcid}" if mcid is not None else "; no published MCID"))
+        except Exception:  # noqa: BLE001 - an unregistered instrument is named by its key
+            inst_lines.append(key)
+    if inst_lines:
+        out.append("<p>Instruments:</p><ul>" + "".join(f"<li>{esc(t)}</li>" for t in inst_lines) + "</ul>")
     if options:
         out.append("<p>Options: " + esc(", ".join(f"{k}={v}" for k, v in options.items())) + ".</p>")
     out.append("<p>Confidence intervals are 95% unless stated. Numbers are rounded only for display; the CSV files "
