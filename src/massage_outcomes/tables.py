@@ -882,8 +882,9 @@ def summary_tables(
             for key in keys:
                 fit = fit_trajectories(ds, instrument=key, group="arm", **opts)
                 c = fit.contrasts(spec, adjust=cast(Any, adjust), level=level)
-                frames.append(c.assign(instrument=key, model=name))
-                means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
+                conv = bool(getattr(fit, "converged", True))
+                frames.append(c.assign(instrument=key, model=name, converged=conv))
+                means.append(fit.emmeans(level=level).assign(instrument=key, model=name, converged=conv))
             fits["trajectory"]["means"] = _front(_concat(means), ["instrument", "model"])
             methods["trajectory_contrasts"] = (
                 f"Linear mixed model per instrument (fit_trajectories: value ~ arm × {opts['time']}, random "
@@ -906,8 +907,9 @@ def summary_tables(
             for key in keys:
                 fit = fit_mmrm(ds, instrument=key, group="arm", **opts)
                 c = fit.contrasts(spec, adjust=cast(Any, adjust), level=level)
-                frames.append(c.assign(instrument=key, model=name))
-                means.append(fit.emmeans(level=level).assign(instrument=key, model=name))
+                conv = bool(getattr(fit, "converged", True))
+                frames.append(c.assign(instrument=key, model=name, converged=conv))
+                means.append(fit.emmeans(level=level).assign(instrument=key, model=name, converged=conv))
             fits["mmrm"]["means"] = _front(_concat(means), ["instrument", "model"])
             methods["mmrm"] = (
                 f"MMRM per instrument (fit_mmrm: post-baseline visits, {opts['covariance']} residual covariance"
