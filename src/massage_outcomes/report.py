@@ -112,8 +112,8 @@ DISPLAY_COLUMNS: dict[str, list[str]] = {
                    "risk_diff_ci_low", "risk_diff_ci_high", "risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high",
                    "nnt_label", "favours", "note"],
     "contrasts": ["instrument", "model", "contrast", "visit", "week", "estimate", "ci_low", "ci_high", "df",
-                  "p_value", "p_adjusted", "effect_size", "effect_size_ci_low", "effect_size_ci_high"],
-    "means": ["instrument", "model", "arm", "visit", "week", "estimate", "se", "df", "ci_low", "ci_high"],
+                  "p_value", "p_adjusted", "effect_size", "effect_size_ci_low", "effect_size_ci_high", "converged"],
+    "means": ["instrument", "model", "arm", "visit", "week", "estimate", "se", "df", "ci_low", "ci_high", "converged"],
 }
 
 
