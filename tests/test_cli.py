@@ -68,6 +68,16 @@ def test_missing_data_path_is_a_plain_message(capsys, tmp_path):
     assert "does not exist" in err and "Traceback" not in err
 
 
+def test_unknown_sample_name_lists_the_samples(capsys):
+    code, _, err = run(capsys, "validate", "sample:nope")
+    assert code == 2 and "sample:trial" in err
+
+
+def test_bundled_sample_by_name_validates(capsys):
+    code, out, _ = run(capsys, "validate", "sample:trial")
+    assert code == 0 and "no problems" in out
+
+
 def test_missing_data_path_suggests_a_close_name(capsys, tmp_path):
     (tmp_path / "trial.csv").write_text("a\n1\n")
     code, _, err = run(capsys, "tables", str(tmp_path / "trail.csv"), "--out", str(tmp_path / "o"))

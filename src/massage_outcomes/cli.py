@@ -114,7 +114,15 @@ def _say(*args: Any) -> None:
 
 def _resolve(spec: str) -> tuple[str, Path | None]:
     if spec.startswith("sample:"):
-        return spec[len("sample:"):], None
+        name = spec[len("sample:"):]
+        try:
+            from massage_outcomes.io.sample import SAMPLES
+        except ImportError:  # pragma: no cover - the loader checks the name itself
+            return name, None
+        if name not in SAMPLES:
+            raise UsageError(f"DATA {spec!r}: no bundled sample {name!r}; the samples are "
+                             + ", ".join(f"sample:{n}" for n in sorted(SAMPLES)))
+        return name, None
     path = Path(spec).expanduser()
     if not path.exists():
         hint = ""
