@@ -225,8 +225,7 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
             raise _Fallback(str(err).splitlines()[0][:200]) from None
     if invalid:
         raise _Fallback(f"{len(invalid)} rows with the wrong number of fields (or blank lines)")
-    lines, blank = _line_stats(path)
-    if blank or lines - 1 != table.num_rows:
+    if _blank_rows_or_line_breaks(table):
         raise _Fallback("blank lines or quoted line breaks: numbering rows line by line")
     names = table.column_names
     if len(set(names)) != len(names) or any(n.strip() == "" for n in names):
@@ -256,6 +255,26 @@ def _key_columns(header: list[str]) -> list[str]:
 
     keys = {"study", "subject", "clinic", "therapist"}
     return [h for h in header if fold(h) in keys or ALIASES.get(fold(h)) in keys]
+
+
+def _blank_rows_or_line_breaks(table: Any) -> bool:
+    """True when table row i might not be file line i + 2: a blank line (a row with every cell empty) or a
+    quoted value holding a line break. Checked on Arrow buffers and dictionaries, not by re-reading the file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return False
+    all_null = None
+    for column in table.columns:
+        nulls = column.is_null().to_numpy(zero_copy_only=False)
+        all_null = nulls if all_null is None else (all_null & nulls)
+        for chunk in column.chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            if (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) and len(values):
+                if pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
+                    return True
+    return bool(all_null is not None and all_null.any())
 
 
 def _line_stats(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:
