@@ -387,6 +387,13 @@ def _arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
         if b in cats:
             out[codes == cats.index(b)] = 1
         return out
+    pa_array = getattr(arm.array, "_pa_array", None)  # Arrow-backed strings (pandas' default "str"): one hash pass
+    if pa_array is not None and isinstance(a, str) and isinstance(b, str):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        idx = pc.fill_null(pc.index_in(pa_array, value_set=pa.array([a, b])), -1)
+        return np.asarray(idx.to_numpy(), dtype=np.int64)
     is_a = (arm == a).to_numpy(dtype=bool, na_value=False)
     is_b = (arm == b).to_numpy(dtype=bool, na_value=False)
     return is_b.view(np.int8) - (~(is_a | is_b)).view(np.int8)
