@@ -97,14 +97,44 @@ def test_by_groups_and_adjustment(trial: mo.Dataset) -> None:
 def test_last_visit_and_visit_labels(trial: mo.Dataset) -> None:
     last = effect_sizes(trial, instrument="rmdq", by="arm")
     w26 = effect_sizes(trial, instrument="rmdq", by="arm", end="week_26")
-    # subjects who reached week 26 have it as their last visit; dropouts contribute an earlier one
-    assert (last["n_1"] >= w26["n_1"]).all()
+    # "last" is the last visit with data, one occasion for everybody: here week 26
+    num = ["n_1", "n_missing", "estimate", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(last[num], w26[num])
+    assert (last["contrast"] == "week_26 - baseline").all()
+    assert last["note"].str.contains("none at week_26 \\(last visit\\) left out").all()
+    # dropouts are counted, not replaced by an earlier visit
+    af = trial.analysis_frame("rmdq")
+    base = af[af.timing.astype(str) == "baseline"].drop_duplicates("subject").set_index("subject")
+    has26 = set(af.loc[(af.visit.astype(str) == "week_26") & af.value.notna(), "subject"])
+    want = base.assign(miss=~base.index.isin(has26)).groupby("arm")["miss"].sum()
+    assert dict(zip(last["arm"], last["n_missing"], strict=True)) == want.to_dict()
+    # the LOCF-like per-subject last follow-up only on request: dropouts contribute earlier visits
+    lo = effect_sizes(trial, instrument="rmdq", by="arm", end="last_observed")
+    assert (lo["n_1"] + lo["n_missing"] == last["n_1"] + last["n_missing"]).all()
+    assert (lo["n_1"] >= last["n_1"]).all() and (lo["n_1"] > last["n_1"]).any()
+    assert (lo["contrast"] == "last observed - baseline").all()
+    with pytest.raises(DataValidationError, match="end` only"):
+        effect_sizes(trial, instrument="rmdq", by="arm", start="last", end="week_10")
     with pytest.raises(DataValidationError, match="week_99"):
         effect_sizes(trial, instrument="rmdq", by="arm", end="week_99")
     with pytest.raises(DataValidationError, match="not in the analysis frame"):
         effect_sizes(trial, instrument="rmdq", by="nope")
     with pytest.raises(DataValidationError, match="not found"):
         effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "sham"))
+
+
+def test_between_arms_count_missing_and_agree_with_responders(trial: mo.Dataset) -> None:
+    from massage_outcomes.effects import responders
+
+    cmp = ("arm", "therapeutic", "usual_care")
+    for end in ("last", "last_observed"):
+        es = effect_sizes(trial, instrument="rmdq", compare=cmp, end=end).iloc[0]
+        rs = responders(trial, instrument="rmdq", threshold=0.3, compare=cmp, end=end).iloc[0]
+        # the same occasion, so the same subjects: analysed and missing per arm
+        assert (es["n_1"], es["n_2"]) == (rs["n_1"], rs["n_2"])
+        assert (es["n_missing_1"], es["n_missing_2"]) == (rs["n_missing_1"], rs["n_missing_2"])
+    assert "last scheduled visit" in responders(trial, instrument="rmdq", threshold=0.3, compare=cmp)["end"].iloc[0]
+    assert "LOCF" in responders(trial, instrument="rmdq", threshold=0.3, compare=cmp, end="last_observed")["end"].iloc[0]
 
 
 def test_ancova_rows_match_statsmodels(trial: mo.Dataset) -> None:

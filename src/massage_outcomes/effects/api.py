@@ -399,9 +399,45 @@ def _arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
     return is_b.view(np.int8) - (~(is_a | is_b)).view(np.int8)
 
 
+def last_visit(frame: pd.DataFrame) -> Any:
+    """The last visit, in visit order, at which any row of ``frame`` has a value (None when there are no visits).
+
+    This is what ``end="last"`` means in :func:`effect_sizes` and :func:`~massage_outcomes.effects.responders`:
+    one occasion for everybody, so subjects who dropped out earlier are *missing* there (and counted), not
+    represented by an earlier visit.
+    """
+    if "visit" not in frame.columns:
+        return None
+    has = frame["visit"].notna().to_numpy(dtype=bool, na_value=False).copy()
+    if "value" in frame.columns:
+        has &= frame["value"].notna().to_numpy(dtype=bool, na_value=False)
+    if not has.any():
+        return None
+    vis = frame.loc[has]
+    if "visit_order" in vis.columns and vis["visit_order"].notna().any():
+        order = pd.to_numeric(vis["visit_order"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return vis["visit"].to_numpy()[np.nanargmax(order)]
+    if isinstance(vis["visit"].dtype, pd.CategoricalDtype) and vis["visit"].cat.ordered:
+        return vis["visit"].max()
+    return vis.groupby("visit", observed=True)["day"].mean().idxmax()
+
+
+def _resolve_end(frame: pd.DataFrame, end: str) -> tuple[str, str]:
+    """(occasion to select, label): "last" becomes the last visit with data (or each subject's last follow-up
+    when the data have no visits)."""
+    if end == "last":
+        lv = last_visit(frame)
+        if lv is not None:
+            return str(lv), f"{lv} (last visit)"
+        return "last_observed", "any follow-up"
+    if end == "last_observed":
+        return end, "any follow-up"
+    return end, str(end)
+
+
 def _select(frame: pd.DataFrame, which: str, role: str) -> pd.DataFrame:
     timing = frame["timing"].astype(str) if "timing" in frame.columns else pd.Series("", index=frame.index)
-    if which == "last":
+    if which == "last_observed":
         fu = (timing == "followup").to_numpy()
         if not fu.any():
             fu = (timing != "baseline").to_numpy()
@@ -415,13 +451,14 @@ def _select(frame: pd.DataFrame, which: str, role: str) -> pd.DataFrame:
             return frame.loc[hit]
     visits = sorted(frame["visit"].dropna().astype(str).unique()) if "visit" in frame.columns else []
     raise DataValidationError(
-        f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), 'last' (end only) or a visit "
-        f"label ({', '.join(visits) or 'none in these data'})."
+        f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), 'last' or 'last_observed' "
+        f"(end only) or a visit label ({', '.join(visits) or 'none in these data'})."
     )
 
 
 def _wide(frame: pd.DataFrame, start: str, end: str, attrs: list[str]) -> pd.DataFrame:
-    """One row per analysed unit with columns _start, _end and the attributes (taken from the end row)."""
+    """One row per analysed unit with columns _start, _end and the attributes (from the end row, else the start
+    row): units with a start value but none at ``end`` are kept with ``_end`` NaN, so they can be counted."""
     key = [c for c in ("study", "subject") if c in frame.columns]
     if not key:
         raise DataValidationError("the analysis frame needs a `subject` column to pair occasions.")
@@ -429,21 +466,37 @@ def _wide(frame: pd.DataFrame, start: str, end: str, attrs: list[str]) -> pd.Dat
     pair_key = key + (["session"] if by_session else [])
     s = _select(frame, start, "start")
     e = _select(frame, end, "end")
-    if end == "last":
+    if end == "last_observed":
         e = e.drop_duplicates(key, keep="last")
-    s_agg = s.groupby(pair_key, observed=True, sort=False, dropna=False)["value"].mean().rename("_start")
     attrs_e = [a for a in attrs if a not in pair_key]
-    e_cols = e[pair_key + attrs_e + ["value"]]
-    # several end rows of one unit (e.g. sessions): attributes from the last row, values averaged
+    # several rows of one unit at an occasion (e.g. sessions): attributes from the last row, values averaged
     agg = {a: "last" for a in attrs_e}
     agg["value"] = "mean"
-    e_agg = e_cols.groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg).rename(columns={"value": "_end"})
-    wide = e_agg.join(s_agg, how="left").reset_index()
+    e_agg = e[pair_key + attrs_e + ["value"]].groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg)
+    e_agg = e_agg.rename(columns={"value": "_end"})
+    s_agg = s[pair_key + attrs_e + ["value"]].groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg)
+    s_agg = s_agg.rename(columns={"value": "_start"})
     if by_session:
+        wide = e_agg.join(s_agg["_start"], how="left").reset_index()
         # one row per subject (and group): average the session pairs
         unit = key + attrs_e
-        wide = wide.groupby(unit, observed=True, sort=False, dropna=False)[["_start", "_end"]].mean().reset_index()
-    return wide
+        return wide.groupby(unit, observed=True, sort=False, dropna=False)[["_start", "_end"]].mean().reset_index()
+    only_start = s_agg.loc[~s_agg.index.isin(e_agg.index), attrs_e].assign(_end=np.nan)
+    parts = [e_agg] + ([only_start] if len(only_start) else [])
+    wide = pd.concat(parts) if len(parts) > 1 else e_agg
+    return wide.join(s_agg["_start"], how="left").reset_index()
+
+
+def _missing_counts(wide: pd.DataFrame, by: list[str], compare: tuple[str, Any, Any] | None, G: int) -> np.ndarray:
+    """(G, arms) counts of units with a start value but none at the end occasion, per result row."""
+    miss = (wide["_start"].notna() & wide["_end"].isna()).to_numpy(dtype=bool, na_value=False)
+    codes, _ = group_codes(wide, by)
+    if compare is None:
+        ok = miss & (codes >= 0)
+        return np.bincount(codes[ok], minlength=G)[:G].reshape(G, 1)
+    arm = _arm_codes(wide[compare[0]], compare[1], compare[2])
+    ok = miss & (codes >= 0) & (arm >= 0)
+    return np.bincount(codes[ok] * 2 + arm[ok], minlength=2 * G)[: 2 * G].reshape(G, 2)
 
 
 def effect_sizes(
@@ -490,9 +543,13 @@ def effect_sizes(
         Between groups: the change ``end − start``, the ``end`` score, the baseline-adjusted ``end`` (ANCOVA:
         end ~ start + arm) or the Morris (2008) pre–post–control d_ppc2 (``measure="d_ppc2"``).
     start, end : str
-        Occasions: a timing ("baseline", "pre", "post", "followup"), a visit label ("week_10"), or for ``end``
-        "last" (each subject's last observed follow-up). Pre/post ratings pair by session and are averaged per
-        subject; several rows of a subject at one occasion are averaged.
+        Occasions: a timing ("baseline", "pre", "post", "followup"), a visit label ("week_10"), or for ``end``:
+        "last", the last visit in visit order at which the data have values (the same occasion for every
+        subject, as in :func:`~massage_outcomes.effects.responders`: subjects without a value there are
+        missing, counted in ``n_missing_*`` and named in ``note``); or "last_observed", each subject's last
+        observed follow-up (an LOCF-like mix of occasions: dropouts contribute earlier visits; opt in
+        deliberately). Data without visits: "last" is "last_observed". Pre/post ratings pair by session and
+        are averaged per subject; several rows of a subject at one occasion are averaged.
     measure : str
         Between: "hedges_g", "cohens_d", "glass_delta" (b is the control), "mean_diff". Within: "hedges_g" (=
         g_z), "cohens_d" (= d_z), "d_av", "g_av", "d_rm", "g_rm", "smcc", "smcr", "mean_change". ANCOVA:
@@ -512,7 +569,9 @@ def effect_sizes(
     DataFrame
         One row per group: the ``by`` columns; ``instrument``, ``measure``, ``contrast`` (e.g. "therapeutic -
         relaxation" or "week_10 - baseline"); ``n_1, mean_1, sd_1, n_2, mean_2, sd_2`` (arm a and b, or end and
-        start: the estimate compares 1 against 2); ``r`` (within: start–end correlation); ``baseline_mean_1/2``
+        start: the estimate compares 1 against 2); ``n_missing_1, n_missing_2`` (between: subjects of arm a/b
+        with a start value but none at ``end``, left out) or ``n_missing`` (within); ``r`` (within: start–end
+        correlation); ``baseline_mean_1/2``
         (ANCOVA/ppc); ``estimate, se, ci_low, ci_high, level, df, ci_method, p_value, p_adjusted`` (when
         ``adjust``), ``favours``, ``bias_correction, sd_used, se_formula, p_method``, ``note`` ('' or the
         reason a row is unreliable: n < 2, zero variance, all values equal).
@@ -548,15 +607,20 @@ def effect_sizes(
         raise DataValidationError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {on!r}.")
     if end == start:
         raise DataValidationError(f"`start` and `end` are both {start!r}: pick two different occasions.")
+    if start in ("last", "last_observed"):
+        raise DataValidationError(f"`start`={start!r}: 'last' and 'last_observed' are for `end` only.")
     attrs = by_list + ([compare[0]] if compare is not None else [])
-    wide = _wide(frame, start, end, attrs)
+    end_sel, end_label = _resolve_end(frame, end)
+    if end_sel == start:
+        raise DataValidationError(f"`end`={end!r} is {end_sel!r}, the same occasion as `start`.")
+    wide = _wide(frame, start, end_sel, attrs)
     start_label = start
-    end_label = end if end != "last" else "last"
+    end_short = "last observed" if end_sel == "last_observed" else end_sel
     if compare is None:
         if on not in ("change",):
             raise DataValidationError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
         kind, value = "within", None
-        contrast = f"{end_label} - {start_label}"
+        contrast = f"{end_short} - {start_label}"
     else:
         col, a, b = compare
         kind = {"change": "between", "end": "between", "ancova": "ancova", "ppc": "ppc"}[on]
@@ -588,6 +652,13 @@ def effect_sizes(
         n_resamples=n_resamples, rng=rng, return_draws=return_draws,
     )
     out = table.reset_index(drop=True)
+    n_miss = _missing_counts(wide, by_list, compare, len(out))
+    pos = list(out.columns).index("sd_2") + 1
+    if compare is None:
+        out.insert(pos, "n_missing", n_miss[:, 0])
+    else:
+        out.insert(pos, "n_missing_1", n_miss[:, 0])
+        out.insert(pos + 1, "n_missing_2", n_miss[:, 1])
     out.insert(len(by_list), "instrument", inst.key)
     out.insert(len(by_list) + 1, "measure", res.conventions["measure"])
     out.insert(len(by_list) + 2, "contrast", contrast)
@@ -603,7 +674,7 @@ def effect_sizes(
         out["p_adjusted"] = _adjust(np.asarray(res.p_value, dtype=float), adjust)
     sign = np.sign(np.asarray(res.estimate, dtype=float))
     if compare is None:
-        out["favours"] = [_within_words(s, inst, start_label, end_label) for s in sign]
+        out["favours"] = [_within_words(s, inst, start_label, end_short) for s in sign]
     else:
         out["favours"] = [inst.favours(s, str(compare[1]), str(compare[2])) if np.isfinite(s) else "undefined"
                           for s in sign]
@@ -617,8 +688,13 @@ def effect_sizes(
             notes[i] = "estimate undefined (empty or degenerate group)"
         elif not notes[i] and not np.isfinite(lo[i]):
             notes[i] = "interval undefined (too few observations or degenerate bootstrap)"
-    out["note"] = notes.astype(str)
     _warn_notes(notes, " of effect_sizes")
+    missing_total = n_miss.sum(axis=1)
+    for i in range(len(notes)):
+        if missing_total[i]:
+            what = f"{int(missing_total[i])} subject(s) with a {start_label} value but none at {end_label} left out"
+            notes[i] = f"{notes[i]}; {what}" if notes[i] else what
+    out["note"] = notes.astype(str)
     if return_draws:
         return out, draws
     return out

@@ -61,22 +61,25 @@ def _select(frame: pd.DataFrame, spec: str, *, role: str, exclude_day: pd.Series
     spec_s = str(spec)
     visits = _visit_labels(frame)
     has_visit = "visit" in frame.columns and frame["visit"].notna().any()
-    if spec_s == "last":
-        if has_visit:
-            vis = frame[frame["visit"].notna()]
-            if "visit_order" in vis.columns and vis["visit_order"].notna().any():
-                order = pd.to_numeric(vis["visit_order"], errors="coerce")
-                last = vis.loc[order == order.max(), "visit"].iloc[0]
-            else:
-                last = vis.groupby("visit", observed=True)["day"].mean().idxmax()
-            rows = vis[vis["visit"].astype(str) == str(last)]
-            label = f"visit {last} (the last scheduled visit)"
+    if spec_s in ("last", "last_observed"):
+        # the same rule as effect_sizes: "last" is one occasion for everybody, the last visit (in visit order)
+        # with data, so earlier dropouts are missing there; "last_observed" is each subject's own last follow-up
+        from massage_outcomes.effects.api import last_visit
+
+        last = last_visit(frame) if spec_s == "last" and has_visit else None
+        if last is not None:
+            rows = frame[(frame["visit"].astype(str) == str(last)).to_numpy(dtype=bool, na_value=False)]
+            label = f"visit {last} (the last scheduled visit with data)"
         else:
             rows = frame
+            if "timing" in frame.columns:
+                timing = frame["timing"].astype(str)
+                fu = (timing == "followup").to_numpy()
+                rows = frame[fu] if fu.any() else frame[(timing != "baseline").to_numpy()]
             if exclude_day is not None:
                 rows = rows.merge(exclude_day.rename("_start_day").reset_index(), on=keys, how="inner")
                 rows = rows[rows["day"] > rows["_start_day"]].drop(columns="_start_day")
-            label = "each subject's last measurement"
+            label = "each subject's last observed follow-up (LOCF-like)"
         rows = rows.sort_values([*keys, "day"]).groupby(keys, sort=False, observed=True).tail(1)
         return rows, label
     if spec_s in visits:
@@ -89,7 +92,7 @@ def _select(frame: pd.DataFrame, spec: str, *, role: str, exclude_day: pd.Series
         pick = rows.groupby(keys, sort=False, observed=True)
         rows = pick.head(1) if role == "start" else pick.tail(1)
         return rows, f"timing {spec_s} ({'first' if role == 'start' else 'last'} per subject)"
-    choices = ["'last'", *map(repr, _TIMINGS), *map(repr, visits)]
+    choices = ["'last'", "'last_observed'", *map(repr, _TIMINGS), *map(repr, visits)]
     raise DataValidationError(f"{role}={spec!r} is neither a timing nor a visit label of these data; use one of {', '.join(choices)}")
 
 
@@ -371,8 +374,11 @@ def responders(
         Without it, one rate per group.
     start, end : str
         The two occasions: a timing (``"baseline"``, ``"pre"``, ``"post"``, ``"followup"``), a visit label
-        (``"week_10"``), or ``end="last"``: the last scheduled visit (highest ``visit_order``), or each
-        subject's last measurement when the data have no visits. ``start="pre", end="post"`` pairs ratings
+        (``"week_10"``), or ``end="last"``: the last visit in visit order at which the data have values (one
+        occasion for everybody, the rule :func:`~massage_outcomes.effects.effect_sizes` uses; subjects without a
+        value there are missing, counted in ``n_missing_*``), or ``end="last_observed"``: each subject's last
+        observed follow-up (LOCF-like: dropouts contribute earlier visits; opt in deliberately). Data without
+        visits: "last" is "last_observed". ``start="pre", end="post"`` pairs ratings
         within each session (the unit is then the session, not the subject: see ``unit``).
     level : float
         Confidence level of every interval.
