@@ -47,13 +47,14 @@ from massage_outcomes.validate import (
     Problem,
     ValidationReport,
     _combine_codes,
-    _first_in_group,
     category_to_str,
     check_long,
     error_message,
+    first_positions,
     raise_or_quarantine,
     rejected_frame,
     release_memory,
+    take_or_missing,
 )
 
 SUBJECT_KEY = ["study", "subject"]
@@ -458,9 +459,9 @@ class Dataset:
         codes = _dense(_combine_codes([long["study"], long["subject"]])) if n else np.zeros(0, dtype=np.int64)
         first_row = _first_rows(codes)
         subjects = long.iloc[first_row][SUBJECT_KEY].reset_index(drop=True)
+        n_groups = len(first_row)
         for c in subj_cols:
-            vals, fp = _first_in_group(codes, long[c])
-            per = vals.iloc[first_row].reset_index(drop=True)
+            per = take_or_missing(long[c], first_positions(codes, long[c], n_groups))
             if isinstance(per.dtype, pd.CategoricalDtype) and c != "condition":
                 per = category_to_str(per)  # arm, clinic and text covariates are plain strings
             subjects[c] = per
@@ -482,8 +483,7 @@ class Dataset:
             sessions["session"] = sessions["session"].astype("int64")
             sessions["day"] = srows["day"].groupby(scodes).min().to_numpy()
             for c in ("date", "technique", "intent", "therapist", "duration_min", "pressure", "body_region"):
-                vals, _ = _first_in_group(scodes, srows[c])
-                sessions[c] = vals.iloc[sfirst].reset_index(drop=True)
+                sessions[c] = take_or_missing(srows[c], first_positions(scodes, srows[c], len(sfirst)))
         else:
             sessions = _empty(SESSION_COLUMNS)
         outcomes = long[OUTCOME_COLUMNS]

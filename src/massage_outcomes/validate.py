@@ -578,6 +578,28 @@ def day_from_visit(visit: pd.Series) -> pd.Series:
     return pd.Series(out, index=cat.index, dtype=float)
 
 
+def first_positions(codes: np.ndarray, values: pd.Series, n_groups: int) -> np.ndarray:
+    """Per group (codes 0..n_groups-1): the position of its first row with a non-missing value (-1: none)."""
+    present = values.notna().to_numpy() & (codes >= 0)
+    pos = np.flatnonzero(present)
+    first = np.full(n_groups, -1, dtype=np.int64)
+    if len(pos):
+        first[codes[pos][::-1]] = pos[::-1]
+    return first
+
+
+def take_or_missing(values: pd.Series, positions: np.ndarray) -> pd.Series:
+    """``values`` at ``positions``; missing where the position is -1 (Categoricals stay Categoricals)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.append(values.cat.codes.to_numpy(), -1)[positions]
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=values.dtype))
+    out = values.iloc[np.maximum(positions, 0)].reset_index(drop=True) if len(values) else \
+        values.reset_index(drop=True)
+    if (positions < 0).any():
+        out = out.where(positions >= 0)
+    return out
+
+
 def _first_in_group(codes: np.ndarray, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """For each row: the group's first non-missing value and the position of the row that holds it (-1: none)."""
     n = len(codes)
@@ -604,6 +626,10 @@ def _first_in_group(codes: np.ndarray, values: pd.Series) -> tuple[pd.Series, np
 def _conflicts(col: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, pd.Series, np.ndarray]:
     """Rows whose non-missing value differs from the first non-missing value of their group (vectorized)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
+        cc = col.cat.codes.to_numpy()
+        present = cc[cc >= 0]
+        if len(present) == 0 or present.min() == present.max():  # one value (or none) in the whole column
+            return np.zeros(len(col), dtype=bool), col, np.full(len(col), -1)
         vals = pd.Series(col.cat.codes.to_numpy().astype(np.int64), index=col.index).where(col.notna())
         first, first_pos = _first_in_group(codes, vals)
         a = vals.to_numpy(dtype=float, na_value=np.nan)
