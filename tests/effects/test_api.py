@@ -123,6 +123,14 @@ def test_last_visit_and_visit_labels(trial: mo.Dataset) -> None:
         effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "sham"))
 
 
+def test_last_without_visits_is_each_subjects_last_followup(trial: mo.Dataset) -> None:
+    af = trial.analysis_frame("rmdq").drop(columns=["visit", "visit_order"])
+    last = effect_sizes(af, instrument="rmdq", by="arm")
+    lo = effect_sizes(af, instrument="rmdq", by="arm", end="last_observed")
+    pd.testing.assert_frame_equal(last, lo)
+    assert (last["contrast"] == "last observed - baseline").all()
+
+
 def test_between_arms_count_missing_and_agree_with_responders(trial: mo.Dataset) -> None:
     from massage_outcomes.effects import responders
 
