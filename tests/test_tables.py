@@ -198,3 +198,42 @@ def test_summary_tables_contrasts_read_in_arm_order(summary):
 def test_primary_visit_must_exist(trial):
     with pytest.raises(ValueError, match="primary_visit"):
         tables.summary_tables(trial, primary_visit="week_99")
+
+
+# ------------------------------------------------------------------------------------------------ report pieces
+def test_responder_rates_are_read_from_the_wide_responders_table():
+    from massage_outcomes.report import responder_rates
+
+    wide = pd.DataFrame({"threshold_spec": ["mcid", "mcid", "0.3"], "threshold_value": [5.0, 5.0, 30.0],
+                         "threshold_unit": ["points", "points", "percent"], "threshold": ["MCID 5", "MCID 5", "30%"],
+                         "arm_1": ["therapeutic", "relaxation", "therapeutic"],
+                         "arm_2": ["usual_care", "usual_care", "usual_care"],
+                         "rate_1": [0.6, 0.5, 0.7], "rate_1_ci_low": [0.5, 0.4, 0.6], "rate_1_ci_high": [0.7, 0.6, 0.8],
+                         "rate_2": [0.3, 0.3, 0.4], "rate_2_ci_low": [0.2, 0.2, 0.3], "rate_2_ci_high": [0.4, 0.4, 0.5]})
+    rates = responder_rates(wide)
+    assert sorted(rates["threshold"].unique()) == ["MCID (5 points)", "≥30%"]
+    mcid = rates[rates["threshold"] == "MCID (5 points)"].set_index("arm")
+    assert mcid.loc["usual_care", "rate"] == 0.3 and len(mcid) == 3  # each arm once per threshold
+
+
+def test_render_html_is_self_contained_and_shows_notes_and_problems():
+    import matplotlib.pyplot as plt
+
+    from massage_outcomes.report import render_html
+
+    class DS:
+        subjects = pd.DataFrame({"study": ["s"], "subject": ["a"], "arm": ["therapeutic"]})
+        outcomes = pd.DataFrame({"instrument": ["rmdq"], "value": [1.0]})
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    page = render_html(DS(), {"table1_baseline": pd.DataFrame({"characteristic": ["N"], "overall": ["1"]}),
+                              "mmrm": tables.note_frame("mmrm", "mmrm could not be computed: ModelFitError: x")},
+                       {"line": (fig, "A line <with> markup")}, methods={"mmrm": "MMRM, unstructured."},
+                       problems={"mmrm": "ModelFitError: x"})
+    assert page.count("data:image/png;base64,") == 1
+    assert "A line &lt;with&gt; markup" in page
+    assert "mmrm could not be computed: ModelFitError: x" in page
+    assert "MMRM, unstructured." in page and "Software:" in page
+    assert "<script" not in page and 'src="http' not in page and "<link" not in page
+    plt.close("all")
