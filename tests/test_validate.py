@@ -259,3 +259,12 @@ def test_validate_module_is_callable():
     # mo.validate is both the module and the function
     assert callable(mo.validate)
     assert mo.validate(_frame()).ok
+
+
+def test_technique_none_is_a_term_not_a_missing_cell(tmp_path):
+    # usual care's technique is "none"; it must not be read as an empty cell
+    p = tmp_path / "uc.csv"
+    p.write_text("subject,arm,technique,instrument,day,value\nu1,usual_care,none,rmdq,0,9\n", encoding="utf-8")
+    ds = mo.read(p)
+    assert ds.subjects["technique"].astype(str).tolist() == ["none"]
+    assert ds.subjects["intent"].astype(str).tolist() == ["control"]

@@ -66,7 +66,8 @@ if TYPE_CHECKING:  # pragma: no cover
 OnError = Literal["raise", "quarantine"]
 
 #: text that means "missing" in a cell (compared after stripping, case-insensitively)
-MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "#n/a", "missing"})
+#: ("none" is not one of them: it is the technique of usual care and wait-list arms)
+MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", ".", "#n/a", "missing"})
 
 DEFAULT_STUDY = "study"
 
