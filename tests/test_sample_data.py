@@ -132,8 +132,6 @@ def test_wide_workbook_holds_the_trial_visits(samples, sim_trial):
     assert (a[b != "none"] == b[b != "none"]).all()
 
 
-@pytest.mark.xfail(reason="validate.MISSING_TOKENS reads the technique 'none' (usual care) as a missing cell",
-                   strict=False)
 @pytest.mark.parametrize("name", ["trial", "trial_wide"])
 def test_usual_care_technique_none_survives_reading(name, samples):
     ds = samples[name]

@@ -15,7 +15,7 @@ import pytest
 
 import massage_outcomes as mo
 from massage_outcomes.errors import DataValidationError
-from massage_outcomes.validate import Problem, ValidationReport, check_long, day_from_visit
+from massage_outcomes.validation import Problem, ValidationReport, check_long, day_from_visit
 
 BAD = Path(__file__).parent / "data" / "bad"
 

@@ -19,6 +19,7 @@ from massage_outcomes.errors import (
     DataValidationError,
     MassageOutcomesError,
     ModelFitError,
+    ReadAssumptionWarning,
     SmallSampleWarning,
 )
 
@@ -30,8 +31,8 @@ _LAZY: dict[str, str] = {
     "read_redcap": "massage_outcomes.io",
     "read_adam": "massage_outcomes.io",
     "load_sample": "massage_outcomes.io",
-    "validate": "massage_outcomes.validate",
-    "ValidationReport": "massage_outcomes.validate",
+    "validate": "massage_outcomes.validation",
+    "ValidationReport": "massage_outcomes.validation",
     "simulate_trial": "massage_outcomes.simulate",
     "simulate_clinic": "massage_outcomes.simulate",
     # effects
@@ -46,7 +47,7 @@ _LAZY: dict[str, str] = {
     "TrajectoryFit": "massage_outcomes.trajectories",
     "MMRMFit": "massage_outcomes.trajectories",
 }
-_SUBMODULES = {"vocab", "instruments", "plot", "tables", "effects", "trajectories", "io", "cli"}
+_SUBMODULES = {"vocab", "instruments", "plot", "tables", "effects", "trajectories", "io", "cli", "validation", "dataset", "simulate"}
 
 __all__ = [
     "__version__",
@@ -54,6 +55,7 @@ __all__ = [
     "DataValidationError",
     "MassageOutcomesError",
     "ModelFitError",
+    "ReadAssumptionWarning",
     "SmallSampleWarning",
     *_LAZY,
     *sorted(_SUBMODULES),

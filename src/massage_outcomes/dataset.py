@@ -41,7 +41,7 @@ import pandas as pd
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
-from massage_outcomes.validate import (
+from massage_outcomes.validation import (
     DEFAULT_STUDY,
     DERIVED_COLUMNS,
     Problem,
@@ -382,7 +382,7 @@ class Dataset:
                   file: str | None = None, value_columns: Sequence[str] | np.ndarray | None = None) -> Dataset:
         """Split one long frame (one row per measurement, canonical names) into the three tables.
 
-        Every rule of :mod:`massage_outcomes.validate` is applied first; subject-level attributes (arm,
+        Every rule of :mod:`massage_outcomes.validation` is applied first; subject-level attributes (arm,
         condition, clinic, covariates) that disagree between rows are an error naming both rows.
 
         Parameters

@@ -12,7 +12,7 @@ class MassageOutcomesError(Exception):
 class DataValidationError(MassageOutcomesError, ValueError):
     """Input data broke one or more rules.
 
-    ``report`` holds every problem found (a :class:`massage_outcomes.validate.ValidationReport`), not only the
+    ``report`` holds every problem found (a :class:`massage_outcomes.validation.ValidationReport`), not only the
     first; the message lists the first few in plain words.
     """
 
@@ -31,3 +31,7 @@ class ConvergenceWarning(UserWarning):
 
 class SmallSampleWarning(UserWarning):
     """A group is too small (or constant) for the requested estimate or interval; the row's ``note`` says why."""
+
+
+class ReadAssumptionWarning(UserWarning):
+    """A reader guessed something about the file (encoding, delimiter, decimal mark); ``ds.source`` says what."""

@@ -11,7 +11,7 @@ import pytest
 
 import massage_outcomes as mo
 from massage_outcomes.errors import DataValidationError
-from massage_outcomes.io._read import ReadAssumptionWarning
+from massage_outcomes.errors import ReadAssumptionWarning
 
 LONG = pd.DataFrame({
     "study": "T1", "subject": ["s1", "s1", "s1", "s1", "s2", "s2"],

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from massage_outcomes.validate import MISSING_TOKENS, Problem
+from massage_outcomes.validation import MISSING_TOKENS, Problem
 
 SAMPLE_BYTES = 1 << 16
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
@@ -233,7 +233,7 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> pd
     # dictionary columns become pandas Categoricals; plain strings become the pandas string dtype
     frame = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
-    from massage_outcomes.validate import release_memory
+    from massage_outcomes.validation import release_memory
 
     release_memory(len(frame))  # hand the parse buffers back to the system
     return frame
@@ -275,28 +275,6 @@ def _blank_rows_or_line_breaks(table: Any) -> bool:
                 if pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
                     return True
     return bool(all_null is not None and all_null.any())
-
-
-def _line_stats(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:
-    """Number of lines in the file (a last line without a newline counts) and whether any line is blank."""
-    lines = 0
-    blank = False
-    prev_tail = b"\n"  # a blank first line counts as blank
-    last = b""
-    with path.open("rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            lines += block.count(b"\n")
-            if not blank:
-                edge = prev_tail + block[:2]  # a blank line across the block boundary
-                blank = (b"\n\n" in block or b"\n\r\n" in block or b"\n\n" in edge or b"\n\r\n" in edge)
-            prev_tail = block[-2:]
-            last = block[-1:]
-    if last and last != b"\n":
-        lines += 1
-    return lines, blank
 
 
 def _decode_lines(data: bytes, encoding: str) -> tuple[list[str], list[int], bool]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.io._csv import TextTable
-from massage_outcomes.validate import Problem
+from massage_outcomes.validation import Problem
 
 
 def _fatal(file: str, rule: str, message: str) -> TextTable:

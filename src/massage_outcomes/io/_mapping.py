@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from massage_outcomes.validate import CANONICAL_LONG
+from massage_outcomes.validation import CANONICAL_LONG
 
 #: common source spellings of canonical columns (after folding case and punctuation)
 ALIASES: dict[str, str] = {

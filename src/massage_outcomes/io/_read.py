@@ -17,7 +17,8 @@ from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
 from massage_outcomes.io._mapping import apply_mapping, canonical_names
 from massage_outcomes.io._wide import wide_to_long
-from massage_outcomes.validate import Problem, ValidationReport, error_message
+from massage_outcomes.errors import ReadAssumptionWarning
+from massage_outcomes.validation import Problem, ValidationReport, error_message
 
 logger = logging.getLogger("massage_outcomes.io")
 
@@ -28,10 +29,6 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 STAT_SUFFIXES = {".sav": "sav", ".zsav": "zsav", ".dta": "dta", ".xpt": "xpt", ".sas7bdat": "sas7bdat"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 TABLE_NAMES = ("subjects", "sessions", "outcomes")
-
-
-class ReadAssumptionWarning(UserWarning):
-    """A reader guessed something about the file (encoding, delimiter, decimal mark); ``ds.source`` says what."""
 
 
 def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: Layout = "auto",
@@ -77,12 +74,12 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
     Dataset
         ``ds.source`` records the file, format, encoding, delimiter, decimal mark, layout, the engine,
         ``rows_read``/``rows_kept``/``rows_rejected`` (``rows_read == rows_kept + rows_rejected``), what was
-        assumed, and the :class:`~massage_outcomes.validate.ValidationReport`.
+        assumed, and the :class:`~massage_outcomes.validation.ValidationReport`.
 
     Raises
     ------
     DataValidationError
-        When the data break a rule (see :mod:`massage_outcomes.validate`); ``err.report`` holds every problem.
+        When the data break a rule (see :mod:`massage_outcomes.validation`); ``err.report`` holds every problem.
 
     Notes
     -----
@@ -304,7 +301,7 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
                                 raw=outc.frame, extra_problems=ValidationReport(extra, file=oname) if extra else None,
                                 file=oname)
     # the subjects and sessions tables themselves (so subjects without outcomes and sessions without ratings stay)
-    from massage_outcomes.validate import category_to_str
+    from massage_outcomes.validation import category_to_str
 
     for table in (s, se):
         if table is None:
@@ -327,6 +324,6 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
 
 def _key_text(s: pd.Series) -> pd.Series:
     """Key column as text, whole floats without '.0' (so 3 and 3.0 join)."""
-    from massage_outcomes.validate import _as_text
+    from massage_outcomes.validation import _as_text
 
     return _as_text(s)

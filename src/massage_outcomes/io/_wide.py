@@ -41,7 +41,7 @@ import pandas as pd
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.io._mapping import fold
-from massage_outcomes.validate import MISSING_TOKENS
+from massage_outcomes.validation import MISSING_TOKENS
 
 _SESSION_DAY = re.compile(r"^(?:day_s?|session_?|s)(?P<n>\d+)(?:_day)?$")
 SPEC_FIELDS = ("instrument", "visit", "timing", "day", "session")
@@ -128,7 +128,7 @@ def wide_to_long(frame: pd.DataFrame, *, wide: Any = None, rows: Sequence[int] |
     specs = detect_measure_columns([str(c) for c in frame.columns], wide)
     if not specs:
         from massage_outcomes.errors import DataValidationError
-        from massage_outcomes.validate import Problem, ValidationReport
+        from massage_outcomes.validation import Problem, ValidationReport
 
         report = ValidationReport([Problem(None, None, None, None, "required_column",
                                            "no measurement columns found: a long file needs a 'value' column, a "

@@ -65,7 +65,7 @@ import pandas as pd
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
-from massage_outcomes.validate import Problem, ValidationReport, error_message
+from massage_outcomes.validation import Problem, ValidationReport, error_message
 
 __all__ = ["read_adam", "adam_day", "paramcd_to_instrument"]
 

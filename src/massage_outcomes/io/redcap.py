@@ -26,7 +26,7 @@ How an export becomes the three tables:
 - Both dictionary header styles are accepted: API names (``field_name``, ``form_name``...) and the CSV
   download's human headers (``Variable / Field Name``, ``Form Name``...).
 
-Problems go to the same :class:`~massage_outcomes.validate.ValidationReport` as every reader, with the row number
+Problems go to the same :class:`~massage_outcomes.validation.ValidationReport` as every reader, with the row number
 as seen in the records file (header = row 1) and the REDCap field name as the column.
 
 Examples
@@ -57,7 +57,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
-from massage_outcomes.validate import MISSING_TOKENS, Problem, ValidationReport, day_from_visit, error_message
+from massage_outcomes.validation import MISSING_TOKENS, Problem, ValidationReport, day_from_visit, error_message
 
 __all__ = ["read_redcap", "read_dictionary", "parse_choices", "DICTIONARY_COLUMNS"]
 

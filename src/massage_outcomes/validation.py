@@ -47,7 +47,6 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +127,7 @@ class ValidationReport:
 
     Examples
     --------
-    >>> from massage_outcomes.validate import Problem, ValidationReport
+    >>> from massage_outcomes.validation import Problem, ValidationReport
     >>> report = ValidationReport([Problem("trial.csv", 7, "value", "11", "out_of_range",
     ...                                    "pain_nrs value 11 is outside 0-10")])
     >>> report.ok, len(report)
@@ -1150,16 +1149,6 @@ def rejected_frame(raw: pd.DataFrame, result: CheckResult, rows: np.ndarray | Se
     sub["reason"] = pd.Series(np.flatnonzero(bad)).map(reasons).fillna("rejected").to_numpy()
     return sub.reset_index(drop=True)
 
-
-class _CallableModule(types.ModuleType):
-    """``massage_outcomes.validate`` is both this module and the function: importing the submodule makes the
-    package attribute the module, so the module itself forwards calls to :func:`validate`."""
-
-    def __call__(self, data: Any, **kwargs: Any) -> ValidationReport:
-        return validate(data, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["Problem", "ValidationReport", "validate", "check_long", "CheckResult", "DataValidationError",
            "day_from_visit", "MISSING_TOKENS", "error_message", "suggest_name"]
