@@ -51,6 +51,7 @@ CASES: list[tuple[str, str, int | None, str | None, list[int] | None]] = [
     ("session_not_whole.csv", "not_a_number", 7, "session", [7]),
     ("empty_subject.csv", "missing_value", 4, "subject", [4]),
     ("bad_date.csv", "bad_date", 5, "date", [5]),
+    ("delimiters_only_row.csv", "empty_row", 4, None, [4]),
     ("ragged_row.csv", "malformed_row", 4, None, [4]),
     ("unclosed_quote.csv", "malformed_row", 7, None, [7]),
     ("negative_duration.csv", "out_of_range", 5, "duration_min", [5]),

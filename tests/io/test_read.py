@@ -293,3 +293,19 @@ def test_numeric_subject_ids_are_text(tmp_path):
     ds = mo.read(q)
     assert ds.subjects["subject"].tolist() == ["7"]
     assert np.array_equal(ds.outcomes["value"].to_numpy(), [3.0, 2.0])
+
+
+def test_blank_lines_are_counted_and_delimiter_only_lines_rejected(tmp_path):
+    p = tmp_path / "gaps.csv"
+    p.write_text("subject,instrument,day,value\n"
+                 "a,rmdq,0,4\n"
+                 "\n"                  # line 3: blank, skipped but counted
+                 ",,,\n"               # line 4: delimiters only, a row with no values
+                 "b,rmdq,0,5\n\n", encoding="utf-8")
+    with pytest.warns(ReadAssumptionWarning, match="2 blank lines"):
+        ds = mo.read(p, on_error="quarantine")
+    assert ds.source["blank_lines_skipped"] == 2
+    assert any("2 blank lines" in a for a in ds.source["assumed"])
+    assert ds.rejected["row"].tolist() == [4]
+    assert ds.rejected["reason"].str.contains("empty_row").all()
+    assert ds.source["rows_read"] == 3 == ds.source["rows_kept"] + ds.source["rows_rejected"]

@@ -167,6 +167,10 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
     table = _read_exact(path, encoding=encoding, delimiter=delim, file=file)
     table.info.update(info)
     table.info["engine"] = "python-csv"
+    if table.info.get("blank_lines_skipped"):
+        k = table.info["blank_lines_skipped"]
+        table.info["assumed"].append(f"{k} blank line{'s' if k != 1 else ''} (nothing on the line) skipped: "
+                                     "not rows, so not counted in rows_read")
     if table.info.get("mixed_encoding"):
         table.info["assumed"].append("mixed encodings: lines that are not UTF-8 were rejected")
     return table
@@ -327,14 +331,24 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
     starts: list[int] = []
     last_end = 0
     spans: dict[int, int] = {}
+    blank = 0
     try:
         for fields in reader:
             start = last_end + 1
             last_end = reader.line_num
             if last_end > start:
                 spans[start] = last_end
-            if not fields or all(f.strip() == "" for f in fields):
-                continue  # blank line: not a record (its line number is skipped, the others stay exact)
+            if not fields or (len(fields) == 1 and fields[0].strip() == ""):
+                blank += 1  # a blank line (no delimiter): not a record; counted and said in info["assumed"]
+                continue
+            if header is None and all(f.strip() == "" for f in fields):
+                blank += 1  # delimiters only, before the header: not a row of the table either
+                continue
+            if header is not None and all(f.strip() == "" for f in fields):
+                # delimiters only (",,,,"): a row with no values. Kept as a record so it is reported and
+                # rejected (rows read = rows kept + rows rejected), never dropped silently.
+                problems.append(Problem(file, start, None, delimiter.join(fields)[:80], "empty_row",
+                                        "this line holds only delimiters, no values: delete it or fill it in"))
             if header is None:
                 header = [f.strip().lstrip("\ufeff") for f in fields]
                 header_line = start
@@ -395,5 +409,5 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
                                     "this line is not valid UTF-8: re-save the file as UTF-8 or pass encoding="))
     frame = pd.DataFrame(fixed, columns=names, dtype="str") if fixed else \
         pd.DataFrame({n: pd.Series(dtype="str") for n in names})
-    info: dict[str, Any] = {"mixed_encoding": mixed}
+    info: dict[str, Any] = {"mixed_encoding": mixed, "blank_lines_skipped": blank}
     return TextTable(frame, np.asarray(starts, dtype=np.int64), info, problems)

@@ -70,6 +70,7 @@ def main() -> None:
     write("empty_subject.csv", csv_with(",relaxation,low_back_pain,rmdq,baseline,0,baseline,,3"))
     write("bad_date.csv", HEADER + ",date\n" + "\n".join(g + ",2024-03-0" + str(i + 1) for i, g in enumerate(GOOD[:3]))
           + "\ns3,relaxation,low_back_pain,rmdq,baseline,0,baseline,,3,2024-02-30\n")
+    write("delimiters_only_row.csv", csv_with("," * HEADER.count(",")))
     write("ragged_row.csv", csv_with("s3,relaxation,low_back_pain,rmdq,baseline,0,baseline,,3,extra"))
     write("unclosed_quote.csv", csv_with('s3,"relaxation,low_back_pain,rmdq,baseline,0,baseline,,3', at=7))
     write("negative_duration.csv", HEADER + ",duration_min\n" + "\n".join(g + ",60" for g in GOOD[:3]) +
