@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -90,3 +91,23 @@ def test_grouped_chunks_merge_to_full_grouped_pass(rows: list[tuple[int, float]]
     seen = full.n > 0
     np.testing.assert_allclose(merged.mean[seen], full.mean[seen], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(merged.m2[seen], full.m2[seen], rtol=1e-8, atol=1e-6)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+@pytest.mark.parametrize("dropna", [True, False])
+def test_group_codes_match_pandas_groupby(categorical, dropna):
+    frame = pd.DataFrame({
+        "condition": ["tmj", None, "migraine", "tmj", "migraine", None, "sciatica"],
+        "technique": ["swedish", "sports", None, "swedish", "sports", "sports", "swedish"],
+    })
+    if categorical:
+        frame = frame.astype("category")
+    codes, keys = group_codes(frame, ["condition", "technique"], dropna=dropna)
+    grouped = frame.groupby(["condition", "technique"], sort=True, dropna=dropna, observed=True)
+    expected = grouped.ngroup().fillna(-1).astype(int).to_numpy()
+    np.testing.assert_array_equal(codes, expected)
+    expected_keys = grouped.size().reset_index()[["condition", "technique"]]
+    def rows(table):
+        return [tuple(None if pd.isna(v) else str(v) for v in row) for row in table.itertuples(index=False)]
+
+    assert rows(keys) == rows(expected_keys)

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from massage_outcomes import instruments as _instruments
+from massage_outcomes.effects.summary import group_codes
 from massage_outcomes.errors import DataValidationError, SmallSampleWarning
 
 __all__ = ["responders", "reliable_change", "nnt_from_rd", "responder_table"]
@@ -484,13 +485,7 @@ def responders(
         arm_idx = np.zeros(len(units), dtype=int)
 
     # group codes
-    if by_cols:
-        grouped = units.groupby(by_cols, sort=True, dropna=False, observed=True)
-        gcode = grouped.ngroup().to_numpy()
-        keys = grouped.size().reset_index()[by_cols]
-    else:
-        gcode = np.zeros(len(units), dtype=int)
-        keys = pd.DataFrame(index=[0])
+    gcode, keys = group_codes(units, by_cols, dropna=False)
     G = len(keys)
     n_arms = 2 if compare is not None else 1
     cell = gcode * n_arms + arm_idx
@@ -656,13 +651,7 @@ def reliable_change(
         out["rci"] = rci
         out["category"] = cat
         return out.reset_index(drop=True)
-    if by_cols:
-        grouped = units.groupby(by_cols, sort=True, dropna=False, observed=True)
-        g = grouped.ngroup().to_numpy()
-        keys = grouped.size().reset_index()[by_cols]
-    else:
-        g = np.zeros(len(units), dtype=int)
-        keys = pd.DataFrame(index=[0])
+    g, keys = group_codes(units, by_cols, dropna=False)
     G = len(keys)
     n = np.bincount(g, minlength=G).astype(float)
     n_imp = np.bincount(g[cat == "improved"], minlength=G).astype(float)

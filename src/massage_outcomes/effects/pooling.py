@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from massage_outcomes.effects.summary import group_codes
 from massage_outcomes.errors import ConvergenceWarning, DataValidationError, SmallSampleWarning
 
 Method = Literal["REML", "ML", "DL", "HE", "PM", "FE"]
@@ -507,13 +508,7 @@ def pool(
     prepared = prepared.reset_index(drop=True)
 
     # group codes (missing keys form their own group, as in a report nobody wants rows to vanish)
-    if by_cols:
-        grouped = prepared.groupby(by_cols, sort=True, dropna=False, observed=True)
-        codes = grouped.ngroup().to_numpy()
-        keys = grouped.size().reset_index()[by_cols]
-    else:
-        codes = np.zeros(len(prepared), dtype=int)
-        keys = pd.DataFrame(index=[0])
+    codes, keys = group_codes(prepared, by_cols, dropna=False)
     G = len(keys)
 
     # one measure and one scale per group

@@ -191,11 +191,15 @@ class PairedMoments:
         return PairedMoments(*(getattr(self, k)[idx] for k in ("n", "mean_x", "mean_y", "m2_x", "m2_y", "cxy")))
 
 
-def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Integer group codes for the rows of ``frame`` (−1 where a key is missing) and the table of observed keys.
+def group_codes(
+    frame: pd.DataFrame, keys: Sequence[str], *, dropna: bool = True
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer group codes for the rows of ``frame`` and the table of observed keys.
 
     Categorical keys use their codes directly; other keys are factorized once. The returned table has one row per
-    observed combination, in sorted key order, with the key columns keeping their dtypes.
+    observed combination, in sorted key order (missing last), with the key columns keeping their dtypes. With
+    ``dropna=True`` a row with a missing key gets code −1 (callers count and report such rows); with
+    ``dropna=False`` a missing key is a group of its own, like ``groupby(..., dropna=False)``.
     """
     keys = list(keys)
     if not keys:
@@ -205,10 +209,15 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
     for k in keys:
         col = frame[k]
         if isinstance(col.dtype, pd.CategoricalDtype):
-            codes_list.append(np.asarray(col.cat.codes))
-            uniques_list.append(col.cat.categories)
+            c = np.asarray(col.cat.codes)
+            u = col.cat.categories
+            if not dropna:  # missing becomes one more level, after the categories
+                c = np.where(c < 0, len(u), c)
+                u = pd.Index([*u, None], dtype=object)
+            codes_list.append(c)
+            uniques_list.append(u)
         else:
-            c, u = pd.factorize(col, sort=True)
+            c, u = pd.factorize(col, sort=True, use_na_sentinel=dropna)
             codes_list.append(np.asarray(c))
             uniques_list.append(u)
     sizes = [max(len(u), 1) for u in uniques_list]  # type: ignore[arg-type]
@@ -236,7 +245,8 @@ def group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, p
         rest = rest // s
         col = frame[k]
         if isinstance(col.dtype, pd.CategoricalDtype):
-            table[k] = pd.Categorical.from_codes(pos, dtype=col.dtype)
+            n_levels = len(col.cat.categories)
+            table[k] = pd.Categorical.from_codes(np.where(pos >= n_levels, -1, pos), dtype=col.dtype)
         else:
             table[k] = pd.Index(u).take(pos)
     key_table = pd.DataFrame({k: table[k] for k in keys})
