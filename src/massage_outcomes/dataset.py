@@ -107,6 +107,8 @@ def _vocab_cat(s: pd.Series, vocabulary: vocab.Vocabulary, table: str, column: s
 
 def _numeric(s: pd.Series, table: str, column: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        if s.dtype == np.float64:
+            return s  # shared copy-on-write, not duplicated
         return pd.Series(s.to_numpy(dtype=float, na_value=np.nan), index=s.index)
     out = pd.to_numeric(s, errors="coerce")
     bad = s.notna() & pd.Series(out, index=s.index).isna()

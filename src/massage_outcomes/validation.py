@@ -447,6 +447,8 @@ def _to_number(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Se
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype(float), np.zeros(len(values), dtype=bool)
     if pd.api.types.is_numeric_dtype(values.dtype):
+        if values.dtype == np.float64:  # as read: shared (copy-on-write), not duplicated
+            return values, np.zeros(len(values), dtype=bool)
         return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index), \
             np.zeros(len(values), dtype=bool)
     cat = as_category(values)
@@ -455,7 +457,7 @@ def _to_number(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Se
     codes = cat.cat.codes.to_numpy()
     numbers = np.where(codes >= 0, parsed[np.maximum(codes, 0)] if len(parsed) else np.nan, np.nan)
     bad = (codes >= 0) & np.isnan(numbers)
-    return pd.Series(numbers, index=values.index), bad
+    return pd.Series(numbers, index=values.index, copy=False), bad
 
 
 def _number_messages(raw: pd.Series, column: str) -> Any:
@@ -623,23 +625,46 @@ def _first_in_group(codes: np.ndarray, values: pd.Series) -> tuple[pd.Series, np
     return fv, fp
 
 
-def _conflicts(col: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, pd.Series, np.ndarray]:
-    """Rows whose non-missing value differs from the first non-missing value of their group (vectorized)."""
+def _first_positions_by_row(codes: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """For each row: the position of its group's first row where ``present`` (-1: none, or no group)."""
+    ngroups = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
+    pos = np.flatnonzero(present & (codes >= 0))
+    first_pos_by_group = np.full(max(ngroups, 1), -1, dtype=np.int64)
+    if len(pos):
+        first_pos_by_group[codes[pos][::-1]] = pos[::-1]  # reversed assignment leaves the first position
+    del pos
+    fp = first_pos_by_group[np.maximum(codes, 0)]
+    fp[codes < 0] = -1
+    return fp
+
+
+def _conflicts(col: pd.Series, codes: np.ndarray) -> tuple[np.ndarray, pd.Series | None, np.ndarray]:
+    """Rows whose non-missing value differs from the first non-missing value of their group (vectorized).
+
+    Returns ``(differ, first, first_pos)``; ``first`` (the group's first value per row) is None on the
+    numpy paths, where ``col.iloc[first_pos]`` gives it for the few rows that differ.
+    """
+    n = len(col)
     if isinstance(col.dtype, pd.CategoricalDtype):
         cc = col.cat.codes.to_numpy()
         present = cc[cc >= 0]
         if len(present) == 0 or present.min() == present.max():  # one value (or none) in the whole column
-            return np.zeros(len(col), dtype=bool), col, np.full(len(col), -1)
-        vals = pd.Series(col.cat.codes.to_numpy().astype(np.int64), index=col.index).where(col.notna())
-        first, first_pos = _first_in_group(codes, vals)
-        a = vals.to_numpy(dtype=float, na_value=np.nan)
-        b = first.to_numpy(dtype=float, na_value=np.nan)
-        differ = ~np.isnan(a) & ~np.isnan(b) & (a != b)
-        first_vals = col.iloc[np.maximum(first_pos, 0)].set_axis(col.index) if len(col) else col
-        return differ, first_vals, first_pos
+            return np.zeros(n, dtype=bool), None, np.full(n, -1)
+        del present
+        fp = _first_positions_by_row(codes, cc >= 0)
+        differ = (cc >= 0) & (fp >= 0)
+        differ &= cc != cc[np.maximum(fp, 0)]
+        return differ, None, fp
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiuM":  # numbers and datetimes: plain arrays, no full-length Series temporaries
+        vals = col.to_numpy()
+        present = col.notna().to_numpy()
+        fp = _first_positions_by_row(codes, present)
+        differ = present & (fp >= 0)
+        differ &= vals != vals[np.maximum(fp, 0)]
+        return differ, None, fp
     first, first_pos = _first_in_group(codes, col)
     has = col.notna().to_numpy() & first.notna().to_numpy()
-    differ = np.zeros(len(col), dtype=bool)
+    differ = np.zeros(n, dtype=bool)
     if has.any():
         differ[has] = (col[has].to_numpy() != first[has].to_numpy())
     return differ, first, first_pos
@@ -844,16 +869,17 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
             wrong = ((num < 0) | (num > 24 * 60)).to_numpy() | np.isinf(num.to_numpy())
         col.add(wrong, "duration_min", frame["duration_min"], "out_of_range",
                 "duration_min must be between 0 and 1440 minutes")
-        out["duration_min"] = num.where(~wrong)
+        out["duration_min"] = num.where(~wrong) if wrong.any() else num
+        del num
     else:
-        out["duration_min"] = pd.Series(np.full(n, np.nan), index=index)
+        out["duration_min"] = pd.Series(np.full(n, np.nan), index=index, copy=False)
     if "date" in frame.columns:
         out["date"], bad = _dates(frame["date"])
         col.add(bad, "date", frame["date"], "bad_date",
                 lambda idx: [f"date {v!r} cannot be parsed (write dates as YYYY-MM-DD)"
                              for v in _take_display(frame["date"], idx)])
     else:
-        out["date"] = pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), index=index)
+        out["date"] = pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"), index=index, copy=False)
 
     # -- outcome columns -----------------------------------------------------------------------------------
     out["instrument"], unknown_inst, msgs = normalize_instrument(frame["instrument"])
@@ -875,10 +901,12 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         day, bad_day = _to_number(frame["day"], decimal_comma=decimal_comma)
         col.add(bad_day, "day", frame["day"], "not_a_number", _number_messages(frame["day"], "day"))
     else:
-        day = pd.Series(np.full(n, np.nan), index=index)
+        day = pd.Series(np.full(n, np.nan), index=index, copy=False)
         bad_day = np.zeros(n, dtype=bool)
-    dayv = day.to_numpy(dtype=float).copy()
+    # no copy unless a day must be filled in or blanked: a float column as read is shared, not duplicated
+    dayv = day.to_numpy(dtype=float)  # a read-only view: copied before any change
     if "visit" in frame.columns and np.isnan(dayv).any():
+        dayv = dayv.copy()
         fill = np.isnan(dayv) & ~bad_day
         dayv[fill] = day_from_visit(out["visit"]).to_numpy()[fill]
     if "date" in frame.columns and np.isnan(dayv).any():
@@ -887,6 +915,7 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
         first_date = dates.groupby(subj_codes_tmp).transform("min")
         from_date = ((dates - first_date).dt.total_seconds() / 86400.0).to_numpy()
         fill = np.isnan(dayv) & ~bad_day
+        dayv = dayv.copy()
         dayv[fill] = from_date[fill]
     day_raw = raw("day") if "day" in frame.columns else pd.Series(dayv, index=index)
     col.add(np.isnan(dayv) & ~bad_day, "day", raw("day"), "missing_value",
@@ -894,7 +923,9 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     with np.errstate(invalid="ignore"):
         inf_day = np.isinf(dayv)
     col.add(inf_day, "day", day_raw, "impossible_day", "day is not finite")
-    dayv[inf_day] = np.nan
+    if inf_day.any():
+        dayv = dayv.copy()
+        dayv[inf_day] = np.nan
 
     # derive timing where not stated: baseline at day <= 0 without a session, followup later
     tcodes = timing.cat.codes.to_numpy().copy()
@@ -915,7 +946,8 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     col.add(impossible, "day", day_raw, "impossible_day",
             lambda idx: [f"day {_fmt(v)} is impossible (allowed {MIN_BASELINE_DAY:g} to {MAX_DAY:g})"
                          for v in dayv[idx]])
-    out["day"] = pd.Series(dayv, index=index)
+    out["day"] = day if np.may_share_memory(dayv, day.to_numpy()) else pd.Series(dayv, index=index, copy=False)
+    del day
 
     prepost = (tcodes == cats.index("pre")) | (tcodes == cats.index("post"))
     col.add(prepost & sess_na & ~sess_invalid, "session", raw("session"), "session_missing",
@@ -924,7 +956,7 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     # value: a number, present, finite and in the instrument's range
     value, bad_val = _to_number(frame["value"], decimal_comma=decimal_comma)
     col.add(bad_val, "value", frame["value"], "not_a_number", _number_messages(frame["value"], "value"))
-    vv = value.to_numpy(dtype=float).copy()
+    vv = value.to_numpy(dtype=float)  # a read-only view: copied only if a value must be blanked (below)
     col.add(np.isnan(vv) & ~bad_val, "value", frame["value"], "missing_value",
             "value is empty (a missing measurement is a row you leave out, not an empty cell)")
     with np.errstate(invalid="ignore"):
@@ -943,8 +975,11 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
                 lambda idx: [f"{keys[icodes[i]]} value {_fmt(vv[i])} is outside its range {_fmt(lo[i])}-"
                              f"{_fmt(hi[i])} (wrong instrument, or a different scoring? register it with "
                              "instruments.with_range)" for i in idx])
-    vv[nonfinite] = np.nan
-    out["value"] = pd.Series(vv, index=index)
+    if nonfinite.any():
+        vv = vv.copy()
+        vv[nonfinite] = np.nan
+    out["value"] = value if np.may_share_memory(vv, value.to_numpy()) else pd.Series(vv, index=index, copy=False)
+    del value
 
     # -- covariates (subject-level extra columns) ----------------------------------------------------------
     known_cols = set(CANONICAL_LONG) | set(DERIVED_COLUMNS) | {"week"}
@@ -957,9 +992,12 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
             s = as_category(s)
         elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
             # numeric covariates are float64 whatever the format stored (SPSS has no integers; NA needs float)
-            s = pd.Series(s.to_numpy(dtype=float, na_value=np.nan), index=s.index)
+            if s.dtype != np.float64:
+                s = pd.Series(s.to_numpy(dtype=float, na_value=np.nan), index=s.index)
         out[c] = s
+    # no copy: the columns stay the arrays built above (one copy of each, not the dict's and the frame's)
     result = pd.DataFrame(out, index=index, copy=False)
+    del out
 
     # -- cross-row rules (only among rows with usable keys) ------------------------------------------------
     key_ok = result["subject"].notna().to_numpy()
@@ -983,10 +1021,11 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     # duplicate keys (name both rows); all rows of a duplicated key are rejected: we cannot tell which is right
     okk = key_ok & result["instrument"].notna().to_numpy() & ~np.isnan(dayv)
     if okk.any():
+        # group ids need not be dense here: duplicates are found by sorting, which needs far less memory
+        # than a hash table over millions of (nearly all distinct) keys
         key_codes = _combine_codes([subj_codes, result["instrument"], result["day"], result["timing"],
-                                    result["session"]], ok=okk)
-        counts = np.bincount(key_codes[key_codes >= 0])
-        dup = (key_codes >= 0) & (counts[np.maximum(key_codes, 0)] > 1)
+                                    result["session"]], ok=okk, dense=False)
+        dup = _duplicated_ids(key_codes)
         if dup.any():
             pos = np.flatnonzero(dup)
             g = key_codes[pos]
@@ -1006,11 +1045,11 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
     return CheckResult(result, col.report(n), col.bad, col.reasons())
 
 
-def _conflict_messages(level: str, c: str, result: pd.DataFrame, first: pd.Series, first_pos: np.ndarray,
+def _conflict_messages(level: str, c: str, result: pd.DataFrame, first: pd.Series | None, first_pos: np.ndarray,
                        rows_arr: np.ndarray, *, subject: bool) -> Any:
     def build(idx: np.ndarray) -> list[str]:
         here = _take_display(result[c], idx)
-        there = _take_display(first, idx)
+        there = _take_display(result[c], first_pos[idx]) if first is None else _take_display(first, idx)
         subj = _take_display(result["subject"], idx)
         where = "for the same subject" if subject else "for the same session of subject"
         return [f"{level} {c!r} is {h!r} here but {t!r} in row {rows_arr[first_pos[i]]} {where} {s!r}"
@@ -1018,7 +1057,24 @@ def _conflict_messages(level: str, c: str, result: pd.DataFrame, first: pd.Serie
     return build
 
 
-def _combine_codes(columns: Sequence[pd.Series | np.ndarray], ok: np.ndarray | None = None) -> np.ndarray:
+def _duplicated_ids(ids: np.ndarray) -> np.ndarray:
+    """Mask of positions whose id (>= 0) occurs more than once (all of them, not just the later ones)."""
+    pos = np.flatnonzero(ids >= 0)
+    vals = ids[pos]
+    order = np.argsort(vals, kind="stable")
+    vals = vals[order]
+    same = vals[1:] == vals[:-1]
+    del vals
+    hit = np.zeros(len(order), dtype=bool)
+    hit[1:] |= same
+    hit[:-1] |= same
+    dup = np.zeros(len(ids), dtype=bool)
+    dup[pos[order[hit]]] = True
+    return dup
+
+
+def _combine_codes(columns: Sequence[pd.Series | np.ndarray], ok: np.ndarray | None = None, *,
+                   dense: bool = True) -> np.ndarray:
     """Dense integer group codes for several key columns (-1 where ``ok`` is False; missing is a value).
 
     Columns may be Categoricals (their codes are used), integer code arrays (as returned by this function),
@@ -1051,6 +1107,10 @@ def _combine_codes(columns: Sequence[pd.Series | np.ndarray], ok: np.ndarray | N
     if combined.max(initial=0) < 4 * n + 16:
         # already small non-negative integers: usable as group ids without hashing (not dense, but bounded)
         combined -= 1  # (codes + 1) > 0 for the first key, so ids start at 0
+        if ok is not None:
+            combined[~ok] = -1
+        return combined
+    if not dense:  # unique ids per key, not dense: enough for sorting and equality
         if ok is not None:
             combined[~ok] = -1
         return combined
