@@ -381,7 +381,8 @@ class Dataset:
                   covariates: Sequence[str] | None = None, source: Mapping[str, Any] | None = None,
                   rows: Sequence[int] | np.ndarray | None = None, raw: pd.DataFrame | None = None,
                   extra_problems: ValidationReport | None = None, decimal_comma: bool = False,
-                  file: str | None = None, value_columns: Sequence[str] | np.ndarray | None = None) -> Dataset:
+                  file: str | None = None, value_columns: Sequence[str] | np.ndarray | None = None,
+                  _consume: bool = False) -> Dataset:
         """Split one long frame (one row per measurement, canonical names) into the three tables.
 
         Every rule of :mod:`massage_outcomes.validation` is applied first; subject-level attributes (arm,
@@ -427,7 +428,10 @@ class Dataset:
         >>> len(ds.outcomes), ds.rejected[["row", "reason"]].to_dict("records")
         (1, [{'row': 1, 'reason': "subject_conflict: subject-level 'arm' is 'y' here but 'x' in row 0 for the same subject 'a'"}])
         """
-        frame = frame.drop(columns=[c for c in DERIVED_COLUMNS if c in frame.columns])
+        given = frame
+        derived = [c for c in DERIVED_COLUMNS if c in frame.columns]
+        if derived:
+            frame = frame.drop(columns=derived)
         result = check_long(frame, file=file, rows=rows, study=study, covariates=covariates,
                             decimal_comma=decimal_comma, extra_problems=extra_problems,
                             value_columns=value_columns)
@@ -438,6 +442,15 @@ class Dataset:
         rejected = rejected_frame(raw if raw is not None else frame, result, rows_arr)
         src = dict(source or {})
         src.setdefault("rows_read", len(frame))
+        if _consume:
+            # mo.read hands its frame over: with the rejected rows' raw cells kept above, the columns as read
+            # are freed now, before the tables are built (peak memory), in the caller's objects too
+            for f in {id(x): x for x in (given, raw, frame) if x is not None}.values():
+                for c in dict.fromkeys(f.columns):
+                    if c in f.columns:
+                        del f[c]
+            del given, raw, frame
+            release_memory(len(result.frame))
         src["rows_kept"] = int((~result.bad).sum())
         src["rows_rejected"] = int(result.bad.sum())
         src["report"] = result.report

@@ -154,6 +154,7 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     info = dict(table.info)
     _announce(info)
     frame = table.frame
+    table.frame = pd.DataFrame()  # ownership passes on (see Dataset.from_long(_consume=True) below)
     if mapping:
         try:
             frame = apply_mapping(frame, mapping)
@@ -191,7 +192,7 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     decimal_comma = info.get("decimal") == ","
     ds = Dataset.from_long(frame, on_error=on_error, study=study, covariates=covariates, source=info, rows=rows,
                            raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
-                           value_columns=value_columns)
+                           value_columns=value_columns, _consume=raw is frame)
     return ds
 
 
