@@ -21,7 +21,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-
 import pandas as pd
 
 from massage_outcomes.errors import DataValidationError

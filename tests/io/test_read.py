@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 import massage_outcomes as mo
-from massage_outcomes.errors import DataValidationError
-from massage_outcomes.errors import ReadAssumptionWarning
+from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
 
 LONG = pd.DataFrame({
     "study": "T1", "subject": ["s1", "s1", "s1", "s1", "s2", "s2"],

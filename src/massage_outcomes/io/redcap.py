@@ -57,7 +57,13 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
-from massage_outcomes.validation import MISSING_TOKENS, Problem, ValidationReport, day_from_visit, error_message
+from massage_outcomes.validation import (
+    MISSING_TOKENS,
+    Problem,
+    ValidationReport,
+    day_from_visit,
+    error_message,
+)
 
 __all__ = ["read_redcap", "read_dictionary", "parse_choices", "DICTIONARY_COLUMNS"]
 
