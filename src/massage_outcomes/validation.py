@@ -1170,7 +1170,7 @@ def validate(data: pd.DataFrame | str | Path, *, mapping: Mapping[str, Any] | No
     from massage_outcomes.io import read
 
     try:
-        ds = read(data, mapping=mapping, layout=layout, wide=wide, encoding=encoding, sheet=sheet,
+        ds = read(data, mapping=mapping, layout=layout, wide=wide, encoding=encoding, sheet=sheet,  # type: ignore[arg-type]
                   on_error="quarantine", study=study)
     except DataValidationError as err:
         if isinstance(err.report, ValidationReport):

@@ -105,12 +105,14 @@ def test_row_numbers_stay_exact_with_blank_lines_and_quoted_newlines(tmp_path):
                  'a,rmdq,0,4,"two\nlines"\n'          # record on lines 2-3
                  '\n'                                  # blank line 4
                  'b,rmdq,70,99,plain\n', encoding="utf-8")  # line 5: out of range
-    with pytest.raises(DataValidationError) as info:
+    with pytest.raises(DataValidationError) as info, pytest.warns(ReadAssumptionWarning, match="1 blank line"):
         mo.read(p)
     (problem,) = info.value.report.problems
     assert problem.row == 5 and problem.column == "value"
-    ds = mo.read(p, on_error="quarantine")
+    with pytest.warns(ReadAssumptionWarning, match="1 blank line"):
+        ds = mo.read(p, on_error="quarantine")
     assert ds.source["engine"] == "python-csv"
+    assert ds.source["blank_lines_skipped"] == 1
     assert ds.subjects["note"].tolist() == ["two\nlines"]
 
 

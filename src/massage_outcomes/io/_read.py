@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.dataset import Dataset
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
 from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
 from massage_outcomes.io._mapping import apply_mapping, canonical_names
 from massage_outcomes.io._wide import wide_to_long
-from massage_outcomes.errors import ReadAssumptionWarning
 from massage_outcomes.validation import Problem, ValidationReport, error_message
 
 logger = logging.getLogger("massage_outcomes.io")
