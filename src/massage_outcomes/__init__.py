@@ -47,7 +47,10 @@ _LAZY: dict[str, str] = {
     "TrajectoryFit": "massage_outcomes.trajectories",
     "MMRMFit": "massage_outcomes.trajectories",
 }
-_SUBMODULES = {"vocab", "instruments", "plot", "tables", "effects", "trajectories", "io", "cli", "validation", "dataset", "simulate"}
+_SUBMODULES = {
+    "vocab", "instruments", "dataset", "validation", "io", "simulate", "effects", "trajectories", "plot", "tables",
+    "report", "cli",
+}
 
 __all__ = [
     "__version__",

@@ -59,10 +59,12 @@ def _solve_ncp(t: np.ndarray, df: np.ndarray, p: float, *, tol: float = 1e-12, m
         l_, h_ = lo[idx], hi[idx]
         outside = (sec <= l_) | (sec >= h_)
         both = np.isfinite(l_) & np.isfinite(h_)
-        # outside the bracket: bisect when bracketed, else step to the bracket edge expanded
-        sec = np.where(outside & both, 0.5 * (l_ + h_), sec)
-        sec = np.where(outside & ~both & np.isfinite(l_), l_ + np.abs(b - a) * 2 + 1e-3, sec)
-        sec = np.where(outside & ~both & np.isfinite(h_), h_ - np.abs(b - a) * 2 - 1e-3, sec)
+        # outside the bracket: bisect when bracketed, else step to the bracket edge expanded (np.where evaluates
+        # every branch, including inf - inf on rows that take another branch: those NaNs are discarded)
+        with np.errstate(invalid="ignore"):
+            sec = np.where(outside & both, 0.5 * (l_ + h_), sec)
+            sec = np.where(outside & ~both & np.isfinite(l_), l_ + np.abs(b - a) * 2 + 1e-3, sec)
+            sec = np.where(outside & ~both & np.isfinite(h_), h_ - np.abs(b - a) * 2 - 1e-3, sec)
         fs = special.nctdtr(nu[idx], sec, tt[idx]) - p
         lo[idx] = np.where(fs > 0, np.maximum(l_, sec), l_)
         hi[idx] = np.where(fs < 0, np.minimum(h_, sec), h_)
