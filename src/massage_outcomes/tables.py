@@ -871,26 +871,32 @@ def summary_tables(
         spec = [f"{a} - {b}" for a, b in _pairs(arms)]  # in the arms' order: "therapeutic - relaxation", ...
         fits: dict[str, dict[str, pd.DataFrame]] = {"trajectory": {}, "mmrm": {}}
 
-        def traj() -> pd.DataFrame:
-            from massage_outcomes.trajectories import fit_trajectories
-
+        def model_section(kind: str, name: str, fit_one: Callable[[str], Any]) -> pd.DataFrame:
+            """Fit one model per instrument; its arm contrasts (returned) and marginal means (kept in ``fits``)."""
             frames, means = [], []
-            opts: dict[str, Any] = ({"time": "visit", "visit_as_factor": True, "random": "intercept"} if visits
-                                    else {"time": "week", "random": "slope"})
-            opts.update(trajectory_options or {})
-            name = f"LMM (time={opts['time']}, random={opts['random']}, REML)"
             for key in keys:
-                fit = fit_trajectories(ds, instrument=key, group="arm", **opts)
+                fit = fit_one(key)
                 c = fit.contrasts(spec, adjust=cast(Any, adjust), level=level)
                 conv = bool(getattr(fit, "converged", True))
                 frames.append(c.assign(instrument=key, model=name, converged=conv))
                 means.append(fit.emmeans(level=level).assign(instrument=key, model=name, converged=conv))
-            fits["trajectory"]["means"] = _front(_concat(means), ["instrument", "model"])
+            fits[kind]["means"] = _front(_concat(means), ["instrument", "model"])
+            return _front(_concat(frames), ["instrument", "model", "contrast"])
+
+        def traj() -> pd.DataFrame:
+            from massage_outcomes.trajectories import fit_trajectories
+
+            opts: dict[str, Any] = ({"time": "visit", "visit_as_factor": True, "random": "intercept"} if visits
+                                    else {"time": "week", "random": "slope"})
+            opts.update(trajectory_options or {})
+            name = f"LMM (time={opts['time']}, random={opts['random']}, REML)"
+            contrasts = model_section(
+                "trajectory", name, lambda key: fit_trajectories(ds, instrument=key, group="arm", **opts))
             methods["trajectory_contrasts"] = (
                 f"Linear mixed model per instrument (fit_trajectories: value ~ arm × {opts['time']}, random "
                 f"{opts['random']} per subject, REML); marginal means and pairwise contrasts between arms at each "
                 f"{opts['time']} with Satterthwaite df and {adjust} adjustment (trajectories.marginal).")
-            return _front(_concat(frames), ["instrument", "model", "contrast"])
+            return contrasts
 
         tick("trajectory_contrasts")
         result["trajectory_contrasts"] = _guard("trajectory_contrasts", traj, problems)
@@ -900,23 +906,16 @@ def summary_tables(
         def mmrm() -> pd.DataFrame:
             from massage_outcomes.trajectories import fit_mmrm
 
-            frames, means = [], []
             opts: dict[str, Any] = {"visit": "visit", "adjust_baseline": True, "covariance": "unstructured"}
             opts.update(mmrm_options or {})
             name = f"MMRM ({opts['covariance']}{', baseline-adjusted' if opts.get('adjust_baseline') else ''}, REML)"
-            for key in keys:
-                fit = fit_mmrm(ds, instrument=key, group="arm", **opts)
-                c = fit.contrasts(spec, adjust=cast(Any, adjust), level=level)
-                conv = bool(getattr(fit, "converged", True))
-                frames.append(c.assign(instrument=key, model=name, converged=conv))
-                means.append(fit.emmeans(level=level).assign(instrument=key, model=name, converged=conv))
-            fits["mmrm"]["means"] = _front(_concat(means), ["instrument", "model"])
+            contrasts = model_section("mmrm", name, lambda key: fit_mmrm(ds, instrument=key, group="arm", **opts))
             methods["mmrm"] = (
                 f"MMRM per instrument (fit_mmrm: post-baseline visits, {opts['covariance']} residual covariance"
                 f"{', adjusted for the baseline score' if opts.get('adjust_baseline') else ''}, REML, valid under "
                 f"missing at random); pairwise contrasts between arms at each visit with Satterthwaite df and "
                 f"{adjust} adjustment.")
-            return _front(_concat(frames), ["instrument", "model", "contrast"])
+            return contrasts
 
         tick("mmrm")
         result["mmrm"] = _guard("mmrm", mmrm, problems)

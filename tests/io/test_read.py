@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from io_writers import FORMATS, write_table
 
 import massage_outcomes as mo
 from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
@@ -33,32 +34,9 @@ def assert_same(ds, ref):
         pd.testing.assert_frame_equal(getattr(ds, name), getattr(ref, name), obj=name)
 
 
-def _write(fmt, frame, path):
-    import pyreadstat
-
-    if fmt == "csv":
-        frame.to_csv(path, index=False)
-    elif fmt == "tsv":
-        frame.to_csv(path, index=False, sep="\t")
-    elif fmt == "xlsx":
-        frame.to_excel(path, index=False)
-    elif fmt == "parquet":
-        frame.to_parquet(path, index=False)
-    elif fmt == "sav":
-        pyreadstat.write_sav(frame, str(path))
-    elif fmt == "dta":
-        pyreadstat.write_dta(frame, str(path))
-    elif fmt == "xpt":
-        pyreadstat.write_xport(frame, str(path), file_format_version=8)
-    return path
-
-
-FORMATS = ["csv", "tsv", "xlsx", "parquet", "sav", "dta", "xpt"]
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_canonical_long_file_loads_with_no_options(fmt, tmp_path, reference):
-    path = _write(fmt, LONG, tmp_path / f"trial.{fmt}")
+    path = write_table(fmt, LONG, tmp_path / f"trial.{fmt}")
     ds = mo.read(path)
     assert_same(ds, reference)
     assert ds.source["rows_read"] == len(LONG) == ds.source["rows_kept"]
@@ -241,7 +219,7 @@ def test_folder_missing_table(tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    p = _write("csv", LONG, tmp_path / "t.csv")
+    p = write_table("csv", LONG, tmp_path / "t.csv")
     with pytest.raises(ValueError, match="on_error"):
         mo.read(p, on_error="ignore")
     with pytest.raises(ValueError, match="layout"):

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from io_writers import FORMATS, write_table
 
 import massage_outcomes as mo
 from massage_outcomes import instruments, vocab
 from massage_outcomes.errors import DataValidationError
 
 INSTRUMENTS = ["pain_nrs", "rmdq", "mouth_opening", "grc", "bctq_sss"]
-FORMATS = ["csv", "tsv", "xlsx", "parquet", "sav", "dta", "xpt"]
 
 
 @st.composite
@@ -55,23 +55,6 @@ def tidy_frames(draw, ascii_only=False):
     return pd.DataFrame(rows)
 
 
-def write(fmt, frame, path):
-    import pyreadstat
-
-    if fmt in ("csv", "tsv"):
-        frame.to_csv(path, index=False, sep="," if fmt == "csv" else "\t")
-    elif fmt == "xlsx":
-        frame.to_excel(path, index=False)
-    elif fmt == "parquet":
-        frame.to_parquet(path, index=False)
-    elif fmt == "sav":
-        pyreadstat.write_sav(frame, str(path))
-    elif fmt == "dta":
-        pyreadstat.write_dta(frame, str(path))
-    elif fmt == "xpt":
-        pyreadstat.write_xport(frame, str(path), file_format_version=8)
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
@@ -79,7 +62,7 @@ def test_valid_frames_survive_write_and_read(fmt, data, tmp_path_factory):
     frame = data.draw(tidy_frames(ascii_only=fmt == "xpt"))
     expected = mo.Dataset.from_long(frame)
     path = tmp_path_factory.mktemp(fmt) / f"data.{fmt}"
-    write(fmt, frame, path)
+    write_table(fmt, frame, path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = mo.read(path)
