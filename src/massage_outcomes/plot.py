@@ -567,15 +567,14 @@ def trajectories(
                 keys = sub[subj].drop_duplicates()
                 if len(keys) > max_individuals:
                     keys = keys.iloc[np.sort(rng.choice(len(keys), max_individuals, replace=False))]
-                sub = sub.merge(keys, on=subj)
-                segs = []
-                for _k, s in sub.groupby(subj, sort=False, observed=True):
-                    xs = to_x(s[itime])
-                    o = np.argsort(xs, kind="stable")
-                    pts = np.column_stack([xs[o], s[value].to_numpy(dtype=float)[o]])
-                    pts = pts[np.isfinite(pts).all(axis=1)]
-                    if len(pts) >= 2:
-                        segs.append(pts)
+                sub = sub.merge(keys, on=subj).assign(_x=lambda d: to_x(d[itime]))
+                # one sort puts each participant's points together in time order; split at subject boundaries
+                sub = sub.sort_values([*subj, "_x"], kind="stable")
+                codes = sub.groupby(subj, sort=False, observed=True).ngroup().to_numpy()
+                pts = np.column_stack([sub["_x"].to_numpy(dtype=float), sub[value].to_numpy(dtype=float)])
+                keep = np.isfinite(pts).all(axis=1) & (codes >= 0)
+                pts, codes = pts[keep], codes[keep]
+                segs = [seg for seg in np.split(pts, np.flatnonzero(np.diff(codes)) + 1) if len(seg) >= 2]
                 if segs:
                     ax.add_collection(LineCollection(segs, colors=colours[lv], linewidths=0.5, alpha=individual_alpha,
                                                      gid="individual", zorder=1))
