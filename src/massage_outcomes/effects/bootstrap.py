@@ -5,7 +5,10 @@ A resample of a sample changes only its moments, and the moments are linear in t
 (x − c)², ...]``. So each group's ``B`` resamples cost one matrix product. When a sample has few distinct rows
 (integer rating scales such as the 0–10 pain NRS: at most 21 distinct change values) the counts are drawn from a
 multinomial over the distinct rows, which is exactly the same distribution as drawing row indices, at a cost of
-``B × k`` instead of ``B × n``; otherwise row indices are drawn in chunks.
+``B × k`` instead of ``B × n``. Otherwise each resample draws n row indices, exactly uniformly, in a compiled
+kernel that adds the drawn rows' centred values into the resample's sums as it goes (no index array; see
+:mod:`massage_outcomes.effects._kernels` for why and how fast), parallel over resamples and reproducible for a
+seed whatever the number of threads. Without numba a numpy fallback draws the same law (other draws).
 
 The BCa acceleration comes from the jackknife (Efron 1987), computed with leave-one-out *moment updates* for each
 distinct row rather than n refits; for several samples the per-sample influence values are combined as in
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from massage_outcomes.effects import _kernels
+from massage_outcomes.effects._kernels import resampled_sums
 from massage_outcomes.effects.intervals import bca_interval, percentile_interval
 from massage_outcomes.effects.summary import Moments, PairedMoments
 from massage_outcomes.errors import DataValidationError
@@ -52,65 +57,115 @@ def sample_moments(rows: np.ndarray) -> AnyMoments:
     return PairedMoments.from_values(rows[:, 0], rows[:, 1])
 
 
-def _resampled(
-    rows: np.ndarray, B: int, rng: np.random.Generator, bitgen: np.random.BitGenerator
-) -> tuple[AnyMoments, np.ndarray, np.ndarray]:
-    """(B,) resampled moments of one sample, plus its distinct rows and their counts (for the jackknife)."""
+def _centred(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows (sorted), their counts, the centre c (mean of the distinct rows) and the centred distinct rows."""
     paired = rows.ndim == 2
-    n = rows.shape[0]
     uniq, counts = np.unique(rows, axis=0, return_counts=True)
     if not paired:
         uniq = uniq.reshape(-1)
     k = uniq.shape[0]
-    if n == 0:
-        nan = np.full(B, np.nan)
-        m: AnyMoments = PairedMoments(np.zeros(B), nan, nan, nan, nan, nan) if paired else Moments(np.zeros(B), nan, nan)
-        return m, uniq, counts
     if paired:
         c = uniq.mean(axis=0) if k else np.zeros(2)
-        dx, dy = uniq[:, 0] - c[0], uniq[:, 1] - c[1]
-        Z = np.column_stack([dx, dy, dx * dx, dy * dy, dx * dy])
     else:
-        c = np.array([uniq.mean()])
-        dx = uniq - c[0]
-        Z = np.column_stack([dx, dx * dx])
-    if k * 4 <= n:  # few distinct rows: multinomial counts over them
-        W = rng.multinomial(n, counts / n, size=B).astype(float)
-        S = W @ Z
-    else:
-        # index draws into the rows: 32-bit multiply-shift (Lemire 2019; the bias is below n / 2**32) on raw
-        # output of an SFC64 stream seeded from ``rng`` (about 3x faster than PCG64 here), columns packed in complex pairs so each chunk needs one gather per pair
-        row_of = np.repeat(np.arange(k), counts)
-        Zr = Z[row_of]
-        packed = [Zr[:, q] + 1j * Zr[:, q + 1] for q in range(0, Zr.shape[1] - 1, 2)]
-        last = Zr[:, -1] if Zr.shape[1] % 2 else None
-        S = np.empty((B, Z.shape[1]))
-        step = max(1, 65536 // max(n, 1))
-        nn_u, shift = np.uint64(n), np.uint64(32)
-        for start in range(0, B, step):
-            stop = min(B, start + step)
-            draws = (stop - start) * n
-            raw = bitgen.random_raw((draws + 1) // 2).view(np.uint32)[:draws]
-            idx = np.multiply(raw, nn_u, dtype=np.uint64)
-            idx >>= shift
-            idx2 = idx.view(np.int64).reshape(stop - start, n)
-            for j, zc in enumerate(packed):
-                sc = np.take(zc, idx2).sum(axis=1)
-                S[start:stop, 2 * j] = sc.real
-                S[start:stop, 2 * j + 1] = sc.imag
-            if last is not None:
-                S[start:stop, -1] = np.take(last, idx2).sum(axis=1)
-    nn = np.full(B, float(n))
+        c = np.array([uniq.mean() if k else 0.0])
+    return uniq, counts, c, uniq - (c if paired else c[0])
+
+
+def _moments_from_sums(S: np.ndarray, n: int, c: np.ndarray, paired: bool) -> AnyMoments:
+    """(B,) moments from resampled sums of centred rows: (Σx, Σx²) or (Σx, Σy, Σx², Σy², Σxy)."""
+    nn = np.full(S.shape[0], float(n))
     if paired:
         sx, sy, sxx, syy, sxy = S.T
-        m = PairedMoments(
+        return PairedMoments(
             nn, c[0] + sx / n, c[1] + sy / n,
             np.maximum(sxx - sx * sx / n, 0.0), np.maximum(syy - sy * sy / n, 0.0), sxy - sx * sy / n,
         )
+    sx, sxx = S.T
+    return Moments(nn, c[0] + sx / n, np.maximum(sxx - sx * sx / n, 0.0))
+
+
+def _empty_moments(B: int, paired: bool) -> AnyMoments:
+    nan = np.full(B, np.nan)
+    return PairedMoments(np.zeros(B), nan, nan, nan, nan, nan) if paired else Moments(np.zeros(B), nan, nan)
+
+
+def _multinomial_sums(dz: np.ndarray, counts: np.ndarray, n: int, B: int, rng: np.random.Generator) -> np.ndarray:
+    """Resampled sums for a sample with few distinct rows: multinomial counts over them (same law as index draws)."""
+    if dz.ndim == 1:
+        Z = np.column_stack([dz, dz * dz])
     else:
-        sx, sxx = S.T
-        m = Moments(nn, c[0] + sx / n, np.maximum(sxx - sx * sx / n, 0.0))
-    return m, uniq, counts
+        dx, dy = dz[:, 0], dz[:, 1]
+        Z = np.column_stack([dx, dy, dx * dx, dy * dy, dx * dy])
+    W = rng.multinomial(n, counts / n, size=B).astype(float)
+    return W @ Z
+
+
+def _index_sums_numpy(rows: np.ndarray, offsets: np.ndarray, B: int, key: int) -> np.ndarray:
+    """Fallback without numba: the same sums as :func:`~massage_outcomes.effects._kernels.resampled_sums` (same
+    law, other draws), with numpy's unbiased bounded integers (Lemire with rejection) on an SFC64 stream."""
+    gen = np.random.Generator(np.random.SFC64(key))
+    paired = rows.ndim == 2
+    out = np.empty((offsets.size - 1, B, 5 if paired else 2))
+    for t in range(offsets.size - 1):
+        z = rows[offsets[t]:offsets[t + 1]]
+        n = z.shape[0]
+        step = max(1, 65536 // max(n, 1))
+        for start in range(0, B, step):
+            stop = min(B, start + step)
+            if n == 0:
+                out[t, start:stop] = 0.0
+                continue
+            idx = gen.integers(0, n, size=(stop - start, n))
+            cols: tuple[np.ndarray, ...]
+            if paired:
+                x, y = z[idx, 0], z[idx, 1]
+                cols = (x, y, x * x, y * y, x * y)
+            else:
+                x = z[idx]
+                cols = (x, x * x)
+            for j, col in enumerate(cols):
+                out[t, start:stop, j] = col.sum(axis=1)
+    return out
+
+
+def _resample_all(
+    samples: list[list[np.ndarray]], B: int, rng: np.random.Generator, key: int
+) -> tuple[list[list[AnyMoments]], list[list[np.ndarray]], list[list[np.ndarray]]]:
+    """(B,) resampled moments of every sample of every group, plus the distinct rows and their counts.
+
+    Samples with few distinct rows (k·4 ≤ n: rating scales) draw multinomial counts from ``rng``, in group
+    order; the others are resampled by row index in one call of the compiled kernel (or the numpy fallback),
+    whose draws depend only on ``key`` and the sample's position among them.
+    """
+    S, G = len(samples), len(samples[0])
+    boot: list[list[AnyMoments | None]] = [[None] * G for _ in range(S)]
+    uniqs: list[list[np.ndarray]] = [[np.zeros(0)] * G for _ in range(S)]
+    cnts: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] * G for _ in range(S)]
+    pending: dict[bool, list[tuple[int, int, np.ndarray, np.ndarray]]] = {False: [], True: []}
+    for g in range(G):
+        for s in range(S):
+            rows = samples[s][g]
+            paired = rows.ndim == 2
+            n = rows.shape[0]
+            uniq, counts, c, dz = _centred(rows)
+            uniqs[s][g], cnts[s][g] = uniq, counts
+            if n == 0:
+                boot[s][g] = _empty_moments(B, paired)
+            elif uniq.shape[0] * 4 <= n:
+                boot[s][g] = _moments_from_sums(_multinomial_sums(dz, counts, n, B, rng), n, c, paired)
+            else:
+                pending[paired].append((s, g, np.repeat(dz, counts, axis=0), c))
+    for paired, items in pending.items():
+        if not items:
+            continue
+        rows_all = np.concatenate([it[2] for it in items], axis=0)
+        offsets = np.concatenate([[0], np.cumsum([it[2].shape[0] for it in items])]).astype(np.int64)
+        # paired and unpaired samples never share a call, so give them different keys
+        k = (key + (0x9E3779B97F4A7C15 if paired else 0)) % 2**64
+        sums = resampled_sums(rows_all, offsets, B, k) if _kernels.HAVE_NUMBA else _index_sums_numpy(rows_all, offsets, B, k)
+        for t, (s, g, z, c) in enumerate(items):
+            boot[s][g] = _moments_from_sums(sums[t], z.shape[0], c, paired)
+    return boot, uniqs, cnts  # type: ignore[return-value]
 
 
 def _stack(ms: Sequence[AnyMoments], axis: int) -> AnyMoments:
@@ -180,16 +235,10 @@ def bootstrap_moments(
             samples[s][gi] = arr[~np.isnan(arr).any(axis=1)] if arr.ndim == 2 else arr[~np.isnan(arr)]
     full = [_stack([sample_moments(samples[s][g]) for g in range(G)], axis=0) for s in range(S)]
     estimate = np.asarray(statistic(full), dtype=float)
-    bits = np.random.SFC64(int(gen.integers(0, 2**63 - 1)))
-    boot_ms: list[list[AnyMoments]] = [[] for _ in range(S)]
-    uniqs: list[list[np.ndarray]] = [[] for _ in range(S)]
-    cnts: list[list[np.ndarray]] = [[] for _ in range(S)]
-    for g in range(G):
-        for s in range(S):
-            m, u, c = _resampled(samples[s][g], n_resamples, gen, bits)
-            boot_ms[s].append(m)
-            uniqs[s].append(u)
-            cnts[s].append(c)
+    # one draw from the caller's generator keys the index resampling (drawn first, as before: the multinomial
+    # draws of rating-scale samples that follow are unchanged)
+    key = int(gen.integers(0, 2**63 - 1))
+    boot_ms, uniqs, cnts = _resample_all(samples, n_resamples, gen, key)
     stacked = [_stack(boot_ms[s], axis=1) for s in range(S)]  # (B, G)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         draws = np.asarray(statistic(stacked), dtype=float)

@@ -1,0 +1,181 @@
+"""Compiled (numba) kernel for the bootstrap of continuous data: resampled sums without an index array.
+
+Why a hand-written kernel beats numpy here: a bootstrap of G two-arm groups with B resamples over N rows needs
+B × N uniformly drawn row indices (2,000 × 100k = 200M in benchmark (c) of issue 3). With numpy each index is
+drawn into an array, bounded, gathered with ``take`` and summed in separate passes: about 3.5 ns per index
+however the chunks are sized (measured 0.75 s for benchmark (c)). This kernel draws each index, bounds it and
+adds the row's centred value and square into per-resample accumulators in one loop, without materializing
+anything, and runs the resamples in parallel (measured numbers: see ``benchmarks/bench_effects.py``).
+
+Random numbers: every (sample, resample) pair has its own xoshiro256** stream (Blackman & Vigna 2021), seeded
+with SplitMix64 from a 64-bit key and the pair's index, so the draws depend only on the key and never on the
+number of threads or on the order in which threads run. Row indices are drawn exactly uniformly with Lemire's
+(2019) multiply-shift *with rejection* on 32-bit halves of each 64-bit output (unbiased; samples must have fewer
+than 2**32 rows).
+
+References
+----------
+Lemire D (2019) Fast random integer generation in an interval. ACM TOMACS 29(1):3. doi:10.1145/3230636.
+Blackman D, Vigna S (2021) Scrambled linear pseudorandom number generators. ACM TOMS 47(4):36.
+doi:10.1145/3460772.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # numba is a declared dependency; the numpy path in bootstrap.py is the (tested) fallback
+    import numba
+    from numba import njit, prange
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised by forcing HAVE_NUMBA=False in the tests instead
+    HAVE_NUMBA = False
+
+__all__ = ["HAVE_NUMBA", "resampled_sums"]
+
+_MAX_ROWS = 2**32 - 1
+
+if HAVE_NUMBA:
+    _U64 = numba.uint64
+    _M32 = numba.uint64(0xFFFFFFFF)
+
+    @njit(inline="always", cache=True)
+    def _rotl(x, k):
+        return (x << _U64(k)) | (x >> _U64(64 - k))
+
+    @njit(inline="always", cache=True)
+    def _splitmix(state):
+        state = state + _U64(0x9E3779B97F4A7C15)
+        z = state
+        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return state, z ^ (z >> _U64(31))
+
+    @njit(inline="always", cache=True)
+    def _seed(key, job):
+        # the stream of one (sample, resample) job: xoshiro256** state from SplitMix64, as its authors advise
+        sm = key ^ (_U64(job) * _U64(0xD1342543DE82EF95))
+        sm, s0 = _splitmix(sm)
+        sm, s1 = _splitmix(sm)
+        sm, s2 = _splitmix(sm)
+        sm, s3 = _splitmix(sm)
+        return s0, s1, s2, s3
+
+    @njit(inline="always", cache=True)
+    def _xoshiro(s0, s1, s2, s3):
+        r = _rotl(s1 * _U64(5), 7) * _U64(9)
+        tt = s1 << _U64(17)
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= tt
+        s3 = _rotl(s3, 45)
+        return r, s0, s1, s2, s3
+
+    @njit(inline="always", cache=True)
+    def _bounded(h, nn, threshold, s0, s1, s2, s3):
+        """Index in 0..n-1 from the 32-bit draw ``h`` (Lemire 2019): ``h·n >> 32`` is accepted unless the low
+        word of ``h·n`` is below 2**32 mod n (probability < n/2**32), else redrawn: exactly uniform."""
+        m = h * nn
+        while (m & _M32) < threshold:
+            r, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
+            m = (r & _M32) * nn
+        return np.int64(m >> _U64(32)), s0, s1, s2, s3
+
+    @njit(cache=True, parallel=True, nogil=True)
+    def _sums_values(v, offsets, n_resamples, key, out):  # pragma: no cover
+        """out[t, b] = (Σx, Σx²) over n_t values drawn uniformly with replacement from sample t."""
+        n_samples = offsets.size - 1
+        for job in prange(n_samples * n_resamples):
+            t = job // n_resamples
+            start = offsets[t]
+            n = offsets[t + 1] - start
+            s0, s1, s2, s3 = _seed(key, job)
+            nn = _U64(max(n, 1))
+            threshold = (_U64(0x100000000) - nn) % nn
+            # two draws per 64-bit output, into two sets of accumulators (shorter floating-point add chains)
+            a0 = a1 = c0 = c1 = 0.0
+            for _ in range(n // 2):
+                r, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
+                i1, s0, s1, s2, s3 = _bounded(r & _M32, nn, threshold, s0, s1, s2, s3)
+                i2, s0, s1, s2, s3 = _bounded(r >> _U64(32), nn, threshold, s0, s1, s2, s3)
+                x = v[start + i1]
+                y = v[start + i2]
+                a0 += x
+                a1 += x * x
+                c0 += y
+                c1 += y * y
+            if n % 2:
+                r, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
+                i1, s0, s1, s2, s3 = _bounded(r & _M32, nn, threshold, s0, s1, s2, s3)
+                x = v[start + i1]
+                a0 += x
+                a1 += x * x
+            b = job - t * n_resamples
+            out[t, b, 0] = a0 + c0
+            out[t, b, 1] = a1 + c1
+
+    @njit(cache=True, parallel=True, nogil=True)
+    def _sums_pairs(xy, offsets, n_resamples, key, out):  # pragma: no cover
+        """out[t, b] = (Σx, Σy, Σx², Σy², Σxy) over n_t pairs drawn uniformly with replacement from sample t."""
+        n_samples = offsets.size - 1
+        for job in prange(n_samples * n_resamples):
+            t = job // n_resamples
+            start = offsets[t]
+            n = offsets[t + 1] - start
+            s0, s1, s2, s3 = _seed(key, job)
+            nn = _U64(max(n, 1))
+            threshold = (_U64(0x100000000) - nn) % nn
+            a0 = a1 = a2 = a3 = a4 = 0.0
+            for i in range(n):
+                if i % 2 == 0:
+                    r, s0, s1, s2, s3 = _xoshiro(s0, s1, s2, s3)
+                    i1, s0, s1, s2, s3 = _bounded(r & _M32, nn, threshold, s0, s1, s2, s3)
+                else:
+                    i1, s0, s1, s2, s3 = _bounded(r >> _U64(32), nn, threshold, s0, s1, s2, s3)
+                x = xy[start + i1, 0]
+                y = xy[start + i1, 1]
+                a0 += x
+                a1 += y
+                a2 += x * x
+                a3 += y * y
+                a4 += x * y
+            b = job - t * n_resamples
+            out[t, b, 0] = a0
+            out[t, b, 1] = a1
+            out[t, b, 2] = a2
+            out[t, b, 3] = a3
+            out[t, b, 4] = a4
+
+
+def resampled_sums(Z: np.ndarray, offsets: np.ndarray, n_resamples: int, key: int) -> np.ndarray:
+    """Sums and sums of squares (and cross-products) over uniform resamples of each sample's rows.
+
+    Parameters
+    ----------
+    Z : (N,) values or (N, 2) pairs of all samples, sample ``t`` in rows ``offsets[t]:offsets[t + 1]``
+    offsets : (T + 1,) int row offsets
+    n_resamples : B
+    key : 64-bit seed; the result depends only on it (not on the thread count)
+
+    Returns
+    -------
+    (T, B, 2) array of Σx, Σx² for values, or (T, B, 5) of Σx, Σy, Σx², Σy², Σxy for pairs, per resample
+    of each sample.
+    """
+    if not HAVE_NUMBA:
+        raise RuntimeError("numba is not installed")
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    if offsets.size > 1 and int(np.diff(offsets).max()) > _MAX_ROWS:
+        raise ValueError("a bootstrap sample has 2**32 rows or more; the compiled kernel draws 32-bit indices")
+    key_u = np.uint64(key % 2**64)
+    if Z.ndim == 1:
+        out = np.empty((offsets.size - 1, n_resamples, 2))
+        _sums_values(Z, offsets, np.int64(n_resamples), key_u, out)
+    else:
+        out = np.empty((offsets.size - 1, n_resamples, 5))
+        _sums_pairs(Z, offsets, np.int64(n_resamples), key_u, out)
+    return out

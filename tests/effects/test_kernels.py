@@ -1,0 +1,191 @@
+"""The compiled bootstrap kernel: exact draws against a pure-Python reference, uniformity, rejection, threads,
+and the numpy fallback (same law) through bootstrap_moments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from massage_outcomes.effects import _kernels, bootstrap
+from massage_outcomes.effects.bootstrap import bootstrap_moments
+from massage_outcomes.effects.estimators import between_point, paired_point
+
+needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed")
+M64 = (1 << 64) - 1
+
+
+def _reference_indices(key: int, job: int, n: int) -> list[int]:
+    """The kernel's draws for one (sample, resample) job, in plain Python integers (SplitMix64 → xoshiro256**,
+    Lemire with rejection), from the published algorithms."""
+    def splitmix(state: int) -> tuple[int, int]:
+        state = (state + 0x9E3779B97F4A7C15) & M64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return state, z ^ (z >> 31)
+
+    def rotl(x: int, k: int) -> int:
+        return ((x << k) | (x >> (64 - k))) & M64
+
+    sm = key ^ ((job * 0xD1342543DE82EF95) & M64)
+    s = []
+    for _ in range(4):
+        sm, out = splitmix(sm)
+        s.append(out)
+
+    def next64() -> int:
+        r = (rotl((s[1] * 5) & M64, 7) * 9) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+        return r
+
+    threshold = (2**32 - n) % n
+    idx = []
+    while len(idx) < n:
+        r = next64()
+        for h in ((r & 0xFFFFFFFF), (r >> 32)) if n - len(idx) >= 2 else ((r & 0xFFFFFFFF),):
+            m = h * n
+            while (m & 0xFFFFFFFF) < threshold:
+                m = (next64() & 0xFFFFFFFF) * n
+            idx.append(m >> 32)
+    return idx
+
+
+@needs_numba
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 10])
+def test_kernel_draws_match_reference(n: int) -> None:
+    v = np.arange(1.0, n + 1) ** 2  # integers: sums are exact whatever the order of addition
+    offsets = np.array([0, n])
+    key = 0xDEADBEEF12345
+    sums = _kernels.resampled_sums(v, offsets, 5, key)
+    for b in range(5):
+        idx = _reference_indices(key, b, n)
+        assert sums[0, b, 0] == v[idx].sum()
+        assert sums[0, b, 1] == (v[idx] ** 2).sum()
+
+
+@needs_numba
+def test_paired_kernel_draws_match_reference() -> None:
+    rows = np.column_stack([np.arange(6.0), np.arange(6.0) ** 2 - 3])
+    offsets = np.array([0, 2, 6])  # two samples: jobs 0..B-1 are sample 0, B..2B-1 sample 1
+    B, key = 4, 99
+    sums = _kernels.resampled_sums(rows, offsets, B, key)
+    for t, (lo, hi) in enumerate([(0, 2), (2, 6)]):
+        z = rows[lo:hi]
+        for b in range(B):
+            idx = _reference_indices(key, t * B + b, hi - lo)
+            x, y = z[idx, 0], z[idx, 1]
+            assert list(sums[t, b]) == [x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum()]
+
+
+@needs_numba
+def test_lemire_rejects_low_words_below_threshold() -> None:
+    U = np.uint64
+    state = (U(1), U(2), U(3), U(4))
+    n = 3  # 2**32 mod 3 = 1: a draw h with (h * 3) mod 2**32 == 0 must be rejected and redrawn
+    i, *after = _kernels._bounded(U(0), U(n), U(1), *state)
+    assert tuple(after) != state and 0 <= i < n
+    i, *after = _kernels._bounded(U(2**32 - 1), U(n), U(1), *state)  # accepted: floor((2**32 - 1)·3 / 2**32) = 2
+    assert tuple(after) == state and i == 2
+
+
+@needs_numba
+@pytest.mark.parametrize("n, hot", [(3, 2), (7, 0), (10, 9)])
+def test_kernel_index_draws_are_uniform(n: int, hot: int) -> None:
+    # one row is 1, the rest 0: its count in a resample of n is Binomial(n, 1/n)
+    v = np.zeros(n)
+    v[hot] = 1.0
+    counts = _kernels.resampled_sums(v, np.array([0, n]), 40_000, 2024)[0, :, 0].astype(int)
+    observed = np.bincount(counts, minlength=n + 1)
+    expected = stats.binom.pmf(np.arange(n + 1), n, 1 / n) * counts.size
+    keep = expected >= 5
+    obs = np.append(observed[keep], observed[~keep].sum())
+    exp = np.append(expected[keep], expected[~keep].sum())
+    if exp[-1] == 0:
+        obs, exp = obs[:-1], exp[:-1]
+    assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-4
+
+
+@needs_numba
+def test_kernel_result_does_not_depend_on_thread_count() -> None:
+    import numba
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=5000)
+    offsets = np.array([0, 1200, 1201, 3000, 3000, 5000])  # includes a one-row and an empty sample
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _kernels.resampled_sums(v, offsets, 300, 5)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = _kernels.resampled_sums(v, offsets, 300, 5)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one, many)
+    assert np.all(one[3] == 0.0)  # the empty sample
+    assert np.all(one[1, :, 0] == v[1200])  # a one-row sample is always that row
+
+
+def _force_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+
+
+@pytest.mark.parametrize("use_numba", [True, False])
+def test_index_sums_have_the_bootstrap_law(use_numba: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if use_numba and not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    if not use_numba:
+        _force_numpy(monkeypatch)
+    n = 37
+    v = np.arange(float(n))
+    offsets = np.array([0, n])
+    B = 20_000
+    S = (_kernels.resampled_sums(v, offsets, B, 8) if use_numba
+         else bootstrap._index_sums_numpy(v, offsets, B, 8))[0, :, 0]
+    mean, var = n * (n - 1) / 2, n * (n * n - 1) / 12  # sum of n uniform draws from 0..n-1
+    assert abs(S.mean() - mean) < 4 * np.sqrt(var / B)
+    assert abs(S.var() / var - 1) < 4 * np.sqrt(2 / B)
+
+
+@pytest.mark.parametrize("use_numba", [True, False])
+def test_bootstrap_agrees_with_scipy_either_path(use_numba: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if use_numba and not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    if not use_numba:
+        _force_numpy(monkeypatch)
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(0.5, 1, 45), rng.normal(0, 1.2, 55)
+    ours = bootstrap_moments([[a, b]], lambda m: between_point(m[0], m[1], measure="hedges_g"),
+                             n_resamples=4000, rng=1)
+
+    def g(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        from massage_outcomes.effects.summary import Moments
+
+        def mom(z: np.ndarray) -> Moments:
+            m = z.mean(axis)
+            return Moments(np.full(m.shape, float(z.shape[axis])), m, ((z - np.expand_dims(m, axis)) ** 2).sum(axis))
+
+        return between_point(mom(x), mom(y), measure="hedges_g")
+
+    ref = stats.bootstrap((a, b), g, n_resamples=4000, method="BCa", rng=np.random.default_rng(2), vectorized=True)
+    se = ours.se[0]
+    # two independent 4000-resample BCa limits: their difference has sd of about 0.1 bootstrap SE
+    assert abs(ours.ci_low[0] - ref.confidence_interval.low) < 0.4 * se
+    assert abs(ours.ci_high[0] - ref.confidence_interval.high) < 0.4 * se
+    assert abs(se / ref.standard_error - 1) < 0.06
+
+
+def test_paired_bootstrap_numpy_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    _force_numpy(monkeypatch)
+    rng = np.random.default_rng(4)
+    x = rng.normal(5, 1, 40)
+    pairs = np.column_stack([x, x - 0.8 + rng.normal(0, 1, 40)])
+    r1 = bootstrap_moments([[pairs]], lambda m: paired_point(m[0], measure="g_z"), n_resamples=500, rng=3)
+    r2 = bootstrap_moments([[pairs]], lambda m: paired_point(m[0], measure="g_z"), n_resamples=500, rng=3)
+    assert r1.ci_low[0] == r2.ci_low[0] and r1.ci_low[0] < r1.estimate[0] < r1.ci_high[0]
