@@ -153,6 +153,18 @@ def _dense(codes: np.ndarray) -> np.ndarray:
     return remap[codes]
 
 
+def _only_code(groups: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group (ids 0..n_groups-1): its one category code when all its non-missing codes agree, else -1."""
+    present = codes >= 0
+    first = np.full(n_groups, -1, dtype=np.int64)
+    pos = np.flatnonzero(present)
+    first[groups[pos][::-1]] = pos[::-1]  # reversed assignment leaves each group's first present row
+    value = np.where(first >= 0, codes[np.maximum(first, 0)] if len(codes) else -1, -1)
+    mixed = np.zeros(n_groups, dtype=bool)
+    mixed[groups[pos[codes[pos] != value[groups[pos]]]]] = True
+    return np.where(mixed, -1, value).astype(np.int64)
+
+
 def _first_rows(codes: np.ndarray) -> np.ndarray:
     """Position of the first row of each group (codes dense from 0)."""
     if len(codes) == 0:
@@ -262,7 +274,8 @@ class Dataset:
             arms = pd.Series(s["arm"], dtype="category")
             from_arm = _map_cat(arms, {a: vocab.INTENT.lookup(a) for a in arms.cat.categories}, vocab.INTENT.dtype())
             s["intent"] = _fill_cat(_fill_cat(s["intent"], derived), from_arm)
-        _duplicates(s, SUBJECT_KEY, "subjects")
+        if not self._trusted:  # built one row per key from check_long's output: unique by construction
+            _duplicates(s, SUBJECT_KEY, "subjects")
         extra = [c for c in s.columns if c not in SUBJECT_BASE]
         return s[SUBJECT_BASE + extra]
 
@@ -301,7 +314,8 @@ class Dataset:
             s[c] = _text(s[c]) if c in s.columns else pd.Series(np.nan, index=s.index, dtype=_STR)
         s["duration_min"] = _numeric(s["duration_min"], "sessions", "duration_min") if "duration_min" in s.columns \
             else np.nan
-        _duplicates(s, SESSION_KEY, "sessions")
+        if not self._trusted:  # built one row per key from check_long's output: unique by construction
+            _duplicates(s, SESSION_KEY, "sessions")
         extra = [c for c in s.columns if c not in SESSION_COLUMNS]
         return s[SESSION_COLUMNS + extra]
 
@@ -481,11 +495,8 @@ class Dataset:
                 per = category_to_str(per)  # arm, clinic and text covariates are plain strings
             subjects[c] = per
         for c in ("technique", "intent"):
-            tc = pd.Series(long[c].cat.codes.to_numpy().astype(float)).where(long[c].notna().to_numpy())
-            agg = tc.groupby(codes).agg(["min", "max"]) if n else pd.DataFrame({"min": [], "max": []})
-            single = (agg["min"] == agg["max"]).to_numpy()
-            code = np.where(single, agg["min"].fillna(-1).to_numpy(), -1).astype(np.int64)
-            subjects[c] = pd.Categorical.from_codes(code, dtype=long[c].dtype)
+            subjects[c] = pd.Categorical.from_codes(_only_code(codes, long[c].cat.codes.to_numpy(), n_groups),
+                                                    dtype=long[c].dtype)
 
         has_sess = long["session"].notna().to_numpy() if n else np.zeros(0, dtype=bool)
         if has_sess.any():
@@ -496,7 +507,10 @@ class Dataset:
             sfirst = _first_rows(scodes)
             sessions = srows.iloc[sfirst][SESSION_KEY].reset_index(drop=True)
             sessions["session"] = sessions["session"].astype("int64")
-            sessions["day"] = srows["day"].groupby(scodes).min().to_numpy()
+            # the earliest day per session, NaN ignored (as groupby().min() does; ~10x faster on 3M rows)
+            day = np.full(len(sfirst), np.nan)
+            np.fmin.at(day, scodes, srows["day"].to_numpy(dtype=float))
+            sessions["day"] = day
             for c in ("date", "technique", "intent", "therapist", "duration_min", "pressure", "body_region"):
                 sessions[c] = take_or_missing(srows[c], first_positions(scodes, srows[c], len(sfirst)))
         else:
