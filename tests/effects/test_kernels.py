@@ -189,3 +189,38 @@ def test_paired_bootstrap_numpy_fallback(monkeypatch: pytest.MonkeyPatch) -> Non
     r1 = bootstrap_moments([[pairs]], lambda m: paired_point(m[0], measure="g_z"), n_resamples=500, rng=3)
     r2 = bootstrap_moments([[pairs]], lambda m: paired_point(m[0], measure="g_z"), n_resamples=500, rng=3)
     assert r1.ci_low[0] == r2.ci_low[0] and r1.ci_low[0] < r1.estimate[0] < r1.ci_high[0]
+
+
+# ------------------------------------------------------------------------------------------ noncentral t
+@needs_numba
+def test_as243_cdf_matches_scipy_boost() -> None:
+    rng = np.random.default_rng(21)
+    df = rng.uniform(1, _kernels.NCT_DF_MAX, 20_000)
+    d = rng.uniform(-30, 30, df.size) * rng.uniform(0, 1, df.size)
+    t = d + rng.normal(0, 3, df.size) * np.sqrt(1 + d**2 / (2 * df))
+    ours = _kernels.nct_cdf(t, df, d)
+    ref = stats.nct.cdf(t, df, d)
+    both = np.isfinite(ours) & np.isfinite(ref)
+    assert both.mean() > 0.98
+    assert np.max(np.abs(ours - ref)[both]) < 2e-13
+    # hand-checkable values: t = 0 gives Φ(−ncp); ncp = 0 gives Student's t
+    assert _kernels.nct_cdf(0.0, 7.0, 1.3) == pytest.approx(stats.norm.cdf(-1.3), abs=1e-15)
+    assert _kernels.nct_cdf(-1.7, 9.0, 0.0) == pytest.approx(stats.t.cdf(-1.7, 9.0), abs=1e-15)
+
+
+@pytest.mark.parametrize("beyond", [False, True])  # within the compiled domain, and beyond it (scipy only)
+def test_compiled_ncp_solve_matches_the_scipy_iteration(beyond: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from massage_outcomes.effects import intervals
+
+    rng = np.random.default_rng(22)
+    df = rng.uniform(2, 290, 3000) + (_kernels.NCT_DF_MAX if beyond else 0.0)
+    t = rng.normal(0, 1, df.size) * rng.choice([0.5, 2.0, 6.0], df.size)
+    lo, hi = intervals.nct_ncp_interval(t, df, 0.95)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    lo_s, hi_s = intervals.nct_ncp_interval(t, df, 0.95)
+    if beyond:  # df > NCT_DF_MAX: the very same scipy iteration, so identical numbers
+        assert np.array_equal(lo, lo_s) and np.array_equal(hi, hi_s)
+    assert np.allclose(lo, lo_s, rtol=1e-9, atol=1e-10) and np.allclose(hi, hi_s, rtol=1e-9, atol=1e-10)
+    # the limits solve the defining equations on scipy's CDF
+    assert np.max(np.abs(stats.nct.cdf(t, df, lo) - 0.975)) < 1e-11
+    assert np.max(np.abs(stats.nct.cdf(t, df, hi) - 0.025)) < 1e-11

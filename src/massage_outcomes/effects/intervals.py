@@ -3,9 +3,10 @@
 The exact interval for a standardized mean difference inverts the noncentral t distribution: with the observed
 statistic ``t`` on ``df`` degrees of freedom, find the noncentrality parameters ``ncp_lo`` and ``ncp_hi`` with
 ``P(T ≤ t | ncp_lo) = 1 − α/2`` and ``P(T ≤ t | ncp_hi) = α/2`` (Steiger & Fouladi 1997). R's *effectsize* does
-this group by group with ``optim``; here all groups are solved at once with a safeguarded secant iteration on
-arrays, started from the Johnson–Welch normal approximation, so a few evaluations of :func:`scipy.special.nctdtr`
-per group suffice.
+this group by group with ``optim``; here all groups are solved at once with a safeguarded secant iteration,
+started from the Johnson–Welch normal approximation, so about two CDF evaluations per limit suffice. For
+df ≤ 300 the iteration runs compiled (numba) on the AS 243 series for the CDF (as R's ``pt``); otherwise on
+arrays with :func:`scipy.special.nctdtr`. Both stop at |F − p| < 1e-12.
 """
 
 from __future__ import annotations
@@ -13,12 +14,41 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from massage_outcomes.effects import _kernels
+
 __all__ = ["nct_ncp_interval", "normal_interval", "t_interval", "percentile_interval", "bca_interval", "z_quantile"]
 
 
 def z_quantile(level: float) -> float:
     """The two-sided normal critical value for confidence ``level``."""
     return float(special.ndtri(0.5 + level / 2.0))
+
+
+def _solve_ncp_both(
+    t: np.ndarray, df: np.ndarray, ps: tuple[float, float], *, tol: float = 1e-12, maxiter: int = 60
+) -> list[np.ndarray]:
+    """:func:`_solve_ncp` for both limits, the elements with df ≤ ``_kernels.NCT_DF_MAX`` in compiled code.
+
+    The compiled kernel runs the same iteration (start, safeguards, stopping rules) with the CDF from the AS 243
+    series (Lenth 1989, as R's ``pt``), which agrees with scipy's Boost ``nctdtr`` within 1e-13 for df ≤ 300;
+    larger df, and any element where the series gives up, are solved below on ``nctdtr``. Why: ``nctdtr`` costs
+    ~1.4 µs per call and the iteration needs 2.3 calls per limit, so 5,005 groups took 39-44 ms (benchmark (b));
+    the series needs one incomplete beta per group (x = t²/(t² + df) does not depend on ncp) and then tens of ns
+    per CDF evaluation: 7.6-10 ms measured for both limits of the same 5,005 groups.
+    """
+    t, df = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
+    outs = [np.full(t.shape, np.nan) for _ in ps]
+    ok = np.isfinite(t) & np.isfinite(df) & (df > 0)
+    fast = ok & (df <= _kernels.NCT_DF_MAX) if _kernels.HAVE_NUMBA else np.zeros(t.shape, dtype=bool)
+    if fast.any():
+        solved = _kernels.solve_ncp(np.ascontiguousarray(t[fast]), np.ascontiguousarray(df[fast]), ps, tol, maxiter)
+        for out, sol in zip(outs, solved, strict=True):
+            out[fast] = sol
+    for out, p in zip(outs, ps, strict=True):
+        rest = ok & ~(fast & np.isfinite(out))
+        if rest.any():
+            out[rest] = _solve_ncp(t[rest], df[rest], p, tol=tol, maxiter=maxiter)
+    return outs
 
 
 def _solve_ncp(t: np.ndarray, df: np.ndarray, p: float, *, tol: float = 1e-12, maxiter: int = 60) -> np.ndarray:
@@ -102,8 +132,7 @@ def nct_ncp_interval(t: object, df: object, level: float = 0.95) -> tuple[np.nda
     alpha = 1.0 - level
     t_arr = np.asarray(t, dtype=float)
     df_arr = np.asarray(df, dtype=float)
-    lo = _solve_ncp(t_arr, df_arr, 1.0 - alpha / 2.0)
-    hi = _solve_ncp(t_arr, df_arr, alpha / 2.0)
+    lo, hi = _solve_ncp_both(t_arr, df_arr, (1.0 - alpha / 2.0, alpha / 2.0))
     return lo, hi
 
 
