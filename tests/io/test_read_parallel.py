@@ -119,3 +119,17 @@ def test_column_empty_at_the_start_is_text(tmp_path, monkeypatch, ranges):
     assert len(used) == 3 and par.source["ranges"] == 3
     assert par.subjects["arm"].iloc[-1] == "relaxation" and par.subjects["arm"].isna().sum() == n - 10
     assert_same(par, single)
+
+
+def test_quoted_line_breaks_across_a_cut_fall_back_to_the_exact_reader(tmp_path, monkeypatch, ranges):
+    n = 3000
+    lines = ["subject,instrument,day,value,note"]
+    lines += [f's{i},pain_nrs,0,{i % 11},"first line\nsecond line"' for i in range(n)]
+    lines[-1] = lines[-1].replace(f",{(n - 1) % 11},", ",99,")  # out of range: reported where the record starts
+    p = tmp_path / "notes.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    par, single, used = read_both(p, monkeypatch, ranges, on_error="quarantine")
+    assert par.source["engine"] == "python-csv"
+    assert par.source["rows_read"] == n
+    assert par.rejected["row"].tolist() == [2 * n]  # record n starts on file line 2n (two lines per record)
+    assert_same(par, single)
