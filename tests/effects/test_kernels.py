@@ -224,3 +224,78 @@ def test_compiled_ncp_solve_matches_the_scipy_iteration(beyond: bool, monkeypatc
     # the limits solve the defining equations on scipy's CDF
     assert np.max(np.abs(stats.nct.cdf(t, df, lo) - 0.975)) < 1e-11
     assert np.max(np.abs(stats.nct.cdf(t, df, hi) - 0.025)) < 1e-11
+
+
+# ------------------------------------------------------------------------------------ grouping on strings
+def _tricky_strings(rng: np.random.Generator, n: int) -> list[str | None]:
+    pool = ["", "a", "b", "ab", "T1", "T10", "T100", "relaxation", "therapeutic", "x" * 16, "x" * 17,
+            "clinic-north-therapist-0001", "clinic-north-therapist-0002", "clinic-north-" + "z" * 30 + "-1",
+            "clinic-north-" + "z" * 30 + "-2", "clinic-north-" + "q" * 30 + "-1", "Zoë", "zoe", "Ω", "naïve",
+            "12345678", "123456789", "1234567\x00", "1234567"]
+    pool += [f"T{i}" for i in range(3000)]  # enough distinct labels to grow the hash table several times
+    out: list[str | None] = [pool[i] for i in rng.integers(0, len(pool), n)]
+    for i in rng.integers(0, n, n // 20):
+        out[i] = None
+    return out
+
+
+@needs_numba
+@pytest.mark.parametrize("storage", ["large_string", "string", "chunked", "sliced"])
+def test_factorize_strings_equals_pandas(storage: str) -> None:
+    import pandas as pd
+    import pyarrow as pa
+
+    rng = np.random.default_rng(31)
+    values = _tricky_strings(rng, 20_000)
+    if storage == "string":
+        arr = pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(values, pa.string())]))
+        ser = pd.Series(arr)
+    elif storage == "chunked":
+        parts = [pa.array(values[:7000], pa.large_string()), pa.array(values[7000:], pa.large_string())]
+        ser = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(parts)))
+    elif storage == "sliced":
+        ser = pd.Series(pd.array(["pad"] * 5 + values, dtype="str")).iloc[5:].reset_index(drop=True)
+    else:
+        ser = pd.Series(pd.array(values, dtype="str"))
+    got = _kernels.factorize_strings(ser.array)
+    assert got is not None
+    codes, uniques = got
+    ref_codes, ref_uniques = pd.factorize(ser, sort=True, use_na_sentinel=True)
+    assert uniques == list(ref_uniques)
+    assert np.array_equal(codes, ref_codes)
+    arms = _kernels.match_two_strings(ser.array, "T10", "1234567\x00")
+    is_a = (ser == "T10").to_numpy(dtype=bool, na_value=False)
+    is_b = (ser == "1234567\x00").to_numpy(dtype=bool, na_value=False)
+    assert arms is not None and np.array_equal(arms, np.where(is_a, 0, np.where(is_b, 1, -1)))
+
+
+def test_not_arrow_strings_are_left_to_pandas() -> None:
+    import pandas as pd
+
+    assert _kernels.factorize_strings(pd.array(["a", "b"], dtype=object)) is None
+    assert _kernels.match_two_strings(pd.array([1, 2]), "a", "b") is None
+    assert _kernels.match_two_strings(pd.array(["a"], dtype="str"), "a", "b" * 17) is None  # > 16 bytes
+
+
+@pytest.mark.parametrize("dropna", [True, False])
+def test_group_codes_and_moments_same_with_and_without_kernels(dropna: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from massage_outcomes.effects.summary import group_codes, grouped_moments
+
+    rng = np.random.default_rng(32)
+    n = 30_000
+    frame = pd.DataFrame({
+        "therapist": pd.array(_tricky_strings(rng, n), dtype="str"),
+        "condition": pd.Categorical.from_codes(rng.integers(-1, 3, n), categories=["lbp", "neck", "tmj"]),
+        "value": np.where(rng.random(n) < 0.02, np.nan, rng.normal(size=n)),
+    })
+    codes, keys = group_codes(frame, ["therapist", "condition"], dropna=dropna)
+    m = grouped_moments(frame["value"], codes, len(keys))
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    codes0, keys0 = group_codes(frame, ["therapist", "condition"], dropna=dropna)
+    m0 = grouped_moments(frame["value"], codes0, len(keys0))
+    assert np.array_equal(codes, codes0)
+    pd.testing.assert_frame_equal(keys, keys0)
+    for name in ("n", "mean", "m2"):  # bit for bit
+        assert np.array_equal(getattr(m, name), getattr(m0, name), equal_nan=True)

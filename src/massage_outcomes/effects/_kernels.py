@@ -22,6 +22,8 @@ doi:10.1145/3460772.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 try:  # numba is a declared dependency; the numpy path in bootstrap.py is the (tested) fallback
@@ -347,3 +349,270 @@ def solve_ncp(t: np.ndarray, df: np.ndarray, ps: tuple[float, ...], tol: float, 
                           NCT_ITRMAX, NCT_ERRMAX, out)
         outs.append(out)
     return outs
+
+
+# ------------------------------------------------------------------------------------ grouping on strings
+# Why: pandas' factorize of an Arrow-backed "str" column (arrow's dictionary_encode plus a sort) took 26 ms for
+# 1M short strings (benchmark (b)), and ``pyarrow.compute.index_in`` for the two arm labels 19 ms; one pass of
+# a compiled open-addressing hash over the raw offsets/bytes does either in a few ms (numbers in the benchmark
+# docstring).
+if HAVE_NUMBA:
+    from llvmlite import ir
+    from numba.core import types as _nbtypes
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _load_u64(typingctx, arr, idx):
+        """The 8 bytes at ``arr[idx:idx + 8]`` (uint8 array) as a little-endian uint64: one unaligned load."""
+        sig = _nbtypes.uint64(arr, _nbtypes.intp)
+
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            ptr = builder.gep(ary.data, [args[1]])
+            return builder.load(builder.bitcast(ptr, ir.IntType(64).as_pointer()), align=1)
+
+        return sig, codegen
+
+    @njit(inline="always", cache=True)
+    def _low_bytes(w, k):
+        """The k lowest bytes of w (k ≤ 0: none; k ≥ 8: all)."""
+        if k >= 8:
+            return w
+        if k <= 0:
+            return _U64(0)
+        return w & ((_U64(1) << _U64(8 * k)) - _U64(1))
+
+    @njit(inline="always", cache=True)
+    def _load_clamped(data, s):
+        """``_load_u64`` that never reads past the buffer (size ≥ 8): near the end it loads the last 8 bytes and
+        shifts, so the bytes beyond the buffer come out as zeros."""
+        pos = min(s, data.size - 8)
+        sh = s - pos
+        w = _load_u64(data, pos)
+        return w >> _U64(8 * sh) if sh < 8 else _U64(0)
+
+    @njit(inline="always", cache=True)
+    def _words(data, s, ln):
+        """The first 16 bytes of a string as two words, zero beyond its length."""
+        return _low_bytes(_load_clamped(data, s), ln), _low_bytes(_load_clamped(data, s + 8), ln - 8)
+
+    @njit(inline="always", cache=True)
+    def _mix(h):
+        h = (h ^ (h >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return h ^ (h >> _U64(31))
+
+    @njit(inline="always", cache=True)
+    def _key(data, s, ln):
+        """A string's key words: its first 16 bytes and (beyond 16 bytes) its last 16, zero-padded, and a
+        multiplicative hash of them and the length (table slots come from its high bits). Branch-free: a byte
+        loop here (for long strings) tripled the time of the whole pass."""
+        w0, w1 = _words(data, s, ln)
+        tail = max(ln - 16, 0)
+        w2, w3 = _words(data, s + tail, 16 if ln > 16 else 0)  # the last 16 bytes (none for short strings)
+        h = (w0 ^ (w1 * _U64(0xC2B2AE3D27D4EB4F) + _U64(ln))) * _U64(0x9E3779B97F4A7C15)
+        h = (h ^ w2 ^ (w3 * _U64(0x165667B19E3779F9))) * _U64(0x9E3779B97F4A7C15)
+        return w0, w1, w2, w3, h
+
+    @njit(cache=True)
+    def _factorize_rows(offsets, data, valid, codes, i0, table, shift, first, hashes, keys, klen, nu):
+        """The hot loop of :func:`_factorize_utf8` from row ``i0``: returns (next row, number of ids) when done
+        or when the table or the id arrays must grow (no array is reallocated in here: no reference counting
+        in the loop)."""
+        n = offsets.size - 1
+        cap = table.size
+        for i in range(i0, n):
+            if not valid[i]:
+                codes[i] = -1
+                continue
+            s = offsets[i]
+            ln = offsets[i + 1] - s
+            w0, w1, w2, w3, h = _key(data, s, ln)
+            slot = np.int64(h >> shift)
+            while True:
+                u = table[slot]
+                if u < 0:
+                    if nu == first.size or 4 * (nu + 1) > cap:
+                        return i, nu  # grow, then resume at this row
+                    first[nu] = i
+                    hashes[nu] = h
+                    keys[nu, 0] = w0
+                    keys[nu, 1] = w1
+                    keys[nu, 2] = w2
+                    keys[nu, 3] = w3
+                    klen[nu] = ln
+                    table[slot] = nu
+                    codes[i] = nu
+                    nu += 1
+                    break
+                if (hashes[u] == h and klen[u] == ln and keys[u, 0] == w0 and keys[u, 1] == w1
+                        and keys[u, 2] == w2 and keys[u, 3] == w3):
+                    same = True
+                    if ln > 32:  # the middle bytes
+                        s2 = offsets[first[u]]
+                        for k in range(16, ln - 16):
+                            if data[s + k] != data[s2 + k]:
+                                same = False
+                                break
+                    if same:
+                        codes[i] = u
+                        break
+                slot = (slot + 1) & (cap - 1)
+        return n, nu
+
+    @njit(cache=True)
+    def _factorize_utf8(offsets, data, valid, codes):  # pragma: no cover
+        """codes[i] = id of string i in order of first appearance (−1 where not valid); returns the row of the
+        first appearance of each id. Open addressing with linear probing, load factor ≤ 1/4; a string is
+        compared by its hash, length and key words (and byte by byte in the middle of strings over 32 bytes)."""
+        n = offsets.size - 1
+        bits = 10
+        table = np.full(1 << bits, -1, np.int64)
+        m = 256
+        first = np.empty(m, np.int64)
+        hashes = np.empty(m, np.uint64)
+        keys = np.empty((m, 4), np.uint64)
+        klen = np.empty(m, np.int64)
+        i, nu = 0, 0
+        while True:
+            i, nu = _factorize_rows(offsets, data, valid, codes, i, table, _U64(64 - bits), first, hashes, keys,
+                                    klen, nu)
+            if i >= n:
+                break
+            if nu == first.size:
+                first = np.concatenate((first, np.empty(m, np.int64)))
+                hashes = np.concatenate((hashes, np.empty(m, np.uint64)))
+                keys = np.concatenate((keys, np.empty((m, 4), np.uint64)))
+                klen = np.concatenate((klen, np.empty(m, np.int64)))
+                m *= 2
+            if 4 * (nu + 1) > table.size:  # rebuild twice as large
+                bits += 1
+                table = np.full(1 << bits, -1, np.int64)
+                shift = _U64(64 - bits)
+                for v in range(nu):
+                    sl = np.int64(hashes[v] >> shift)
+                    while table[sl] >= 0:
+                        sl = (sl + 1) & (table.size - 1)
+                    table[sl] = v
+        return first[:nu]
+
+    @njit(cache=True, parallel=True, nogil=True)
+    def _match_two_utf8(offsets, data, valid, a0, a1, la, b0, b1, lb, out):  # pragma: no cover
+        """out[i] = 0 where string i is a, 1 where it is b, −1 otherwise or not valid (a and b ≤ 16 bytes,
+        given as words and lengths): branch-free, as random labels would defeat the branch predictor."""
+        for i in prange(offsets.size - 1):
+            s = offsets[i]
+            ln = offsets[i + 1] - s
+            w0, w1 = _words(data, s, ln)
+            is_a = (ln == la) & (w0 == a0) & (w1 == a1)
+            is_b = (ln == lb) & (w0 == b0) & (w1 == b1)
+            out[i] = -1 if not valid[i] else (0 if is_a else (1 if is_b else -1))
+
+    @njit(cache=True)
+    def _grouped_moments(values, codes, ngroups):  # pragma: no cover
+        """n, mean, Σ(x − mean)² per code (codes < 0 and NaN values skipped), summing in row order exactly as
+        ``np.bincount`` does, so the results are bitwise those of the bincount version."""
+        n = np.zeros(ngroups)
+        s = np.zeros(ngroups)
+        for i in range(values.size):
+            c = codes[i]
+            v = values[i]
+            if c >= 0 and c < ngroups and not np.isnan(v):
+                n[c] += 1.0
+                s[c] += v
+        mean = np.empty(ngroups)
+        for g in range(ngroups):
+            mean[g] = s[g] / n[g] if n[g] > 0 else np.nan
+        m2 = np.zeros(ngroups)
+        for i in range(values.size):
+            c = codes[i]
+            v = values[i]
+            if c >= 0 and c < ngroups and not np.isnan(v):
+                dv = v - mean[c]
+                m2[c] += dv * dv
+        return n, mean, m2
+
+
+def _utf8_buffers(values: object) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(offsets int32/int64, bytes uint8, valid bool) of an Arrow-backed pandas string array (views of its
+    buffers, no copy), else None."""
+    pa_array = getattr(values, "_pa_array", None)
+    if pa_array is None:
+        return None
+    import pyarrow as pa
+
+    if isinstance(pa_array, pa.ChunkedArray):
+        arr = pa_array.chunk(0) if pa_array.num_chunks == 1 else pa_array.combine_chunks()
+    else:
+        arr = pa_array
+    off_type: type[np.signedinteger[Any]]
+    if pa.types.is_string(arr.type):
+        off_type = np.int32
+    elif pa.types.is_large_string(arr.type):
+        off_type = np.int64
+    else:
+        return None
+    n = len(arr)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=off_type, count=arr.offset + n + 1)[arr.offset:]  # no copy
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    if data.size < 8:  # the word loads need 8 bytes
+        data = np.concatenate([data, np.zeros(8, np.uint8)])
+    if arr.null_count:
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    else:
+        valid = np.ones(n, dtype=bool)
+    return offsets, data, valid
+
+
+def factorize_strings(values: object) -> tuple[np.ndarray, list[str]] | None:
+    """Sorted factorization of an Arrow-backed pandas string array: (codes, sorted uniques), NA → −1.
+
+    The same as ``pd.factorize(values, sort=True)`` (uniques in code-point order); None when the array is not
+    Arrow-backed UTF-8 or numba is missing (the caller then uses pandas).
+    """
+    if not HAVE_NUMBA:
+        return None
+    bufs = _utf8_buffers(values)
+    if bufs is None:
+        return None
+    offsets, data, valid = bufs
+    codes = np.empty(offsets.size - 1, dtype=np.int64)
+    first = _factorize_utf8(offsets, data, valid, codes)
+    uniques = [data[offsets[r]:offsets[r + 1]].tobytes().decode("utf-8") for r in first]
+    order = sorted(range(len(uniques)), key=uniques.__getitem__)
+    rank = np.empty(len(uniques) + 1, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
+    rank[-1] = -1  # code −1 (missing) indexes the last slot
+    return rank[codes], [uniques[i] for i in order]
+
+
+def match_two_strings(values: object, a: str, b: str) -> np.ndarray | None:
+    """0 where ``values == a``, 1 where ``values == b``, −1 elsewhere (NA too), for an Arrow-backed pandas string
+    array; None when not applicable (the caller then compares with pandas)."""
+    if not HAVE_NUMBA:
+        return None
+    bufs = _utf8_buffers(values)
+    if bufs is None:
+        return None
+    offsets, data, valid = bufs
+    ab = [x.encode("utf-8") for x in (a, b)]
+    if max(len(x) for x in ab) > 16:
+        return None
+    words: list[Any] = []
+    for x in ab:
+        padded = np.zeros(16, dtype=np.uint8)
+        padded[: len(x)] = np.frombuffer(x, dtype=np.uint8)
+        w = padded.view("<u8")
+        words += [np.uint64(w[0]), np.uint64(w[1]), np.int64(len(x))]
+    out = np.empty(offsets.size - 1, dtype=np.int64)
+    a0, a1, la, b0, b1, lb = words
+    _match_two_utf8(offsets, data, valid, a0, a1, la, b0, b1, lb, out)
+    return out
+
+
+def grouped_moments(values: np.ndarray, codes: np.ndarray, ngroups: int) -> tuple[np.ndarray, ...] | None:
+    """(n, mean, m2) per group code in one compiled pass pair; None without numba."""
+    if not HAVE_NUMBA:
+        return None
+    return _grouped_moments(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(codes), int(ngroups))
