@@ -303,16 +303,14 @@ def grouped_effects(
     boot = ci in ("bca", "percentile")
     groups: list[list[np.ndarray]] = []
     statistic: Callable[[Sequence[Any]], np.ndarray]
-    table = keys.copy()
+    cols: dict[str, Any] = {}  # summary columns, added to the keys in one go at the end (6 inserts cost ~5 ms)
     if kind == "within":
         xs = frame[start].to_numpy(dtype=float)
         ys = frame[end].to_numpy(dtype=float)
         pm = grouped_paired_moments(xs, ys, codes, G)
         res = paired_effect(pm, measure=measure, ci=analytic_ci, level=level, correction=correction,
                             se_formula=se_formula)
-        table["n_1"], table["mean_1"], table["sd_1"] = pm.n, pm.mean_y, pm.y.sd
-        table["n_2"], table["mean_2"], table["sd_2"] = pm.n, pm.mean_x, pm.x.sd
-        table["r"] = pm.r
+        cols.update(n_1=pm.n, mean_1=pm.mean_y, sd_1=pm.y.sd, n_2=pm.n, mean_2=pm.mean_x, sd_2=pm.x.sd, r=pm.r)
         if boot:
             pairs = _split(np.column_stack([xs, ys]), codes, G)
             groups = [[p] for p in pairs]
@@ -333,8 +331,7 @@ def grouped_effects(
             ma, mb = both[0::2], both[1::2]
             res = between_effect(ma, mb, measure=measure, ci=analytic_ci, level=level, correction=correction,
                                  se_formula=se_formula)
-            table["n_1"], table["mean_1"], table["sd_1"] = ma.n, ma.mean, ma.sd
-            table["n_2"], table["mean_2"], table["sd_2"] = mb.n, mb.mean, mb.sd
+            cols.update(n_1=ma.n, mean_1=ma.mean, sd_1=ma.sd, n_2=mb.n, mean_2=mb.mean, sd_2=mb.sd)
             if boot:
                 ca, cb = np.where(ok & (arm_code == 0), codes, -1), np.where(ok & (arm_code == 1), codes, -1)
                 ga, gb = _split(v, ca, G), _split(v, cb, G)
@@ -361,15 +358,15 @@ def grouped_effects(
 
                 def statistic(m: Sequence[Any]) -> np.ndarray:
                     return ppc2_point(m[0], m[1], correction=correction if correction != "exact" else "approx")
-            table["n_1"], table["mean_1"], table["sd_1"] = pa.n, pa.mean_y, pa.y.sd
-            table["n_2"], table["mean_2"], table["sd_2"] = pb.n, pb.mean_y, pb.y.sd
-            table["baseline_mean_1"], table["baseline_mean_2"] = pa.mean_x, pb.mean_x
+            cols.update(n_1=pa.n, mean_1=pa.mean_y, sd_1=pa.y.sd, n_2=pb.n, mean_2=pb.mean_y, sd_2=pb.y.sd,
+                        baseline_mean_1=pa.mean_x, baseline_mean_2=pb.mean_x)
             if boot:
                 rows2 = np.column_stack([xs, ys])
                 ga, gb = _split(rows2, ca, G), _split(rows2, cb, G)
                 groups = [[ga[g], gb[g]] for g in range(G)]
         else:
             raise DataValidationError(f"unknown kind {kind!r}")
+    table = pd.DataFrame({**{k: keys[k] for k in keys.columns}, **cols}, index=keys.index)
     draws = None
     if boot:
         res, draws = _bootstrap_result(res, groups, statistic, ci=ci, level=level, n_resamples=n_resamples, rng=rng,
@@ -381,13 +378,14 @@ def _arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
     """0 where ``arm == a``, 1 where ``arm == b``, −1 elsewhere (categorical codes used when available)."""
     if isinstance(arm.dtype, pd.CategoricalDtype):
         cats = list(arm.cat.categories)
-        codes = np.asarray(arm.cat.codes)
-        out = np.full(codes.shape, -1, dtype=np.int64)
+        # a lookup per category (its last slot serves code −1, missing): one gather, where two masked
+        # assignments took 10 ms for 1M rows
+        lut = np.full(len(cats) + 1, -1, dtype=np.int64)
         if a in cats:
-            out[codes == cats.index(a)] = 0
+            lut[cats.index(a)] = 0
         if b in cats:
-            out[codes == cats.index(b)] = 1
-        return out
+            lut[cats.index(b)] = 1
+        return lut[np.asarray(arm.cat.codes)]
     if isinstance(a, str) and isinstance(b, str):
         # Arrow-backed strings (pandas' default "str"): one branch-free compiled pass over the bytes (4-7 ms for
         # 1M labels, against 19 ms for pyarrow's index_in below)
