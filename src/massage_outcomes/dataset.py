@@ -153,6 +153,13 @@ def _dense(codes: np.ndarray) -> np.ndarray:
     return remap[codes]
 
 
+def _first_present(codes: np.ndarray, values: pd.Series, first_row: np.ndarray) -> np.ndarray:
+    """Per group: the position of its first row with a value; ``first_row`` itself when nothing is missing."""
+    if not values.hasnans:
+        return first_row
+    return first_positions(codes, values, len(first_row))
+
+
 def _only_code(groups: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Per group (ids 0..n_groups-1): its one category code when all its non-missing codes agree, else -1."""
     present = codes >= 0
@@ -490,7 +497,7 @@ class Dataset:
         subjects = long.iloc[first_row][SUBJECT_KEY].reset_index(drop=True)
         n_groups = len(first_row)
         for c in subj_cols:
-            per = take_or_missing(long[c], first_positions(codes, long[c], n_groups))
+            per = take_or_missing(long[c], _first_present(codes, long[c], first_row))
             if isinstance(per.dtype, pd.CategoricalDtype) and c != "condition":
                 per = category_to_str(per)  # arm, clinic and text covariates are plain strings
             subjects[c] = per
@@ -512,7 +519,7 @@ class Dataset:
             np.fmin.at(day, scodes, srows["day"].to_numpy(dtype=float))
             sessions["day"] = day
             for c in ("date", "technique", "intent", "therapist", "duration_min", "pressure", "body_region"):
-                sessions[c] = take_or_missing(srows[c], first_positions(scodes, srows[c], len(sfirst)))
+                sessions[c] = take_or_missing(srows[c], _first_present(scodes, srows[c], sfirst))
         else:
             sessions = _empty(SESSION_COLUMNS)
         outcomes = long[OUTCOME_COLUMNS]
