@@ -299,3 +299,14 @@ def test_group_codes_and_moments_same_with_and_without_kernels(dropna: bool, mon
     pd.testing.assert_frame_equal(keys, keys0)
     for name in ("n", "mean", "m2"):  # bit for bit
         assert np.array_equal(getattr(m, name), getattr(m0, name), equal_nan=True)
+
+
+def test_arm_group_codes_compiled_and_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(33)
+    codes = rng.integers(-1, 50, 10_000)
+    arm = rng.integers(-1, 2, 10_000)
+    got = _kernels.arm_group_codes(codes, arm)
+    expect = np.where((codes >= 0) & (arm >= 0), codes * 2 + arm, -1)
+    assert np.array_equal(got, expect)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    assert np.array_equal(_kernels.arm_group_codes(codes, arm), expect)

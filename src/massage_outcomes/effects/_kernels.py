@@ -508,6 +508,13 @@ if HAVE_NUMBA:
             is_b = (ln == lb) & (w0 == b0) & (w1 == b1)
             out[i] = -1 if not valid[i] else (0 if is_a else (1 if is_b else -1))
 
+    @njit(cache=True, parallel=True, nogil=True)
+    def _arm_group_codes(codes, arm, out):  # pragma: no cover
+        for i in prange(codes.size):
+            c = np.int64(codes[i])
+            r = np.int64(arm[i])
+            out[i] = c * 2 + r if (c >= 0 and r >= 0) else -1
+
     @njit(cache=True)
     def _grouped_moments(values, codes, ngroups):  # pragma: no cover
         """n, mean, Σ(x − mean)² per code (codes < 0 and NaN values skipped), summing in row order exactly as
@@ -577,11 +584,12 @@ def factorize_strings(values: object) -> tuple[np.ndarray, list[str]] | None:
     if bufs is None:
         return None
     offsets, data, valid = bufs
-    codes = np.empty(offsets.size - 1, dtype=np.int64)
+    small = offsets.size - 1 < 2**31  # int32 codes: half the memory traffic of int64
+    codes = np.empty(offsets.size - 1, dtype=np.int32 if small else np.int64)
     first = _factorize_utf8(offsets, data, valid, codes)
     uniques = [data[offsets[r]:offsets[r + 1]].tobytes().decode("utf-8") for r in first]
     order = sorted(range(len(uniques)), key=uniques.__getitem__)
-    rank = np.empty(len(uniques) + 1, dtype=np.int64)
+    rank = np.empty(len(uniques) + 1, dtype=codes.dtype)
     rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
     rank[-1] = -1  # code −1 (missing) indexes the last slot
     return rank[codes], [uniques[i] for i in order]
@@ -608,6 +616,18 @@ def match_two_strings(values: object, a: str, b: str) -> np.ndarray | None:
     out = np.empty(offsets.size - 1, dtype=np.int64)
     a0, a1, la, b0, b1, lb = words
     _match_two_utf8(offsets, data, valid, a0, a1, la, b0, b1, lb, out)
+    return out
+
+
+def arm_group_codes(codes: np.ndarray, arm: np.ndarray) -> np.ndarray:
+    """``codes·2 + arm`` where both are ≥ 0, else −1 (the bins of the two arms of each group): one pass, where
+    numpy's multiply, add, two compares, and and masked store took ~5 ms for 1M rows."""
+    if not HAVE_NUMBA:
+        comb = codes * 2 + arm
+        comb[(arm < 0) | (codes < 0)] = -1
+        return np.asarray(comb, dtype=np.int64)
+    out = np.empty(codes.size, dtype=np.int64)
+    _arm_group_codes(np.ascontiguousarray(codes), np.ascontiguousarray(arm), out)
     return out
 
 

@@ -322,9 +322,8 @@ def grouped_effects(
             raise DataValidationError(f"kind={kind!r} needs `compare=(column, a, b)`.")
         col, a, b = compare
         arm_code = _arm_codes(frame[col], a, b)
-        comb = codes * 2 + arm_code
-        ok = (arm_code >= 0) & (codes >= 0)
-        comb[~ok] = -1
+        comb = _kernels.arm_group_codes(codes, arm_code)  # −1 where the group or the arm is missing
+        ok = comb >= 0
         if kind == "between":
             v = frame[value].to_numpy(dtype=float)
             both = grouped_moments(v, comb, 2 * G)
