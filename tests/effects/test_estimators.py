@@ -135,3 +135,14 @@ def test_vectorized_many_groups_equal_one_at_a_time() -> None:
     for i in (0, 17, 49):
         one = between_effect(a[i], b[i], measure="hedges_g")
         assert float(one.ci_low) == pytest.approx(allr.ci_low[i], rel=1e-10)
+
+
+def test_hedges_j_on_bootstrap_shaped_df_is_elementwise() -> None:
+    df = np.array([3.0, 18.0, 250.0, 1.0])  # J(1) is undefined (NaN)
+    tiled = np.tile(df, (6, 1))
+    for corr in ("exact", "approx"):
+        expect = np.array([[float(hedges_j(v, correction=corr)) for v in row] for row in tiled])
+        np.testing.assert_array_equal(hedges_j(tiled, correction=corr), expect)  # the repeated-rows path
+        varied = tiled + np.arange(6)[:, None]
+        expect_v = np.array([[float(hedges_j(v, correction=corr)) for v in row] for row in varied])
+        np.testing.assert_array_equal(hedges_j(varied, correction=corr), expect_v)
