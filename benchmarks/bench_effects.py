@@ -6,17 +6,39 @@
 (b) 1M rows, 5,000 therapist × condition groups: ratio to the pingouin loop over *all* groups (default; the loop
     has a fixed cost of about 0.25 s for pandas to split the frame, so timing a few hundred groups and
     extrapolating linearly overstated it about 5-fold). The frame has the dtypes ``Dataset.analysis_frame``
-    gives: ``therapist`` and ``arm`` are plain strings, ``condition`` a Categorical. A second line times the same
-    data with ``therapist`` and ``arm`` as Categoricals (as a store of coded data would give them).
+    gives: ``therapist`` and ``arm`` are plain strings, ``condition`` a Categorical. The main line is what a user
+    gets by default: exact (noncentral t) intervals. Further lines: the same data with ``ci="normal"`` (like for
+    like: pingouin's ``compute_esci`` is a normal-approximation interval), and with ``therapist`` and ``arm`` as
+    Categoricals (as a store of coded data would give them), exact intervals.
 (c) BCa bootstrap, 2,000 resamples, 35 groups over 100k rows: ratio to looping
     ``pingouin.compute_bootci(method="bca")`` (timed on ``--boot-groups`` groups and extrapolated), and the
     difference of the intervals on those groups in units of the bootstrap SE (Monte Carlo error). Run for
     integer-valued changes (a 0–10 pain scale: the multinomial-over-distinct-values path) and continuous ones.
-    Continuous data need all 2,000 × 100k = 200M row indices drawn and gathered; numpy's draw, multiply-shift,
-    take and sum cost about 3.5 ns per index however the chunks are sized (tried: 8k-256k draws per chunk,
-    preallocated buffers, complex64 gathers, uint16 bounded integers, float-to-index conversion, bincount
-    counts times a matrix product), i.e. ~0.7 s, about 30x pingouin at best; 50x would need a fused compiled
-    kernel or threads.
+    Continuous data need all 2,000 × 100k = 200M row indices drawn and summed. In numpy that cost about 3.5 ns
+    per index however the chunks were sized (tried: 8k-256k draws per chunk, preallocated buffers, complex64
+    gathers, uint16 bounded integers, float-to-index conversion, bincount counts times a matrix product), i.e.
+    ~0.7 s, about 26x pingouin. Now a compiled (numba) kernel draws each index (xoshiro256** per resample,
+    Lemire's bounded integers with rejection: exactly uniform) and adds the row into the resample's sums without
+    an index array, parallel over resamples (``effects/_kernels.py``); a line with numba on one thread shows the
+    CPU cost without the parallel overhead.
+
+Measured 2026-11-27 09:50-09:55 UTC on the 2-vCPU machine, load ~0.8 (another job on and off), three full
+runs (``--repeat 5``; ranges over the runs; "CPU" = ratio of process CPU seconds):
+
+(a) ours 28-33 ms, 0.41-0.45x the bare groupby by+arm (67-75 ms); 5.7-5.9x the pingouin loop (0.16-0.19 s
+    for 35 groups).
+(b) exact intervals (default), string labels: 45-53x wall, 39-46x CPU (ours 38-39 ms, pingouin loop 1.7-2.0 s);
+    ci="normal" (like for like with compute_esci): 50-60x wall, 46-55x CPU; Categorical therapist/arm, exact:
+    77-92x wall, 66-80x CPU. Goal 100x: NOT met. Before this session: 17x (string labels), 26x (Categoricals).
+    Where the time went: exact nct limits 39-44 ms -> 6-8 ms (the same secant iteration compiled, the CDF from
+    the AS 243 series for df <= 300, one incomplete beta per group); factorizing 1M string labels 25 ms ->
+    11-15 ms (compiled hash over the Arrow buffers; near this machine's memory bandwidth); arm labels 19 ->
+    4-7 ms; moments per group 8-14 -> 2-5 ms (the same bits as bincount). Left for string labels, roughly:
+    12 ms factorizing, 6 ms combining codes, 4 ms moments, 6 ms intervals, 4 ms arm labels, 6 ms the rest.
+(c) integer data: 72-90x wall and CPU. Continuous data, 2 threads: 65-91x wall, 42-50x CPU (ours 0.19-0.26 s
+    wall, 0.34-0.42 s CPU: the two vCPUs scale poorly); numba on one thread: 52-57x wall and CPU (0.32-0.36 s).
+    Before: 26x. Intervals agree with pingouin within 0.19-0.20 bootstrap SE on the timed groups (pingouin
+    rounds to 2 decimals).
 
 Run::
 
@@ -130,8 +152,12 @@ def bench_b(repeat: int, sample_groups: int | None) -> dict[str, float]:
     tab, res, _ = ours(frame, by, ci="exact")
     t_ours = best_of(lambda: ours(frame, by, ci="exact"), repeat)
     c_ours = CPU["last"]
+    # like for like: pingouin's compute_esci is a normal-approximation interval (our default is the exact one)
+    t_normal = best_of(lambda: ours(frame, by, ci="normal"), repeat)
+    c_normal = CPU["last"]
     coded = frame.assign(therapist=frame["therapist"].astype("category"), arm=frame["arm"].astype("category"))
     t_coded = best_of(lambda: ours(coded, by, ci="exact"), repeat)
+    c_coded = CPU["last"]
     CPU.pop("pingouin_loop", None)
     t_pg, done, total = min(pingouin_loop(frame, by, max_groups=sample_groups) for _ in range(repeat))
     t_pg_all = t_pg / done * total
@@ -143,6 +169,9 @@ def bench_b(repeat: int, sample_groups: int | None) -> dict[str, float]:
         "pingouin_all_groups_s" if done == total else "pingouin_extrapolated_s": t_pg_all,
         "speedup_vs_pingouin": t_pg_all / t_ours,
         "ours_categorical_therapist_arm_s": t_coded, "speedup_vs_pingouin_categorical": t_pg_all / t_coded,
+        "cpu_speedup_vs_pingouin_categorical": c_pg_all / c_coded,
+        "ours_normal_ci_s": t_normal, "speedup_vs_pingouin_normal_ci_like_for_like": t_pg_all / t_normal,
+        "cpu_speedup_vs_pingouin_normal_ci_like_for_like": c_pg_all / c_normal,
         "rows_with_notes": int((np.asarray(res.note) != "").sum()),  # type: ignore[attr-defined]
     }
 
@@ -160,6 +189,19 @@ def bench_c(repeat: int, boot_groups: int, integer: bool) -> dict[str, float | l
     tab, res, _ = run()
     t_ours = best_of(run, repeat)
     c_ours = CPU["last"]
+    single: dict[str, float] = {}
+    try:  # the compiled resampler on one thread: the CPU cost without the parallel overhead
+        import numba
+
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            single["ours_one_thread_s"] = best_of(run, repeat)
+            single["cpu_ours_one_thread_s"] = CPU["last"]
+        finally:
+            numba.set_num_threads(threads)
+    except ImportError:
+        pass
     diffs = []
     t_pg = c_pg = 0.0
     for gi in range(boot_groups):
@@ -185,6 +227,9 @@ def bench_c(repeat: int, boot_groups: int, integer: bool) -> dict[str, float | l
         "pingouin_groups_timed": boot_groups, "pingouin_timed_s": t_pg, "pingouin_extrapolated_s": t_pg_all,
         "speedup_vs_pingouin": t_pg_all / t_ours,
         "max_ci_difference_in_bootstrap_se": max(diffs),
+        **single,
+        **({"speedup_vs_pingouin_one_thread": t_pg_all / single["ours_one_thread_s"],
+            "cpu_speedup_vs_pingouin_one_thread": c_pg_all / single["cpu_ours_one_thread_s"]} if single else {}),
     }
 
 
