@@ -277,8 +277,11 @@ def test_not_arrow_strings_are_left_to_pandas() -> None:
     assert _kernels.match_two_strings(pd.array(["a"], dtype="str"), "a", "b" * 17) is None  # > 16 bytes
 
 
+@pytest.mark.parametrize("by", [["therapist", "condition"], ["therapist"], ["condition"],
+                                ["clinic", "therapist", "condition"], ["condition", "clinic", "therapist"]])
 @pytest.mark.parametrize("dropna", [True, False])
-def test_group_codes_and_moments_same_with_and_without_kernels(dropna: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_group_codes_and_moments_same_with_and_without_kernels(dropna: bool, by: list[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import pandas as pd
 
     from massage_outcomes.effects.summary import group_codes, grouped_moments
@@ -288,12 +291,13 @@ def test_group_codes_and_moments_same_with_and_without_kernels(dropna: bool, mon
     frame = pd.DataFrame({
         "therapist": pd.array(_tricky_strings(rng, n), dtype="str"),
         "condition": pd.Categorical.from_codes(rng.integers(-1, 3, n), categories=["lbp", "neck", "tmj"]),
+        "clinic": pd.array(np.array(["north", "south", "east"])[rng.integers(0, 3, n)], dtype="str"),
         "value": np.where(rng.random(n) < 0.02, np.nan, rng.normal(size=n)),
     })
-    codes, keys = group_codes(frame, ["therapist", "condition"], dropna=dropna)
+    codes, keys = group_codes(frame, by, dropna=dropna)
     m = grouped_moments(frame["value"], codes, len(keys))
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
-    codes0, keys0 = group_codes(frame, ["therapist", "condition"], dropna=dropna)
+    codes0, keys0 = group_codes(frame, by, dropna=dropna)
     m0 = grouped_moments(frame["value"], codes0, len(keys0))
     assert np.array_equal(codes, codes0)
     pd.testing.assert_frame_equal(keys, keys0)

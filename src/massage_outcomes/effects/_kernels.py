@@ -508,6 +508,36 @@ if HAVE_NUMBA:
             is_b = (ln == lb) & (w0 == b0) & (w1 == b1)
             out[i] = -1 if not valid[i] else (0 if is_a else (1 if is_b else -1))
 
+    @njit(cache=True)
+    def _combine_two(c1, lut1, use_lut1, c2, lut2, use_lut2, s2, total, comb, out):  # pragma: no cover
+        """out = dense rank (0..G−1, in increasing order) of the combined code c1·s2 + c2 (each code first
+        looked up in its lut when asked; −1 in either key gives −1); returns the observed combined codes.
+        ``comb`` is scratch space (int32 when the combined codes fit: less memory traffic)."""
+        present = np.zeros(total + 1, np.bool_)
+        for i in range(c1.size):
+            a = np.int64(c1[i])
+            b = np.int64(c2[i])
+            if a >= 0 and use_lut1:
+                a = lut1[a]
+            if b >= 0 and use_lut2:
+                b = lut2[b]
+            v = total if (a < 0 or b < 0) else a * s2 + b
+            comb[i] = v
+            present[v] = True
+        remap = np.full(total + 1, -1, np.int64)
+        g = 0
+        for j in range(total):
+            if present[j]:
+                remap[j] = g
+                g += 1
+        observed = np.empty(g, np.int64)
+        for j in range(total):
+            if present[j]:
+                observed[remap[j]] = j
+        for i in range(c1.size):
+            out[i] = remap[comb[i]]
+        return observed
+
     @njit(cache=True, parallel=True, nogil=True)
     def _arm_group_codes(codes, arm, out):  # pragma: no cover
         for i in prange(codes.size):
@@ -578,6 +608,16 @@ def factorize_strings(values: object) -> tuple[np.ndarray, list[str]] | None:
     The same as ``pd.factorize(values, sort=True)`` (uniques in code-point order); None when the array is not
     Arrow-backed UTF-8 or numba is missing (the caller then uses pandas).
     """
+    res = factorize_strings_unsorted(values)
+    if res is None:
+        return None
+    codes, rank, uniques = res
+    return np.where(codes >= 0, rank[codes], -1), uniques
+
+
+def factorize_strings_unsorted(values: object) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """(codes in order of first appearance, the sorted position of each code, sorted uniques); None when not
+    applicable. :func:`combine_codes` applies the positions while it combines keys (one gather fewer)."""
     if not HAVE_NUMBA:
         return None
     bufs = _utf8_buffers(values)
@@ -589,10 +629,45 @@ def factorize_strings(values: object) -> tuple[np.ndarray, list[str]] | None:
     first = _factorize_utf8(offsets, data, valid, codes)
     uniques = [data[offsets[r]:offsets[r + 1]].tobytes().decode("utf-8") for r in first]
     order = sorted(range(len(uniques)), key=uniques.__getitem__)
-    rank = np.empty(len(uniques) + 1, dtype=codes.dtype)
+    rank = np.empty(len(uniques), dtype=codes.dtype)
     rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
-    rank[-1] = -1  # code −1 (missing) indexes the last slot
-    return rank[codes], [uniques[i] for i in order]
+    return codes, rank, [uniques[i] for i in order]
+
+
+def combine_codes(
+    codes_list: list[np.ndarray], luts: list[np.ndarray | None], sizes: list[int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Group codes from per-key codes: mixed-radix combination (each key's codes looked up in its lut when
+    given; −1 = missing in any key gives −1), renumbered 0..G−1 in increasing combined order. Returns (codes,
+    observed combined codes), or None without numba. One compiled pass and a renumbering pass: for 1M rows and
+    two keys ~2.5 ms, where numpy's gather, copy, compares, multiply-add, bincount and remap took ~7.5 ms."""
+    if not HAVE_NUMBA:
+        return None
+    dummy = np.zeros(1, dtype=np.int64)
+    if len(codes_list) > 2:  # fold the leading keys with numpy (rare), then the last pair compiled
+        head = [c if lut is None else np.where(c >= 0, lut[c], -1) for c, lut in zip(codes_list[:-1], luts[:-1],
+                                                                                      strict=True)]
+        folded = np.asarray(head[0], dtype=np.int64).copy()
+        missing = folded < 0
+        for c, s_ in zip(head[1:], sizes[1:-1], strict=True):
+            missing |= c < 0
+            folded = folded * s_ + c
+        folded[missing] = -1
+        codes_list = [folded, codes_list[-1]]
+        luts = [None, luts[-1]]
+        sizes = [int(np.prod(sizes[:-1], dtype=np.int64)), sizes[-1]]
+    if len(codes_list) == 1:
+        codes_list = [codes_list[0], np.zeros(codes_list[0].size, dtype=np.int8)]
+        luts = [luts[0], None]
+        sizes = [sizes[0], 1]
+    (c1, c2), (l1, l2) = codes_list, luts
+    total = int(sizes[0]) * int(sizes[1])
+    out = np.empty(c1.size, dtype=np.int64)
+    comb = np.empty(c1.size, dtype=np.int32 if total < 2**31 - 1 else np.int64)
+    observed = _combine_two(np.ascontiguousarray(c1), dummy if l1 is None else l1, l1 is not None,
+                            np.ascontiguousarray(c2), dummy if l2 is None else l2, l2 is not None,
+                            np.int64(sizes[1]), np.int64(total), comb, out)
+    return out, observed
 
 
 def match_two_strings(values: object, a: str, b: str) -> np.ndarray | None:
