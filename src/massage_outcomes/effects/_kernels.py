@@ -1,20 +1,33 @@
-"""Compiled (numba) kernel for the bootstrap of continuous data: resampled sums without an index array.
+"""Compiled (numba) kernels behind the effect-size engine, each with a tested numpy/scipy/pandas fallback.
 
-Why a hand-written kernel beats numpy here: a bootstrap of G two-arm groups with B resamples over N rows needs
-B × N uniformly drawn row indices (2,000 × 100k = 200M in benchmark (c) of issue 3). With numpy each index is
-drawn into an array, bounded, gathered with ``take`` and summed in separate passes: about 3.5 ns per index
-however the chunks are sized (measured 0.75 s for benchmark (c)). This kernel draws each index, bounds it and
-adds the row's centred value and square into per-resample accumulators in one loop, without materializing
-anything, and runs the resamples in parallel (measured numbers: see ``benchmarks/bench_effects.py``).
+Every kernel here replaced a library call that measured slower in ``benchmarks/bench_effects.py`` (numbers
+there and at each kernel); with numba missing, ``HAVE_NUMBA`` is False and the callers use the library path.
+All compile with ``cache=True`` (first use in a fresh environment compiles them all in ~10-15 s).
 
-Random numbers: every (sample, resample) pair has its own xoshiro256** stream (Blackman & Vigna 2021), seeded
-with SplitMix64 from a 64-bit key and the pair's index, so the draws depend only on the key and never on the
-number of threads or on the order in which threads run. Row indices are drawn exactly uniformly with Lemire's
-(2019) multiply-shift *with rejection* on 32-bit halves of each 64-bit output (unbiased; samples must have fewer
-than 2**32 rows).
+1. **Bootstrap sums** (:func:`resampled_sums`). A bootstrap of G two-arm groups with B resamples over N rows
+   needs B × N uniformly drawn row indices (2,000 × 100k = 200M in benchmark (c) of issue 3). With numpy each
+   index is drawn into an array, bounded, gathered with ``take`` and summed in separate passes: about 3.5 ns
+   per index however the chunks were sized (0.75 s for benchmark (c)). The kernel draws each index, bounds it
+   and adds the row's centred value and square into per-resample accumulators in one loop, without
+   materializing anything, parallel over resamples: 0.29-0.34 s on one thread, 0.19-0.26 s on two.
+
+   Random numbers: every (sample, resample) pair has its own xoshiro256** stream (Blackman & Vigna 2021),
+   seeded with SplitMix64 from a 64-bit key and the pair's index, so the draws depend only on the key and never
+   on the number of threads or on the order in which threads run. Row indices are drawn exactly uniformly with
+   Lemire's (2019) multiply-shift *with rejection* on 32-bit halves of each 64-bit output (unbiased; samples
+   must have fewer than 2**32 rows).
+2. **Noncentral t** (:func:`solve_ncp`, :func:`nct_cdf`): the exact-interval iteration of
+   :mod:`~massage_outcomes.effects.intervals` with the CDF from the AS 243 series (Lenth 1989, as R's ``pt``):
+   6-8 ms instead of 39-44 ms for 5,005 groups (scipy's ``nctdtr`` costs ~1.4 µs per call).
+3. **Grouping** (:func:`factorize_strings`, :func:`match_two_strings`, :func:`combine_codes`,
+   :func:`arm_group_codes`, :func:`grouped_moments`): hash factorization of Arrow string labels, branch-free
+   matching of the two arm labels, combination of key codes and per-group moments, each one or two passes
+   over the rows where pandas/numpy made several.
 
 References
 ----------
+Lenth RV (1989) Algorithm AS 243: cumulative distribution function of the non-central t distribution. Applied
+Statistics 38(1):185-189. doi:10.2307/2347693.
 Lemire D (2019) Fast random integer generation in an interval. ACM TOMACS 29(1):3. doi:10.1145/3230636.
 Blackman D, Vigna S (2021) Scrambled linear pseudorandom number generators. ACM TOMS 47(4):36.
 doi:10.1145/3460772.
@@ -34,7 +47,10 @@ try:  # numba is a declared dependency; the numpy path in bootstrap.py is the (t
 except ImportError:  # pragma: no cover - exercised by forcing HAVE_NUMBA=False in the tests instead
     HAVE_NUMBA = False
 
-__all__ = ["HAVE_NUMBA", "resampled_sums"]
+__all__ = [
+    "HAVE_NUMBA", "resampled_sums", "solve_ncp", "nct_cdf", "factorize_strings", "match_two_strings",
+    "combine_codes", "arm_group_codes", "grouped_moments",
+]
 
 _MAX_ROWS = 2**32 - 1
 
