@@ -22,23 +22,24 @@
     an index array, parallel over resamples (``effects/_kernels.py``); a line with numba on one thread shows the
     CPU cost without the parallel overhead.
 
-Measured 2026-11-27 09:50-09:55 UTC on the 2-vCPU machine, load ~0.8 (another job on and off), three full
+Measured 2026-11-27 09:50-10:05 UTC on the 2-vCPU machine, load 0.5-1.1 (another job on and off), five full
 runs (``--repeat 5``; ranges over the runs; "CPU" = ratio of process CPU seconds):
 
-(a) ours 28-33 ms, 0.41-0.45x the bare groupby by+arm (67-75 ms); 5.7-5.9x the pingouin loop (0.16-0.19 s
+(a) ours 24-33 ms, 0.25-0.45x the bare groupby by+arm (67-105 ms); 5.7-10.6x the pingouin loop (0.16-0.25 s
     for 35 groups).
-(b) exact intervals (default), string labels: 45-53x wall, 39-46x CPU (ours 38-39 ms, pingouin loop 1.7-2.0 s);
-    ci="normal" (like for like with compute_esci): 50-60x wall, 46-55x CPU; Categorical therapist/arm, exact:
+(b) exact intervals (default), string labels: 41-53x wall, 36-46x CPU (ours 38-47 ms, pingouin loop 1.7-2.0 s);
+    ci="normal" (like for like with compute_esci): 44-60x wall, 41-55x CPU; Categorical therapist/arm, exact:
     77-92x wall, 66-80x CPU. Goal 100x: NOT met. Before this session: 17x (string labels), 26x (Categoricals).
     Where the time went: exact nct limits 39-44 ms -> 6-8 ms (the same secant iteration compiled, the CDF from
     the AS 243 series for df <= 300, one incomplete beta per group); factorizing 1M string labels 25 ms ->
-    11-15 ms (compiled hash over the Arrow buffers; near this machine's memory bandwidth); arm labels 19 ->
-    4-7 ms; moments per group 8-14 -> 2-5 ms (the same bits as bincount). Left for string labels, roughly:
-    12 ms factorizing, 6 ms combining codes, 4 ms moments, 6 ms intervals, 4 ms arm labels, 6 ms the rest.
-(c) integer data: 72-90x wall and CPU. Continuous data, 2 threads: 65-91x wall, 42-50x CPU (ours 0.19-0.26 s
-    wall, 0.34-0.42 s CPU: the two vCPUs scale poorly); numba on one thread: 52-57x wall and CPU (0.32-0.36 s).
-    Before: 26x. Intervals agree with pingouin within 0.19-0.20 bootstrap SE on the timed groups (pingouin
-    rounds to 2 decimals).
+    11-15 ms (compiled hash over the Arrow buffers; near this machine's memory bandwidth); combining the key
+    codes ~7.5 -> ~2.5 ms; arm labels 19 -> 4-7 ms; moments per group 8-14 -> 2-5 ms (the same bits as
+    bincount). Left for string labels, roughly: 12 ms factorizing, 6 ms intervals (nct 5, p-values 1), 4 ms
+    moments, 4 ms arm labels, 3 ms combining codes, the rest in pandas and small arrays.
+(c) integer data: 72-98x wall and CPU. Continuous data, 2 threads: 65-91x wall, 42-51x CPU (ours 0.19-0.28 s
+    wall, 0.33-0.44 s CPU: the two vCPUs scale poorly); numba on one thread: 52-57x wall and CPU (0.32-0.36 s;
+    44x in one disturbed run). Before: 26x. Intervals agree with pingouin within 0.19-0.20 bootstrap SE on the
+    timed groups (pingouin rounds to 2 decimals).
 
 Run::
 
