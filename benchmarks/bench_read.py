@@ -15,13 +15,17 @@ How ``mo.read`` gets there (5M rows, 641 MB, 2 cores, 2026-11-27):
   reader, with every column type fixed from the first block (was one single-threaded stream: ~2x the time);
 - the reader that sniffs the types is freed at once and the ranges use 1 MB blocks (a live sniffing reader held
   ~300 MB, 8 MB blocks another ~0.2-0.3 GB);
+- Arrow columns become pandas columns one per thread, each freed once converted (``Table.to_pandas`` took
+  1.4-2.5 s; this 0.9-1.1 s);
 - validation and table building make fewer passes over the rows (codes kept when categories are already clean,
   one first-row table shared by all complete columns, in-place group codes, numpy scatter instead of groupby),
   and the three cross-row checks (subject conflicts, session conflicts, duplicate keys) run side by side.
 
-Measured, best of 3, one run: pandas (pyarrow) 3.46 s, ``mo.read`` 5.67 s: **1.64x** (goal 2x; was 3.37x);
-peak 1.41 GB for a 0.54 GB Dataset: **2.61x** (goal 3x; pandas itself peaks at 2.29x its frame). The machine
-is shared and noisy (steal time), so single runs vary by +-30%; the ratio, taken within one run, varies less.
+Measured on a quiet machine, best of 3, one run (10:30 UTC): pandas (pyarrow) 3.47 s, ``mo.read`` 5.43 s:
+**1.57x** (goal 2x; was 3.37x); peak 1.40 GB for a 0.54 GB Dataset: **2.58x** (goal 3x; pandas itself peaks at
+2.27x its frame). Other runs today: 1.64x and 1.79x. The machine is shared and noisy (steal time, and memory
+that is slow the first time it is touched), so single timings vary by +-30%; the ratio, taken within one run,
+varies less.
 
 Usage::
 
