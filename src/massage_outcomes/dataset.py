@@ -160,15 +160,14 @@ def _first_present(codes: np.ndarray, values: pd.Series, first_row: np.ndarray) 
     return first_positions(codes, values, len(first_row))
 
 
-def _only_code(groups: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per group (ids 0..n_groups-1): its one category code when all its non-missing codes agree, else -1."""
-    present = codes >= 0
-    first = np.full(n_groups, -1, dtype=np.int64)
-    pos = np.flatnonzero(present)
-    first[groups[pos][::-1]] = pos[::-1]  # reversed assignment leaves each group's first present row
-    value = np.where(first >= 0, codes[np.maximum(first, 0)] if len(codes) else -1, -1)
-    mixed = np.zeros(n_groups, dtype=bool)
-    mixed[groups[pos[codes[pos] != value[groups[pos]]]]] = True
+def _only_code(groups: np.ndarray, values: pd.Series, first_row: np.ndarray) -> np.ndarray:
+    """Per group: the Categorical's one code when all the group's non-missing values agree, else -1."""
+    codes = values.cat.codes.to_numpy()
+    first = _first_present(groups, values, first_row)
+    value = np.append(codes, -1)[first]  # first -1 (no value in the group) picks the trailing -1
+    differ = (codes >= 0) & (codes != value[groups])
+    mixed = np.zeros(len(first_row), dtype=bool)
+    mixed[groups[differ]] = True
     return np.where(mixed, -1, value).astype(np.int64)
 
 
@@ -495,15 +494,13 @@ class Dataset:
         codes = _dense(_combine_codes([long["study"], long["subject"]])) if n else np.zeros(0, dtype=np.int64)
         first_row = _first_rows(codes)
         subjects = long.iloc[first_row][SUBJECT_KEY].reset_index(drop=True)
-        n_groups = len(first_row)
         for c in subj_cols:
             per = take_or_missing(long[c], _first_present(codes, long[c], first_row))
             if isinstance(per.dtype, pd.CategoricalDtype) and c != "condition":
                 per = category_to_str(per)  # arm, clinic and text covariates are plain strings
             subjects[c] = per
         for c in ("technique", "intent"):
-            subjects[c] = pd.Categorical.from_codes(_only_code(codes, long[c].cat.codes.to_numpy(), n_groups),
-                                                    dtype=long[c].dtype)
+            subjects[c] = pd.Categorical.from_codes(_only_code(codes, long[c], first_row), dtype=long[c].dtype)
 
         has_sess = long["session"].notna().to_numpy() if n else np.zeros(0, dtype=bool)
         if has_sess.any():
