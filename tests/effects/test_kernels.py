@@ -3,6 +3,8 @@ and the numpy fallback (same law) through bootstrap_moments."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -314,3 +316,121 @@ def test_arm_group_codes_compiled_and_numpy(monkeypatch: pytest.MonkeyPatch) -> 
     assert np.array_equal(got, expect)
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
     assert np.array_equal(_kernels.arm_group_codes(codes, arm), expect)
+
+
+# ------------------------------------------------------- parallel row passes: thread count and chunking
+def _with_threads(n_threads: int, fn: Any) -> Any:
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+        return fn()
+    finally:
+        numba.set_num_threads(before)
+
+
+@needs_numba
+@pytest.mark.parametrize("learn", [1, 100, 1 << 14])
+def test_parallel_factorize_same_codes_any_threads(learn: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dictionary learnt on a prefix (tiny here: most labels are new in the parallel look-up and fixed up
+    serially) gives exactly the codes of pandas, on one thread or two."""
+    import pandas as pd
+
+    monkeypatch.setattr(_kernels, "_LEARN_ROWS", learn)
+    monkeypatch.setattr(_kernels, "_LOOKUP_BLOCK", 997)
+    rng = np.random.default_rng(41)
+    ser = pd.Series(pd.array(_tricky_strings(rng, 25_000), dtype="str"))
+    one = _with_threads(1, lambda: _kernels.factorize_strings_unsorted(ser.array))
+    two = _with_threads(2, lambda: _kernels.factorize_strings_unsorted(ser.array))
+    assert one is not None and two is not None
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1]) and one[2] == two[2]
+    codes, rank, uniques = one
+    ref_codes, ref_uniques = pd.factorize(ser, sort=True)
+    assert uniques == list(ref_uniques)
+    assert np.array_equal(np.where(codes >= 0, rank[codes], -1), ref_codes)
+    first_seen = pd.unique(ser.dropna())  # ids in order of first appearance, as the serial pass numbered them
+    assert [uniques[r] for r in rank] == list(first_seen)
+
+
+@needs_numba
+def test_chunked_moments_deterministic_and_thread_independent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moments summed per fixed chunk: the same bits on one and two threads and on every run; within 1e-12
+    relative of the row-order (bincount) sums; bit for bit the row-order sums with one chunk."""
+    monkeypatch.setattr(_kernels, "MOMENT_CHUNK", 4096)
+    rng = np.random.default_rng(42)
+    n, G = 100_000, 700
+    v = np.where(rng.random(n) < 0.01, np.nan, rng.normal(50.0, 3.0, n))
+    codes = rng.integers(-1, G, n)
+    one = _with_threads(1, lambda: _kernels.grouped_moments(v, codes, G))
+    two = _with_threads(2, lambda: _kernels.grouped_moments(v, codes, G))
+    again = _with_threads(2, lambda: _kernels.grouped_moments(v, codes, G))
+    assert one is not None and two is not None and again is not None
+    for a, b, c in zip(one, two, again, strict=True):
+        assert np.array_equal(a, b) and np.array_equal(b, c)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    from massage_outcomes.effects.summary import grouped_moments
+
+    ref = grouped_moments(v, codes, G)
+    assert np.array_equal(one[0], ref.n)
+    np.testing.assert_allclose(one[1], ref.mean, rtol=1e-13)
+    np.testing.assert_allclose(one[2], ref.m2, rtol=1e-12)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", True)
+    monkeypatch.setattr(_kernels, "MOMENT_CHUNK", n)  # one chunk: the row-order sums exactly
+    single = _kernels.grouped_moments(v, codes, G)
+    assert single is not None
+    for a, name in zip(single, ("n", "mean", "m2"), strict=True):
+        assert np.array_equal(a, getattr(ref, name), equal_nan=True)
+
+
+@needs_numba
+def test_combine_codes_thread_independent() -> None:
+    rng = np.random.default_rng(43)
+    c1 = rng.integers(-1, 300, 50_000).astype(np.int32)
+    c2 = rng.integers(-1, 7, 50_000).astype(np.int8)
+    lut = rng.permutation(300).astype(np.int32)
+    one = _with_threads(1, lambda: _kernels.combine_codes([c1, c2], [lut, None], [300, 7]))
+    two = _with_threads(2, lambda: _kernels.combine_codes([c1, c2], [lut, None], [300, 7]))
+    assert one is not None and two is not None
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    comb = np.where((c1 >= 0) & (c2 >= 0), lut[np.maximum(c1, 0)].astype(np.int64) * 7 + c2, -1)
+    observed = np.unique(comb[comb >= 0])
+    assert np.array_equal(one[1], observed)
+    assert np.array_equal(one[0], np.where(comb >= 0, np.searchsorted(observed, comb), -1))
+
+
+@needs_numba
+def test_grouped_effects_identical_on_one_and_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end over several moment chunks and look-up blocks: every number bit for bit on 1 and 2 threads,
+    and within 1e-12 relative of the numpy/pandas path."""
+    import pandas as pd
+
+    from massage_outcomes.effects.api import grouped_effects
+
+    monkeypatch.setattr(_kernels, "MOMENT_CHUNK", 2048)
+    monkeypatch.setattr(_kernels, "_LEARN_ROWS", 256)
+    monkeypatch.setattr(_kernels, "_LOOKUP_BLOCK", 1000)
+    rng = np.random.default_rng(44)
+    n = 40_000
+    frame = pd.DataFrame({
+        "therapist": pd.array(np.char.add("T", rng.integers(0, 150, n).astype(str)), dtype="str"),
+        "condition": pd.Categorical.from_codes(rng.integers(0, 3, n), categories=["lbp", "neck", "tmj"]),
+        "arm": pd.array(np.array(["therapeutic", "relaxation", "other"])[rng.integers(0, 3, n)], dtype="str"),
+        "change": rng.normal(-1.0, 2.0, n),
+    })
+
+    def run() -> tuple[pd.DataFrame, Any]:
+        tab, res, _ = grouped_effects(frame, value="change", by=["therapist", "condition"],
+                                      compare=("arm", "therapeutic", "relaxation"), ci="exact")
+        return tab, res
+
+    tab1, res1 = _with_threads(1, run)
+    tab2, res2 = _with_threads(2, run)
+    pd.testing.assert_frame_equal(tab1, tab2, check_exact=True)
+    for name in ("estimate", "se", "ci_low", "ci_high", "p_value"):
+        assert np.array_equal(getattr(res1, name), getattr(res2, name), equal_nan=True)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    tab0, res0 = run()
+    pd.testing.assert_frame_equal(tab1, tab0, check_exact=False, rtol=1e-12)
+    for name in ("estimate", "se", "ci_low", "ci_high", "p_value"):
+        np.testing.assert_allclose(getattr(res1, name), getattr(res0, name), rtol=1e-12)

@@ -423,21 +423,41 @@ if HAVE_NUMBA:
         """A string's key words: its first 16 bytes and (beyond 16 bytes) its last 16, zero-padded, and a
         multiplicative hash of them and the length (table slots come from its high bits). Branch-free: a byte
         loop here (for long strings) tripled the time of the whole pass."""
-        w0, w1 = _words(data, s, ln)
-        tail = max(ln - 16, 0)
-        w2, w3 = _words(data, s + tail, 16 if ln > 16 else 0)  # the last 16 bytes (none for short strings)
+        if ln <= 8:  # labels are mostly short: one load (a predictable branch, unlike a byte loop; the pass
+            # over 1M labels "T0".."T714" 12.7 -> 9.0-9.5 ms)
+            w0 = _low_bytes(_load_clamped(data, s), ln)
+            w1 = w2 = w3 = _U64(0)
+        else:
+            w0, w1 = _words(data, s, ln)
+            tail = max(ln - 16, 0)
+            w2, w3 = _words(data, s + tail, 16 if ln > 16 else 0)  # the last 16 bytes (none for short strings)
         h = (w0 ^ (w1 * _U64(0xC2B2AE3D27D4EB4F) + _U64(ln))) * _U64(0x9E3779B97F4A7C15)
         h = (h ^ w2 ^ (w3 * _U64(0x165667B19E3779F9))) * _U64(0x9E3779B97F4A7C15)
         return w0, w1, w2, w3, h
 
+    @njit(inline="always", cache=True)
+    def _same_key(offsets, data, s, ln, w0, w1, w2, w3, h, u, hashes, keys, klen, first):
+        """Whether string (s, ln) with key words w0..w3 and hash h is the stored id u."""
+        if not (hashes[u] == h and klen[u] == ln and keys[u, 0] == w0 and keys[u, 1] == w1
+                and keys[u, 2] == w2 and keys[u, 3] == w3):
+            return False
+        if ln > 32:  # the middle bytes
+            s2 = offsets[first[u]]
+            for k in range(16, ln - 16):
+                if data[s + k] != data[s2 + k]:
+                    return False
+        return True
+
     @njit(cache=True)
-    def _factorize_rows(offsets, data, valid, codes, i0, table, shift, first, hashes, keys, klen, nu):
-        """The hot loop of :func:`_factorize_utf8` from row ``i0``: returns (next row, number of ids) when done
-        or when the table or the id arrays must grow (no array is reallocated in here: no reference counting
-        in the loop)."""
-        n = offsets.size - 1
+    def _factorize_rows(offsets, data, valid, codes, i0, i1, only_missing, table, shift, first, hashes, keys, klen,
+                        nu):
+        """The hot loop of :func:`_factorize_range` over rows ``i0:i1`` (with ``only_missing``, only the rows the
+        parallel lookup marked −2): returns (next row, number of ids) when done or when the table or the id
+        arrays must grow (no array is reallocated in here: no reference counting in the loop)."""
         cap = table.size
-        for i in range(i0, n):
+        for i in range(i0, i1):
+            if only_missing and codes[i] != -2:
+                continue
             if not valid[i]:
                 codes[i] = -1
                 continue
@@ -461,39 +481,28 @@ if HAVE_NUMBA:
                     codes[i] = nu
                     nu += 1
                     break
-                if (hashes[u] == h and klen[u] == ln and keys[u, 0] == w0 and keys[u, 1] == w1
-                        and keys[u, 2] == w2 and keys[u, 3] == w3):
-                    same = True
-                    if ln > 32:  # the middle bytes
-                        s2 = offsets[first[u]]
-                        for k in range(16, ln - 16):
-                            if data[s + k] != data[s2 + k]:
-                                same = False
-                                break
-                    if same:
-                        codes[i] = u
-                        break
+                if _same_key(offsets, data, s, ln, w0, w1, w2, w3, h, u, hashes, keys, klen, first):
+                    codes[i] = u
+                    break
                 slot = (slot + 1) & (cap - 1)
-        return n, nu
+        return i1, nu
 
     @njit(cache=True)
-    def _factorize_utf8(offsets, data, valid, codes):  # pragma: no cover
-        """codes[i] = id of string i in order of first appearance (−1 where not valid); returns the row of the
-        first appearance of each id. Open addressing with linear probing, load factor ≤ 1/4; a string is
-        compared by its hash, length and key words (and byte by byte in the middle of strings over 32 bytes)."""
-        n = offsets.size - 1
-        bits = 10
-        table = np.full(1 << bits, -1, np.int64)
-        m = 256
-        first = np.empty(m, np.int64)
-        hashes = np.empty(m, np.uint64)
-        keys = np.empty((m, 4), np.uint64)
-        klen = np.empty(m, np.int64)
-        i, nu = 0, 0
+    def _factorize_range(offsets, data, valid, codes, i0, i1, only_missing, table, first, hashes, keys, klen,
+                         nu):  # pragma: no cover
+        """codes[i] = id of string i in order of first appearance (−1 where not valid) for rows ``i0:i1``,
+        continuing the dictionary (table, first, hashes, keys, klen, nu) built on the rows before. Open
+        addressing with linear probing, load factor ≤ 1/4; a string is compared by its hash, length and key
+        words (and byte by byte in the middle of strings over 32 bytes). Returns the grown dictionary."""
+        m = first.size
+        bits = 0
+        while (1 << bits) < table.size:
+            bits += 1
+        i = i0
         while True:
-            i, nu = _factorize_rows(offsets, data, valid, codes, i, table, _U64(64 - bits), first, hashes, keys,
-                                    klen, nu)
-            if i >= n:
+            i, nu = _factorize_rows(offsets, data, valid, codes, i, i1, only_missing, table, _U64(64 - bits),
+                                    first, hashes, keys, klen, nu)
+            if i >= i1:
                 break
             if nu == first.size:
                 first = np.concatenate((first, np.empty(m, np.int64)))
@@ -510,7 +519,45 @@ if HAVE_NUMBA:
                     while table[sl] >= 0:
                         sl = (sl + 1) & (table.size - 1)
                     table[sl] = v
-        return first[:nu]
+        return table, first, hashes, keys, klen, nu
+
+    @njit(cache=True, parallel=True, nogil=True)
+    def _lookup_rows(offsets, data, valid, codes, i0, block, table, first, hashes, keys, klen,
+                     misses):  # pragma: no cover
+        """Read-only look-up of rows ``i0:`` in the dictionary, parallel over fixed blocks of rows: codes[i] =
+        the id, −1 where not valid, −2 where the string is not (yet) in the dictionary; misses[b] counts the −2
+        of block b. Nothing is written but codes and misses, so the result is the same on any number of threads."""
+        n = offsets.size - 1
+        cap = table.size
+        bits = 0
+        while (1 << bits) < cap:
+            bits += 1
+        shift = _U64(64 - bits)
+        for bi in prange(misses.size):
+            lo = i0 + bi * block
+            hi = min(lo + block, n)
+            m = 0
+            for i in range(lo, hi):
+                if not valid[i]:
+                    codes[i] = -1
+                    continue
+                s = offsets[i]
+                ln = offsets[i + 1] - s
+                w0, w1, w2, w3, h = _key(data, s, ln)
+                slot = np.int64(h >> shift)
+                code = -2
+                while True:
+                    u = table[slot]
+                    if u < 0:
+                        break
+                    if _same_key(offsets, data, s, ln, w0, w1, w2, w3, h, u, hashes, keys, klen, first):
+                        code = u
+                        break
+                    slot = (slot + 1) & (cap - 1)
+                codes[i] = code
+                if code == -2:
+                    m += 1
+            misses[bi] = m
 
     @njit(cache=True, parallel=True, nogil=True)
     def _match_two_utf8(offsets, data, valid, a0, a1, la, b0, b1, lb, out):  # pragma: no cover
@@ -524,13 +571,12 @@ if HAVE_NUMBA:
             is_b = (ln == lb) & (w0 == b0) & (w1 == b1)
             out[i] = -1 if not valid[i] else (0 if is_a else (1 if is_b else -1))
 
-    @njit(cache=True)
-    def _combine_two(c1, lut1, use_lut1, c2, lut2, use_lut2, s2, total, comb, out):  # pragma: no cover
-        """out = dense rank (0..G−1, in increasing order) of the combined code c1·s2 + c2 (each code first
-        looked up in its lut when asked; −1 in either key gives −1); returns the observed combined codes.
-        ``comb`` is scratch space (int32 when the combined codes fit: less memory traffic)."""
-        present = np.zeros(total + 1, np.bool_)
-        for i in range(c1.size):
+    @njit(cache=True, parallel=True, nogil=True)
+    def _combine_pass(c1, lut1, use_lut1, c2, lut2, use_lut2, s2, total, comb, present):  # pragma: no cover
+        """comb[i] = c1·s2 + c2 (codes looked up in their luts when asked; ``total`` where either is −1) and
+        present[comb[i]] = 1, in parallel (threads only ever write 1 into ``present``: the same flags on any
+        number of threads)."""
+        for i in prange(c1.size):
             a = np.int64(c1[i])
             b = np.int64(c2[i])
             if a >= 0 and use_lut1:
@@ -539,7 +585,24 @@ if HAVE_NUMBA:
                 b = lut2[b]
             v = total if (a < 0 or b < 0) else a * s2 + b
             comb[i] = v
-            present[v] = True
+            if present[v] == 0:  # read first: the cache lines stay shared between the threads
+                present[v] = 1
+
+    @njit(cache=True, parallel=True, nogil=True)
+    def _remap_pass(comb, remap, out):  # pragma: no cover
+        for i in prange(comb.size):
+            out[i] = remap[comb[i]]
+
+    @njit(cache=True)
+    def _combine_two(c1, lut1, use_lut1, c2, lut2, use_lut2, s2, total, comb, out):  # pragma: no cover
+        """out = dense rank (0..G−1, in increasing order) of the combined code c1·s2 + c2 (each code first
+        looked up in its lut when asked; −1 in either key gives −1); returns the observed combined codes.
+        ``comb`` is scratch space (int32 when the combined codes fit: less memory traffic). The two row passes
+        run in parallel (integers: the same codes on any number of threads); measured on benchmark (b) with
+        both threads free: 3.4 ms serial -> 1.5-1.6 ms (4.8 ms while every row wrote its flag: the threads
+        fought over the cache lines)."""
+        present = np.zeros(total + 1, np.uint8)
+        _combine_pass(c1, lut1, use_lut1, c2, lut2, use_lut2, s2, total, comb, present)
         remap = np.full(total + 1, -1, np.int64)
         g = 0
         for j in range(total):
@@ -550,8 +613,7 @@ if HAVE_NUMBA:
         for j in range(total):
             if present[j]:
                 observed[remap[j]] = j
-        for i in range(c1.size):
-            out[i] = remap[comb[i]]
+        _remap_pass(comb, remap, out)
         return observed
 
     @njit(cache=True, parallel=True, nogil=True)
@@ -561,43 +623,81 @@ if HAVE_NUMBA:
             r = np.int64(arm[i])
             out[i] = c * 2 + r if (c >= 0 and r >= 0) else -1
 
-    @njit(cache=True)
-    def _grouped_moments(values, codes, ngroups):  # pragma: no cover
-        """n, mean, Σ(x − mean)² per code (codes < 0 and NaN values skipped), summing in row order exactly as
-        ``np.bincount`` does, so the results are bitwise those of the bincount version."""
-        n = np.zeros(ngroups)
-        s = np.zeros(ngroups)
-        for i in range(values.size):
-            c = codes[i]
-            v = values[i]
-            if c >= 0 and c < ngroups and not np.isnan(v):
-                n[c] += 1.0
-                s[c] += v
-        mean = np.empty(ngroups)
-        for g in range(ngroups):
-            mean[g] = s[g] / n[g] if n[g] > 0 else np.nan
-        m2 = np.zeros(ngroups)
-        for i in range(values.size):
-            c = codes[i]
-            v = values[i]
-            if c >= 0 and c < ngroups and not np.isnan(v):
-                dv = v - mean[c]
-                m2[c] += dv * dv
+    @njit(inline="always", cache=True)
+    def _bin_of(codes, arm, use_arm, nbase, i):
+        """The moment bin of row i: codes[i]·2 + arm[i] (with ``use_arm``) or codes[i]; −1 to skip the row."""
+        c = np.int64(codes[i])
+        if use_arm:
+            r = np.int64(arm[i])
+            return 2 * c + r if (c >= 0 and r >= 0 and c < nbase) else -1
+        return c if (c >= 0 and c < nbase) else -1
+
+    @njit(cache=True, parallel=True, nogil=True)
+    def _chunked_moments(values, codes, arm, use_arm, nbase, nb, chunk):  # pragma: no cover
+        """n, mean, Σ(x − mean)² per bin (see :func:`_bin_of`; NaN values skipped) in two passes over FIXED
+        row chunks (``chunk`` rows each), in parallel over chunks, each chunk with its own accumulators; the
+        chunk sums are then added in chunk order. The additions do not depend on the number of threads, so
+        neither do the bits. With one chunk (≤ ``chunk`` rows) this is the row-order sum of ``np.bincount``,
+        bit for bit; with more, the sums are regrouped by chunk (last-bit differences, ~1e-16 relative)."""
+        N = values.size
+        nchunks = max((N + chunk - 1) // chunk, 1)
+        acc_n = np.zeros((nchunks, nb))
+        acc_s = np.zeros((nchunks, nb))
+        for k in prange(nchunks):
+            for i in range(k * chunk, min((k + 1) * chunk, N)):
+                b = _bin_of(codes, arm, use_arm, nbase, i)
+                v = values[i]
+                if b >= 0 and not np.isnan(v):
+                    acc_n[k, b] += 1.0
+                    acc_s[k, b] += v
+        n = np.zeros(nb)
+        mean = np.empty(nb)
+        for b in prange(nb):
+            nn = 0.0
+            ss = 0.0
+            for k in range(nchunks):
+                nn += acc_n[k, b]
+                ss += acc_s[k, b]
+            n[b] = nn
+            mean[b] = ss / nn if nn > 0 else np.nan
+        for k in prange(nchunks):
+            acc_s[k, :] = 0.0
+            for i in range(k * chunk, min((k + 1) * chunk, N)):
+                b = _bin_of(codes, arm, use_arm, nbase, i)
+                v = values[i]
+                if b >= 0 and not np.isnan(v):
+                    dv = v - mean[b]
+                    acc_s[k, b] += dv * dv
+        m2 = np.zeros(nb)
+        for b in prange(nb):
+            ss = 0.0
+            for k in range(nchunks):
+                ss += acc_s[k, b]
+            m2[b] = ss
         return n, mean, m2
 
 
-def _utf8_buffers(values: object) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(offsets int32/int64, bytes uint8, valid bool) of an Arrow-backed pandas string array (views of its
-    buffers, no copy), else None."""
+def _arrow_array(values: object) -> Any:
+    """The (single-chunk) pyarrow array behind an Arrow-backed pandas array, else None."""
     pa_array = getattr(values, "_pa_array", None)
     if pa_array is None:
         return None
     import pyarrow as pa
 
     if isinstance(pa_array, pa.ChunkedArray):
-        arr = pa_array.chunk(0) if pa_array.num_chunks == 1 else pa_array.combine_chunks()
-    else:
-        arr = pa_array
+        return pa_array.chunk(0) if pa_array.num_chunks == 1 else pa_array.combine_chunks()
+    return pa_array
+
+
+def _utf8_buffers(values: object, arr: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(offsets int32/int64, bytes uint8, valid bool) of an Arrow-backed pandas string array (views of its
+    buffers, no copy), else None."""
+    import pyarrow as pa
+
+    if arr is None:
+        arr = _arrow_array(values)
+    if arr is None:
+        return None
     off_type: type[np.signedinteger[Any]]
     if pa.types.is_string(arr.type):
         off_type = np.int32
@@ -618,6 +718,39 @@ def _utf8_buffers(values: object) -> tuple[np.ndarray, np.ndarray, np.ndarray] |
     return offsets, data, valid
 
 
+# Rows factorized serially to learn the dictionary before the parallel look-up, and the look-up's block size.
+_LEARN_ROWS = 1 << 14
+_LOOKUP_BLOCK = 1 << 16
+
+
+def _factorize_utf8(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """codes[i] = id of string i in order of first appearance (−1 where not valid); returns the row of each id's
+    first appearance.
+
+    Three steps, whose codes are those of one serial pass whatever the number of threads: (1) the first
+    ``_LEARN_ROWS`` rows serially, building the dictionary; (2) the other rows looked up read-only in parallel
+    over fixed blocks (−2 where a string is new); (3) if any string was new, those rows serially in row order,
+    which gives new ids in order of first appearance. Labels such as therapist ids (hundreds of distinct
+    values over a million rows) are all seen in step 1, so step 3 is empty.
+    Measured on benchmark (b) (1M labels "T0".."T714", 2026-11-27): one serial pass 12.7 ms; with the
+    one-load key of short strings (``_key``) 9.0-9.5 ms on one thread, and these steps 5.2-5.8 ms on two
+    (both vCPUs free; no gain while another job holds one).
+    """
+    n = offsets.size - 1
+    m = 256
+    table, first, hashes, keys, klen, nu = _factorize_range(
+        offsets, data, valid, codes, 0, min(n, _LEARN_ROWS), False, np.full(1 << 10, -1, np.int64),
+        np.empty(m, np.int64), np.empty(m, np.uint64), np.empty((m, 4), np.uint64), np.empty(m, np.int64), 0)
+    if n > _LEARN_ROWS:
+        misses = np.zeros(-(-(n - _LEARN_ROWS) // _LOOKUP_BLOCK), dtype=np.int64)
+        _lookup_rows(offsets, data, valid, codes, _LEARN_ROWS, _LOOKUP_BLOCK, table, first, hashes, keys, klen,
+                     misses)
+        if misses.any():
+            table, first, hashes, keys, klen, nu = _factorize_range(
+                offsets, data, valid, codes, _LEARN_ROWS, n, True, table, first, hashes, keys, klen, nu)
+    return first[:nu]
+
+
 def factorize_strings(values: object) -> tuple[np.ndarray, list[str]] | None:
     """Sorted factorization of an Arrow-backed pandas string array: (codes, sorted uniques), NA → −1.
 
@@ -636,18 +769,24 @@ def factorize_strings_unsorted(values: object) -> tuple[np.ndarray, np.ndarray, 
     applicable. :func:`combine_codes` applies the positions while it combines keys (one gather fewer)."""
     if not HAVE_NUMBA:
         return None
-    bufs = _utf8_buffers(values)
+    arr = _arrow_array(values)
+    bufs = _utf8_buffers(values, arr) if arr is not None else None
     if bufs is None:
         return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     offsets, data, valid = bufs
     small = offsets.size - 1 < 2**31  # int32 codes: half the memory traffic of int64
     codes = np.empty(offsets.size - 1, dtype=np.int32 if small else np.int64)
     first = _factorize_utf8(offsets, data, valid, codes)
-    uniques = [data[offsets[r]:offsets[r + 1]].tobytes().decode("utf-8") for r in first]
-    order = sorted(range(len(uniques)), key=uniques.__getitem__)
-    rank = np.empty(len(uniques), dtype=codes.dtype)
-    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
-    return codes, rank, [uniques[i] for i in order]
+    # the uniques taken and sorted by Arrow (bytewise order of UTF-8 = code-point order, as Python's sort):
+    # 0.1 ms for 715 labels, where slicing, decoding and sorting them in Python took ~1 ms
+    uarr = arr.take(pa.array(first))
+    order = np.asarray(pc.array_sort_indices(uarr).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(first), dtype=codes.dtype)
+    rank[order] = np.arange(len(first))
+    return codes, rank, uarr.take(pa.array(order)).to_pylist()
 
 
 def combine_codes(
@@ -704,7 +843,7 @@ def match_two_strings(values: object, a: str, b: str) -> np.ndarray | None:
         padded[: len(x)] = np.frombuffer(x, dtype=np.uint8)
         w = padded.view("<u8")
         words += [np.uint64(w[0]), np.uint64(w[1]), np.int64(len(x))]
-    out = np.empty(offsets.size - 1, dtype=np.int64)
+    out = np.empty(offsets.size - 1, dtype=np.int8)  # int8: an eighth of the memory traffic of int64
     a0, a1, la, b0, b1, lb = words
     _match_two_utf8(offsets, data, valid, a0, a1, la, b0, b1, lb, out)
     return out
@@ -722,8 +861,28 @@ def arm_group_codes(codes: np.ndarray, arm: np.ndarray) -> np.ndarray:
     return out
 
 
+# Rows per chunk of the parallel moment passes: fixed (never derived from the thread count), so the additions,
+# and hence the bits, are the same on any number of threads.
+MOMENT_CHUNK = 1 << 16
+
+
+def _moments(values: np.ndarray, codes: np.ndarray, arm: np.ndarray | None, nbase: int,
+             nb: int) -> tuple[np.ndarray, ...]:
+    """The moment passes of :func:`_chunked_moments`; ``arm`` (bins codes·2 + arm) measured slower than
+    :func:`arm_group_codes` followed by plain codes (4.4 against 2.6 ms on benchmark (b)), so callers pass None."""
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    # chunk-local accumulators only while the bins are fewer than a chunk's rows (bounded memory); else one
+    # chunk, i.e. the serial row-order pass. The choice depends on the sizes only.
+    chunk = MOMENT_CHUNK if nb <= MOMENT_CHUNK else max(v.size, 1)
+    use_arm = arm is not None
+    arm_ = np.ascontiguousarray(arm) if arm is not None else np.zeros(1, np.int8)
+    return _chunked_moments(v, np.ascontiguousarray(codes), arm_, use_arm, np.int64(nbase), np.int64(nb),
+                            np.int64(chunk))
+
+
 def grouped_moments(values: np.ndarray, codes: np.ndarray, ngroups: int) -> tuple[np.ndarray, ...] | None:
-    """(n, mean, m2) per group code in one compiled pass pair; None without numba."""
+    """(n, mean, m2) per group code in two compiled passes, parallel over fixed row chunks; None without numba.
+    Measured on benchmark (b) (1M rows, 10,010 bins), both threads free: serial 4.0 ms -> 2.4-2.6 ms."""
     if not HAVE_NUMBA:
         return None
-    return _grouped_moments(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(codes), int(ngroups))
+    return _moments(values, codes, None, int(ngroups), int(ngroups))

@@ -379,7 +379,7 @@ def _arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
         cats = list(arm.cat.categories)
         # a lookup per category (its last slot serves code −1, missing): one gather, where two masked
         # assignments took 10 ms for 1M rows
-        lut = np.full(len(cats) + 1, -1, dtype=np.int64)
+        lut = np.full(len(cats) + 1, -1, dtype=np.int8)
         if a in cats:
             lut[cats.index(a)] = 0
         if b in cats:
