@@ -322,7 +322,7 @@ def grouped_effects(
             raise DataValidationError(f"kind={kind!r} needs `compare=(column, a, b)`.")
         col, a, b = compare
         arm_code = _arm_codes(frame[col], a, b)
-        comb = _kernels.arm_group_codes(codes, arm_code)  # −1 where the group or the arm is missing
+        comb = _kernels.arm_group_codes(codes, arm_code, G)  # −1 where the group or the arm is missing
         ok = comb >= 0
         if kind == "between":
             v = frame[value].to_numpy(dtype=float)
