@@ -434,3 +434,20 @@ def test_grouped_effects_identical_on_one_and_two_threads(monkeypatch: pytest.Mo
     pd.testing.assert_frame_equal(tab1, tab0, check_exact=False, rtol=1e-12)
     for name in ("estimate", "se", "ci_low", "ci_high", "p_value"):
         np.testing.assert_allclose(getattr(res1, name), getattr(res0, name), rtol=1e-12)
+
+
+@needs_numba
+def test_default_moments_are_the_row_order_sums_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default (MOMENT_CHUNK None) the compiled moments are those of np.bincount, bit for bit, at any size."""
+    from massage_outcomes.effects.summary import grouped_moments
+
+    assert _kernels.MOMENT_CHUNK is None
+    rng = np.random.default_rng(45)
+    n, G = 150_000, 900
+    v = rng.normal(0.0, 1.0, n)
+    codes = rng.integers(-1, G, n)
+    got = _with_threads(2, lambda: grouped_moments(v, codes, G))
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    ref = grouped_moments(v, codes, G)
+    for name in ("n", "mean", "m2"):
+        assert np.array_equal(getattr(got, name), getattr(ref, name), equal_nan=True)
