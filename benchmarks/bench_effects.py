@@ -45,6 +45,29 @@ A run on the quiet machine at 10:40 UTC (``--repeat 3``, bench_effects.last.json
 11.7x pingouin; (b) exact 47.6x (34 ms vs 1.64 s), normal 53.6x, Categorical 80.8x; (c) integer 59.6x,
 continuous 81.4x wall / 50.4x CPU, 50.7x on one thread.
 
+2026-11-27 10:43-10:44 UTC, after the parallel row passes (three runs of ``--repeat 3``, load ~0.9: another job
+held about one vCPU; bench_effects.last.json is the third run). The pingouin loop of (b) took 1.8-2.3 s here.
+(b) exact, string labels: 65-81x wall (ours 24-29 ms), 41-56x CPU; ci="normal": 76-104x wall, 52-74x CPU;
+    Categorical therapist/arm, exact: 95-121x wall (18.5-19 ms), 69-91x CPU. 100x for the default (exact,
+    strings): NOT met. What changed: the string factorization learns the labels on the first 16k rows, then
+    looks the other rows up read-only in parallel over fixed 64k-row blocks, and rows with a new label are
+    numbered serially in row order (the codes of one serial pass on any thread count); short labels (<= 8
+    bytes) are keyed by one word and matched by hash and length alone (a bijection there): 12.7 ms -> 6.7-7.3
+    ms on one thread, 4.3-5.8 ms on two; key combination parallel and renumbered in place in int32: ~3 ->
+    1.35-1.6 ms; arm labels as int8 with unclamped loads: 4-7 -> 2.0-2.6 ms; uniques sorted by Arrow and
+    log-beta once per distinct df: ~1.3 ms less. Every result is bit for bit what it was before. Left, measured
+    on the (b) data on a quiet moment (total 20.6 ms): factorizing 4.3, combining 1.35, the rest of the keys
+    1.3, arm labels 2.1, moments 4.0, intervals 5.5 (noncentral t ~4, p-values, J and se ~1.5), the rest
+    ~2. The moments stay serial: summed over fixed row chunks in parallel (same bits on any thread count,
+    ``_kernels.MOMENT_CHUNK``) they took 2.4-2.6 ms, but regrouping the sums moved a near-zero g (-5.9e-6) by
+    1.3e-10 of itself (1.4e-15 absolute), beyond the 1e-12 relative stability required, so that is off by
+    default. 100x needs ~17 ms at these pingouin times: it would take fusing the label, arm and moment passes
+    into one (several row passes fewer), not more threads on this 2-vCPU machine, where the CPU ratio falls
+    as threads are added. (a) 0.16-0.21x the groupby, 12-15x pingouin; (c) integer 72-75x, continuous 62-107x
+    wall, 41-59x CPU, 52-59x on one thread (code unchanged by this work; the ratio moves with pingouin's
+    time: a run minutes before gave 44.7x wall, pingouin extrapolated to 14.2 s against 19.9 s in the run
+    of 10:40, ours 0.32 s on one thread in both).
+
 Run::
 
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/bench_effects.py [--repeat 3] [--boot-groups 4]
