@@ -22,7 +22,10 @@ All compile with ``cache=True`` (first use in a fresh environment compiles them 
 3. **Grouping** (:func:`factorize_strings`, :func:`match_two_strings`, :func:`combine_codes`,
    :func:`arm_group_codes`, :func:`grouped_moments`): hash factorization of Arrow string labels, branch-free
    matching of the two arm labels, combination of key codes and per-group moments, each one or two passes
-   over the rows where pandas/numpy made several.
+   over the rows where pandas/numpy made several. The row passes over labels and codes run in parallel (the
+   label look-up over fixed blocks after learning the labels on a prefix) and give the same integers on any
+   number of threads; the moments stay a serial row-order sum by default (see ``MOMENT_CHUNK``). Benchmark (b)
+   of issue 3, 1M rows and 5,005 groups, string labels: 34 ms -> 20.6-29 ms, every result bit for bit the same.
 
 References
 ----------
