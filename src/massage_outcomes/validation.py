@@ -1025,7 +1025,7 @@ def check_long(frame: pd.DataFrame, *, file: str | None = None, rows: Sequence[i
 
     # -- cross-row rules (only among rows with usable keys) ------------------------------------------------
     # Three independent checks on integer group codes, run side by side: numpy and pandas release the GIL in
-    # their array passes, so on 5M rows and 2 cores this part takes ~0.6 of the time it takes in sequence.
+    # their array passes (on 5M rows and 2 cores, the whole of check_long: best of 4, 1.44 s against 1.74 s).
     # Each check returns its findings; they are added to the report below in a fixed order (same report
     # whatever the timing).
     key_ok = result["subject"].notna().to_numpy()
