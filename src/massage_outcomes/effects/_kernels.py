@@ -105,17 +105,24 @@ if HAVE_NUMBA:
             m = (r & _M32) * nn
         return np.int64(m >> _U64(32)), s0, s1, s2, s3
 
+    @njit(inline="always", cache=True)
+    def _job(offsets, n_resamples, key, job):
+        """One (sample, resample) job: its sample t, the sample's rows (start, n), the bound n as uint64 with
+        Lemire's rejection threshold 2**32 mod n, and the job's own xoshiro256** state."""
+        t = job // n_resamples
+        start = offsets[t]
+        n = offsets[t + 1] - start
+        s0, s1, s2, s3 = _seed(key, job)
+        nn = _U64(max(n, 1))
+        threshold = (_U64(0x100000000) - nn) % nn
+        return t, start, n, nn, threshold, s0, s1, s2, s3
+
     @njit(cache=True, parallel=True, nogil=True)
     def _sums_values(v, offsets, n_resamples, key, out):  # pragma: no cover
         """out[t, b] = (Σx, Σx²) over n_t values drawn uniformly with replacement from sample t."""
         n_samples = offsets.size - 1
         for job in prange(n_samples * n_resamples):
-            t = job // n_resamples
-            start = offsets[t]
-            n = offsets[t + 1] - start
-            s0, s1, s2, s3 = _seed(key, job)
-            nn = _U64(max(n, 1))
-            threshold = (_U64(0x100000000) - nn) % nn
+            t, start, n, nn, threshold, s0, s1, s2, s3 = _job(offsets, n_resamples, key, job)
             # two draws per 64-bit output, into two sets of accumulators (shorter floating-point add chains)
             a0 = a1 = c0 = c1 = 0.0
             for _ in range(n // 2):
@@ -143,12 +150,7 @@ if HAVE_NUMBA:
         """out[t, b] = (Σx, Σy, Σx², Σy², Σxy) over n_t pairs drawn uniformly with replacement from sample t."""
         n_samples = offsets.size - 1
         for job in prange(n_samples * n_resamples):
-            t = job // n_resamples
-            start = offsets[t]
-            n = offsets[t + 1] - start
-            s0, s1, s2, s3 = _seed(key, job)
-            nn = _U64(max(n, 1))
-            threshold = (_U64(0x100000000) - nn) % nn
+            t, start, n, nn, threshold, s0, s1, s2, s3 = _job(offsets, n_resamples, key, job)
             a0 = a1 = a2 = a3 = a4 = 0.0
             for i in range(n):
                 if i % 2 == 0:
