@@ -210,126 +210,161 @@ if HAVE_NUMBA:
 
     _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 
-    @njit(cache=True)
-    def _nct_cdf(t, df, delta, xodd0, albeta, itrmax, errmax):  # pragma: no cover
-        """P(T ≤ t) for T noncentral t(df, delta): the series of Lenth (1989, AS 243), as R's ``pnt``.
+    @njit(inline="always", cache=True)
+    def _nct_start(tt, df, xodd0, albeta, buf):
+        """Fill term 0 of ``buf`` (rows: xodd, godd, xeven, geven of the AS 243 series) for |t| = ``tt``; return
+        (x, b). These terms depend on |t| and df only, not on the noncentrality: every CDF evaluation of a
+        group (both limits, all iterations) reads them from ``buf``, extended as far as any evaluation needed
+        (:func:`_nct_extend`), instead of recomputing five transcendental calls and four divisions per term.
+        Measured on the limits of 5,005 groups like benchmark (b)'s: 2.9 -> 2.0 ms, the same bits."""
+        t2 = tt * tt
+        x = t2 / (t2 + df)
+        b = 0.5 * df
+        log_rxb = -b * math.log1p(t2 / df)  # log (1 - x)^b
+        rxb = math.exp(log_rxb)
+        buf[0, 0] = xodd0
+        buf[1, 0] = 2.0 * rxb * math.exp(0.5 * math.log(x) - albeta) if x > 0.0 else 0.0
+        buf[2, 0] = -math.expm1(log_rxb)  # 1 - (1 - x)^b, accurately
+        buf[3, 0] = b * x * rxb
+        return x, b
 
-        ``xodd0`` is the regularized incomplete beta I_x(1/2, df/2) at x = t²/(t² + df) and ``albeta`` is
-        log B(1/2, df/2); both depend on (t, df) only and are computed once per group outside with scipy
-        (``betaln`` stays accurate for large df, where lgamma(b) − lgamma(b + 1/2) loses ~1e-11). Returns NaN
-        when the series does not reach ``errmax`` within ``itrmax`` terms or its first Poisson weight is not a
-        normal float (|delta| > 37; the caller then falls back to scipy).
-        """
+    @njit(inline="always", cache=True)
+    def _nct_extend(buf, filled, upto, x, b):
+        """Terms ``filled + 1 .. upto`` of the series recursion into ``buf`` (a = 1/2 + term, exactly)."""
+        for it in range(filled + 1, upto + 1):
+            a = 0.5 + it
+            buf[0, it] = buf[0, it - 1] - buf[1, it - 1]
+            buf[2, it] = buf[2, it - 1] - buf[3, it - 1]
+            buf[1, it] = buf[1, it - 1] * (x * (a + b - 1.0) / a)
+            buf[3, it] = buf[3, it - 1] * (x * (a + b - 0.5) / (a + 0.5))
+
+    @njit(inline="always", cache=True)
+    def _nct_series(t, delta, x, b, buf, filled, itrmax, errmax):
+        """(P(T ≤ t), terms now in ``buf``) for T noncentral t(df, delta), from the series terms of
+        :func:`_nct_start` at |t|: the series of Lenth (1989, AS 243), as R's ``pnt``. NaN when the series
+        does not reach ``errmax`` within ``itrmax`` terms or its first Poisson weight is not a normal float
+        (|delta| > 37; the caller then falls back to scipy)."""
         if t < 0.0:
             neg = True
-            tt = -t
             d = -delta
         else:
             neg = False
-            tt = t
             d = delta
         tnc = 0.0
-        if tt > 0.0:
-            t2 = tt * tt
-            x = t2 / (t2 + df)
+        if t != 0.0:
             lam = d * d
             if lam > 1380.0:  # exp(-lam/2) below ~1e-300: subnormal weights lose their precision
-                return np.nan
+                return np.nan, filled
             p = 0.5 * math.exp(-0.5 * lam)
             q = _SQRT_2_PI * p * d
             s = -0.5 * math.expm1(-0.5 * lam)  # = 0.5 - p, accurately
-            a = 0.5
-            b = 0.5 * df
-            log_rxb = -b * math.log1p(t2 / df)  # log (1 - x)^b
-            rxb = math.exp(log_rxb)
-            xodd = xodd0
-            godd = 2.0 * rxb * math.exp(a * math.log(x) - albeta)
-            xeven = -math.expm1(log_rxb)  # 1 - (1 - x)^b, accurately
-            geven = b * x * rxb
-            tnc = p * xodd + q * xeven
+            tnc = p * buf[0, 0] + q * buf[2, 0]
             converged = False
             for it in range(1, itrmax + 1):
-                a += 1.0
-                xodd -= godd
-                xeven -= geven
-                godd *= x * (a + b - 1.0) / a
-                geven *= x * (a + b - 0.5) / (a + 0.5)
+                if it > filled:
+                    _nct_extend(buf, filled, min(2 * it, itrmax), x, b)  # a few terms ahead
+                    filled = min(2 * it, itrmax)
                 p *= lam / (2 * it)
                 q *= lam / (2 * it + 1)
-                tnc += p * xodd + q * xeven
+                tnc += p * buf[0, it] + q * buf[2, it]
                 s -= p
                 if s < -1e-10:
-                    return np.nan  # rounding trouble (R warns here): let scipy decide
+                    return np.nan, filled  # rounding trouble (R warns here): let scipy decide
                 if s <= 0.0 and it > 1:
                     converged = True
                     break
-                if abs(2.0 * s * (xodd - godd)) < errmax:
+                if abs(2.0 * s * (buf[0, it] - buf[1, it])) < errmax:
                     converged = True
                     break
             if not converged:
-                return np.nan
+                return np.nan, filled
         tnc += 0.5 * math.erfc(d / math.sqrt(2.0))  # Φ(−d)
         if neg:
-            return 1.0 - min(tnc, 1.0)
-        return min(tnc, 1.0)
+            return 1.0 - min(tnc, 1.0), filled
+        return min(tnc, 1.0), filled
+
+    @njit(cache=True)
+    def _nct_cdf(t, df, delta, xodd0, albeta, itrmax, errmax):  # pragma: no cover
+        """P(T ≤ t) for T noncentral t(df, delta) by the AS 243 series. ``xodd0`` is the regularized incomplete
+        beta I_x(1/2, df/2) at x = t²/(t² + df) and ``albeta`` is log B(1/2, df/2); both depend on (t, df)
+        only and are computed once per group outside with scipy (``betaln`` stays accurate for large df, where
+        lgamma(b) − lgamma(b + 1/2) loses ~1e-11)."""
+        buf = np.empty((4, itrmax + 1))
+        x, b = _nct_start(abs(t), df, xodd0, albeta, buf)
+        return _nct_series(t, delta, x, b, buf, 0, itrmax, errmax)[0]
+
+    @njit(inline="always", cache=True)
+    def _secant_ncp(tt, nu, x, b, buf, filled, p, z, tol, maxiter, itrmax, errmax):
+        """(``ncp`` with F(t; df, ncp) = p, terms in ``buf``), by the safeguarded secant of
+        ``intervals._solve_ncp`` (same start, steps, safeguards and stopping rules) on the AS 243 CDF of the
+        group's terms ``buf``. NaN where the CDF gave up."""
+        slope = -math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) / math.sqrt(1.0 + tt * tt / (2.0 * nu))
+        scale = math.sqrt(1.0 + tt * tt / (2.0 * nu))
+        x0 = tt * (1.0 - 1.0 / (4.0 * nu)) - z * scale  # Johnson-Welch approximation
+        f0, filled = _nct_series(tt, x0, x, b, buf, filled, itrmax, errmax)
+        f0 -= p
+        x1 = x0 - f0 / slope
+        f1, filled = _nct_series(tt, x1, x, b, buf, filled, itrmax, errmax)
+        f1 -= p
+        if not (math.isfinite(f0) and math.isfinite(f1)):
+            return np.nan, filled
+        lo = x0 if f0 > 0 else (x1 if f1 > 0 else -np.inf)
+        hi = x0 if f0 < 0 else (x1 if f1 < 0 else np.inf)
+        if f0 > 0 and f1 > 0:
+            lo = max(x0, x1)
+        if f0 < 0 and f1 < 0:
+            hi = min(x0, x1)
+        xa, fa, xb, fb = x0, f0, x1, f1
+        result = x1
+        active = not (abs(f1) < tol or abs(x1 - x0) < 1e-13 * (1 + abs(x1)))
+        it = 0
+        while active and it < maxiter:
+            it += 1
+            if fb != fa:
+                sec = xb - fb * (xb - xa) / (fb - fa)
+            else:
+                sec = np.nan
+            if not math.isfinite(sec):
+                sec = xb - fb / slope
+            if sec <= lo or sec >= hi:
+                if math.isfinite(lo) and math.isfinite(hi):
+                    sec = 0.5 * (lo + hi)
+                elif math.isfinite(lo):
+                    sec = lo + abs(xb - xa) * 2 + 1e-3
+                elif math.isfinite(hi):
+                    sec = hi - abs(xb - xa) * 2 - 1e-3
+            fs, filled = _nct_series(tt, sec, x, b, buf, filled, itrmax, errmax)
+            fs -= p
+            if not math.isfinite(fs):
+                return np.nan, filled
+            if fs > 0:
+                lo = max(lo, sec)
+            elif fs < 0:
+                hi = min(hi, sec)
+            xa, fa, xb, fb = xb, fb, sec, fs
+            result = sec
+            if abs(fs) < tol or abs(sec - xa) < 1e-13 * (1 + abs(sec)):
+                active = False
+            elif math.isfinite(lo) and math.isfinite(hi) and (hi - lo) < 1e-13 * (1 + abs(sec)):
+                active = False
+        return result, filled
+
+    _NCT_BLOCK = 64  # groups per parallel task (one term buffer each)
 
     @njit(cache=True, parallel=True, nogil=True)
-    def _solve_ncp_kernel(t, df, xodd0, albeta, p, z, tol, maxiter, itrmax, errmax, out):  # pragma: no cover
-        """For each element: ``ncp`` with F(t; df, ncp) = p, by the safeguarded secant of ``intervals._solve_ncp``
-        (same start, steps, safeguards and stopping rules) on the AS 243 CDF. NaN where the CDF gave up."""
-        slope_c = -math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-        for k in prange(t.size):
-            tt, nu, xo, lb = t[k], df[k], xodd0[k], albeta[k]
-            scale = math.sqrt(1.0 + tt * tt / (2.0 * nu))
-            slope = slope_c / scale
-            x0 = tt * (1.0 - 1.0 / (4.0 * nu)) - z * scale  # Johnson-Welch approximation
-            f0 = _nct_cdf(tt, nu, x0, xo, lb, itrmax, errmax) - p
-            x1 = x0 - f0 / slope
-            f1 = _nct_cdf(tt, nu, x1, xo, lb, itrmax, errmax) - p
-            if not (math.isfinite(f0) and math.isfinite(f1)):
-                out[k] = np.nan
-                continue
-            lo = x0 if f0 > 0 else (x1 if f1 > 0 else -np.inf)
-            hi = x0 if f0 < 0 else (x1 if f1 < 0 else np.inf)
-            if f0 > 0 and f1 > 0:
-                lo = max(x0, x1)
-            if f0 < 0 and f1 < 0:
-                hi = min(x0, x1)
-            xa, fa, xb, fb = x0, f0, x1, f1
-            result = x1
-            active = not (abs(f1) < tol or abs(x1 - x0) < 1e-13 * (1 + abs(x1)))
-            failed = False
-            it = 0
-            while active and it < maxiter:
-                it += 1
-                if fb != fa:
-                    sec = xb - fb * (xb - xa) / (fb - fa)
-                else:
-                    sec = np.nan
-                if not math.isfinite(sec):
-                    sec = xb - fb / slope
-                if sec <= lo or sec >= hi:
-                    if math.isfinite(lo) and math.isfinite(hi):
-                        sec = 0.5 * (lo + hi)
-                    elif math.isfinite(lo):
-                        sec = lo + abs(xb - xa) * 2 + 1e-3
-                    elif math.isfinite(hi):
-                        sec = hi - abs(xb - xa) * 2 - 1e-3
-                fs = _nct_cdf(tt, nu, sec, xo, lb, itrmax, errmax) - p
-                if not math.isfinite(fs):
-                    failed = True
-                    break
-                if fs > 0:
-                    lo = max(lo, sec)
-                elif fs < 0:
-                    hi = min(hi, sec)
-                xa, fa, xb, fb = xb, fb, sec, fs
-                result = sec
-                if abs(fs) < tol or abs(sec - xa) < 1e-13 * (1 + abs(sec)):
-                    active = False
-                elif math.isfinite(lo) and math.isfinite(hi) and (hi - lo) < 1e-13 * (1 + abs(sec)):
-                    active = False
-            out[k] = np.nan if failed else result
+    def _solve_ncp_kernel(t, df, xodd0, albeta, ps, zs, tol, maxiter, itrmax, errmax, out):  # pragma: no cover
+        """``out[j, k]``: the ``ncp`` with F(t[k]; df[k], ncp) = ps[j]; all j of a group in the same task, so
+        its series terms are computed once for all limits and iterations."""
+        n = t.size
+        for blk in prange((n + _NCT_BLOCK - 1) // _NCT_BLOCK):
+            buf = np.empty((4, itrmax + 1))
+            for k in range(blk * _NCT_BLOCK, min((blk + 1) * _NCT_BLOCK, n)):
+                tt, nu = t[k], df[k]
+                x, b = _nct_start(abs(tt), nu, xodd0[k], albeta[k], buf)
+                filled = 0
+                for j in range(ps.size):
+                    out[j, k], filled = _secant_ncp(tt, nu, x, b, buf, filled, ps[j], zs[j], tol, maxiter, itrmax,
+                                                    errmax)
 
 
 def nct_cdf(t: np.ndarray, df: np.ndarray, ncp: np.ndarray) -> np.ndarray:
@@ -366,13 +401,11 @@ def solve_ncp(t: np.ndarray, df: np.ndarray, ps: tuple[float, ...], tol: float, 
     # benchmark (b); 0.46 -> 0.13 ms, the same values)
     udf, inv = np.unique(df, return_inverse=True)
     albeta = special.betaln(0.5, 0.5 * udf)[inv.reshape(df.shape)]
-    outs = []
-    for p in ps:
-        out = np.empty(t.shape)
-        _solve_ncp_kernel(t, df, xodd0, albeta, float(p), float(special.ndtri(p)), float(tol), int(maxiter),
-                          NCT_ITRMAX, NCT_ERRMAX, out)
-        outs.append(out)
-    return outs
+    p_arr = np.asarray(ps, dtype=np.float64)
+    out = np.empty((p_arr.size, t.size))
+    _solve_ncp_kernel(t, df, xodd0, albeta, p_arr, special.ndtri(p_arr), float(tol), int(maxiter),
+                      NCT_ITRMAX, NCT_ERRMAX, out)
+    return list(out)
 
 
 # ------------------------------------------------------------------------------------ grouping on strings
