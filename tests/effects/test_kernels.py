@@ -437,17 +437,31 @@ def test_grouped_effects_identical_on_one_and_two_threads(monkeypatch: pytest.Mo
 
 
 @needs_numba
-def test_default_moments_are_the_row_order_sums_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """By default (MOMENT_CHUNK None) the compiled moments are those of np.bincount, bit for bit, at any size."""
+def test_default_moments_row_order_up_to_one_chunk_and_accurate_beyond(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default the compiled moments are those of np.bincount bit for bit while the rows fit one chunk; beyond
+    it (fixed chunks, so thread-independent) they are no further from the exact sums than the row-order ones."""
+    import math
+
     from massage_outcomes.effects.summary import grouped_moments
 
-    assert _kernels.MOMENT_CHUNK is None
+    chunk = _kernels.MOMENT_CHUNK
+    assert isinstance(chunk, int)
     rng = np.random.default_rng(45)
-    n, G = 150_000, 900
-    v = rng.normal(0.0, 1.0, n)
-    codes = rng.integers(-1, G, n)
-    got = _with_threads(2, lambda: grouped_moments(v, codes, G))
-    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
-    ref = grouped_moments(v, codes, G)
-    for name in ("n", "mean", "m2"):
-        assert np.array_equal(getattr(got, name), getattr(ref, name), equal_nan=True)
+    G = 900
+    for n in (150_000, 2 * chunk + 12_345):
+        v = rng.normal(1000.0, 1.0, n)  # a large mean: rounding in the sums shows
+        codes = rng.integers(-1, G, n)
+        got = _with_threads(2, lambda v=v, codes=codes: grouped_moments(v, codes, G))
+        monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+        ref = grouped_moments(v, codes, G)
+        monkeypatch.setattr(_kernels, "HAVE_NUMBA", True)
+        if n <= chunk:
+            for name in ("n", "mean", "m2"):
+                assert np.array_equal(getattr(got, name), getattr(ref, name), equal_nan=True)
+            continue
+        assert np.array_equal(got.n, ref.n)
+        assert not np.array_equal(got.mean, ref.mean)  # several chunks: the sums really are regrouped
+        exact = np.array([math.fsum(v[codes == g]) / np.sum(codes == g) for g in range(G)])
+        err_got, err_ref = np.abs(got.mean - exact).max(), np.abs(ref.mean - exact).max()
+        assert err_got <= err_ref
+        np.testing.assert_allclose(got.m2, ref.m2, rtol=1e-12)

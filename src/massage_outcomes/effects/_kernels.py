@@ -18,14 +18,16 @@ All compile with ``cache=True`` (first use in a fresh environment compiles them 
    must have fewer than 2**32 rows).
 2. **Noncentral t** (:func:`solve_ncp`, :func:`nct_cdf`): the exact-interval iteration of
    :mod:`~massage_outcomes.effects.intervals` with the CDF from the AS 243 series (Lenth 1989, as R's ``pt``):
-   6-8 ms instead of 39-44 ms for 5,005 groups (scipy's ``nctdtr`` costs ~1.4 µs per call).
+   6-8 ms instead of 39-44 ms for 5,005 groups (scipy's ``nctdtr`` costs ~1.4 µs per call), then ~2 ms on two
+   threads once each group's series terms were shared by both limits and every secant step.
 3. **Grouping** (:func:`factorize_strings`, :func:`match_two_strings`, :func:`combine_codes`,
    :func:`arm_group_codes`, :func:`grouped_moments`): hash factorization of Arrow string labels, branch-free
    matching of the two arm labels, combination of key codes and per-group moments, each one or two passes
    over the rows where pandas/numpy made several. The row passes over labels and codes run in parallel (the
    label look-up over fixed blocks after learning the labels on a prefix) and give the same integers on any
-   number of threads; the moments stay a serial row-order sum by default (see ``MOMENT_CHUNK``). Benchmark (b)
-   of issue 3, 1M rows and 5,005 groups, string labels: 34 ms -> 20.6-29 ms, every result bit for bit the same.
+   number of threads; the moments are summed per fixed chunk of rows (see ``MOMENT_CHUNK``: thread-count independent, and no less
+   accurate than the row-order sum). Benchmark (b) of issue 3, 1M rows and 5,005 groups, string labels: 34 ms
+   -> 20.6-29 ms with every result bit for bit the same, then ~18 ms with chunked moments (numbers there).
 
 References
 ----------
@@ -914,14 +916,17 @@ def arm_group_codes(codes: np.ndarray, arm: np.ndarray, ngroups: int | None = No
     return out
 
 
-# Rows per chunk of the parallel moment passes, or None for one chunk (the serial row-order sums, bit for bit
-# those of np.bincount and of earlier versions). A chunk size is fixed, never derived from the thread count, so
-# the additions, and hence the bits, are the same on any number of threads. Default None: on benchmark (b)
-# chunks of 2**16 rows took the moments from 4.0 to 2.4-2.6 ms (two free vCPUs), and moved the means by at
-# most ~1e-15 relative, but an effect that is a difference of two nearly equal means moves by as much
-# relatively (a Hedges' g of -5.9e-6 by 1.3e-10 of itself, 1.4e-15 absolute), beyond the 1e-12 relative
-# stability asked of every estimate. Set it to 1 << 16 where that is acceptable.
-MOMENT_CHUNK: int | None = None
+# Rows per chunk of the parallel moment passes, or None for one chunk (the serial row-order sums of np.bincount,
+# bit for bit). A chunk size is fixed, never derived from the thread count, so the additions, and hence the bits,
+# are the same on any number of threads; data of at most one chunk (every sample data set and table of this
+# package) get the row-order sums exactly. On benchmark (b) (1M rows, 10,010 bins) chunks of 2**18 rows took the
+# moments from 4.2 to 2.4 ms on two threads (2**15: 2.9, 2**16: 3.1, 2**17: 2.5 ms) and are the more accurate
+# sums: against exact (math.fsum) sums the worst mean was off by 8.9e-16 (5.5e-16 relative) where the row-order
+# sums were off by 2.2e-15 (1.1e-15 relative); the centred sums of squares 5.3e-16 against 1.1e-15 relative. An
+# effect that is a difference of two nearly equal means moves relatively by as much as the means move absolutely
+# over its size (a Hedges' g of -5.9e-6 by 1.3e-10 of itself, 1.4e-15 absolute): the tests compare such effects
+# with an absolute floor, not bit for bit with the row order.
+MOMENT_CHUNK: int | None = 1 << 18
 
 
 def _moments(values: np.ndarray, codes: np.ndarray, arm: np.ndarray | None, nbase: int,
@@ -939,8 +944,8 @@ def _moments(values: np.ndarray, codes: np.ndarray, arm: np.ndarray | None, nbas
 
 
 def grouped_moments(values: np.ndarray, codes: np.ndarray, ngroups: int) -> tuple[np.ndarray, ...] | None:
-    """(n, mean, m2) per group code in two compiled passes (parallel over fixed row chunks when
-    ``MOMENT_CHUNK`` is set; see there); None without numba."""
+    """(n, mean, m2) per group code in two compiled passes, parallel over fixed row chunks (``MOMENT_CHUNK``;
+    see there); None without numba."""
     if not HAVE_NUMBA:
         return None
     return _moments(values, codes, None, int(ngroups), int(ngroups))
