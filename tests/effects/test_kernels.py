@@ -233,7 +233,10 @@ def _tricky_strings(rng: np.random.Generator, n: int) -> list[str | None]:
     pool = ["", "a", "b", "ab", "T1", "T10", "T100", "relaxation", "therapeutic", "x" * 16, "x" * 17,
             "clinic-north-therapist-0001", "clinic-north-therapist-0002", "clinic-north-" + "z" * 30 + "-1",
             "clinic-north-" + "z" * 30 + "-2", "clinic-north-" + "q" * 30 + "-1", "Zoë", "zoe", "Ω", "naïve",
-            "12345678", "123456789", "1234567\x00", "1234567"]
+            "12345678", "123456789", "1234567\x00", "1234567",
+            # short strings are told apart by their bytes with the length in the top byte: NULs and a length
+            # byte's value (7) as text must not merge labels
+            "ab\x00", "ab\x00\x00", "\x00", "\x07", "abcdefg", "abcdefg\x00", "1234567\x07", "\x07234567"]
     pool += [f"T{i}" for i in range(3000)]  # enough distinct labels to grow the hash table several times
     out: list[str | None] = [pool[i] for i in rng.integers(0, len(pool), n)]
     for i in rng.integers(0, n, n // 20):
@@ -465,3 +468,41 @@ def test_default_moments_row_order_up_to_one_chunk_and_accurate_beyond(monkeypat
         err_got, err_ref = np.abs(got.mean - exact).max(), np.abs(ref.mean - exact).max()
         assert err_got <= err_ref
         np.testing.assert_allclose(got.m2, ref.m2, rtol=1e-12)
+
+
+@needs_numba
+def test_between_effects_on_raw_key_bins_equal_dense_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without bootstrap, between-group moments are binned on the raw combined key codes (no renumbering pass):
+    every number bit for bit as with dense group codes, with missing keys, unused arms and unobserved key pairs."""
+    import pandas as pd
+
+    from massage_outcomes.effects import api, summary
+
+    rng = np.random.default_rng(46)
+    n = 40_000
+    therapist = np.char.add("T", rng.integers(0, 150, n).astype(str)).astype(object)
+    therapist[rng.integers(0, n, 300)] = None
+    cond = rng.integers(0, 3, n)
+    cond[(therapist == "T7") & (cond == 2)] = 1  # one key pair never observed
+    frame = pd.DataFrame({
+        "therapist": pd.array(therapist, dtype="str"),
+        "condition": pd.Categorical.from_codes(cond, categories=["lbp", "neck", "tmj"]),
+        "arm": pd.array(np.array(["therapeutic", "relaxation", "other"])[rng.choice(3, n, p=[0.45, 0.45, 0.1])],
+                        dtype="str"),
+        "change": np.where(rng.random(n) < 0.01, np.nan, rng.normal(-1.0, 2.0, n)),
+    })
+    by = ["therapist", "condition"]
+    _, nbins, bins, keys = summary._group_codes(frame, by, dense=False)
+    assert bins is not None and nbins == 150 * 3 and len(keys) == 150 * 3 - 1  # the raw path is taken
+
+    def run() -> tuple[pd.DataFrame, Any]:
+        tab, res, _ = api.grouped_effects(frame, value="change", by=by, compare=("arm", "therapeutic", "relaxation"))
+        return tab, res
+
+    tab_raw, res_raw = run()
+    orig = summary._group_codes
+    monkeypatch.setattr(api, "_group_codes", lambda f, k, dropna=True, dense=True: orig(f, k, dropna=dropna))
+    tab_dense, res_dense = run()
+    pd.testing.assert_frame_equal(tab_raw, tab_dense, check_exact=True)
+    for name in ("estimate", "se", "ci_low", "ci_high", "p_value"):
+        assert np.array_equal(getattr(res_raw, name), getattr(res_dense, name), equal_nan=True)

@@ -203,9 +203,21 @@ def group_codes(
     ``dropna=True`` a row with a missing key gets code −1 (callers count and report such rows); with
     ``dropna=False`` a missing key is a group of its own, like ``groupby(..., dropna=False)``.
     """
+    codes, _, _, key_table = _group_codes(frame, keys, dropna=dropna)
+    return codes, key_table
+
+
+def _group_codes(
+    frame: pd.DataFrame, keys: Sequence[str], *, dropna: bool = True, dense: bool = True
+) -> tuple[np.ndarray, int, np.ndarray | None, pd.DataFrame]:
+    """:func:`group_codes` as (codes, nbins, bins, key table). With ``dense`` (or without numba), codes are
+    0..G−1 (−1 missing), ``nbins`` = G and ``bins`` None. With ``dense=False`` and the compiled combination,
+    codes may instead be the raw mixed-radix codes: 0..nbins−1, ``nbins`` or −1 where a key is missing, and
+    ``bins`` gives the raw code of each row of the key table (sorted). For callers that only bin rows (moments
+    per group): one pass over the rows fewer (the renumbering; ~0.5 ms per 1M rows)."""
     keys = list(keys)
     if not keys:
-        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        return np.zeros(len(frame), dtype=np.int64), 1, None, pd.DataFrame(index=pd.RangeIndex(1))
     codes_list: list[np.ndarray] = []
     luts: list[np.ndarray | None] = []  # sorted positions of first-seen codes (compiled string factorization)
     uniques_list: list[object] = []
@@ -231,12 +243,19 @@ def group_codes(
         luts.append(lut)
         uniques_list.append(u)
     sizes = [max(len(u), 1) for u in uniques_list]  # type: ignore[arg-type]
-    compiled = _kernels.combine_codes(codes_list, luts, sizes)
+    total = int(np.prod(sizes, dtype=np.int64))
+    # raw codes only while the bins are few against the rows: the per-bin work of the moments (accumulators
+    # zeroed and merged per chunk) must stay well below the row pass it saves
+    raw = not dense and total <= len(frame) // 16
+    compiled = _kernels.combine_codes(codes_list, luts, sizes, dense=not raw)
+    bins: np.ndarray | None = None
+    nbins = 0
     if compiled is not None:
         out_codes, observed = compiled
+        nbins = total if raw else observed.size
+        bins = observed if raw else None
     else:
         codes_list = [c if lut is None else np.where(c >= 0, lut[c], -1) for c, lut in zip(codes_list, luts, strict=True)]
-        total = int(np.prod(sizes, dtype=np.int64))
         small = total < 2**31
         combined: np.ndarray = np.asarray(codes_list[0]).astype(np.int32 if small else np.int64, copy=True)
         missing = combined < 0
@@ -252,6 +271,7 @@ def group_codes(
         remap = np.full(total + 1, -1, dtype=np.int64)
         remap[observed] = np.arange(observed.size)
         out_codes = remap[combined]
+        nbins = observed.size
     # decode observed combined codes back to per-key positions
     table: dict[str, object] = {}
     rest = observed.copy()
@@ -265,7 +285,7 @@ def group_codes(
         else:
             table[k] = pd.Index(u).take(pos)
     key_table = pd.DataFrame({k: table[k] for k in keys})
-    return out_codes, key_table
+    return out_codes, nbins, bins, key_table
 
 
 def _valid_codes(codes: np.ndarray, ngroups: int, *values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
