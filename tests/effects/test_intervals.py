@@ -34,3 +34,27 @@ def test_bca_reduces_to_percentile_without_bias_or_acceleration() -> None:
     lo, hi = bca_interval(draws, np.array([0.0]), np.array([0.0]))
     plo, phi = percentile_interval(draws)
     np.testing.assert_allclose([lo[0], hi[0]], [plo[0], phi[0]], atol=1e-3)
+
+
+def test_p_values_from_the_interval_beta_match_stdtr_and_closed_forms() -> None:
+    """p-values that come with the exact interval (from its incomplete beta where p ≥ 1e-3, else stdtr) agree
+    with 2·stdtr; on df 1 and 2 they equal the closed forms 1 − 2·atan(t)/π and 1 − t/√(2 + t²)."""
+    from massage_outcomes.effects.intervals import nct_ncp_interval_p, t_p_two_sided
+
+    rng = np.random.default_rng(12)
+    t = np.concatenate([rng.normal(0.0, 2.0, 3000), [0.0, 1e-9, 8.0, -40.0, np.inf, -np.inf, np.nan, 1.0, 2.0]])
+    df = np.concatenate([rng.integers(1, 400, 3000).astype(float), [5.0, 5.0, 250.0, 30.0, 9.0, 9.0, 9.0, 0.0,
+                                                                      -1.0]])
+    lo, hi, p = nct_ncp_interval_p(t, df)
+    ref = t_p_two_sided(t, df)
+    lo2, hi2 = nct_ncp_interval(t, df)
+    assert np.array_equal(lo, lo2, equal_nan=True) and np.array_equal(hi, hi2, equal_nan=True)
+    assert np.array_equal(np.isnan(p), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(p[ok], ref[ok], rtol=2e-12, atol=0)
+    small = ok & (ref < 1e-3)
+    assert small.sum() > 20 and np.array_equal(p[small], ref[small])  # tiny p: stdtr itself
+    for nu, exact in ((1.0, lambda x: 1 - 2 * np.arctan(x) / np.pi), (2.0, lambda x: 1 - x / np.sqrt(2 + x * x))):
+        tt = np.array([1e-5, 1e-3, 0.1, 0.5, 1.0, 3.0])
+        p1 = nct_ncp_interval_p(tt, nu)[2]
+        np.testing.assert_allclose(p1, exact(tt), rtol=0, atol=3e-16)

@@ -16,7 +16,7 @@ from scipy import special, stats
 
 from massage_outcomes.effects import _kernels
 
-__all__ = ["nct_ncp_interval", "normal_interval", "t_interval", "percentile_interval", "bca_interval", "z_quantile"]
+__all__ = ["nct_ncp_interval", "nct_ncp_interval_p", "t_p_two_sided", "normal_interval", "t_interval", "percentile_interval", "bca_interval", "z_quantile"]
 
 
 def z_quantile(level: float) -> float:
@@ -24,8 +24,24 @@ def z_quantile(level: float) -> float:
     return float(special.ndtri(0.5 + level / 2.0))
 
 
+def t_p_two_sided(t: object, df: object) -> np.ndarray:
+    """2·P(T > |t|) for Student's t on ``df``: the same bits as ``2 * stats.t.sf(np.abs(t), df)`` (which calls
+    ``stdtr(df, −x)`` after argument checks that cost 2 ms for 5,000 groups), NaN where df ≤ 0."""
+    df_ = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return 2 * np.where(df_ > 0, special.stdtr(df_, -np.abs(np.asarray(t, dtype=float))), np.nan)
+
+
+# p-values from the incomplete beta of the exact interval (p = 1 − I_x(1/2, df/2)) where p ≥ this: its error
+# (the subtraction's and the beta's, ~2e-16 absolute) is then ≤ ~2e-13 relative; smaller p come from ``stdtr``.
+# Against 2·stdtr over 650k random (t, df ≤ 300) the largest difference was 1.8e-12, near t = 0 on df = 1,
+# where stdtr is the one that errs (exact 1 − 2·atan(t)/π: beta route 0, stdtr −1.8e-12)
+_P_FROM_BETA = 1e-3
+
+
 def _solve_ncp_both(
-    t: np.ndarray, df: np.ndarray, ps: tuple[float, float], *, tol: float = 1e-12, maxiter: int = 60
+    t: np.ndarray, df: np.ndarray, ps: tuple[float, float], *, tol: float = 1e-12, maxiter: int = 60,
+    p_out: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """:func:`_solve_ncp` for both limits, the elements with df ≤ ``_kernels.NCT_DF_MAX`` in compiled code.
 
@@ -35,15 +51,30 @@ def _solve_ncp_both(
     ~1.4 µs per call and the iteration needs 2.3 calls per limit, so 5,005 groups took 39-44 ms (benchmark (b));
     the series needs one incomplete beta per group (x = t²/(t² + df) does not depend on ncp) and then tens of ns
     per CDF evaluation: 7.6-10 ms measured for both limits of the same 5,005 groups.
+
+    With ``p_out`` (shaped like ``t``), the two-sided Student-t p-values of ``t`` are written there, from that
+    incomplete beta where p ≥ ``_P_FROM_BETA`` (one scipy call fewer: ~1 ms for 5,005 groups) and from
+    :func:`t_p_two_sided` elsewhere (see ``_P_FROM_BETA`` for their agreement).
     """
     t, df = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
     outs = [np.full(t.shape, np.nan) for _ in ps]
     ok = np.isfinite(t) & np.isfinite(df) & (df > 0)
     fast = ok & (df <= _kernels.NCT_DF_MAX) if _kernels.HAVE_NUMBA else np.zeros(t.shape, dtype=bool)
+    from_beta = np.zeros(t.shape, dtype=bool)
     if fast.any():
-        solved = _kernels.solve_ncp(np.ascontiguousarray(t[fast]), np.ascontiguousarray(df[fast]), ps, tol, maxiter)
+        tf, dff = np.ascontiguousarray(t[fast]), np.ascontiguousarray(df[fast])
+        xodd0 = special.betainc(0.5, 0.5 * dff, tf * tf / (tf * tf + dff))
+        solved = _kernels.solve_ncp(tf, dff, ps, tol, maxiter, xodd0=xodd0)
         for out, sol in zip(outs, solved, strict=True):
             out[fast] = sol
+        if p_out is not None:
+            p_beta = 1.0 - xodd0  # P(|T| > |t|) = 1 − I_x(1/2, df/2)
+            good = p_beta >= _P_FROM_BETA
+            from_beta[fast] = good
+            p_out[from_beta] = p_beta[good]
+    if p_out is not None:
+        rest = ~from_beta
+        p_out[rest] = t_p_two_sided(t[rest], df[rest])
     for out, p in zip(outs, ps, strict=True):
         rest = ok & ~(fast & np.isfinite(out))
         if rest.any():
@@ -134,6 +165,23 @@ def nct_ncp_interval(t: object, df: object, level: float = 0.95) -> tuple[np.nda
     df_arr = np.asarray(df, dtype=float)
     lo, hi = _solve_ncp_both(t_arr, df_arr, (1.0 - alpha / 2.0, alpha / 2.0))
     return lo, hi
+
+
+def nct_ncp_interval_p(t: object, df: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`nct_ncp_interval` and the two-sided Student-t p-values of ``t`` (as :func:`t_p_two_sided`; see
+    ``_P_FROM_BETA``), sharing the incomplete beta that both need.
+
+    Examples
+    --------
+    >>> lo, hi, p = nct_ncp_interval_p(2.0, 18.0)
+    >>> bool(abs(p - t_p_two_sided(2.0, 18.0)) < 1e-15)
+    True
+    """
+    alpha = 1.0 - level
+    t_arr, df_arr = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
+    p = np.full(t_arr.shape, np.nan)
+    lo, hi = _solve_ncp_both(t_arr, df_arr, (1.0 - alpha / 2.0, alpha / 2.0), p_out=p)
+    return lo, hi, p
 
 
 def normal_interval(estimate: object, se: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
