@@ -492,8 +492,8 @@ def test_between_effects_on_raw_key_bins_equal_dense_codes(monkeypatch: pytest.M
         "change": np.where(rng.random(n) < 0.01, np.nan, rng.normal(-1.0, 2.0, n)),
     })
     by = ["therapist", "condition"]
-    _, nbins, bins, keys = summary._group_codes(frame, by, dense=False)
-    assert bins is not None and nbins == 150 * 3 and len(keys) == 150 * 3 - 1  # the raw path is taken
+    _, nbins, bins, _, n_groups = summary._group_codes(frame, by, dense=False)
+    assert bins is not None and nbins == 150 * 3 and n_groups == 150 * 3 - 1  # the raw path is taken
 
     def run() -> tuple[pd.DataFrame, Any]:
         tab, res, _ = api.grouped_effects(frame, value="change", by=by, compare=("arm", "therapeutic", "relaxation"))

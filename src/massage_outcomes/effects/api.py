@@ -302,8 +302,7 @@ def grouped_effects(
     boot = ci in ("bca", "percentile")
     # a between-group effect without bootstrap only bins rows: raw key codes may serve as the bins (``bins``
     # then names each group's bin), sparing a renumbering pass over the rows
-    codes, nbins, bins, keys = _group_codes(frame, by, dense=kind != "between" or boot)
-    G = len(keys)
+    codes, nbins, bins, key_cols, G = _group_codes(frame, by, dense=kind != "between" or boot)
     groups: list[list[np.ndarray]] = []
     statistic: Callable[[Sequence[Any]], np.ndarray]
     cols: dict[str, Any] = {}  # summary columns, added to the keys in one go at the end (6 inserts cost ~5 ms)
@@ -372,7 +371,7 @@ def grouped_effects(
                 groups = [[ga[g], gb[g]] for g in range(G)]
         else:
             raise DataValidationError(f"unknown kind {kind!r}")
-    table = pd.DataFrame({**{k: keys[k] for k in keys.columns}, **cols}, index=keys.index)
+    table = pd.DataFrame({**key_cols, **cols}, index=pd.RangeIndex(G), copy=False)
     draws = None
     if boot:
         res, draws = _bootstrap_result(res, groups, statistic, ci=ci, level=level, n_resamples=n_resamples, rng=rng,

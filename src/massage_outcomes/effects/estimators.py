@@ -113,6 +113,11 @@ def hedges_j(df: object, *, correction: str = "exact") -> np.ndarray:
         # bootstrap draws: (B, G) df that repeat down the columns; the gamma functions once per group (the
         # same values) instead of B times: 10 ms of each BCa run of benchmark (c)
         return np.repeat(hedges_j(nu[0], correction=correction)[None, :], nu.shape[0], axis=0)
+    if correction == "exact" and nu.ndim == 1 and nu.size > 512:
+        # many groups share a df (group sizes repeat): the gamma functions once per distinct df, the same
+        # values (5,005 groups of benchmark (b): ~0.5 -> ~0.15 ms)
+        udf, inv = np.unique(nu, return_inverse=True)
+        return hedges_j(udf, correction=correction)[inv]
     with np.errstate(invalid="ignore", divide="ignore"):
         if correction == "approx":
             return np.where(nu > 1, 1.0 - 3.0 / (4.0 * nu - 1.0), np.nan)
@@ -252,7 +257,8 @@ def between_effect(
     else:
         s = _pooled_sd(a, b)
         df = N - 2
-        hn = 1.0 / n1 + 1.0 / n2
+        with np.errstate(divide="ignore"):  # an empty arm: its row gets a note, not a numpy warning
+            hn = 1.0 / n1 + 1.0 / n2
         d = _div(diff, s)
         j = hedges_j(df, correction=correction) if measure == "hedges_g" else np.ones_like(d)
         est = d * j
