@@ -58,3 +58,27 @@ def test_p_values_from_the_interval_beta_match_stdtr_and_closed_forms() -> None:
         tt = np.array([1e-5, 1e-3, 0.1, 0.5, 1.0, 3.0])
         p1 = nct_ncp_interval_p(tt, nu)[2]
         np.testing.assert_allclose(p1, exact(tt), rtol=0, atol=3e-16)
+
+
+def test_halves_on_two_threads_give_the_single_call_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large 1-d calls of a scipy special function are split over two threads: the same values as one call;
+    after a fork (another pid) a fresh worker pool is made rather than the parent's dead one used."""
+    import os
+
+    from scipy import special
+
+    from massage_outcomes.effects import intervals
+
+    rng = np.random.default_rng(13)
+    n = 3 * intervals._HALVES_MIN + 1
+    b, x = rng.uniform(0.5, 200.0, n), rng.uniform(0.0, 1.0, n)
+    a = np.full(n, 0.5)
+    assert np.array_equal(intervals._halves(special.betainc, a, b, x), special.betainc(a, b, x))
+    assert intervals._POOL is not None and intervals._POOL[0] == os.getpid()
+    stale = intervals._POOL[1]
+    monkeypatch.setattr(intervals, "_POOL", (-1, stale))  # as if inherited through fork
+    df, t = rng.integers(1, 300, n).astype(float), rng.normal(0.0, 3.0, n)
+    assert np.array_equal(intervals._halves(special.stdtr, df, t), special.stdtr(df, t))
+    assert intervals._POOL[0] == os.getpid() and intervals._POOL[1] is not stale
+    small = intervals._halves(special.stdtr, df[:10].reshape(2, 5), t[:10].reshape(2, 5))  # not split
+    assert np.array_equal(small, special.stdtr(df[:10], t[:10]).reshape(2, 5))

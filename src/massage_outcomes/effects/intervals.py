@@ -11,6 +11,9 @@ arrays with :func:`scipy.special.nctdtr`. Both stop at |F − p| < 1e-12.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import numpy as np
 from scipy import special, stats
 
@@ -24,12 +27,36 @@ def z_quantile(level: float) -> float:
     return float(special.ndtri(0.5 + level / 2.0))
 
 
+_POOL: tuple[int, Any] | None = None  # (pid, one-worker ThreadPoolExecutor): a fresh one after a fork
+_HALVES_MIN = 4096  # elements below which one thread is faster than handing half to another
+
+
+def _halves(func: Any, *args: np.ndarray) -> np.ndarray:
+    """``func(*args)`` for 1-d float arrays of equal length, the second half computed on a worker thread while
+    this one computes the first (scipy's special functions release the GIL): the same values. Why: the
+    incomplete beta of the exact interval took 1.04 ms for 5,005 groups on one thread, 0.56 ms in halves."""
+    global _POOL
+    n = args[0].size
+    if n < _HALVES_MIN or any(a.ndim != 1 or a.size != n for a in args):
+        return np.asarray(func(*args))
+    if _POOL is None or _POOL[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="massage_outcomes"))
+    h = n // 2
+    out = np.empty(n)
+    second = _POOL[1].submit(func, *(a[h:] for a in args), out=out[h:])
+    func(*(a[:h] for a in args), out=out[:h])
+    second.result()
+    return out
+
+
 def t_p_two_sided(t: object, df: object) -> np.ndarray:
     """2·P(T > |t|) for Student's t on ``df``: the same bits as ``2 * stats.t.sf(np.abs(t), df)`` (which calls
     ``stdtr(df, −x)`` after argument checks that cost 2 ms for 5,000 groups), NaN where df ≤ 0."""
-    df_ = np.asarray(df, dtype=float)
+    t_, df_ = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
     with np.errstate(invalid="ignore"):
-        return 2 * np.where(df_ > 0, special.stdtr(df_, -np.abs(np.asarray(t, dtype=float))), np.nan)
+        return 2 * np.where(df_ > 0, _halves(special.stdtr, df_, -np.abs(t_)), np.nan)
 
 
 # p-values from the incomplete beta of the exact interval (p = 1 − I_x(1/2, df/2)) where p ≥ this: its error
@@ -63,7 +90,7 @@ def _solve_ncp_both(
     from_beta = np.zeros(t.shape, dtype=bool)
     if fast.any():
         tf, dff = np.ascontiguousarray(t[fast]), np.ascontiguousarray(df[fast])
-        xodd0 = special.betainc(0.5, 0.5 * dff, tf * tf / (tf * tf + dff))
+        xodd0 = _halves(special.betainc, np.full(tf.size, 0.5), 0.5 * dff, tf * tf / (tf * tf + dff))
         solved = _kernels.solve_ncp(tf, dff, ps, tol, maxiter, xodd0=xodd0)
         for out, sol in zip(outs, solved, strict=True):
             out[fast] = sol
