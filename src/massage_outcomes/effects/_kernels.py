@@ -578,12 +578,30 @@ if HAVE_NUMBA:
                     table[2 * sl + 1] = _U64(v)
         return table, first, hashes, keys, klen, nu
 
+    @njit(cache=True)
+    def _find_long(offsets, data, s, ln, table, shift, keys, klen, first):  # pragma: no cover
+        """The id of the long string (s, ln) in the table, −1 if absent (a call: see :func:`_lookup_rows`)."""
+        cap = table.size // 2
+        w0, w1, w2, w3, h, tag = _key(data, s, ln)
+        slot = np.int64(h >> shift)
+        while True:
+            idw = table[2 * slot + 1]
+            if idw == _EMPTY:
+                return np.int64(-1)
+            if table[2 * slot] == tag and _same_long(offsets, data, s, ln, w0, w1, w2, w3, np.int64(idw), keys,
+                                                     klen, first):
+                return np.int64(idw)
+            slot = (slot + 1) & (cap - 1)
+
     @njit(cache=True, parallel=True, nogil=True)
     def _lookup_rows(offsets, data, valid, has_nulls, codes, i0, block, table, first, keys, klen,
                      misses):  # pragma: no cover
         """Read-only look-up of rows ``i0:`` in the dictionary, parallel over fixed blocks of rows: codes[i] =
         the id, −1 where not valid, −2 where the string is not (yet) in the dictionary; misses[b] counts the −2
-        of block b. Nothing is written but codes and misses, so the result is the same on any number of threads."""
+        of block b. Nothing is written but codes and misses, so the result is the same on any number of threads.
+        Strings of at most 7 bytes are looked up in the loop by their tag (as :func:`_key` makes it: the bytes
+        and length) alone; longer ones in a function call. With both in the loop, 1M short labels took 4.4
+        instead of 3.4 ms on one thread."""
         n = offsets.size - 1
         cap = table.size // 2
         bits = 0
@@ -600,18 +618,21 @@ if HAVE_NUMBA:
                     continue
                 s = offsets[i]
                 ln = offsets[i + 1] - s
-                w0, w1, w2, w3, h, tag = _key(data, s, ln)
-                slot = np.int64(h >> shift)
-                u = np.int64(-1)
-                while True:  # as in _factorize_rows
-                    idw = table[2 * slot + 1]
-                    if idw == _EMPTY:
-                        break
-                    if table[2 * slot] == tag and (ln <= 7 or _same_long(offsets, data, s, ln, w0, w1, w2, w3,
-                                                                           np.int64(idw), keys, klen, first)):
-                        u = np.int64(idw)
-                        break
-                    slot = (slot + 1) & (cap - 1)
+                if ln <= 7:
+                    w = _load_u64(data, np.intp(s)) if s + 8 <= data.size else _load_clamped(data, s)
+                    tag = (w & ((_U64(1) << _U64(8 * ln)) - _U64(1))) | (_U64(ln) << _U64(56))  # as in _key
+                    slot = np.int64((tag * _U64(0x9E3779B97F4A7C15)) >> shift)
+                    u = np.int64(-1)
+                    while True:
+                        idw = table[2 * slot + 1]
+                        if idw == _EMPTY:
+                            break
+                        if table[2 * slot] == tag:
+                            u = np.int64(idw)
+                            break
+                        slot = (slot + 1) & (cap - 1)
+                else:
+                    u = _find_long(offsets, data, s, ln, table, shift, keys, klen, first)
                 if u < 0:
                     codes[i] = -2
                     m += 1
