@@ -506,3 +506,20 @@ def test_between_effects_on_raw_key_bins_equal_dense_codes(monkeypatch: pytest.M
     pd.testing.assert_frame_equal(tab_raw, tab_dense, check_exact=True)
     for name in ("estimate", "se", "ci_low", "ci_high", "p_value"):
         assert np.array_equal(getattr(res_raw, name), getattr(res_dense, name), equal_nan=True)
+
+
+@pytest.mark.parametrize("case", ["dfs", "negative", "nan", "fractional", "small", "wide"])
+def test_distinct_equals_numpy_unique(case: str) -> None:
+    """The counting fast path for integer-valued arrays gives np.unique's values and inverse; others go to it."""
+    rng = np.random.default_rng(47)
+    x = {
+        "dfs": rng.integers(140, 250, 5005).astype(float),
+        "negative": rng.integers(-2, 250, 5005).astype(float),
+        "nan": np.r_[rng.integers(0, 50, 3000).astype(float), np.nan, np.nan],
+        "fractional": np.r_[rng.integers(0, 50, 3000).astype(float), 2.5],
+        "small": rng.integers(0, 9, 200).astype(float),
+        "wide": np.r_[rng.integers(0, 50, 3000).astype(float), 2.0**21],
+    }[case]
+    u, inv = _kernels.distinct(x)
+    ref_u, ref_inv = np.unique(x, return_inverse=True)
+    assert np.array_equal(u, ref_u, equal_nan=True) and np.array_equal(inv, ref_inv)

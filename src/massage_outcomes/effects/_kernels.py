@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - exercised by forcing HAVE_NUMBA=False 
 
 __all__ = [
     "HAVE_NUMBA", "resampled_sums", "solve_ncp", "nct_cdf", "factorize_strings", "match_two_strings",
-    "combine_codes", "arm_group_codes", "grouped_moments",
+    "combine_codes", "arm_group_codes", "grouped_moments", "distinct",
 ]
 
 _MAX_ROWS = 2**32 - 1
@@ -391,6 +391,21 @@ NCT_ERRMAX = 1e-15
 NCT_DF_MAX = 300.0
 
 
+def distinct(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_inverse=True)`` for a 1-d float array; in one counting pass when the values are
+    integers in a range under 2**20 (degrees of freedom, group sizes), where the sort took ~0.2 ms for 5,005."""
+    if x.ndim == 1 and x.size > 256:
+        lo, hi = np.min(x), np.max(x)  # NaN propagates: the sort then
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2**20:
+            xi = (x - lo).astype(np.int64)
+            if np.array_equal(xi, x - lo):
+                present = np.bincount(xi) > 0
+                rank = np.cumsum(present) - 1
+                return np.flatnonzero(present) + lo, rank[xi]
+    u, inv = np.unique(x, return_inverse=True)
+    return u, inv.reshape(x.shape)
+
+
 def solve_ncp(t: np.ndarray, df: np.ndarray, ps: tuple[float, ...], tol: float, maxiter: int,
               xodd0: np.ndarray | None = None) -> list[np.ndarray]:
     """For each p in ``ps``: ``ncp`` with ``P(T ≤ t | df, ncp) = p`` for 1-d float arrays t, df (finite, df > 0);
@@ -403,7 +418,7 @@ def solve_ncp(t: np.ndarray, df: np.ndarray, ps: tuple[float, ...], tol: float, 
         xodd0 = special.betainc(0.5, 0.5 * df, t * t / (t * t + df))
     # log B(1/2, df/2) once per distinct df (group sizes repeat: ~100 distinct df among 5,005 groups in
     # benchmark (b); 0.46 -> 0.13 ms, the same values)
-    udf, inv = np.unique(df, return_inverse=True)
+    udf, inv = distinct(df)
     albeta = special.betaln(0.5, 0.5 * udf)[inv.reshape(df.shape)]
     p_arr = np.asarray(ps, dtype=np.float64)
     out = np.empty((p_arr.size, t.size))

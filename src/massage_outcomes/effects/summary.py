@@ -228,7 +228,7 @@ def _group_codes(
         col = columns[k]
         lut = None
         if isinstance(col.dtype, pd.CategoricalDtype):
-            c = np.asarray(col.cat.codes)
+            c = np.asarray(col.array.codes)  # the Categorical's own codes: no Series built
             u = col.cat.categories
             if not dropna:  # missing becomes one more level, after the categories
                 c = np.where(c < 0, len(u), c)
