@@ -347,8 +347,8 @@ def test_parallel_factorize_same_codes_any_threads(learn: int, monkeypatch: pyte
     one = _with_threads(1, lambda: _kernels.factorize_strings_unsorted(ser.array))
     two = _with_threads(2, lambda: _kernels.factorize_strings_unsorted(ser.array))
     assert one is not None and two is not None
-    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1]) and one[2] == two[2]
-    codes, rank, uniques = one
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1]) and one[2].equals(two[2])
+    codes, rank, uniques = one[0], one[1], one[2].to_pylist()
     ref_codes, ref_uniques = pd.factorize(ser, sort=True)
     assert uniques == list(ref_uniques)
     assert np.array_equal(np.where(codes >= 0, rank[codes], -1), ref_codes)

@@ -870,12 +870,13 @@ def factorize_strings(values: object) -> tuple[np.ndarray, list[str]] | None:
     if res is None:
         return None
     codes, rank, uniques = res
-    return np.where(codes >= 0, rank[codes], -1), uniques
+    return np.where(codes >= 0, rank[codes], -1), uniques.to_pylist()
 
 
-def factorize_strings_unsorted(values: object) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """(codes in order of first appearance, the sorted position of each code, sorted uniques); None when not
-    applicable. :func:`combine_codes` applies the positions while it combines keys (one gather fewer)."""
+def factorize_strings_unsorted(values: object) -> tuple[np.ndarray, np.ndarray, Any] | None:
+    """(codes in order of first appearance, the sorted position of each code, sorted uniques as a pyarrow
+    array); None when not applicable. :func:`combine_codes` applies the positions while it combines keys (one
+    gather fewer)."""
     if not HAVE_NUMBA:
         return None
     arr = _arrow_array(values)
@@ -895,7 +896,7 @@ def factorize_strings_unsorted(values: object) -> tuple[np.ndarray, np.ndarray, 
     order = np.asarray(pc.array_sort_indices(uarr).to_numpy(), dtype=np.int64)
     rank = np.empty(len(first), dtype=codes.dtype)
     rank[order] = np.arange(len(first))
-    return codes, rank, uarr.take(pa.array(order)).to_pylist()
+    return codes, rank, uarr.take(pa.array(order))
 
 
 def combine_codes(

@@ -239,7 +239,7 @@ def _group_codes(
             fast = _kernels.factorize_strings_unsorted(col.array) if dropna or not col.hasnans else None
             if fast is not None:
                 c, lut, uniq = fast
-                u = pd.Index(uniq, dtype=col.dtype)
+                u = pd.array(uniq, dtype=col.dtype)  # from the Arrow array: no Python strings
             else:
                 c, u = pd.factorize(col, sort=True, use_na_sentinel=dropna)
         codes_list.append(np.asarray(c))
@@ -286,7 +286,7 @@ def _group_codes(
             n_levels = len(col.cat.categories)
             table[k] = pd.Categorical.from_codes(np.where(pos >= n_levels, -1, pos), dtype=col.dtype)
         else:
-            table[k] = pd.Index(u).take(pos).array
+            table[k] = u.take(pos) if isinstance(u, pd.api.extensions.ExtensionArray) else pd.Index(u).take(pos).array
     return out_codes, nbins, bins, {k: table[k] for k in keys}, int(observed.size)
 
 
