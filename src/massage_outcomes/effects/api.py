@@ -326,7 +326,7 @@ def grouped_effects(
         arm_code = _arm_codes(frame[col], a, b)
         # bins codes·2 + arm; −1 where the arm is missing, ≥ 2·nbins where a key is (the moments skip both)
         comb = _kernels.arm_group_codes(codes, arm_code, nbins + 1)
-        ok = comb >= 0
+        ok = comb >= 0 if boot or kind != "between" else comb[:0]  # rows in a group and an arm (bootstrap, ANCOVA)
         if kind == "between":
             v = frame[value].to_numpy(dtype=float)
             both = grouped_moments(v, comb, 2 * nbins)
