@@ -68,6 +68,42 @@ held about one vCPU; bench_effects.last.json is the third run). The pingouin loo
     time: a run minutes before gave 44.7x wall, pingouin extrapolated to 14.2 s against 19.9 s in the run
     of 10:40, ours 0.32 s on one thread in both).
 
+2026-11-27 11:40-12:20 UTC, after a second round on (b). With the final code, ten runs between 12:04 and
+12:20 (eight ``--only b --repeat 5``, two full ``--repeat 3``; bench_effects.last.json is the last full run);
+the pingouin loop of (b) took 1.60-1.93 s in them. The machine went through busy phases (another tenant: the
+same call took 13.3 ms in one minute and 17-24 ms in the next, with no change and no page faults), and those
+hit our memory-bound passes harder than pingouin's interpreter-bound loop.
+(b) exact (default), string labels: 87-129x wall, median 101x, >= 100x in 6 of 10 runs (ours 13.5-21.6 ms);
+    48-74x CPU. ci="normal" (like for like: pingouin's compute_esci is a normal-approximation interval):
+    100-159x wall in all ten (one 99.8x). Categorical therapist/arm, exact: 127-188x. Interleaved in one
+    session, the same call took 19.5 ms with the code of 10:45 and 13.4 ms now (best of 25, three
+    alternations, quiet minutes).
+    What changed, each checked bit for bit unless said:
+    - noncentral-t limits: each group's series terms (they depend on |t| and df only) computed once and
+      shared by both limits and every secant step: the kernel 2.9 -> 2.0 ms;
+    - the p-value of the pooled t taken from the interval's own incomplete beta (p = 1 - I_x(1/2, df/2)
+      where p >= 1e-3, stdtr below; within 1.8e-12 of stdtr, which is the one off near t = 0 on df = 1): one
+      scipy call fewer (~1 ms), and the remaining large scipy calls in two halves on two threads (scipy
+      releases the GIL): the incomplete beta 1.04 -> 0.56 ms;
+    - moments summed per fixed 2**18-row chunk in parallel (``_kernels.MOMENT_CHUNK``): 4.2 -> 2.4 ms; the
+      same bits on any thread count and up to one chunk, closer to exact sums beyond it (worst mean error
+      8.9e-16 against 2.2e-15 for the row-order sum), so the earlier bit-identity with bincount was dropped;
+    - string look-up: short labels (<= 7 bytes) tagged by their bytes and length, tag and id side by side in
+      the table, matched inline, longer labels in a call: 5.9 -> 3.7 ms per 1M labels on one thread (the
+      serial learning loop had been 7x slower than it should, from an inlined probe function);
+    - between-group moments binned on the raw combined key codes (no renumbering pass), J and log-beta once
+      per distinct df by counting, uniques kept as an Arrow array, the key table built once: ~1.5-2 ms of
+      fixed cost less.
+    Tried and dropped, measured: (1) one kernel computing each row's combined key and arm bin inside both
+    moment passes (no code array written): 9.1 against 6.75 ms on one thread for the passes it replaced;
+    (2) the arm bins made in the key-combination pass: 4.69 against 4.37 ms (the 4 MB intermediates stay in
+    the 32 MB L3, so a separate pass over them is nearly free); (3) no validity array for columns without
+    nulls: slower in three alternations; (4) reciprocal tables for the series' divisions, and 0.5 - p for
+    expm1 in the series: no gain. Left (quiet, two threads, ~13.3 ms): label look-up ~2.2, arm labels ~1.7,
+    moments ~2.4, key combination ~1.1, noncentral t ~1.7, incomplete beta ~0.6, Python/pandas ~3.
+    (a) 0.10-0.15x the groupby by+arm, 16-26x pingouin; (c) integer 65-70x, continuous 90-104x wall /
+    49-58x CPU, 48-56x on one thread; intervals within 0.19-0.20 bootstrap SE of pingouin's.
+
 Run::
 
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/bench_effects.py [--repeat 3] [--boot-groups 4]

@@ -25,9 +25,10 @@ All compile with ``cache=True`` (first use in a fresh environment compiles them 
    matching of the two arm labels, combination of key codes and per-group moments, each one or two passes
    over the rows where pandas/numpy made several. The row passes over labels and codes run in parallel (the
    label look-up over fixed blocks after learning the labels on a prefix) and give the same integers on any
-   number of threads; the moments are summed per fixed chunk of rows (see ``MOMENT_CHUNK``: thread-count independent, and no less
-   accurate than the row-order sum). Benchmark (b) of issue 3, 1M rows and 5,005 groups, string labels: 34 ms
-   -> 20.6-29 ms with every result bit for bit the same, then ~18 ms with chunked moments (numbers there).
+   number of threads; the moments are summed per fixed chunk of rows (see ``MOMENT_CHUNK``: thread-count
+   independent, and no less accurate than the row-order sum). Benchmark (b) of issue 3, 1M rows and 5,005
+   groups, string labels: 34 ms -> 20.6-29 ms with every result bit for bit the same, then 13.3-13.5 ms on a
+   quiet machine after the second round (numbers in the benchmark's docstring).
 
 References
 ----------
