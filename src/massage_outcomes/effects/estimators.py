@@ -219,6 +219,7 @@ def between_effect(
     diff = a.mean - b.mean
     notes = _notes_between(a, b, measure)
     conv: dict[str, str] = {"measure": measure}
+    p: np.ndarray | None
     if measure == "mean_diff":
         v1, v2 = a.var, b.var
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -283,15 +284,15 @@ def between_effect(
                 raise DataValidationError(
                     f"`se_formula` must be 'hedges_olkin', 'revman' or 'metafor_ub' here, got {se_formula!r}."
                 )
-            # with the exact interval, the p-value comes with it below (one incomplete beta for both)
-            p = _t_p_two_sided(_div(d, np.sqrt(hn)), df) if ci != "exact" else np.empty(0)
+            # with the exact interval, the p-value comes with it below (the same t; one incomplete beta for both)
+            p = _t_p_two_sided(_div(d, np.sqrt(hn)), df) if ci != "exact" else None
         conv["p_method"] = "student_t (pooled sd)"
     with np.errstate(invalid="ignore", divide="ignore"):
         d_raw = _div(diff, s)
     if ci == "exact":
         with np.errstate(invalid="ignore", divide="ignore"):
             tstat = d_raw / np.sqrt(hn)
-        if measure != "glass_delta":  # pooled sd: the p-value's t is this t
+        if p is None:
             ncp_lo, ncp_hi, p = nct_ncp_interval_p(tstat, df, level)
         else:
             ncp_lo, ncp_hi = nct_ncp_interval(tstat, df, level)
@@ -303,6 +304,7 @@ def between_effect(
     else:
         raise DataValidationError(f"`ci` must be 'exact' or 'normal' here (bootstrap is separate), got {ci!r}.")
     conv["se_formula"] = se_name
+    assert p is not None
     return EffectArrays(est, se_normal, lo, hi, p, np.asarray(df, dtype=float), notes, conv)
 
 
