@@ -68,14 +68,14 @@ held about one vCPU; bench_effects.last.json is the third run). The pingouin loo
     time: a run minutes before gave 44.7x wall, pingouin extrapolated to 14.2 s against 19.9 s in the run
     of 10:40, ours 0.32 s on one thread in both).
 
-2026-11-27 11:40-12:20 UTC, after a second round on (b). With the final code, ten runs between 12:04 and
-12:20 (eight ``--only b --repeat 5``, two full ``--repeat 3``; bench_effects.last.json is the last full run);
-the pingouin loop of (b) took 1.60-1.93 s in them. The machine went through busy phases (another tenant: the
+2026-11-27 11:40-12:30 UTC, after a second round on (b). With the final code, fourteen runs between 12:04 and
+12:30 (eleven ``--only b --repeat 5``, three full ``--repeat 3``; bench_effects.last.json is the full run of
+12:17); the pingouin loop of (b) took 1.60-2.10 s in them. The machine went through busy phases (another tenant: the
 same call took 13.3 ms in one minute and 17-24 ms in the next, with no change and no page faults), and those
 hit our memory-bound passes harder than pingouin's interpreter-bound loop.
-(b) exact (default), string labels: 87-129x wall, median 101x, >= 100x in 6 of 10 runs (ours 13.5-21.6 ms);
-    48-74x CPU. ci="normal" (like for like: pingouin's compute_esci is a normal-approximation interval):
-    100-159x wall in all ten (one 99.8x). Categorical therapist/arm, exact: 127-188x. Interleaved in one
+(b) exact (default), string labels: 87-129x wall, median 101.5x, >= 100x in 9 of 14 runs (ours 13.5-21.6
+    ms); 48-74x CPU. ci="normal" (like for like: pingouin's compute_esci is a normal-approximation interval):
+    108-159x wall in 13 of 14, 99.8x in one. Categorical therapist/arm, exact: 127-188x. Interleaved in one
     session, the same call took 19.5 ms with the code of 10:45 and 13.4 ms now (best of 25, three
     alternations, quiet minutes).
     What changed, each checked bit for bit unless said:
