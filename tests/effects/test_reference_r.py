@@ -138,3 +138,18 @@ def test_lakens_d_av_d_rm_definitions(name: str) -> None:
         _close(es.estimate, lk[key], 1e-10)
         g = effect_size(ref["post"], ref["pre"], paired=True, measure="g" + measure[1:], ci="normal")
         _close(g.estimate, lk[key] * lk["J"], 1e-10)
+
+
+POOLED_T = json.loads((Path(__file__).parents[1] / "reference" / "effects" / "pooled_t_reference.json").read_text())
+
+
+@pytest.mark.parametrize("name", BETWEEN)
+@pytest.mark.parametrize("ci", ["exact", "normal"])
+def test_pooled_t_p_values_match_r(name: str, ci: str) -> None:
+    """The p-value of Cohen's d / Hedges' g is R's ``t.test(var.equal = TRUE)`` one, whether it comes from the
+    exact interval's incomplete beta (ci="exact") or from stdtr (ci="normal"): measured within 3.4e-15."""
+    ref = REF["between"][name]
+    want = POOLED_T[name]
+    for measure in ("cohens_d", "hedges_g"):
+        es = effect_size(ref["x"], ref["y"], measure=measure, ci=ci)
+        _close(float(es.p_value), want["p_value"], 1e-12)
