@@ -138,12 +138,17 @@ def _force_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
 
 
-@pytest.mark.parametrize("use_numba", [True, False])
-def test_index_sums_have_the_bootstrap_law(use_numba: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    if use_numba and not _kernels.HAVE_NUMBA:
+@pytest.fixture(params=[True, False], ids=["numba", "numpy"])
+def use_numba(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each test twice: on the compiled kernels (skipped without numba) and on the numpy fallback."""
+    if request.param and not _kernels.HAVE_NUMBA:
         pytest.skip("numba not installed")
-    if not use_numba:
+    if not request.param:
         _force_numpy(monkeypatch)
+    return bool(request.param)
+
+
+def test_index_sums_have_the_bootstrap_law(use_numba: bool) -> None:
     n = 37
     v = np.arange(float(n))
     offsets = np.array([0, n])
@@ -155,12 +160,7 @@ def test_index_sums_have_the_bootstrap_law(use_numba: bool, monkeypatch: pytest.
     assert abs(S.var() / var - 1) < 4 * np.sqrt(2 / B)
 
 
-@pytest.mark.parametrize("use_numba", [True, False])
-def test_bootstrap_agrees_with_scipy_either_path(use_numba: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    if use_numba and not _kernels.HAVE_NUMBA:
-        pytest.skip("numba not installed")
-    if not use_numba:
-        _force_numpy(monkeypatch)
+def test_bootstrap_agrees_with_scipy_either_path(use_numba: bool) -> None:
     rng = np.random.default_rng(12)
     a, b = rng.normal(0.5, 1, 45), rng.normal(0, 1.2, 55)
     ours = bootstrap_moments([[a, b]], lambda m: between_point(m[0], m[1], measure="hedges_g"),
