@@ -729,19 +729,10 @@ if HAVE_NUMBA:
             r = np.int64(arm[i])
             out[i] = c * 2 + r if (c >= 0 and r >= 0) else -1
 
-    @njit(inline="always", cache=True)
-    def _bin_of(codes, arm, use_arm, nbase, i):
-        """The moment bin of row i: codes[i]·2 + arm[i] (with ``use_arm``) or codes[i]; −1 to skip the row."""
-        c = np.int64(codes[i])
-        if use_arm:
-            r = np.int64(arm[i])
-            return 2 * c + r if (c >= 0 and r >= 0 and c < nbase) else -1
-        return c if (c >= 0 and c < nbase) else -1
-
     @njit(cache=True, parallel=True, nogil=True)
-    def _chunked_moments(values, codes, arm, use_arm, nbase, nb, chunk):  # pragma: no cover
-        """n, mean, Σ(x − mean)² per bin (see :func:`_bin_of`; NaN values skipped) in two passes over FIXED
-        row chunks (``chunk`` rows each), in parallel over chunks, each chunk with its own accumulators; the
+    def _chunked_moments(values, codes, nb, chunk):  # pragma: no cover
+        """n, mean, Σ(x − mean)² per bin codes[i] (codes outside 0..nb−1 and NaN values skipped) in two passes
+        over FIXED row chunks (``chunk`` rows each), in parallel over chunks, each chunk with its own accumulators; the
         chunk sums are then added in chunk order. The additions do not depend on the number of threads, so
         neither do the bits. With one chunk (≤ ``chunk`` rows) this is the row-order sum of ``np.bincount``,
         bit for bit; with more, the sums are regrouped by chunk (last-bit differences, ~1e-16 relative)."""
@@ -751,9 +742,9 @@ if HAVE_NUMBA:
         acc_s = np.zeros((nchunks, nb))
         for k in prange(nchunks):
             for i in range(k * chunk, min((k + 1) * chunk, N)):
-                b = _bin_of(codes, arm, use_arm, nbase, i)
+                b = np.int64(codes[i])
                 v = values[i]
-                if b >= 0 and not np.isnan(v):
+                if b >= 0 and b < nb and not np.isnan(v):
                     acc_n[k, b] += 1.0
                     acc_s[k, b] += v
         n = np.zeros(nb)
@@ -769,9 +760,9 @@ if HAVE_NUMBA:
         for k in prange(nchunks):
             acc_s[k, :] = 0.0
             for i in range(k * chunk, min((k + 1) * chunk, N)):
-                b = _bin_of(codes, arm, use_arm, nbase, i)
+                b = np.int64(codes[i])
                 v = values[i]
-                if b >= 0 and not np.isnan(v):
+                if b >= 0 and b < nb and not np.isnan(v):
                     dv = v - mean[b]
                     acc_s[k, b] += dv * dv
         m2 = np.zeros(nb)
@@ -993,23 +984,13 @@ def arm_group_codes(codes: np.ndarray, arm: np.ndarray, ngroups: int | None = No
 MOMENT_CHUNK: int | None = 1 << 18
 
 
-def _moments(values: np.ndarray, codes: np.ndarray, arm: np.ndarray | None, nbase: int,
-             nb: int) -> tuple[np.ndarray, ...]:
-    """The moment passes of :func:`_chunked_moments`; ``arm`` (bins codes·2 + arm) measured slower than
-    :func:`arm_group_codes` followed by plain codes (4.4 against 2.6 ms on benchmark (b)), so callers pass None."""
-    v = np.ascontiguousarray(values, dtype=np.float64)
-    # chunk-local accumulators only while the bins are fewer than a chunk's rows (bounded memory); else one
-    # chunk, i.e. the serial row-order pass. The choice depends on the sizes only.
-    chunk = MOMENT_CHUNK if MOMENT_CHUNK is not None and nb <= MOMENT_CHUNK else max(v.size, 1)
-    use_arm = arm is not None
-    arm_ = np.ascontiguousarray(arm) if arm is not None else np.zeros(1, np.int8)
-    return _chunked_moments(v, np.ascontiguousarray(codes), arm_, use_arm, np.int64(nbase), np.int64(nb),
-                            np.int64(chunk))
-
-
 def grouped_moments(values: np.ndarray, codes: np.ndarray, ngroups: int) -> tuple[np.ndarray, ...] | None:
     """(n, mean, m2) per group code in two compiled passes, parallel over fixed row chunks (``MOMENT_CHUNK``;
     see there); None without numba."""
     if not HAVE_NUMBA:
         return None
-    return _moments(values, codes, None, int(ngroups), int(ngroups))
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    # chunk-local accumulators only while the bins are fewer than a chunk's rows (bounded memory); else one
+    # chunk, i.e. the serial row-order pass. The choice depends on the sizes only.
+    chunk = MOMENT_CHUNK if MOMENT_CHUNK is not None and ngroups <= MOMENT_CHUNK else max(v.size, 1)
+    return _chunked_moments(v, np.ascontiguousarray(codes), np.int64(ngroups), np.int64(chunk))
