@@ -18,6 +18,7 @@ import json
 import re
 import zipfile
 from pathlib import Path
+from xml.etree.ElementTree import canonicalize
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,7 @@ _FIXED_TIME = "2024-01-01T00:00:00Z"
 
 
 def _normalise_xlsx(raw: bytes) -> bytes:
-    """Rewrite an .xlsx so that it is byte-for-byte reproducible: fixed timestamps, fixed zip metadata."""
+    """Rewrite an .xlsx so that it is byte-for-byte reproducible: fixed timestamps, canonical XML, fixed zip metadata."""
     src = zipfile.ZipFile(io.BytesIO(raw))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
@@ -67,6 +68,8 @@ def _normalise_xlsx(raw: bytes) -> bytes:
                 text = data.decode("utf-8")
                 text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{_FIXED_TIME}\2", text)
                 data = text.encode("utf-8")
+            if name.endswith((".xml", ".rels")):  # C14N: the same bytes whether openpyxl writes with lxml or not
+                data = canonicalize(data.decode("utf-8")).encode("utf-8")
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
