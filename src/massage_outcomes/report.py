@@ -28,16 +28,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+# the backend is the user's choice (a report draws with any of them; the command line picks Agg for itself)
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)  # no display needed for a report
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from massage_outcomes import plot as _plot  # noqa: E402
-from massage_outcomes import tables as _tables  # noqa: E402
+from massage_outcomes import narrative as _narrative
+from massage_outcomes import plot as _plot
+from massage_outcomes import tables as _tables
 
 __all__ = ["make_figures", "render_html", "write_report", "package_versions", "TABLE_TITLES"]
 
@@ -187,8 +186,9 @@ def make_figures(
                     individual = None
                 ax = _plot.trajectories(means, group="arm", time=time, individual=individual, instrument=key,
                                         title=f"{_label(key)} by arm ({what})")
-                return _plot.figure_of(ax), (f"Estimated marginal means of {_label(key)} per arm at each visit with 95% "
-                                   f"confidence bands from the {what}; faint lines are individual participants.")
+                return _plot.figure_of(ax), (f"Estimated marginal means of {_label(key)} per arm at each visit with "
+                                             f"{_narrative.interval_label()} bands from the {what}; faint lines are "
+                                             "individual participants.")
             return None
 
         guarded(f"trajectories_{key}", traj)
@@ -204,7 +204,8 @@ def make_figures(
                               xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted",
                               title=f"{_label(key)}: differences between arms")
             return _plot.figure_of(ax), (f"Baseline-adjusted standardized differences in {_label(key)} between arms "
-                               f"(a − b) with 95% confidence intervals.")
+                                         f"(a − b) with {_narrative.interval_label()}s (not adjusted for the "
+                                         "several contrasts).")
 
         guarded(f"forest_{key}", forest)
 
@@ -221,7 +222,7 @@ def make_figures(
                               xlabel=f"{_measure_name(measure)} (later − earlier occasion)",
                               title=f"{_label(key)}: within-person change by condition")
             return _plot.figure_of(ax), (f"Within-person standardized change in {_label(key)} per condition with "
-                                         "95% confidence intervals (uncontrolled: not a treatment effect).")
+                                         f"{_narrative.interval_label()}s (uncontrolled: not a treatment effect).")
 
         guarded(f"forest_within_{key}", forest_within)
 
@@ -234,7 +235,8 @@ def make_figures(
                 return None
             ax = _plot.responders(rates, group="arm", threshold="threshold", rate="rate", ci_low="ci_low",
                                   ci_high="ci_high", instrument=key, title=f"{_label(key)}: responders by arm")
-            return _plot.figure_of(ax), "Proportion of responders per arm at each threshold, with 95% Wilson intervals."
+            return _plot.figure_of(ax), ("Proportion of responders per arm at each threshold, with unadjusted 95% "
+                                         "Wilson intervals.")
 
         guarded(f"responders_{key}", resp)
 
