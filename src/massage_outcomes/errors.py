@@ -78,7 +78,7 @@ def option(name: str, value: Any = _UNSET) -> str:
         return spelled
     text = value if isinstance(value, str) else ",".join(map(str, value)) if isinstance(value, list | tuple) \
         else str(value)
-    return f"{spelled} {shlex.quote(text)}"
+    return f"{spelled.split()[0]} {shlex.quote(text)}"  # "--mapping PLAN" with a value: "--mapping plan.yaml"
 
 
 def in_front_end() -> bool:

@@ -33,6 +33,12 @@ __all__ = [
     "ci_text",
     "count_text",
     "margin_verdict",
+    "p_text",
+    "contrast_sentence",
+    "effect_sentence",
+    "responder_sentence",
+    "range_text",
+    "not_reported",
 ]
 
 #: how each multiplicity method is named in prose
@@ -160,3 +166,101 @@ def margin_verdict(row90: Mapping[str, Any], margin: float, *, better: str = "lo
         return f"a clinically important difference favouring the second arm ({ci} lies beyond {mtxt})"
     return (f"inconclusive: neither equivalence within {mtxt} {unit} nor a larger difference is shown ({ci} "
             f"reaches beyond {mtxt})")
+
+
+# ------------------------------------------------------------------------------------------ result sentences
+def p_text(p: Any, *, label: str = "p") -> str:
+    """'p = 0.032', 'p < 0.001' (refuses NaN).
+
+    Examples
+    --------
+    >>> p_text(0.0321), p_text(2e-5), p_text(0.5, label="Holm-adjusted p")
+    ('p = 0.032', 'p < 0.001', 'Holm-adjusted p = 0.50')
+    """
+    v = _finite(p, label)
+    if v < 0.001:
+        return f"{label} < 0.001"
+    return f"{label} = {v:.3f}" if v < 0.1 else f"{label} = {v:.2f}"
+
+
+def _require_reliable(row: Mapping[str, Any], what: str) -> None:
+    if "reliable" in row and not bool(row["reliable"]):
+        note = str(row.get("note", "") or "no reason given")
+        raise NarrativeError(f"{what} is not reliable ({note}): it is not stated as a result.")
+
+
+def contrast_sentence(row: Mapping[str, Any], *, digits: int = 1, unit: str = "points",
+                      label: str | None = None) -> str:
+    """One contrast of a marginal-means table, its unadjusted interval and p, and the adjusted p when there is one.
+
+    Examples
+    --------
+    >>> contrast_sentence({"contrast": "a - b", "estimate": -2.04, "ci_low": -3.3, "ci_high": -0.8, "level": 0.95,
+    ...                    "p_value": 0.0012, "p_adjusted": 0.0036, "adjust": "holm", "reliable": True})
+    'a − b −2.0 [−3.3, −0.8] points (95% CI, unadjusted; p = 0.001; Holm-adjusted p = 0.004)'
+    """
+    name = label if label is not None else str(row["contrast"]).replace(" - ", " − ")
+    _require_reliable(row, name)
+    level = float(row.get("level", 0.95))
+    parts = [f"{_pct(level)} CI, unadjusted", p_text(row["p_value"])]
+    adjust = row.get("adjust")
+    if adjust not in (None, "none") and "p_adjusted" in row and row["p_adjusted"] == row["p_adjusted"]:
+        parts.append(p_text(row["p_adjusted"], label=f"{METHOD_NAMES.get(str(adjust), adjust)}-adjusted p"))
+    text = f"{name} {ci_text(row['estimate'], row['ci_low'], row['ci_high'], digits=digits)}"
+    return f"{text}{(' ' + unit) if unit else ''} ({'; '.join(parts)})"
+
+
+def effect_sentence(row: Mapping[str, Any], *, measure: str = "", digits: int = 2) -> str:
+    """An effect-size row with its unadjusted interval and, in words, what it favours.
+
+    Examples
+    --------
+    >>> effect_sentence({"contrast": "therapeutic - relaxation", "estimate": -0.12, "ci_low": -0.43,
+    ...                  "ci_high": 0.18, "level": 0.95, "favours": "no clear difference", "reliable": True},
+    ...                 measure="Hedges' g")
+    "Hedges' g, therapeutic − relaxation: −0.12 [−0.43, 0.18] (95% CI, unadjusted): no clear difference"
+    """
+    name = str(row.get("contrast", "")).replace(" - ", " − ")
+    _require_reliable(row, name or "the effect")
+    level = float(row.get("level", 0.95))
+    head = f"{measure}, {name}" if measure else name
+    return (f"{head}: {ci_text(row['estimate'], row['ci_low'], row['ci_high'], digits=digits)} ({_pct(level)} CI, "
+            f"unadjusted): {row['favours']}")
+
+
+def responder_sentence(row: Mapping[str, Any], *, threshold: str | None = None) -> str:
+    """A responder comparison: the two rates, the risk difference with its interval, favours, and the NNT.
+
+    Examples
+    --------
+    >>> responder_sentence({"arm_1": "t", "arm_2": "c", "rate_1": 0.627, "rate_2": 0.462, "risk_diff": 0.166,
+    ...                     "risk_diff_ci_low": -0.025, "risk_diff_ci_high": 0.341, "level": 0.95,
+    ...                     "favours": "no clear difference", "nnt_label": "NNTB 6.0 (NNTH 39.3 to ∞ to NNTB 2.9)",
+    ...                     "reliable": True}, threshold="MCID (5 points)")
+    'Responders (MCID (5 points)), t versus c: 63% versus 46%, risk difference +0.17 [−0.03, 0.34] (95% CI, unadjusted): no clear difference; NNTB 6.0 (NNTH 39.3 to ∞ to NNTB 2.9)'
+    """
+    a, b = str(row["arm_1"]), str(row["arm_2"])
+    _require_reliable(row, f"the responder comparison {a} versus {b}")
+    level = float(row.get("level", 0.95))
+    r1, r2 = _finite(row["rate_1"], "a rate"), _finite(row["rate_2"], "a rate")
+    thr = threshold if threshold is not None else str(row.get("threshold", ""))
+    nnt = str(row.get("nnt_label", "") or "")
+    return (f"Responders ({thr}), {a} versus {b}: {r1:.0%} versus {r2:.0%}, risk difference "
+            f"{ci_text(row['risk_diff'], row['risk_diff_ci_low'], row['risk_diff_ci_high'], signed=True)} "
+            f"({_pct(level)} CI, unadjusted): {row['favours']}" + (f"; {nnt}" if nnt else ""))
+
+
+def range_text(values: Any, *, digits: int = 2) -> str:
+    """'from a to b' over finite values; refuses an empty or all-NaN set."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise NarrativeError("no values to give a range of.")
+    return f"from {number(v.min(), digits)} to {number(v.max(), digits)}"
+
+
+def not_reported(name: str, row: Mapping[str, Any]) -> str:
+    """The sentence for a row that may not be read: what it is and why (its ``note``)."""
+    return f"{name}: not reported as a result ({str(row.get('note', '') or 'unreliable')})"

@@ -24,6 +24,7 @@ import io
 import platform
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ from massage_outcomes import narrative as _narrative
 from massage_outcomes import plot as _plot
 from massage_outcomes import tables as _tables
 
-__all__ = ["make_figures", "render_html", "write_report", "package_versions", "TABLE_TITLES"]
+__all__ = ["make_figures", "render_html", "write_report", "package_versions", "TABLE_TITLES", "key_results",
+           "table_title", "table_caption"]
 
 TABLE_TITLES: dict[str, str] = {
     "table1_baseline": "Table 1. Baseline characteristics by arm",
@@ -106,14 +108,42 @@ def _direction(inst_key: str) -> str:
 #: columns shown in the HTML report per table (the CSV files keep every column)
 DISPLAY_COLUMNS: dict[str, list[str]] = {
     "effects": ["instrument", "period", "contrast", "on", "measure", "condition", "technique", "n_1", "n_2",
-                "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "favours", "note"],
+                "estimate", "ci_low", "ci_high", "sci_low", "sci_high", "p_value", "p_adjusted", "favours",
+                "reliable", "note"],
     "responders": ["instrument", "threshold", "contrast", "n_1", "rate_1", "n_2", "rate_2", "risk_diff",
                    "risk_diff_ci_low", "risk_diff_ci_high", "risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high",
-                   "nnt_label", "favours", "note"],
+                   "nnt_label", "favours", "reliable", "note"],
     "contrasts": ["instrument", "model", "contrast", "visit", "week", "estimate", "ci_low", "ci_high", "df",
-                  "p_value", "p_adjusted", "effect_size", "effect_size_ci_low", "effect_size_ci_high", "converged"],
-    "means": ["instrument", "model", "arm", "visit", "week", "estimate", "se", "df", "ci_low", "ci_high", "converged"],
+                  "p_value", "p_adjusted", "sci_low", "sci_high", "effect_size", "effect_size_ci_low",
+                  "effect_size_ci_high", "reliable", "note"],
+    "means": ["instrument", "model", "arm", "visit", "week", "estimate", "se", "df", "ci_low", "ci_high", "reliable",
+              "note"],
 }
+
+
+def table_title(name: str, frame: pd.DataFrame) -> str:
+    """The heading of a table in the report; Table 1 names the column it is split by (arm, condition, ...)."""
+    if name == "table1_baseline":
+        by = str(frame.attrs.get("by", "arm")).replace("_", " ")
+        return f"Table 1. Baseline characteristics by {by}"
+    return TABLE_TITLES.get(name, name)
+
+
+def table_caption(name: str, frame: pd.DataFrame) -> str:
+    """What the table's intervals and p-values are, in words (empty for descriptive tables)."""
+    if _tables.is_note(frame) or "ci_low" not in frame.columns and "risk_diff_ci_low" not in frame.columns:
+        return ""
+    level = float(frame["level"].iloc[0]) if "level" in frame.columns and len(frame) else 0.95
+    adjusts = [a for a in pd.unique(frame["adjust"].dropna().astype(str))] if "adjust" in frame.columns else []
+    text = _narrative.interval_words(adjusts[0] if len(adjusts) == 1 else None, level)
+    if name == "responders":
+        text = (f"Rates with unadjusted {100 * level:g}% Wilson intervals; risk difference with the Newcombe "
+                "interval; NNT from the risk-difference interval")
+    extra = "; 'favours' names an arm only when the interval excludes no difference" if "favours" in frame.columns \
+        else ""
+    rel = "; rows with reliable = no may not be read as results (their note says why)" \
+        if "reliable" in frame.columns and not frame["reliable"].astype(bool).all() else ""
+    return text[0].upper() + text[1:] + extra + rel + "."
 
 
 def _display(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -137,6 +167,53 @@ def _label(inst_key: str) -> str:
         return instruments.get(inst_key).name
     except Exception:  # noqa: BLE001
         return inst_key
+
+
+def key_results(tabs: Mapping[str, pd.DataFrame], *, primary_visit: str | None = None,
+                measure: str = "hedges_g") -> list[str]:
+    """The report's key results, one sentence per row of the tables they summarise, through
+    :mod:`massage_outcomes.narrative` (so every number is the table's and every interval is named).
+
+    Per instrument: the MMRM contrasts between arms at the primary visit, the baseline-adjusted standardized
+    effects between arms, and the responders at the MCID. Rows that may not be read (``reliable`` False) are
+    named with their note instead of stated.
+    """
+    lines: list[str] = []
+    for key in _instrument_keys(tabs):
+        name, unit = _label(key), _unit(key)
+        mm = _pick(tabs.get("mmrm"), instrument=key)
+        if mm is not None and primary_visit is not None and "visit" in mm.columns:
+            for _, row in mm[mm["visit"].astype(str) == str(primary_visit)].iterrows():
+                head = f"{name} at {primary_visit}, MMRM (baseline-adjusted)"
+                lines.append(_sentence(head, row, partial(_narrative.contrast_sentence, unit=unit)))
+        eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova")
+        if eff is not None and "measure" in eff.columns:
+            eff = eff[eff["measure"].astype(str) == f"ancova_{measure}"]
+            for _, row in eff.iterrows():
+                lines.append(_sentence(f"{name}, baseline-adjusted", row,
+                                       partial(_narrative.effect_sentence, measure=_measure_name(measure))))
+        resp = _pick(tabs.get("responders"), instrument=key, threshold_spec="mcid")
+        if resp is not None:
+            for _, row in resp.iterrows():
+                thr = _short_threshold("mcid", row["threshold_value"], row["threshold_unit"])
+                lines.append(_sentence(name, row, partial(_narrative.responder_sentence, threshold=thr)))
+    return lines
+
+
+def _sentence(head: str, row: pd.Series, write: Callable[[pd.Series], str]) -> str:
+    if "reliable" in row.index and not bool(row["reliable"]):
+        what = row.get("contrast", "")
+        return f"{head}: " + _narrative.not_reported(str(what).replace(" - ", " − ") or "this row", row)
+    return f"{head}: {write(row)}"
+
+
+def _unit(inst_key: str) -> str:
+    from massage_outcomes import instruments
+
+    try:
+        return instruments.get(inst_key).unit
+    except Exception:  # noqa: BLE001
+        return ""
 
 
 def make_figures(
@@ -407,8 +484,10 @@ def render_html(
     options: Mapping[str, Any] | None = None,
     digits: int = 2,
     max_rows: int = 300,
+    key_results: Sequence[str] | None = None,
 ) -> str:
-    """One self-contained HTML page: data summary, validation, figures (base64 PNG), tables, methods, notes."""
+    """One self-contained HTML page: data summary, validation, key results (sentences from :func:`key_results`),
+    figures (base64 PNG), tables, methods, notes."""
     esc = html.escape
     versions = package_versions()
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -418,8 +497,8 @@ def render_html(
            f'<p class="meta">Generated {_dt.date.today().isoformat()} by massage_outcomes '
            f"{esc(versions['massage_outcomes'])}" + (f" from <code>{esc(source)}</code>" if source else "") + ".</p>"]
     out.append('<nav><strong>Contents</strong><ul><li><a href="#data">Data</a></li><li><a href="#figures">Figures'
-               '</a></li>' + "".join(f'<li><a href="#t-{esc(k)}">{esc(TABLE_TITLES.get(k, k))}</a></li>'
-                                     for k in tabs) + '<li><a href="#methods">Methods</a></li></ul></nav>')
+               '</a></li>' + "".join(f'<li><a href="#t-{esc(k)}">{esc(table_title(k, f))}</a></li>'
+                                     for k, f in tabs.items()) + '<li><a href="#methods">Methods</a></li></ul></nav>')
     out.append('<h2 id="data">Data</h2>')
     out.append(f"<p>{_dataset_summary(ds)}</p>")
     if validation is not None:
@@ -430,6 +509,10 @@ def render_html(
     rejected = getattr(ds, "rejected", None)
     if isinstance(rejected, pd.DataFrame) and len(rejected):
         out.append(f'<p class="note">{len(rejected)} row(s) were quarantined when reading and are not analysed.</p>')
+
+    if key_results:
+        out.append('<h2 id="key-results">Key results</h2><ul class="key-results">'
+                   + "".join(f"<li>{esc(line)}</li>" for line in key_results) + "</ul>")
 
     out.append('<h2 id="figures">Figures</h2>')
     if not figures:
@@ -442,7 +525,10 @@ def render_html(
 
     out.append("<h2>Tables</h2>")
     for name, frame in tabs.items():
-        out.append(f'<h3 id="t-{esc(name)}">{esc(TABLE_TITLES.get(name, name))}</h3>')
+        out.append(f'<h3 id="t-{esc(name)}">{esc(table_title(name, frame))}</h3>')
+        caption = table_caption(name, frame)
+        if caption:
+            out.append(f'<p class="meta">{esc(caption)}</p>')
         if _tables.is_note(frame):
             out.append(f'<p class="note">{esc(str(frame["note"].iloc[0]))}</p>')
             continue
@@ -473,7 +559,9 @@ def render_html(
         out.append("<p>Instruments:</p><ul>" + "".join(f"<li>{esc(t)}</li>" for t in inst_lines) + "</ul>")
     if options:
         out.append("<p>Options: " + esc(", ".join(f"{k}={v}" for k, v in options.items())) + ".</p>")
-    out.append("<p>Confidence intervals are 95% unless stated. Numbers are rounded only for display; the CSV files "
+    out.append("<p>Intervals are unadjusted 95% confidence intervals unless a table's caption says otherwise; "
+               "simultaneous intervals, where a family is adjusted by a method that has them, are in the sci_low "
+               "and sci_high columns. Numbers are rounded only for display; the CSV files "
                "keep three decimals.</p>")
     out.append("<p>Software: " + esc(", ".join(f"{k} {v}" for k, v in versions.items())) + ".</p>")
     if problems:
@@ -498,6 +586,7 @@ def write_report(
     options: Mapping[str, Any] | None = None,
     summary_options: Mapping[str, Any] | None = None,
     primary_visit: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Write tables (``tables/``), figures (``figures/*.png``) and ``report.html`` into ``out``.
 
@@ -510,6 +599,7 @@ def write_report(
     formats : table file formats.
     validation : a :class:`~massage_outcomes.ValidationReport` to show in the report.
     problems, methods : dicts filled by ``summary_tables`` (the methods section is built from ``methods``).
+    progress : called with the name of each step as it starts (the command line's progress bar).
 
     Returns
     -------
@@ -520,9 +610,13 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     problems = {} if problems is None else problems
     methods = {} if methods is None else methods
+    tick = progress or (lambda _name: None)
     if tables is None:
-        tables = _tables.summary_tables(ds, problems=problems, methods=methods, **dict(summary_options or {}))
+        tables = _tables.summary_tables(ds, problems=problems, methods=methods, progress=progress,
+                                        **dict(summary_options or {}))
+    tick("writing tables")
     table_paths = _tables.write_tables(tables, out / "tables", formats=formats)
+    tick("drawing figures")
     figs = make_figures(ds, tables, problems=problems, primary_visit=primary_visit)
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
@@ -534,8 +628,13 @@ def write_report(
         path.write_bytes(png)
         fig_paths.append(path)
         pngs[name] = (png, caption)
+    tick("writing report.html")
+    try:
+        visit = _tables.primary_visit(ds, primary_visit)
+    except Exception:  # noqa: BLE001 - the tables' methods already say why there is none
+        visit = None
     page = render_html(ds, tables, pngs, title=title, source=source, validation=validation, methods=methods,
-                       problems=problems, options=options)
+                       problems=problems, options=options, key_results=key_results(tables, primary_visit=visit))
     html_path = out / "report.html"
     html_path.write_text(page, encoding="utf-8")
     return {"html": html_path, "tables": table_paths, "figures": fig_paths}

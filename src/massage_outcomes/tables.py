@@ -612,7 +612,9 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
             th = sessions[["study", "subject", "therapist"]].dropna()
             per = subjects[["study", "subject"]].reset_index().merge(th, on=["study", "subject"])
             add("therapists", "number", lambda m: str(int(per.loc[per["index"].isin(m[m].index), "therapist"].nunique())))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["by"] = group  # the report's title names it: "by arm", "by condition"
+    return table
 
 
 # ---------------------------------------------------------------------------------------------- summary tables
@@ -771,6 +773,7 @@ def summary_tables(
     problems: dict[str, str] | None = None,
     methods: dict[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    mcids: Mapping[str, float] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the library's analyses on a dataset and gather their results as named tables.
 
@@ -803,6 +806,8 @@ def summary_tables(
     methods : a dict that receives, per section that ran, one sentence naming the model and options used (the
         report's methods section is built from it, so it cannot disagree with what was run).
     progress : called with each section's name before it runs (the CLI uses it for its progress bar).
+    mcids : instrument key → MCID in points for the responder analyses, where the registry has none for the
+        data's condition (``responders(mcid=)``).
 
     Returns
     -------
@@ -908,6 +913,7 @@ def summary_tables(
         tick(f"effects_by_{by}")
         result[f"effects_by_{by}"] = _guard(f"effects_by_{by}", within([by]), problems)
     if n_cond > 1 and n_tech > 1:
+        tick("effects_condition_technique")
         result["effects_condition_technique"] = _guard("effects_condition_technique",
                                                        within(["condition", "technique"]), problems)
 
@@ -920,9 +926,8 @@ def summary_tables(
                 for thr in thresholds:
                     for a, b in _pairs(arms):
                         try:
-                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b), end=end)
-                        except TypeError:  # a responders() without end= uses the last visit
-                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b))
+                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b),
+                                           end=end, mcid=(mcids or {}).get(key))
                         except DataValidationError as exc:  # e.g. no published MCID for this instrument
                             f = pd.DataFrame({"note": [_describe_error(exc)]})
                         frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
