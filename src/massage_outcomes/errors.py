@@ -26,7 +26,15 @@ class DataValidationError(MassageOutcomesError, ValueError):
 
 
 class ArgumentError(MassageOutcomesError, ValueError):
-    """An argument (or, on the command line, an option) has a value the function cannot honour."""
+    """An argument's value cannot be used (an unknown option, a mapping key that names no column); on the command
+    line, an option's.
+
+    Data problems are :class:`DataValidationError`; this is for what the caller passed.
+    """
+
+
+class ArgumentTypeError(MassageOutcomesError, TypeError):
+    """An argument has the wrong type (a number where a column name belongs)."""
 
 
 class ModelFitError(MassageOutcomesError, RuntimeError):
