@@ -210,7 +210,7 @@ def contrast_sentence(row: Mapping[str, Any], *, digits: int = 1, unit: str = "p
     return f"{text}{(' ' + unit) if unit else ''} ({'; '.join(parts)})"
 
 
-def effect_sentence(row: Mapping[str, Any], *, measure: str = "", digits: int = 2) -> str:
+def effect_sentence(row: Mapping[str, Any], *, measure: str = "", digits: int = 2, label: str | None = None) -> str:
     """An effect-size row with its unadjusted interval and, in words, what it favours.
 
     Examples
@@ -220,7 +220,7 @@ def effect_sentence(row: Mapping[str, Any], *, measure: str = "", digits: int = 
     ...                 measure="Hedges' g")
     "Hedges' g, therapeutic − relaxation: −0.12 [−0.43, 0.18] (95% CI, unadjusted): no clear difference"
     """
-    name = str(row.get("contrast", "")).replace(" - ", " − ")
+    name = (label if label is not None else str(row.get("contrast", ""))).replace(" - ", " − ")
     _require_reliable(row, name or "the effect")
     level = float(row.get("level", 0.95))
     head = f"{measure}, {name}" if measure else name
