@@ -274,9 +274,11 @@ def make_figures(
             eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova")
             if eff is not None and "measure" in eff.columns:  # the module names it e.g. "ancova_hedges_g"
                 eff = eff[eff["measure"].astype(str).str.contains(measure, regex=False)]
+            if eff is not None and "reliable" in eff.columns:
+                eff = eff[eff["reliable"].astype(bool)]  # only rows that may be read as results
             if eff is None or eff.empty:
                 return None
-            ax = _plot.forest(eff, label="contrast", weight=None, instrument=key,
+            ax = _plot.forest(eff, label="contrast", weight=None, instrument=key, interval=_narrative.interval_label(),
                               compare=("first-named arm", "second-named arm"),
                               xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted",
                               title=f"{_label(key)}: differences between arms")
@@ -290,10 +292,13 @@ def make_figures(
             if _pick(tabs.get("effects_between_arms"), instrument=key) is not None:
                 return None  # a trial: the between-arm forest is the one to read
             eff = _pick(tabs.get("effects_by_condition"), instrument=key)
-            if eff is None:
+            if eff is not None and "reliable" in eff.columns:
+                eff = eff[eff["reliable"].astype(bool)]
+            if eff is None or eff.empty:
                 return None
             group = "period" if "period" in eff.columns and eff["period"].nunique() > 1 else None
             ax = _plot.forest(eff, label="condition", weight="n_1" if "n_1" in eff.columns else None, group=group,
+                              interval=_narrative.interval_label(),
                               favours=("improvement" if _direction(key) == "lower" else "worsening",
                                        "worsening" if _direction(key) == "lower" else "improvement"),
                               xlabel=f"{_measure_name(measure)} (later − earlier occasion)",
@@ -305,7 +310,9 @@ def make_figures(
 
         def resp(key: str = key) -> tuple[Figure, str] | None:
             table = _pick(tabs.get("responders"), instrument=key)
-            if table is None:
+            if table is not None and "reliable" in table.columns:
+                table = table[table["reliable"].astype(bool)]
+            if table is None or table.empty:
                 return None
             rates = responder_rates(table)
             if rates is None or rates.empty:
@@ -349,11 +356,13 @@ def make_figures(
             for period, sub in eff.groupby("period", sort=False) if "period" in eff.columns else [("", eff)]:
                 parts.append((period, sub))
             period, sub = parts[-1]
+            if "reliable" in sub.columns:  # an unreliable cell is shown empty, like a cell without data
+                sub = sub.assign(estimate=sub["estimate"].where(sub["reliable"].astype(bool)))
             ax = _plot.heatmap(sub, row="condition", col="technique", value="estimate", instrument=key,
                                n="n" if "n" in sub.columns else None,
                                title=f"{_label(key)}: {period or 'effect'} by condition and technique")
             return _plot.figure_of(ax), (f"Within-subject standardized change in {_label(key)} ({period}) per condition "
-                               "and technique; empty cells had no data.")
+                               "and technique; empty cells had no data or no reliable estimate.")
 
         guarded(f"heatmap_{key}", heat)
     return figs

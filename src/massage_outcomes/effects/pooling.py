@@ -756,9 +756,11 @@ def pool(
         & np.isfinite(np.asarray(out["ci_low"], dtype=float))
     out["note"] = ["; ".join(n) for n in notes]
     body = pd.DataFrame(out)
+    from massage_outcomes.results import ResultFrame  # the compact display of every result table (lane A)
+
     if by_cols:
-        return pd.concat([keys.reset_index(drop=True), body], axis=1)
-    return body
+        return ResultFrame(pd.concat([keys.reset_index(drop=True), body], axis=1), keys=by_cols)
+    return ResultFrame(body)
 
 
 def _qprofile_ci(

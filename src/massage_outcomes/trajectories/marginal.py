@@ -166,6 +166,13 @@ def adjust_pvalues(
     return _mt.adjust_t(t, df, adjust, n_means=n_means)
 
 
+def _result(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """A marginal-means table as a ResultFrame: compact display (keys, estimate, interval, p, reliable, note)."""
+    from massage_outcomes.results import ResultFrame
+
+    return ResultFrame(frame, keys=[str(k) for k in keys])
+
+
 def _reliability(est: np.ndarray, se: np.ndarray, df: np.ndarray, converged: bool) -> tuple[np.ndarray, np.ndarray]:
     """``reliable`` and ``note`` for rows of linear functions of a fit: a row is unreliable when the fit did not
     converge or its standard error or df is not a positive finite number."""
@@ -360,7 +367,7 @@ class MarginalMeansMixin:
         """
         cells, L = self.reference_grid(at=at, by=by)
         res = self._infer(L, level)
-        return pd.concat([cells, res], axis=1)
+        return _result(pd.concat([cells, res], axis=1), list(cells.columns))
 
     # --- contrasts ----------------------------------------------------------------------------------------------
     def _contrast_matrix(
@@ -495,7 +502,7 @@ class MarginalMeansMixin:
         out = pd.concat([frame.reset_index(drop=True), res], axis=1)
         if effect_size:
             out = pd.concat([out, self._effect_sizes(est, se, res["df"].to_numpy(), level, sigma, edf)], axis=1)
-        return pd.concat([out, tail], axis=1)
+        return _result(pd.concat([out, tail], axis=1), list(frame.columns))
 
     def _effect_sizes(
         self,
@@ -725,7 +732,7 @@ class MarginalMeansMixin:
         """
         cells, L = self._slope_matrix(at, by, delta)
         if contrast is None:
-            return pd.concat([cells, self._infer(L, level)], axis=1)
+            return _result(pd.concat([cells, self._infer(L, level)], axis=1), list(cells.columns))
         if self.group is None:
             raise MassageOutcomesError("contrasts of slopes need a model with a group.")
         frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group)
