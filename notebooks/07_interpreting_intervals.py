@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -79,8 +81,8 @@ long = pd.concat([
     )
 ], ignore_index=True).sort_values(["contrast"], kind="stable")
 ax = plot.forest(long, label="interval", group="contrast", weight=None, instrument=INSTRUMENT,
-                 compare=("the first-named arm", "the second-named arm"), interval="as labelled on the left",
-                 xlabel=f"Difference in RMDQ at {PRIMARY} (points)",
+                 compare=("the first-named arm", "the second-named arm"),
+                 xlabel=f"Difference in RMDQ at {PRIMARY} (points); bars: the interval named on the left",
                  title="Unadjusted and simultaneous 95% intervals of the same contrasts")
 plt.show()
 

@@ -233,9 +233,11 @@ def test_a_failed_section_is_exit_code_1_with_the_rest_written(capsys, tmp_path,
         raise RuntimeError("no MMRM today")
 
     monkeypatch.setattr(traj, "fit_mmrm", broken)
+    monkeypatch.setattr(traj, "fit_trajectories", broken)  # (two failing sections; and a faster test)
     out = tmp_path / "t"
     code, _, err = run(capsys, "tables", str(small_trial), "--out", str(out), "--instrument", "rmdq")
     assert code == 1 and "'mmrm' could not be computed" in err and "no MMRM today" in err
+    assert "2 section(s) could not be computed" in err
     assert (out / "effects_between_arms.csv").exists() and (out / "mmrm.csv").exists()
 
 

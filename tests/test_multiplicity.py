@@ -31,7 +31,7 @@ def test_p_adjust_equals_statsmodels(method):
     from statsmodels.stats.multitest import multipletests
 
     rng = np.random.default_rng(3)
-    for k in (1, 2, 5, 9, 40):
+    for k in (2, 9, 40):  # statsmodels' gc.collect() makes each reference call cost ~70 ms
         p = rng.uniform(0, 0.2, k) ** 2
         p[0] = p[-1]  # a tie
         np.testing.assert_allclose(mt.p_adjust(p, method), multipletests(p, method=method)[1], rtol=1e-12)

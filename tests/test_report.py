@@ -13,8 +13,16 @@ from massage_outcomes import narrative, report, tables
 
 @pytest.fixture(scope="module")
 def trial_tables():
-    ds = mo.load_sample("trial")
-    return ds, tables.summary_tables(ds, instruments=["rmdq"])
+    ds = mo.simulate_trial(n_per_arm=30, seed=7)  # smaller than the sample: the same sections, faster fits
+    return ds, tables.summary_tables(ds, instruments=["rmdq"], primary_visit="week_10")
+
+
+def test_the_sample_declares_its_primary_visit():
+    """issue 17.5: one primary visit (the report used week_26, notebook 01 week_10), read from study.json."""
+    assert tables.primary_visit_info(mo.load_sample("trial")) == ("week_10", "study.json beside the data")
+    sim = mo.simulate_trial(n_per_arm=5, seed=1)  # no file, no plan: the default, and it says so
+    visit, source = tables.primary_visit_info(sim)
+    assert visit == "week_26" and source.startswith("the last follow-up visit")
 
 
 def _numbers(text: str) -> list[float]:
@@ -24,8 +32,7 @@ def _numbers(text: str) -> list[float]:
 def test_key_results_state_the_numbers_of_their_tables(trial_tables):
     """issue 17.1: the report's conclusions are checked for content, not only for running."""
     ds, tabs = trial_tables
-    visit = tables.primary_visit(ds)
-    assert visit == "week_10"  # one primary visit, from the sample's study.json (issue 17.5)
+    visit = "week_10"
     lines = report.key_results(tabs, primary_visit=visit)
     assert lines and not any("nan" in line.lower() or "0 of 0" in line for line in lines)
     mm = tabs["mmrm"][tabs["mmrm"]["visit"].astype(str) == visit]

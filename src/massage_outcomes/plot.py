@@ -436,8 +436,10 @@ def forest(
                 ax.annotate(text, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", ha="left",
                             fontsize=8.5, color=_INK, annotation_clip=False, gid="ci_text")
             if interval:
-                ax.annotate(f"estimate [{interval}]", xy=(1.02, 1.0), xycoords="axes fraction", va="bottom",
-                            ha="left", fontsize=8, color="#555555", annotation_clip=False, gid="ci_heading")
+                # above the column of printed intervals; the title moves up to make room (see below)
+                ax.annotate(f"estimate [{interval}]", xy=(1.02, 1.0), xycoords="axes fraction", xytext=(0, 3),
+                            textcoords="offset points", va="bottom", ha="left", fontsize=8, color="#555555",
+                            annotation_clip=False, gid="ci_heading")
         left, right = favours if favours is not None else favours_labels(instrument=instrument, compare=compare,
                                                                           better=better)
         label_text = xlabel if xlabel is not None else ("Ratio" if log else "Difference")
@@ -454,7 +456,7 @@ def forest(
                             gid="favours", annotation_clip=False)
             ax.xaxis.labelpad = 20
         if title:
-            ax.set_title(title, loc="left")
+            ax.set_title(title, loc="left", pad=18 if (annotate and interval) else 6)
     return ax
 
 
