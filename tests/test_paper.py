@@ -115,3 +115,20 @@ def test_sensitivity_table_takes_the_tidy_shape(mmrm_contrasts):
     assert first.iloc[0]["difference [95% CI]"] == format_interval(row["estimate"], row["ci_low"], row["ci_high"])
     with pytest.raises(DataValidationError, match="missing \\['se'"):
         sensitivity_table(res.drop(columns="se"))
+
+
+def test_table1_smd_column_labels_and_units():
+    from massage_outcomes.tables import baseline_table
+
+    ds = mo.load_sample("trial")
+    t1 = baseline_table(ds, smd=True, units={"age": "years"}, labels={"sex": "sex at birth"})
+    smd = standardized_differences(ds).set_index("variable")["smd"]
+    first = t1.drop_duplicates("characteristic").set_index("characteristic")["SMD"]
+    assert first["age, years"] == f"{smd['age']:.2f}"
+    assert first["sex at birth"] == f"{smd['sex']:.2f}"
+    rmdq = [c for c in first.index if c.startswith("Roland-Morris")][0]
+    assert first[rmdq] == f"{smd['rmdq']:.2f}" and "0–24 points, lower is better" in rmdq
+    assert (t1.loc[t1["characteristic"] == "sex at birth", "SMD"].tolist() == [f"{smd['sex']:.2f}", ""])
+    assert first["allocated technique"] == "" and first["intent"] == ""  # fixed by the allocation
+    ds.source["units"] = {"age": "y"}  # a reader's plan can carry them
+    assert (baseline_table(ds)["characteristic"] == "age, y").any()
