@@ -99,8 +99,8 @@ def test_outcomes_table_shows_the_models_numbers(mmrm_contrasts):
     last = t.iloc[-1]
     q = resp[(resp["arm_1"] == "therapeutic") & (resp["arm_2"] == "usual_care")].iloc[0]
     assert last[("therapeutic", "mean (SD)")].startswith(f"{int(q['responders_1'])}/{int(q['n_1'])} ")
-    assert last[("difference [95% CI]", "therapeutic − usual care")].startswith(
-        f"RR {format_interval(q['risk_ratio'], q['risk_ratio_ci_low'], q['risk_ratio_ci_high'])}; NNT ")
+    assert last[("difference [95% CI]", "therapeutic − usual care")] == (
+        f"RR {format_interval(q['risk_ratio'], q['risk_ratio_ci_low'], q['risk_ratio_ci_high'])}; {q['nnt_label']}")
 
 
 def test_sensitivity_table_takes_the_tidy_shape(mmrm_contrasts):

@@ -42,7 +42,7 @@ def test_table_reopens_with_two_header_rows_and_footnotes(tmp_path):
     assert len(t.rows) == 4 and len(t.columns) == 6
     top = [c.text for c in t.rows[0].cells]
     assert top[1] == top[2] == "therapeutic" and top[3] == top[4] == "usual care"  # merged across its columns
-    assert [c.text for c in t.rows[1].cells] == ["visit", "mean (SD)", "n", "mean (SD)", "n", "p_value"]
+    assert [c.text for c in t.rows[1].cells] == ["visit", "mean (SD)", "n", "mean (SD)", "n", "p value"]
     body = [[c.text.replace("\t", "") for c in r.cells] for r in t.rows[2:]]
     assert body[0] == ["week 4", "9.1 (4.2)", "58", "11.2 (4.9)", "57", "<0.001"]
     assert body[1][-1] == "0.400"

@@ -308,7 +308,9 @@ def _responder_rows(resp: pd.DataFrame, instrument: str, arms: Sequence[str], pa
             q = m.iloc[0]
             rr = format_interval(float(q["risk_ratio"]), float(q["risk_ratio_ci_low"]), float(q["risk_ratio_ci_high"]), 2) \
                 if "risk_ratio" in q.index else "–"
-            row.append(f"RR {rr}; NNT {q['nnt_label']}" if "nnt_label" in q.index else f"RR {rr}")
+            nnt = str(q["nnt_label"]) if "nnt_label" in q.index else ""
+            nnt = nnt if nnt.startswith("NNT") else f"NNT {nnt}"
+            row.append(f"RR {rr}; {nnt}" if "nnt_label" in q.index else f"RR {rr}")
         else:
             row.append("")
     return [row]

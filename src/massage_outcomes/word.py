@@ -38,7 +38,7 @@ __all__ = ["DocxReport", "table_to_docx", "split_number", "FONT"]
 FONT = "Arial"  # Word has it; LibreOffice renders it with the metric-compatible Liberation Sans
 _BODY_PT, _TABLE_PT, _NOTE_PT = 10.0, 8.5, 7.5
 _DIGIT_EM = 0.556  # Arial's digit advance (tabular), em
-_CHAR_EM = 0.50  # mean advance of mixed text, em (for column widths)
+_CHAR_EM = 0.55  # advance of text, em, with room for wide letters (column widths)
 _CELL_MARGIN_IN = 0.06
 _NUMBER = re.compile(r"^(\s*[<>≤≥]?\s*[−\-+]?\d[\d,]*)(.*)$", re.S)
 _PAGES = {"A4": (8.27, 11.69), "letter": (8.5, 11.0)}
@@ -68,10 +68,11 @@ def _numeric_columns(cells: pd.DataFrame) -> list[bool]:
 
 
 def _header_levels(frame: pd.DataFrame) -> list[list[str]]:
+    """Header rows (one per column level); underscores in names read as spaces ("ci_low" → "ci low")."""
     cols = frame.columns
     if isinstance(cols, pd.MultiIndex):
-        return [[str(c[i]) if not pd.isna(c[i]) else "" for c in cols] for i in range(cols.nlevels)]
-    return [[str(c) for c in cols]]
+        return [[str(c[i]).replace("_", " ") if not pd.isna(c[i]) else "" for c in cols] for i in range(cols.nlevels)]
+    return [[str(c).replace("_", " ") for c in cols]]
 
 
 def _text_cells(frame: pd.DataFrame, digits: int, p_digits: int) -> pd.DataFrame:
@@ -109,6 +110,7 @@ class DocxReport:
         self.doc = docx.Document()
         self.n_tables = 0
         self.n_figures = 0
+        self._in_table_notes = False  # footnotes stay on the table's (landscape) page
         self._page = _PAGES[page]
         sec = self.doc.sections[0]
         sec.page_width, sec.page_height = Inches(self._page[0]), Inches(self._page[1])
@@ -125,6 +127,12 @@ class DocxReport:
                 continue
             st.font.name = FONT
             self._set_east_asian_font(st)
+        from docx.shared import RGBColor
+
+        caption = self.doc.styles["Caption"]
+        caption.font.color.rgb = RGBColor(0x22, 0x22, 0x22)
+        caption.font.size = Pt(9)
+        caption.font.italic = False
         if title:
             self.doc.add_heading(title, level=0)
 
@@ -150,12 +158,15 @@ class DocxReport:
         return float(((sec.page_width or 0) - (sec.left_margin or 0) - (sec.right_margin or 0)) / 914400)
 
     def heading(self, text: str, level: int = 1) -> None:
+        self._portrait()
         self.doc.add_heading(text, level=level)
 
     def paragraph(self, text: str = "", *, bold: bool = False, italic: bool = False, size: float | None = None,
                   style: str | None = None) -> Any:
         from docx.shared import Pt
 
+        if not self._in_table_notes:
+            self._portrait()
         p = self.doc.add_paragraph(style=style)
         if text:
             run = p.add_run(text)
@@ -165,6 +176,7 @@ class DocxReport:
         return p
 
     def bullets(self, items: Iterable[str]) -> None:
+        self._portrait()
         for item in items:
             self.doc.add_paragraph(str(item), style="List Bullet")
 
@@ -203,7 +215,8 @@ class DocxReport:
         end._r.append(fld("w:fldChar", **{"w:fldCharType": "end"}))
         dot = p.add_run(". ")
         dot.bold = True
-        p.add_run(text)
+        body = p.add_run(text)
+        body.bold = False
 
     # -------------------------------------------------------------------------------------- figures, file
     def figure(self, image: str | Path | bytes, *, caption: str, width: float | None = None) -> int:
@@ -211,6 +224,7 @@ class DocxReport:
         from docx.enum.text import WD_ALIGN_PARAGRAPH
         from docx.shared import Inches
 
+        self._portrait()
         self.n_figures += 1
         stream: Any = io.BytesIO(image) if isinstance(image, bytes) else str(image)
         self.doc.add_picture(stream, width=Inches(min(width or self.text_width, self.text_width)))
@@ -229,7 +243,8 @@ class DocxReport:
 
     # --------------------------------------------------------------------------------------------- tables
     def table(self, frame: pd.DataFrame, *, caption: str, footnotes: Sequence[str] = (), digits: int = 2,
-              p_digits: int = 3, landscape: bool | None = None, first_column_bold: bool = False) -> int:
+              p_digits: int = 3, landscape: bool | None = None, first_column_bold: bool = False,
+              font_pt: float = _TABLE_PT) -> int:
         """Add ``frame`` as a Word table under a numbered caption; returns the table's number.
 
         Parameters
@@ -244,26 +259,34 @@ class DocxReport:
             Lines printed under the table in small type (the model, its options, abbreviations).
         landscape : bool, optional
             Put the table on a landscape page (default: when it would not fit the portrait text width).
+            Consecutive landscape tables share landscape pages.
+        font_pt : float
+            Text size of the table (8.5 pt; smaller for wide appendix tables).
         """
         self.n_tables += 1
         cells = _text_cells(frame, digits, p_digits)
         heads = _header_levels(frame)
-        widths, tabs, floors = self._column_layout(cells, heads)
+        widths, tabs, floors = self._column_layout(cells, heads, font_pt)
         portrait = self.text_width if self._is_portrait() else self._page[0] - 2 * 0.787
         if landscape is None:
             landscape = not _fit(widths, floors, portrait)[1]
-        if landscape:
-            self._orient(landscape=True)
+        self._orient(landscape=landscape)  # back to portrait only when the next content needs it
         widths = _fit(widths, floors, self.text_width)[0]
         self._caption("Table", self.n_tables, caption)
-        self._fill_table(cells, heads, widths, tabs, first_column_bold)
-        for note in footnotes:
-            p = self.paragraph(str(note), size=_NOTE_PT)
-            p.paragraph_format.space_after = 0
-        self.paragraph("")
-        if landscape:
-            self._orient(landscape=False)
+        self._fill_table(cells, heads, widths, tabs, first_column_bold, font_pt)
+        self._in_table_notes = True
+        try:
+            for note in footnotes:
+                p = self.paragraph(str(note), size=_NOTE_PT)
+                p.paragraph_format.space_after = 0
+            self.paragraph("")
+        finally:
+            self._in_table_notes = False
         return self.n_tables
+
+    def _portrait(self) -> None:
+        if not self._is_portrait():
+            self._orient(landscape=False)
 
     def _is_portrait(self) -> bool:
         sec = self.doc.sections[-1]
@@ -281,11 +304,11 @@ class DocxReport:
         sec.page_width, sec.page_height = (Inches(h), Inches(w)) if landscape else (Inches(w), Inches(h))
 
     @staticmethod
-    def _column_layout(cells: pd.DataFrame, heads: list[list[str]]
+    def _column_layout(cells: pd.DataFrame, heads: list[list[str]], font_pt: float = _TABLE_PT
                        ) -> tuple[list[float], list[float | None], list[float]]:
         """Column widths (inches), per numeric column the decimal tab position from the cell's left edge, and the
         narrowest each column may become (numeric columns: their width; text columns: their longest word)."""
-        em = _TABLE_PT / 72.0
+        em = font_pt / 72.0
         numeric = _numeric_columns(cells)
         widths: list[float] = []
         tabs: list[float | None] = []
@@ -316,7 +339,7 @@ class DocxReport:
         return widths, tabs, floors
 
     def _fill_table(self, cells: pd.DataFrame, heads: list[list[str]], widths: list[float],
-                    tabs: list[float | None], first_column_bold: bool) -> None:
+                    tabs: list[float | None], first_column_bold: bool, font_pt: float) -> None:
         from docx.enum.table import WD_TABLE_ALIGNMENT
         from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
         from docx.shared import Inches, Pt
@@ -326,9 +349,10 @@ class DocxReport:
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False
         for j, w in enumerate(widths):
-            table.columns[j].width = Inches(w)  # the grid (LibreOffice reads it) ...
-            for cell in table.columns[j].cells:
-                cell.width = Inches(w)  # ... and each cell (Word reads these)
+            table.columns[j].width = Inches(w)  # the grid (LibreOffice reads it); cells below (Word reads those)
+        for row in table.rows:
+            for j, cell in enumerate(row.cells):
+                cell.width = Inches(widths[j])
         for i, level in enumerate(heads):
             row = table.rows[i]
             _repeat_header(row)
@@ -342,15 +366,17 @@ class DocxReport:
                 para.text = ""
                 run = para.add_run(level[j])
                 run.bold = True
-                run.font.size = Pt(_TABLE_PT)
+                run.font.size = Pt(font_pt)
                 para.paragraph_format.space_before = para.paragraph_format.space_after = Pt(1)
                 para.alignment = WD_ALIGN_PARAGRAPH.CENTER if (tabs[j] is not None or k > j) else WD_ALIGN_PARAGRAPH.LEFT
                 j = k + 1
+        rows = list(table.rows)
         for r, values in enumerate(cells.itertuples(index=False), start=n_head):
-            row = table.rows[r]
+            row = rows[r]
             _no_split(row)
+            row_cells = row.cells  # python-docx rebuilds this list on every access
             for j, value in enumerate(values):
-                para = row.cells[j].paragraphs[0]
+                para = row_cells[j].paragraphs[0]
                 text = str(value)
                 tab = tabs[j]
                 parts = split_number(text) if tab is not None else None
@@ -367,7 +393,7 @@ class DocxReport:
                     run = para.add_run(text)
                 else:
                     run = para.add_run(text)
-                run.font.size = Pt(_TABLE_PT)
+                run.font.size = Pt(font_pt)
                 run.bold = first_column_bold and j == 0
                 pf = para.paragraph_format
                 pf.space_before = pf.space_after = Pt(0.5)
