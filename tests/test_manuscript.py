@@ -93,3 +93,14 @@ def test_html_report_has_a_table_of_contents_and_the_paper_sections(written):
     assert "f-consort" in anchors and "p-table1" in anchors and "consort-outcomes" in anchors
     assert "<strong>Figure 1.</strong> CONSORT flow diagram" in page
     assert "Outcome definitions (CONSORT-Outcomes 2022)" in page
+
+
+def test_between_arm_forest_names_the_arms_each_side_favours():
+    eff = pd.DataFrame({"contrast": ["therapeutic - relaxation", "therapeutic - usual_care", "relaxation - usual_care"],
+                        "estimate": [0.05, -0.63, -0.69], "ci_low": [-0.31, -0.99, -1.07], "ci_high": [0.41, -0.26, -0.32]})
+    fig = report._between_arm_forest(eff, "rmdq", "hedges_g")
+    words = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert "first-named" not in words
+    assert words.count("favours therapeutic") == 2 and "favours relaxation" in words  # RMDQ: lower is better
+    assert words.count("favours usual care") == 2
+    assert "Roland-Morris" in fig.texts[0].get_text() or any("Roland-Morris" in t.get_text() for t in fig.texts)

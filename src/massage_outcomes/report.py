@@ -199,12 +199,9 @@ def make_figures(
                 eff = eff[eff["measure"].astype(str).str.contains(measure, regex=False)]
             if eff is None or eff.empty:
                 return None
-            ax = _plot.forest(eff, label="contrast", weight=None, instrument=key,
-                              compare=("first-named arm", "second-named arm"),
-                              xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted",
-                              title=f"{_label(key)}: differences between arms")
-            return _plot.figure_of(ax), (f"Baseline-adjusted standardized differences in {_label(key)} between arms "
-                               f"(a − b) with 95% confidence intervals.")
+            return _between_arm_forest(eff, key, measure), (
+                f"Baseline-adjusted standardized differences in {_label(key)} between arms (a − b) with 95% "
+                f"confidence intervals; each panel names the arm each side of zero favours.")
 
         guarded(f"forest_{key}", forest)
 
@@ -278,6 +275,26 @@ def make_figures(
 
         guarded(f"heatmap_{key}", heat)
     return figs
+
+
+def _between_arm_forest(eff: pd.DataFrame, key: str, measure: str) -> Figure:
+    """One forest panel per contrast "a - b" on a shared axis, each with its own "favours a / favours b" words."""
+    contrasts = list(dict.fromkeys(eff["contrast"].astype(str)))
+    lo = float(np.nanmin(eff["ci_low"].to_numpy(dtype=float)))
+    hi = float(np.nanmax(eff["ci_high"].to_numpy(dtype=float)))
+    pad = 0.08 * max(hi - lo, 0.1)
+    fig, axes = plt.subplots(len(contrasts), 1, figsize=(7.0, 0.5 + 1.25 * len(contrasts)), squeeze=False,
+                             layout="constrained")
+    for i, (c, ax) in enumerate(zip(contrasts, axes[:, 0], strict=True)):
+        parts = [p.strip() for p in c.split(" - ")]
+        compare = (parts[0], parts[1]) if len(parts) == 2 else None
+        last = i == len(contrasts) - 1
+        _plot.forest(eff[eff["contrast"].astype(str) == c], label="contrast", weight=None, instrument=key,
+                     compare=compare, ax=ax,
+                     xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted" if last else "")
+        ax.set_xlim(min(lo - pad, -pad), max(hi + pad, pad))
+    fig.suptitle(f"{_label(key)}: differences between arms", fontweight="bold")
+    return fig
 
 
 def _arm_order(tabs: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -420,7 +437,11 @@ def render_html(
            f"<h1>{esc(title)}</h1>",
            f'<p class="meta">Generated {_dt.date.today().isoformat()} by massage_outcomes '
            f"{esc(versions['massage_outcomes'])}" + (f" from <code>{esc(source)}</code>" if source else "") + ".</p>"]
-    fig_toc = "".join(f'<li class="sub"><a href="#f-{esc(k)}">Figure {i}. {esc(c.split(". ")[0][:70])}</a></li>'
+    def short(caption: str) -> str:
+        head = caption.split(". ")[0].split("; ")[0]
+        return head if len(head) <= 72 else head[:70].rsplit(" ", 1)[0] + " …"
+
+    fig_toc = "".join(f'<li class="sub"><a href="#f-{esc(k)}">Figure {i}. {esc(short(c))}</a></li>'
                       for i, (k, (_f, c)) in enumerate(figures.items(), start=1))
     out.append('<nav><strong>Contents</strong><ul><li><a href="#data">Data</a></li><li><a href="#figures">Figures'
                '</a></li>' + fig_toc
