@@ -60,6 +60,9 @@ def _copy_notebooks(app: object) -> None:
         raise RuntimeError(
             f"executed notebooks missing in {src}: {missing}. Build with `python docs/build.py` (it executes "
             "them), or run `MO_NOTEBOOK_OUT=build/notebooks python -m pytest tests/test_notebooks.py` first.")
+    for old in dst.glob("*.ipynb"):
+        if old.stem not in {p.stem for p in sources}:
+            old.unlink()  # a notebook that was renamed or removed
     for p in sources:
         shutil.copyfile(src / f"{p.stem}.ipynb", dst / f"{p.stem}.ipynb")
 
