@@ -193,6 +193,8 @@ def _draw_box(ax: Any, box: _Box, fontsize: float, pad: float) -> None:
                                 fc="white", ec=_EDGE, lw=0.7))
     y = -box.y - pad
     for i, line in enumerate(box.lines):
+        indent = len(line) - len(line.lstrip(" "))
+        line = "\u00a0" * indent + line[indent:]  # SVG viewers collapse leading spaces, not no-break ones
         ax.text(box.x + pad, y, line, fontsize=fontsize, va="top", ha="left",
                 fontweight="bold" if (i == 0 and box.bold_first) else "normal", linespacing=1.25)
         y -= box.h_line  # type: ignore[attr-defined]
