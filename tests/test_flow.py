@@ -143,7 +143,8 @@ def test_diagram_with_enrolment_and_two_arms(trial):
     keep = trial.subjects[trial.subjects["arm"] != "usual_care"]
     ds = mo.Dataset(keep, trial.sessions, trial.outcomes.merge(keep[["study", "subject"]]))
     fig = mo.plot.consort(ds, screened=120, excluded={"declined to participate": 40})
-    text = re.sub(r"[ \n]+", " ", " ".join(t.get_text() for t in fig.axes[0].texts))
+    # a wrapped line continues after a newline and an indent of (no-break) spaces
+    text = re.sub(r"[ \u00a0]*\n[ \u00a0]*|  +", " ", "\n".join(t.get_text() for t in fig.axes[0].texts))
     assert f"Assessed for eligibility {_n(120)}" in text and f"declined to participate {_n(40)}" in text
     assert "usual care" not in text
     assert fig.get_figwidth() == pytest.approx(consort.WIDTHS["single"])
