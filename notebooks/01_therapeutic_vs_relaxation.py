@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -16,7 +16,7 @@
 #
 # **Question.** In the bundled three-arm trial (chronic low back pain; therapeutic, relaxation or usual care),
 # does therapeutic massage reduce back-related disability (Roland-Morris, RMDQ, 0–24, lower is better) more than
-# relaxation massage at the end of treatment (week 10), and do both beat usual care?
+# relaxation massage at the end of treatment (week 10, the trial's primary visit), and do both beat usual care?
 #
 # **The prior.** The strongest head-to-head trial, Cherkin et al. 2011 (Ann Intern Med 155:1–9), found no
 # clinically meaningful difference between structural (therapeutic) and relaxation massage: at 10 weeks both
@@ -25,7 +25,13 @@
 # assume therapeutic massage is better; the analysis below is read against that prior.
 #
 # The sample data are simulated (`data/sample/trial`, seeded, with known truth); every conclusion at the end is
-# computed from the results above it.
+# computed from the results above it, by the sentence functions of `massage_outcomes.narrative`.
+#
+# **Intervals.** Every interval here is an unadjusted 95% confidence interval unless it says otherwise: the
+# p-value beside it agrees with it. Where several contrasts are tested together, Holm-adjusted p-values are shown
+# beside them (Holm has no simultaneous interval; notebook 07 shows the simultaneous ones). Whether a difference
+# is within the ±2-point margin is a two-one-sided-tests (TOST) question at the 5% level, which reads the **90%**
+# interval.
 
 # %%
 from pathlib import Path
@@ -35,14 +41,16 @@ import numpy as np
 import pandas as pd
 
 import massage_outcomes as mo
-from massage_outcomes import plot, tables
+from massage_outcomes import narrative, plot, tables
 
-INSTRUMENT, PRIMARY = "rmdq", "week_10"
+INSTRUMENT = "rmdq"
 ARMS = ["therapeutic", "relaxation", "usual_care"]
 CONTRASTS = ["therapeutic - relaxation", "therapeutic - usual_care", "relaxation - usual_care"]
 MID = 2.0  # Cherkin 2011's pre-specified clinically meaningful between-group difference (RMDQ points)
 ds = mo.load_sample("trial")
+PRIMARY, PRIMARY_SOURCE = tables.primary_visit_info(ds)  # week_10, from the sample's study.json
 frame = ds.analysis_frame(INSTRUMENT)
+print(f"Primary visit: {PRIMARY} ({PRIMARY_SOURCE})")
 ds
 
 # %% [markdown]
@@ -71,23 +79,33 @@ plt.show()
 # ## Mixed model and MMRM: contrasts between arms at each visit
 # The mixed model uses every measurement including baseline; the MMRM (unstructured covariance over the
 # post-baseline visits, adjusted for the baseline score, REML) is the usual primary analysis of such trials.
-# Both are valid under missing at random. Holm adjustment within each visit.
+# Both are valid under missing at random. Estimates with unadjusted 95% intervals and p-values; `p_adjusted` is
+# Holm within each visit (three contrasts).
 
 # %%
 lmm_c = lmm.contrasts(CONTRASTS, adjust="holm")
 mmrm = mo.fit_mmrm(ds, instrument=INSTRUMENT, visit="visit", group="arm", adjust_baseline=True,
                    covariance="unstructured")
 mmrm_c = mmrm.contrasts(CONTRASTS, adjust="holm")
-cols = ["contrast", "visit", "estimate", "ci_low", "ci_high", "p_adjusted", "effect_size"]
-print("Mixed model")
+cols = ["contrast", "visit", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "effect_size", "reliable"]
+print(f"Mixed model ({narrative.interval_words('holm')})")
 print(tables.to_markdown(lmm_c[cols], digits=2))
-print("MMRM")
+print(f"MMRM ({narrative.interval_words('holm')})")
 print(tables.to_markdown(mmrm_c[cols], digits=2))
+
+# %% [markdown]
+# For the margin question the MMRM contrasts are computed again at the 90% level without adjustment: each is one
+# TOST at 5% against ±2 points.
+
+# %%
+mmrm_90 = mmrm.contrasts(CONTRASTS, adjust="none", level=0.90, effect_size=False)
+mmrm_90[mmrm_90["visit"].astype(str) == PRIMARY][["contrast", "visit", "estimate", "ci_low", "ci_high", "level"]]
 
 # %% [markdown]
 # ## Baseline-adjusted effect sizes at week 10
 # ANCOVA of the week-10 score on baseline and arm, for each pair of arms: raw adjusted mean difference and
-# Hedges' g (pooled follow-up SD), with exact intervals.
+# Hedges' g (pooled follow-up SD), with exact, unadjusted 95% intervals. `favours` names an arm only when the
+# interval excludes no difference.
 
 # %%
 pairs = [tuple(c.split(" - ")) for c in CONTRASTS]
@@ -95,20 +113,21 @@ es = pd.concat([
     mo.effect_sizes(frame, instrument=INSTRUMENT, compare=("arm", a, b), on="ancova", end=PRIMARY, measure=m)
     for a, b in pairs for m in ("mean_diff", "hedges_g")
 ], ignore_index=True)
-es_show = es[["contrast", "measure", "n_1", "n_2", "estimate", "ci_low", "ci_high", "p_value", "favours"]]
+es_show = es[["contrast", "measure", "n_1", "n_2", "estimate", "ci_low", "ci_high", "p_value", "favours", "reliable"]]
 es_show
 
 # %%
 g = es[es["measure"].str.contains("hedges_g")]
-ax = plot.forest(g, label="contrast", weight=None, instrument=INSTRUMENT,
-                 compare=("the first-named arm", "the second-named arm"),
+ax = plot.forest(g[g["reliable"]], label="contrast", weight=None, instrument=INSTRUMENT,
+                 compare=("the first-named arm", "the second-named arm"), interval=narrative.interval_label(),
                  xlabel="Hedges' g, baseline-adjusted (a − b)", title="RMDQ at week 10: standardized differences")
 plt.show()
 
 # %% [markdown]
 # ## Responders and NNT
-# Improvement from baseline to week 10 of at least the MCID (5 points), 30% and 50% (direction-aware); rates
-# with Wilson intervals, risk difference (Newcombe), risk ratio, and NNT from the risk-difference interval.
+# Improvement from baseline to week 10 of at least the MCID (the registry's for low back pain, the sample's
+# condition: 5 points), 30% and 50% (direction-aware); rates with Wilson intervals, risk difference (Newcombe),
+# risk ratio, and NNT from the risk-difference interval (all unadjusted 95%).
 
 # %%
 resp = pd.concat([
@@ -117,7 +136,7 @@ resp = pd.concat([
 ], ignore_index=True)
 resp["contrast"] = resp["arm_1"].astype(str) + " - " + resp["arm_2"].astype(str)
 resp_show = resp[["threshold_value", "threshold_unit", "contrast", "rate_1", "rate_2", "risk_diff", "risk_diff_ci_low",
-                  "risk_diff_ci_high", "risk_ratio", "nnt_label"]]
+                  "risk_diff_ci_high", "risk_ratio", "nnt_label", "favours", "reliable"]]
 resp_show
 
 # %%
@@ -161,59 +180,50 @@ ours = mmrm_c[mmrm_c["visit"].astype(str) == PRIMARY].assign(source="sample tria
 both = pd.concat([prior[["source", "label", "estimate", "ci_low", "ci_high"]],
                   ours[["source", "label", "estimate", "ci_low", "ci_high"]]], ignore_index=True)
 ax = plot.forest(both, group="source", weight=None, instrument=INSTRUMENT,
-                 compare=("the first-named arm", "the second-named arm"),
+                 compare=("the first-named arm", "the second-named arm"), interval=narrative.interval_label(),
                  xlabel="Difference in RMDQ at 10 weeks (points)", title="Published prior and this sample")
 plt.show()
 
 # %% [markdown]
 # ## Conclusions (computed from the results above)
+# Each line is written by a function of `massage_outcomes.narrative` from one row of the tables above (only rows
+# with `reliable` true are stated); `tests/test_notebooks.py` checks every number against tables it recomputes.
 
 # %%
-def ci_text(row, digits=1):
-    return f"{row['estimate']:+.{digits}f} [{row['ci_low']:.{digits}f}, {row['ci_high']:.{digits}f}]"
+def at_primary(table):
+    return table[table["visit"].astype(str) == PRIMARY].set_index("contrast")
 
 
-def verdict(row, mid=MID):
-    """Words for a difference a − b on a lower-is-better scale, judged against zero and the MID."""
-    lo, hi = row["ci_low"], row["ci_high"]
-    if hi < -mid:
-        return "a clinically meaningful benefit (the whole interval beyond the MID)"
-    if hi < 0:
-        return ("a benefit that is clear but may be smaller than the MID" if lo < -mid
-                else "a benefit smaller than the MID")
-    if lo > 0:
-        return "a disadvantage"
-    if lo > -mid and hi < mid:
-        return "no clinically meaningful difference (the interval lies within ±MID)"
-    return "an inconclusive result (the interval includes zero and reaches the MID)"
-
-
-primary = mmrm_c[mmrm_c["visit"].astype(str) == PRIMARY].set_index("contrast")
-lmm_primary = lmm_c[lmm_c["visit"].astype(str) == PRIMARY].set_index("contrast")
-tr, tu, ru = (primary.loc[c] for c in CONTRASTS)
-g_tr = g.set_index("contrast").loc["therapeutic - relaxation"]
-mcid_rows = resp[(resp["threshold_unit"] == "points")].set_index("contrast")
-lines = [
-    f"- MMRM at {PRIMARY}: therapeutic − relaxation {ci_text(tr)} RMDQ points: {verdict(tr)}.",
-    f"- Therapeutic − usual care {ci_text(tu)}: {verdict(tu)}; relaxation − usual care {ci_text(ru)}: {verdict(ru)}.",
+primary, primary_90, lmm_primary = at_primary(mmrm_c), at_primary(mmrm_90), at_primary(lmm_c)
+lmm_baseline = lmm_c[lmm_c["visit"].astype(str) == "baseline"].set_index("contrast")
+g_rows = g.set_index("contrast")
+mcid_rows = resp[resp["threshold"].astype(str).str.startswith("MCID")].set_index("contrast")
+lines = [f"- MMRM at {PRIMARY}: " + narrative.contrast_sentence(primary.loc[c], label=c.replace(" - ", " − "))
+         for c in CONTRASTS if primary.loc[c, "reliable"]]
+tr_90 = primary_90.loc["therapeutic - relaxation"]
+lines.append(f"- Therapeutic − relaxation against the ±{MID:g}-point margin: "
+             + narrative.margin_verdict(tr_90, MID) + ".")
+tr_lmm, tr_base = lmm_primary.loc["therapeutic - relaxation"], lmm_baseline.loc["therapeutic - relaxation"]
+same_sign = np.sign(tr_lmm["estimate"]) == np.sign(primary.loc["therapeutic - relaxation", "estimate"])
+lines.append(
     f"- The mixed model (not adjusted for baseline) gives therapeutic − relaxation "
-    f"{ci_text(lmm_primary.loc['therapeutic - relaxation'])} at {PRIMARY}; at baseline the same contrast was "
-    f"{ci_text(lmm_c[lmm_c['visit'].astype(str) == 'baseline'].set_index('contrast').loc['therapeutic - relaxation'])}"
-    f", so the two analyses "
-    + ("agree in sign." if np.sign(lmm_primary.loc['therapeutic - relaxation', 'estimate'])
-       == np.sign(tr["estimate"]) else "differ in sign: the MMRM adjusts for that baseline difference, the "
-       "mixed model of raw scores does not."),
-    f"- Baseline-adjusted Hedges' g, therapeutic − relaxation: {ci_text(g_tr, 2)} ({g_tr['favours']}).",
-]
+    f"{narrative.ci_text(tr_lmm['estimate'], tr_lmm['ci_low'], tr_lmm['ci_high'], digits=1)} at {PRIMARY}; at "
+    f"baseline the same contrast was {narrative.ci_text(tr_base['estimate'], tr_base['ci_low'], tr_base['ci_high'], digits=1)}"
+    ", so the two analyses " + ("agree in sign." if same_sign else "differ in sign: the MMRM adjusts for that "
+                                "baseline difference, the mixed model of raw scores does not."))
+for contrast in CONTRASTS:
+    if g_rows.loc[contrast, "reliable"]:
+        lines.append("- Baseline-adjusted " + narrative.effect_sentence(g_rows.loc[contrast], measure="Hedges' g",
+                                                                        label=contrast) + ".")
 for contrast in ("therapeutic - usual_care", "relaxation - usual_care"):
     r = mcid_rows.loc[contrast]
-    lines.append(f"- Responders (≥{r['threshold_value']:g} points), {contrast}: {r['rate_1']:.0%} vs {r['rate_2']:.0%}, "
-                 f"risk difference {r['risk_diff']:+.2f} [{r['risk_diff_ci_low']:.2f}, {r['risk_diff_ci_high']:.2f}], "
-                 f"{r['nnt_label']}.")
-consistent = (tr["ci_low"] > -MID) and (tr["ci_high"] < MID)
+    if r["reliable"]:
+        lines.append("- " + narrative.responder_sentence(r, threshold=f"≥{r['threshold_value']:g} points, the MCID")
+                     + ".")
+equivalent = narrative.margin_verdict(tr_90, MID).startswith("equivalent")
 lines.append(
     "- Against the prior: Cherkin 2011 found no meaningful difference between structural and relaxation massage; "
-    + ("this sample agrees (the therapeutic − relaxation interval lies within ±2 points)." if consistent else
-       "this sample's therapeutic − relaxation interval is not within ±2 points, so it neither confirms nor "
-       "rules out a meaningful difference."))
+    + (f"this sample agrees (by TOST the therapeutic − relaxation 90% interval lies within ±{MID:g} points)."
+       if equivalent else f"this sample's therapeutic − relaxation 90% interval is not within ±{MID:g} points, so "
+       "it neither confirms nor rules out a meaningful difference."))
 print("\n".join(lines))

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import massage_outcomes as mo
-from massage_outcomes import plot, tables
+from massage_outcomes import narrative, plot, tables
 
 INSTRUMENT = "pain_nrs"
 ds = mo.load_sample("trial")
@@ -107,7 +107,7 @@ plt.show()
 # %% [markdown]
 # ## Sensitivity analysis: mixed model versus MMRM
 # The knot model's contrasts at weeks 4, 10 and 26 against the MMRM's (unstructured covariance, baseline-adjusted,
-# visits as categories).
+# visits as categories), each with its unadjusted 95% interval (the Holm-adjusted p-values are in `p_adjusted`).
 
 # %%
 CONTRASTS = ["therapeutic - relaxation", "therapeutic - usual_care", "relaxation - usual_care"]
@@ -128,13 +128,14 @@ long = pd.concat([
 ], ignore_index=True)
 long["label"] = long["model"] + ", week " + long["week"].map("{:g}".format)
 long = long.sort_values(["contrast", "week", "model"], kind="stable")
-ax = plot.forest(long, group="contrast", weight=None, instrument=INSTRUMENT,
+ax = plot.forest(long, group="contrast", weight=None, instrument=INSTRUMENT, interval=narrative.interval_label(),
                  compare=("the first-named arm", "the second-named arm"), xlabel="Difference in pain NRS (points)",
                  title="Mixed model and MMRM contrasts")
 plt.show()
 
 # %% [markdown]
 # ## Conclusions (computed from the results above)
+# Written by `massage_outcomes.narrative` from the tables above; `tests/test_notebooks.py` checks the numbers.
 
 # %%
 p_slope = float(lrt_random["p_value"].iloc[1])
@@ -143,19 +144,23 @@ best_time = aic.loc[aic["aic_ml"].idxmin(), "model"]
 total = lambda vc: float(vc["variance"].sum())  # noqa: E731
 ther_var = float(vc_trial.loc[vc_trial["group"] == "therapist", "variance"].sum())
 cl = vc_clinic.set_index("group")["variance"]
-same_sign = (np.sign(side["estimate_lmm"]) == np.sign(side["estimate_mmrm"])).mean()
-max_gap = float((side["estimate_lmm"] - side["estimate_mmrm"]).abs().max())
+reliable_side = side.merge(lmm_c[["contrast", "week", "reliable"]], on=["contrast", "week"])
+reliable_side = reliable_side[reliable_side["reliable"]]
+same_sign = int((np.sign(reliable_side["estimate_lmm"]) == np.sign(reliable_side["estimate_mmrm"])).sum())
+max_gap = float((reliable_side["estimate_lmm"] - reliable_side["estimate_mmrm"]).abs().max())
 lines = [
-    f"- Random slopes: likelihood-ratio χ² = {lrt_random['chisq'].iloc[1]:.2f} on "
-    f"{lrt_random['df'].iloc[1]:.0f} df, p = {p_slope:.3f} (conservative): "
+    f"- Random slopes: likelihood-ratio χ² = {narrative.number(lrt_random['chisq'].iloc[1])} on "
+    f"{lrt_random['df'].iloc[1]:.0f} df, {narrative.p_text(p_slope)} (conservative): "
     + ("participants' slopes differ detectably." if p_slope < 0.05 else
        "no clear evidence that participants' slopes differ; the random slope is kept as a cautious default."),
-    f"- Time: the broken line (knot at week 10) versus the straight line: χ² = {lrt_time['chisq'].iloc[1]:.1f} on "
-    f"{lrt_time['df'].iloc[1]:.0f} df, p = {p_knot:.2g}; lowest AIC (ML): {best_time}.",
-    f"- The therapist variance is {100 * ther_var / total(vc_trial):.1f}% of the summed variance components of the trial model; in the "
-    f"clinic sample therapists {100 * cl.get('therapist', 0) / cl.sum():.1f}% and clinics "
-    f"{100 * cl.get('clinic', 0) / cl.sum():.1f}%.",
-    f"- Mixed model and MMRM agree in sign for {same_sign:.0%} of the {len(side)} visit contrasts; the largest "
-    f"difference between their estimates is {max_gap:.2f} points.",
+    f"- Time: the broken line (knot at week 10) versus the straight line: χ² = "
+    f"{narrative.number(lrt_time['chisq'].iloc[1], 1)} on {lrt_time['df'].iloc[1]:.0f} df, {narrative.p_text(p_knot)};"
+    f" lowest AIC (ML): {best_time}.",
+    f"- The therapist variance is {narrative.number(100 * ther_var / total(vc_trial), 1)}% of the summed variance "
+    f"components of the trial model; in the clinic sample therapists "
+    f"{narrative.number(100 * cl.get('therapist', 0) / cl.sum(), 1)}% and clinics "
+    f"{narrative.number(100 * cl.get('clinic', 0) / cl.sum(), 1)}%.",
+    f"- Mixed model and MMRM agree in sign for {narrative.count_text(same_sign, len(reliable_side), 'visit contrasts')};"
+    f" the largest difference between their estimates is {narrative.number(max_gap)} points.",
 ]
 print("\n".join(lines))

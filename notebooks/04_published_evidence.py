@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import massage_outcomes as mo
-from massage_outcomes import plot, tables
+from massage_outcomes import narrative, plot, tables
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "data" / "published").is_dir())
 pub = pd.read_csv(ROOT / "data" / "published" / "published_evidence.csv", dtype={"source_sha256": str})
@@ -102,8 +102,8 @@ for _, cand in poolable.iterrows():
     pooled_parts.append(res.assign(**{k: cand[k] for k in keys}))
 pooled = pd.concat(pooled_parts, ignore_index=True) if pooled_parts else pd.DataFrame()
 if len(pooled):
-    print(tables.to_markdown(pooled[[*keys, "k", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "I2"]],
-                             digits=2))
+    print(tables.to_markdown(pooled[[*keys, "k", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "I2",
+                                     "reliable"]], digits=2))
 
 # %%
 if len(pooled):
@@ -117,6 +117,8 @@ if len(pooled):
 
 # %% [markdown]
 # ## Conclusions (computed from the tables above)
+# Written by `massage_outcomes.narrative` from the tables above (pooled rows only where `reliable`);
+# `tests/test_notebooks.py` checks the numbers.
 
 # %%
 n_total = len(pub)
@@ -129,17 +131,18 @@ if len(cherkin) == 2:
     r, s = cherkin.loc["relaxation - usual_care"], cherkin.loc["structural - usual_care"]
     overlap = max(r["ci_low"], s["ci_low"]) <= min(r["ci_high"], s["ci_high"])
     lines.append(
-        f"- Cherkin 2011 (RMDQ, 10 weeks): relaxation − usual care {r['estimate']:+.1f} [{r['ci_low']:.1f}, "
-        f"{r['ci_high']:.1f}] and structural − usual care {s['estimate']:+.1f} [{s['ci_low']:.1f}, {s['ci_high']:.1f}] "
-        f"points; the intervals {'overlap' if overlap else 'do not overlap'}, and the two contrasts share the "
+        f"- Cherkin 2011 (RMDQ, 10 weeks): relaxation − usual care "
+        f"{narrative.ci_text(r['estimate'], r['ci_low'], r['ci_high'], digits=1, signed=True)} and structural − usual "
+        f"care {narrative.ci_text(s['estimate'], s['ci_low'], s['ci_high'], digits=1, signed=True)} points (95% CIs as "
+        f"published); the intervals {'overlap' if overlap else 'do not overlap'}, and the two contrasts share the "
         "usual-care arm, so they were not pooled.")
-for _, row in pooled.iterrows():
+for _, row in (pooled[pooled["reliable"]] if len(pooled) else pooled).iterrows():
     k_studies = int(row["k"])
     excludes_zero = row["ci_high"] < 0 or row["ci_low"] > 0
     lines.append(
         f"- {row['outcome'].capitalize()}, {row['timepoint']}, massage versus {row['comparator']} control: pooled SMD "
-        f"{row['estimate']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] from {k_studies} independent "
-        f"review-level estimates (I² = {row['I2']:.0f}%); the interval "
+        f"{narrative.ci_text(row['estimate'], row['ci_low'], row['ci_high'])} (HKSJ 95% CI) from {k_studies} "
+        f"independent review-level estimates (I² = {narrative.number(row['I2'], 0)}%); the interval "
         f"{'excludes' if excludes_zero else 'includes'} zero. With k = {k_studies} the HKSJ interval is wide and "
         "the inputs are already pooled second-hand numbers: read this as a summary, not new evidence.")
 not_pooled = candidates[~candidates["poolable"]]

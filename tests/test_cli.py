@@ -147,7 +147,7 @@ def test_internal_errors_say_so_without_a_traceback(capsys, monkeypatch, small_t
 def fake_summary(monkeypatch):
     state = {"estimate": 0.25}
 
-    def summary(ds, args, problems, methods=None):
+    def summary(ds, args, problems, methods=None, progress=None):
         return {"effects": pd.DataFrame({"contrast": ["a - b"], "estimate": [state["estimate"]]}),
                 "notes": pd.DataFrame({"section": ["mmrm"], "note": ["mmrm could not be computed"]})}
 
@@ -202,3 +202,160 @@ def test_report_writes_html_tables_and_figures(capsys, tmp_path, small_trial):
     pngs = list((out / "figures").glob("*.png"))
     assert pngs and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
     assert "report.html" in stdout
+
+
+# ------------------------------------------------------------------------------- issue 14 and issue 17.6-17.8
+def test_every_adjust_the_cli_offers_is_the_library_vocabulary():
+    from massage_outcomes.multiplicity import METHODS
+
+    action = next(a for a in cli.build_parser()._subparsers._group_actions[0].choices["tables"]._actions
+                  if a.dest == "adjust")
+    assert list(action.choices) == list(METHODS)
+
+
+def test_adjust_fdr_bh_computes_every_table(capsys, tmp_path, small_trial):
+    """issue 14: --adjust fdr_bh silently turned two tables into "could not be computed", exit code 0."""
+    out = tmp_path / "t"
+    code, stdout, err = run(capsys, "tables", str(small_trial), "--out", str(out), "--adjust", "fdr_bh",
+                            "--instrument", "rmdq")
+    assert code == 0, err
+    assert "could not be computed" not in err
+    files = sorted(p.name for p in out.glob("*.csv"))
+    assert "mmrm.csv" in files and "trajectory_contrasts.csv" in files and len(files) == 9
+    mmrm = pd.read_csv(out / "mmrm.csv")
+    assert set(mmrm["adjust"]) == {"fdr_bh"} and "sci_low" not in mmrm.columns
+
+
+def test_a_failed_section_is_exit_code_1_with_the_rest_written(capsys, tmp_path, small_trial, monkeypatch):
+    import massage_outcomes.trajectories as traj
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no MMRM today")
+
+    monkeypatch.setattr(traj, "fit_mmrm", broken)
+    monkeypatch.setattr(traj, "fit_trajectories", broken)  # (two failing sections; and a faster test)
+    out = tmp_path / "t"
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(out), "--instrument", "rmdq")
+    assert code == 1 and "'mmrm' could not be computed" in err and "no MMRM today" in err
+    assert "2 section(s) could not be computed" in err
+    assert (out / "effects_between_arms.csv").exists() and (out / "mmrm.csv").exists()
+
+
+def _renamed_export(small_trial: Path, tmp_path: Path) -> Path:
+    frame = pd.read_csv(small_trial, dtype={"subject": str})
+    frame = frame.rename(columns={"subject": "PatientID", "arm": "Treatment", "value": "Score"})
+    frame["Treatment"] = frame["Treatment"].map({"therapeutic": "A", "relaxation": "B", "usual_care": "C"})
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_mapping_reads_the_study_through_its_plan(capsys, tmp_path, small_trial, fake_summary, suffix):
+    """issue 17.6: errors said "pass mapping=..." but the command line had no option for it."""
+    export = _renamed_export(small_trial, tmp_path)
+    code, _, err = run(capsys, "tables", str(export), "--out", str(tmp_path / "o"))
+    assert code == 1 and "--mapping PLAN" in err and "mapping=" not in err
+    plan = {"PatientID": "subject", "Score": "value",
+            "Treatment": ["arm", {"A": "therapeutic", "B": "relaxation", "C": "usual_care"}]}
+    path = tmp_path / f"plan{suffix}"
+    if suffix == ".json":
+        import json
+
+        path.write_text(json.dumps(plan))
+    else:
+        import yaml
+
+        path.write_text(yaml.safe_dump(plan))
+    captured = {}
+
+    def summary(ds, args, problems, methods=None, progress=None):
+        captured["arms"] = sorted(ds.subjects["arm"].astype(str).unique())
+        return {"effects": pd.DataFrame({"contrast": ["a - b"], "estimate": [0.25]})}
+
+    cli._summary, old = summary, cli._summary
+    try:
+        code, _, err = run(capsys, "tables", str(export), "--out", str(tmp_path / "o"), "--mapping", str(path))
+    finally:
+        cli._summary = old
+    assert code == 0, err
+    assert captured["arms"] == ["relaxation", "therapeutic", "usual_care"]
+
+
+def test_bad_plans_are_usage_errors(capsys, tmp_path, small_trial):
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path / "o"), "--mapping",
+                       str(tmp_path / "nope.yaml"))
+    assert code == 2 and "--mapping" in err and "no such file" in err
+    bad = tmp_path / "plan.json"
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path / "o"), "--mapping", str(bad))
+    assert code == 2 and "could not be read as JSON" in err
+
+
+def test_errors_under_the_cli_name_the_cli_options(capsys, tmp_path, small_trial):
+    code, _, err = run(capsys, "tables", str(small_trial), "--out", str(tmp_path / "o"), "--primary-visit",
+                       "week_99", "--instrument", "rmdq")
+    assert code == 2 and "--primary-visit week_99" in err and "primary_visit" not in err
+    frame = pd.read_csv(small_trial, dtype={"subject": str})
+    frame["condition"] = "whiplash"
+    path = tmp_path / "whiplash.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 1
+    code, _, err = run(capsys, "tables", str(path), "--out", str(tmp_path / "o"))
+    assert code == 1 and "whiplash" in err and "--mapping PLAN" in err and "mapping=" not in err
+    assert "on_error" not in err
+
+
+def test_cli_wording_translates_python_arguments():
+    assert cli.cli_wording("pass on_error='quarantine' to keep going") == "pass --on-error quarantine to keep going"
+    assert cli.cli_wording("map it with mapping={'instruments': {'f': 'rmdq'}} first") == \
+        "map it with --mapping PLAN first"
+    assert cli.cli_wording("pass encoding= if that is wrong") == \
+        "pass `encoding:` in the read plan (--mapping PLAN) if that is wrong"
+    assert cli.cli_wording("primary_visit='week_9' is not a visit") == "--primary-visit week_9 is not a visit"
+
+
+def test_a_failed_run_leaves_no_out_folder(capsys, tmp_path):
+    junk = tmp_path / "junk.csv"
+    junk.write_text("nothing,useful\n1,2\n")
+    for command in ("report", "tables"):
+        out = tmp_path / "new" / "results"
+        code, _, _ = run(capsys, command, str(junk), "--out", str(out))
+        assert code == 1 and not out.exists() and not (tmp_path / "new").exists()
+    existing = tmp_path / "kept"
+    existing.mkdir()
+    run(capsys, "report", str(junk), "--out", str(existing))
+    assert existing.is_dir()  # a folder the user had is never removed
+
+
+def test_progress_names_each_step_on_a_terminal():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream, old = Tty(), cli.sys.stderr
+    cli.sys.stderr = stream
+    try:
+        steps = cli._progress(3, "report")
+        for name in ("reading data", "effects_between_arms", "drawing figures"):
+            steps(name)
+        steps.close()
+    finally:
+        cli.sys.stderr = old
+    text = stream.getvalue()
+    assert "report" in text and "effects between arms" in text and "drawing figures" in text
+
+
+def test_importing_report_keeps_the_users_matplotlib_backend():
+    """issue 14: importing massage_outcomes.report switched a backend the user had chosen to Agg."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import matplotlib; matplotlib.use('svg'); import massage_outcomes.report; print(matplotlib.get_backend())"
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "svg"

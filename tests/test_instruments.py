@@ -73,3 +73,31 @@ def test_unknown_instrument_suggests_and_user_can_register():
     with pytest.raises(ValueError, match="min"):
         instruments.register(Instrument("bad", "bad", "x", 5, 1, "lower"))
     assert {"key", "mcid", "source"} <= set(instruments.registry_frame().columns)
+
+
+def test_suggestions_only_for_close_keys():
+    """issue 10: 'bmi' -> 'sbi', 'pmq2' -> 'rmdq23' were suggested."""
+    for wrong in ("bmi", "pmq2"):
+        with pytest.raises(DataValidationError) as err:
+            instruments.get(wrong)
+        assert "Did you mean" not in str(err.value) and "Registered:" in str(err.value)
+    with pytest.raises(DataValidationError, match="Did you mean 'rmdq'"):
+        instruments.get("rmqd")
+    with pytest.raises(DataValidationError, match="Did you mean 'pain_nrs'"):
+        instruments.get("Pain NRS")
+
+
+def test_conditions_link_their_instruments_and_mcids():
+    from massage_outcomes import vocab
+
+    for inst in instruments.all_instruments():
+        for c in (*inst.conditions, *(c for m in inst.mcids for c in m.conditions)):
+            assert vocab.CONDITION.lookup(c) == c, (inst.key, c)
+    for cond in ("neck_pain", "shoulder_pain", "fibromyalgia", "knee_osteoarthritis", "lateral_epicondylalgia",
+                 "plantar_fasciitis", "anxiety", "stress", "cancer_pain"):
+        assert instruments.for_condition(cond, specific=True), cond
+    assert [i.key for i in instruments.for_condition("neck_pain", specific=True)][0] == "ndi"
+    nrs = instruments.get("pain_nrs")
+    assert nrs.mcid_for("neck_pain").value == 1.3 and nrs.mcid_for("low_back_pain").value == 2.0
+    assert nrs.mcid_for("shoulder_pain") is None
+    assert instruments.get("ndi").mcid_for("neck_pain").kind == "MIC"  # never the MDC or a between-group MID

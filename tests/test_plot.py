@@ -302,3 +302,13 @@ def test_save_writes_png(tmp_path):
     ax = plot.forest(EFFECTS)
     plot.save(ax, tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_forest_names_the_interval_its_bars_show():
+    """issue 17.2: every plot label says which interval it shows."""
+
+    t = pd.DataFrame({"label": ["a", "b"], "estimate": [0.2, -0.1], "ci_low": [0.0, -0.4], "ci_high": [0.4, 0.2]})
+    ax = plot.forest(t, weight=None, xlabel="Hedges' g", interval="95% simultaneous CI (Tukey)")
+    assert ax.get_xlabel() == "Hedges' g; bars: 95% simultaneous CI (Tukey)"
+    heading = [c for c in ax.get_children() if getattr(c, "get_gid", lambda: None)() == "ci_heading"]
+    assert heading and "95% simultaneous CI (Tukey)" in heading[0].get_text()

@@ -72,3 +72,42 @@ def test_vocabulary_is_extensible():
         vocab.DEFAULT_INTENT.pop("cupping")
     with pytest.raises(ValueError, match="snake_case"):
         vocab.register_condition("Neck Pain")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("neck pain", "neck_pain"), ("Mechanical neck disorders", "neck_pain"), ("shoulder_pain", "shoulder_pain"),
+     ("frozen shoulder", "shoulder_pain"), ("FMS", "fibromyalgia"), ("knee OA", "knee_osteoarthritis"),
+     ("Hip osteoarthritis", "hip_osteoarthritis"), ("plantar heel pain", "plantar_fasciitis"),
+     ("Tennis elbow", "lateral_epicondylalgia"), ("chronic pain of mixed origin", "chronic_pain"),
+     ("mixed_pain", "chronic_pain"), ("cancer-related pain", "cancer_pain"), ("labor pain", "labour_pain"),
+     ("DOMS", "doms"), ("delayed-onset muscle soreness", "doms"), ("anxiety", "anxiety"),
+     ("perceived stress", "stress"), ("myofascial pain syndrome", "myofascial_pain")],
+)
+def test_conditions_of_the_massage_trial_literature(raw, expected):
+    """issue 17: the vocabulary held eight conditions; 'shoulder_pain' got "Did you mean 'sciatica'?"."""
+    assert vocab.normalize_condition(raw) == expected
+
+
+def test_suggestions_only_above_the_similarity_threshold():
+    with pytest.raises(DataValidationError) as err:
+        vocab.normalize_condition("bmi")
+    assert "Did you mean" not in str(err.value) and "Known terms: low_back_pain" in str(err.value)
+    with pytest.raises(DataValidationError, match="Did you mean 'shoulder_pain'"):
+        vocab.normalize_condition("sholder pain")
+    assert vocab.closest("rmqd", ["rmdq", "odi"]) == "rmdq"  # one swap of neighbours
+    assert vocab.closest("odi", ["ndi"]) is None  # short names sharing letters are not suggested
+
+
+def test_a_study_extends_a_copy_not_the_global_vocabulary():
+    local = vocab.CONDITION.extended({"whiplash": ["WAD"]})
+    assert local.normalize("wad") == "whiplash" and vocab.CONDITION.lookup("whiplash") is None
+    assert "whiplash" not in vocab.CONDITIONS and local.lookup("LBP") == "low_back_pain"
+
+
+def test_unknown_term_under_the_command_line_names_the_read_plan():
+    from massage_outcomes.errors import front_end_names
+
+    with front_end_names({"mapping": "--mapping"}), pytest.raises(DataValidationError) as err:
+        vocab.normalize_condition("whiplash")
+    assert "--mapping" in str(err.value) and "mapping=" not in str(err.value)

@@ -50,10 +50,12 @@ _LAZY: dict[str, str] = {
     "fit_mmrm": "massage_outcomes.trajectories",
     "TrajectoryFit": "massage_outcomes.trajectories",
     "MMRMFit": "massage_outcomes.trajectories",
+    # result tables
+    "ResultFrame": "massage_outcomes.results",
 }
 _SUBMODULES = {
     "vocab", "instruments", "dataset", "validation", "io", "simulate", "effects", "trajectories", "plot", "tables",
-    "report", "cli", "flow", "consort",
+    "report", "cli", "multiplicity", "narrative", "results", "flow", "consort",
 }
 
 __all__ = [
@@ -84,4 +86,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public names only: not the helpers this module imports (Any, importlib, annotations)
+    return sorted(__all__)

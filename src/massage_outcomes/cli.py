@@ -1,8 +1,12 @@
 """The ``massage-outcomes`` command line: report, tables and validate.
 
-Exit codes: 0 success; 1 the data have problems (``validate``), the committed tables differ (``tables --check``)
-or the data could not be read as a dataset; 2 a usage mistake (wrong path, unknown option); 3 an internal error
-(a bug: the message says how to get the traceback with ``--debug``). A user mistake never prints a bare traceback.
+Exit codes: 0 success; 1 the data have problems (``validate``), the committed tables differ (``tables --check``),
+the data could not be read as a dataset, or a section of the tables or report could not be computed (the other
+sections are written, and each failure is named); 2 a usage mistake (wrong path, unknown option); 3 an internal
+error (a bug: the message says how to get the traceback with ``--debug``). A user mistake never prints a bare
+traceback, and every message names the command line's options (``--primary-visit``), never the Python arguments
+behind them (:data:`OPTION_NAMES`, :func:`massage_outcomes.errors.option`). A run that fails leaves no ``--out``
+folder behind that it created.
 
 Examples
 --------
@@ -15,14 +19,16 @@ massage-outcomes: error: DATA 'no/such/file.csv' does not exist ...
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "build_parser", "load_data", "UsageError"]
+__all__ = ["main", "build_parser", "load_data", "load_plan", "UsageError", "OPTION_NAMES", "cli_wording"]
 
 PROG = "massage-outcomes"
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -34,11 +40,25 @@ examples:
   massage-outcomes tables data/sample/trial --out tables --check     # CI: fail when a table changed
   massage-outcomes report data/sample/trial --out results/
   massage-outcomes report my_trial.csv --out results/ --instrument rmdq --primary-visit week_10
+  massage-outcomes report export.csv --mapping plan.yaml --out results/  # a study's own names, via its read plan
   massage-outcomes report sample:clinic --out results/clinic          # a bundled sample by name
 
 DATA is anything massage_outcomes.read() accepts (CSV/TSV, Excel, Parquet, SPSS, Stata, a sample directory),
-or sample:NAME for a dataset bundled with the package.
+or sample:NAME for a dataset bundled with the package. PLAN is the read plan (YAML or JSON) that maps a study's
+own column names, codes, visits and instruments to the library's (massage_outcomes.describe writes one).
 """
+
+_PLAN = "the read plan (--mapping PLAN)"
+#: how the command line spells each argument of the library it can set, for every message raised under it
+OPTION_NAMES: dict[str, str] = {
+    "mapping": "--mapping PLAN", "plan": "--mapping PLAN",
+    "primary_visit": "--primary-visit", "adjust": "--adjust", "on_error": "--on-error",
+    "instrument": "--instrument", "instruments": "--instrument", "mcid": "--mcid",
+    "formats": "--formats", "out": "--out", "title": "--title",
+    # reader arguments the command line takes through the read plan
+    **{name: f"`{name}:` in {_PLAN}" for name in ("encoding", "decimal", "delimiter", "sheet", "layout", "wide",
+                                                  "study", "covariates")},
+}
 
 
 class UsageError(Exception):
@@ -58,6 +78,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from massage_outcomes import __version__
+    from massage_outcomes.multiplicity import METHODS
 
     parser = _Parser(prog=PROG, description="Outcomes research for therapeutic massage: validate a dataset, "
                      "regenerate its summary tables, or write a full report (tables, figures, HTML).",
@@ -68,15 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = _Parser(add_help=False)
     common.add_argument("data", metavar="DATA", help="data file or directory, or sample:NAME")
+    common.add_argument("--mapping", metavar="PLAN", help="read plan (YAML or JSON) mapping the study's own column "
+                        "names, codes, visits and instruments to the library's (see massage_outcomes.describe)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     analysis = _Parser(add_help=False)
     analysis.add_argument("--instrument", action="append", metavar="KEY",
                           help="instrument to analyse (repeatable; default: every instrument with baseline ratings)")
     analysis.add_argument("--primary-visit", metavar="VISIT",
-                          help="visit of the primary comparison (default: the last follow-up visit)")
-    analysis.add_argument("--adjust", default="holm", choices=["holm", "bonferroni", "fdr_bh", "none"],
-                          help="multiplicity adjustment for families of contrasts (default: holm)")
+                          help="visit of the primary comparison (default: the one the read plan or study.json "
+                          "beside the data declares, else the last follow-up visit)")
+    analysis.add_argument("--adjust", default="holm", choices=list(METHODS),
+                          help="multiplicity adjustment for families of contrasts and effects (default: holm); "
+                          "bonferroni, sidak and tukey add simultaneous intervals (sci_low, sci_high)")
+    analysis.add_argument("--mcid", action="append", metavar="KEY=POINTS",
+                          help="MCID for an instrument's responder analysis where the registry has none for the "
+                          "data's condition, e.g. --mcid pain_nrs=1.5 (repeatable)")
     analysis.add_argument("--on-error", default="raise", choices=["raise", "quarantine"],
                           help="rows that break a rule: stop with the list of problems (default), or set them "
                           "aside and analyse the rest (the report lists how many were quarantined)")
@@ -128,11 +156,11 @@ def _resolve(spec: str) -> tuple[str, Path | None]:
         hint = ""
         parent = path.parent if str(path.parent) not in ("", ".") else Path(".")
         if parent.is_dir():
-            import difflib
+            from massage_outcomes.vocab import closest
 
-            close = difflib.get_close_matches(path.name, [p.name for p in parent.iterdir()], n=1)
+            close = closest(path.name, [p.name for p in parent.iterdir()])
             if close:
-                hint = f" Did you mean {str(parent / close[0])!r}?"
+                hint = f" Did you mean {str(parent / close)!r}?"
         elif str(parent) not in ("", "."):
             hint = f" (the directory {str(parent)!r} does not exist either)"
         raise UsageError(f"DATA {spec!r} does not exist.{hint} Give a data file or directory, or sample:NAME for "
@@ -140,32 +168,112 @@ def _resolve(spec: str) -> tuple[str, Path | None]:
     return spec, path
 
 
-def load_data(spec: str, *, on_error: str = "raise") -> Any:
+# ------------------------------------------------------------------------------------------------ read plans
+#: reader keyword arguments a read plan may carry (the rest of a plan is the mapping of names and codes)
+_READER_KEYS = ("layout", "wide", "encoding", "sheet", "study", "delimiter", "decimal", "covariates")
+
+
+def _readers_take_plan_paths() -> bool:
+    """True once the readers accept a plan path in ``mapping=`` themselves (the read-plan work, lane B1)."""
+    import massage_outcomes.io as _io
+
+    return hasattr(_io, "ReadPlan") or hasattr(_io, "load_plan")
+
+
+def load_plan(text: str) -> dict[str, Any]:
+    """The read plan at ``text`` (YAML or JSON) as a dict; raises UsageError naming --mapping when it cannot.
+
+    (Until the readers take plan paths themselves, the command line loads the file and passes its contents:
+    reader options such as ``layout`` or ``encoding`` as keywords, ``primary_visit`` to the analyses, the rest
+    as the ``mapping`` of names and codes.)
+    """
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise UsageError(f"--mapping {text!r}: no such file (give the read plan, a .yaml or .json file).")
+    suffix = path.suffix.lower()
+    try:
+        raw = path.read_text(encoding="utf-8")
+        if suffix == ".json":
+            import json
+
+            plan = json.loads(raw)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            plan = yaml.safe_load(raw)
+        else:
+            raise UsageError(f"--mapping {text!r}: a read plan is a .yaml, .yml or .json file.")
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - JSON and YAML raise their own error types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--mapping {text!r} could not be read as {suffix[1:].upper()}: {first}") from exc
+    if plan is None:
+        plan = {}
+    if not isinstance(plan, dict):
+        raise UsageError(f"--mapping {text!r}: a read plan is a mapping of keys to values, not a "
+                         f"{type(plan).__name__}.")
+    return plan
+
+
+def _reader_arguments(plan: Mapping[str, Any] | None, plan_path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(keyword arguments for the reader, design facts such as the primary visit) from a plan."""
+    if plan_path is None:
+        return {}, {}
+    if _readers_take_plan_paths():
+        return {"mapping": plan_path}, {}
+    plan = dict(plan or {})
+    design = {k: plan.pop(k) for k in ("primary_visit",) if k in plan}
+    kwargs = {k: plan.pop(k) for k in _READER_KEYS if k in plan}
+    mapping = plan.pop("mapping", None)
+    if isinstance(mapping, Mapping):
+        plan = {**mapping, **plan}
+    if plan:  # YAML and JSON have lists where the Python mapping has (name, recodes) tuples
+        kwargs["mapping"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan.items()}
+    return kwargs, design
+
+
+def load_data(spec: str, *, on_error: str = "raise", mapping: str | None = None) -> Any:
     """Read DATA into a Dataset: ``sample:NAME`` via :func:`~massage_outcomes.load_sample`, else
-    :func:`~massage_outcomes.read`. Raises UsageError (bad path) or DataProblem (unreadable data) in plain words."""
+    :func:`~massage_outcomes.read` (with the read plan ``mapping``, a path, when given). Raises UsageError (bad
+    path or plan) or DataProblem (unreadable data) in plain words."""
     import massage_outcomes as mo
     from massage_outcomes.errors import MassageOutcomesError
 
     name, path = _resolve(spec)
+    plan = load_plan(mapping) if mapping is not None else None
+    kwargs, design = _reader_arguments(plan, mapping)
     try:
-        if path is None:
-            return mo.load_sample(name, on_error=on_error)
-        if path.is_dir():
-            sample_root = (Path(mo.__file__).parent / "_sample").resolve()
-            if path.resolve().parent == sample_root:  # a bundled sample folder: load it with its truth tables
-                return mo.load_sample(path.resolve().name, on_error=on_error)
-            inner = _single_file(path)
-            if inner is not None:
-                return mo.read(inner, on_error=on_error)
-        return mo.read(path, on_error=on_error)
+        if path is None or (path.is_dir() and _is_bundled(path)):
+            if mapping is not None:
+                raise UsageError(f"--mapping {mapping!r}: a bundled sample is read with its own plan; give "
+                                 "--mapping only with your own data.")
+            ds = mo.load_sample(name if path is None else path.resolve().name, on_error=on_error)
+        elif path.is_dir() and _single_file(path) is not None:
+            ds = mo.read(_single_file(path), on_error=on_error, **kwargs)
+        else:
+            ds = mo.read(path, on_error=on_error, **kwargs)
     except (UsageError, DataProblem):
         raise
     except MassageOutcomesError as exc:
-        hint = ("\n(on the command line: --on-error quarantine)" if "quarantine" in str(exc) and on_error == "raise"
-                else "")
-        raise DataProblem(f"could not read {spec}: {exc}{hint}") from exc
+        raise DataProblem(f"could not read {spec}: {cli_wording(str(exc))}") from exc
+    except TypeError as exc:  # a plan entry of the wrong shape
+        if mapping is None:
+            raise
+        raise UsageError(f"--mapping {mapping!r}: {cli_wording(str(exc))}") from exc
     except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
-        raise DataProblem(f"could not read {spec} as massage-outcomes data: {type(exc).__name__}: {exc}") from exc
+        raise DataProblem(f"could not read {spec} as massage-outcomes data: {type(exc).__name__}: "
+                          f"{cli_wording(str(exc))}") from exc
+    if design:
+        ds.source.update(design)
+    return ds
+
+
+def _is_bundled(path: Path) -> bool:
+    import massage_outcomes as mo
+
+    sample_root = (Path(mo.__file__).parent / "_sample").resolve()
+    return path.resolve().parent == sample_root
 
 
 _DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".xlsx", ".sav", ".dta")
@@ -198,34 +306,86 @@ def _formats(text: str, *, report: bool = False) -> list[str]:
     return fmts
 
 
-def _out_dir(text: str, *, create: bool) -> Path:
-    out = Path(text).expanduser()
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {text!r} is a file; give a directory")
-    if create:
+class _Output:
+    """The --out directory: checked first, created only when results are written, and removed again (with what
+    this run wrote into it) when the run fails, if this run created it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.path = Path(text).expanduser()
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"--out {text!r} is a file; give a directory")
+        top = self.path
+        while not top.parent.exists() and top.parent != top:
+            top = top.parent
+        self._created = None if self.path.exists() else top  # the highest directory this run would create
+
+    def make(self) -> Path:
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError(f"cannot create --out directory {text!r}: {exc.strerror or exc}") from exc
-    return out
+            raise UsageError(f"cannot create --out directory {self.text!r}: {exc.strerror or exc}") from exc
+        return self.path
+
+    def discard(self) -> None:
+        if self._created is not None and self._created.exists():
+            shutil.rmtree(self._created, ignore_errors=True)
 
 
-def _progress(total: int, desc: str) -> Any:
-    """A tqdm bar on a terminal, a silent stand-in otherwise (CI logs stay clean)."""
-    if sys.stderr.isatty():
+class _Steps:
+    """Progress over named steps: a tqdm bar on a terminal, silent otherwise (CI logs stay clean)."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr,
+                                 bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {elapsed} {postfix}")
+            except ImportError:  # pragma: no cover - tqdm is a dependency
+                self._bar = None
+        self.done: list[str] = []
+
+    def __call__(self, name: str) -> None:
+        """Start step ``name`` (the previous one is complete)."""
+        if self.done and self._bar is not None:
+            self._bar.update(1)
+        self.done.append(name)
+        if self._bar is not None:
+            if self._bar.total is not None and len(self.done) > self._bar.total:
+                self._bar.total = len(self.done)
+            self._bar.set_postfix_str(name.replace("_", " "))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.update(max(0, len(self.done) - self._bar.n))
+            self._bar.close()
+
+
+def _progress(total: int, desc: str) -> _Steps:
+    return _Steps(total, desc)
+
+
+def _mcids(values: Sequence[str] | None) -> dict[str, float]:
+    from massage_outcomes import instruments as _inst
+    from massage_outcomes.errors import DataValidationError
+
+    out: dict[str, float] = {}
+    for text in values or ():
+        key, sep, number = text.partition("=")
         try:
-            from tqdm import tqdm
-
-            return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr)
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            pass
-
-    class _Silent:
-        def update(self, n: int = 1) -> None: ...
-        def set_postfix_str(self, s: str) -> None: ...
-        def close(self) -> None: ...
-
-    return _Silent()
+            value = float(number)
+        except ValueError:
+            value = float("nan")
+        if not sep or not key.strip() or not value > 0:
+            raise UsageError(f"--mcid {text!r}: write KEY=POINTS, e.g. --mcid pain_nrs=1.5")
+        try:
+            _inst.get(key.strip())
+        except DataValidationError as exc:
+            raise UsageError(f"--mcid {text!r}: {exc}") from exc
+        out[key.strip()] = value
+    return out
 
 
 def _analysis_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -242,34 +402,42 @@ def _analysis_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["instruments"] = list(args.instrument)
     if args.primary_visit:
         opts["primary_visit"] = args.primary_visit
+    mcids = _mcids(getattr(args, "mcid", None))
+    if mcids:
+        opts["mcids"] = mcids
     return opts
 
 
+#: progress steps of the analyses (summary_tables' sections) besides reading the data
+_SECTIONS = 8
+
+
 def _summary(ds: Any, args: argparse.Namespace, problems: dict[str, str],
-             methods: dict[str, str] | None = None) -> dict[str, Any]:
+             methods: dict[str, str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     from massage_outcomes import tables as _tables
 
     opts = _analysis_options(args)
-    bar = _progress(7, "analyses")
-
-    def tick(name: str) -> None:
-        bar.set_postfix_str(name)
-        bar.update(1)
-
     try:
-        return _tables.summary_tables(ds, problems=problems, methods=methods, progress=tick, **opts)
+        return _tables.summary_tables(ds, problems=problems, methods=methods, progress=progress, **opts)
     except ValueError as exc:  # e.g. a primary visit the data do not have
-        raise UsageError(str(exc)) from exc
-    finally:
-        bar.close()
+        raise UsageError(cli_wording(str(exc))) from exc
 
 
 def _report_problems(problems: dict[str, str], debug: bool) -> None:
     for section, text in problems.items():
         first = text.splitlines()[0] if text else ""
-        _say(f"note: section {section!r} could not be computed: {first}")
+        _say(f"note: section {section!r} could not be computed: {cli_wording(first)}")
         if debug:
             _say(text)
+
+
+def _incomplete(problems: Mapping[str, str]) -> int:
+    """The exit code of a run that wrote its results: 1 when any section could not be computed."""
+    if not problems:
+        return EXIT_OK
+    _say(f"{PROG}: {len(problems)} section(s) could not be computed (named above); the others were written. "
+         "Exit code 1.")
+    return EXIT_PROBLEMS
 
 
 # -------------------------------------------------------------------------------------------------- commands
@@ -285,12 +453,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_OK if report is None or getattr(report, "ok", True) else EXIT_PROBLEMS
     if path.is_dir():
         path = _single_file(path) or path
+    plan = load_plan(args.mapping) if args.mapping else None
+    kwargs, _design = _reader_arguments(plan, args.mapping)
+    kwargs = {k: v for k, v in kwargs.items() if k in ("mapping", "layout", "wide", "encoding", "sheet", "study")}
     try:
-        report = mo.validate(path)
+        report = mo.validate(path, **kwargs)
     except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
-        _say(f"{PROG}: {args.data}: could not be checked: {exc}")
+        _say(f"{PROG}: {args.data}: could not be checked: {cli_wording(str(exc))}")
         return EXIT_PROBLEMS
-    print(report.summary(limit=50) if hasattr(report, "summary") else report)
+    text = report.summary(limit=50) if hasattr(report, "summary") else str(report)
+    print(cli_wording(str(text)))
     return EXIT_OK if getattr(report, "ok", not bool(report)) else EXIT_PROBLEMS
 
 
@@ -298,68 +470,163 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from massage_outcomes import tables as _tables
 
     fmts = _formats(args.formats)
-    out = _out_dir(args.out, create=not args.check)
-    ds = load_data(args.data, on_error=args.on_error)
-    problems: dict[str, str] = {}
-    tabs = _summary(ds, args, problems)
+    out = _Output(args.out)
+    steps = _progress(1 + _SECTIONS + 1, "tables")
+    try:
+        steps("reading data")
+        ds = load_data(args.data, on_error=args.on_error, mapping=args.mapping)
+        problems: dict[str, str] = {}
+        tabs = _summary(ds, args, problems, progress=steps)
+        steps("writing tables")
+    finally:
+        steps.close()
     _report_problems(problems, getattr(args, "debug", False))
     if args.check:
-        if not out.is_dir():
+        if not out.path.is_dir():
             _say(f"{PROG}: --check: directory {args.out!r} does not exist; generate it first with "
                  f"'{PROG} tables {args.data} --out {args.out}'")
             return EXIT_PROBLEMS
-        diffs = _tables.check_tables(tabs, out, formats=fmts)
+        diffs = _tables.check_tables(tabs, out.path, formats=fmts)
         if diffs:
             sys.stdout.write("".join(diffs))
             _say(f"{PROG}: {len(diffs)} table file(s) in {args.out} differ from the regenerated tables. If the "
                  f"change is intended, regenerate with '{PROG} tables {args.data} --out {args.out}' and commit.")
             return EXIT_PROBLEMS
         print(f"{len(tabs) * len(fmts)} table file(s) in {args.out} are up to date")
-        return EXIT_OK
-    paths = _tables.write_tables(tabs, out, formats=fmts)
-    print(f"wrote {len(paths)} table file(s) to {out}")
-    return EXIT_OK
+        return _incomplete(problems)
+    try:
+        paths = _tables.write_tables(tabs, out.make(), formats=fmts)
+    except BaseException:
+        out.discard()
+        raise
+    print(f"wrote {len(paths)} table file(s) to {out.path}")
+    return _incomplete(problems)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import massage_outcomes as mo
     from massage_outcomes import report as _report
 
     fmts = _formats(args.formats, report=True)
-    out = _out_dir(args.out, create=True)
-    import massage_outcomes as mo
-
+    out = _Output(args.out)
     name, path = _resolve(args.data)
-    validation = None
-    if path is not None:
-        try:
-            validation = mo.validate(_single_file(path) or path if path.is_dir() else path)
-        except Exception as exc:  # noqa: BLE001 - the read below gives the plain message
-            validation = None
-            _say(f"note: validation could not run: {type(exc).__name__}: {exc}")
-    ds = load_data(args.data, on_error=args.on_error)
-    problems: dict[str, str] = {}
-    methods: dict[str, str] = {}
-    tabs = _summary(ds, args, problems, methods)
-    _report_problems(problems, getattr(args, "debug", False))
-    result = _report.write_report(ds, out, tables=tabs, formats=fmts, validation=validation, problems=problems,
-                                  methods=methods, primary_visit=args.primary_visit,
-                                  title=args.title or f"massage-outcomes report: {args.data}",
-                                  source=args.data, options=_analysis_options(args))
+    steps = _progress(2 + _SECTIONS + 2, "report")
+    try:
+        validation = None
+        steps("validating data")
+        if path is not None and not (path.is_dir() and _is_bundled(path)):
+            plan = load_plan(args.mapping) if args.mapping else None
+            kwargs, _design = _reader_arguments(plan, args.mapping)
+            kwargs = {k: v for k, v in kwargs.items() if k in ("mapping", "layout", "wide", "encoding", "sheet",
+                                                               "study")}
+            try:
+                validation = mo.validate(_single_file(path) or path if path.is_dir() else path, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - the read below gives the plain message
+                validation = None
+                _say(f"note: validation could not run: {type(exc).__name__}: {cli_wording(str(exc))}")
+        steps("reading data")
+        ds = load_data(args.data, on_error=args.on_error, mapping=args.mapping)
+        problems: dict[str, str] = {}
+        methods: dict[str, str] = {}
+        tabs = _summary(ds, args, problems, methods, progress=steps)
+        _report_problems(problems, getattr(args, "debug", False))
+        options = _analysis_options(args)
+        result = _report.write_report(ds, out.make(), tables=tabs, formats=fmts, validation=validation,
+                                      problems=problems, methods=methods, primary_visit=args.primary_visit,
+                                      title=args.title or f"massage-outcomes report: {args.data}",
+                                      source=args.data, options=options, progress=steps)
+    except BaseException:
+        steps.close()
+        out.discard()
+        raise
+    steps.close()
     print(f"wrote {result['html']} ({len(result['tables'])} table files, {len(result['figures'])} figures)"
           + (f" and {result['docx']}" if result.get("docx") else ""))
-    return EXIT_OK
+    return _incomplete(problems)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
-    _say(f"{PROG}: warning: {message}")
+    _say(f"{PROG}: warning: {cli_wording(str(message))}")
+
+
+# ----------------------------------------------------------------------------------- options in messages
+def _value_end(text: str, i: int) -> int:
+    """End of the value written after ``name=`` at ``i``: a quoted string, a balanced {...}/[...], "..." or a
+    bare token."""
+    if i >= len(text):
+        return i
+    ch = text[i]
+    if ch in "'\"":
+        j = text.find(ch, i + 1)
+        return len(text) if j < 0 else j + 1
+    if ch in "{[":
+        close = {"{": "}", "[": "]"}[ch]
+        depth = 0
+        for j in range(i, len(text)):
+            if text[j] == ch:
+                depth += 1
+            elif text[j] == close:
+                depth -= 1
+                if depth == 0:
+                    return j + 1
+        return len(text)
+    if text.startswith("...", i) or ch == "…":
+        return i + (3 if ch == "." else 1)
+    j = i
+    while j < len(text) and (text[j].isalnum() or text[j] in "_-."):
+        j += 1
+    return j if j > i and text[j - 1] != "." else max(i, j - 1)
+
+
+def cli_wording(text: str) -> str:
+    """``text`` with every Python-style ``argument=value`` of :data:`OPTION_NAMES` written as the command line's
+    option: the safety net for messages written before :func:`massage_outcomes.errors.option` existed.
+
+    Examples
+    --------
+    >>> cli_wording("pass on_error='quarantine' or mapping={'subject': 'id'}")
+    'pass --on-error quarantine or --mapping PLAN'
+    """
+    import re
+
+    names = sorted(OPTION_NAMES, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, names)) + r")=")
+    out: list[str] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        if m.start() < pos:
+            continue
+        end = _value_end(text, m.end())
+        value = text[m.end():end].strip("'\"")
+        spelled = OPTION_NAMES[m.group(1)]
+        if not spelled.startswith("-"):
+            replacement = spelled
+        elif m.group(1) in ("mapping", "plan") or not value or value.startswith(("{", "[", "<")) or value in ("...", "…"):
+            replacement = spelled
+        else:
+            replacement = f"{spelled.split()[0]} {value}"
+        out.append(text[pos:m.start()] + replacement)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 _COMMANDS = {"validate": cmd_validate, "tables": cmd_tables, "report": cmd_report}
 
 
+def _pick_backend() -> None:
+    """The command line draws into files: Agg, unless the user chose a backend (MPLBACKEND)."""
+    if "MPLBACKEND" not in os.environ:
+        import matplotlib
+
+        matplotlib.use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``massage-outcomes``; returns the exit code (see the module docstring)."""
+    from massage_outcomes.errors import front_end_names
+
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -370,16 +637,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
+    _pick_backend()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), front_end_names(OPTION_NAMES):
             if not debug:  # a warning is a plain line for the user, not a source location
                 warnings.showwarning = _show_warning
             return _COMMANDS[args.command](args)
     except UsageError as exc:
-        _say(f"{PROG}: error: {exc}")
+        _say(f"{PROG}: error: {cli_wording(str(exc))}")
         return EXIT_USAGE
     except DataProblem as exc:
-        _say(f"{PROG}: {exc}")
+        _say(f"{PROG}: {cli_wording(str(exc))}")
         if debug:
             traceback.print_exc()
         return EXIT_PROBLEMS

@@ -26,6 +26,8 @@ import pandas as pd
 from massage_outcomes.errors import DataValidationError
 
 Direction = Literal["lower", "higher"]
+#: MCID kinds that describe one person's change (a responder threshold); MID and MDC do not
+WITHIN_PERSON_KINDS = ("MIC", "MCID", "responder")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class MCID:
     kind : "MIC" (within-person change), "MID" (between-group difference), "MCID", "MDC" (detectable change:
         a measurement-error bound, not importance) or "responder" (a trial's responder rule)
     population, source, provenance : where the number comes from (provenance P/S/U as in the reference file)
+    conditions : the vocabulary conditions (:mod:`massage_outcomes.vocab`) whose patients the number was derived
+        in; empty means not tied to one condition (e.g. a global rating's responder rule)
     """
 
     value: float
@@ -47,9 +51,17 @@ class MCID:
     population: str = ""
     source: str = ""
     provenance: str = "U"
+    conditions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "conditions", tuple(self.conditions))
+
+    @property
+    def within_person(self) -> bool:
+        """True for thresholds of an individual's change (MIC, MCID, responder rules), which a responder
+        analysis may use; False for between-group differences (MID) and detectable change (MDC)."""
+        return self.kind in WITHIN_PERSON_KINDS
 
     def __str__(self) -> str:
         unit = "%" if self.unit == "percent" else " points"
@@ -123,6 +135,25 @@ class Instrument:
                 return m
         return None
 
+    def mcid_for(self, condition: str | None, *, unit: str | None = None) -> MCID | None:
+        """The first within-person MCID (MIC, MCID or responder rule) derived in patients with ``condition``, else
+        one not tied to a condition; None when the registry has none for that population.
+
+        Examples
+        --------
+        >>> nrs = get("pain_nrs")
+        >>> nrs.mcid_for("neck_pain").value, nrs.mcid_for("low_back_pain").value, nrs.mcid_for("shoulder_pain")
+        (1.3, 2.0, None)
+        """
+        usable = [m for m in self.mcids if m.within_person and (unit is None or m.unit == unit)]
+        for m in usable:
+            if condition is not None and condition in m.conditions:
+                return m
+        for m in usable:
+            if not m.conditions:
+                return m
+        return None
+
     def mdc95(self, sem: float) -> float:
         """Minimal detectable change at 95%: 1.96·√2·SEM (de Winter et al. 2004)."""
         return float(1.96 * np.sqrt(2.0) * sem)
@@ -131,79 +162,94 @@ class Instrument:
         arrow = "lower is better" if self.direction == "lower" else "higher is better"
         return f"{self.name} ({self.key}; {self.min:g}–{self.max:g} {self.unit}, {arrow})"
 
+    def for_condition(self, condition: str) -> bool:
+        """True when the instrument is meant for ``condition`` (or for any condition: ``conditions`` empty)."""
+        return not self.conditions or condition in self.conditions
+
 
 _O2008 = "Ostelo et al. 2008, Spine 33(1):90-94"
 _AS2014 = "Abbott & Schmitt 2014, JOSPT 44(8):560-564"
+_IMMPACT = "Dworkin et al. 2008, J Pain 9(2):105-121"
+_LBP = ("low_back_pain",)
+_NECK = ("neck_pain",)
+_HEAD = ("tension_headache", "migraine")
+#: the chronic pain trials the IMMPACT thresholds were derived from (Farrar 2001's pooled trials, Dworkin 2008)
+_CHRONIC = ("chronic_pain", "fibromyalgia", "knee_osteoarthritis", "hip_osteoarthritis")
 
 _BUILTIN: tuple[Instrument, ...] = (
     Instrument(
         "pain_nrs", "Pain numeric rating scale (11-point)", "pain intensity", 0, 10, "lower", "single item",
         unit="points", integer=True,
         mcids=(
-            MCID(2, "points", "MIC", "low back pain", _O2008, "S"),
-            MCID(30, "percent", "MIC", "low back pain", _O2008, "S"),
-            MCID(1.3, "points", "MCID", "mechanical neck pain", "Cleland, Childs, Whitman 2008, Arch Phys Med Rehabil 89:69-74", "P"),
+            MCID(2, "points", "MIC", "low back pain", _O2008, "S", _LBP),
+            MCID(30, "percent", "MIC", "low back pain", _O2008, "S", _LBP),
+            MCID(1.3, "points", "MCID", "mechanical neck pain", "Cleland, Childs, Whitman 2008, Arch Phys Med Rehabil 89:69-74", "P", _NECK),
             MCID(1.5, "points", "MID", "mixed musculoskeletal physical therapy (small; 3.5 large)", _AS2014, "P"),
-            MCID(50, "percent", "responder", "chronic pain, substantial (IMMPACT)", "Dworkin et al. 2008, J Pain 9(2):105-121", "S"),
+            MCID(30, "percent", "MIC", "chronic pain, moderate (IMMPACT)", _IMMPACT, "S", _CHRONIC),
+            MCID(50, "percent", "responder", "chronic pain, substantial (IMMPACT)", _IMMPACT, "S", _CHRONIC),
         ),
     ),
     Instrument(
         "pain_vas", "Pain visual analogue scale", "pain intensity", 0, 100, "lower", "single item", unit="mm",
-        mcids=(MCID(15, "points", "MIC", "low back pain", _O2008, "S"), MCID(30, "percent", "MIC", "low back pain", _O2008, "S")),
+        mcids=(MCID(15, "points", "MIC", "low back pain", _O2008, "S", _LBP),
+               MCID(30, "percent", "MIC", "low back pain", _O2008, "S", _LBP),
+               MCID(30, "percent", "MIC", "chronic pain, moderate (IMMPACT)", _IMMPACT, "S", _CHRONIC)),
     ),
     Instrument(
         "rmdq", "Roland-Morris Disability Questionnaire", "back-related disability", 0, 24, "lower", "sum",
-        version="24-item (the Cherkin/Deyo trials use a 23-item version, 0-23)", conditions=("low_back_pain",), integer=True,
+        version="24-item (the Cherkin/Deyo trials use a 23-item version, 0-23)", conditions=_LBP, integer=True,
         mcids=(
-            MCID(5, "points", "MIC", "low back pain", _O2008, "S"),
-            MCID(30, "percent", "MIC", "low back pain", _O2008, "S"),
-            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P"),
+            MCID(5, "points", "MIC", "low back pain", _O2008, "S", _LBP),
+            MCID(30, "percent", "MIC", "low back pain", _O2008, "S", _LBP),
+            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
         ),
     ),
     Instrument(
         "rmdq23", "Roland-Morris Disability Questionnaire (23-item)", "back-related disability", 0, 23, "lower", "sum",
-        version="23-item (Cherkin/Deyo)", conditions=("low_back_pain",), integer=True,
+        version="23-item (Cherkin/Deyo)", conditions=_LBP, integer=True,
         mcids=(
-            MCID(5, "points", "MIC", "low back pain", _O2008, "S"),
-            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P"),
+            MCID(5, "points", "MIC", "low back pain", _O2008, "S", _LBP),
+            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
         ),
     ),
     Instrument(
         "odi", "Oswestry Disability Index", "back-related disability", 0, 100, "lower", "percent", unit="%",
         conditions=("low_back_pain", "sciatica"),
-        mcids=(MCID(10, "points", "MIC", "low back pain", _O2008, "S"), MCID(12, "points", "MID", "musculoskeletal PT", _AS2014, "P")),
+        mcids=(MCID(10, "points", "MIC", "low back pain", _O2008, "S", _LBP),
+               MCID(12, "points", "MID", "musculoskeletal PT", _AS2014, "P")),
     ),
     Instrument(
         "ndi", "Neck Disability Index", "neck-related disability", 0, 50, "lower", "sum", integer=True,
+        conditions=_NECK,
         mcids=(
-            MCID(7.5, "points", "MIC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P"),
-            MCID(10.2, "points", "MDC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P"),
-            MCID(5, "points", "responder", "neck pain massage trials", "Sherman et al. 2009, 2014", "P"),
+            MCID(7.5, "points", "MIC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P", _NECK),
+            MCID(10.2, "points", "MDC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P", _NECK),
+            MCID(5, "points", "responder", "neck pain massage trials", "Sherman et al. 2009, 2014", "P", _NECK),
         ),
     ),
     Instrument(
-        "hit6", "Headache Impact Test-6", "headache impact", 36, 78, "lower", "sum", conditions=("tension_headache", "migraine"),
+        "hit6", "Headache Impact Test-6", "headache impact", 36, 78, "lower", "sum", conditions=_HEAD,
         integer=True,
         mcids=(
-            MCID(1.5, "points", "MID", "headache, between groups", "as cited in instruments.md", "P"),
-            MCID(8, "points", "MIC", "chronic tension-type headache", "Castien et al. 2012, Cephalalgia 32(9):710-714", "P"),
-            MCID(2.5, "points", "MIC", "migraine (2.5 to 6)", "Smelt et al. 2014, Cephalalgia", "P"),
+            MCID(1.5, "points", "MID", "headache, between groups", "as cited in instruments.md", "P", _HEAD),
+            MCID(8, "points", "MIC", "chronic tension-type headache", "Castien et al. 2012, Cephalalgia 32(9):710-714", "P", ("tension_headache",)),
+            MCID(2.5, "points", "MIC", "migraine (2.5 to 6)", "Smelt et al. 2014, Cephalalgia", "P", ("migraine",)),
         ),
     ),
     Instrument(
         "headache_days", "Headache days per 4 weeks (diary)", "headache frequency", 0, 28, "lower", "count", unit="days",
-        conditions=("tension_headache", "migraine"), integer=True,
-        mcids=(MCID(50, "percent", "responder", "headache trials", "Bendtsen et al. 2010, Cephalalgia 30(1):1-16", "U"),),
+        conditions=_HEAD, integer=True,
+        mcids=(MCID(50, "percent", "responder", "headache trials", "Bendtsen et al. 2010, Cephalalgia 30(1):1-16", "U", _HEAD),),
     ),
     Instrument(
         "bctq_sss", "Boston Carpal Tunnel Questionnaire, symptom severity", "carpal tunnel symptoms", 1, 5, "lower", "mean of 11 items",
         conditions=("carpal_tunnel",),
-        mcids=(MCID(1.45, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P"),),
+        mcids=(MCID(1.45, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P", ("carpal_tunnel",)),),
     ),
     Instrument(
         "bctq_fss", "Boston Carpal Tunnel Questionnaire, functional status", "hand function", 1, 5, "lower", "mean of 8 items",
         conditions=("carpal_tunnel",),
-        mcids=(MCID(1.6, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P"),),
+        mcids=(MCID(1.6, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P", ("carpal_tunnel",)),),
     ),
     Instrument(
         "jfls", "Jaw Functional Limitation Scale", "jaw function", 0, 10, "lower", "mean of items", version="JFLS-20 or JFLS-8",
@@ -212,11 +258,11 @@ _BUILTIN: tuple[Instrument, ...] = (
     Instrument(
         "mouth_opening", "Maximal mouth opening", "jaw range of motion", 0, 80, "higher", "measurement", unit="mm",
         conditions=("tmj",),
-        mcids=(MCID(6, "points", "MDC", "TMJ disorder, repeated measurement (9 mm single)", "Kropmans et al. 2000, Eur J Oral Sci 108(1):9-13", "P"),),
+        mcids=(MCID(6, "points", "MDC", "TMJ disorder, repeated measurement (9 mm single)", "Kropmans et al. 2000, Eur J Oral Sci 108(1):9-13", "P", ("tmj",)),),
     ),
     Instrument(
         "rom", "Range of motion (goniometer or inclinometer)", "joint range of motion", 0, 360, "higher", "measurement",
-        unit="degrees", conditions=("post_surgical_rehab",), mcids=(),
+        unit="degrees", conditions=("post_surgical_rehab", "neck_pain", "shoulder_pain"), mcids=(),
     ),
     Instrument(
         "psfs", "Patient-Specific Functional Scale", "function", 0, 10, "higher", "mean of 3-5 activities",
@@ -225,8 +271,8 @@ _BUILTIN: tuple[Instrument, ...] = (
     Instrument(
         "promis_pi", "PROMIS Pain Interference", "pain interference", 20, 80, "lower", "T-score", unit="T-score points",
         mcids=(
-            MCID(2, "points", "MIC", "chronic pain (2-3)", "Chen et al. 2018", "P"),
-            MCID(3.5, "points", "MIC", "low back pain (3.5-5.5)", "Amtmann et al. 2016, J Pain Res 9:251-255", "P"),
+            MCID(2, "points", "MIC", "chronic pain (2-3)", "Chen et al. 2018", "P", _CHRONIC),
+            MCID(3.5, "points", "MIC", "low back pain (3.5-5.5)", "Amtmann et al. 2016, J Pain Res 9:251-255", "P", _LBP),
         ),
     ),
     Instrument(
@@ -235,16 +281,64 @@ _BUILTIN: tuple[Instrument, ...] = (
     ),
     Instrument(
         "bothersomeness", "Symptom bothersomeness (Cherkin/Deyo)", "symptom bothersomeness", 0, 10, "lower", "single item",
-        conditions=("low_back_pain",), integer=True,
+        conditions=("low_back_pain", "neck_pain"), integer=True,
         mcids=(
-            MCID(1.5, "points", "MID", "chronic low back pain, between groups", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P"),
-            MCID(30, "percent", "responder", "neck pain massage trial", "Sherman et al. 2009", "P"),
+            MCID(1.5, "points", "MID", "chronic low back pain, between groups", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
+            MCID(30, "percent", "responder", "neck pain massage trial", "Sherman et al. 2009", "P", _NECK),
         ),
     ),
     Instrument(
         "grc", "Global Rating of Change", "global change (an anchor, not a change score)", -7, 7, "higher", "single item",
         integer=True,
         mcids=(MCID(3, "points", "responder", "'much improved' or better", "Kamper et al. 2009, J Man Manip Ther 17(3):163-170", "U"),),
+    ),
+    # ---- the instruments of the further conditions of the massage trial literature (vocab.CONDITIONS). Facts
+    # marked "U" are from general knowledge, not yet read in the primary source: confirm before relying on them.
+    Instrument(
+        "spadi", "Shoulder Pain and Disability Index", "shoulder pain and disability", 0, 100, "lower",
+        "mean of 13 items as %", unit="%", conditions=("shoulder_pain",),
+        mcids=(MCID(13, "points", "MIC", "shoulder pain (8 to 13 across studies)", "Roy, MacDermid, Woodhouse 2009, Arthritis Rheum 61(5):623-632 (review)", "U", ("shoulder_pain",)),),
+    ),
+    Instrument(
+        "quickdash", "QuickDASH (Disabilities of the Arm, Shoulder and Hand, 11 items)", "upper-limb disability", 0, 100,
+        "lower", "transformed sum", conditions=("shoulder_pain", "lateral_epicondylalgia", "carpal_tunnel"),
+        mcids=(MCID(8, "points", "MIC", "shoulder pain", "Mintken, Glynn, Cleland 2009, J Shoulder Elbow Surg 18(6):920-926", "U", ("shoulder_pain",)),),
+    ),
+    Instrument(
+        "prtee", "Patient-Rated Tennis Elbow Evaluation", "elbow pain and function", 0, 100, "lower", "sum (pain 0-50 + function 0-50)",
+        conditions=("lateral_epicondylalgia",),
+        mcids=(MCID(11, "points", "MIC", "lateral epicondylalgia (or 37%)", "Poltawski & Watson 2011, Hand Therapy 16(3):52-57", "U", ("lateral_epicondylalgia",)),
+               MCID(37, "percent", "MIC", "lateral epicondylalgia", "Poltawski & Watson 2011, Hand Therapy 16(3):52-57", "U", ("lateral_epicondylalgia",))),
+    ),
+    Instrument(
+        "fiqr", "Revised Fibromyalgia Impact Questionnaire", "fibromyalgia impact", 0, 100, "lower", "weighted sum of 21 items",
+        conditions=("fibromyalgia",),
+        mcids=(MCID(14, "percent", "MIC", "fibromyalgia (original FIQ)", "Bennett et al. 2009, J Rheumatol 36(6):1304-1311", "U", ("fibromyalgia",)),),
+    ),
+    Instrument(
+        "womac", "WOMAC osteoarthritis index (Likert 3.1, total)", "osteoarthritis pain, stiffness and function", 0, 96,
+        "lower", "sum of 24 items (0-4)", conditions=("knee_osteoarthritis", "hip_osteoarthritis"), integer=True, mcids=(),
+    ),
+    Instrument(
+        "ffi", "Foot Function Index (percent)", "foot pain and disability", 0, 100, "lower", "mean of subscales as %",
+        unit="%", conditions=("plantar_fasciitis",), mcids=(),
+    ),
+    Instrument(
+        "bpi_severity", "Brief Pain Inventory, pain severity", "pain intensity", 0, 10, "lower", "mean of 4 items",
+        conditions=("cancer_pain", "chronic_pain"),
+        mcids=(MCID(30, "percent", "MIC", "chronic pain, moderate (IMMPACT)", _IMMPACT, "S", _CHRONIC),),
+    ),
+    Instrument(
+        "bpi_interference", "Brief Pain Inventory, pain interference", "pain interference", 0, 10, "lower", "mean of 7 items",
+        conditions=("cancer_pain", "chronic_pain"), mcids=(),
+    ),
+    Instrument(
+        "stai_state", "State-Trait Anxiety Inventory, state anxiety (form Y-1)", "state anxiety", 20, 80, "lower",
+        "sum of 20 items (1-4)", conditions=("anxiety", "stress"), integer=True, mcids=(),
+    ),
+    Instrument(
+        "pss10", "Perceived Stress Scale (10 items)", "perceived stress", 0, 40, "lower", "sum of 10 items (0-4)",
+        conditions=("stress", "anxiety"), integer=True, mcids=(),
     ),
 )
 
@@ -258,13 +352,16 @@ def get(key: str | Instrument) -> Instrument:
     try:
         return _REGISTRY[str(key)]
     except KeyError:
-        import difflib
+        from massage_outcomes.errors import in_front_end
+        from massage_outcomes.vocab import closest
 
-        close = difflib.get_close_matches(str(key), list(_REGISTRY), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest(key, list(_REGISTRY))
+        hint = f" Did you mean {close!r}?" if close else ""
+        declare = ("Declare a study's own instrument in the read plan (--mapping PLAN)." if in_front_end() else
+                   "Declare a study's own instrument in its read plan, or register it for everyone with "
+                   "massage_outcomes.instruments.register(Instrument(...)).")
         raise DataValidationError(
-            f"unknown instrument {key!r}.{hint} Registered: {', '.join(sorted(_REGISTRY))}. "
-            "Register your own with massage_outcomes.instruments.register(Instrument(...))."
+            f"unknown instrument {key!r}.{hint} Registered: {', '.join(sorted(_REGISTRY))}. {declare}"
         ) from None
 
 
@@ -293,16 +390,35 @@ def all_instruments() -> list[Instrument]:
     return list(_REGISTRY.values())
 
 
+def for_condition(condition: str, *, specific: bool = False) -> list[Instrument]:
+    """The registered instruments meant for ``condition`` (a vocabulary term or synonym): those listing it, then
+    (unless ``specific``) the generic ones that list no condition.
+
+    Examples
+    --------
+    >>> [i.key for i in for_condition("neck pain", specific=True)]
+    ['ndi', 'rom', 'bothersomeness']
+    """
+    from massage_outcomes.vocab import normalize_condition
+
+    term = normalize_condition(condition)
+    listed = [i for i in _REGISTRY.values() if term in i.conditions]
+    generic = [] if specific else [i for i in _REGISTRY.values() if not i.conditions]
+    return listed + generic
+
+
 def registry_frame() -> pd.DataFrame:
     """The registry as a table: one row per instrument × MCID (instruments without an MCID get one row)."""
     rows = []
     for inst in _REGISTRY.values():
         base = {"key": inst.key, "name": inst.name, "min": inst.min, "max": inst.max, "direction": inst.direction,
                 "scoring": inst.scoring, "unit": inst.unit, "version": inst.version}
+        base["conditions"] = ", ".join(inst.conditions) or "any"
         for m in inst.mcids or (None,):
             rows.append({**base, **({} if m is None else {
                 "mcid": m.value, "mcid_unit": m.unit, "mcid_kind": m.kind, "population": m.population,
-                "source": m.source, "provenance": m.provenance})})
+                "mcid_conditions": ", ".join(m.conditions) or "any", "source": m.source,
+                "provenance": m.provenance})})
     return pd.DataFrame(rows)
 
 
@@ -334,5 +450,5 @@ def resolve_threshold(instrument: Instrument, threshold: object) -> tuple[float,
 
 
 __all__ = ["MCID", "Instrument", "get", "register", "is_registered", "with_range", "all_instruments",
-           "registry_frame", "resolve_threshold"]
+           "for_condition", "registry_frame", "resolve_threshold", "WITHIN_PERSON_KINDS"]
 

@@ -292,6 +292,7 @@ def forest(
     digits: int = 2,
     annotate: bool = True,
     ax: Axes | None = None,
+    interval: str | None = None,
 ) -> Axes:
     """Forest plot of effect estimates with confidence intervals, optional pooled diamond(s).
 
@@ -309,6 +310,8 @@ def forest(
         pool of ratios is drawn from its ``exp_*`` columns (pool() estimates ratios on the log scale).
     instrument, compare, better : give the "favours …" words under the axis (see :func:`favours_labels`).
     favours : (left, right) texts to print under the axis verbatim instead (e.g. ("less pain", "more pain")).
+    interval : what the bars are (e.g. "95% CI (unadjusted)", "95% simultaneous CI (Tukey)":
+        :func:`massage_outcomes.narrative.interval_label`), named in the x label and above the printed intervals.
     null : position of the no-effect line (0 for differences; 1 when ``log=True`` for ratios).
     log : log-scaled axis (risk ratios, odds ratios).
     digits : decimals of the "estimate [low, high]" text column.
@@ -434,12 +437,19 @@ def forest(
             for y, text in texts:
                 ax.annotate(text, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", ha="left",
                             fontsize=8.5, color=_INK, annotation_clip=False, gid="ci_text")
+            if interval:
+                # above the column of printed intervals; the title moves up to make room (see below)
+                ax.annotate(f"estimate [{interval}]", xy=(1.02, 1.0), xycoords="axes fraction", xytext=(0, 3),
+                            textcoords="offset points", va="bottom", ha="left", fontsize=8, color="#555555",
+                            annotation_clip=False, gid="ci_heading")
         left, right = favours if favours is not None else favours_labels(instrument=instrument, compare=compare,
                                                                           better=better)
         label_text = xlabel if xlabel is not None else ("Ratio" if log else "Difference")
         if instrument is not None and xlabel is None:
             inst = _instruments.get(instrument)
             label_text = f"{label_text} in {inst.name} ({inst.unit})" if not log else label_text
+        if interval:
+            label_text = f"{label_text}; bars: {interval}"
         ax.set_xlabel(label_text)
         if left or right:
             for text, ha, dx in ((f"← {left}", "right", -4), (f"{right} →", "left", 4)):
@@ -448,7 +458,7 @@ def forest(
                             gid="favours", annotation_clip=False)
             ax.xaxis.labelpad = 20
         if title:
-            ax.set_title(title, loc="left")
+            ax.set_title(title, loc="left", pad=18 if (annotate and interval) else 6)
     return ax
 
 

@@ -24,22 +24,23 @@ import io
 import platform
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+# the backend is the user's choice (a report draws with any of them; the command line picks Agg for itself)
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)  # no display needed for a report
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from massage_outcomes import narrative as _narrative
+from massage_outcomes import plot as _plot
+from massage_outcomes import tables as _tables
 
-from massage_outcomes import plot as _plot  # noqa: E402
-from massage_outcomes import tables as _tables  # noqa: E402
-
-__all__ = ["make_figures", "render_html", "write_report", "package_versions", "TABLE_TITLES"]
+__all__ = ["make_figures", "render_html", "write_report", "package_versions", "TABLE_TITLES", "key_results",
+           "table_title", "table_caption"]
 
 TABLE_TITLES: dict[str, str] = {
     "table1_baseline": "Table 1. Baseline characteristics by arm",
@@ -107,14 +108,42 @@ def _direction(inst_key: str) -> str:
 #: columns shown in the HTML report per table (the CSV files keep every column)
 DISPLAY_COLUMNS: dict[str, list[str]] = {
     "effects": ["instrument", "period", "contrast", "on", "measure", "condition", "technique", "n_1", "n_2",
-                "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "favours", "note"],
+                "estimate", "ci_low", "ci_high", "sci_low", "sci_high", "p_value", "p_adjusted", "favours",
+                "reliable", "note"],
     "responders": ["instrument", "threshold", "contrast", "n_1", "rate_1", "n_2", "rate_2", "risk_diff",
                    "risk_diff_ci_low", "risk_diff_ci_high", "risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high",
-                   "nnt_label", "favours", "note"],
+                   "nnt_label", "favours", "reliable", "note"],
     "contrasts": ["instrument", "model", "contrast", "visit", "week", "estimate", "ci_low", "ci_high", "df",
-                  "p_value", "p_adjusted", "effect_size", "effect_size_ci_low", "effect_size_ci_high", "converged"],
-    "means": ["instrument", "model", "arm", "visit", "week", "estimate", "se", "df", "ci_low", "ci_high", "converged"],
+                  "p_value", "p_adjusted", "sci_low", "sci_high", "effect_size", "effect_size_ci_low",
+                  "effect_size_ci_high", "reliable", "note"],
+    "means": ["instrument", "model", "arm", "visit", "week", "estimate", "se", "df", "ci_low", "ci_high", "reliable",
+              "note"],
 }
+
+
+def table_title(name: str, frame: pd.DataFrame) -> str:
+    """The heading of a table in the report; Table 1 names the column it is split by (arm, condition, ...)."""
+    if name == "table1_baseline":
+        by = str(frame.attrs.get("by", "arm")).replace("_", " ")
+        return f"Table 1. Baseline characteristics by {by}"
+    return TABLE_TITLES.get(name, name)
+
+
+def table_caption(name: str, frame: pd.DataFrame) -> str:
+    """What the table's intervals and p-values are, in words (empty for descriptive tables)."""
+    if _tables.is_note(frame) or "ci_low" not in frame.columns and "risk_diff_ci_low" not in frame.columns:
+        return ""
+    level = float(frame["level"].iloc[0]) if "level" in frame.columns and len(frame) else 0.95
+    adjusts = [a for a in pd.unique(frame["adjust"].dropna().astype(str))] if "adjust" in frame.columns else []
+    text = _narrative.interval_words(adjusts[0] if len(adjusts) == 1 else None, level)
+    if name == "responders":
+        text = (f"Rates with unadjusted {100 * level:g}% Wilson intervals; risk difference with the Newcombe "
+                "interval; NNT from the risk-difference interval")
+    extra = "; 'favours' names an arm only when the interval excludes no difference" if "favours" in frame.columns \
+        else ""
+    rel = "; rows with reliable = no may not be read as results (their note says why)" \
+        if "reliable" in frame.columns and not frame["reliable"].astype(bool).all() else ""
+    return text[0].upper() + text[1:] + extra + rel + "."
 
 
 def _display(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -138,6 +167,53 @@ def _label(inst_key: str) -> str:
         return instruments.get(inst_key).name
     except Exception:  # noqa: BLE001
         return inst_key
+
+
+def key_results(tabs: Mapping[str, pd.DataFrame], *, primary_visit: str | None = None,
+                measure: str = "hedges_g") -> list[str]:
+    """The report's key results, one sentence per row of the tables they summarise, through
+    :mod:`massage_outcomes.narrative` (so every number is the table's and every interval is named).
+
+    Per instrument: the MMRM contrasts between arms at the primary visit, the baseline-adjusted standardized
+    effects between arms, and the responders at the MCID. Rows that may not be read (``reliable`` False) are
+    named with their note instead of stated.
+    """
+    lines: list[str] = []
+    for key in _instrument_keys(tabs):
+        name, unit = _label(key), _unit(key)
+        mm = _pick(tabs.get("mmrm"), instrument=key)
+        if mm is not None and primary_visit is not None and "visit" in mm.columns:
+            for _, row in mm[mm["visit"].astype(str) == str(primary_visit)].iterrows():
+                head = f"{name} at {primary_visit}, MMRM (baseline-adjusted)"
+                lines.append(_sentence(head, row, partial(_narrative.contrast_sentence, unit=unit)))
+        eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova")
+        if eff is not None and "measure" in eff.columns:
+            eff = eff[eff["measure"].astype(str) == f"ancova_{measure}"]
+            for _, row in eff.iterrows():
+                lines.append(_sentence(f"{name}, baseline-adjusted", row,
+                                       partial(_narrative.effect_sentence, measure=_measure_name(measure))))
+        resp = _pick(tabs.get("responders"), instrument=key, threshold_spec="mcid")
+        if resp is not None:
+            for _, row in resp.iterrows():
+                thr = _short_threshold("mcid", row["threshold_value"], row["threshold_unit"])
+                lines.append(_sentence(name, row, partial(_narrative.responder_sentence, threshold=thr)))
+    return lines
+
+
+def _sentence(head: str, row: pd.Series, write: Callable[[pd.Series], str]) -> str:
+    if "reliable" in row.index and not bool(row["reliable"]):
+        what = row.get("contrast", "")
+        return f"{head}: " + _narrative.not_reported(str(what).replace(" - ", " − ") or "this row", row)
+    return f"{head}: {write(row)}"
+
+
+def _unit(inst_key: str) -> str:
+    from massage_outcomes import instruments
+
+    try:
+        return instruments.get(inst_key).unit
+    except Exception:  # noqa: BLE001
+        return ""
 
 
 def make_figures(
@@ -187,8 +263,9 @@ def make_figures(
                     individual = None
                 ax = _plot.trajectories(means, group="arm", time=time, individual=individual, instrument=key,
                                         title=f"{_label(key)} by arm ({what})")
-                return _plot.figure_of(ax), (f"Estimated marginal means of {_label(key)} per arm at each visit with 95% "
-                                   f"confidence bands from the {what}; faint lines are individual participants.")
+                return _plot.figure_of(ax), (f"Estimated marginal means of {_label(key)} per arm at each visit with "
+                                             f"{_narrative.interval_label()} bands from the {what}; faint lines are "
+                                             "individual participants.")
             return None
 
         guarded(f"trajectories_{key}", traj)
@@ -197,11 +274,14 @@ def make_figures(
             eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova")
             if eff is not None and "measure" in eff.columns:  # the module names it e.g. "ancova_hedges_g"
                 eff = eff[eff["measure"].astype(str).str.contains(measure, regex=False)]
+            if eff is not None and "reliable" in eff.columns:
+                eff = eff[eff["reliable"].astype(bool)]  # only rows that may be read as results
             if eff is None or eff.empty:
                 return None
             return _between_arm_forest(eff, key, measure), (
-                f"Baseline-adjusted standardized differences in {_label(key)} between arms (a − b) with 95% "
-                f"confidence intervals; each panel names the arm each side of zero favours.")
+                f"Baseline-adjusted standardized differences in {_label(key)} between arms (a − b) with "
+                f"{_narrative.interval_label()}s (not adjusted for the several contrasts); each panel names the arm "
+                "each side of zero favours.")
 
         guarded(f"forest_{key}", forest)
 
@@ -209,29 +289,35 @@ def make_figures(
             if _pick(tabs.get("effects_between_arms"), instrument=key) is not None:
                 return None  # a trial: the between-arm forest is the one to read
             eff = _pick(tabs.get("effects_by_condition"), instrument=key)
-            if eff is None:
+            if eff is not None and "reliable" in eff.columns:
+                eff = eff[eff["reliable"].astype(bool)]
+            if eff is None or eff.empty:
                 return None
             group = "period" if "period" in eff.columns and eff["period"].nunique() > 1 else None
             ax = _plot.forest(eff, label="condition", weight="n_1" if "n_1" in eff.columns else None, group=group,
+                              interval=_narrative.interval_label(),
                               favours=("improvement" if _direction(key) == "lower" else "worsening",
                                        "worsening" if _direction(key) == "lower" else "improvement"),
                               xlabel=f"{_measure_name(measure)} (later − earlier occasion)",
                               title=f"{_label(key)}: within-person change by condition")
             return _plot.figure_of(ax), (f"Within-person standardized change in {_label(key)} per condition with "
-                                         "95% confidence intervals (uncontrolled: not a treatment effect).")
+                                         f"{_narrative.interval_label()}s (uncontrolled: not a treatment effect).")
 
         guarded(f"forest_within_{key}", forest_within)
 
         def resp(key: str = key) -> tuple[Figure, str] | None:
             table = _pick(tabs.get("responders"), instrument=key)
-            if table is None:
+            if table is not None and "reliable" in table.columns:
+                table = table[table["reliable"].astype(bool)]
+            if table is None or table.empty:
                 return None
             rates = responder_rates(table)
             if rates is None or rates.empty:
                 return None
             ax = _plot.responders(rates, group="arm", threshold="threshold", rate="rate", ci_low="ci_low",
                                   ci_high="ci_high", instrument=key, title=f"{_label(key)}: responders by arm")
-            return _plot.figure_of(ax), "Proportion of responders per arm at each threshold, with 95% Wilson intervals."
+            return _plot.figure_of(ax), ("Proportion of responders per arm at each threshold, with unadjusted 95% "
+                                         "Wilson intervals.")
 
         guarded(f"responders_{key}", resp)
 
@@ -267,11 +353,13 @@ def make_figures(
             for period, sub in eff.groupby("period", sort=False) if "period" in eff.columns else [("", eff)]:
                 parts.append((period, sub))
             period, sub = parts[-1]
+            if "reliable" in sub.columns:  # an unreliable cell is shown empty, like a cell without data
+                sub = sub.assign(estimate=sub["estimate"].where(sub["reliable"].astype(bool)))
             ax = _plot.heatmap(sub, row="condition", col="technique", value="estimate", instrument=key,
                                n="n" if "n" in sub.columns else None,
                                title=f"{_label(key)}: {period or 'effect'} by condition and technique")
             return _plot.figure_of(ax), (f"Within-subject standardized change in {_label(key)} ({period}) per condition "
-                               "and technique; empty cells had no data.")
+                               "and technique; empty cells had no data or no reliable estimate.")
 
         guarded(f"heatmap_{key}", heat)
     return figs
@@ -291,7 +379,8 @@ def _between_arm_forest(eff: pd.DataFrame, key: str, measure: str) -> Figure:
         last = i == len(contrasts) - 1
         _plot.forest(eff[eff["contrast"].astype(str) == c], label="contrast", weight=None, instrument=key,
                      compare=compare, ax=ax,
-                     xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted" if last else "")
+                     xlabel=(f"{_measure_name(measure)} (a − b), baseline-adjusted; bars: "
+                             f"{_narrative.interval_label()}") if last else "")
         ax.set_xlim(min(lo - pad, -pad), max(hi + pad, pad))
     fig.suptitle(f"{_label(key)}: differences between arms", fontweight="bold")
     return fig
@@ -423,12 +512,13 @@ def render_html(
     options: Mapping[str, Any] | None = None,
     digits: int = 2,
     max_rows: int = 300,
+    key_results: Sequence[str] | None = None,
     paper_html: str = "",
     paper_toc: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """One self-contained HTML page: a table of contents, data summary, validation, figures (base64 PNG), the
-    paper's tables and outcome definitions (``paper_html``, listed in ``paper_toc``), every analysis table,
-    methods and notes."""
+    """One self-contained HTML page: a table of contents, data summary, validation, key results (sentences from
+    :func:`key_results`), figures (base64 PNG), the paper's tables and outcome definitions (``paper_html``,
+    listed in ``paper_toc``), every analysis table, methods and notes."""
     esc = html.escape
     versions = package_versions()
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -443,12 +533,14 @@ def render_html(
 
     fig_toc = "".join(f'<li class="sub"><a href="#f-{esc(k)}">Figure {i}. {esc(short(c))}</a></li>'
                       for i, (k, (_f, c)) in enumerate(figures.items(), start=1))
-    out.append('<nav><strong>Contents</strong><ul><li><a href="#data">Data</a></li><li><a href="#figures">Figures'
+    out.append('<nav><strong>Contents</strong><ul><li><a href="#data">Data</a></li>'
+               + ('<li><a href="#key-results">Key results</a></li>' if key_results else "")
+               + '<li><a href="#figures">Figures'
                '</a></li>' + fig_toc
                + "".join(f'<li><a href="#{esc(a)}">{esc(t)}</a></li>' for a, t in paper_toc)
                + '<li><a href="#tables">Analysis tables</a></li>'
-               + "".join(f'<li class="sub"><a href="#t-{esc(k)}">{esc(TABLE_TITLES.get(k, k))}</a></li>'
-                         for k in tabs) + '<li><a href="#methods">Methods</a></li></ul></nav>')
+               + "".join(f'<li class="sub"><a href="#t-{esc(k)}">{esc(table_title(k, f))}</a></li>'
+                         for k, f in tabs.items()) + '<li><a href="#methods">Methods</a></li></ul></nav>')
     out.append('<h2 id="data">Data</h2>')
     out.append(f"<p>{_dataset_summary(ds)}</p>")
     if validation is not None:
@@ -459,6 +551,10 @@ def render_html(
     rejected = getattr(ds, "rejected", None)
     if isinstance(rejected, pd.DataFrame) and len(rejected):
         out.append(f'<p class="note">{len(rejected)} row(s) were quarantined when reading and are not analysed.</p>')
+
+    if key_results:
+        out.append('<h2 id="key-results">Key results</h2><ul class="key-results">'
+                   + "".join(f"<li>{esc(line)}</li>" for line in key_results) + "</ul>")
 
     out.append('<h2 id="figures">Figures</h2>')
     if not figures:
@@ -473,7 +569,10 @@ def render_html(
 
     out.append('<h2 id="tables">Analysis tables</h2>')
     for name, frame in tabs.items():
-        out.append(f'<h3 id="t-{esc(name)}">{esc(TABLE_TITLES.get(name, name))}</h3>')
+        out.append(f'<h3 id="t-{esc(name)}">{esc(table_title(name, frame))}</h3>')
+        caption = table_caption(name, frame)
+        if caption:
+            out.append(f'<p class="meta">{esc(caption)}</p>')
         if _tables.is_note(frame):
             out.append(f'<p class="note">{esc(str(frame["note"].iloc[0]))}</p>')
             continue
@@ -504,7 +603,9 @@ def render_html(
         out.append("<p>Instruments:</p><ul>" + "".join(f"<li>{esc(t)}</li>" for t in inst_lines) + "</ul>")
     if options:
         out.append("<p>Options: " + esc(", ".join(f"{k}={v}" for k, v in options.items())) + ".</p>")
-    out.append("<p>Confidence intervals are 95% unless stated. Numbers are rounded only for display; the CSV files "
+    out.append("<p>Intervals are unadjusted 95% confidence intervals unless a table's caption says otherwise; "
+               "simultaneous intervals, where a family is adjusted by a method that has them, are in the sci_low "
+               "and sci_high columns. Numbers are rounded only for display; the CSV files "
                "keep three decimals.</p>")
     out.append("<p>Software: " + esc(", ".join(f"{k} {v}" for k, v in versions.items())) + ".</p>")
     if problems:
@@ -529,6 +630,7 @@ def write_report(
     options: Mapping[str, Any] | None = None,
     summary_options: Mapping[str, Any] | None = None,
     primary_visit: str | None = None,
+    progress: Callable[[str], None] | None = None,
     disposition_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write tables (``tables/``), figures (``figures/*.png``, the flow diagram also as SVG), ``report.html`` and,
@@ -544,6 +646,7 @@ def write_report(
         paper's tables as Word tables, figures, methods with the CONSORT-Outcomes statements; captions numbered).
     validation : a :class:`~massage_outcomes.ValidationReport` to show in the report.
     problems, methods : dicts filled by ``summary_tables`` (the methods section is built from ``methods``).
+    progress : called with the name of each step as it starts (the command line's progress bar).
     disposition_options : keyword options of :func:`~massage_outcomes.disposition` for the flow diagram
         (``screened``, ``excluded``, ``events``, ...).
 
@@ -557,10 +660,14 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     problems = {} if problems is None else problems
     methods = {} if methods is None else methods
+    tick = progress or (lambda _name: None)
     if tables is None:
-        tables = _tables.summary_tables(ds, problems=problems, methods=methods, **dict(summary_options or {}))
+        tables = _tables.summary_tables(ds, problems=problems, methods=methods, progress=progress,
+                                        **dict(summary_options or {}))
     want_docx = "docx" in formats
+    tick("writing tables")
     table_paths = _tables.write_tables(tables, out / "tables", formats=[f for f in formats if f != "docx"] or ["csv"])
+    tick("drawing figures")
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
     paper = _manuscript_parts(ds, tables, fig_dir, problems=problems, methods=methods, primary_visit=primary_visit,
@@ -576,9 +683,15 @@ def write_report(
             path.write_bytes(png)
             fig_paths.append(path)
         pngs[name] = (png, caption)
+    tick("writing report.html")
+    try:
+        visit = _tables.primary_visit(ds, primary_visit)
+    except Exception:  # noqa: BLE001 - the tables' methods already say why there is none
+        visit = None
     toc, paper_html = paper["html"]
     page = render_html(ds, tables, pngs, title=title, source=source, validation=validation, methods=methods,
-                       problems=problems, options=options, paper_html=paper_html, paper_toc=toc)
+                       problems=problems, options=options, paper_html=paper_html, paper_toc=toc,
+                       key_results=key_results(tables, primary_visit=visit))
     html_path = out / "report.html"
     html_path.write_text(page, encoding="utf-8")
     docx_path = None

@@ -42,11 +42,15 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.narrative import interval_words
 
 __all__ = [
     "summary_tables",
     "baseline_table",
     "default_primary_visit",
+    "primary_visit",
+    "primary_visit_info",
+    "STUDY_FILE",
     "format_frame",
     "escape_formula",
     "to_csv",
@@ -642,6 +646,7 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
     table = pd.DataFrame(rows)
     if smd:
         table["SMD"] = _smd_column(ds, group, variable)
+    table.attrs["by"] = group  # the report's title names it: "by arm", "by condition"
     return table
 
 
@@ -705,14 +710,79 @@ def _visits(ds: Any) -> list[str]:
     return [str(v) for v in _order(out["visit"])]
 
 
-def _primary_visit(ds: Any, primary_visit: str | None) -> str | None:
-    visits = [v for v in _visits(ds)]
+#: the file beside a study's data that states its design facts (primary visit, primary instrument)
+STUDY_FILE = "study.json"
+
+
+def _declared_primary_visit(ds: Any) -> tuple[str | None, str]:
+    """The primary visit the data declare, and where: the read plan (``ds.source["primary_visit"]`` or the
+    plan's ``primary_visit`` key), else ``study.json`` beside the data file."""
+    source = getattr(ds, "source", None) or {}
+    if source.get("primary_visit"):
+        return str(source["primary_visit"]), "the read plan"
+    plan = source.get("plan") or source.get("mapping")
+    if isinstance(plan, Mapping) and plan.get("primary_visit"):
+        return str(plan["primary_visit"]), "the read plan"
+    files = source.get("file") or source.get("files")
+    first = files[0] if isinstance(files, list | tuple) and files else files
+    if isinstance(first, str | Path) and str(first):
+        study = Path(first).parent / STUDY_FILE
+        if study.is_file():
+            import json
+
+            try:
+                facts = json.loads(study.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise DataValidationError(f"{study}: not a readable JSON file ({exc}).") from exc
+            if isinstance(facts, Mapping) and facts.get("primary_visit"):
+                return str(facts["primary_visit"]), f"{STUDY_FILE} beside the data"
+    return None, ""
+
+
+def primary_visit_info(ds: Any, primary_visit: str | None = None) -> tuple[str | None, str]:
+    """The primary visit and where it comes from: the one rule the report, the tables and the notebooks use.
+
+    In order: ``primary_visit`` when given; the visit the data declare (the read plan's ``primary_visit``, or
+    ``study.json`` beside the data file, as the bundled sample trial has); else the last follow-up visit
+    (stated as a default). None when the data have no visits.
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> primary_visit_info(mo.load_sample("trial"))
+    ('week_10', 'study.json beside the data')
+    """
+    from massage_outcomes.errors import option
+
+    visits = _visits(ds)
     if primary_visit is not None:
         if primary_visit not in visits:
-            raise ValueError(f"primary_visit={primary_visit!r} is not a visit of this dataset; visits: {visits}")
-        return primary_visit
+            raise DataValidationError(
+                f"{option('primary_visit', primary_visit)} is not a visit of this dataset; visits: "
+                f"{', '.join(visits) or 'none'}.")
+        return primary_visit, "chosen by the user"
+    declared, where = _declared_primary_visit(ds)
+    if declared is not None:
+        if declared not in visits:
+            raise DataValidationError(f"{where} names the primary visit {declared!r}, which is not a visit of this "
+                                      f"dataset; visits: {', '.join(visits) or 'none'}. Correct {where}.")
+        return declared, where
     followup = [v for v in visits if v.lower() not in ("baseline", "screening", "week 0")]
-    return followup[-1] if followup else None
+    if not followup:
+        return None, ""
+    return followup[-1], "the last follow-up visit (no primary visit declared: add primary_visit to the read plan)"
+
+
+def primary_visit(ds: Any, primary_visit: str | None = None) -> str | None:
+    """The primary visit (see :func:`primary_visit_info`, which also says where it comes from).
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> primary_visit(mo.load_sample("trial"))
+    'week_10'
+    """
+    return primary_visit_info(ds, primary_visit)[0]
 
 
 def _n_levels(ds: Any, column: str) -> int:
@@ -725,16 +795,8 @@ def _n_levels(ds: Any, column: str) -> int:
 
 
 def default_primary_visit(ds: Any) -> str | None:
-    """The visit :func:`summary_tables` compares arms at by default: the last follow-up visit (None without visits).
-
-    Examples
-    --------
-    >>> import massage_outcomes as mo
-    >>> from massage_outcomes.tables import default_primary_visit
-    >>> default_primary_visit(mo.load_sample("trial"))  # doctest: +SKIP
-    'week_26'
-    """
-    return _primary_visit(ds, None)
+    """The visit :func:`summary_tables` compares arms at by default (:func:`primary_visit` without a choice)."""
+    return primary_visit(ds)
 
 
 def _pairs(levels: Sequence[str]) -> list[tuple[str, str]]:
@@ -765,6 +827,7 @@ def summary_tables(
     problems: dict[str, str] | None = None,
     methods: dict[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    mcids: Mapping[str, float] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the library's analyses on a dataset and gather their results as named tables.
 
@@ -797,6 +860,8 @@ def summary_tables(
     methods : a dict that receives, per section that ran, one sentence naming the model and options used (the
         report's methods section is built from it, so it cannot disagree with what was run).
     progress : called with each section's name before it runs (the CLI uses it for its progress bar).
+    mcids : instrument key → MCID in points for the responder analyses, where the registry has none for the
+        data's condition (``responders(mcid=)``).
 
     Returns
     -------
@@ -814,15 +879,26 @@ def summary_tables(
     problems = {} if problems is None else problems
     methods = {} if methods is None else methods
     tick = progress or (lambda _name: None)
-    es_adjust = None if adjust in (None, "none") else adjust
-    adjust = adjust or "none"
+    from massage_outcomes import multiplicity as _mt
+
+    adjust = _mt.normalize_method(adjust)
+    es_adjust: str | None = None if adjust == "none" else adjust
+    if adjust == "tukey":  # Tukey is for pairwise contrasts of one model's means; effect-size tables get Šidák
+        es_adjust = "sidak"
+        warnings.warn("adjust='tukey' applies to the model contrasts; the effect-size tables use 'sidak' (Tukey's "
+                      "studentized range needs pairwise contrasts of one model's means).", UserWarning, stacklevel=2)
     result: dict[str, pd.DataFrame] = {}
     tick("table1_baseline")
     with_smd = len(_arms(ds)) >= 2
     result["table1_baseline"] = _guard("table1_baseline", lambda: baseline_table(ds, instruments=instruments,
                                                                                  smd=with_smd), problems)
-    methods["table1_baseline"] = ("Baseline characteristics per arm (Table 1): counts with percentages, means with "
-                                  "SDs, sessions attended as median [IQR]; no significance tests (CONSORT)"
+    try:
+        by_col = _group_column(ds.subjects.reset_index(drop=True), None)
+    except Exception:  # noqa: BLE001 - Table 1's own note says why
+        by_col = "arm"
+    methods["table1_baseline"] = (f"Baseline characteristics by {by_col.replace('_', ' ')} (Table 1): counts with "
+                                  "percentages, means with SDs, sessions attended as median [IQR]; no significance "
+                                  "tests (CONSORT)"
                                   + ("; balance as standardized mean differences (R tableone's convention: the "
                                      "average over pairs of arms)." if with_smd else "."))
 
@@ -831,14 +907,10 @@ def summary_tables(
         keys = list(instruments) if instruments is not None else _instruments_with(ds, "baseline")
     except Exception:  # noqa: BLE001
         keys = list(instruments or [])
-    primary: str | None
-    try:
-        primary = _primary_visit(ds, primary_visit)
-    except ValueError:
-        if primary_visit is not None:
-            raise
-        primary = None
+    primary, primary_source = primary_visit_info(ds, primary_visit)
     end: Any = primary if primary is not None else "last"
+    if primary is not None:
+        methods["primary_visit"] = f"Primary visit: {primary} ({primary_source})."
     frames_cache: dict[str, pd.DataFrame] = {}
 
     def frame_of(key: str) -> Any:
@@ -862,7 +934,8 @@ def summary_tables(
             methods["effects_between_arms"] = (
                 f"Between-arm effects per pair of arms (a − b) from baseline to {end} (effect_sizes, "
                 f"compare=('arm', a, b)): baseline-adjusted (ANCOVA) and change-score differences, as {measure} "
-                f"and as raw mean differences, with exact {level:.0%} intervals.")
+                f"and as raw mean differences, with exact {level:.0%} intervals (unadjusted; 'favours' names an arm only "
+                "when the interval excludes no difference).")
             return _front(_concat(frames), ["instrument", "contrast", "on", "measure"])
 
         tick("effects_between_arms")
@@ -885,8 +958,8 @@ def summary_tables(
                                  ci="exact", level=level, adjust=es_adjust)
                 frames.append(f.assign(instrument=key, period="within session (pre to post)"))
             methods["effects_within"] = (
-                f"Within-subject effects ({measure}, exact {level:.0%} intervals, {adjust}-adjusted p-values within "
-                f"each table) from baseline to {end} (course of care) and, where sessions were rated, from pre- to "
+                f"Within-subject effects ({measure}, exact intervals; {interval_words(es_adjust, level)}, a family "
+                f"being one table) from baseline to {end} (course of care) and, where sessions were rated, from pre- to "
                 "post-session (immediate effect), per condition, per technique"
                 + (" and per condition × technique." if n_cond > 1 and n_tech > 1 else "."))
             return _front(_concat(frames), ["instrument", "period", *by])
@@ -898,6 +971,7 @@ def summary_tables(
         tick(f"effects_by_{by}")
         result[f"effects_by_{by}"] = _guard(f"effects_by_{by}", within([by]), problems)
     if n_cond > 1 and n_tech > 1:
+        tick("effects_condition_technique")
         result["effects_condition_technique"] = _guard("effects_condition_technique",
                                                        within(["condition", "technique"]), problems)
 
@@ -910,9 +984,8 @@ def summary_tables(
                 for thr in thresholds:
                     for a, b in _pairs(arms):
                         try:
-                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b), end=end)
-                        except TypeError:  # a responders() without end= uses the last visit
-                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b))
+                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b),
+                                           end=end, mcid=(mcids or {}).get(key))
                         except DataValidationError as exc:  # e.g. no published MCID for this instrument
                             f = pd.DataFrame({"note": [_describe_error(exc)]})
                         frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
@@ -954,7 +1027,8 @@ def summary_tables(
             methods["trajectory_contrasts"] = (
                 f"Linear mixed model per instrument (fit_trajectories: value ~ arm × {opts['time']}, random "
                 f"{opts['random']} per subject, REML); marginal means and pairwise contrasts between arms at each "
-                f"{opts['time']} with Satterthwaite df and {adjust} adjustment (trajectories.marginal).")
+                f"{opts['time']} with Satterthwaite df; {interval_words(adjust, level)}, a family being the contrasts at "
+                "one visit (trajectories.marginal).")
             return contrasts
 
         tick("trajectory_contrasts")
@@ -972,8 +1046,8 @@ def summary_tables(
             methods["mmrm"] = (
                 f"MMRM per instrument (fit_mmrm: post-baseline visits, {opts['covariance']} residual covariance"
                 f"{', adjusted for the baseline score' if opts.get('adjust_baseline') else ''}, REML, valid under "
-                f"missing at random); pairwise contrasts between arms at each visit with Satterthwaite df and "
-                f"{adjust} adjustment.")
+                f"missing at random); pairwise contrasts between arms at each visit with Satterthwaite df; "
+                f"{interval_words(adjust, level)}, a family being the contrasts at one visit.")
             return contrasts
 
         tick("mmrm")

@@ -1,7 +1,17 @@
 """The domain vocabulary: conditions, techniques and intent, with the synonyms accepted on input.
 
 Every layer normalises through this module, so "LBP", "Low back pain" and "low_back_pain" are one condition
-everywhere. Unknown terms raise :class:`~massage_outcomes.errors.DataValidationError` with the closest known term.
+everywhere. Unknown terms raise :class:`~massage_outcomes.errors.DataValidationError`: with "Did you mean …?" only
+when a known term is close (:func:`closest`), otherwise with the list of known terms.
+
+The conditions are those of the massage-therapy trial literature: the Cochrane reviews (massage for low back pain,
+Furlan et al. 2015; for mechanical neck disorders, Patel et al. 2012; massage and other manual methods for pain in
+labour, Smith et al. 2018; deep transverse friction massage for lateral elbow tendinitis, Loew et al. 2014), the
+VA/AHRQ-style evidence map of massage for pain (Miake-Lye et al. 2016: neck, low back, headache, shoulder, labour,
+fibromyalgia, cancer and musculoskeletal pain) and the Evidence for Massage Therapy reviews (Crawford et al.
+2016, Pain Med), plus anxiety and stress as outcomes of relaxation massage (Moyer et al. 2004, Psychol Bull).
+A study's own terms belong in its read plan, or in a local copy (:meth:`Vocabulary.extended`); the global
+vocabulary is for shared additions (:func:`register_condition`).
 
 Examples
 --------
@@ -33,6 +43,20 @@ CONDITIONS: tuple[str, ...] = (
     "carpal_tunnel",
     "tmj",
     "post_surgical_rehab",
+    "neck_pain",
+    "shoulder_pain",
+    "fibromyalgia",
+    "knee_osteoarthritis",
+    "hip_osteoarthritis",
+    "plantar_fasciitis",
+    "lateral_epicondylalgia",
+    "myofascial_pain",
+    "chronic_pain",
+    "cancer_pain",
+    "labour_pain",
+    "doms",
+    "anxiety",
+    "stress",
     "other",
 )
 TECHNIQUES: tuple[str, ...] = (
@@ -64,6 +88,52 @@ DEFAULT_INTENT: dict[str, str | None] = {
 def _key(text: str) -> str:
     """Fold case, punctuation and spacing so that 'Low-back pain ' and 'low_back_pain' meet."""
     return re.sub(r"[^a-z0-9]+", "_", str(text).strip().lower()).strip("_")
+
+
+#: similarity (difflib ratio) a known name needs before a message says "Did you mean …?"
+SUGGEST_CUTOFF = 0.8
+
+
+def _osa_distance(a: str, b: str) -> int:
+    """Edit distance counting an adjacent transposition as one edit (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def closest(value: object, candidates: Iterable[str], *, cutoff: float = SUGGEST_CUTOFF) -> str | None:
+    """The candidate a user most likely meant, or None when none is close enough to suggest.
+
+    Close means a difflib similarity of at least ``cutoff`` between the folded names (see ``_key``), or one typing
+    slip (an insertion, deletion, substitution or swap of neighbours) in a name of four or more characters. Short
+    names that merely share letters are not suggested ('bmi' is not 'sbi').
+
+    Examples
+    --------
+    >>> closest("migrane", ["migraine", "tmj"]), closest("rmqd", ["rmdq", "odi"]), closest("bmi", ["sbi"])
+    ('migraine', 'rmdq', None)
+    """
+    target = _key(str(value))
+    folded = {_key(c): c for c in candidates}
+    if not target or not folded:
+        return None
+    if target in folded:
+        return folded[target]
+    best = difflib.get_close_matches(target, list(folded), n=1, cutoff=cutoff)
+    if best:
+        return folded[best[0]]
+    if len(target) >= 4:
+        near = [k for k in folded if abs(len(k) - len(target)) <= 1 and _osa_distance(target, k) <= 1]
+        if near:
+            return folded[sorted(near)[0]]
+    return None
 
 
 @dataclass
@@ -101,9 +171,25 @@ class Vocabulary:
         return self._lookup.get(_key(str(value)))
 
     def suggest(self, value: object) -> str | None:
-        """The closest known term or synonym, for error messages."""
-        match = difflib.get_close_matches(_key(str(value)), list(self._lookup), n=1, cutoff=0.5)
-        return self._lookup[match[0]] if match else None
+        """The canonical term of the known term or synonym closest to ``value`` (see :func:`closest`), or None."""
+        match = closest(value, list(self._lookup))
+        return self._lookup[_key(match)] if match is not None else None
+
+    def extended(self, terms: Mapping[str, Iterable[str]] | Iterable[str]) -> Vocabulary:
+        """A copy with a study's own terms (each with its synonyms) added; the global vocabulary is unchanged.
+
+        Examples
+        --------
+        >>> local = CONDITION.extended({"whiplash": ["WAD", "whiplash-associated disorder"]})
+        >>> local.normalize("WAD"), CONDITION.lookup("WAD")
+        ('whiplash', None)
+        """
+        copy = Vocabulary(self.name, list(self.terms), {})
+        copy._lookup = dict(self._lookup)
+        items = terms.items() if isinstance(terms, Mapping) else ((t, ()) for t in terms)
+        for term, synonyms in items:
+            copy.add(term, [synonyms] if isinstance(synonyms, str) else synonyms)
+        return copy
 
     def normalize(self, value: object) -> str:
         """The canonical term for one value; raises DataValidationError with a suggestion when unknown."""
@@ -130,12 +216,22 @@ class Vocabulary:
 
 
 def unknown_term_message(vocabulary: Vocabulary, value: object) -> str:
+    """The message for a term ``vocabulary`` does not know: a suggestion only when one is close, the known
+    terms always, and how to declare or recode the term (in Python, or in the read plan on the command line)."""
+    from massage_outcomes.errors import in_front_end, option
+
     hint = vocabulary.suggest(value)
     did_you_mean = f" Did you mean {hint!r}?" if hint else ""
-    return (
-        f"unknown {vocabulary.name} {value!r}.{did_you_mean} Known terms: {', '.join(vocabulary.terms)}. "
-        f"Add a synonym with massage_outcomes.vocab.{vocabulary.name.upper()}.add(...) or recode it with a mapping."
-    )
+    if in_front_end():
+        fix = (f"Recode it to a known term in the read plan ({option('mapping')}), e.g. "
+               f"{vocabulary.name}: {{{str(value)!r}: '<term>'}}.")
+    else:
+        fix = f"Recode it with {option('mapping')}{{'{vocabulary.name}': {{{str(value)!r}: '<term>'}}}}"
+        if vocabulary.name in ("condition", "technique"):
+            fix += (f", or add it for everyone with massage_outcomes.vocab.register_{vocabulary.name}(...) (a "
+                    "study's own terms belong in its read plan)")
+        fix += "."
+    return f"unknown {vocabulary.name} {value!r}.{did_you_mean} Known terms: {', '.join(vocabulary.terms)}. {fix}"
 
 
 CONDITION = Vocabulary(
@@ -152,6 +248,37 @@ CONDITION = Vocabulary(
         "TMD": "tmj", "TMJ disorder": "tmj", "temporomandibular disorder": "tmj", "TMJD": "tmj",
         "post-surgical": "post_surgical_rehab", "post surgical": "post_surgical_rehab", "postoperative": "post_surgical_rehab",
         "post-injury": "post_surgical_rehab", "rehabilitation": "post_surgical_rehab", "rehab": "post_surgical_rehab",
+        "postoperative pain": "post_surgical_rehab", "post-operative pain": "post_surgical_rehab",
+        "surgical pain": "post_surgical_rehab",
+        "neck pain": "neck_pain", "chronic neck pain": "neck_pain", "mechanical neck pain": "neck_pain",
+        "mechanical neck disorder": "neck_pain", "mechanical neck disorders": "neck_pain", "cervical pain": "neck_pain",
+        "cervicalgia": "neck_pain", "nonspecific neck pain": "neck_pain",
+        "shoulder pain": "shoulder_pain", "frozen shoulder": "shoulder_pain", "adhesive capsulitis": "shoulder_pain",
+        "rotator cuff": "shoulder_pain", "rotator cuff tendinopathy": "shoulder_pain",
+        "subacromial pain": "shoulder_pain", "shoulder impingement": "shoulder_pain",
+        "FM": "fibromyalgia", "FMS": "fibromyalgia", "fibromyalgia syndrome": "fibromyalgia",
+        "knee OA": "knee_osteoarthritis", "knee osteoarthritis": "knee_osteoarthritis",
+        "osteoarthritis of the knee": "knee_osteoarthritis", "gonarthrosis": "knee_osteoarthritis",
+        "hip OA": "hip_osteoarthritis", "hip osteoarthritis": "hip_osteoarthritis",
+        "osteoarthritis of the hip": "hip_osteoarthritis", "coxarthrosis": "hip_osteoarthritis",
+        "plantar fasciitis": "plantar_fasciitis", "plantar fasciopathy": "plantar_fasciitis",
+        "plantar heel pain": "plantar_fasciitis", "heel pain": "plantar_fasciitis",
+        "tennis elbow": "lateral_epicondylalgia", "lateral epicondylitis": "lateral_epicondylalgia",
+        "lateral epicondylalgia": "lateral_epicondylalgia", "lateral elbow pain": "lateral_epicondylalgia",
+        "lateral elbow tendinopathy": "lateral_epicondylalgia",
+        "myofascial pain syndrome": "myofascial_pain", "myofascial pain": "myofascial_pain", "MPS": "myofascial_pain",
+        "chronic pain": "chronic_pain", "mixed pain": "chronic_pain", "mixed_pain": "chronic_pain",
+        "chronic pain of mixed origin": "chronic_pain", "musculoskeletal pain": "chronic_pain",
+        "chronic musculoskeletal pain": "chronic_pain",
+        "cancer pain": "cancer_pain", "cancer-related pain": "cancer_pain", "pain in cancer": "cancer_pain",
+        "oncology pain": "cancer_pain",
+        "labor pain": "labour_pain", "labour pain": "labour_pain", "labor_pain": "labour_pain",
+        "pain in labour": "labour_pain", "pain in labor": "labour_pain", "childbirth pain": "labour_pain",
+        "DOMS": "doms", "delayed onset muscle soreness": "doms", "delayed-onset muscle soreness": "doms",
+        "post-exercise muscle soreness": "doms", "muscle soreness": "doms",
+        "anxiety disorder": "anxiety", "generalized anxiety disorder": "anxiety", "GAD": "anxiety",
+        "state anxiety": "anxiety",
+        "psychological stress": "stress", "perceived stress": "stress", "occupational stress": "stress",
     },
 )
 TECHNIQUE = Vocabulary(

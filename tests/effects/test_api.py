@@ -79,8 +79,10 @@ def test_between_change_matches_two_array_call(trial: mo.Dataset) -> None:
     assert row["ci_low"] == pytest.approx(es.ci_low)
     assert row["n_1"] == es.n_1 and row["n_2"] == es.n_2
     assert row["contrast"] == "therapeutic - relaxation"
-    expected = "favours therapeutic" if es.estimate < 0 else "favours relaxation"  # rmdq: lower is better
-    assert row["favours"] == expected
+    toward = "therapeutic" if es.estimate < 0 else "relaxation"  # rmdq: lower is better
+    assert row["direction"] == f"toward {toward}"
+    clear = es.ci_low > 0 or es.ci_high < 0
+    assert row["favours"] == (f"favours {toward}" if clear else "no clear difference")
     for c in ("bias_correction", "sd_used", "ci_method", "se_formula", "note", "p_value"):
         assert c in tab.columns
 
@@ -202,3 +204,80 @@ def test_paired_measures_without_exact_interval() -> None:
     assert es.se_formula.startswith("delta") and es.bias_correction == "hedges_j_exact(n-1)"
     boot = effect_size(post, pre, paired=True, measure="d_rm", ci="bca", rng=2, n_resamples=500)
     assert boot.ci_low < boot.estimate < boot.ci_high
+
+
+# ---- the result-table convention (issue 17 items 1-3, 10; issue 14: one multiplicity vocabulary) -----------------
+def test_sidak_and_bonferroni_adjust_effect_sizes_with_simultaneous_intervals(trial: mo.Dataset) -> None:
+    """issue 14: effect_sizes(adjust="sidak") raised. Now every method but Tukey, with the interval columns."""
+    plain = effect_sizes(trial, instrument="pain_nrs", start="pre", end="post", by=["arm"])
+    for method in ("sidak", "bonferroni", "holm", "fdr_bh"):
+        tab = effect_sizes(trial, instrument="pain_nrs", start="pre", end="post", by=["arm"], adjust=method)
+        assert (tab["adjust"] == method).all() and (tab["family_size"] == 2).all()
+        # the interval beside p_value is never adjusted
+        np.testing.assert_array_equal(tab["ci_low"], plain["ci_low"])
+        np.testing.assert_array_equal(tab["p_value"], plain["p_value"])
+        assert ("sci_low" in tab.columns) == (method in ("sidak", "bonferroni"))
+    bonf = effect_sizes(trial, instrument="pain_nrs", start="pre", end="post", by=["arm"], adjust="bonferroni")
+    wider = effect_sizes(trial, instrument="pain_nrs", start="pre", end="post", by=["arm"], level=1 - 0.05 / 2)
+    np.testing.assert_allclose(bonf["sci_low"], wider["ci_low"], rtol=1e-12)
+    assert (bonf["sci_low"] < bonf["ci_low"]).all() and (bonf["sci_high"] > bonf["ci_high"]).all()
+
+
+def test_tukey_is_refused_for_effect_sizes_with_the_way_to_get_it(trial: mo.Dataset) -> None:
+    from massage_outcomes.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match=r"adjust='tukey' is not available here.*contrasts"):
+        effect_sizes(trial, instrument="rmdq", by=["arm"], adjust="tukey")
+
+
+def test_bootstrap_simultaneous_interval_uses_the_same_resamples(trial: mo.Dataset) -> None:
+    kw = dict(instrument="pain_nrs", start="pre", end="post", by=["arm"], ci="percentile", n_resamples=400)
+    a = effect_sizes(trial, rng=5, **kw)
+    b = effect_sizes(trial, rng=5, adjust="bonferroni", **kw)
+    np.testing.assert_array_equal(a["ci_low"], b["ci_low"])  # the first pass is unchanged by adjusting
+    assert (b["sci_low"] <= b["ci_low"]).all() and (b["sci_high"] >= b["ci_high"]).all()
+
+
+def test_favours_names_an_arm_only_when_the_interval_excludes_zero(trial: mo.Dataset) -> None:
+    """issue 17.3: g = -0.12 [-0.43, 0.18] was reported as "favours therapeutic"."""
+    ds = mo.load_sample("trial")
+    g = effect_sizes(ds, instrument="rmdq", compare=("arm", "therapeutic", "relaxation"), on="ancova",
+                     end="week_10")
+    row = g.iloc[0]
+    assert row["ci_low"] < 0 < row["ci_high"]
+    assert row["favours"] == "no clear difference" and row["direction"] == "toward therapeutic"
+    uc = effect_sizes(ds, instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), on="ancova",
+                      end="week_10").iloc[0]
+    assert uc["ci_high"] < 0 and uc["favours"] == "favours therapeutic"
+
+
+def test_reliable_separates_unreliable_rows_from_informational_notes() -> None:
+    """issue 17.1: every course-of-care row carries a missing-data note; filtering on `note` left nothing."""
+    clinic = mo.load_sample("clinic")
+    course = effect_sizes(clinic, instrument="pain_nrs", by=["condition"], start="baseline", end="last")
+    assert course["reliable"].dtype == bool
+    informational = course["note"].str.contains("left out")
+    assert informational.any() and course.loc[informational, "reliable"].all()
+    frame = clinic.analysis_frame("pain_nrs")
+    two = frame[frame["subject"].isin(frame["subject"].unique()[:2])]
+    with pytest.warns(SmallSampleWarning):
+        tiny = effect_sizes(two, instrument="pain_nrs", by=["subject"], start="pre", end="post")
+    assert not tiny["reliable"].any() and tiny["note"].str.contains("n < 2").all()
+
+
+def test_counts_are_integers_and_the_display_is_compact(trial: mo.Dataset) -> None:
+    """issue 17.10: 28-40 columns wide, truncated by pandas; counts printed as 20.0."""
+    from massage_outcomes.results import ResultFrame
+
+    tab = effect_sizes(trial, instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), on="ancova")
+    for c in ("n_1", "n_2", "n_missing_1", "n_missing_2"):
+        assert pd.api.types.is_integer_dtype(tab[c]), c
+    assert isinstance(tab, ResultFrame) and isinstance(tab, pd.DataFrame)
+    text = repr(tab)
+    assert "..." not in text.splitlines()[0] and "more columns" in text and ".full" in text
+    head = text.splitlines()[0].split()
+    assert head == ["contrast", "estimate", "ci_low", "ci_high", "p_value", "n_1", "n_2", "favours", "reliable",
+                    "note"]
+    assert tab.full.shape == tab.shape and list(tab.compact.columns) == head
+    assert type(tab[["estimate", "se"]]) is pd.DataFrame  # any pandas operation gives a plain DataFrame
+    assert "<table" in tab._repr_html_() and "more columns" in tab._repr_html_()

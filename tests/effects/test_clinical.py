@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import massage_outcomes as mo
 from massage_outcomes.effects.clinical import nnt_from_rd, reliable_change, responder_table, responders
 from massage_outcomes.errors import DataValidationError, SmallSampleWarning
 
@@ -181,7 +182,10 @@ def test_missing_as_nonresponders() -> None:
 
 def test_higher_is_better_direction() -> None:
     mo_ = _long("mouth_opening", [("a", "t", 30, 36), ("b", "t", 30, 24), ("c", "c", 40, 40)])
-    res = responders(mo_, instrument="mouth_opening", threshold="mcid", by="arm")
+    # the registry's 6 mm is a detectable change (MDC), not an MCID: threshold="mcid" refuses it; pass it as points
+    with pytest.raises(DataValidationError, match="detectable change"):
+        responders(mo_, instrument="mouth_opening", threshold="mcid", by="arm")
+    res = responders(mo_, instrument="mouth_opening", threshold=6, by="arm")
     got = dict(zip(res["arm"], res["responders"], strict=True))
     assert got == {"t": 1, "c": 0}  # +6 mm is the improvement, -6 mm is not
     assert res.loc[res.arm == "c", "rate_ci_high"].iloc[0] > 0  # 0 of 1 still has a Wilson interval
@@ -261,3 +265,59 @@ def test_reliable_change_sample_sd_and_missing_reliability() -> None:
     assert (res["sd_source"] == "sample").all()
     with pytest.raises(DataValidationError, match="reliability"):
         reliable_change(RMDQ, instrument="rmdq")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# issue 17.4: the MCID of the data's condition; favours and reliable (issue 17.1, 17.3)
+# ---------------------------------------------------------------------------------------------------------
+def _trial_as(condition: str) -> pd.DataFrame:
+    frame = mo.load_sample("trial").analysis_frame("pain_nrs").copy()
+    frame["condition"] = condition
+    return frame
+
+
+def test_mcid_follows_the_condition_of_the_data() -> None:
+    neck = responders(_trial_as("neck_pain"), instrument="pain_nrs", compare=("arm", "therapeutic", "usual_care"),
+                      end="week_10")
+    assert neck["threshold_value"].iloc[0] == 1.3 and "neck" in neck["threshold"].iloc[0]
+    back = responders(_trial_as("low_back_pain"), instrument="pain_nrs",
+                      compare=("arm", "therapeutic", "usual_care"), end="week_10")
+    assert back["threshold_value"].iloc[0] == 2.0 and "low back pain" in back["threshold"].iloc[0]
+
+
+def test_no_mcid_for_the_condition_warns_notes_and_takes_the_users() -> None:
+    with pytest.warns(UserWarning, match="no MCID of pain_nrs for shoulder_pain"):
+        res = responders(_trial_as("shoulder_pain"), instrument="pain_nrs", threshold=["mcid", 0.3],
+                         compare=("arm", "therapeutic", "usual_care"), end="week_10")
+    mcid_row, pct_row = res.iloc[0], res.iloc[1]
+    assert not mcid_row["reliable"] and "pass mcid=" in mcid_row["note"] and np.isnan(mcid_row["rate_1"])
+    assert pct_row["reliable"] and np.isfinite(pct_row["rate_1"])  # the 30% rule needs no registry value
+    given = responders(_trial_as("shoulder_pain"), instrument="pain_nrs", mcid=1.5,
+                       compare=("arm", "therapeutic", "usual_care"), end="week_10")
+    assert given["threshold_value"].iloc[0] == 1.5 and given["reliable"].iloc[0]
+
+
+def test_mcid_per_condition_group_and_mixed_conditions() -> None:
+    frame = _trial_as("neck_pain")
+    frame.loc[frame["arm"].astype(str) == "usual_care", "condition"] = "low_back_pain"
+    by = responders(frame, instrument="pain_nrs", by="condition", end="week_10")
+    assert dict(zip(by["condition"].astype(str), by["threshold_value"], strict=True)) == {
+        "low_back_pain": 2.0, "neck_pain": 1.3}
+    with pytest.warns(UserWarning):
+        mixed = responders(frame, instrument="pain_nrs", end="week_10")
+    assert not mixed["reliable"].iloc[0] and "mix conditions" in mixed["note"].iloc[0]
+
+
+def test_responder_favours_only_when_the_risk_difference_interval_excludes_zero() -> None:
+    ds = mo.load_sample("trial")
+    res = responders(ds, instrument="rmdq", threshold=["mcid", 0.3], compare=("arm", "therapeutic", "usual_care"),
+                     end="week_10")
+    for _, r in res.iterrows():
+        clear = r["risk_diff_ci_low"] > 0 or r["risk_diff_ci_high"] < 0
+        assert (r["favours"] == "favours therapeutic") == (clear and r["risk_diff"] > 0)
+        if not clear:
+            assert r["favours"] == "no clear difference"
+        assert r["direction"] == ("toward therapeutic" if r["risk_diff"] > 0 else "toward usual_care")
+    assert res["reliable"].dtype == bool and res["reliable"].all()
+    for c in ("n_1", "n_2", "responders_1", "responders_2", "n_missing_1", "n_missing_2"):
+        assert pd.api.types.is_integer_dtype(res[c]), c

@@ -281,3 +281,19 @@ def test_knha_coverage_near_nominal_with_few_studies() -> None:
     cover = lambda r: float(((r.ci_low <= mu) & (mu <= r.ci_high)).mean())  # noqa: E731
     assert 0.93 <= cover(knha) <= 0.97
     assert cover(wald) < cover(knha) - 0.01
+
+
+def test_pooled_rows_say_whether_they_are_reliable():
+    """The result-table convention (issue 17.1): `reliable` beside `note`; a single study is not a pooled result."""
+    import warnings
+
+    import pandas as pd
+
+    from massage_outcomes.effects import pool
+
+    eff = pd.DataFrame({"g": ["a", "a", "a", "b"], "estimate": [0.2, 0.5, 0.3, 0.4], "se": [0.1, 0.2, 0.15, 0.1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = pool(eff, by="g")
+    assert res["reliable"].dtype == bool
+    assert res.set_index("g")["reliable"].to_dict() == {"a": True, "b": False}

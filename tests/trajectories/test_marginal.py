@@ -13,6 +13,7 @@ import formulaic
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from massage_outcomes.errors import MassageOutcomesError
 from massage_outcomes.trajectories.marginal import MarginalMeansMixin, adjust_pvalues, parse_contrast_spec
@@ -90,7 +91,9 @@ def test_ols_stub_matches_lm(lm_fit):
 def test_emmeans_match_r(lm_fit):
     e = lm_fit.emmeans(at=AT)
     r = _r("emmeans")
-    assert list(e.columns) == ["grp", "Days", "estimate", "se", "df", "ci_low", "ci_high", "t", "p_value"]
+    assert list(e.columns) == ["grp", "Days", "estimate", "se", "df", "ci_low", "ci_high", "t", "p_value", "level",
+                               "reliable", "note"]
+    assert e["reliable"].all() and (e["note"] == "").all()
     assert e["grp"].astype(str).tolist() == r["grp"].tolist()
     _close(e["Days"], r["Days"])
     for ours, theirs in [("estimate", "emmean"), ("se", "SE"), ("df", "df"), ("ci_low", "lower.CL"),
@@ -128,9 +131,19 @@ def test_contrasts_match_r(lm_fit, name, spec, adjust):
     _close(c["t"], r["t.ratio"])
     _close(c["p_adjusted"], r["p.value"], rtol=1e-4, atol=1e-7)
     tol = 1e-4 if adjust == "tukey" else 1e-6  # scipy's studentized-range quantile is a root search
-    _close(c["ci_low"], r["lower.CL"], rtol=tol)
-    _close(c["ci_high"], r["upper.CL"], rtol=tol)
+    # emmeans' intervals are simultaneous: ours are sci_low/sci_high; under Holm emmeans shows Bonferroni
+    # intervals, which are ours only when asked for by name
+    sim = c if adjust != "holm" else lm_fit.contrasts(spec, at=AT, adjust="bonferroni")
+    _close(sim["sci_low"], r["lower.CL"], rtol=tol)
+    _close(sim["sci_high"], r["upper.CL"], rtol=tol)
     assert set(c["adjust"]) == {adjust}
+    assert ("sci_low" in c.columns) == (adjust != "holm")
+    # the interval beside p_value is the unadjusted one, and agrees with it: p < 0.05 exactly when 0 is outside
+    crit = stats.t.ppf(0.975, c["df"])
+    _close(c["ci_low"], c["estimate"] - crit * c["se"])
+    _close(c["p_value"], 2 * stats.t.sf(np.abs(c["t"]), c["df"]))
+    assert ((c["p_value"] < 0.05) == ((c["ci_low"] > 0) | (c["ci_high"] < 0))).all()
+    assert (c["family_size"] == c.groupby("Days")["contrast"].transform("size")).all()
 
 
 def test_eff_size_matches_r(lm_fit):
@@ -244,7 +257,7 @@ def test_lmer_emmeans_via_trajectory_fit():
     _close(c["estimate"], r2["estimate"], rtol=1e-5)
     _close(c["se"], r2["SE"], rtol=1e-4)
     _close(c["p_adjusted"], r2["p.value"], rtol=5e-4)  # measured 4e-6
-    _close(c["ci_low"], r2["lower.CL"], rtol=1e-4)
+    _close(c["sci_low"], r2["lower.CL"], rtol=1e-4)
     h = fit.contrasts("pairwise", at=AT, adjust="holm")
     _close(h["p_adjusted"], _r("pairs_holm", "lmer")["p.value"], rtol=5e-4)
     es = fit.eff_size("pairwise", at=AT, sigma=REF["lmer"]["sigma"], edf=15)
@@ -286,19 +299,6 @@ def test_contrasts_over_time_within_group(lm_fit):
         lm_fit.contrasts("x - y", over="site")
     c2 = lm_fit.contrasts("x - y", at=AT, by="site", over="site", adjust="none")
     assert len(c2) == 9 and np.ptp(c2["estimate"]) < 1e-9  # site is additive: same shift everywhere
-
-
-@pytest.mark.parametrize("method", ["holm", "bonferroni", "sidak"])
-def test_p_adjust_equals_statsmodels(method):
-    from statsmodels.stats.multitest import multipletests
-
-    from massage_outcomes.trajectories.marginal import _p_adjust
-
-    rng = np.random.default_rng(3)
-    for k in (1, 2, 5, 9):
-        p = rng.uniform(0, 0.2, k) ** 2
-        p[0] = p[-1]  # a tie
-        np.testing.assert_allclose(_p_adjust(p, method), multipletests(p, method=method)[1], rtol=1e-12)
 
 
 def test_joint_tests_match_emmeans_and_lmertest(lm_fit):

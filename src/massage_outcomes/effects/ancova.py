@@ -28,12 +28,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from massage_outcomes.effects.estimators import EffectArrays, hedges_j
 from massage_outcomes.effects.intervals import nct_ncp_interval, normal_interval, t_interval
 from massage_outcomes.effects.summary import PairedMoments
 from massage_outcomes.errors import DataValidationError
+from massage_outcomes.multiplicity import t_p_two_sided
 
 __all__ = ["ancova_point", "ancova_effect", "ancova_ols", "ancova"]
 
@@ -107,7 +107,7 @@ def ancova_effect(
     df = N - 3
     with np.errstate(invalid="ignore", divide="ignore"):
         tstat = diff / se
-        p = 2 * stats.t.sf(np.abs(tstat), df)
+        p = t_p_two_sided(tstat, df)
     notes = np.full(np.shape(diff), "", dtype=object)
     notes[(a.n < 2) | (b.n < 2)] = "n < 2 in an arm"
     notes[((N <= 3) | ~np.isfinite(se)) & (notes == "")] = "too few subjects or no baseline variance for ANCOVA"

@@ -6,6 +6,7 @@ vectorized estimators, so a table with thousands of therapist × condition group
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes import instruments as _instruments
+from massage_outcomes import multiplicity as _mt
 from massage_outcomes.effects import _kernels
 from massage_outcomes.effects.ancova import ancova_effect, ancova_point
 from massage_outcomes.effects.bootstrap import bootstrap_moments
@@ -38,6 +40,7 @@ from massage_outcomes.effects.summary import (
     grouped_paired_moments,
 )
 from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.results import ResultFrame, favours_between, favours_within, integer_counts
 
 __all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects"]
 
@@ -656,11 +659,13 @@ def effect_sizes(
         raise DataValidationError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {measure!r}.")
     if kind == "within" and measure not in PAIRED_MEASURES:
         raise DataValidationError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
-    table, res, draws = grouped_effects(
-        wide, value=value, start="_start", end="_end", by=by_list, compare=compare, kind=kind, measure=measure,
-        ci=ci, level=level, correction=correction, se_formula=se_formula, standardizer=standardizer,
-        n_resamples=n_resamples, rng=rng, return_draws=return_draws,
-    )
+    adjust_name = _mt.normalize_method(adjust, allowed=_EFFECT_ADJUSTS, why=_NO_TUKEY)
+    gen = rng if isinstance(rng, np.random.Generator) or ci not in ("bca", "percentile") else np.random.default_rng(rng)
+    twin = copy.deepcopy(gen) if adjust_name in _mt.SIMULTANEOUS else None  # the same resamples for the sci
+    engine = dict(value=value, start="_start", end="_end", by=by_list, compare=compare, kind=kind, measure=measure,
+                  ci=ci, correction=correction, se_formula=se_formula, standardizer=standardizer,
+                  n_resamples=n_resamples)
+    table, res, draws = grouped_effects(wide, level=level, rng=gen, return_draws=return_draws, **engine)  # type: ignore[arg-type]
     out = table.reset_index(drop=True)
     n_miss = _missing_counts(wide, by_list, compare, len(out))
     pos = list(out.columns).index("sd_2") + 1
@@ -669,63 +674,72 @@ def effect_sizes(
     else:
         out.insert(pos, "n_missing_1", n_miss[:, 0])
         out.insert(pos + 1, "n_missing_2", n_miss[:, 1])
+    integer_counts(out, ["n_1", "n_2", "n_missing", "n_missing_1", "n_missing_2"])
     out.insert(len(by_list), "instrument", inst.key)
     out.insert(len(by_list) + 1, "measure", res.conventions["measure"])
     out.insert(len(by_list) + 2, "contrast", contrast)
-    out["estimate"] = res.estimate
+    est = np.asarray(res.estimate, dtype=float)
+    lo = np.broadcast_to(np.asarray(res.ci_low, dtype=float), est.shape)
+    hi = np.broadcast_to(np.asarray(res.ci_high, dtype=float), est.shape)
+    out["estimate"] = est
     out["se"] = res.se
-    out["ci_low"] = res.ci_low
-    out["ci_high"] = res.ci_high
+    out["ci_low"] = lo
+    out["ci_high"] = hi
     out["level"] = level
     out["df"] = np.broadcast_to(np.asarray(res.df, dtype=float), out["estimate"].shape)
     out["ci_method"] = res.conventions["ci_method"]
     out["p_value"] = res.p_value
-    if adjust is not None:
-        out["p_adjusted"] = _adjust(np.asarray(res.p_value, dtype=float), adjust)
-    sign = np.sign(np.asarray(res.estimate, dtype=float))
+    if adjust_name != "none":
+        _add_adjustment(out, adjust_name, level, twin, wide, engine)
+    higher = inst.direction == "higher"
     if compare is None:
-        out["favours"] = [_within_words(s, inst, start_label, end_short) for s in sign]
+        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=start_label, end=end_short)
     else:
-        out["favours"] = [inst.favours(s, str(compare[1]), str(compare[2])) if np.isfinite(s) else "undefined"
-                          for s in sign]
+        fav, direction = favours_between(est, lo, hi, higher_is_better=higher, a=str(compare[1]), b=str(compare[2]))
+    out["favours"] = fav
+    out["direction"] = direction
     for c in ("bias_correction", "sd_used", "se_formula", "p_method"):
         out[c] = res.conventions.get(c, "")
     notes = np.asarray(res.note, dtype=object).copy()
-    est = np.asarray(res.estimate, dtype=float)
-    lo = np.asarray(res.ci_low, dtype=float)
     for i in range(len(notes)):
         if not notes[i] and not np.isfinite(est[i]):
             notes[i] = "estimate undefined (empty or degenerate group)"
         elif not notes[i] and not np.isfinite(lo[i]):
             notes[i] = "interval undefined (too few observations or degenerate bootstrap)"
     _warn_notes(notes, " of effect_sizes")
+    # `reliable` says whether a row may be read; `note` is prose and also carries information on reliable rows
+    out["reliable"] = np.asarray([not n for n in notes], dtype=bool)
     missing_total = n_miss.sum(axis=1)
     for i in range(len(notes)):
         if missing_total[i]:
             what = f"{int(missing_total[i])} subject(s) with a {start_label} value but none at {end_label} left out"
             notes[i] = f"{notes[i]}; {what}" if notes[i] else what
     out["note"] = notes.astype(str)
+    result = ResultFrame(out, keys=[*by_list, "contrast"])
     if return_draws:
-        return out, draws
-    return out
+        return result, draws
+    return result
 
 
-def _within_words(s: float, inst: _instruments.Instrument, start: str, end: str) -> str:
-    if not np.isfinite(s):
-        return "undefined"
-    if s == 0:
-        return "no change"
-    better = (s > 0) == (inst.direction == "higher")
-    return f"{'improvement' if better else 'worsening'} from {start} to {end}"
+_EFFECT_ADJUSTS = tuple(m for m in _mt.METHODS if m != "tukey")
+_NO_TUKEY = ("Tukey's studentized range is for pairwise contrasts of means from one model: use "
+             "fit_mmrm(...).contrasts('pairwise', adjust='tukey') or fit_trajectories(...).contrasts(...).")
 
 
-def _adjust(p: np.ndarray, method: str) -> np.ndarray:
-    if method not in ("holm", "fdr_bh", "bonferroni"):
-        raise DataValidationError(f"`adjust` must be 'holm', 'fdr_bh' or 'bonferroni'; got {method!r}.")
-    from statsmodels.stats.multitest import multipletests
-
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method=method)[1]
-    return out
+def _add_adjustment(out: pd.DataFrame, method: str, level: float, rng: Any, wide: pd.DataFrame,
+                    engine: dict[str, Any]) -> None:
+    """``p_adjusted``, ``adjust``, ``family_size`` over the rows (one family) and, for Bonferroni and Šidák, the
+    simultaneous interval ``sci_low``/``sci_high``: the same interval method at the per-row level that makes the
+    family's intervals simultaneous (the same bootstrap resamples when bootstrapping)."""
+    p = out["p_value"].to_numpy(dtype=float)
+    k = int(np.isfinite(p).sum())
+    out["p_adjusted"] = _mt.p_adjust(p, method)
+    out["adjust"] = method
+    out["family_size"] = k
+    if method in _mt.SIMULTANEOUS:
+        per_row = _mt.simultaneous_level(level, method, k)
+        if per_row is None:  # pragma: no cover - Tukey is refused above
+            return
+        _t, sim, _d = grouped_effects(wide, level=per_row, rng=rng, return_draws=False, **engine)
+        out["sci_low"] = np.broadcast_to(np.asarray(sim.ci_low, dtype=float), p.shape)
+        out["sci_high"] = np.broadcast_to(np.asarray(sim.ci_high, dtype=float), p.shape)

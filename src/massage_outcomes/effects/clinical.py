@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +29,7 @@ from scipy import stats
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.effects.summary import group_codes
 from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.results import ResultFrame, favours_between
 
 __all__ = ["responders", "reliable_change", "nnt_from_rd", "responder_table"]
 
@@ -353,6 +355,7 @@ def responders(
     level: float = 0.95,
     missing: Literal["completers", "nonresponders"] = "completers",
     continuity: float | None = None,
+    mcid: float | _instruments.MCID | None = None,
 ) -> pd.DataFrame:
     """Responder analysis: who improved by at least a threshold, per group and arm, with RD, RR, OR and NNT.
 
@@ -363,10 +366,14 @@ def responders(
     instrument : str
         Registered instrument key; its direction decides what improvement means.
     threshold : "mcid", float, MCID, or a list of them
-        ``"mcid"``: the instrument's first registered MCID (points or percent); a number in (0, 1]: a
-        proportion of the start value (0.3 = at least 30% improvement); a number above 1: points on the
-        instrument's scale; an :class:`~massage_outcomes.instruments.MCID`. A list gives one row per threshold
-        (e.g. ``["mcid", 0.3, 0.5]``, the set reviewers expect).
+        ``"mcid"``: the registry's within-person MCID derived in patients with the data's condition
+        (:meth:`~massage_outcomes.instruments.Instrument.mcid_for`, chosen per group when ``by`` includes
+        ``condition``), or ``mcid`` when given; a number in (0, 1]: a proportion of the start value (0.3 = at
+        least 30% improvement); a number above 1: points on the instrument's scale; an
+        :class:`~massage_outcomes.instruments.MCID`. A list gives one row per threshold (e.g.
+        ``["mcid", 0.3, 0.5]``, the set reviewers expect). Where the registry has no MCID for the data's
+        condition (or the data mix conditions whose MCIDs differ), the "mcid" rows are not computed: a warning,
+        ``reliable`` False and a ``note`` say so, and ``mcid=`` supplies the value.
     by : str or list of str
         Group columns of the analysis frame (e.g. ``["condition", "technique"]``), taken from each subject's end
         row (else the start row).
@@ -390,6 +397,10 @@ def responders(
     continuity : float, optional
         Add this (0.5 is usual) to every cell of a 2×2 table that has a zero (or an all-responder) cell, for RR
         and OR only; the rates, RD and NNT are never corrected. Default None: such ratios are NaN with a note.
+    mcid : float or MCID, optional
+        The MCID to use for ``threshold="mcid"`` (points on the instrument's scale, or an
+        :class:`~massage_outcomes.instruments.MCID` for a percentage), instead of the registry's: for a
+        population the registry does not cover, or a protocol's own value.
 
     Returns
     -------
@@ -405,12 +416,14 @@ def responders(
         1/RD: positive = NNTB, negative = NNTH), ``nnt_ci_low``, ``nnt_ci_high`` (see :func:`nnt_from_rd`: when
         the RD CI includes 0 the NNT CI runs through infinity, from ``nnt_ci_high`` (NNTB) to ∞ to
         ``|nnt_ci_low|`` (NNTH)), ``nnt_direction`` ("NNTB"/"NNTH"), ``nnt_label`` (text, e.g. "NNTB 10.0 (NNTH
-        21.9 to ∞ to NNTB 4.6)"); ``favours`` (words: "favours a", "favours b", "no difference");
-        ``continuity`` (the correction added, NaN if none); ``ci_method``; ``level``; ``note`` (tiny or
-        degenerate groups; empty when all is well).
+        21.9 to ∞ to NNTB 4.6)"); ``favours`` ("favours a" or "favours b" only when the risk-difference
+        interval excludes 0, else "no clear difference") and ``direction`` (the side of the point estimate:
+        "toward a", "toward b", "none"); ``continuity`` (the correction added, NaN if none); ``ci_method``;
+        ``level``; ``reliable`` (bool: False for an empty arm or an MCID that could not be chosen); ``note``
+        (why, and information such as small arms or the MCID's population; empty when there is nothing to say).
 
         Without ``compare``: ``n``, ``responders``, ``rate``, ``rate_ci_low``, ``rate_ci_high``, ``n_missing``,
-        ``ci_method``, ``level``, ``note``.
+        ``ci_method``, ``level``, ``reliable``, ``note``.
 
     Warns
     -----
@@ -458,7 +471,18 @@ def responders(
     thresholds = _as_list(threshold)
     if not thresholds:
         raise ValueError("threshold must not be empty")
-    resolved = [_instruments.resolve_threshold(inst, t) for t in thresholds]
+    user_mcid = _user_mcid(mcid)
+    resolved = [None if _is_mcid(t) else _instruments.resolve_threshold(inst, t) for t in thresholds]
+    if None in resolved and user_mcid is None and not any(m.within_person for m in inst.mcids):
+        other = [m for m in inst.mcids if not m.within_person]
+        also = (f" (it lists {', '.join(f'{m.value:g} {m.unit} as {m.kind}' for m in other)}: a "
+                f"{'detectable change' if other[0].kind == 'MDC' else 'between-group difference'}, not a "
+                "responder threshold; pass it as threshold= to use it anyway)") if other else ""
+        from massage_outcomes.errors import option
+
+        raise DataValidationError(
+            f"{inst.describe()} has no published MCID in the registry{also}; pass {option('mcid')} or threshold as "
+            "points or a proportion")
     by_cols = _as_list(by)
     frame = _analysis_frame(data, inst.key)
     for col in [*by_cols, *([compare[0]] if compare else [])]:
@@ -498,16 +522,21 @@ def responders(
     n_miss = np.bincount(cell[~observed], minlength=G * n_arms).reshape(G, n_arms)
 
     pieces = []
-    for value, unit_t, label in resolved:
-        score = pct if unit_t == "percent" else imp
+    for spec in resolved:
+        if spec is None:  # "mcid": chosen per group for the data's condition
+            th = _mcid_per_group(inst, units, gcode, G, user_mcid)
+        else:
+            th = _Thresholds.constant(*spec, G=G)
+        score = np.where(th.unit[np.maximum(gcode, 0)] == "percent", pct, imp)
+        need = th.value[np.maximum(gcode, 0)]
         with np.errstate(invalid="ignore"):
-            resp = observed & (score >= value - 1e-9 * max(1.0, abs(value)))
+            resp = observed & (score >= need - 1e-9 * np.maximum(1.0, np.abs(need)))
         x = np.bincount(cell[resp], minlength=G * n_arms).reshape(G, n_arms).astype(float)
         n = n_obs + (n_miss if missing == "nonresponders" else 0)
         head = keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
-        head["threshold"] = label
-        head["threshold_value"] = value
-        head["threshold_unit"] = unit_t
+        head["threshold"] = th.label
+        head["threshold_value"] = th.value
+        head["threshold_unit"] = th.unit
         head["start"] = s_label
         head["end"] = e_label
         head["unit"] = unit
@@ -518,16 +547,16 @@ def responders(
             head["arm_2"] = str(compare[2])
             tab.insert(tab.columns.get_loc("n_2"), "n_missing_1", n_miss[:, 0])
             tab.insert(tab.columns.get_loc("risk_diff"), "n_missing_2", n_miss[:, 1])
-            rd = tab["risk_diff"].to_numpy()
-            tab.insert(tab.columns.get_loc("continuity"), "favours", np.where(
-                ~np.isfinite(rd), "", np.where(rd > 0, f"favours {compare[1]}",
-                                              np.where(rd < 0, f"favours {compare[2]}", "no difference"))))
+            _blank_unusable(tab, ~th.usable)
+            fav, direction = favours_between(tab["risk_diff"], tab["risk_diff_ci_low"], tab["risk_diff_ci_high"],
+                                             higher_is_better=True, a=str(compare[1]), b=str(compare[2]))
+            tab.insert(tab.columns.get_loc("continuity"), "favours", fav)
+            tab.insert(tab.columns.get_loc("continuity"), "direction", direction)
+            reliable = th.usable & (n[:, 0] > 0) & (n[:, 1] > 0)
             if missing == "nonresponders":
-                tab["note"] = [
-                    "; ".join(p for p in (t, f"{int(m1 + m2)} missing counted as non-responders" if m1 + m2 else "") if p)
-                    for t, m1, m2 in zip(tab["note"], n_miss[:, 0], n_miss[:, 1], strict=True)
-                ]
-            pieces.append(pd.concat([head, tab], axis=1))
+                tab["note"] = [_join(t, f"{int(m1 + m2)} missing counted as non-responders" if m1 + m2 else "")
+                               for t, m1, m2 in zip(tab["note"], n_miss[:, 0], n_miss[:, 1], strict=True)]
+            piece = pd.concat([head, tab], axis=1)
         else:
             nn, xx = n[:, 0].astype(float), x[:, 0]
             lo, hi = _wilson(xx, nn, level)
@@ -543,22 +572,129 @@ def responders(
             head["level"] = level
             head["note"] = np.where(nn == 0, "no subjects with both occasions", np.where(
                 nn < 10, "fewer than 10 subjects: the interval is wide", ""))
-            pieces.append(head)
+            _blank_unusable(head, ~th.usable)
+            reliable = th.usable & (nn > 0)
+            piece = head
+        piece["note"] = [_join(th.note[i], t) for i, t in enumerate(piece["note"])]
+        piece["reliable"] = reliable
+        pieces.append(piece)
     out = pd.concat(pieces, ignore_index=True)
     if by_cols:
         out = out.sort_values(by_cols, kind="stable", ignore_index=True)
     if unit == "session":
-        out["note"] = [
-            "; ".join(p for p in (t, "unit = session: ratings of one subject are not independent") if p)
-            for t in out["note"]
-        ]
+        out["note"] = [_join(t, "unit = session: ratings of one subject are not independent") for t in out["note"]]
+    out["note"] = out.pop("note")  # reliable, then note, last
     flagged = out["note"].str.contains("undefined|no subjects", regex=True)
     if flagged.any():
         warnings.warn(
             f"{int(flagged.sum())} responder row(s) have an empty arm or undefined ratios (see the note column)",
             SmallSampleWarning, stacklevel=2,
         )
-    return out
+    keys_shown = [*by_cols, "threshold"] + (["arm_1", "arm_2"] if compare is not None else [])
+    values = (("rate_1", "rate_2", "risk_diff", "risk_diff_ci_low", "risk_diff_ci_high", "nnt_label", "n_1", "n_2",
+               "favours", "reliable", "note") if compare is not None else
+              ("rate", "rate_ci_low", "rate_ci_high", "n", "responders", "reliable", "note"))
+    return ResultFrame(out, keys=keys_shown, values=values)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _is_mcid(threshold: object) -> bool:
+    return isinstance(threshold, str) and threshold.strip().lower() == "mcid"
+
+
+def _user_mcid(mcid: object) -> _instruments.MCID | None:
+    if mcid is None or isinstance(mcid, _instruments.MCID):
+        return mcid
+    value = float(mcid)  # type: ignore[arg-type]
+    if not np.isfinite(value) or value <= 0:
+        from massage_outcomes.errors import ArgumentError, option
+
+        raise ArgumentError(f"{option('mcid', mcid)}: an MCID is a positive number of points on the instrument's scale.")
+    return _instruments.MCID(value, "points", "MCID", "given by the user", "mcid=", "")
+
+
+@dataclass
+class _Thresholds:
+    """One responder threshold per result group: value, unit, label, note, and whether it could be chosen."""
+
+    value: np.ndarray
+    unit: np.ndarray
+    label: np.ndarray
+    note: np.ndarray
+    usable: np.ndarray
+
+    @classmethod
+    def constant(cls, value: float, unit: str, label: str, *, G: int) -> _Thresholds:
+        return cls(np.full(G, float(value)), np.full(G, unit, dtype=object), np.full(G, label, dtype=object),
+                   np.full(G, "", dtype=object), np.ones(G, dtype=bool))
+
+
+def _mcid_per_group(inst: _instruments.Instrument, units: pd.DataFrame, gcode: np.ndarray, G: int,
+                    user: _instruments.MCID | None) -> _Thresholds:
+    """The MCID of each group: the user's, else the registry's for the group's condition (issue 17.4: a neck-pain
+    analysis silently used the low-back-pain MCID); unusable, with a warning and a note, where there is none."""
+    th = _Thresholds.constant(np.nan, "points", "MCID", G=G)
+    if user is not None:
+        for g in range(G):
+            th.value[g], th.unit[g], th.label[g] = user.value, user.unit, f"MCID {user}"
+        return th
+    conds: list[list[str]] = [[] for _ in range(G)]
+    if "condition" in units.columns:
+        c = units["condition"].astype("string").to_numpy(dtype=object, na_value=None)
+        for g in range(G):
+            conds[g] = sorted({str(v) for v in c[gcode == g] if v is not None})
+    unmatched: set[str] = set()
+    for g in range(G):
+        if not conds[g]:  # the data do not say: the registry's first within-person MCID, and say so
+            m = inst.mcid_for(None) or next((x for x in inst.mcids if x.within_person), None)
+            if m is None:
+                th.usable[g] = False
+                th.note[g] = f"{inst.key} has no within-person MCID in the registry: pass mcid="
+                unmatched.add("(no condition recorded)")
+                continue
+            th.note[g] = f"condition not recorded: MCID from {m.population} ({m.source})"
+        else:
+            found = {c_: inst.mcid_for(c_) for c_ in conds[g]}
+            distinct = {id(v) for v in found.values() if v is not None}
+            if any(v is None for v in found.values()) or len(distinct) != 1:
+                th.usable[g] = False
+                missing_ = [c_ for c_, v in found.items() if v is None]
+                unmatched.update(missing_ or conds[g])
+                th.note[g] = (f"no registry MCID of {inst.key} for {', '.join(missing_)}: pass mcid= (not computed)"
+                              if missing_ else f"the data mix conditions ({', '.join(conds[g])}) whose MCIDs differ: "
+                              "pass by='condition' or mcid= (not computed)")
+                continue
+            m = next(v for v in found.values() if v is not None)
+        th.value[g], th.unit[g], th.label[g] = m.value, m.unit, f"MCID {m}"
+    if unmatched:
+        warnings.warn(f"responders(threshold='mcid'): the registry has no MCID of {inst.key} for "
+                      f"{', '.join(sorted(unmatched))}; those rows are not computed (see `note`). Pass mcid= with "
+                      "the value for this population.", UserWarning, stacklevel=3)
+    return th
+
+
+_RESULT_COLUMNS = ("responders_1", "rate_1", "rate_1_ci_low", "rate_1_ci_high", "responders_2", "rate_2",
+                   "rate_2_ci_low", "rate_2_ci_high", "risk_diff", "risk_diff_ci_low", "risk_diff_ci_high",
+                   "risk_ratio", "risk_ratio_ci_low", "risk_ratio_ci_high", "odds_ratio", "odds_ratio_ci_low",
+                   "odds_ratio_ci_high", "nnt", "nnt_ci_low", "nnt_ci_high", "responders", "rate", "rate_ci_low",
+                   "rate_ci_high")
+
+
+def _blank_unusable(tab: pd.DataFrame, bad: np.ndarray) -> None:
+    """Rows whose threshold could not be chosen carry no result numbers (counts of analysed subjects stay)."""
+    if not bad.any():
+        return
+    for c in _RESULT_COLUMNS:
+        if c in tab.columns:
+            if pd.api.types.is_integer_dtype(tab[c]):
+                tab[c] = tab[c].astype("Int64")
+            tab.loc[bad, c] = pd.NA if str(tab[c].dtype) == "Int64" else np.nan
+    for c in ("nnt_direction", "nnt_label", "note"):  # the note of a table of zeros would mislead
+        if c in tab.columns:
+            tab.loc[bad, c] = ""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -600,7 +736,8 @@ def reliable_change(
         Per group: ``n``, ``reliability``, ``sd_baseline``, ``se_diff`` = SD·√2·√(1 − r), ``rc_points`` =
         z·se_diff (the smallest reliable change in points), ``n_improved``, ``n_unchanged``,
         ``n_deteriorated`` (RCI > z, |RCI| <= z, RCI < −z, with RCI = improvement / se_diff),
-        ``prop_improved`` with Wilson ``prop_improved_ci_low``/``_high``, ``prop_deteriorated``, ``note``.
+        ``prop_improved`` with Wilson ``prop_improved_ci_low``/``_high``, ``prop_deteriorated``, ``level``,
+        ``reliable`` (False for a group without subjects), ``note``.
 
     References
     ----------
@@ -673,5 +810,6 @@ def reliable_change(
         out["prop_improved_ci_high"] = hi
         out["prop_deteriorated"] = n_det / n
     out["level"] = level
+    out["reliable"] = n > 0
     out["note"] = np.where(n == 0, "no subjects with both occasions", np.where(n < 10, "fewer than 10 subjects", ""))
     return out

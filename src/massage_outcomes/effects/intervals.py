@@ -18,6 +18,7 @@ import numpy as np
 from scipy import special, stats
 
 from massage_outcomes.effects import _kernels
+from massage_outcomes.multiplicity import t_p_two_sided  # the one two-sided t p-value (re-exported here)
 
 __all__ = ["nct_ncp_interval", "nct_ncp_interval_p", "t_p_two_sided", "normal_interval", "t_interval", "percentile_interval", "bca_interval", "z_quantile"]
 
@@ -49,14 +50,6 @@ def _halves(func: Any, *args: np.ndarray) -> np.ndarray:
     func(*(a[:h] for a in args), out=out[:h])
     second.result()
     return out
-
-
-def t_p_two_sided(t: object, df: object) -> np.ndarray:
-    """2·P(T > |t|) for Student's t on ``df``: the same bits as ``2 * stats.t.sf(np.abs(t), df)`` (which calls
-    ``stdtr(df, −x)`` after argument checks that cost 2 ms for 5,000 groups), NaN where df ≤ 0."""
-    t_, df_ = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
-    with np.errstate(invalid="ignore"):
-        return 2 * np.where(df_ > 0, _halves(special.stdtr, df_, -np.abs(t_)), np.nan)
 
 
 # p-values from the incomplete beta of the exact interval (p = 1 − I_x(1/2, df/2)) where p ≥ this: its error

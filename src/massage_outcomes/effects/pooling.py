@@ -416,8 +416,9 @@ def pool(
           ``predict()``); NaN for FE models
         - ``scale`` ("identity" or "log"), and ``exp_estimate``, ``exp_ci_low``, ``exp_ci_high``,
           ``exp_pi_low``, ``exp_pi_high`` (back on the ratio scale; NaN when ``scale`` is identity)
-        - ``method``, ``test``, ``level``, ``converged``, ``iterations`` (Fisher scoring), ``note`` (k < 2,
-          rows left out, tau² reset to 0, non-convergence...; empty when all is well)
+        - ``method``, ``test``, ``level``, ``converged``, ``iterations`` (Fisher scoring), ``reliable`` (bool:
+          at least 2 studies pooled, converged, interval finite), ``note`` (k < 2, rows left out, tau² reset to
+          0, non-convergence...; empty when all is well)
 
     Raises
     ------
@@ -749,11 +750,17 @@ def pool(
             f"{int(small.sum())} pooling group(s) have fewer than 2 studies (see the note column)",
             SmallSampleWarning, stacklevel=2,
         )
+    # the result-table convention (lane A): a pooled row may be read when >= 2 studies pooled, the fit converged
+    # and the interval exists; `note` is prose (k = 2 rows are reliable, with their note on the wide interval)
+    out["reliable"] = (k >= 2) & np.asarray(converged, dtype=bool) & np.isfinite(np.asarray(out["estimate"], dtype=float)) \
+        & np.isfinite(np.asarray(out["ci_low"], dtype=float))
     out["note"] = ["; ".join(n) for n in notes]
     body = pd.DataFrame(out)
+    from massage_outcomes.results import ResultFrame  # the compact display of every result table (lane A)
+
     if by_cols:
-        return pd.concat([keys.reset_index(drop=True), body], axis=1)
-    return body
+        return ResultFrame(pd.concat([keys.reset_index(drop=True), body], axis=1), keys=by_cols)
+    return ResultFrame(body)
 
 
 def _qprofile_ci(

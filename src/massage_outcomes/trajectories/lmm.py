@@ -28,6 +28,7 @@ from scipy import linalg, optimize, stats
 from scipy.linalg.lapack import dtrtrs as _dtrtrs
 
 from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.multiplicity import t_p_two_sided
 from massage_outcomes.trajectories.design import TimeBasis, as_frame, make_time_basis
 from massage_outcomes.trajectories.satterthwaite import (
     Satterthwaite,
@@ -1017,7 +1018,7 @@ class TrajectoryFit(MarginalMeansMixin):
             se = np.sqrt(np.diag(self.vcov_beta_))
             df = self._df_for(np.eye(len(self.beta_)))
             t = self.beta_ / se
-            p = 2 * stats.t.sf(np.abs(t), df)
+            p = t_p_two_sided(t, df)
             q = stats.t.ppf(0.975, df)
             self._fixed_effects = pd.DataFrame(
                 {

@@ -44,16 +44,16 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
+from massage_outcomes import multiplicity as _mt
 from massage_outcomes.errors import MassageOutcomesError
+from massage_outcomes.multiplicity import ptukey, qtukey
 
 __all__ = ["MarginalMeansMixin", "parse_contrast_spec", "adjust_pvalues", "ptukey", "qtukey"]
 
-Adjust = Literal["holm", "bonferroni", "tukey", "sidak", "none"]
+Adjust = Literal["none", "bonferroni", "sidak", "holm", "fdr_bh", "fdr_by", "tukey"]
 ContrastSpec = str | Sequence[str] | Mapping[str, Mapping[str, float]]
-
-_ADJUSTS = ("holm", "bonferroni", "tukey", "sidak", "none")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -150,150 +150,43 @@ def _split_diff(text: str) -> tuple[str, str]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# multiplicity
+# multiplicity: one vocabulary and one implementation, in massage_outcomes.multiplicity
 # ----------------------------------------------------------------------------------------------------------------
-def _t_crit(level: float, df: np.ndarray) -> np.ndarray:
-    q = 0.5 + level / 2.0
-    df = np.asarray(df, dtype=float)
-    out = np.where(np.isfinite(df), stats.t.ppf(q, np.where(np.isfinite(df), df, 1.0)), stats.norm.ppf(q))
-    return np.asarray(out, dtype=float)
-
-
-def _t_sf2(t: np.ndarray, df: np.ndarray) -> np.ndarray:
-    t = np.abs(np.asarray(t, dtype=float))
-    df = np.asarray(df, dtype=float)
-    fin = np.isfinite(df)
-    return np.where(fin, 2 * stats.t.sf(t, np.where(fin, df, 1.0)), 2 * stats.norm.sf(t))
-
-
-# ---- the studentized range distribution (fast, vectorized quadrature; scipy's takes ~0.4 s per quantile) -------
-_GL_Z = np.polynomial.legendre.leggauss(96)
-_GL_U = np.polynomial.legendre.leggauss(160)
-_TUKEY_DF_INF = 25000.0  # above this R's ptukey uses the df = inf formula; so do we
-
-
-def _range_cdf(w: np.ndarray, k: int) -> np.ndarray:
-    """P(range of k iid N(0, 1) <= w), vectorized over w (Gauss-Legendre on z in [-8.5, 8.5])."""
-    x, wt = _GL_Z
-    z = 8.5 * x
-    w = np.asarray(w, dtype=float)[..., None]
-    diff = np.clip(special.ndtr(z + w) - special.ndtr(z), 0.0, 1.0)
-    return k * np.sum(8.5 * wt * stats.norm.pdf(z) * diff ** (k - 1), axis=-1)
-
-
-def ptukey(q: float, k: int, df: float) -> float:
-    """CDF of the studentized range of ``k`` means with ``df`` degrees of freedom (R's ``ptukey``).
-
-    Integrates the range distribution over the density of ``u = log(s)``, ``s² ~ χ²_df / df``, by Gauss-Legendre
-    quadrature; agrees with scipy's ``studentized_range.cdf`` to about 1e-12.
-
-    Examples
-    --------
-    >>> round(ptukey(3.0, 3, 100.3), 10)
-    0.9093674115
-    """
-    if q <= 0:
-        return 0.0
-    if not np.isfinite(df) or df > _TUKEY_DF_INF:
-        return float(_range_cdf(np.array(q), k))
-    sd = 1.0 / np.sqrt(2.0 * df)
-    lo, hi = -max(10.0 * sd, 36.0 / df), min(10.0 * sd, 4.0)
-    x, wt = _GL_U
-    u = lo + (x + 1.0) * (hi - lo) / 2.0
-    logc = (df / 2.0) * np.log(df / 2.0) - df / 2.0 - special.gammaln(df / 2.0) + np.log(2.0)
-    logf = logc + df * (u - np.expm1(2.0 * u) / 2.0)
-    return float(np.sum(wt * (hi - lo) / 2.0 * np.exp(logf) * _range_cdf(q * np.exp(u), k)))
-
-
-def qtukey(p: float, k: int, df: float) -> float:
-    """Quantile of the studentized range (R's ``qtukey``, which is accurate to about 1e-4; this to ~1e-10).
-
-    Examples
-    --------
-    >>> round(qtukey(0.95, 3, 20.0), 6)
-    3.577935
-    """
-    from scipy.optimize import brentq
-
-    hi = 10.0
-    while ptukey(hi, k, df) < p:
-        hi *= 2.0
-    return float(brentq(lambda q: ptukey(q, k, df) - p, 1e-8, hi, xtol=1e-12, rtol=1e-12))
-
-
-def _ptukey_sf(q: float, k: int, df: float) -> float:
-    return max(0.0, 1.0 - ptukey(q, k, df))
-
-
-def _qtukey(level: float, k: int, df: float) -> float:
-    return qtukey(level, k, df)
-
-
-def _p_adjust(p: np.ndarray, method: str) -> np.ndarray:
-    """Holm / Bonferroni / Šidák adjusted p-values (as statsmodels ``multipletests`` and R ``p.adjust``).
-
-    Written out because ``multipletests`` runs ``gc.collect()`` on every call (~0.2 s).
-    """
-    p = np.asarray(p, dtype=float)
-    k = len(p)
-    if method == "bonferroni":
-        return np.minimum(1.0, k * p)
-    if method == "sidak":
-        return -np.expm1(k * np.log1p(-np.minimum(p, 1.0)))
-    if method == "holm":
-        order = np.argsort(p, kind="stable")
-        stepped = np.maximum.accumulate((k - np.arange(k)) * p[order])
-        out = np.empty(k)
-        out[order] = np.minimum(1.0, stepped)
-        return out
-    raise MassageOutcomesError(f"unknown p-value adjustment {method!r}.")
-
-
 def adjust_pvalues(
     t: np.ndarray, df: np.ndarray, *, adjust: str, n_means: int | None = None
 ) -> np.ndarray:
-    """Multiplicity-adjusted two-sided p-values for one family of t statistics.
-
-    ``holm``, ``bonferroni`` and ``sidak`` adjust the unadjusted p-values (equal to statsmodels'
-    ``multipletests``); ``tukey`` uses the studentized range with ``n_means`` means and each contrast's own df, as
-    emmeans does (``ptukey(sqrt(2)*|t|, n_means, df)``).
+    """Multiplicity-adjusted two-sided p-values for one family of t statistics (see
+    :func:`massage_outcomes.multiplicity.adjust_t`, which this calls).
 
     Examples
     --------
     >>> adjust_pvalues(np.array([2.0, 3.0]), np.array([20.0, 20.0]), adjust="bonferroni").round(4).tolist()
     [0.1185, 0.0142]
     """
-    p = _t_sf2(t, df)
-    if adjust == "none" or len(p) == 0:
-        return p
-    if adjust == "tukey":
-        if n_means is None:
-            raise MassageOutcomesError("Tukey adjustment needs the number of means in the family.")
-        return np.array([_ptukey_sf(np.sqrt(2.0) * abs(ti), n_means, di) for ti, di in zip(t, df, strict=True)])
-    return _p_adjust(p, adjust)
+    return _mt.adjust_t(t, df, adjust, n_means=n_means)
 
 
-def _crit_adjusted(level: float, df: np.ndarray, *, adjust: str, k: int, n_means: int | None) -> np.ndarray:
-    """Critical values for simultaneous intervals (emmeans: Holm intervals use Bonferroni)."""
-    df = np.asarray(df, dtype=float)
-    if adjust == "none" or k <= 1:
-        return _t_crit(level, df)
-    if adjust in ("holm", "bonferroni"):
-        return _t_crit(1.0 - (1.0 - level) / k, df)
-    if adjust == "sidak":
-        return _t_crit(level ** (1.0 / k), df)
-    if adjust == "tukey":
-        if n_means is None:
-            raise MassageOutcomesError("Tukey intervals need the number of means in the family.")
-        cache: dict[float, float] = {}
-        out = []
-        for d in df:
-            key = float(d)
-            if key not in cache:
-                cache[key] = _qtukey(level, n_means, key) / np.sqrt(2.0)
-            out.append(cache[key])
-        return np.asarray(out)
-    raise MassageOutcomesError(f"adjust={adjust!r} is not one of {_ADJUSTS}.")
+def _result(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """A marginal-means table as a ResultFrame: compact display (keys, estimate, interval, p, reliable, note)."""
+    from massage_outcomes.results import ResultFrame
+
+    return ResultFrame(frame, keys=[str(k) for k in keys])
+
+
+def _reliability(est: np.ndarray, se: np.ndarray, df: np.ndarray, converged: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``reliable`` and ``note`` for rows of linear functions of a fit: a row is unreliable when the fit did not
+    converge or its standard error or df is not a positive finite number."""
+    notes = np.full(est.shape, "", dtype=object)
+    bad_se = ~(np.isfinite(se) & (se > 0))
+    bad_df = ~(np.isnan(df) | (df > 0))  # infinite df (asymptotic) is fine; NaN df means "not computed" below
+    notes[np.isnan(df)] = "degrees of freedom not available"
+    notes[bad_df] = "degrees of freedom not positive"
+    notes[bad_se] = "standard error not positive and finite (is the cell estimable?)"
+    notes[~np.isfinite(est)] = "estimate not finite (is the cell estimable?)"
+    if not converged:
+        notes = np.array([f"model did not converge{'; ' + n if n else ''}" for n in notes], dtype=object)
+    reliable = notes == ""
+    return reliable, notes
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -404,9 +297,10 @@ class MarginalMeansMixin:
         var = np.einsum("kp,pq,kq->k", L, self.vcov_beta_, L)
         se = np.sqrt(np.maximum(var, 0.0))
         df = np.asarray(self._df_for(L), dtype=float).reshape(-1)
-        crit = _t_crit(level, df)
+        crit = _mt.t_quantile(level, df)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = est / se
+        reliable, notes = _reliability(est, se, df, bool(getattr(self, "converged", True)))
         return pd.DataFrame(
             {
                 "estimate": est,
@@ -415,12 +309,15 @@ class MarginalMeansMixin:
                 "ci_low": est - crit * se,
                 "ci_high": est + crit * se,
                 "t": t,
-                "p_value": _t_sf2(t, df),
+                "p_value": _mt.t_p_two_sided(t, df),
+                "level": level,
+                "reliable": reliable,
+                "note": notes.astype(str),
             }
         )
 
     def linear_function(self, L: np.ndarray, *, level: float = 0.95) -> pd.DataFrame:
-        """Estimate, SE, Satterthwaite df, CI, t and p for each row of a custom ``L`` (k, p)."""
+        """Estimate, SE, Satterthwaite df, CI, t, p, level, reliable and note for each row of a custom ``L`` (k, p)."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
         if L.shape[1] != len(self.beta_):
             raise MassageOutcomesError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
@@ -450,7 +347,8 @@ class MarginalMeansMixin:
         DataFrame
             Columns ``<group>``, ``<time>`` (the fit's own column names, e.g. ``arm``, ``week`` or ``visit``),
             any ``by`` columns, then ``estimate`` (the marginal mean), ``se`` (from L·V·L'), ``df``
-            (Satterthwaite, from the fit), ``ci_low``, ``ci_high``, ``t`` and ``p_value`` (test of mean = 0).
+            (Satterthwaite, from the fit), ``ci_low``, ``ci_high``, ``t`` and ``p_value`` (test of mean = 0),
+            ``level``, ``reliable`` (bool) and ``note`` (as in :meth:`contrasts`).
 
         Notes
         -----
@@ -469,7 +367,7 @@ class MarginalMeansMixin:
         """
         cells, L = self.reference_grid(at=at, by=by)
         res = self._infer(L, level)
-        return pd.concat([cells, res], axis=1)
+        return _result(pd.concat([cells, res], axis=1), list(cells.columns))
 
     # --- contrasts ----------------------------------------------------------------------------------------------
     def _contrast_matrix(
@@ -503,13 +401,14 @@ class MarginalMeansMixin:
             ``"therapeutic - relaxation"``, ``"each vs usual_care"``, ``"pairwise"``, a list of ``"a - b"``
             strings, or ``{label: {level: weight}}`` (see :func:`parse_contrast_spec`).
         at, by : see :meth:`emmeans`.
-        adjust : {"holm", "bonferroni", "tukey", "sidak", "none"}
+        adjust : {"holm", "bonferroni", "sidak", "tukey", "fdr_bh", "fdr_by", "none"}
             Multiplicity adjustment within each family: the contrasts at one time (and ``by`` cell), as emmeans
-            does. ``"tukey"`` is defined only for a full set of pairwise comparisons; for other sets it is
-            replaced by ``"sidak"`` with a warning (emmeans does the same). Tukey p-values use the studentized
-            range with each contrast's own Satterthwaite df (emmeans passes the df vector to ``ptukey``).
-            Intervals are simultaneous for Bonferroni, Šidák and Tukey; Holm intervals are Bonferroni intervals
-            (emmeans' convention).
+            does (the vocabulary of :mod:`massage_outcomes.multiplicity`). ``"tukey"`` is defined only for a full
+            set of pairwise comparisons; for other sets it is replaced by ``"sidak"`` with a warning (emmeans does
+            the same). Tukey p-values use the studentized range with each contrast's own Satterthwaite df (emmeans
+            passes the df vector to ``ptukey``). Bonferroni, Šidák and Tukey have simultaneous intervals
+            (``sci_low``, ``sci_high``); Holm and FDR adjust the p-values only (emmeans' Bonferroni intervals
+            under Holm are ``adjust="bonferroni"``'s ``sci_low``/``sci_high``).
         level : float
             Confidence level.
         effect_size : bool
@@ -523,11 +422,15 @@ class MarginalMeansMixin:
         Returns
         -------
         DataFrame
-            Columns ``contrast`` (label "a - b"), ``<time>`` (or ``<group>`` with ``over=<time>``), any ``by`` columns, ``estimate``, ``se``, ``df``,
-            ``ci_low``, ``ci_high`` (adjusted as above), ``t``, ``p_value`` (unadjusted), ``p_adjusted``,
-            ``adjust`` (the method used), and with ``effect_size=True``: ``effect_size`` (estimate / sigma),
-            ``effect_size_se``, ``effect_size_ci_low``, ``effect_size_ci_high`` (unadjusted, df as the contrast),
-            ``sigma`` and ``edf``.
+            Columns ``contrast`` (label "a - b"), ``<time>`` (or ``<group>`` with ``over=<time>``), any ``by``
+            columns, ``estimate``, ``se``, ``df``, ``ci_low``, ``ci_high`` (the unadjusted ``level`` interval,
+            never widened), ``t``, ``p_value`` (unadjusted: it agrees with ``ci_low``/``ci_high``),
+            ``p_adjusted``, ``adjust`` (the method used), ``family_size`` (contrasts in the family), and for
+            Bonferroni, Šidák and Tukey only ``sci_low``, ``sci_high`` (the simultaneous ``level`` interval of
+            the family, agreeing with ``p_adjusted``); ``level``; with ``effect_size=True``: ``effect_size``
+            (estimate / sigma), ``effect_size_se``, ``effect_size_ci_low``, ``effect_size_ci_high`` (unadjusted,
+            df as the contrast), ``sigma`` and ``edf``; then ``reliable`` (bool: False when the fit did not
+            converge or the contrast's SE or df is not usable) and ``note`` (why, in words).
 
         Examples
         --------
@@ -536,8 +439,8 @@ class MarginalMeansMixin:
         >>> c = fit.contrasts("pairwise", adjust="tukey")
         >>> c[["contrast", "visit"]].head(3).astype(str).values.tolist()
         [['relaxation - therapeutic', 'week_4'], ['relaxation - usual_care', 'week_4'], ['therapeutic - usual_care', 'week_4']]
-        >>> bool((c["p_adjusted"] >= c["p_value"]).all())
-        True
+        >>> bool((c["p_adjusted"] >= c["p_value"]).all()), bool((c["sci_low"] < c["ci_low"]).all())
+        (True, True)
         >>> within = fit.contrasts("week_26 - week_4", over="visit", adjust="none")  # change within each arm
         >>> within["arm"].astype(str).tolist()
         ['relaxation', 'therapeutic', 'usual_care']
@@ -561,10 +464,8 @@ class MarginalMeansMixin:
         sigma: float | None,
         edf: float | None,
     ) -> pd.DataFrame:
-        if adjust not in _ADJUSTS:
-            raise MassageOutcomesError(f"adjust={adjust!r} is not one of {list(_ADJUSTS)}.")
-        used = adjust
-        if adjust == "tukey" and family != "pairwise":
+        used = _mt.normalize_method(adjust)
+        if used == "tukey" and family != "pairwise":
             warnings.warn(
                 "adjust='tukey' is only defined for one full set of pairwise comparisons; using 'sidak' instead "
                 "(as emmeans does).",
@@ -575,22 +476,33 @@ class MarginalMeansMixin:
         res = self._infer(L, level)
         fam_arr = np.asarray(fam)
         p_adj = np.empty(len(res))
-        crit = np.empty(len(res))
+        size = np.empty(len(res), dtype=np.int64)
+        crit = np.full(len(res), np.nan)
+        simultaneous = used in _mt.SIMULTANEOUS
         for f in np.unique(fam_arr):
             idx = np.flatnonzero(fam_arr == f)
             t = res["t"].to_numpy()[idx]
             df = res["df"].to_numpy()[idx]
-            p_adj[idx] = adjust_pvalues(t, df, adjust=used, n_means=ng)
-            crit[idx] = _crit_adjusted(level, df, adjust=used, k=len(idx), n_means=ng)
+            p_adj[idx] = _mt.adjust_t(t, df, used, n_means=ng)
+            size[idx] = int(np.isfinite(t).sum())
+            if simultaneous:
+                c = _mt.simultaneous_crit(level, df, used, k=len(idx), n_means=ng)
+                crit[idx] = np.nan if c is None else c
         est, se = res["estimate"].to_numpy(), res["se"].to_numpy()
-        res["ci_low"] = est - crit * se
-        res["ci_high"] = est + crit * se
-        res["p_adjusted"] = p_adj
-        res["adjust"] = used
+        cols = list(res.columns)
+        pos = cols.index("p_value") + 1
+        res.insert(pos, "p_adjusted", p_adj)
+        res.insert(pos + 1, "adjust", used)
+        res.insert(pos + 2, "family_size", size)
+        if simultaneous:  # only methods with a simultaneous interval get one (Holm and FDR have none)
+            res.insert(pos + 3, "sci_low", est - crit * se)
+            res.insert(pos + 4, "sci_high", est + crit * se)
+        tail = res[["reliable", "note"]]
+        res = res.drop(columns=["reliable", "note"])
         out = pd.concat([frame.reset_index(drop=True), res], axis=1)
         if effect_size:
             out = pd.concat([out, self._effect_sizes(est, se, res["df"].to_numpy(), level, sigma, edf)], axis=1)
-        return out
+        return _result(pd.concat([out, tail], axis=1), list(frame.columns))
 
     def _effect_sizes(
         self,
@@ -608,7 +520,7 @@ class MarginalMeansMixin:
         sigma, edf = float(sigma), float(edf)
         d = est / sigma
         d_se = np.sqrt(se**2 / sigma**2 + d**2 / (2.0 * edf))
-        crit = _t_crit(level, df)
+        crit = _mt.t_quantile(level, df)
         return pd.DataFrame(
             {
                 "effect_size": d,
@@ -647,7 +559,7 @@ class MarginalMeansMixin:
         -------
         DataFrame
             Columns ``contrast``, ``<time>``, any ``by`` columns, ``effect_size``, ``se``, ``df``, ``ci_low``,
-            ``ci_high``, ``sigma``, ``edf``.
+            ``ci_high``, ``sigma``, ``edf``, ``level``, ``reliable``, ``note`` (as in :meth:`contrasts`).
 
         Notes
         -----
@@ -661,7 +573,7 @@ class MarginalMeansMixin:
         >>> fit = mo.fit_mmrm(mo.load_sample("trial"), instrument="rmdq")
         >>> es = fit.eff_size("therapeutic - relaxation")
         >>> list(es.columns)
-        ['contrast', 'visit', 'effect_size', 'se', 'df', 'ci_low', 'ci_high', 'sigma', 'edf']
+        ['contrast', 'visit', 'effect_size', 'se', 'df', 'ci_low', 'ci_high', 'sigma', 'edf', 'level', 'reliable', 'note']
         """
         frame, L, fam, family, ng = self._contrast_matrix(spec, at, by)
         res = self._infer(L, level)
@@ -676,6 +588,9 @@ class MarginalMeansMixin:
         out["ci_high"] = es["effect_size_ci_high"]
         out["sigma"] = es["sigma"]
         out["edf"] = es["edf"]
+        out["level"] = level
+        out["reliable"] = res["reliable"]
+        out["note"] = res["note"]
         return out
 
     def joint_tests(
@@ -803,8 +718,8 @@ class MarginalMeansMixin:
         -------
         DataFrame
             Without ``contrast``: ``<group>``, ``<time>`` (the evaluation point), any ``by`` columns,
-            ``estimate`` (slope per time unit), ``se``, ``df``, ``ci_low``, ``ci_high``, ``t``, ``p_value``.
-            With ``contrast``: the columns of :meth:`contrasts` without the effect sizes.
+            ``estimate`` (slope per time unit), ``se``, ``df``, ``ci_low``, ``ci_high``, ``t``, ``p_value``,
+            ``level``, ``reliable``, ``note``. With ``contrast``: the columns of :meth:`contrasts` without the effect sizes.
 
         Examples
         --------
@@ -817,7 +732,7 @@ class MarginalMeansMixin:
         """
         cells, L = self._slope_matrix(at, by, delta)
         if contrast is None:
-            return pd.concat([cells, self._infer(L, level)], axis=1)
+            return _result(pd.concat([cells, self._infer(L, level)], axis=1), list(cells.columns))
         if self.group is None:
             raise MassageOutcomesError("contrasts of slopes need a model with a group.")
         frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group)
