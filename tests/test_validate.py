@@ -15,7 +15,9 @@ import pytest
 
 import massage_outcomes as mo
 from massage_outcomes.errors import DataValidationError
-from massage_outcomes.validation import Problem, ValidationReport, check_long, day_from_visit
+from massage_outcomes.schema import Problem, ValidationReport
+from massage_outcomes.validation import check_long
+from massage_outcomes.visits import day_from_visit
 
 BAD = Path(__file__).parent / "data" / "bad"
 
@@ -269,3 +271,64 @@ def test_technique_none_is_a_term_not_a_missing_cell(tmp_path):
     ds = mo.read(p)
     assert ds.subjects["technique"].astype(str).tolist() == ["none"]
     assert ds.subjects["intent"].astype(str).tolist() == ["control"]
+
+
+# -- structure (issue 10 item 7, issue 14 item 4) --------------------------------------------------------------
+def _package_imports() -> dict[str, set[str]]:
+    """Module -> the package modules it imports anywhere (top level or inside functions), read with ast."""
+    import ast
+
+    root = Path(mo.__file__).parent
+    modules = {}
+    for f in root.rglob("*.py"):
+        parts = f.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for m, f in modules.items():
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in modules:
+                graph[m].add(node.module)
+                graph[m].update(f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules)
+            elif isinstance(node, ast.Import):
+                graph[m].update(a.name for a in node.names if a.name in modules)
+        graph[m].discard("massage_outcomes")
+    return graph
+
+
+def _reaches(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+DATA_LAYER = ("massage_outcomes.schema", "massage_outcomes.coerce", "massage_outcomes.visits",
+              "massage_outcomes.validation", "massage_outcomes.dataset", "massage_outcomes.io",
+              "massage_outcomes.io._read", "massage_outcomes.io._csv", "massage_outcomes.io._formats",
+              "massage_outcomes.io._mapping", "massage_outcomes.io._wide", "massage_outcomes.io.redcap",
+              "massage_outcomes.io.adam", "massage_outcomes.io.sample", "massage_outcomes.io._validate")
+
+
+@pytest.mark.parametrize("module", DATA_LAYER)
+def test_no_import_cycle_through_the_data_layer(module):
+    graph = _package_imports()
+    assert module not in _reaches(graph, module), f"{module} imports itself through a cycle"
+
+
+def test_rules_and_reports_never_import_the_readers():
+    graph = _package_imports()
+    for low in ("massage_outcomes.schema", "massage_outcomes.coerce", "massage_outcomes.visits",
+                "massage_outcomes.validation", "massage_outcomes.dataset"):
+        readers = {m for m in _reaches(graph, low) if m.startswith("massage_outcomes.io")}
+        assert not readers, f"{low} imports {sorted(readers)}"
+
+
+def test_every_rule_is_a_small_function():
+    import inspect
+
+    from massage_outcomes import validation
+
+    for rule in (*validation.ROW_RULES, *validation.CROSS_ROW_RULES, validation.check_long):
+        assert len(inspect.getsource(rule).splitlines()) <= 80, rule.__name__

@@ -15,6 +15,8 @@ from typing import Any
 
 from massage_outcomes._version import __version__
 from massage_outcomes.errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ConvergenceWarning,
     DataValidationError,
     MassageOutcomesError,
@@ -31,8 +33,8 @@ _LAZY: dict[str, str] = {
     "read_redcap": "massage_outcomes.io",
     "read_adam": "massage_outcomes.io",
     "load_sample": "massage_outcomes.io",
-    "validate": "massage_outcomes.validation",
-    "ValidationReport": "massage_outcomes.validation",
+    "validate": "massage_outcomes.io",
+    "ValidationReport": "massage_outcomes.schema",
     "simulate_trial": "massage_outcomes.simulate",
     "simulate_clinic": "massage_outcomes.simulate",
     # effects
@@ -54,6 +56,8 @@ _SUBMODULES = {
 
 __all__ = [
     "__version__",
+    "ArgumentError",
+    "ArgumentTypeError",
     "ConvergenceWarning",
     "DataValidationError",
     "MassageOutcomesError",

@@ -40,20 +40,15 @@ import pandas as pd
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.coerce import category_to_str, release_memory
+from massage_outcomes.errors import ArgumentError, ArgumentTypeError, DataValidationError
+from massage_outcomes.schema import DEFAULT_STUDY, DERIVED_COLUMNS, ValidationReport
 from massage_outcomes.validation import (
-    DEFAULT_STUDY,
-    DERIVED_COLUMNS,
-    Problem,
-    ValidationReport,
-    _combine_codes,
-    category_to_str,
     check_long,
-    error_message,
+    combine_codes,
     first_positions,
     raise_or_quarantine,
     rejected_frame,
-    release_memory,
     take_or_missing,
 )
 
@@ -491,7 +486,7 @@ class Dataset:
                      "day", "timing", "value"}
         covs = [c for c in long.columns if c not in canonical]
         subj_cols = ["arm", "condition", "clinic", *covs]
-        codes = _dense(_combine_codes([long["study"], long["subject"]])) if n else np.zeros(0, dtype=np.int64)
+        codes = _dense(combine_codes([long["study"], long["subject"]])) if n else np.zeros(0, dtype=np.int64)
         first_row = _first_rows(codes)
         subjects = long.iloc[first_row][SUBJECT_KEY].reset_index(drop=True)
         for c in subj_cols:
@@ -507,7 +502,7 @@ class Dataset:
             needed = [*SESSION_KEY, "day", "date", "technique", "intent", "therapist", "duration_min", "pressure",
                       "body_region"]
             srows = long.loc[has_sess, needed].reset_index(drop=True)  # only the session columns
-            scodes = _dense(_combine_codes([srows["study"], srows["subject"], srows["session"]]))
+            scodes = _dense(combine_codes([srows["study"], srows["subject"], srows["session"]]))
             sfirst = _first_rows(scodes)
             sessions = srows.iloc[sfirst][SESSION_KEY].reset_index(drop=True)
             sessions["session"] = sessions["session"].astype("int64")
@@ -570,7 +565,7 @@ class Dataset:
         if instrument is None:
             keys = self.instruments
             if len(keys) != 1:
-                raise ValueError(f"this Dataset holds several instruments ({', '.join(keys)}); pass instrument=")
+                raise ArgumentError(f"this Dataset holds several instruments ({', '.join(keys)}); pass instrument=")
             instrument = keys[0]
         inst = _instruments.get(instrument)
         o = self.outcomes
@@ -917,7 +912,7 @@ def as_analysis_frame(data: Dataset | pd.DataFrame, instrument: str | None = Non
     if isinstance(data, Dataset):
         return data.analysis_frame(instrument)
     if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"expected a massage_outcomes.Dataset or a pandas DataFrame; got {type(data).__name__}")
+        raise ArgumentTypeError(f"expected a massage_outcomes.Dataset or a pandas DataFrame; got {type(data).__name__}")
     derived = {"baseline", "change", "improvement", "value"}
     if derived <= set(data.columns):
         frame = data
@@ -925,7 +920,7 @@ def as_analysis_frame(data: Dataset | pd.DataFrame, instrument: str | None = Non
             if instrument is None:
                 keys = pd.unique(frame["instrument"].dropna())
                 if len(keys) > 1:
-                    raise ValueError(f"the frame holds several instruments ({', '.join(map(str, keys))}); "
+                    raise ArgumentError(f"the frame holds several instruments ({', '.join(map(str, keys))}); "
                                      "pass instrument=")
             else:
                 key = _instruments.get(instrument).key
@@ -934,4 +929,4 @@ def as_analysis_frame(data: Dataset | pd.DataFrame, instrument: str | None = Non
     return Dataset.from_long(data).analysis_frame(instrument)
 
 
-__all__ = ["Dataset", "as_analysis_frame", "order_visits", "Problem", "ValidationReport", "error_message"]
+__all__ = ["Dataset", "as_analysis_frame", "order_visits"]

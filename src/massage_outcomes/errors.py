@@ -21,6 +21,17 @@ class DataValidationError(MassageOutcomesError, ValueError):
         self.report = report
 
 
+class ArgumentError(MassageOutcomesError, ValueError):
+    """An argument's value cannot be used (an unknown option, a mapping key that names no column).
+
+    Data problems are :class:`DataValidationError`; this is for what the caller passed.
+    """
+
+
+class ArgumentTypeError(MassageOutcomesError, TypeError):
+    """An argument has the wrong type (a number where a column name belongs)."""
+
+
 class ModelFitError(MassageOutcomesError, RuntimeError):
     """A model could not be fitted at all (as opposed to a fit with warnings)."""
 

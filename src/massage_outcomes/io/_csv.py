@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from massage_outcomes.validation import MISSING_TOKENS, Problem
+from massage_outcomes.coerce import release_memory
+from massage_outcomes.errors import ArgumentError
+from massage_outcomes.schema import MISSING_TOKENS, Problem, fatal_error
 
 SAMPLE_BYTES = 1 << 16
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
@@ -38,16 +40,10 @@ class TextTable:
     rows: np.ndarray
     info: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
-    fatal: list[Problem] = field(default_factory=list)
 
 
 class _Fallback(Exception):
     """The fast path cannot number rows exactly or parse cleanly; use the exact path."""
-
-
-def _fatal(file: str, rule: str, message: str, row: int | None = None) -> TextTable:
-    return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), {"file": file},
-                     fatal=[Problem(file, row, None, None, rule, message)])
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -127,22 +123,22 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     if size == 0 or not sample.strip(b" \t\r\n\xef\xbb\xbf"):
-        return _fatal(file, "empty", "the file is empty (no header, no rows): was the export interrupted?")
+        raise fatal_error(file, "empty", "the file is empty (no header, no rows): was the export interrupted?")
     if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _fatal(file, "binary",
+        raise fatal_error(file, "binary",
                       "the file is binary, not delimited text (NUL bytes): is it an Excel or SPSS file with a "
                       ".csv name? Save it as CSV, or give it its real extension.", row=1)
     note = None
     if encoding is None:
         encoding, note = sniff_encoding(sample, file=file)
         if encoding in ("cp1252", "latin-1") and _looks_binary(sample):
-            return _fatal(file, "binary",
+            raise fatal_error(file, "binary",
                           "the file is binary, not delimited text (mostly non-printable bytes): is it an Excel, "
                           "SPSS or zip file with a .csv name? Save it as CSV, or give it its real extension.", row=1)
     try:
         text_sample = sample.decode(encoding, errors="replace")
     except LookupError:
-        raise ValueError(f"unknown encoding {encoding!r}; use e.g. 'utf-8' or 'latin-1'") from None
+        raise ArgumentError(f"unknown encoding {encoding!r}; use e.g. 'utf-8' or 'latin-1'") from None
     if size > SAMPLE_BYTES:
         text_sample = text_sample.rsplit("\n", 1)[0]
     lines = text_sample.splitlines()
@@ -359,8 +355,6 @@ def _to_frame(owned: list[Any]) -> pd.DataFrame:
     frame = pd.DataFrame(dict(zip(names, converted, strict=True)), copy=False) if names else \
         pd.DataFrame(index=pd.RangeIndex(n))
     del converted
-    from massage_outcomes.validation import release_memory
-
     release_memory(len(frame))  # hand the parse buffers back to the system
     return frame
 
@@ -482,7 +476,7 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
         problems.append(Problem(file, reader.line_num, None, None, "malformed_row",
                                 f"the file cannot be parsed past this line ({err}); is a quote unclosed?"))
     if header is None:
-        return _fatal(file, "empty", "the file holds no header row (only blank lines)")
+        raise fatal_error(file, "empty", "the file holds no header row (only blank lines)")
     # de-duplicate / name empty headers so no column is lost
     seen: dict[str, int] = {}
     names = []

@@ -15,12 +15,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.io._csv import TextTable
-from massage_outcomes.validation import Problem
-
-
-def _fatal(file: str, rule: str, message: str) -> TextTable:
-    return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), {"file": file},
-                     fatal=[Problem(file, None, None, None, rule, message)])
+from massage_outcomes.schema import fatal_error
 
 
 def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
@@ -37,15 +32,16 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many types for a broken zip/xml
-        return _fatal(file, "unreadable", f"the workbook cannot be opened ({type(err).__name__}: {err}); "
-                                          "is it really an .xlsx file? Re-save it from Excel, or export CSV.")
+        raise fatal_error(file, "unreadable", f"the workbook cannot be opened ({type(err).__name__}: {err}); "
+                                              "is it really an .xlsx file? Re-save it from Excel, or export CSV.") \
+            from err
     try:
         names = wb.sheetnames
         if sheet is None:
             ws = wb[names[0]]
         elif isinstance(sheet, int):
             if not 0 <= sheet < len(names):
-                return _fatal(file, "unknown_sheet", f"sheet index {sheet} does not exist; sheets: {names}")
+                raise fatal_error(file, "unknown_sheet", f"sheet index {sheet} does not exist; sheets: {names}")
             ws = wb[names[sheet]]
         else:
             if sheet not in names:
@@ -53,7 +49,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
 
                 close = difflib.get_close_matches(sheet, names, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                return _fatal(file, "unknown_sheet", f"no sheet named {sheet!r}.{hint} Sheets: {names}")
+                raise fatal_error(file, "unknown_sheet", f"no sheet named {sheet!r}.{hint} Sheets: {names}")
             ws = wb[sheet]
         header: list[str] | None = None
         header_row = 0
@@ -74,8 +70,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
     info = {"file": str(path), "format": "xlsx", "sheet": sheet_name, "engine": "openpyxl (data_only)",
             "header_row": header_row, "assumed": []}
     if header is None:
-        return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), info,
-                         fatal=[Problem(file, None, None, None, "empty", f"sheet {sheet_name!r} is empty")])
+        raise fatal_error(file, "empty", f"sheet {sheet_name!r} is empty")
     while header and header[-1] == "" and all(len(rec) < len(header) or rec[len(header) - 1] is None
                                               for rec in records):
         header.pop()
@@ -88,7 +83,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
             cols[n].append(v)
     frame = pd.DataFrame({n: _excel_column(v) for n, v in cols.items()})
     if len(names) != len(set(names)):
-        return _fatal(file, "duplicate_column", f"sheet {sheet_name!r} has duplicate column names: {names}")
+        raise fatal_error(file, "duplicate_column", f"sheet {sheet_name!r} has duplicate column names: {names}")
     return TextTable(frame, np.asarray(rows, dtype=np.int64), info)
 
 
@@ -117,7 +112,8 @@ def read_parquet(path: Path) -> TextTable:
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises ArrowInvalid/OSError for broken files
-        return _fatal(file, "unreadable", f"the Parquet file cannot be read ({type(err).__name__}: {err})")
+        raise fatal_error(file, "unreadable",
+                          f"the Parquet file cannot be read ({type(err).__name__}: {err})") from err
     frame = frame.reset_index(drop=not _meaningful_index(frame))
     return TextTable(frame, np.arange(1, len(frame) + 1), {"file": str(path), "format": "parquet",
                                                           "engine": "pyarrow", "assumed": []})
@@ -150,7 +146,8 @@ def read_stat(path: Path, kind: str) -> TextTable:
     try:
         frame, meta = reader(str(path), **kwargs)
     except Exception as err:  # pyreadstat.ReadstatError and friends
-        return _fatal(file, "unreadable", f"the .{kind} file cannot be read ({type(err).__name__}: {err})")
+        raise fatal_error(file, "unreadable", f"the .{kind} file cannot be read ({type(err).__name__}: {err})") \
+            from err
     labels = {k: v for k, v in (getattr(meta, "column_names_to_labels", None) or {}).items() if v}
     value_labels = {k: getattr(meta, "variable_to_label", {}).get(k) for k in frame.columns
                     if getattr(meta, "variable_to_label", {}).get(k)}

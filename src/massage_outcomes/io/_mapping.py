@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from massage_outcomes.validation import CANONICAL_LONG
+from massage_outcomes.errors import ArgumentTypeError
+from massage_outcomes.schema import CANONICAL_LONG
 
 #: common source spellings of canonical columns (after folding case and punctuation)
 ALIASES: dict[str, str] = {
@@ -78,7 +79,7 @@ def apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.DataFra
         elif isinstance(spec, Mapping):
             recodes[key] = spec
         else:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"mapping[{key!r}] must be a column name (rename), a dict (recode values) or (name, dict); "
                 f"got {type(spec).__name__}")
     out = frame.rename(columns=renames) if renames else frame

@@ -11,13 +11,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from massage_outcomes.coerce import as_text, category_to_str
 from massage_outcomes.dataset import Dataset
 from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
 from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
 from massage_outcomes.io._mapping import apply_mapping, canonical_names
 from massage_outcomes.io._wide import wide_to_long
-from massage_outcomes.validation import Problem, ValidationReport, error_message
+from massage_outcomes.schema import Problem, ValidationReport, check_option, error_message, fatal_error
 
 logger = logging.getLogger("massage_outcomes.io")
 
@@ -73,7 +74,7 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
     Dataset
         ``ds.source`` records the file, format, encoding, delimiter, decimal mark, layout, the engine,
         ``rows_read``/``rows_kept``/``rows_rejected`` (``rows_read == rows_kept + rows_rejected``), what was
-        assumed, and the :class:`~massage_outcomes.validation.ValidationReport`.
+        assumed, and the :class:`~massage_outcomes.schema.ValidationReport`.
 
     Raises
     ------
@@ -113,9 +114,8 @@ def read_table(p: Path, *, encoding: str | None = None, sheet: str | int | None 
     if suffix in EXCEL_SUFFIXES:
         return read_excel(p, sheet=sheet)
     if suffix == ".xls":
-        return TextTable(pd.DataFrame(), np.zeros(0, dtype=int), {"file": str(p)}, fatal=[Problem(
-            p.name, None, None, None, "unsupported_format",
-            "old Excel .xls files are not read (they need xlrd): save the sheet as .xlsx or CSV")])
+        raise fatal_error(p.name, "unsupported_format",
+                          "old Excel .xls files are not read (they need xlrd): save the sheet as .xlsx or CSV")
     if suffix in PARQUET_SUFFIXES:
         return read_parquet(p)
     if suffix in STAT_SUFFIXES:
@@ -143,13 +143,8 @@ def _announce(info: dict[str, Any]) -> None:
 def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, layout: str, wide: Any,
                      on_error: str, study: str | None, covariates: Sequence[str] | None, name: str) -> Dataset:
     """Map, reshape and validate a raw table into a Dataset (shared by every format)."""
-    if on_error not in ("raise", "quarantine"):
-        raise ValueError(f"on_error must be 'raise' or 'quarantine'; got {on_error!r}")
-    if layout not in ("auto", "long", "wide"):
-        raise ValueError(f"layout must be 'auto', 'long' or 'wide'; got {layout!r}")
-    if table.fatal:
-        report = ValidationReport(table.fatal, file=name)
-        raise DataValidationError(error_message(report, what=name, quarantine_hint=False), report=report)
+    check_option("on_error", on_error, ("raise", "quarantine"))
+    check_option("layout", layout, ("auto", "long", "wide"))
     info = dict(table.info)
     _announce(info)
     frame = table.frame
@@ -158,9 +153,7 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
         try:
             frame = apply_mapping(frame, mapping)
         except KeyError as err:
-            report = ValidationReport([Problem(name, None, None, None, "mapping", str(err.args[0]))], file=name)
-            raise DataValidationError(error_message(report, what=name, quarantine_hint=False), report=report) \
-                from None
+            raise fatal_error(name, "mapping", str(err.args[0])) from None
     frame = canonical_names(frame)
     rows = table.rows
     use_wide = layout == "wide" or (layout == "auto" and "value" not in frame.columns and len(frame.columns) > 0
@@ -228,9 +221,6 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
         if p is None:
             continue
         t = read_table(p, encoding=encoding)
-        if t.fatal:
-            report = ValidationReport(t.fatal, file=p.name)
-            raise DataValidationError(error_message(report, what=p.name, quarantine_hint=False), report=report)
         frame = apply_mapping(t.frame, mapping) if mapping else t.frame
         t.frame = canonical_names(frame)
         tables[n] = t
@@ -301,8 +291,6 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
                                 raw=outc.frame, extra_problems=ValidationReport(extra, file=oname) if extra else None,
                                 file=oname)
     # the subjects and sessions tables themselves (so subjects without outcomes and sessions without ratings stay)
-    from massage_outcomes.validation import category_to_str
-
     for table in (s, se):
         if table is None:
             continue
@@ -324,6 +312,4 @@ def read_folder(folder: Path, *, mapping: Mapping[str, Any] | None = None, on_er
 
 def _key_text(s: pd.Series) -> pd.Series:
     """Key column as text, whole floats without '.0' (so 3 and 3.0 join)."""
-    from massage_outcomes.validation import _as_text
-
-    return _as_text(s)
+    return as_text(s)

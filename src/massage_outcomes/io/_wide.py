@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes import instruments as _instruments
+from massage_outcomes.errors import ArgumentError, ArgumentTypeError, DataValidationError
 from massage_outcomes.io._mapping import fold
-from massage_outcomes.validation import MISSING_TOKENS
+from massage_outcomes.schema import MISSING_TOKENS, Problem, ValidationReport
 
 _SESSION_DAY = re.compile(r"^(?:day_s?|session_?|s)(?P<n>\d+)(?:_day)?$")
 SPEC_FIELDS = ("instrument", "visit", "timing", "day", "session")
@@ -65,7 +66,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
         out.append(re.escape(pattern[pos:m.start()]))
         name = m.group(1)
         if name not in groups:
-            raise ValueError(f"wide pattern {pattern!r}: unknown placeholder {{{name}}}; use "
+            raise ArgumentError(f"wide pattern {pattern!r}: unknown placeholder {{{name}}}; use "
                              f"{', '.join('{' + g + '}' for g in groups)}")
         out.append(groups[name])
         pos = m.end()
@@ -79,13 +80,13 @@ def _spec_from_value(column: str, spec: Any) -> dict[str, Any]:
     if isinstance(spec, Mapping):
         unknown = set(spec) - set(SPEC_FIELDS)
         if unknown:
-            raise ValueError(f"wide[{column!r}] has unknown keys {sorted(unknown)}; allowed: {SPEC_FIELDS}")
+            raise ArgumentError(f"wide[{column!r}] has unknown keys {sorted(unknown)}; allowed: {SPEC_FIELDS}")
         return dict(spec)
     if isinstance(spec, Sequence):
         if not 1 <= len(spec) <= 5:
-            raise ValueError(f"wide[{column!r}] must be (instrument, visit, timing[, day[, session]]); got {spec!r}")
+            raise ArgumentError(f"wide[{column!r}] must be (instrument, visit, timing[, day[, session]]); got {spec!r}")
         return dict(zip(SPEC_FIELDS, spec, strict=False))
-    raise TypeError(f"wide[{column!r}] must be a tuple or dict; got {type(spec).__name__}")
+    raise ArgumentTypeError(f"wide[{column!r}] must be a tuple or dict; got {type(spec).__name__}")
 
 
 def detect_measure_columns(columns: Sequence[str], wide: Any = None) -> dict[str, dict[str, Any]]:
@@ -100,8 +101,6 @@ def detect_measure_columns(columns: Sequence[str], wide: Any = None) -> dict[str
 
                 close = difflib.get_close_matches(str(key), [str(c) for c in columns], n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                from massage_outcomes.errors import DataValidationError
-
                 raise DataValidationError(f"wide mapping names column {key!r}, which is not in the file.{hint}")
             specs[col] = _spec_from_value(col, spec)
         return specs
@@ -127,9 +126,6 @@ def wide_to_long(frame: pd.DataFrame, *, wide: Any = None, rows: Sequence[int] |
     rows_arr = np.arange(len(frame)) if rows is None else np.asarray(rows)
     specs = detect_measure_columns([str(c) for c in frame.columns], wide)
     if not specs:
-        from massage_outcomes.errors import DataValidationError
-        from massage_outcomes.validation import Problem, ValidationReport
-
         report = ValidationReport([Problem(None, None, None, None, "required_column",
                                            "no measurement columns found: a long file needs a 'value' column, a "
                                            "wide one columns such as 'rmdq_baseline' or a wide= mapping")])

@@ -63,9 +63,9 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes import instruments as _instruments
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentTypeError, DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
-from massage_outcomes.validation import Problem, ValidationReport, error_message
+from massage_outcomes.schema import Problem, ValidationReport, check_option, error_message, fatal_error
 
 __all__ = ["read_adam", "adam_day", "paramcd_to_instrument"]
 
@@ -146,17 +146,13 @@ def _read(source: Any, what: str) -> tuple[pd.DataFrame, np.ndarray, str]:
                                     sep="\t" if suffix == ".tsv" else ",")
                 rows = np.arange(len(frame)) + 2
             else:
-                raise DataValidationError(
-                    f"{name}: unsupported ADaM file type {suffix!r}; use .xpt, .sas7bdat, .csv or .parquet",
-                    report=ValidationReport([Problem(name, None, None, None, "unreadable",
-                                                     f"unsupported file type {suffix}")], file=name))
+                raise fatal_error(name, "unreadable",
+                                  f"unsupported ADaM file type {suffix!r}; use .xpt, .sas7bdat, .csv or .parquet")
         except DataValidationError:
             raise
         except Exception as err:  # any parser failure is a problem of the whole file
-            raise DataValidationError(
-                f"{name}: cannot read the {what} dataset ({type(err).__name__}: {err})",
-                report=ValidationReport([Problem(name, None, None, None, "unreadable", str(err))], file=name),
-            ) from None
+            raise fatal_error(name, "unreadable",
+                              f"cannot read the {what} dataset ({type(err).__name__}: {err})") from None
     frame = frame.copy()
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     for c in frame.columns:  # SAS character variables: blank means missing
@@ -164,11 +160,6 @@ def _read(source: Any, what: str) -> tuple[pd.DataFrame, np.ndarray, str]:
             s = frame[c].astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
             frame[c] = s.where(~s.isin(["", None]), None)
     return frame, np.asarray(rows), name
-
-
-def _fatal(name: str, column: str | None, rule: str, message: str) -> DataValidationError:
-    return DataValidationError(f"{name}: {message}",
-                               report=ValidationReport([Problem(name, None, column, None, rule, message)], file=name))
 
 
 def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None = None,
@@ -235,10 +226,9 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     """
     from massage_outcomes.dataset import Dataset
 
-    if on_error not in ("raise", "quarantine"):
-        raise ValueError(f"on_error must be 'raise' or 'quarantine'; got {on_error!r}")
+    check_option("on_error", on_error, ("raise", "quarantine"))
     if bds is None:
-        raise TypeError("read_adam needs a BDS dataset (e.g. ADQS) besides ADSL: read_adam(adsl, bds)")
+        raise ArgumentTypeError("read_adam needs a BDS dataset (e.g. ADQS) besides ADSL: read_adam(adsl, bds)")
     mapping = dict(mapping or {})
     param_map = mapping.pop("paramcd", {}) or {}
     arms_map = mapping.pop("arms", {}) or {}
@@ -249,7 +239,7 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
 
     sl, sl_rows, sl_name = _read(adsl, "ADSL")
     if "USUBJID" not in sl.columns:
-        raise _fatal(sl_name, "USUBJID", "required_column", "ADSL has no USUBJID variable")
+        raise fatal_error(sl_name, "required_column", "ADSL has no USUBJID variable", column="USUBJID")
     dup = sl["USUBJID"].duplicated(keep=False) & sl["USUBJID"].notna()
     if dup.any():
         first = np.flatnonzero(dup.to_numpy())[:2]
@@ -276,15 +266,16 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         subj["condition"] = condition
     if technique_var is not None:
         if str(technique_var).upper() not in sl.columns:
-            raise _fatal(sl_name, str(technique_var), "required_column",
-                         f"mapping['technique'] names {technique_var!r}, which is not an ADSL variable")
+            raise fatal_error(sl_name, "required_column",
+                              f"mapping['technique'] names {technique_var!r}, which is not an ADSL variable",
+                              column=str(technique_var))
         subj["_technique"] = sl[str(technique_var).upper()].to_numpy()
     covs = [c for c in ("AGE", "SEX", "RACE") if c in sl.columns]
     covs += [c for c in sl.columns if c.endswith("FL") and c not in covs]
     missing_cov = [c for c in extra_covs if c not in sl.columns]
     if missing_cov:
-        raise _fatal(sl_name, missing_cov[0], "required_column",
-                     f"mapping['covariates'] names {', '.join(missing_cov)}, not in ADSL")
+        raise fatal_error(sl_name, "required_column",
+                          f"mapping['covariates'] names {', '.join(missing_cov)}, not in ADSL", column=missing_cov[0])
     covs += [c for c in extra_covs if c not in covs]
     for c in covs:
         col = sl[c]
@@ -295,8 +286,9 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         subj[c.lower()] = col.to_numpy()
     if subject_var is not None:
         if str(subject_var).upper() not in sl.columns:
-            raise _fatal(sl_name, str(subject_var), "required_column",
-                         f"mapping['subject'] names {subject_var!r}, which is not an ADSL variable")
+            raise fatal_error(sl_name, "required_column",
+                              f"mapping['subject'] names {subject_var!r}, which is not an ADSL variable",
+                              column=str(subject_var))
         subj["_label"] = sl[str(subject_var).upper()].astype(object).map(
             lambda v: None if v is None or pd.isna(v) else str(v)).to_numpy()
     sl_study = sl["STUDYID"].astype(object) if "STUDYID" in sl.columns else None
@@ -313,9 +305,10 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         names.append(name)
         for req in ("USUBJID", "PARAMCD"):
             if req not in bd.columns:
-                raise _fatal(name, req, "required_column", f"the BDS dataset has no {req} variable")
+                raise fatal_error(name, "required_column", f"the BDS dataset has no {req} variable", column=req)
         if "AVAL" not in bd.columns and "AVALC" not in bd.columns:
-            raise _fatal(name, "AVAL", "required_column", "the BDS dataset has no AVAL (or AVALC) variable")
+            raise fatal_error(name, "required_column", "the BDS dataset has no AVAL (or AVALC) variable",
+                              column="AVAL")
         keep = np.ones(len(bd), dtype=bool)
         if "DTYPE" in bd.columns:
             derived = bd["DTYPE"].notna().to_numpy()

@@ -26,7 +26,7 @@ How an export becomes the three tables:
 - Both dictionary header styles are accepted: API names (``field_name``, ``form_name``...) and the CSV
   download's human headers (``Variable / Field Name``, ``Form Name``...).
 
-Problems go to the same :class:`~massage_outcomes.validation.ValidationReport` as every reader, with the row number
+Problems go to the same :class:`~massage_outcomes.schema.ValidationReport` as every reader, with the row number
 as seen in the records file (header = row 1) and the REDCap field name as the column.
 
 Examples
@@ -57,13 +57,15 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
-from massage_outcomes.validation import (
+from massage_outcomes.schema import (
     MISSING_TOKENS,
     Problem,
     ValidationReport,
-    day_from_visit,
+    check_option,
     error_message,
+    fatal_error,
 )
+from massage_outcomes.visits import day_from_visit
 
 __all__ = ["read_redcap", "read_dictionary", "parse_choices", "DICTIONARY_COLUMNS"]
 
@@ -117,9 +119,7 @@ def _read_text(source: Any, what: str) -> tuple[pd.DataFrame, np.ndarray, str]:
         raise FileNotFoundError(f"no such {what} file: {path}")
     raw = path.read_bytes()
     if not raw.strip():
-        raise DataValidationError(f"{path.name}: the REDCap {what} file is empty",
-                                  report=ValidationReport([Problem(path.name, None, None, None, "empty",
-                                                                   f"the {what} file is empty")], file=path.name))
+        raise fatal_error(path.name, "empty", f"the REDCap {what} file is empty")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -130,10 +130,7 @@ def _read_text(source: Any, what: str) -> tuple[pd.DataFrame, np.ndarray, str]:
     try:
         frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.ParserError as err:
-        raise DataValidationError(
-            f"{path.name}: cannot parse the REDCap {what} export as CSV ({err})",
-            report=ValidationReport([Problem(path.name, None, None, None, "unreadable", str(err))], file=path.name),
-        ) from None
+        raise fatal_error(path.name, "unreadable", f"cannot parse the REDCap {what} export as CSV ({err})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, np.arange(len(frame)) + 2, path.name
 
@@ -161,11 +158,9 @@ def read_dictionary(dictionary: Any) -> pd.DataFrame:
             rename[c] = target
     frame = frame.rename(columns=rename)
     if "field_name" not in frame.columns:
-        raise DataValidationError(
-            f"{name}: not a REDCap data dictionary (no 'field_name' / 'Variable / Field Name' column; columns: "
-            f"{', '.join(frame.columns[:8])})",
-            report=ValidationReport([Problem(name, None, "field_name", None, "required_column",
-                                             "the data dictionary has no field_name column")], file=name))
+        raise fatal_error(name, "required_column",
+                          "not a REDCap data dictionary (no 'field_name' / 'Variable / Field Name' column; columns: "
+                          f"{', '.join(frame.columns[:8])})", column="field_name")
     for c in DICTIONARY_COLUMNS:
         if c not in frame.columns:
             frame[c] = ""
@@ -295,8 +290,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     """
     from massage_outcomes.dataset import Dataset
 
-    if on_error not in ("raise", "quarantine"):
-        raise ValueError(f"on_error must be 'raise' or 'quarantine'; got {on_error!r}")
+    check_option("on_error", on_error, ("raise", "quarantine"))
     mapping = dict(mapping or {})
     arms_map = mapping.pop("arms", {}) or {}
     inst_map = mapping.pop("instruments", {}) or {}
@@ -305,9 +299,7 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
 
     rec, rows, file = _read_text(records, "records")
     if len(rec) == 0:
-        raise DataValidationError(f"{file}: the REDCap export has a header but no records",
-                                  report=ValidationReport([Problem(file, None, None, None, "empty",
-                                                                   "header only, no records")], file=file))
+        raise fatal_error(file, "empty", "the REDCap export has a header but no records")
     if dictionary is not None:
         dic = read_dictionary(dictionary)
     else:
@@ -342,11 +334,9 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     id_field = subject_field or ("record_id" if "record_id" in rec.columns else
                                  (dic["field_name"].iloc[0] if len(dic) else rec.columns[0]))
     if id_field not in rec.columns:
-        raise DataValidationError(
-            f"{file}: no record-id column {id_field!r} (columns: {', '.join(rec.columns[:8])}); pass "
-            "mapping={'subject': '<field>'}",
-            report=ValidationReport([Problem(file, None, id_field, None, "required_column",
-                                             f"record id column {id_field!r} is missing")], file=file))
+        raise fatal_error(file, "required_column",
+                          f"no record-id column {id_field!r} (columns: {', '.join(rec.columns[:8])}); pass "
+                          "mapping={'subject': '<field>'}", column=id_field)
     n = len(rec)
     subject = rec[id_field].str.strip()
     event = rec["redcap_event_name"].str.strip() if "redcap_event_name" in rec.columns else pd.Series([""] * n)
@@ -522,11 +512,10 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
             piece[o] = subj_vals[o].iloc[idx].to_numpy()
         pieces.append(piece)
     if not pieces:
-        raise DataValidationError(
-            f"{file}: no outcome fields found. Fields named after an instrument ({', '.join(sorted(i.key for i in _instruments.all_instruments())[:6])}, ...) "
-            "or <instrument>_pre/_post are read; map others with mapping={'instruments': {'field': 'rmdq'}}",
-            report=ValidationReport([Problem(file, None, None, None, "required_column", "no outcome fields")],
-                                    file=file))
+        known = ", ".join(sorted(i.key for i in _instruments.all_instruments())[:6])
+        raise fatal_error(file, "required_column",
+                          f"no outcome fields found. Fields named after an instrument ({known}, ...) or "
+                          "<instrument>_pre/_post are read; map others with mapping={'instruments': {'field': 'rmdq'}}")
     long = pd.concat(pieces, ignore_index=True)
     col_order = {c: i for i, c in enumerate(rec.columns)}
     long = long.assign(_col=long["_field"].map(col_order)).sort_values(["_pos", "_col"], kind="stable")
