@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from massage_outcomes.errors import DataValidationError
+
 __all__ = [
     "HAVE_NUMBA", "THRESHOLDS", "use_compiled", "resampled_sums", "solve_ncp", "nct_cdf", "factorize_strings",
     "factorize_strings_unsorted", "match_two_strings", "combine_codes", "arm_group_codes", "grouped_moments",
@@ -118,7 +120,8 @@ def resampled_sums(Z: np.ndarray, offsets: np.ndarray, n_resamples: int, key: in
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     sizes = np.diff(offsets)
     if sizes.size and int(sizes.max()) > _MAX_ROWS:
-        raise ValueError("a bootstrap sample has 2**32 rows or more; the resampler draws 32-bit indices")
+        raise DataValidationError("a bootstrap sample has 2**32 rows or more; the resampler draws 32-bit indices: "
+                                  "bootstrap a subsample, or use ci='normal'")
     key_u = _U(key % 2**64)
     if use_compiled("resample", int(n_resamples) * int(sizes.sum())):
         return compiled().resampled_sums(Z, offsets, n_resamples, key_u)

@@ -33,7 +33,7 @@ from scipy import stats
 from massage_outcomes.effects.estimators import EffectArrays, hedges_j
 from massage_outcomes.effects.intervals import nct_ncp_interval, normal_interval, t_interval
 from massage_outcomes.effects.summary import PairedMoments
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError
 
 __all__ = ["ancova_point", "ancova_effect", "ancova_ols", "ancova"]
 
@@ -100,9 +100,9 @@ def ancova_effect(
     (-1.741, 'none (raw units)')
     """
     if measure not in ("mean_diff", "cohens_d", "hedges_g"):
-        raise DataValidationError(f"ANCOVA `measure` must be 'mean_diff', 'cohens_d' or 'hedges_g', got {measure!r}.")
+        raise ArgumentError(f"ANCOVA `measure` must be 'mean_diff', 'cohens_d' or 'hedges_g', got {measure!r}.")
     if standardizer not in ("followup", "residual"):
-        raise DataValidationError(f"`standardizer` must be 'followup' or 'residual', got {standardizer!r}.")
+        raise ArgumentError(f"`standardizer` must be 'followup' or 'residual', got {standardizer!r}.")
     diff, se, s_res, s_fu, _slope, N = _parts(a, b)
     df = N - 3
     with np.errstate(invalid="ignore", divide="ignore"):

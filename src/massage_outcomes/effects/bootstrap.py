@@ -26,7 +26,7 @@ import numpy as np
 from massage_outcomes.effects import _kernels
 from massage_outcomes.effects.intervals import bca_interval, percentile_interval
 from massage_outcomes.effects.summary import Moments, PairedMoments
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError
 
 __all__ = ["BootstrapResult", "bootstrap_moments", "sample_moments"]
 
@@ -192,9 +192,9 @@ def bootstrap_moments(
     True
     """
     if method not in ("bca", "percentile"):
-        raise DataValidationError(f"`method` must be 'bca' or 'percentile', got {method!r}.")
+        raise ArgumentError(f"`method` must be 'bca' or 'percentile', got {method!r}.")
     if n_resamples < 100:
-        raise DataValidationError(f"`n_resamples` must be at least 100 (got {n_resamples}); use 2000 or more for BCa.")
+        raise ArgumentError(f"`n_resamples` must be at least 100 (got {n_resamples}); use 2000 or more for BCa.")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     G = len(groups)
     if G == 0:
