@@ -35,7 +35,7 @@ from massage_outcomes.effects.intervals import nct_ncp_interval, normal_interval
 from massage_outcomes.effects.summary import PairedMoments
 from massage_outcomes.errors import ArgumentError
 
-__all__ = ["ancova_point", "ancova_effect", "ancova_ols", "ancova"]
+__all__ = ["ancova_point", "ancova_effect", "ancova_ols"]
 
 
 def _parts(a: PairedMoments, b: PairedMoments) -> tuple[np.ndarray, ...]:
@@ -169,13 +169,3 @@ def ancova_ols(
         "p_value": float(fit.pvalues[2]), "df": float(fit.df_resid), "residual_sd": float(np.sqrt(fit.scale)),
         "n_1": float(g.sum()), "n_2": float(len(g) - g.sum()),
     }
-
-
-def ancova(data: object, *, instrument: str, compare: tuple[str, str, str], by: Sequence[str] = (),
-           end: str = "last", measure: str = "mean_diff", standardizer: str = "followup", ci: str = "exact",
-           level: float = 0.95, adjust: str | None = None) -> pd.DataFrame:
-    """Baseline-adjusted effects per group: shorthand for ``effect_sizes(..., on="ancova", start="baseline")``."""
-    from massage_outcomes.effects.api import effect_sizes
-
-    return effect_sizes(data, instrument=instrument, by=by, compare=compare, on="ancova", start="baseline", end=end,
-                        measure=measure, ci=ci, level=level, adjust=adjust, standardizer=standardizer)

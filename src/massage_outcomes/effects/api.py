@@ -39,7 +39,7 @@ from massage_outcomes.effects.summary import (
 )
 from massage_outcomes.errors import DataValidationError, SmallSampleWarning
 
-__all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects"]
+__all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects", "ancova"]
 
 CI_METHODS = ("exact", "normal", "bca", "percentile")
 _TIMINGS = ("baseline", "pre", "post", "followup")
@@ -729,3 +729,14 @@ def _adjust(p: np.ndarray, method: str) -> np.ndarray:
     if ok.any():
         out[ok] = multipletests(p[ok], method=method)[1]
     return out
+
+
+def ancova(data: object, *, instrument: str, compare: tuple[str, str, str], by: Sequence[str] = (),
+           end: str = "last", measure: str = "mean_diff", standardizer: str = "followup", ci: str = "exact",
+           level: float = 0.95, adjust: str | None = None) -> pd.DataFrame:
+    """Baseline-adjusted effects per group: shorthand for ``effect_sizes(..., on="ancova", start="baseline")``.
+
+    (Here, not in ``ancova.py``: the estimators there must not import this module, which imports them.)
+    """
+    return effect_sizes(data, instrument=instrument, by=by, compare=compare, on="ancova", start="baseline", end=end,
+                        measure=measure, ci=ci, level=level, adjust=adjust, standardizer=standardizer)
