@@ -21,7 +21,7 @@ at 0 (it is negative when Q < k âˆ’ 1, where metafor reports 0), and its Pauleâ€
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +37,7 @@ from massage_outcomes.errors import (
     DataValidationError,
     SmallSampleWarning,
 )
+from massage_outcomes.groups import first_values
 
 Method = Literal["REML", "ML", "DL", "HE", "PM", "FE"]
 Test = Literal["z", "t", "knha", "adhoc"]
@@ -727,9 +728,8 @@ def _pool_groups(
                 f"pooled together: add {col!r} to by=, or filter the table first"
             )
     scale_g = np.full(G, "identity", dtype=object)
-    if len(prepared):
-        first = prepared.groupby(codes)["scale"].first()
-        scale_g[first.index.to_numpy()] = first.to_numpy()
+    if len(prepared):  # one scale per group (checked above): its first
+        scale_g[:] = first_values(codes, prepared["scale"], G).to_numpy(dtype=object)
     return prepared, codes, keys, scale_g
 
 
@@ -931,12 +931,12 @@ def pooling_weights(
     >>> pooling_weights(eff, pool(eff, method="FE")).round(1).tolist()
     [44.4, 11.1, 44.4]
     """
-    by_cols: list[Hashable] = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    by_cols: list[str] = [] if by is None else ([by] if isinstance(by, str) else list(by))
     if "se" not in effects.columns:
         raise ArgumentError("effects needs an 'se' column: pass it through prepare_effects() first")
     if by_cols:
         t2 = effects[by_cols].merge(pooled[[*by_cols, "tau2"]], on=by_cols, how="left")["tau2"].to_numpy(dtype=float)
-        grp = effects.groupby(by_cols, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+        grp = group_codes(effects, by_cols, dropna=False)[0]
     else:
         t2 = np.full(len(effects), float(pooled["tau2"].iloc[0]))
         grp = np.zeros(len(effects), dtype=int)
