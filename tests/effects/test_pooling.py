@@ -299,6 +299,7 @@ def test_knha_coverage_near_nominal_with_few_studies() -> None:
     assert cover(wald) < cover(knha) - 0.01
 
 
+@pytest.mark.filterwarnings("ignore:the Knapp-Hartung adjustment is not meant")
 @pytest.mark.parametrize("method", sorted(TAU2_ESTIMATORS))
 def test_pool_studies_is_pool_on_arrays(method: str) -> None:
     """The array entry point (for engines with per-study estimates) gives pool()'s numbers, bit for bit."""
