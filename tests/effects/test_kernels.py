@@ -583,3 +583,29 @@ def test_distinct_equals_numpy_unique(case: str) -> None:
     u, inv = _kernels.distinct(x)
     ref_u, ref_inv = np.unique(x, return_inverse=True)
     assert np.array_equal(u, ref_u, equal_nan=True) and np.array_equal(inv, ref_inv)
+
+
+@pytest.mark.parametrize("ci", ["exact", "bca"])
+def test_public_results_the_same_compiled_and_not(ci: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """effect_sizes on the sample trial with every call compiled and with none: the same numbers (estimates,
+    SEs, p-values and bootstrap limits bit for bit; exact limits within 1e-12)."""
+    import massage_outcomes as mo
+    from massage_outcomes.effects.api import effect_sizes
+
+    if not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed (the [fast] extra)")
+    frame = mo.load_sample("trial").analysis_frame("pain_nrs").assign(
+        change=lambda f: f["change"] + np.random.default_rng(9).normal(0, 0.3, len(f)))  # continuous: index draws
+    kw = dict(instrument="pain_nrs", compare=("arm", "therapeutic", "relaxation"), ci=ci, n_resamples=400, rng=3) \
+        if ci == "bca" else dict(instrument="pain_nrs", compare=("arm", "therapeutic", "relaxation"), ci=ci)
+    _force_compiled(monkeypatch)
+    fast = effect_sizes(frame, **kw)
+    monkeypatch.setattr(_kernels, "MODE", "never")
+    slow = effect_sizes(frame, **kw)
+    for col in ("estimate", "se", "p_value"):
+        assert np.array_equal(fast[col].to_numpy(float), slow[col].to_numpy(float), equal_nan=True), col
+    for col in ("ci_low", "ci_high"):
+        if ci == "bca":
+            assert np.array_equal(fast[col].to_numpy(float), slow[col].to_numpy(float), equal_nan=True), col
+        else:
+            np.testing.assert_allclose(fast[col].to_numpy(float), slow[col].to_numpy(float), rtol=0, atol=1e-12)

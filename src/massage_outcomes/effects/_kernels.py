@@ -10,9 +10,9 @@ about ten, and a few milliseconds saved per call would not earn that back.
 
 The answer does not depend on the path: group codes are the same integers, moments and bootstrap sums the same
 bits (the numpy path sums over the same fixed row chunks, and draws the same xoshiro256** streams with the same
-rejection rule), and the noncentral-t limits agree within 1e-12 (the compiled CDF is the AS 243 series of R's
-``pt``, the scipy path Boost's ``nctdtr``; both iterate to |F − p| < 1e-12); p-values come from the same
-incomplete beta on both.
+rejection rule), p-values come from the same incomplete beta on both, and the noncentral-t limits agree within
+1e-12 on the noncentrality scale (measured: at most 9.8e-13 over 20,000 groups with df ≤ 290; the compiled
+CDF is the AS 243 series of R's ``pt``, the scipy path Boost's ``nctdtr``; both iterate to |F − p| < 1e-12).
 
 The environment variable ``MASSAGE_OUTCOMES_COMPILED`` overrides the sizes: ``auto`` (default), ``always``
 (every call compiled whatever its size, where numba is installed: CI runs the effects tests so) or ``never``.
