@@ -166,7 +166,7 @@ def _next(s: np.ndarray) -> np.ndarray:
     return r
 
 
-def _halves(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _words32(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The low and the high 32-bit words of uint64 ``r`` (little-endian views, no copy)."""
     w = r.view(np.uint32)
     return (w[0::2], w[1::2]) if _LITTLE else (w[1::2], w[0::2])
@@ -179,14 +179,14 @@ def _bounded(h: np.ndarray, nn: np.ndarray, threshold: np.ndarray, s: np.ndarray
     """Indices 0..n−1 (uint32) from the 32-bit draws ``h``: the high word of ``h·n`` unless its low word is below
     2**32 mod n (probability < n/2**32), then redrawn from the low half of the stream's next output."""
     m = h * nn  # uint64: h < 2**32 and n < 2**32
-    low, high = _halves(m)
+    low, high = _words32(m)
     if (low < threshold).any():
         rejected = np.flatnonzero(low < threshold)
         while rejected.size:
             sub = s[:, rejected]
-            m[rejected] = _halves(_next(sub))[0] * nn[rejected]
+            m[rejected] = _words32(_next(sub))[0] * nn[rejected]
             s[:, rejected] = sub
-            rejected = rejected[_halves(m[rejected])[0] < threshold[rejected]]
+            rejected = rejected[_words32(m[rejected])[0] < threshold[rejected]]
     return high
 
 
@@ -230,14 +230,14 @@ def _value_sums(v: np.ndarray, n: np.ndarray, start: np.ndarray, nn: np.ndarray,
     active = np.searchsorted(-half, -np.arange(int(half.max(initial=0))), side="left")  # jobs with half > k
     for cnt in active:
         sl = slice(0, int(cnt))
-        for j, h in zip((0, 2), _halves(_next(s[:, sl])), strict=True):
+        for j, h in zip((0, 2), _words32(_next(s[:, sl])), strict=True):
             x = v[start[sl] + _bounded(h, nn[sl], threshold[sl], s[:, sl])]
             acc[j, sl] += x
             acc[j + 1, sl] += x * x
     odd = np.flatnonzero(n % 2 == 1)
     if odd.size:
         sub = s[:, odd]
-        x = v[start[odd] + _bounded(_halves(_next(sub))[0], nn[odd], threshold[odd], sub)]
+        x = v[start[odd] + _bounded(_words32(_next(sub))[0], nn[odd], threshold[odd], sub)]
         acc[0, odd] += x
         acc[1, odd] += x * x
     return np.stack([acc[0] + acc[2], acc[1] + acc[3]], axis=-1)
@@ -249,7 +249,7 @@ def _pair_sums(xy: np.ndarray, n: np.ndarray, start: np.ndarray, nn: np.ndarray,
     acc = np.zeros((5, m))  # Σx, Σy, Σx², Σy², Σxy
     active = np.searchsorted(-n, -np.arange(int(n.max(initial=0))), side="left")  # jobs with n > i
     r = np.zeros(m, dtype=np.uint64)
-    low, high = _halves(r)
+    low, high = _words32(r)
     for i, cnt in enumerate(active):
         sl = slice(0, int(cnt))
         if i % 2 == 0:
