@@ -37,6 +37,8 @@ _LAZY: dict[str, str] = {
     "ValidationReport": "massage_outcomes.schema",
     "simulate_trial": "massage_outcomes.simulate",
     "simulate_clinic": "massage_outcomes.simulate",
+    "disposition": "massage_outcomes.flow",
+    "Disposition": "massage_outcomes.flow",
     # effects
     "effect_size": "massage_outcomes.effects",
     "effect_sizes": "massage_outcomes.effects",
@@ -51,7 +53,7 @@ _LAZY: dict[str, str] = {
 }
 _SUBMODULES = {
     "vocab", "instruments", "dataset", "validation", "io", "simulate", "effects", "trajectories", "plot", "tables",
-    "report", "cli",
+    "report", "cli", "flow", "consort",
 }
 
 __all__ = [

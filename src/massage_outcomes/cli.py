@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Validate DATA, run the analyses, and write tables (CSV and Markdown), figures "
                        "(PNG) and report.html (self-contained) into --out.")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
-    p.add_argument("--formats", default="csv,md", help="table formats, comma-separated from csv,md,html,tex "
-                   "(default: csv,md)")
+    p.add_argument("--formats", default="csv,md", help="table formats, comma-separated from csv,md,html,tex; "
+                   "docx adds report.docx, the Word report (default: csv,md)")
     p.add_argument("--title", help="report title (default: derived from DATA)")
 
     t = sub.add_parser("tables", parents=[common, analysis], help="regenerate the summary tables (or --check them)",
@@ -183,14 +183,18 @@ def _single_file(folder: Path) -> Path | None:
     return None
 
 
-def _formats(text: str) -> list[str]:
+def _formats(text: str, *, report: bool = False) -> list[str]:
     from massage_outcomes.tables import FORMATS
 
     fmts = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
-    fmts = ["md" if f == "markdown" else "tex" if f == "latex" else f for f in fmts]
-    bad = [f for f in fmts if f not in FORMATS]
+    fmts = ["md" if f == "markdown" else "tex" if f == "latex" else "docx" if f == "word" else f for f in fmts]
+    allowed = [*FORMATS, "docx"] if report else list(FORMATS)
+    if "docx" in fmts and not report:
+        raise UsageError(f"--formats {text!r}: docx is the Word report; write it with "
+                         f"'{PROG} report DATA --out DIR --formats csv,docx'")
+    bad = [f for f in fmts if f not in allowed]
     if bad or not fmts:
-        raise UsageError(f"--formats {text!r}: unknown format(s) {bad}; choose from {', '.join(FORMATS)}")
+        raise UsageError(f"--formats {text!r}: unknown format(s) {bad}; choose from {', '.join(allowed)}")
     return fmts
 
 
@@ -320,7 +324,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from massage_outcomes import report as _report
 
-    fmts = _formats(args.formats)
+    fmts = _formats(args.formats, report=True)
     out = _out_dir(args.out, create=True)
     import massage_outcomes as mo
 
@@ -341,7 +345,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                                   methods=methods, primary_visit=args.primary_visit,
                                   title=args.title or f"massage-outcomes report: {args.data}",
                                   source=args.data, options=_analysis_options(args))
-    print(f"wrote {result['html']} ({len(result['tables'])} table files, {len(result['figures'])} figures)")
+    print(f"wrote {result['html']} ({len(result['tables'])} table files, {len(result['figures'])} figures)"
+          + (f" and {result['docx']}" if result.get("docx") else ""))
     return EXIT_OK
 
 

@@ -40,8 +40,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
 from massage_outcomes import instruments as _instruments
+from massage_outcomes.consort import consort  # the CONSORT flow diagram (lane F): mo.plot.consort
 
 __all__ = [
+    "consort",
     "OKABE_ITO",
     "PALETTE",
     "KNOWN_COLOURS",

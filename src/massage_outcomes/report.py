@@ -199,12 +199,9 @@ def make_figures(
                 eff = eff[eff["measure"].astype(str).str.contains(measure, regex=False)]
             if eff is None or eff.empty:
                 return None
-            ax = _plot.forest(eff, label="contrast", weight=None, instrument=key,
-                              compare=("first-named arm", "second-named arm"),
-                              xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted",
-                              title=f"{_label(key)}: differences between arms")
-            return _plot.figure_of(ax), (f"Baseline-adjusted standardized differences in {_label(key)} between arms "
-                               f"(a − b) with 95% confidence intervals.")
+            return _between_arm_forest(eff, key, measure), (
+                f"Baseline-adjusted standardized differences in {_label(key)} between arms (a − b) with 95% "
+                f"confidence intervals; each panel names the arm each side of zero favours.")
 
         guarded(f"forest_{key}", forest)
 
@@ -278,6 +275,26 @@ def make_figures(
 
         guarded(f"heatmap_{key}", heat)
     return figs
+
+
+def _between_arm_forest(eff: pd.DataFrame, key: str, measure: str) -> Figure:
+    """One forest panel per contrast "a - b" on a shared axis, each with its own "favours a / favours b" words."""
+    contrasts = list(dict.fromkeys(eff["contrast"].astype(str)))
+    lo = float(np.nanmin(eff["ci_low"].to_numpy(dtype=float)))
+    hi = float(np.nanmax(eff["ci_high"].to_numpy(dtype=float)))
+    pad = 0.08 * max(hi - lo, 0.1)
+    fig, axes = plt.subplots(len(contrasts), 1, figsize=(7.0, 0.5 + 1.25 * len(contrasts)), squeeze=False,
+                             layout="constrained")
+    for i, (c, ax) in enumerate(zip(contrasts, axes[:, 0], strict=True)):
+        parts = [p.strip() for p in c.split(" - ")]
+        compare = (parts[0], parts[1]) if len(parts) == 2 else None
+        last = i == len(contrasts) - 1
+        _plot.forest(eff[eff["contrast"].astype(str) == c], label="contrast", weight=None, instrument=key,
+                     compare=compare, ax=ax,
+                     xlabel=f"{_measure_name(measure)} (a − b), baseline-adjusted" if last else "")
+        ax.set_xlim(min(lo - pad, -pad), max(hi + pad, pad))
+    fig.suptitle(f"{_label(key)}: differences between arms", fontweight="bold")
+    return fig
 
 
 def _arm_order(tabs: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -359,7 +376,8 @@ table.mo-table{border-collapse:collapse;font-size:.82em;white-space:nowrap}
 table.mo-table th,table.mo-table td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;text-align:left}
 table.mo-table th{position:sticky;top:0;background:#f6f8fa}
 table.mo-table .num{text-align:right;font-variant-numeric:tabular-nums}
-nav ul{columns:2}code{background:#f3f3f3;padding:0 .2em}
+nav ul{columns:2;font-size:.92em}nav li.sub{margin-left:1.2em;font-size:.92em}
+code{background:#f3f3f3;padding:0 .2em}
 """
 
 
@@ -405,8 +423,12 @@ def render_html(
     options: Mapping[str, Any] | None = None,
     digits: int = 2,
     max_rows: int = 300,
+    paper_html: str = "",
+    paper_toc: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """One self-contained HTML page: data summary, validation, figures (base64 PNG), tables, methods, notes."""
+    """One self-contained HTML page: a table of contents, data summary, validation, figures (base64 PNG), the
+    paper's tables and outcome definitions (``paper_html``, listed in ``paper_toc``), every analysis table,
+    methods and notes."""
     esc = html.escape
     versions = package_versions()
     out = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -415,9 +437,18 @@ def render_html(
            f"<h1>{esc(title)}</h1>",
            f'<p class="meta">Generated {_dt.date.today().isoformat()} by massage_outcomes '
            f"{esc(versions['massage_outcomes'])}" + (f" from <code>{esc(source)}</code>" if source else "") + ".</p>"]
+    def short(caption: str) -> str:
+        head = caption.split(". ")[0].split("; ")[0]
+        return head if len(head) <= 72 else head[:70].rsplit(" ", 1)[0] + " …"
+
+    fig_toc = "".join(f'<li class="sub"><a href="#f-{esc(k)}">Figure {i}. {esc(short(c))}</a></li>'
+                      for i, (k, (_f, c)) in enumerate(figures.items(), start=1))
     out.append('<nav><strong>Contents</strong><ul><li><a href="#data">Data</a></li><li><a href="#figures">Figures'
-               '</a></li>' + "".join(f'<li><a href="#t-{esc(k)}">{esc(TABLE_TITLES.get(k, k))}</a></li>'
-                                     for k in tabs) + '<li><a href="#methods">Methods</a></li></ul></nav>')
+               '</a></li>' + fig_toc
+               + "".join(f'<li><a href="#{esc(a)}">{esc(t)}</a></li>' for a, t in paper_toc)
+               + '<li><a href="#tables">Analysis tables</a></li>'
+               + "".join(f'<li class="sub"><a href="#t-{esc(k)}">{esc(TABLE_TITLES.get(k, k))}</a></li>'
+                         for k in tabs) + '<li><a href="#methods">Methods</a></li></ul></nav>')
     out.append('<h2 id="data">Data</h2>')
     out.append(f"<p>{_dataset_summary(ds)}</p>")
     if validation is not None:
@@ -432,13 +463,15 @@ def render_html(
     out.append('<h2 id="figures">Figures</h2>')
     if not figures:
         out.append('<p class="note">No figures could be drawn (see the notes under Methods).</p>')
-    for name, (fig, caption) in figures.items():
+    for i, (name, (fig, caption)) in enumerate(figures.items(), start=1):
         png = fig if isinstance(fig, bytes) else _fig_png(fig)
         b64 = base64.b64encode(png).decode("ascii")
         out.append(f'<figure id="f-{esc(name)}"><img alt="{esc(caption)}" src="data:image/png;base64,{b64}">'
-                   f"<figcaption>{esc(caption)}</figcaption></figure>")
+                   f"<figcaption><strong>Figure {i}.</strong> {esc(caption)}</figcaption></figure>")
+    if paper_html:
+        out.append(paper_html)
 
-    out.append("<h2>Tables</h2>")
+    out.append('<h2 id="tables">Analysis tables</h2>')
     for name, frame in tabs.items():
         out.append(f'<h3 id="t-{esc(name)}">{esc(TABLE_TITLES.get(name, name))}</h3>')
         if _tables.is_note(frame):
@@ -496,8 +529,10 @@ def write_report(
     options: Mapping[str, Any] | None = None,
     summary_options: Mapping[str, Any] | None = None,
     primary_visit: str | None = None,
+    disposition_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write tables (``tables/``), figures (``figures/*.png``) and ``report.html`` into ``out``.
+    """Write tables (``tables/``), figures (``figures/*.png``, the flow diagram also as SVG), ``report.html`` and,
+    with ``"docx"`` in ``formats``, ``report.docx`` into ``out``.
 
     Parameters
     ----------
@@ -505,14 +540,18 @@ def write_report(
     out : output directory (created if needed).
     tables : precomputed :func:`~massage_outcomes.tables.summary_tables` (computed here when None, with
         ``summary_options``).
-    formats : table file formats.
+    formats : table file formats; ``"docx"`` also writes the Word report ``report.docx`` (flow diagram, the
+        paper's tables as Word tables, figures, methods with the CONSORT-Outcomes statements; captions numbered).
     validation : a :class:`~massage_outcomes.ValidationReport` to show in the report.
     problems, methods : dicts filled by ``summary_tables`` (the methods section is built from ``methods``).
+    disposition_options : keyword options of :func:`~massage_outcomes.disposition` for the flow diagram
+        (``screened``, ``excluded``, ``events``, ...).
 
     Returns
     -------
     dict
-        ``html`` (path of report.html), ``tables`` (list of table paths), ``figures`` (list of PNG paths).
+        ``html`` (path of report.html), ``tables`` (list of table paths), ``figures`` (list of PNG paths) and
+        ``docx`` (path of report.docx, or None).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -520,21 +559,71 @@ def write_report(
     methods = {} if methods is None else methods
     if tables is None:
         tables = _tables.summary_tables(ds, problems=problems, methods=methods, **dict(summary_options or {}))
-    table_paths = _tables.write_tables(tables, out / "tables", formats=formats)
-    figs = make_figures(ds, tables, problems=problems, primary_visit=primary_visit)
+    want_docx = "docx" in formats
+    table_paths = _tables.write_tables(tables, out / "tables", formats=[f for f in formats if f != "docx"] or ["csv"])
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
+    paper = _manuscript_parts(ds, tables, fig_dir, problems=problems, methods=methods, primary_visit=primary_visit,
+                              summary_options={**dict(options or {}), **dict(summary_options or {})},
+                              disposition_options=disposition_options)
+    figs = {**paper["figures"], **make_figures(ds, tables, problems=problems, primary_visit=primary_visit)}
     pngs: dict[str, tuple[bytes, str]] = {}
-    fig_paths = []
+    fig_paths = list(paper["paths"])
     for name, (fig, caption) in figs.items():
         png = _fig_png(fig)
         path = fig_dir / f"{name}.png"
-        path.write_bytes(png)
-        fig_paths.append(path)
+        if path not in fig_paths:  # the flow diagram is already saved at 300 dpi (with its SVG)
+            path.write_bytes(png)
+            fig_paths.append(path)
         pngs[name] = (png, caption)
+    toc, paper_html = paper["html"]
     page = render_html(ds, tables, pngs, title=title, source=source, validation=validation, methods=methods,
-                       problems=problems, options=options)
+                       problems=problems, options=options, paper_html=paper_html, paper_toc=toc)
     html_path = out / "report.html"
     html_path.write_text(page, encoding="utf-8")
-    return {"html": html_path, "tables": table_paths, "figures": fig_paths}
+    docx_path = None
+    if want_docx:
+        from massage_outcomes import manuscript
+
+        docx_path = manuscript.write_docx(out / "report.docx", ds, tables, pngs, paper=paper["tables"],
+                                          reporting=paper["reporting"], methods=methods, problems=problems,
+                                          options=options, title=title, source=source, display=_display)
+    return {"html": html_path, "tables": table_paths, "figures": fig_paths, "docx": docx_path}
+
+
+def _manuscript_parts(ds: Any, tables: Mapping[str, pd.DataFrame], fig_dir: Path, *, problems: dict[str, str],
+                      methods: Mapping[str, str], primary_visit: str | None,
+                      summary_options: Mapping[str, Any] | None,
+                      disposition_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The flow diagram (PNG and SVG), the CONSORT-Outcomes statements and the paper's tables; each guarded."""
+    from massage_outcomes import consort, manuscript
+    from massage_outcomes.consort_outcomes import consort_outcomes
+
+    figures: dict[str, tuple[Figure, str]] = {}
+    paths: list[Path] = []
+    disp = None
+    if "arm" in ds.subjects.columns and ds.subjects["arm"].notna().any():
+        try:
+            fig, caption, disp = manuscript.consort_figure(ds, primary_visit=primary_visit, options=disposition_options)
+            saved = consort.save(fig, fig_dir / "consort")
+            paths += [saved["png"], saved["svg"]]
+            figures["consort"] = (fig, caption)
+        except Exception as exc:  # noqa: BLE001 - the flow diagram must not sink the report
+            problems["figure consort"] = f"{type(exc).__name__}: {exc}"
+    reporting = None
+    opts = dict(summary_options or {})
+    try:
+        reporting = consort_outcomes(ds, primary_visit=primary_visit, disposition=disp,
+                                     instruments=opts.get("instruments"),
+                                     thresholds=opts.get("thresholds", ("mcid", 0.3, 0.5)),
+                                     adjust=opts.get("adjust", "holm") or "none", level=opts.get("level", 0.95))
+    except Exception as exc:  # noqa: BLE001
+        problems["CONSORT-Outcomes"] = f"{type(exc).__name__}: {exc}"
+    try:
+        paper = manuscript.paper_tables(ds, tables, methods=methods, reporting=reporting)
+    except Exception as exc:  # noqa: BLE001
+        problems["paper tables"] = f"{type(exc).__name__}: {exc}"
+        paper = []
+    return {"figures": figures, "paths": paths, "reporting": reporting, "tables": paper,
+            "html": manuscript.html_sections(paper, reporting)}
 

@@ -509,8 +509,21 @@ def _group_column(subjects: pd.DataFrame, by: str | None) -> str:
     raise ValueError("no arm, intent or condition column to split Table 1 by; pass by=<subject column>")
 
 
+#: Table 1 labels of the canonical subject columns (a plan's or the caller's ``labels=`` win)
+TABLE1_LABELS = {"age": "age", "sex": "sex", "condition": "condition", "technique": "allocated technique",
+                 "intent": "intent", "clinic": "clinic"}
+TABLE1_UNITS: dict[str, str] = {}  # covariate units come from the study's plan or ``units=``
+
+
+def _table1_label(col: str, labels: Mapping[str, str], units: Mapping[str, str]) -> str:
+    label = labels.get(col) or TABLE1_LABELS.get(col) or str(col).replace("_", " ")
+    unit = units.get(col) if col in units else TABLE1_UNITS.get(col)
+    return f"{label}, {unit}" if unit else label
+
+
 def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str] | None = None,
-                   max_levels: int = 12) -> pd.DataFrame:
+                   max_levels: int = 12, smd: bool = False, labels: Mapping[str, str] | None = None,
+                   units: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Table 1: baseline characteristics per arm (and overall), descriptive only, with no significance tests.
 
     Rows: participants (N), each subject covariate (numeric: mean (SD); categorical with at most ``max_levels``
@@ -525,12 +538,19 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
     instruments : instruments whose baseline score to show (default: every instrument with baseline ratings).
     max_levels : categorical covariates with more levels (e.g. clinic in a large registry) are summarised by their
         number of levels only.
+    smd : add the column ``SMD``: the standardized mean difference between the groups on each characteristic's
+        first row (R tableone's convention, the average over pairs of groups with more than two; see
+        :func:`massage_outcomes.paper.standardized_differences`), as display text with two decimals.
+    labels, units : ``{column: label}`` and ``{column: unit}`` for the characteristics (``units={"age": "years"}``
+        prints "age, years");
+        default: a plan's ``labels``/``units`` kept in ``ds.source`` when the reader stored them, then the library's
+        names for its canonical columns; instruments are named and ranged from the registry.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``characteristic``, ``level``, one column per group (in the vocabulary's order) and ``overall``;
-        every cell is display text ("45.2 (11.0)", "31 (25.8%)").
+        Columns ``characteristic``, ``level``, one column per group (in the vocabulary's order) and ``overall``
+        (and ``SMD`` with ``smd=True``); every cell is display text ("45.2 (11.0)", "31 (25.8%)").
 
     Examples
     --------
@@ -546,10 +566,16 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
     cols: list[tuple[str, pd.Series]] = [(str(g), subjects[group].astype(object) == g) for g in groups]
     cols.append(("overall", pd.Series(True, index=subjects.index)))
     rows: list[dict[str, str]] = []
+    variable: list[str] = []  # the subject column or instrument of each row (for the SMD column)
+    source = getattr(ds, "source", None) or {}
+    labels = {**dict(source.get("labels") or {}), **dict(labels or {})}
+    units = {**dict(source.get("units") or {}), **dict(units or {})}
 
     def add(characteristic: str, level: str, fn: Callable[[pd.Series], str]) -> None:
         rows.append({"characteristic": characteristic, "level": level, **{name: fn(mask) for name, mask in cols}})
+        variable.append(current)
 
+    current = ""
     add("participants", "N", lambda m: str(int(m.sum())))
     for col in subjects.columns:
         if col in _SKIP_SUBJECT_COLUMNS or col == group:
@@ -557,7 +583,8 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
         s = subjects[col]
         if s.isna().all():
             continue
-        label = str(col).replace("_", " ")
+        current = str(col)
+        label = _table1_label(str(col), labels, units)
         if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype) \
                 and not pd.api.types.is_bool_dtype(s):
             add(label, "mean (SD)", partial(_cell_mean_sd, s))
@@ -567,14 +594,15 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
         levels = _order(s)
         if len(levels) <= 1 and col in ("study", "condition", "technique", "intent") and not s.isna().any():
             if len(levels) == 1:
-                rows.append({"characteristic": label, "level": str(levels[0]),
+                rows.append({"characteristic": label, "level": str(levels[0]).replace("_", " "),
                              **{name: ("all" if m.any() else "–") for name, m in cols}})
+                variable.append("")
             continue
         if len(levels) > max_levels:
             add(label, "distinct values", partial(_cell_distinct, s))
             continue
         for lv in levels:
-            add(label, str(lv), partial(_cell_level, s, lv))
+            add(label, str(lv).replace("_", " "), partial(_cell_level, s, lv))
         if s.isna().any():
             add(label, "missing", partial(_cell_missing, s))
 
@@ -589,15 +617,18 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
             merged = subjects[["study", "subject"]].merge(b[["study", "subject", "value"]], how="left",
                                                           on=["study", "subject"])
             vals = pd.Series(merged["value"].to_numpy(dtype=float), index=subjects.index)
+            current = str(key)
             try:
                 from massage_outcomes import instruments as _inst
 
                 inst = _inst.get(str(key))
-                label = f"{inst.name} at baseline ({inst.min:g}–{inst.max:g})"
+                arrow = "lower is better" if inst.direction == "lower" else "higher is better"
+                label = f"{inst.name} at baseline ({inst.min:g}–{inst.max:g} {inst.unit}, {arrow})"
             except Exception:  # noqa: BLE001 - unregistered instrument: keep its key
                 label = f"{key} at baseline"
             add(label, "mean (SD)", partial(_cell_mean_sd, vals))
             add(label, "measured", partial(_cell_measured, vals))
+    current = ""
     sessions = getattr(ds, "sessions", None)
     if sessions is not None and len(sessions):
         counts = sessions.groupby(["study", "subject"], observed=True).size().rename("k").reset_index()
@@ -608,7 +639,31 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
             th = sessions[["study", "subject", "therapist"]].dropna()
             per = subjects[["study", "subject"]].reset_index().merge(th, on=["study", "subject"])
             add("therapists", "number", lambda m: str(int(per.loc[per["index"].isin(m[m].index), "therapist"].nunique())))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if smd:
+        table["SMD"] = _smd_column(ds, group, variable)
+    return table
+
+
+def _smd_column(ds: Any, group: str, variable: Sequence[str]) -> list[str]:
+    """The SMD of each row's variable on its first row ("" elsewhere, and for rows without a variable)."""
+    from massage_outcomes.paper import standardized_differences
+
+    design = {"technique", "intent"} if group == "arm" else set()  # fixed by the allocation: no balance to show
+    wanted = [v for v in dict.fromkeys(variable) if v and v not in design]
+    subj_vars = [v for v in wanted if v in ds.subjects.columns]
+    inst_vars = [v for v in wanted if v not in ds.subjects.columns]
+    try:
+        table = standardized_differences(ds, by=group, variables=subj_vars, instruments=inst_vars)
+    except DataValidationError:  # fewer than two groups: no SMD to show
+        return [""] * len(variable)
+    smd = dict(zip(table["variable"], table["smd"], strict=True))
+    out, seen = [], set()
+    for v in variable:
+        first = bool(v) and v not in seen
+        seen.add(v)
+        out.append(_fmt_float(float(smd[v]), 2) if first and v in smd and np.isfinite(smd[v]) else "")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- summary tables
@@ -763,9 +818,13 @@ def summary_tables(
     adjust = adjust or "none"
     result: dict[str, pd.DataFrame] = {}
     tick("table1_baseline")
-    result["table1_baseline"] = _guard("table1_baseline", lambda: baseline_table(ds, instruments=instruments), problems)
+    with_smd = len(_arms(ds)) >= 2
+    result["table1_baseline"] = _guard("table1_baseline", lambda: baseline_table(ds, instruments=instruments,
+                                                                                 smd=with_smd), problems)
     methods["table1_baseline"] = ("Baseline characteristics per arm (Table 1): counts with percentages, means with "
-                                  "SDs, sessions attended as median [IQR]; no significance tests (CONSORT).")
+                                  "SDs, sessions attended as median [IQR]; no significance tests (CONSORT)"
+                                  + ("; balance as standardized mean differences (R tableone's convention: the "
+                                     "average over pairs of arms)." if with_smd else "."))
 
     arms = _arms(ds)
     try:
