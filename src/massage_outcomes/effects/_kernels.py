@@ -5,8 +5,9 @@ Every function here runs on numpy/scipy/pandas unless numba is installed (the op
 from which the compiled kernel of :mod:`~massage_outcomes.effects._compiled` measured at least twice and 5 ms
 faster, warm, in ``benchmarks/bench_kernels.py`` (the numbers are in ``benchmarks/RESULTS.md``). Below those
 sizes, which include every sample data set and table of this package, numba is not even imported: importing
-it and loading the cached kernels costs 0.5-3 s (quiet to busy machine), compiling them on a new machine
-about ten, and a few milliseconds saved per call would not earn that back.
+it costs 0.44 s and the first compiled calls (loading the cached kernels, starting the threads) 1.8 s on the
+quiet machine (several times that under load), compiling them on a new machine about ten, and a few
+milliseconds saved per call would not earn that back.
 
 The answer does not depend on the path: group codes are the same integers, moments and bootstrap sums the same
 bits (the numpy path sums over the same fixed row chunks, and draws the same xoshiro256** streams with the same
@@ -45,23 +46,24 @@ if MODE not in _MODES:
     MODE = "auto"
 
 # The size from which each kind runs compiled (MODE "auto"): the smallest measured size from which the compiled
-# call, warm, was at least 2x and 5 ms faster than the numpy path in both runs of benchmarks/bench_kernels.py
-# (2026-11-27, 2 vCPUs under load 6-7, numba on two threads; numpy vs compiled, best of 3 and of 5):
+# call, warm, was at least 2x and 5 ms faster than the numpy path, in benchmarks/bench_kernels.py on the quiet
+# 2-vCPU machine (2026-11-27, load 1.1-1.3, numba on two threads, best of 5; numpy vs compiled; the two runs
+# under load 6-7 gave the same or smaller sizes, see benchmarks/RESULTS.md):
 THRESHOLDS: dict[str, int] = {
-    # row indices drawn (B × rows): 400k: 13.8 vs 0.63 ms (at 120k 2.2 vs 0.22 ms saves 2 ms)
-    "resample": 400_000,
-    # groups with df ≤ NCT_DF_MAX (both exact limits, p-value): 300: 7.7-11.9 vs 0.55-0.83 ms (100: 1.5 vs 0.3 ms)
-    "nct": 300,
-    # rows of Arrow string labels factorized: 300k: 26-40 vs 10-15 ms (100k: 3.6-16 vs 1.5-1.6 ms)
+    # row indices drawn (B × rows): 1.2M: 14.3 vs 1.5 ms (400k: 4.98 vs 0.65 ms)
+    "resample": 1_200_000,
+    # groups with df ≤ NCT_DF_MAX (both exact limits, p-value): 1000: 8.71 vs 0.96 ms (300: 2.97 vs 0.46 ms)
+    "nct": 1_000,
+    # rows of Arrow string labels factorized: 300k: 8.9 vs 2.1 ms (100k: 3.1 vs 1.1 ms)
     "factorize": 300_000,
-    # rows of Arrow string arm labels matched: 300k: 15-23 vs 2.2-11 ms (100k: 2.4 vs 0.7 ms)
+    # rows of Arrow string arm labels matched: 300k: 6.28 vs 1 ms (100k: 2.07 vs 0.5 ms)
     "match": 300_000,
-    # rows whose Categorical key codes are combined: 1M: 17-32 vs 3-15 ms (300k: 2.5-3 vs 0.9-1.1 ms)
+    # rows whose Categorical key codes are combined: 1M: 6.72 vs 1.6 ms (300k: 1.67 vs 0.75 ms)
     "combine": 1_000_000,
-    # rows binned into (group, arm): 1M: 11-25 vs 0.5-0.66 ms (100k: 0.6-1.0 vs 0.05 ms)
+    # rows binned into (group, arm): 1M: 6.58 vs 0.53 ms (100k: 0.506 vs 0.05 ms)
     "arm_bins": 1_000_000,
-    # rows summed into per-group moments: 300k: 8.3-13 vs 1.1-1.3 ms (100k: 1.3-2.1 vs 0.5-0.7 ms)
-    "moments": 300_000,
+    # rows summed into per-group moments: 1M: 13.4 vs 2.8 ms (300k: 3.66 vs 0.92 ms)
+    "moments": 1_000_000,
 }
 
 _COMPILED: ModuleType | None = None
