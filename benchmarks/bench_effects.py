@@ -17,101 +17,25 @@
     Continuous data need all 2,000 × 100k = 200M row indices drawn and summed. In numpy that cost about 3.5 ns
     per index however the chunks were sized (tried: 8k-256k draws per chunk, preallocated buffers, complex64
     gathers, uint16 bounded integers, float-to-index conversion, bincount counts times a matrix product), i.e.
-    ~0.7 s, about 26x pingouin. Now a compiled (numba) kernel draws each index (xoshiro256** per resample,
-    Lemire's bounded integers with rejection: exactly uniform) and adds the row into the resample's sums without
-    an index array, parallel over resamples (``effects/_kernels.py``); a line with numba on one thread shows the
-    CPU cost without the parallel overhead.
+    ~0.7 s, about 26x pingouin. With the ``[fast]`` extra a compiled (numba) kernel draws each index
+    (xoshiro256** per resample, Lemire's bounded integers with rejection: exactly uniform) and adds the row into
+    the resample's sums without an index array, parallel over resamples (``effects/_compiled.py``); a line with
+    numba on one thread shows the CPU cost without the parallel overhead.
 
-Measured 2026-11-27 09:50-10:05 UTC on the 2-vCPU machine, load 0.5-1.1 (another job on and off), five full
-runs (``--repeat 5``; ranges over the runs; "CPU" = ratio of process CPU seconds):
-
-(a) ours 24-33 ms, 0.25-0.45x the bare groupby by+arm (67-105 ms); 5.7-10.6x the pingouin loop (0.16-0.25 s
-    for 35 groups).
-(b) exact intervals (default), string labels: 41-53x wall, 36-46x CPU (ours 38-47 ms, pingouin loop 1.7-2.0 s);
-    ci="normal" (like for like with compute_esci): 44-60x wall, 41-55x CPU; Categorical therapist/arm, exact:
-    77-92x wall, 66-80x CPU. Goal 100x: NOT met. Before this session: 17x (string labels), 26x (Categoricals).
-    Where the time went: exact nct limits 39-44 ms -> 6-8 ms (the same secant iteration compiled, the CDF from
-    the AS 243 series for df <= 300, one incomplete beta per group); factorizing 1M string labels 25 ms ->
-    11-15 ms (compiled hash over the Arrow buffers; near this machine's memory bandwidth); combining the key
-    codes ~7.5 -> ~2.5 ms; arm labels 19 -> 4-7 ms; moments per group 8-14 -> 2-5 ms (the same bits as
-    bincount). Left for string labels, roughly: 12 ms factorizing, 6 ms intervals (nct 5, p-values 1), 4 ms
-    moments, 4 ms arm labels, 3 ms combining codes, the rest in pandas and small arrays.
-(c) integer data: 72-98x wall and CPU. Continuous data, 2 threads: 65-91x wall, 42-51x CPU (ours 0.19-0.28 s
-    wall, 0.33-0.44 s CPU: the two vCPUs scale poorly); numba on one thread: 52-57x wall and CPU (0.32-0.36 s;
-    44x in one disturbed run). Before: 26x. Intervals agree with pingouin within 0.19-0.20 bootstrap SE on the
-    timed groups (pingouin rounds to 2 decimals).
-
-A run on the quiet machine at 10:40 UTC (``--repeat 3``, bench_effects.last.json): (a) 0.21x the groupby by+arm,
-11.7x pingouin; (b) exact 47.6x (34 ms vs 1.64 s), normal 53.6x, Categorical 80.8x; (c) integer 59.6x,
-continuous 81.4x wall / 50.4x CPU, 50.7x on one thread.
-
-2026-11-27 10:43-10:44 UTC, after the parallel row passes (three runs of ``--repeat 3``, load ~0.9: another job
-held about one vCPU; bench_effects.last.json is the third run). The pingouin loop of (b) took 1.8-2.3 s here.
-(b) exact, string labels: 65-81x wall (ours 24-29 ms), 41-56x CPU; ci="normal": 76-104x wall, 52-74x CPU;
-    Categorical therapist/arm, exact: 95-121x wall (18.5-19 ms), 69-91x CPU. 100x for the default (exact,
-    strings): NOT met. What changed: the string factorization learns the labels on the first 16k rows, then
-    looks the other rows up read-only in parallel over fixed 64k-row blocks, and rows with a new label are
-    numbered serially in row order (the codes of one serial pass on any thread count); short labels (<= 8
-    bytes) are keyed by one word and matched by hash and length alone (a bijection there): 12.7 ms -> 6.7-7.3
-    ms on one thread, 4.3-5.8 ms on two; key combination parallel and renumbered in place in int32: ~3 ->
-    1.35-1.6 ms; arm labels as int8 with unclamped loads: 4-7 -> 2.0-2.6 ms; uniques sorted by Arrow and
-    log-beta once per distinct df: ~1.3 ms less. Every result is bit for bit what it was before. Left, measured
-    on the (b) data on a quiet moment (total 20.6 ms): factorizing 4.3, combining 1.35, the rest of the keys
-    1.3, arm labels 2.1, moments 4.0, intervals 5.5 (noncentral t ~4, p-values, J and se ~1.5), the rest
-    ~2. The moments stay serial: summed over fixed row chunks in parallel (same bits on any thread count,
-    ``_kernels.MOMENT_CHUNK``) they took 2.4-2.6 ms, but regrouping the sums moved a near-zero g (-5.9e-6) by
-    1.3e-10 of itself (1.4e-15 absolute), beyond the 1e-12 relative stability required, so that is off by
-    default. 100x needs ~17 ms at these pingouin times: it would take fusing the label, arm and moment passes
-    into one (several row passes fewer), not more threads on this 2-vCPU machine, where the CPU ratio falls
-    as threads are added. (a) 0.16-0.21x the groupby, 12-15x pingouin; (c) integer 72-75x, continuous 62-107x
-    wall, 41-59x CPU, 52-59x on one thread (code unchanged by this work; the ratio moves with pingouin's
-    time: a run minutes before gave 44.7x wall, pingouin extrapolated to 14.2 s against 19.9 s in the run
-    of 10:40, ours 0.32 s on one thread in both).
-
-2026-11-27 11:40-12:30 UTC, after a second round on (b). With the final code, fourteen runs between 12:04 and
-12:30 (eleven ``--only b --repeat 5``, three full ``--repeat 3``; bench_effects.last.json is the full run of
-12:17); the pingouin loop of (b) took 1.60-2.10 s in them. The machine went through busy phases (another tenant: the
-same call took 13.3 ms in one minute and 17-24 ms in the next, with no change and no page faults), and those
-hit our memory-bound passes harder than pingouin's interpreter-bound loop.
-(b) exact (default), string labels: 87-129x wall, median 101.5x, >= 100x in 9 of 14 runs (ours 13.5-21.6
-    ms); 48-74x CPU. ci="normal" (like for like: pingouin's compute_esci is a normal-approximation interval):
-    108-159x wall in 13 of 14, 99.8x in one. Categorical therapist/arm, exact: 127-188x. Interleaved in one
-    session, the same call took 19.5 ms with the code of 10:45 and 13.4 ms now (best of 25, three
-    alternations, quiet minutes).
-    What changed, each checked bit for bit unless said:
-    - noncentral-t limits: each group's series terms (they depend on |t| and df only) computed once and
-      shared by both limits and every secant step: the kernel 2.9 -> 2.0 ms;
-    - the p-value of the pooled t taken from the interval's own incomplete beta (p = 1 - I_x(1/2, df/2)
-      where p >= 1e-3, stdtr below; within 1.8e-12 of stdtr, which is the one off near t = 0 on df = 1): one
-      scipy call fewer (~1 ms), and the remaining large scipy calls in two halves on two threads (scipy
-      releases the GIL): the incomplete beta 1.04 -> 0.56 ms;
-    - moments summed per fixed 2**18-row chunk in parallel (``_kernels.MOMENT_CHUNK``): 4.2 -> 2.4 ms; the
-      same bits on any thread count and up to one chunk, closer to exact sums beyond it (worst mean error
-      8.9e-16 against 2.2e-15 for the row-order sum), so the earlier bit-identity with bincount was dropped;
-    - string look-up: short labels (<= 7 bytes) tagged by their bytes and length, tag and id side by side in
-      the table, matched inline, longer labels in a call: 5.9 -> 3.7 ms per 1M labels on one thread (the
-      serial learning loop had been 7x slower than it should, from an inlined probe function);
-    - between-group moments binned on the raw combined key codes (no renumbering pass), J and log-beta once
-      per distinct df by counting, uniques kept as an Arrow array, the key table built once: ~1.5-2 ms of
-      fixed cost less.
-    Tried and dropped, measured: (1) one kernel computing each row's combined key and arm bin inside both
-    moment passes (no code array written): 9.1 against 6.75 ms on one thread for the passes it replaced;
-    (2) the arm bins made in the key-combination pass: 4.69 against 4.37 ms (the 4 MB intermediates stay in
-    the 32 MB L3, so a separate pass over them is nearly free); (3) no validity array for columns without
-    nulls: slower in three alternations; (4) reciprocal tables for the series' divisions, and 0.5 - p for
-    expm1 in the series: no gain. Left (quiet, two threads, ~13.3 ms): label look-up ~2.2, arm labels ~1.7,
-    moments ~2.4, key combination ~1.1, noncentral t ~1.7, incomplete beta ~0.6, Python/pandas ~3.
-    (a) 0.10-0.15x the groupby by+arm, 16-26x pingouin; (c) integer 65-70x, continuous 90-104x wall /
-    49-58x CPU, 48-56x on one thread; intervals within 0.19-0.20 bootstrap SE of pingouin's.
+The sizes here are above ``massage_outcomes.effects._kernels.THRESHOLDS``, so with numba installed every kernel
+runs compiled, as it would for a user's data of this size; without numba the same numbers come from numpy/scipy.
+Measured results, and the history of how they were reached, are in ``benchmarks/RESULTS.md``.
 
 Run::
 
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/bench_effects.py [--repeat 3] [--boot-groups 4]
+        [--only a|b|c] [--quick] [--json PATH]
 
 Each timing (ours, pandas and the pingouin loops of (a) and (b)) is the best of ``--repeat`` runs; the
 pingouin bootstrap of (c) runs once per group. (b) and (c) also report process (CPU) seconds and their
-ratio, steadier than wall time when other jobs share the machine. Results are also written to
-benchmarks/bench_effects.last.json.
+ratio, steadier than wall time when other jobs share the machine. ``--quick`` runs a tenth of the rows (a
+smoke test of the script, not a measurement). Results are written as JSON to ``benchmarks/_out/bench_effects.json``
+(ignored by git) or ``--json PATH``; ``python benchmarks/results.py PATH`` renders them into RESULTS.md.
 """
 
 from __future__ import annotations
@@ -126,7 +50,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from massage_outcomes.effects import _kernels
 from massage_outcomes.effects.api import grouped_effects
+
+OUT = Path(__file__).with_name("_out")
+SCALE = 1.0  # --quick: 0.1
 
 CONDITIONS = ["low_back_pain", "sciatica", "tension_headache", "migraine", "carpal_tunnel", "tmj", "post_surgical_rehab"]
 TECHNIQUES = ["deep_tissue", "myofascial_release", "trigger_point", "sports", "swedish"]
@@ -196,7 +124,7 @@ def ours(frame: pd.DataFrame, by: list[str], **kw: object) -> tuple[pd.DataFrame
 
 
 def bench_a(repeat: int) -> dict[str, float]:
-    frame = make_frame(1_000_000, integer=False)
+    frame = make_frame(int(1_000_000 * SCALE), integer=False)
     by = ["condition", "technique"]
     t_ours = best_of(lambda: ours(frame, by, ci="exact"), repeat)
     t_floor3 = best_of(lambda: frame.groupby(by + ["arm"], observed=True)["change"].agg(["count", "mean", "var"]), repeat)
@@ -211,7 +139,7 @@ def bench_a(repeat: int) -> dict[str, float]:
 
 
 def bench_b(repeat: int, sample_groups: int | None) -> dict[str, float]:
-    frame = make_frame(1_000_000, therapists=715, integer=False, seed=2)  # 715 x 7 conditions = 5,005 groups
+    frame = make_frame(int(1_000_000 * SCALE), therapists=715, integer=False, seed=2)  # 715 x 7 conditions = 5,005 groups
     by = ["therapist", "condition"]
     tab, res, _ = ours(frame, by, ci="exact")
     t_ours = best_of(lambda: ours(frame, by, ci="exact"), repeat)
@@ -243,7 +171,7 @@ def bench_b(repeat: int, sample_groups: int | None) -> dict[str, float]:
 def bench_c(repeat: int, boot_groups: int, integer: bool) -> dict[str, float | list[float]]:
     import pingouin as pg
 
-    frame = make_frame(100_000, integer=integer, seed=3)
+    frame = make_frame(int(100_000 * SCALE), integer=integer, seed=3)
     by = ["condition", "technique"]
     B = 2000
 
@@ -297,6 +225,26 @@ def bench_c(repeat: int, boot_groups: int, integer: bool) -> dict[str, float | l
     }
 
 
+def meta(args: argparse.Namespace) -> dict[str, object]:
+    """What a result needs to be read later: when, where, with what."""
+    import datetime
+    import os
+    import subprocess
+    import sys
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "script": "bench_effects.py", "utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+        "commit": commit, "args": " ".join(sys.argv[1:]), "load_average": os.getloadavg()[0],
+        "cpus": os.cpu_count(), "numba": _kernels.HAVE_NUMBA, "quick": bool(args.quick),
+        "package": str(Path(_kernels.__file__).parents[2]),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
@@ -305,8 +253,12 @@ def main() -> None:
     ap.add_argument("--boot-groups", type=int, default=4,
                     help="pingouin bootstrap groups timed in (c) and extrapolated linearly (no shared set-up cost)")
     ap.add_argument("--only", choices=["a", "b", "c"], default=None)
+    ap.add_argument("--quick", action="store_true", help="a tenth of the rows: checks the script, measures nothing")
+    ap.add_argument("--json", type=Path, default=OUT / "bench_effects.json", help="where the results go")
     args = ap.parse_args()
-    results: dict[str, object] = {}
+    global SCALE
+    SCALE = 0.1 if args.quick else 1.0
+    results: dict[str, object] = {"meta": meta(args)}
     if args.only in (None, "a"):
         results["a"] = bench_a(args.repeat)
         print("(a)", json.dumps(results["a"], indent=1), flush=True)
@@ -321,10 +273,8 @@ def main() -> None:
         print("(c, integer)", json.dumps(results["c_integer"], indent=1), flush=True)
         results["c_continuous"] = bench_c(args.repeat, args.boot_groups, integer=False)
         print("(c, continuous)", json.dumps(results["c_continuous"], indent=1), flush=True)
-    out = Path(__file__).with_name("bench_effects.last.json")
-    previous = json.loads(out.read_text()) if out.exists() and args.only else {}
-    previous.update(results)  # --only refreshes its own entries and keeps the others
-    out.write_text(json.dumps(previous, indent=1, default=float) + "\n")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1, default=float) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,23 +9,7 @@ the read is the reader's peak working memory. The file is generated once from ``
 conditions, techniques, therapists, clinics; pre/post session ratings) under ``benchmarks/_data/`` (not
 committed).
 
-How ``mo.read`` gets there (5M rows, 641 MB, 2 cores, 2026-11-27):
-
-- the file is cut at line ends into one byte range per core and each range is streamed by its own pyarrow
-  reader, with every column type fixed from the first block (was one single-threaded stream: ~2x the time);
-- the reader that sniffs the types is freed at once and the ranges use 1 MB blocks (a live sniffing reader held
-  ~300 MB, 8 MB blocks another ~0.2-0.3 GB);
-- Arrow columns become pandas columns one per thread, each freed once converted (``Table.to_pandas`` took
-  1.4-2.5 s; this 0.9-1.1 s);
-- validation and table building make fewer passes over the rows (codes kept when categories are already clean,
-  one first-row table shared by all complete columns, in-place group codes, numpy scatter instead of groupby),
-  and the three cross-row checks (subject conflicts, session conflicts, duplicate keys) run side by side.
-
-Measured on a quiet machine, best of 3, one run (10:30 UTC): pandas (pyarrow) 3.47 s, ``mo.read`` 5.43 s:
-**1.57x** (goal 2x; was 3.37x); peak 1.40 GB for a 0.54 GB Dataset: **2.58x** (goal 3x; pandas itself peaks at
-2.27x its frame). Other runs today: 1.64x and 1.79x. The machine is shared and noisy (steal time, and memory
-that is slow the first time it is touched), so single timings vary by +-30%; the ratio, taken within one run,
-varies less.
+How ``mo.read`` gets there, and what it measured, is in ``benchmarks/RESULTS.md``.
 
 Usage::
 
@@ -145,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
-    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--json", type=Path, default=Path(__file__).with_name("_out") / "bench_read.json",
+                    help="where the results go (JSON)")
     args = ap.parse_args(argv)
     if args.child:
         _child(*args.child)
@@ -174,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     for k, v in summary.items():
         print(f"{k:>22}: {v:.3f}" if isinstance(v, float) else f"{k:>22}: {v}")
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=1))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(summary, indent=1))
     return 0
 
 

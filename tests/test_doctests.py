@@ -20,8 +20,14 @@ MODULES = sorted(
 )
 
 
+# modules that need an optional extra, and the package that extra brings
+OPTIONAL = {"massage_outcomes.effects._compiled": "numba"}  # [fast]
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
+    if name in OPTIONAL:
+        pytest.importorskip(OPTIONAL[name])
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     module = importlib.import_module(name)
     result = doctest.testmod(

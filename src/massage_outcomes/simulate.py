@@ -24,6 +24,7 @@ therapeutic - relaxation                0.4
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -32,6 +33,8 @@ from scipy import stats
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
+from massage_outcomes.dataset import Dataset
+from massage_outcomes.errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["simulate_trial", "simulate_clinic", "TRIAL_VISITS", "CLINIC_VISITS"]
 
@@ -87,10 +90,10 @@ _TRIAL_CROSS_CORR = {"intercept": 0.5, "slope": 0.5, "intercept_slope": -0.1}
 
 def _rng(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
     if rng is not None and seed is not None:
-        raise ValueError("pass either seed or rng, not both")
+        raise ArgumentError("pass either seed or rng, not both")
     if rng is not None:
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(...)); got {type(rng).__name__}")
+            raise ArgumentTypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(...)); got {type(rng).__name__}")
         return rng
     return np.random.default_rng(seed)
 
@@ -100,7 +103,7 @@ def _merge(defaults: Mapping[str, Any], override: Mapping[str, Any] | None) -> d
     out: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in defaults.items()}
     for key, value in (override or {}).items():
         if key not in out:
-            raise ValueError(f"unknown parameter {key!r}; known: {', '.join(sorted(out))}")
+            raise ArgumentError(f"unknown parameter {key!r}; known: {', '.join(sorted(out))}")
         if isinstance(out[key], dict) and isinstance(value, Mapping):
             out[key] = _merge(out[key], value)
         else:
@@ -144,18 +147,12 @@ def _random_effect_cov(params: Mapping[str, Mapping[str, Any]], cross: Mapping[s
     corr[1, 3] = corr[3, 1] = cross["slope"]
     corr[0, 3] = corr[3, 0] = corr[1, 2] = corr[2, 1] = cross["intercept_slope"]
     if np.linalg.eigvalsh(corr).min() <= 0:
-        raise ValueError("the random-effect correlations do not form a positive-definite matrix")
+        raise ArgumentError("the random-effect correlations do not form a positive-definite matrix")
     return corr * np.outer(sd, sd)
 
 
 def _dataset(subjects: pd.DataFrame, sessions: pd.DataFrame, outcomes: pd.DataFrame, truth: dict[str, Any],
-             source: dict[str, Any]) -> Any:
-    try:
-        from massage_outcomes.dataset import Dataset
-    except ImportError:  # pragma: no cover - until dataset.py lands
-        from types import SimpleNamespace
-
-        return SimpleNamespace(subjects=subjects, sessions=sessions, outcomes=outcomes, truth=truth, source=source)
+             source: dict[str, Any]) -> Dataset:
     return Dataset(subjects, sessions, outcomes, truth=truth, source=source)
 
 
@@ -216,7 +213,7 @@ def simulate_trial(
     time_shape: Literal["piecewise", "linear"] = "piecewise",
     n_therapists: int = 4,
     study: str = "SIM-TRIAL",
-) -> Any:
+) -> Dataset:
     r"""Simulate a three-arm randomized trial of massage for chronic low back pain, with known truth.
 
     Arms ``therapeutic`` (structural massage: each subject is allocated deep_tissue, myofascial_release or
@@ -343,25 +340,111 @@ def simulate_trial(
     True
     """
     gen = _rng(seed, rng)
+    spec = _trial_spec(n_per_arm, rmdq=rmdq, pain_nrs=pain_nrs, sessions=sessions, dropout=dropout,
+                       round_scores=round_scores, time_shape=time_shape, n_therapists=n_therapists, study=study)
+    people = _trial_people(gen, spec)
+    model = _TrialModel(spec, people, gen)
+    visit_values = _trial_visit_scores(model)
+    last_visit, dropout_week = _trial_dropout(gen, spec, visit_values)
+    n_visits = len(TRIAL_VISITS)
+    rows, vidx = np.repeat(np.arange(spec.n), n_visits), np.tile(np.arange(n_visits), spec.n)
+    observed = vidx <= last_visit[rows]
+    day = _TRIAL_WEEKS[vidx] * 7.0
+    parts = [_part(rows, inst, vidx, day, np.where(vidx == 0, 0, 3), None, visit_values[inst].ravel(), observed)
+             for inst in _TRIAL_INSTRUMENTS]
+    sess_tab, session_parts = _trial_sessions(model, dropout_week)
+    outcomes = _assemble(parts + session_parts, people.subject, study, list(TRIAL_VISITS))
+    n = spec.n
+    subjects = pd.DataFrame({
+        "study": study, "subject": people.subject, "arm": people.arm,
+        "condition": _cat(["low_back_pain"] * n, vocab.CONDITIONS), "clinic": None,
+        "technique": _cat(people.technique, vocab.TECHNIQUES), "intent": _cat(people.intent, vocab.INTENTS),
+        "age": people.age, "sex": people.sex,
+    })
+    subjects["clinic"] = pd.Series([None] * n, dtype="str")
+    truth = _trial_truth(model, last_visit)
+    return _dataset(subjects, sess_tab, outcomes, truth, source={"format": "simulated", "simulator": "simulate_trial",
+                                                                  "n_per_arm": spec.n_per_arm, "seed": seed})
+
+
+# ---- the steps of simulate_trial ---------------------------------------------------------------------------
+_TRIAL_INSTRUMENTS = ("rmdq", "pain_nrs")
+_TRIAL_WEEKS = np.array(list(TRIAL_VISITS.values()), dtype=float)
+_TRIAL_SESSION_WEEKS = np.arange(1, 11)
+
+
+@dataclass(frozen=True)
+class _TrialSpec:
+    """The checked options and merged parameters of one simulated trial."""
+
+    n_per_arm: int
+    n_therapists: int
+    params: dict[str, dict[str, Any]]
+    sessions: dict[str, Any]
+    dropout_on: bool
+    dropout: dict[str, Any]
+    cov: np.ndarray
+    time_shape: str
+    round_scores: bool
+    study: str
+
+    @property
+    def n(self) -> int:
+        return self.n_per_arm * len(_TRIAL_ARMS)
+
+    @property
+    def linear(self) -> bool:
+        return self.time_shape == "linear"
+
+
+def _trial_spec(n_per_arm: int, *, rmdq: Mapping[str, Any] | None, pain_nrs: Mapping[str, Any] | None,
+                sessions: Mapping[str, Any] | None, dropout: bool | Mapping[str, Any], round_scores: bool,
+                time_shape: str, n_therapists: int, study: str) -> _TrialSpec:
     if time_shape not in ("piecewise", "linear"):
-        raise ValueError(f"time_shape must be 'piecewise' or 'linear'; got {time_shape!r}")
-    linear = time_shape == "linear"
+        raise ArgumentError(f"time_shape must be 'piecewise' or 'linear'; got {time_shape!r}")
     n_per_arm = int(n_per_arm)
     if n_per_arm < 1:
-        raise ValueError(f"n_per_arm must be at least 1; got {n_per_arm}")
+        raise ArgumentError(f"n_per_arm must be at least 1; got {n_per_arm}")
     if int(n_therapists) < 1:
-        raise ValueError(f"n_therapists must be at least 1; got {n_therapists}")
+        raise ArgumentError(f"n_therapists must be at least 1; got {n_therapists}")
     params = {"rmdq": _merge(_TRIAL_DEFAULTS["rmdq"], rmdq), "pain_nrs": _merge(_TRIAL_DEFAULTS["pain_nrs"], pain_nrs)}
-    sess_p = _merge(_TRIAL_SESSION_DEFAULTS, sessions)
-    drop_on = dropout is not False
-    drop_p = _merge(_TRIAL_DROPOUT_DEFAULTS, dropout if isinstance(dropout, Mapping) else None)
-    cov = _random_effect_cov(params, _TRIAL_CROSS_CORR)
-    arms = _TRIAL_ARMS
-    n = n_per_arm * len(arms)
-    instruments_used = ("rmdq", "pain_nrs")
+    return _TrialSpec(
+        n_per_arm, int(n_therapists), params, _merge(_TRIAL_SESSION_DEFAULTS, sessions), dropout is not False,
+        _merge(_TRIAL_DROPOUT_DEFAULTS, dropout if isinstance(dropout, Mapping) else None),
+        _random_effect_cov(params, _TRIAL_CROSS_CORR), time_shape, bool(round_scores), study,
+    )
 
-    # ---- subjects -------------------------------------------------------------------------------------
-    arm_idx = np.repeat(np.arange(len(arms)), n_per_arm)
+
+@dataclass(frozen=True, eq=False)
+class _TrialPeople:
+    """Subjects (randomized arm, technique, intent, age, sex), therapists and the realized random effects."""
+
+    arm_idx: np.ndarray
+    arm: np.ndarray
+    subject: np.ndarray
+    technique: np.ndarray
+    intent: np.ndarray
+    age: np.ndarray
+    sex: np.ndarray
+    th_names: list[str]
+    th_effects: dict[str, np.ndarray]
+    th_drop: np.ndarray
+    th_row: np.ndarray
+    re: np.ndarray
+    re_drop: np.ndarray
+
+    @property
+    def has_therapist(self) -> np.ndarray:
+        return self.arm != "usual_care"
+
+    def per_subject(self, values: np.ndarray) -> np.ndarray:
+        """A therapist-level value for each subject (0 for usual care)."""
+        return np.where(self.has_therapist, values[self.th_row], 0.0)
+
+
+def _trial_people(gen: np.random.Generator, spec: _TrialSpec) -> _TrialPeople:
+    arms, n, nt = _TRIAL_ARMS, spec.n, spec.n_therapists
+    arm_idx = np.repeat(np.arange(len(arms)), spec.n_per_arm)
     arm_idx = arm_idx[gen.permutation(n)]  # randomization order
     arm = np.asarray(arms)[arm_idx]
     width = max(3, len(str(n)))
@@ -372,190 +455,220 @@ def simulate_trial(
     intent = np.where(arm == "usual_care", "control", arm)
     age = np.round(np.clip(gen.normal(47.0, 11.0, n), 20, 65)).astype(int)
     sex = np.where(gen.random(n) < 0.64, "female", "male")
-
     # therapists: n_therapists per massage arm, each massage subject with one therapist of their arm
-    nt = int(n_therapists)
     th_names = [f"TH{k + 1:02d}" for k in range(2 * nt)]  # 1..nt therapeutic, nt+1..2nt relaxation
-    th_effects = {k: gen.normal(0.0, params[k]["sd_therapist"], 2 * nt) for k in instruments_used}
-    th_drop = gen.normal(0.0, sess_p["sd_therapist"], 2 * nt)
-    has_th = arm != "usual_care"
+    th_effects = {k: gen.normal(0.0, spec.params[k]["sd_therapist"], 2 * nt) for k in _TRIAL_INSTRUMENTS}
+    th_drop = gen.normal(0.0, spec.sessions["sd_therapist"], 2 * nt)
     th_row = np.where(arm == "relaxation", nt, 0) + gen.integers(0, nt, n)
-    therapist = np.where(has_th, np.asarray(th_names, dtype=object)[th_row], np.asarray(None, dtype=object))
-
-    def per_subject(values: np.ndarray) -> np.ndarray:
-        return np.where(has_th, values[th_row], 0.0)
-
     # subject random effects (rmdq int, rmdq slope, pain int, pain slope) and the subject's drop effect
-    re = gen.multivariate_normal(np.zeros(4), cov, size=n, method="cholesky")
-    re_drop = gen.normal(0.0, sess_p["sd_subject"], n)
+    re = gen.multivariate_normal(np.zeros(4), spec.cov, size=n, method="cholesky")
+    re_drop = gen.normal(0.0, spec.sessions["sd_subject"], n)
+    return _TrialPeople(arm_idx, arm, subject, technique, intent, age, sex, th_names, th_effects, th_drop, th_row,
+                        re, re_drop)
 
-    def shape(week: np.ndarray, rho: np.ndarray | float) -> np.ndarray:
-        return np.asarray(week, dtype=float) / 10.0 if linear else _shape(week, 10.0, rho, 26.0)
 
-    def slope_time(week: np.ndarray) -> np.ndarray:
-        return np.asarray(week, dtype=float) if linear else np.minimum(week, 10.0)
+@dataclass(frozen=True, eq=False)
+class _TrialModel:
+    """The generating model of the trial's scores, on the latent (continuous) scale."""
 
-    def mean_traj(inst: str, week: np.ndarray, arm_of_row: np.ndarray) -> np.ndarray:
-        p = params[inst]
-        delta = np.array([p["change_week10"][a] for a in arms])[arm_of_row]
-        rho = np.array([p["relapse"][a] for a in arms])[arm_of_row]
-        return p["baseline_mean"] + delta * shape(week, rho)
+    spec: _TrialSpec
+    people: _TrialPeople
+    gen: np.random.Generator
 
-    def latent(inst: str, week: np.ndarray, rows: np.ndarray, noise_sd: float) -> np.ndarray:
+    def shape(self, week: np.ndarray, rho: np.ndarray | float) -> np.ndarray:
+        return np.asarray(week, dtype=float) / 10.0 if self.spec.linear else _shape(week, 10.0, rho, 26.0)
+
+    def slope_time(self, week: np.ndarray) -> np.ndarray:
+        return np.asarray(week, dtype=float) if self.spec.linear else np.minimum(week, 10.0)
+
+    def mean_trajectory(self, inst: str, week: np.ndarray, arm_of_row: np.ndarray) -> np.ndarray:
+        p = self.spec.params[inst]
+        delta = np.array([p["change_week10"][a] for a in _TRIAL_ARMS])[arm_of_row]
+        rho = np.array([p["relapse"][a] for a in _TRIAL_ARMS])[arm_of_row]
+        return np.asarray(p["baseline_mean"] + delta * self.shape(week, rho))
+
+    def latent(self, inst: str, week: np.ndarray, rows: np.ndarray, noise_sd: float) -> np.ndarray:
+        """Latent scores of subjects ``rows`` at ``week``, with fresh residual noise of SD ``noise_sd``."""
         col = 0 if inst == "rmdq" else 2
-        rho = np.array([params[inst]["relapse"][a] for a in arms])[arm_idx[rows]]
-        f = shape(week, rho)
-        return (mean_traj(inst, week, arm_idx[rows]) + re[rows, col] + re[rows, col + 1] * slope_time(week)
-                + per_subject(th_effects[inst])[rows] * f + gen.normal(0.0, noise_sd, len(rows)))
+        arm_idx, re = self.people.arm_idx, self.people.re
+        rho = np.array([self.spec.params[inst]["relapse"][a] for a in _TRIAL_ARMS])[arm_idx[rows]]
+        f = self.shape(week, rho)
+        return np.asarray(self.mean_trajectory(inst, week, arm_idx[rows]) + re[rows, col]
+                          + re[rows, col + 1] * self.slope_time(week)
+                          + self.people.per_subject(self.people.th_effects[inst])[rows] * f
+                          + self.gen.normal(0.0, noise_sd, len(rows)))
 
-    # ---- visits -----------------------------------------------------------------------------------------
-    visit_labels = list(TRIAL_VISITS)
-    visit_weeks = np.array(list(TRIAL_VISITS.values()), dtype=float)
-    rows = np.repeat(np.arange(n), len(visit_labels))
-    vidx = np.tile(np.arange(len(visit_labels)), n)
-    weeks = visit_weeks[vidx]
-    inst_range = {k: (_instruments.get(k).min, _instruments.get(k).max) for k in instruments_used}
-    visit_values = {}
-    for inst in instruments_used:
-        y = latent(inst, weeks, rows, params[inst]["sd_residual"])
-        visit_values[inst] = _observe(y, *inst_range[inst], 1.0, round_scores).reshape(n, len(visit_labels))
+    def record(self, inst: str, y: np.ndarray) -> np.ndarray:
+        """Scores as recorded: rounded and clipped to the instrument's scale (unless ``round_scores=False``)."""
+        spec = _instruments.get(inst)
+        return _observe(y, spec.min, spec.max, 1.0, self.spec.round_scores)
 
-    # ---- MAR monotone dropout, driven by the last observed RMDQ -------------------------------------------
-    last_visit = np.full(n, len(visit_labels) - 1)
+
+def _trial_visit_scores(model: _TrialModel) -> dict[str, np.ndarray]:
+    """(subjects × visits) recorded scores per instrument (everyone, before dropout)."""
+    n, n_visits = model.spec.n, len(TRIAL_VISITS)
+    rows = np.repeat(np.arange(n), n_visits)
+    weeks = _TRIAL_WEEKS[np.tile(np.arange(n_visits), n)]
+    out = {}
+    for inst in _TRIAL_INSTRUMENTS:
+        y = model.latent(inst, weeks, rows, model.spec.params[inst]["sd_residual"])
+        out[inst] = model.record(inst, y).reshape(n, n_visits)
+    return out
+
+
+def _trial_dropout(gen: np.random.Generator, spec: _TrialSpec,
+                   visit_values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """MAR monotone dropout driven by the last observed RMDQ: (last visit index, week from which sessions are
+    missing) per subject."""
+    n, labels = spec.n, list(TRIAL_VISITS)
+    last_visit = np.full(n, len(labels) - 1)
     dropout_week = np.full(n, np.inf)  # sessions on or after this week are missing
-    if drop_on:
-        alive = np.ones(n, dtype=bool)
-        sd0 = float(np.sqrt(cov[0, 0] + params["rmdq"]["sd_residual"] ** 2))
-        for j in range(1, len(visit_labels)):
-            prev = visit_values["rmdq"][:, j - 1]
-            base = float(drop_p["base_rate"][visit_labels[j]])
-            lin = np.log(base / (1 - base)) + drop_p["log_odds_per_sd"] * (prev - params["rmdq"]["baseline_mean"]) / sd0
-            leaves = alive & (gen.random(n) < 1.0 / (1.0 + np.exp(-lin)))
-            last_visit[leaves] = j - 1
-            # the subject stops coming at a uniformly random week inside the missed interval
-            dropout_week[leaves] = gen.uniform(visit_weeks[j - 1], visit_weeks[j], leaves.sum())
-            alive &= ~leaves
-    observed = vidx <= last_visit[rows]
+    if not spec.dropout_on:
+        return last_visit, dropout_week
+    alive = np.ones(n, dtype=bool)
+    rmdq = spec.params["rmdq"]
+    sd0 = float(np.sqrt(spec.cov[0, 0] + rmdq["sd_residual"] ** 2))
+    for j in range(1, len(labels)):
+        prev = visit_values["rmdq"][:, j - 1]
+        base = float(spec.dropout["base_rate"][labels[j]])
+        lin = np.log(base / (1 - base)) + spec.dropout["log_odds_per_sd"] * (prev - rmdq["baseline_mean"]) / sd0
+        leaves = alive & (gen.random(n) < 1.0 / (1.0 + np.exp(-lin)))
+        last_visit[leaves] = j - 1
+        # the subject stops coming at a uniformly random week inside the missed interval
+        dropout_week[leaves] = gen.uniform(_TRIAL_WEEKS[j - 1], _TRIAL_WEEKS[j], leaves.sum())
+        alive &= ~leaves
+    return last_visit, dropout_week
 
-    day = weeks * 7.0
-    parts = [_part(rows, inst, vidx, day, np.where(vidx == 0, 0, 3), None, visit_values[inst].ravel(), observed)
-             for inst in instruments_used]
 
-    # ---- sessions (massage arms, weeks 1..10) ------------------------------------------------------------
-    session_weeks = np.arange(1, 11)
+def _trial_sessions(model: _TrialModel, dropout_week: np.ndarray) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The sessions table (massage arms, weeks 1..10, as attended) and the pre/post pain rows of each."""
+    spec, people, gen = model.spec, model.people, model.gen
+    sess_p, arm = spec.sessions, people.arm
     m_rows = np.flatnonzero(arm != "usual_care")
-    s_rows = np.repeat(m_rows, len(session_weeks))
-    s_num = np.tile(session_weeks, len(m_rows))
+    s_rows = np.repeat(m_rows, len(_TRIAL_SESSION_WEEKS))
+    s_num = np.tile(_TRIAL_SESSION_WEEKS, len(m_rows))
     jitter = int(sess_p["day_jitter"])
     s_day = 7.0 * s_num + (gen.integers(-jitter, jitter + 1, len(s_rows)) if jitter > 0 else 0)
     attended = (gen.random(len(s_rows)) < float(sess_p["attendance"])) & (s_num < dropout_week[s_rows])
-    s_week = s_day / 7.0
-    pre = latent("pain_nrs", s_week, s_rows, params["pain_nrs"]["sd_residual"])
-    drop_mean = np.array([sess_p["immediate_drop"].get(a, 0.0) for a in arms])[arm_idx[s_rows]]
-    drop = drop_mean + re_drop[s_rows] + per_subject(th_drop)[s_rows] + gen.normal(0.0, sess_p["sd_residual"], len(s_rows))
+    pre = model.latent("pain_nrs", s_day / 7.0, s_rows, spec.params["pain_nrs"]["sd_residual"])
+    drop_mean = np.array([sess_p["immediate_drop"].get(a, 0.0) for a in _TRIAL_ARMS])[people.arm_idx[s_rows]]
+    drop = (drop_mean + people.re_drop[s_rows] + people.per_subject(people.th_drop)[s_rows]
+            + gen.normal(0.0, sess_p["sd_residual"], len(s_rows)))
     post = pre - drop
-    pre_obs = _observe(pre, *inst_range["pain_nrs"], 1.0, round_scores)
-    post_obs = _observe(post, *inst_range["pain_nrs"], 1.0, round_scores)
-    keep = attended
     # sessions are numbered 1, 2, ... in the order attended (a missed week leaves no gap in the numbering)
-    s_num = np.cumsum(attended.reshape(len(m_rows), len(session_weeks)), axis=1).ravel().astype(np.int64)
-    tech_code = pd.Categorical(technique, categories=vocab.TECHNIQUES).codes
-    intent_code = pd.Categorical(intent, categories=vocab.INTENTS).codes
-    th_code = np.where(has_th, th_row, -1)
-    sr = s_rows[keep]
+    s_num = np.cumsum(attended.reshape(len(m_rows), len(_TRIAL_SESSION_WEEKS)), axis=1).ravel().astype(np.int64)
+    tech_code = pd.Categorical(people.technique, categories=vocab.TECHNIQUES).codes
+    intent_code = pd.Categorical(people.intent, categories=vocab.INTENTS).codes
+    th_code = np.where(people.has_therapist, people.th_row, -1)
+    sr = s_rows[attended]
     sess_tab = pd.DataFrame({
-        "study": _codes(np.zeros(len(sr)), [study]), "subject": _codes(sr, subject), "session": s_num[keep],
-        "day": s_day[keep], "technique": _codes(tech_code[sr], vocab.TECHNIQUES),
-        "intent": _codes(intent_code[sr], vocab.INTENTS), "therapist": _codes(th_code[sr], th_names),
+        "study": _codes(np.zeros(len(sr)), [spec.study]), "subject": _codes(sr, people.subject),
+        "session": s_num[attended], "day": s_day[attended], "technique": _codes(tech_code[sr], vocab.TECHNIQUES),
+        "intent": _codes(intent_code[sr], vocab.INTENTS), "therapist": _codes(th_code[sr], people.th_names),
         "duration_min": np.full(len(sr), float(sess_p["duration_min"])),
         "pressure": _codes(np.where(arm[sr] == "therapeutic", 0, 1), ["firm", "light"]),
         "body_region": _codes(np.zeros(len(sr)), ["lower_back"]),
     })
-    for timing, vals in (("pre", pre_obs), ("post", post_obs)):
-        parts.append(_part(s_rows, "pain_nrs", -1, s_day, timing, s_num, vals, keep))
-    outcomes = _assemble(parts, subject, study, visit_labels)
+    parts = [_part(s_rows, "pain_nrs", -1, s_day, timing, s_num, model.record("pain_nrs", vals), attended)
+             for timing, vals in (("pre", pre), ("post", post))]
+    return sess_tab, parts
 
-    subjects = pd.DataFrame({
-        "study": study, "subject": subject, "arm": arm, "condition": _cat(["low_back_pain"] * n, vocab.CONDITIONS),
-        "clinic": None, "technique": _cat(technique, vocab.TECHNIQUES), "intent": _cat(intent, vocab.INTENTS),
-        "age": age, "sex": sex,
-    })
-    subjects["clinic"] = pd.Series([None] * n, dtype="str")
 
-    # ---- truth --------------------------------------------------------------------------------------------
-    vm_rows = []
-    for inst in instruments_used:
-        p = params[inst]
+def _trial_visit_means(model: _TrialModel) -> pd.DataFrame:
+    """True population means per instrument, arm and visit (latent, and expected after rounding/clipping)."""
+    spec = model.spec
+    cov = spec.cov
+    rows = []
+    for inst in _TRIAL_INSTRUMENTS:
+        p = spec.params[inst]
         col = 0 if inst == "rmdq" else 2
-        lo, hi = inst_range[inst]
-        for a in arms:
-            rho = p["relapse"][a]
-            f = shape(visit_weeks, rho)
+        ins = _instruments.get(inst)
+        for a in _TRIAL_ARMS:
+            f = model.shape(_TRIAL_WEEKS, p["relapse"][a])
             mu = p["baseline_mean"] + p["change_week10"][a] * f
-            tm = slope_time(visit_weeks)
+            tm = model.slope_time(_TRIAL_WEEKS)
             var = cov[col, col] + 2 * cov[col, col + 1] * tm + cov[col + 1, col + 1] * tm**2 + p["sd_residual"] ** 2
             if a != "usual_care":
                 var = var + (p["sd_therapist"] * f) ** 2
             sd = np.sqrt(var)
-            obs = _expected_observed(mu, sd, lo, hi, 1.0) if round_scores else mu
-            for vi, v in enumerate(visit_labels):
-                vm_rows.append({"instrument": inst, "arm": a, "visit": v, "week": int(visit_weeks[vi]),
-                                "latent_mean": float(mu[vi]), "latent_change": float(mu[vi] - mu[0]),
-                                "latent_sd": float(sd[vi]), "observed_mean": float(obs[vi]),
-                                "observed_change": float(obs[vi] - obs[0])})
-    visit_means = pd.DataFrame(vm_rows)
-    eff_rows = []
+            obs = _expected_observed(mu, sd, ins.min, ins.max, 1.0) if spec.round_scores else mu
+            for vi, v in enumerate(TRIAL_VISITS):
+                rows.append({"instrument": inst, "arm": a, "visit": v, "week": int(_TRIAL_WEEKS[vi]),
+                             "latent_mean": float(mu[vi]), "latent_change": float(mu[vi] - mu[0]),
+                             "latent_sd": float(sd[vi]), "observed_mean": float(obs[vi]),
+                             "observed_change": float(obs[vi] - obs[0])})
+    return pd.DataFrame(rows)
+
+
+def _trial_effects(visit_means: pd.DataFrame) -> pd.DataFrame:
+    """True between-arm differences per instrument and visit, and the standardized difference."""
+    rows = []
     pairs = [("therapeutic", "usual_care"), ("relaxation", "usual_care"), ("therapeutic", "relaxation")]
     vm = visit_means.set_index(["instrument", "visit", "arm"])
-    for inst in instruments_used:
-        for v in visit_labels:
+    for inst in _TRIAL_INSTRUMENTS:
+        for v in TRIAL_VISITS:
             for g1, g2 in pairs:
                 a, b = vm.loc[(inst, v, g1)], vm.loc[(inst, v, g2)]
                 sd_pool = float(np.sqrt((a["latent_sd"] ** 2 + b["latent_sd"] ** 2) / 2))
                 diff = float(a["latent_mean"] - b["latent_mean"])
-                eff_rows.append({"instrument": inst, "visit": v, "week": TRIAL_VISITS[v], "contrast": f"{g1} - {g2}",
-                                 "group_1": g1, "group_2": g2, "latent_difference": diff,
-                                 "observed_difference": float(a["observed_mean"] - b["observed_mean"]),
-                                 "latent_sd": sd_pool, "smd": diff / sd_pool})
-    effects = pd.DataFrame(eff_rows)
-    lmm = {}
-    for inst in instruments_used:
-        p = params[inst]
+                rows.append({"instrument": inst, "visit": v, "week": TRIAL_VISITS[v], "contrast": f"{g1} - {g2}",
+                             "group_1": g1, "group_2": g2, "latent_difference": diff,
+                             "observed_difference": float(a["observed_mean"] - b["observed_mean"]),
+                             "latent_sd": sd_pool, "smd": diff / sd_pool})
+    return pd.DataFrame(rows)
+
+
+def _trial_lmm(spec: _TrialSpec) -> dict[str, Any]:
+    """The generating mixed model per instrument."""
+    out = {}
+    for inst in _TRIAL_INSTRUMENTS:
+        p = spec.params[inst]
         col = 0 if inst == "rmdq" else 2
-        lmm[inst] = {
-            "time_shape": time_shape, "time": "week" if linear else "min(week, 10)",
+        out[inst] = {
+            "time_shape": spec.time_shape, "time": "week" if spec.linear else "min(week, 10)",
             "fixed": pd.DataFrame({
-                "arm": list(arms), "intercept": float(p["baseline_mean"]),
-                "slope_per_week": [p["change_week10"][a] / 10.0 for a in arms],
-                "slope_after_week10": [np.nan if linear else -p["change_week10"][a] * p["relapse"][a] / 16.0
-                                       for a in arms]}),
-            "G": cov[col:col + 2, col:col + 2].copy(), "sd_residual": float(p["sd_residual"]),
+                "arm": list(_TRIAL_ARMS), "intercept": float(p["baseline_mean"]),
+                "slope_per_week": [p["change_week10"][a] / 10.0 for a in _TRIAL_ARMS],
+                "slope_after_week10": [np.nan if spec.linear else -p["change_week10"][a] * p["relapse"][a] / 16.0
+                                       for a in _TRIAL_ARMS]}),
+            "G": spec.cov[col:col + 2, col:col + 2].copy(), "sd_residual": float(p["sd_residual"]),
             "sd_therapist": float(p["sd_therapist"]),
         }
-    truth: dict[str, Any] = {
-        "design": {"n_per_arm": n_per_arm, "arms": list(arms), "visits": dict(TRIAL_VISITS),
-                   "session_weeks": session_weeks.tolist(), "n_therapists": nt, "round_scores": bool(round_scores),
-                   "dropout": drop_on, "study": study, "condition": "low_back_pain", "time_shape": time_shape,
+    return out
+
+
+def _trial_truth(model: _TrialModel, last_visit: np.ndarray) -> dict[str, Any]:
+    spec, people = model.spec, model.people
+    nt, sess_p, labels = spec.n_therapists, spec.sessions, list(TRIAL_VISITS)
+    visit_means = _trial_visit_means(model)
+    therapist = np.where(people.has_therapist, np.asarray(people.th_names, dtype=object)[people.th_row],
+                         np.asarray(None, dtype=object))
+    re = people.re
+    return {
+        "design": {"n_per_arm": spec.n_per_arm, "arms": list(_TRIAL_ARMS), "visits": dict(TRIAL_VISITS),
+                   "session_weeks": _TRIAL_SESSION_WEEKS.tolist(), "n_therapists": nt,
+                   "round_scores": spec.round_scores, "dropout": spec.dropout_on, "study": spec.study,
+                   "condition": "low_back_pain", "time_shape": spec.time_shape,
                    "therapeutic_techniques": list(_THERAPEUTIC_TECHNIQUES)},
-        "parameters": {"rmdq": params["rmdq"], "pain_nrs": params["pain_nrs"], "sessions": sess_p,
-                       "dropout": drop_p if drop_on else None, "cross_corr": dict(_TRIAL_CROSS_CORR),
-                       "random_effect_cov": cov},
+        "parameters": {"rmdq": spec.params["rmdq"], "pain_nrs": spec.params["pain_nrs"], "sessions": sess_p,
+                       "dropout": spec.dropout if spec.dropout_on else None, "cross_corr": dict(_TRIAL_CROSS_CORR),
+                       "random_effect_cov": spec.cov},
         "visit_means": visit_means,
-        "effects": effects,
+        "effects": _trial_effects(visit_means),
         "session_effects": pd.DataFrame({"arm": list(sess_p["immediate_drop"]),
                                          "immediate_drop": [float(v) for v in sess_p["immediate_drop"].values()]}),
         "random_effects": pd.DataFrame({
-            "subject": subject, "arm": arm, "therapist": therapist, "rmdq_intercept": re[:, 0],
-            "rmdq_slope": re[:, 1], "pain_nrs_intercept": re[:, 2], "pain_nrs_slope": re[:, 3], "drop": re_drop}),
+            "subject": people.subject, "arm": people.arm, "therapist": therapist, "rmdq_intercept": re[:, 0],
+            "rmdq_slope": re[:, 1], "pain_nrs_intercept": re[:, 2], "pain_nrs_slope": re[:, 3],
+            "drop": people.re_drop}),
         "therapists": pd.DataFrame({
-            "therapist": th_names, "arm": ["therapeutic"] * nt + ["relaxation"] * nt,
-            "rmdq_effect": th_effects["rmdq"], "pain_nrs_effect": th_effects["pain_nrs"], "drop_effect": th_drop}),
-        "dropout": pd.DataFrame({"subject": subject, "arm": arm,
-                                 "last_visit": _cat(np.asarray(visit_labels)[last_visit], visit_labels, ordered=True)}),
-        "lmm": lmm,
+            "therapist": people.th_names, "arm": ["therapeutic"] * nt + ["relaxation"] * nt,
+            "rmdq_effect": people.th_effects["rmdq"], "pain_nrs_effect": people.th_effects["pain_nrs"],
+            "drop_effect": people.th_drop}),
+        "dropout": pd.DataFrame({"subject": people.subject, "arm": people.arm,
+                                 "last_visit": _cat(np.asarray(labels)[last_visit], labels, ordered=True)}),
+        "lmm": _trial_lmm(spec),
     }
-    return _dataset(subjects, sess_tab, outcomes, truth, source={"format": "simulated", "simulator": "simulate_trial", "n_per_arm": n_per_arm,
-                                                         "seed": seed})
 
 
 _CLINIC_CONDITION_PROBS: dict[str, float] = {
@@ -637,7 +750,7 @@ def simulate_clinic(
     dropout: bool = True,
     round_scores: bool = True,
     study: str = "SIM-CLINIC",
-) -> Any:
+) -> Dataset:
     r"""Simulate routine practice data over seven conditions and five techniques, with known truth.
 
     Each subject has one condition (low_back_pain, sciatica, tension_headache, migraine, carpal_tunnel, tmj,
@@ -734,118 +847,231 @@ def simulate_clinic(
     0.85
     """
     gen = _rng(seed, rng)
+    spec = _clinic_spec(n_subjects, n_clinics=n_clinics, therapists_per_clinic=therapists_per_clinic,
+                        effects=effects, parameters=parameters, dropout=dropout, round_scores=round_scores,
+                        study=study)
+    people = _clinic_people(gen, spec)
+    model = _ClinicModel(spec, people, gen)
+    u_pain = gen.normal(0.0, _CLINIC_SCALE["pain_nrs"]["sd_intercept"], spec.n)
+    n, n_visits = spec.n, len(CLINIC_VISITS)
+    rows_all, v_all = np.repeat(np.arange(n), n_visits), np.tile(np.arange(n_visits), n)
+    pain_vis = model.record("pain_nrs", model.latent("pain_nrs", rows_all, _CLINIC_WEEKS[v_all], u_pain[rows_all]))
+    pain_vis = pain_vis.reshape(n, -1)
+    last_visit, dropout_day = _clinic_dropout(gen, spec, pain_vis)
+    parts = [_part(rows_all, "pain_nrs", v_all, 7.0 * _CLINIC_WEEKS[v_all], np.where(v_all == 0, 0, 3), None,
+                   pain_vis.ravel(), v_all <= last_visit[rows_all])]
+    parts += _clinic_condition_scores(model, last_visit)
+    sess_tab, session_parts = _clinic_sessions(model, u_pain, dropout_day)
+    outcomes = _assemble(parts + session_parts, people.subject, study, list(CLINIC_VISITS))
+    subjects = pd.DataFrame({
+        "study": study, "subject": people.subject, "arm": pd.Series([None] * n, dtype="str"),
+        "condition": _cat(people.condition, vocab.CONDITIONS), "clinic": people.clinic,
+        "technique": _cat(people.technique, vocab.TECHNIQUES),
+        "intent": _cat(pd.Series(people.technique).map(vocab.DEFAULT_INTENT), vocab.INTENTS), "age": people.age,
+        "sex": people.sex,
+    })
+    truth = _clinic_truth(spec, people, last_visit)
+    return _dataset(subjects, sess_tab, outcomes, truth, source={"format": "simulated", "simulator": "simulate_clinic",
+                                                                  "n_subjects": n, "seed": seed})
+
+
+# ---- the steps of simulate_clinic ----------------------------------------------------------------------------
+_CLINIC_CONDITIONS = list(_CLINIC_CONDITION_PROBS)
+_CLINIC_WEEKS = np.array(list(CLINIC_VISITS.values()), dtype=float)
+_CLINIC_T_END, _CLINIC_HORIZON = 6.0, 12.0
+# the instruments' scale model with the baseline SD (intercept and residual together)
+_CLINIC_SCALE = {k: dict(v, sd_baseline=float(np.hypot(v["sd_intercept"], v["sd_residual"])))
+                 for k, v in _CLINIC_INSTRUMENTS.items()}
+
+
+@dataclass(frozen=True)
+class _ClinicSpec:
+    """The checked options and merged parameters of one simulated practice data set."""
+
+    n: int
+    n_clinics: int
+    therapists_per_clinic: int
+    model: dict[str, Any]
+    effects: np.ndarray  # condition × technique, baseline-SD units at week 6
+    dropout: bool
+    round_scores: bool
+    study: str
+
+    @property
+    def clinic_names(self) -> list[str]:
+        return [f"clinic_{k + 1}" for k in range(self.n_clinics)]
+
+    @property
+    def therapist_names(self) -> list[str]:
+        return [f"C{c + 1}-T{k + 1:02d}" for c in range(self.n_clinics) for k in range(self.therapists_per_clinic)]
+
+
+def _clinic_spec(n_subjects: int, *, n_clinics: int, therapists_per_clinic: int,
+                 effects: Mapping[str, Sequence[float]] | None, parameters: Mapping[str, Any] | None,
+                 dropout: bool, round_scores: bool, study: str) -> _ClinicSpec:
     n = int(n_subjects)
     if n < 1:
-        raise ValueError(f"n_subjects must be at least 1; got {n_subjects}")
+        raise ArgumentError(f"n_subjects must be at least 1; got {n_subjects}")
     nc, nt = int(n_clinics), int(therapists_per_clinic)
     if nc < 1 or nt < 1:
-        raise ValueError("n_clinics and therapists_per_clinic must be at least 1")
-    model = _merge(_CLINIC_DEFAULTS, parameters)
+        raise ArgumentError("n_clinics and therapists_per_clinic must be at least 1")
     eff = {c: tuple(float(x) for x in v) for c, v in _CLINIC_EFFECTS.items()}
     for cond_name, values in (effects or {}).items():
         cond = vocab.normalize_condition(cond_name)
         if cond not in eff or len(values) != len(_CLINIC_TECHNIQUES):
-            raise ValueError(f"effects[{cond!r}] must list {len(_CLINIC_TECHNIQUES)} values "
-                             f"({', '.join(_CLINIC_TECHNIQUES)})")
+            raise ArgumentError(f"effects[{cond!r}] must list {len(_CLINIC_TECHNIQUES)} values "
+                                f"({', '.join(_CLINIC_TECHNIQUES)})")
         eff[cond] = tuple(float(x) for x in values)
-    conds = list(_CLINIC_CONDITION_PROBS)
-    techs = list(_CLINIC_TECHNIQUES)
-    eff_mat = np.array([eff[c] for c in conds])
-    visit_labels = list(CLINIC_VISITS)
-    visit_weeks = np.array(list(CLINIC_VISITS.values()), dtype=float)
-    t_end, horizon, rho = 6.0, 12.0, float(model["relapse"])
+    return _ClinicSpec(n, nc, nt, _merge(_CLINIC_DEFAULTS, parameters),
+                       np.array([eff[c] for c in _CLINIC_CONDITIONS]), bool(dropout), bool(round_scores), study)
 
-    # ---- subjects, clinics, therapists ----------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class _ClinicPeople:
+    """Subjects (condition, technique, clinic, therapist, age, sex), the realized clinic and therapist effects,
+    each subject's own improvement and its total standardized improvement ``delta``."""
+
+    subject: np.ndarray
+    cond_idx: np.ndarray
+    tech_idx: np.ndarray
+    clinic_idx: np.ndarray
+    th_idx: np.ndarray
+    clinic_eff: np.ndarray
+    th_eff: np.ndarray
+    own: np.ndarray
+    delta: np.ndarray
+    age: np.ndarray
+    sex: np.ndarray
+    tprob: np.ndarray
+    clinic_names: list[str]
+    th_names: list[str]
+
+    @property
+    def condition(self) -> np.ndarray:
+        return np.asarray(_CLINIC_CONDITIONS)[self.cond_idx]
+
+    @property
+    def technique(self) -> np.ndarray:
+        return np.asarray(_CLINIC_TECHNIQUES)[self.tech_idx]
+
+    @property
+    def clinic(self) -> np.ndarray:
+        return np.asarray(self.clinic_names, dtype=object)[self.clinic_idx]
+
+    @property
+    def therapist(self) -> np.ndarray:
+        return np.asarray(self.th_names, dtype=object)[self.th_idx]
+
+
+def _clinic_people(gen: np.random.Generator, spec: _ClinicSpec) -> _ClinicPeople:
+    n, nc, nt, model = spec.n, spec.n_clinics, spec.therapists_per_clinic, spec.model
     width = max(4, len(str(n)))
     subject = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
     cprob = np.array(list(_CLINIC_CONDITION_PROBS.values()))
-    cond_idx = gen.choice(len(conds), size=n, p=cprob / cprob.sum())
-    tprob = np.array([_CLINIC_TECHNIQUE_PROBS[c] for c in conds])
+    cond_idx = gen.choice(len(_CLINIC_CONDITIONS), size=n, p=cprob / cprob.sum())
+    tprob = np.array([_CLINIC_TECHNIQUE_PROBS[c] for c in _CLINIC_CONDITIONS])
     cum = np.cumsum(tprob / tprob.sum(axis=1, keepdims=True), axis=1)[cond_idx]
-    tech_idx = np.minimum((gen.random(n)[:, None] > cum).sum(axis=1), len(techs) - 1)
-    clinic_names = [f"clinic_{k + 1}" for k in range(nc)]
+    tech_idx = np.minimum((gen.random(n)[:, None] > cum).sum(axis=1), len(_CLINIC_TECHNIQUES) - 1)
     clinic_idx = gen.integers(0, nc, n)
     th_local = gen.integers(0, nt, n)
     th_idx = clinic_idx * nt + th_local
-    th_names = [f"C{c + 1}-T{k + 1:02d}" for c in range(nc) for k in range(nt)]
     clinic_eff = gen.normal(0.0, model["sd_clinic"], nc)
     th_eff = gen.normal(0.0, model["sd_therapist"], nc * nt)
     own = gen.normal(0.0, model["sd_improvement"], n)
-    delta = eff_mat[cond_idx, tech_idx] + own + clinic_eff[clinic_idx] + th_eff[th_idx]
-    condition = np.asarray(conds)[cond_idx]
-    technique = np.asarray(techs)[tech_idx]
+    delta = spec.effects[cond_idx, tech_idx] + own + clinic_eff[clinic_idx] + th_eff[th_idx]
     age_mean = np.array([48, 52, 40, 38, 50, 36, 58], dtype=float)[cond_idx]
     age = np.round(np.clip(gen.normal(age_mean, 12.0), 18, 85)).astype(int)
     female_p = np.array([0.6, 0.5, 0.7, 0.75, 0.7, 0.8, 0.55])[cond_idx]
     sex = np.where(gen.random(n) < female_p, "female", "male")
-    clinic = np.asarray(clinic_names, dtype=object)[clinic_idx]
-    therapist = np.asarray(th_names, dtype=object)[th_idx]
+    return _ClinicPeople(subject, cond_idx, tech_idx, clinic_idx, th_idx, clinic_eff, th_eff, own, delta, age, sex,
+                         tprob, spec.clinic_names, spec.therapist_names)
 
-    # which instruments each subject has: (subject row, instrument) pairs
+
+@dataclass(frozen=True, eq=False)
+class _ClinicModel:
+    """The generating model of the practice scores, on the latent scale, and their recording."""
+
+    spec: _ClinicSpec
+    people: _ClinicPeople
+    gen: np.random.Generator
+
+    def latent(self, inst: str, rows: np.ndarray, week: np.ndarray, u: np.ndarray) -> np.ndarray:
+        sp = _CLINIC_SCALE[inst]
+        f = _shape(week, _CLINIC_T_END, float(self.spec.model["relapse"]), _CLINIC_HORIZON)
+        return np.asarray(sp["baseline_mean"] + u + _instruments.get(inst).sign * sp["sd_baseline"]
+                          * self.people.delta[rows] * f + self.gen.normal(0.0, sp["sd_residual"], len(rows)))
+
+    def record(self, inst: str, y: np.ndarray) -> np.ndarray:
+        spec = _instruments.get(inst)
+        out = _observe(y, spec.min, spec.max, _CLINIC_SCALE[inst]["step"], self.spec.round_scores)
+        return np.round(out, 6) if self.spec.round_scores else out
+
+
+def _clinic_instruments(spec: _ClinicSpec) -> dict[str, dict[str, list[str]]]:
+    """{condition: {clinic: instruments}}: pain_nrs and the condition's, (a, b) alternatives by clinic parity."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for c in _CLINIC_CONDITIONS:
+        out[c] = {}
+        for li, cl in enumerate(spec.clinic_names):
+            chosen = [sp[li % 2] if isinstance(sp, tuple) else sp for sp in _CLINIC_CONDITION_INSTRUMENTS[c]]
+            out[c][cl] = ["pain_nrs", *chosen]
+    return out
+
+
+def _clinic_dropout(gen: np.random.Generator, spec: _ClinicSpec, pain_vis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MAR monotone loss to follow-up driven by the last observed pain NRS: (last visit, day from which sessions
+    are missing) per subject."""
+    labels = list(CLINIC_VISITS)
+    last_visit = np.full(spec.n, len(labels) - 1)
+    dropout_day = np.full(spec.n, np.inf)
+    if not spec.dropout:
+        return last_visit, dropout_day
+    alive = np.ones(spec.n, dtype=bool)
+    for j in range(1, len(labels)):
+        base = float(spec.model["dropout_base_rate"][labels[j]])
+        lin = np.log(base / (1 - base)) + spec.model["dropout_log_odds_per_point"] * (pain_vis[:, j - 1] - 6.0)
+        leaves = alive & (gen.random(spec.n) < 1.0 / (1.0 + np.exp(-lin)))
+        last_visit[leaves] = j - 1
+        dropout_day[leaves] = 7.0 * gen.uniform(_CLINIC_WEEKS[j - 1], _CLINIC_WEEKS[j], leaves.sum())
+        alive &= ~leaves
+    return last_visit, dropout_day
+
+
+def _clinic_condition_scores(model: _ClinicModel, last_visit: np.ndarray) -> list[dict[str, Any]]:
+    """The visit rows of each condition instrument, for the subjects whose condition and clinic use it."""
+    people, n_visits = model.people, len(CLINIC_VISITS)
+    cond_instruments = _clinic_instruments(model.spec)
     pairs_subj: list[np.ndarray] = []
     pairs_inst: list[str] = []
-    cond_instruments: dict[str, dict[str, list[str]]] = {}
-    for ci, c in enumerate(conds):
-        cond_instruments[c] = {}
-        for li, cl in enumerate(clinic_names):
-            chosen = [spec[li % 2] if isinstance(spec, tuple) else spec for spec in _CLINIC_CONDITION_INSTRUMENTS[c]]
-            cond_instruments[c][cl] = ["pain_nrs", *chosen]
-            members = np.flatnonzero((cond_idx == ci) & (clinic_idx == li))
-            for inst in chosen:
+    for ci, c in enumerate(_CLINIC_CONDITIONS):
+        for li, cl in enumerate(model.spec.clinic_names):
+            members = np.flatnonzero((people.cond_idx == ci) & (people.clinic_idx == li))
+            for inst in cond_instruments[c][cl][1:]:
                 pairs_subj.append(members)
                 pairs_inst.extend([inst] * len(members))
-    inst_specs = {k: _instruments.get(k) for k in _CLINIC_INSTRUMENTS}
-    scale = {k: dict(v, sd_baseline=float(np.hypot(v["sd_intercept"], v["sd_residual"]))) for k, v in _CLINIC_INSTRUMENTS.items()}
-
-    def latent(inst: str, rows: np.ndarray, week: np.ndarray, u: np.ndarray) -> np.ndarray:
-        sp = scale[inst]
-        f = _shape(week, t_end, rho, horizon)
-        return (sp["baseline_mean"] + u + inst_specs[inst].sign * sp["sd_baseline"] * delta[rows] * f
-                + gen.normal(0.0, sp["sd_residual"], len(rows)))
-
-    def record(inst: str, y: np.ndarray) -> np.ndarray:
-        spec = inst_specs[inst]
-        out = _observe(y, spec.min, spec.max, scale[inst]["step"], round_scores)
-        return np.round(out, 6) if round_scores else out
-
-    # ---- visits: pain_nrs for all, condition instruments for their subjects ---------------------------------
-    u_pain = gen.normal(0.0, scale["pain_nrs"]["sd_intercept"], n)
-    rows_all = np.repeat(np.arange(n), len(visit_labels))
-    v_all = np.tile(np.arange(len(visit_labels)), n)
-    pain_vis = record("pain_nrs", latent("pain_nrs", rows_all, visit_weeks[v_all], u_pain[rows_all])).reshape(n, -1)
-
-    last_visit = np.full(n, len(visit_labels) - 1)
-    dropout_day = np.full(n, np.inf)
-    if dropout:
-        alive = np.ones(n, dtype=bool)
-        for j in range(1, len(visit_labels)):
-            base = float(model["dropout_base_rate"][visit_labels[j]])
-            lin = np.log(base / (1 - base)) + model["dropout_log_odds_per_point"] * (pain_vis[:, j - 1] - 6.0)
-            leaves = alive & (gen.random(n) < 1.0 / (1.0 + np.exp(-lin)))
-            last_visit[leaves] = j - 1
-            dropout_day[leaves] = 7.0 * gen.uniform(visit_weeks[j - 1], visit_weeks[j], leaves.sum())
-            alive &= ~leaves
-
-    keep = v_all <= last_visit[rows_all]
-    parts = [_part(rows_all, "pain_nrs", v_all, 7.0 * visit_weeks[v_all], np.where(v_all == 0, 0, 3), None,
-                   pain_vis.ravel(), keep)]
     subj_rows = np.concatenate(pairs_subj) if pairs_subj else np.array([], dtype=int)
     inst_of_pair = np.asarray(pairs_inst, dtype=object)
+    parts = []
     for inst in _CLINIC_INSTRUMENTS:
         if inst == "pain_nrs":
             continue
         members = subj_rows[inst_of_pair == inst]
         if len(members) == 0:
             continue
-        u = gen.normal(0.0, scale[inst]["sd_intercept"], len(members))
-        r = np.repeat(members, len(visit_labels))
-        vv = np.tile(np.arange(len(visit_labels)), len(members))
-        y = record(inst, latent(inst, r, visit_weeks[vv], np.repeat(u, len(visit_labels))))
-        parts.append(_part(r, inst, vv, 7.0 * visit_weeks[vv], np.where(vv == 0, 0, 3), None, y,
+        u = model.gen.normal(0.0, _CLINIC_SCALE[inst]["sd_intercept"], len(members))
+        r = np.repeat(members, n_visits)
+        vv = np.tile(np.arange(n_visits), len(members))
+        y = model.record(inst, model.latent(inst, r, _CLINIC_WEEKS[vv], np.repeat(u, n_visits)))
+        parts.append(_part(r, inst, vv, 7.0 * _CLINIC_WEEKS[vv], np.where(vv == 0, 0, 3), None, y,
                            vv <= last_visit[r]))
+    return parts
 
-    # ---- sessions -----------------------------------------------------------------------------------------
-    max_s = 12
+
+def _clinic_sessions(model: _ClinicModel, u_pain: np.ndarray,
+                     dropout_day: np.ndarray) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Sessions (2-12, about weekly, within 10 weeks and before dropout) and their pre/post pain rows."""
+    spec, people, gen = model.spec, model.people, model.gen
+    n, max_s = spec.n, 12
     n_sess = np.minimum(2 + gen.poisson(4.5, n), max_s)
     gaps = gen.integers(3, 12, (n, max_s)).astype(float)
     gaps[:, 0] = 0.0
@@ -854,71 +1080,82 @@ def simulate_clinic(
     sess_mask = (k < n_sess[:, None]) & (sday <= 70.0) & (sday < dropout_day[:, None])
     s_rows, s_k = np.nonzero(sess_mask)
     s_day = sday[s_rows, s_k]
-    pre = latent("pain_nrs", s_rows, s_day / 7.0, u_pain[s_rows])
-    drop_subj = gen.normal(0.0, model["sd_drop_subject"], n)
+    pre = model.latent("pain_nrs", s_rows, s_day / 7.0, u_pain[s_rows])
+    drop_subj = gen.normal(0.0, spec.model["sd_drop_subject"], n)
+    techs, tech_idx = _CLINIC_TECHNIQUES, people.tech_idx
     drop_mean = np.array([_CLINIC_IMMEDIATE_DROP[t] for t in techs])[tech_idx]
-    post = pre - (drop_mean[s_rows] + drop_subj[s_rows] + gen.normal(0.0, model["sd_drop_residual"], len(s_rows)))
+    post = pre - (drop_mean[s_rows] + drop_subj[s_rows]
+                  + gen.normal(0.0, spec.model["sd_drop_residual"], len(s_rows)))
     sess_no = s_k + 1
     regions = ["lower_back", "lower_back", "neck", "neck", "wrist", "jaw", "operated_limb"]
     region_names = sorted(set(regions))
     intent_of_tech = pd.Categorical([vocab.DEFAULT_INTENT[t] for t in techs], categories=vocab.INTENTS).codes
     tech_vocab = pd.Categorical(techs, categories=vocab.TECHNIQUES).codes
+    technique = people.technique
     sess_tab = pd.DataFrame({
-        "study": _codes(np.zeros(len(s_rows)), [study]), "subject": _codes(s_rows, subject), "session": sess_no,
-        "day": s_day, "technique": _codes(tech_vocab[tech_idx[s_rows]], vocab.TECHNIQUES),
+        "study": _codes(np.zeros(len(s_rows)), [spec.study]), "subject": _codes(s_rows, people.subject),
+        "session": sess_no, "day": s_day, "technique": _codes(tech_vocab[tech_idx[s_rows]], vocab.TECHNIQUES),
         "intent": _codes(intent_of_tech[tech_idx[s_rows]], vocab.INTENTS),
-        "therapist": _codes(th_idx[s_rows], th_names),
+        "therapist": _codes(people.th_idx[s_rows], people.th_names),
         "duration_min": np.where(technique[s_rows] == "sports", 45.0, 60.0),
         "pressure": _codes(np.where(technique[s_rows] == "swedish", 1, 0), ["firm", "light"]),
-        "body_region": _codes(np.array([region_names.index(r) for r in regions])[cond_idx[s_rows]], region_names),
+        "body_region": _codes(np.array([region_names.index(r) for r in regions])[people.cond_idx[s_rows]],
+                              region_names),
     })
-    for timing, vals in (("pre", pre), ("post", post)):
-        parts.append(_part(s_rows, "pain_nrs", -1, s_day, timing, sess_no, record("pain_nrs", vals)))
-    outcomes = _assemble(parts, subject, study, visit_labels)
-    subjects = pd.DataFrame({
-        "study": study, "subject": subject, "arm": pd.Series([None] * n, dtype="str"),
-        "condition": _cat(condition, vocab.CONDITIONS), "clinic": clinic,
-        "technique": _cat(technique, vocab.TECHNIQUES),
-        "intent": _cat(pd.Series(technique).map(vocab.DEFAULT_INTENT), vocab.INTENTS), "age": age, "sex": sex,
-    })
+    parts = [_part(s_rows, "pain_nrs", -1, s_day, timing, sess_no, model.record("pain_nrs", vals))
+             for timing, vals in (("pre", pre), ("post", post))]
+    return sess_tab, parts
 
-    # ---- truth ------------------------------------------------------------------------------------------
+
+def _clinic_effects(spec: _ClinicSpec, cond_instruments: dict[str, dict[str, list[str]]]) -> pd.DataFrame:
+    """True mean change from baseline per condition, technique, instrument and visit."""
     rows = []
-    f_v = _shape(visit_weeks, t_end, rho, horizon)
+    model, eff_mat = spec.model, spec.effects
+    f_v = _shape(_CLINIC_WEEKS, _CLINIC_T_END, float(model["relapse"]), _CLINIC_HORIZON)
     sd_f = np.sqrt(model["sd_improvement"] ** 2 + model["sd_clinic"] ** 2 + model["sd_therapist"] ** 2)
-    for ci, c in enumerate(conds):
+    for ci, c in enumerate(_CLINIC_CONDITIONS):
         insts = ["pain_nrs"] + sorted({i for lst in cond_instruments[c].values() for i in lst[1:]})
         for inst in insts:
-            sp, spec = scale[inst], inst_specs[inst]
-            for mi, m in enumerate(techs):
+            sp, ins = _CLINIC_SCALE[inst], _instruments.get(inst)
+            for mi, m in enumerate(_CLINIC_TECHNIQUES):
                 imp = eff_mat[ci, mi] * sp["sd_baseline"] * f_v
-                mu = sp["baseline_mean"] + spec.sign * imp
+                mu = sp["baseline_mean"] + ins.sign * imp
                 sd = np.sqrt(sp["sd_intercept"] ** 2 + sp["sd_residual"] ** 2 + (sd_f * sp["sd_baseline"] * f_v) ** 2)
-                obs = _expected_observed(mu, sd, spec.min, spec.max, sp["step"]) if round_scores else mu
-                for vi, v in enumerate(visit_labels):
+                obs = _expected_observed(mu, sd, ins.min, ins.max, sp["step"]) if spec.round_scores else mu
+                for vi, v in enumerate(CLINIC_VISITS):
                     rows.append({"condition": c, "technique": m, "instrument": inst, "visit": v,
-                                 "week": int(visit_weeks[vi]), "true_change": float(spec.sign * imp[vi]),
+                                 "week": int(_CLINIC_WEEKS[vi]), "true_change": float(ins.sign * imp[vi]),
                                  "true_improvement": float(imp[vi]), "smd": float(eff_mat[ci, mi] * f_v[vi]),
                                  "observed_change": float(obs[vi] - obs[0])})
+    return pd.DataFrame(rows)
+
+
+def _clinic_truth(spec: _ClinicSpec, people: _ClinicPeople, last_visit: np.ndarray) -> dict[str, Any]:
+    conds, techs, nt = _CLINIC_CONDITIONS, list(_CLINIC_TECHNIQUES), spec.therapists_per_clinic
+    clinic_names, th_names, labels = people.clinic_names, people.th_names, list(CLINIC_VISITS)
+    cond_instruments = _clinic_instruments(spec)
+    inst_specs = {k: _instruments.get(k) for k in _CLINIC_INSTRUMENTS}
     inst_frame = pd.DataFrame([{"instrument": k, **v, "min": inst_specs[k].min, "max": inst_specs[k].max,
-                                "direction": inst_specs[k].direction} for k, v in scale.items()])
-    truth: dict[str, Any] = {
-        "design": {"n_subjects": n, "clinics": clinic_names,
+                                "direction": inst_specs[k].direction} for k, v in _CLINIC_SCALE.items()])
+    return {
+        "design": {"n_subjects": spec.n, "clinics": clinic_names,
                    "therapists": {cl: th_names[i * nt:(i + 1) * nt] for i, cl in enumerate(clinic_names)},
                    "visits": dict(CLINIC_VISITS), "techniques": techs, "condition_probs": dict(_CLINIC_CONDITION_PROBS),
-                   "technique_probs": pd.DataFrame(tprob, index=pd.Index(conds, name="condition"), columns=techs),
-                   "condition_instruments": cond_instruments, "round_scores": bool(round_scores),
-                   "dropout": bool(dropout), "study": study},
-        "parameters": {"model": model, "instruments": inst_frame,
-                       "effects_sd_units": pd.DataFrame(eff_mat, index=pd.Index(conds, name="condition"), columns=techs)},
-        "effects": pd.DataFrame(rows),
-        "session_effects": pd.DataFrame({"technique": techs, "immediate_drop": [_CLINIC_IMMEDIATE_DROP[t] for t in techs]}),
-        "clinics": pd.DataFrame({"clinic": clinic_names, "effect": clinic_eff}),
-        "therapists": pd.DataFrame({"therapist": th_names, "clinic": np.repeat(clinic_names, nt), "effect": th_eff}),
-        "random_effects": pd.DataFrame({"subject": subject, "condition": condition, "technique": technique,
-                                        "clinic": clinic, "therapist": therapist, "improvement": own}),
-        "dropout": pd.DataFrame({"subject": subject,
-                                 "last_visit": _cat(np.asarray(visit_labels)[last_visit], visit_labels, ordered=True)}),
+                   "technique_probs": pd.DataFrame(people.tprob, index=pd.Index(conds, name="condition"), columns=techs),
+                   "condition_instruments": cond_instruments, "round_scores": spec.round_scores,
+                   "dropout": spec.dropout, "study": spec.study},
+        "parameters": {"model": spec.model, "instruments": inst_frame,
+                       "effects_sd_units": pd.DataFrame(spec.effects, index=pd.Index(conds, name="condition"),
+                                                        columns=techs)},
+        "effects": _clinic_effects(spec, cond_instruments),
+        "session_effects": pd.DataFrame({"technique": techs,
+                                         "immediate_drop": [_CLINIC_IMMEDIATE_DROP[t] for t in techs]}),
+        "clinics": pd.DataFrame({"clinic": clinic_names, "effect": people.clinic_eff}),
+        "therapists": pd.DataFrame({"therapist": th_names, "clinic": np.repeat(clinic_names, nt),
+                                    "effect": people.th_eff}),
+        "random_effects": pd.DataFrame({"subject": people.subject, "condition": people.condition,
+                                        "technique": people.technique, "clinic": people.clinic,
+                                        "therapist": people.therapist, "improvement": people.own}),
+        "dropout": pd.DataFrame({"subject": people.subject,
+                                 "last_visit": _cat(np.asarray(labels)[last_visit], labels, ordered=True)}),
     }
-    return _dataset(subjects, sess_tab, outcomes, truth, source={"format": "simulated", "simulator": "simulate_clinic", "n_subjects": n,
-                                                         "seed": seed})

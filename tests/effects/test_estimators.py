@@ -14,7 +14,7 @@ from massage_outcomes.effects.estimators import (
     ppc2_effect,
 )
 from massage_outcomes.effects.summary import Moments, PairedMoments
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError
 
 samples = st.lists(st.floats(-50, 50, allow_nan=False), min_size=3, max_size=25)
 
@@ -97,7 +97,7 @@ def test_paired_family_definitions() -> None:
     g = paired_effect(p, measure="g_z")
     assert float(g.estimate) == pytest.approx(dz * float(hedges_j(29)))
     assert g.conventions["bias_correction"] == "hedges_j_exact(n-1)"
-    with pytest.raises(DataValidationError, match="no exact"):
+    with pytest.raises(ArgumentError, match="no exact"):
         paired_effect(p, measure="d_av", ci="exact")
 
 

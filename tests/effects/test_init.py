@@ -10,7 +10,7 @@ def test_public_names() -> None:
     assert mo.effect_size is effects.effect_size
     assert mo.effect_sizes is effects.effect_sizes
     assert mo.EffectSize is effects.EffectSize
-    from massage_outcomes.effects.ancova import ancova
+    from massage_outcomes.effects.api import ancova
 
     assert callable(ancova)
     with pytest.raises(AttributeError):

@@ -1,5 +1,8 @@
-"""The compiled bootstrap kernel: exact draws against a pure-Python reference, uniformity, rejection, threads,
-and the numpy fallback (same law) through bootstrap_moments."""
+"""The compiled layer and its numpy/scipy/pandas paths: the same draws (against a pure-Python reference of the
+published algorithms), integers and bits on both, uniformity, rejection, thread independence, and the dispatch.
+
+``compiled`` tests force every call onto the numba kernels (``_kernels.MODE = "always"``, skipped without
+numba); ``use_numba`` runs a test on both paths."""
 
 from __future__ import annotations
 
@@ -9,12 +12,46 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from massage_outcomes.effects import _kernels, bootstrap
+from massage_outcomes.effects import _kernels
 from massage_outcomes.effects.bootstrap import bootstrap_moments
 from massage_outcomes.effects.estimators import between_point, paired_point
 
-needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed")
+needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed (the [fast] extra)")
 M64 = (1 << 64) - 1
+
+
+def _force_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+
+
+def _force_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_kernels, "MODE", "always")
+
+
+@pytest.fixture
+def compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kernel call compiled, whatever its size (the test is skipped without numba)."""
+    if not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed (the [fast] extra)")
+    _force_compiled(monkeypatch)
+
+
+@pytest.fixture(params=[True, False], ids=["numba", "numpy"])
+def use_numba(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each test twice: on the compiled kernels (skipped without numba) and on the numpy path."""
+    if request.param and not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed (the [fast] extra)")
+    if request.param:
+        _force_compiled(monkeypatch)
+    else:
+        _force_numpy(monkeypatch)
+    return bool(request.param)
+
+
+def _reference_next(state: np.ndarray) -> int:
+    """The next xoshiro256** output from a state of four words, in plain Python integers."""
+    s = [int(w) for w in state]
+    return (((((s[1] * 5) & M64) << 7 | ((s[1] * 5) & M64) >> 57) & M64) * 9) & M64
 
 
 def _reference_indices(key: int, job: int, n: int) -> list[int]:
@@ -59,9 +96,8 @@ def _reference_indices(key: int, job: int, n: int) -> list[int]:
     return idx
 
 
-@needs_numba
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 10])
-def test_kernel_draws_match_reference(n: int) -> None:
+def test_kernel_draws_match_reference(n: int, use_numba: bool) -> None:
     v = np.arange(1.0, n + 1) ** 2  # integers: sums are exact whatever the order of addition
     offsets = np.array([0, n])
     key = 0xDEADBEEF12345
@@ -72,8 +108,7 @@ def test_kernel_draws_match_reference(n: int) -> None:
         assert sums[0, b, 1] == (v[idx] ** 2).sum()
 
 
-@needs_numba
-def test_paired_kernel_draws_match_reference() -> None:
+def test_paired_kernel_draws_match_reference(use_numba: bool) -> None:
     rows = np.column_stack([np.arange(6.0), np.arange(6.0) ** 2 - 3])
     offsets = np.array([0, 2, 6])  # two samples: jobs 0..B-1 are sample 0, B..2B-1 sample 1
     B, key = 4, 99
@@ -88,18 +123,32 @@ def test_paired_kernel_draws_match_reference() -> None:
 
 @needs_numba
 def test_lemire_rejects_low_words_below_threshold() -> None:
+    from massage_outcomes.effects import _compiled
+
     U = np.uint64
     state = (U(1), U(2), U(3), U(4))
     n = 3  # 2**32 mod 3 = 1: a draw h with (h * 3) mod 2**32 == 0 must be rejected and redrawn
-    i, *after = _kernels._bounded(U(0), U(n), U(1), *state)
+    i, *after = _compiled._bounded(U(0), U(n), U(1), *state)
     assert tuple(after) != state and 0 <= i < n
-    i, *after = _kernels._bounded(U(2**32 - 1), U(n), U(1), *state)  # accepted: floor((2**32 - 1)·3 / 2**32) = 2
+    i, *after = _compiled._bounded(U(2**32 - 1), U(n), U(1), *state)  # accepted: floor((2**32 - 1)·3 / 2**32) = 2
     assert tuple(after) == state and i == 2
 
 
-@needs_numba
+def test_numpy_lemire_rejects_like_the_kernel() -> None:
+    """The numpy path's vectorized rejection: the rejected column redraws (its state moves), the others not."""
+    U = np.uint64
+    state = np.array([[1, 5], [2, 6], [3, 7], [4, 8]], dtype=U)
+    s = state.copy()
+    nn, thr = np.array([3, 3], dtype=U), np.array([1, 1], dtype=U)
+    i = _kernels._bounded(np.array([0, 2**32 - 1], dtype=U), nn, thr, s)
+    assert 0 <= i[0] < 3 and i[1] == 2
+    assert not np.array_equal(s[:, 0], state[:, 0]) and np.array_equal(s[:, 1], state[:, 1])
+    expect = _reference_next(state[:, 0])  # the redraw is the low half of the stream's next output
+    assert i[0] == ((expect & 0xFFFFFFFF) * 3) >> 32
+
+
 @pytest.mark.parametrize("n, hot", [(3, 2), (7, 0), (10, 9)])
-def test_kernel_index_draws_are_uniform(n: int, hot: int) -> None:
+def test_kernel_index_draws_are_uniform(n: int, hot: int, use_numba: bool) -> None:
     # one row is 1, the rest 0: its count in a resample of n is Binomial(n, 1/n)
     v = np.zeros(n)
     v[hot] = 1.0
@@ -114,8 +163,7 @@ def test_kernel_index_draws_are_uniform(n: int, hot: int) -> None:
     assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-4
 
 
-@needs_numba
-def test_kernel_result_does_not_depend_on_thread_count() -> None:
+def test_kernel_result_does_not_depend_on_thread_count(compiled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     import numba
 
     rng = np.random.default_rng(3)
@@ -132,20 +180,24 @@ def test_kernel_result_does_not_depend_on_thread_count() -> None:
     assert np.array_equal(one, many)
     assert np.all(one[3] == 0.0)  # the empty sample
     assert np.all(one[1, :, 0] == v[1200])  # a one-row sample is always that row
+    _force_numpy(monkeypatch)
+    assert np.array_equal(_kernels.resampled_sums(v, offsets, 300, 5), one)  # and so is the numpy path
 
 
-def _force_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
-
-
-@pytest.fixture(params=[True, False], ids=["numba", "numpy"])
-def use_numba(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Each test twice: on the compiled kernels (skipped without numba) and on the numpy fallback."""
-    if request.param and not _kernels.HAVE_NUMBA:
-        pytest.skip("numba not installed")
-    if not request.param:
-        _force_numpy(monkeypatch)
-    return bool(request.param)
+@pytest.mark.parametrize("paired", [False, True])
+def test_resampled_sums_identical_on_both_paths(paired: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bit for bit the same sums compiled and in numpy: samples of odd, even, one and no rows, in any order."""
+    if not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed (the [fast] extra)")
+    rng = np.random.default_rng(6)
+    sizes = [37, 0, 1, 250, 2, 91, 90]
+    Z = rng.normal(size=(sum(sizes), 2) if paired else sum(sizes))
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    _force_compiled(monkeypatch)
+    fast = _kernels.resampled_sums(Z, offsets, 257, 2**63 + 12345)
+    _force_numpy(monkeypatch)
+    slow = _kernels.resampled_sums(Z, offsets, 257, 2**63 + 12345)
+    assert np.array_equal(fast, slow)
 
 
 def test_index_sums_have_the_bootstrap_law(use_numba: bool) -> None:
@@ -153,8 +205,7 @@ def test_index_sums_have_the_bootstrap_law(use_numba: bool) -> None:
     v = np.arange(float(n))
     offsets = np.array([0, n])
     B = 20_000
-    S = (_kernels.resampled_sums(v, offsets, B, 8) if use_numba
-         else bootstrap._index_sums_numpy(v, offsets, B, 8))[0, :, 0]
+    S = _kernels.resampled_sums(v, offsets, B, 8)[0, :, 0]
     mean, var = n * (n - 1) / 2, n * (n * n - 1) / 12  # sum of n uniform draws from 0..n-1
     assert abs(S.mean() - mean) < 4 * np.sqrt(var / B)
     assert abs(S.var() / var - 1) < 4 * np.sqrt(2 / B)
@@ -195,7 +246,7 @@ def test_paired_bootstrap_numpy_fallback(monkeypatch: pytest.MonkeyPatch) -> Non
 
 # ------------------------------------------------------------------------------------------ noncentral t
 @needs_numba
-def test_as243_cdf_matches_scipy_boost() -> None:
+def test_as243_cdf_matches_scipy_boost(compiled: None) -> None:
     rng = np.random.default_rng(21)
     df = rng.uniform(1, _kernels.NCT_DF_MAX, 20_000)
     d = rng.uniform(-30, 30, df.size) * rng.uniform(0, 1, df.size)
@@ -214,6 +265,8 @@ def test_as243_cdf_matches_scipy_boost() -> None:
 def test_compiled_ncp_solve_matches_the_scipy_iteration(beyond: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     from massage_outcomes.effects import intervals
 
+    if _kernels.HAVE_NUMBA:
+        _force_compiled(monkeypatch)
     rng = np.random.default_rng(22)
     df = rng.uniform(2, 290, 3000) + (_kernels.NCT_DF_MAX if beyond else 0.0)
     t = rng.normal(0, 1, df.size) * rng.choice([0.5, 2.0, 6.0], df.size)
@@ -244,9 +297,8 @@ def _tricky_strings(rng: np.random.Generator, n: int) -> list[str | None]:
     return out
 
 
-@needs_numba
 @pytest.mark.parametrize("storage", ["large_string", "string", "chunked", "sliced"])
-def test_factorize_strings_equals_pandas(storage: str) -> None:
+def test_factorize_strings_equals_pandas(storage: str, compiled: None) -> None:
     import pandas as pd
     import pyarrow as pa
 
@@ -274,7 +326,7 @@ def test_factorize_strings_equals_pandas(storage: str) -> None:
     assert arms is not None and np.array_equal(arms, np.where(is_a, 0, np.where(is_b, 1, -1)))
 
 
-def test_not_arrow_strings_are_left_to_pandas() -> None:
+def test_not_arrow_strings_are_left_to_pandas(compiled: None) -> None:
     import pandas as pd
 
     assert _kernels.factorize_strings(pd.array(["a", "b"], dtype=object)) is None
@@ -299,6 +351,8 @@ def test_group_codes_and_moments_same_with_and_without_kernels(dropna: bool, by:
         "clinic": pd.array(np.array(["north", "south", "east"])[rng.integers(0, 3, n)], dtype="str"),
         "value": np.where(rng.random(n) < 0.02, np.nan, rng.normal(size=n)),
     })
+    if _kernels.HAVE_NUMBA:
+        _force_compiled(monkeypatch)
     codes, keys = group_codes(frame, by, dropna=dropna)
     m = grouped_moments(frame["value"], codes, len(keys))
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
@@ -311,6 +365,8 @@ def test_group_codes_and_moments_same_with_and_without_kernels(dropna: bool, by:
 
 
 def test_arm_group_codes_compiled_and_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    if _kernels.HAVE_NUMBA:
+        _force_compiled(monkeypatch)
     rng = np.random.default_rng(33)
     codes = rng.integers(-1, 50, 10_000)
     arm = rng.integers(-1, 2, 10_000)
@@ -333,15 +389,16 @@ def _with_threads(n_threads: int, fn: Any) -> Any:
         numba.set_num_threads(before)
 
 
-@needs_numba
 @pytest.mark.parametrize("learn", [1, 100, 1 << 14])
-def test_parallel_factorize_same_codes_any_threads(learn: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_factorize_same_codes_any_threads(learn: int, compiled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The dictionary learnt on a prefix (tiny here: most labels are new in the parallel look-up and fixed up
     serially) gives exactly the codes of pandas, on one thread or two."""
     import pandas as pd
 
-    monkeypatch.setattr(_kernels, "_LEARN_ROWS", learn)
-    monkeypatch.setattr(_kernels, "_LOOKUP_BLOCK", 997)
+    from massage_outcomes.effects import _compiled
+
+    monkeypatch.setattr(_compiled, "_LEARN_ROWS", learn)
+    monkeypatch.setattr(_compiled, "_LOOKUP_BLOCK", 997)
     rng = np.random.default_rng(41)
     ser = pd.Series(pd.array(_tricky_strings(rng, 25_000), dtype="str"))
     one = _with_threads(1, lambda: _kernels.factorize_strings_unsorted(ser.array))
@@ -356,10 +413,19 @@ def test_parallel_factorize_same_codes_any_threads(learn: int, monkeypatch: pyte
     assert [uniques[r] for r in rank] == list(first_seen)
 
 
-@needs_numba
-def test_chunked_moments_deterministic_and_thread_independent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Moments summed per fixed chunk: the same bits on one and two threads and on every run; within 1e-12
-    relative of the row-order (bincount) sums; bit for bit the row-order sums with one chunk."""
+def _row_order_moments(v: np.ndarray, codes: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n, mean, m2 by one np.bincount over all rows (the row-order sums)."""
+    ok = (codes >= 0) & ~np.isnan(v)
+    c, w = codes[ok], v[ok]
+    n = np.bincount(c, minlength=G).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(c, weights=w, minlength=G) / n
+    return n, mean, np.bincount(c, weights=(w - mean[c]) ** 2, minlength=G)
+
+
+def test_chunked_moments_deterministic_and_thread_independent(compiled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moments summed per fixed chunk: the same bits on one and two threads, on every run and on the numpy path;
+    within 1e-12 relative of the row-order (bincount) sums; bit for bit the row-order sums with one chunk."""
     monkeypatch.setattr(_kernels, "MOMENT_CHUNK", 4096)
     rng = np.random.default_rng(42)
     n, G = 100_000, 700
@@ -372,22 +438,20 @@ def test_chunked_moments_deterministic_and_thread_independent(monkeypatch: pytes
     for a, b, c in zip(one, two, again, strict=True):
         assert np.array_equal(a, b) and np.array_equal(b, c)
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
-    from massage_outcomes.effects.summary import grouped_moments
-
-    ref = grouped_moments(v, codes, G)
-    assert np.array_equal(one[0], ref.n)
-    np.testing.assert_allclose(one[1], ref.mean, rtol=1e-13)
-    np.testing.assert_allclose(one[2], ref.m2, rtol=1e-12)
+    for a, b in zip(one, _kernels.grouped_moments(v, codes, G), strict=True):  # the numpy path: the same bits
+        assert np.array_equal(a, b, equal_nan=True)
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", True)
+    ref = _row_order_moments(v, codes, G)
+    assert np.array_equal(one[0], ref[0])
+    np.testing.assert_allclose(one[1], ref[1], rtol=1e-13)
+    np.testing.assert_allclose(one[2], ref[2], rtol=1e-12)
     monkeypatch.setattr(_kernels, "MOMENT_CHUNK", n)  # one chunk: the row-order sums exactly
     single = _kernels.grouped_moments(v, codes, G)
-    assert single is not None
-    for a, name in zip(single, ("n", "mean", "m2"), strict=True):
-        assert np.array_equal(a, getattr(ref, name), equal_nan=True)
+    for a, b in zip(single, ref, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
 
 
-@needs_numba
-def test_combine_codes_thread_independent() -> None:
+def test_combine_codes_thread_independent(compiled: None) -> None:
     rng = np.random.default_rng(43)
     c1 = rng.integers(-1, 300, 50_000).astype(np.int32)
     c2 = rng.integers(-1, 7, 50_000).astype(np.int8)
@@ -402,17 +466,17 @@ def test_combine_codes_thread_independent() -> None:
     assert np.array_equal(one[0], np.where(comb >= 0, np.searchsorted(observed, comb), -1))
 
 
-@needs_numba
-def test_grouped_effects_identical_on_one_and_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_grouped_effects_identical_on_one_and_two_threads(compiled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """End to end over several moment chunks and look-up blocks: every number bit for bit on 1 and 2 threads,
-    and within 1e-12 relative of the numpy/pandas path."""
+    and within 1e-12 relative of the numpy/pandas path (whose exact limits come from scipy's nctdtr)."""
     import pandas as pd
 
+    from massage_outcomes.effects import _compiled
     from massage_outcomes.effects.api import grouped_effects
 
     monkeypatch.setattr(_kernels, "MOMENT_CHUNK", 2048)
-    monkeypatch.setattr(_kernels, "_LEARN_ROWS", 256)
-    monkeypatch.setattr(_kernels, "_LOOKUP_BLOCK", 1000)
+    monkeypatch.setattr(_compiled, "_LEARN_ROWS", 256)
+    monkeypatch.setattr(_compiled, "_LOOKUP_BLOCK", 1000)
     rng = np.random.default_rng(44)
     n = 40_000
     frame = pd.DataFrame({
@@ -439,39 +503,35 @@ def test_grouped_effects_identical_on_one_and_two_threads(monkeypatch: pytest.Mo
         np.testing.assert_allclose(getattr(res1, name), getattr(res0, name), rtol=1e-12)
 
 
-@needs_numba
-def test_default_moments_row_order_up_to_one_chunk_and_accurate_beyond(monkeypatch: pytest.MonkeyPatch) -> None:
-    """By default the compiled moments are those of np.bincount bit for bit while the rows fit one chunk; beyond
-    it (fixed chunks, so thread-independent) they are no further from the exact sums than the row-order ones."""
+def test_default_moments_row_order_up_to_one_chunk_and_accurate_beyond(use_numba: bool) -> None:
+    """On either path the moments are those of one np.bincount bit for bit while the rows fit one chunk; beyond
+    it (fixed chunks, so thread- and path-independent) they are no further from the exact sums than the
+    row-order ones."""
     import math
 
     from massage_outcomes.effects.summary import grouped_moments
 
     chunk = _kernels.MOMENT_CHUNK
-    assert isinstance(chunk, int)
     rng = np.random.default_rng(45)
     G = 900
     for n in (150_000, 2 * chunk + 12_345):
         v = rng.normal(1000.0, 1.0, n)  # a large mean: rounding in the sums shows
         codes = rng.integers(-1, G, n)
-        got = _with_threads(2, lambda v=v, codes=codes: grouped_moments(v, codes, G))
-        monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
-        ref = grouped_moments(v, codes, G)
-        monkeypatch.setattr(_kernels, "HAVE_NUMBA", True)
+        got = grouped_moments(v, codes, G)
+        ref = _row_order_moments(v, codes, G)
         if n <= chunk:
-            for name in ("n", "mean", "m2"):
-                assert np.array_equal(getattr(got, name), getattr(ref, name), equal_nan=True)
+            for name, r in zip(("n", "mean", "m2"), ref, strict=True):
+                assert np.array_equal(getattr(got, name), r, equal_nan=True)
             continue
-        assert np.array_equal(got.n, ref.n)
-        assert not np.array_equal(got.mean, ref.mean)  # several chunks: the sums really are regrouped
+        assert np.array_equal(got.n, ref[0])
+        assert not np.array_equal(got.mean, ref[1])  # several chunks: the sums really are regrouped
         exact = np.array([math.fsum(v[codes == g]) / np.sum(codes == g) for g in range(G)])
-        err_got, err_ref = np.abs(got.mean - exact).max(), np.abs(ref.mean - exact).max()
+        err_got, err_ref = np.abs(got.mean - exact).max(), np.abs(ref[1] - exact).max()
         assert err_got <= err_ref
-        np.testing.assert_allclose(got.m2, ref.m2, rtol=1e-12)
+        np.testing.assert_allclose(got.m2, ref[2], rtol=1e-12)
 
 
-@needs_numba
-def test_between_effects_on_raw_key_bins_equal_dense_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_between_effects_on_raw_key_bins_equal_dense_codes(compiled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without bootstrap, between-group moments are binned on the raw combined key codes (no renumbering pass):
     every number bit for bit as with dense group codes, with missing keys, unused arms and unobserved key pairs."""
     import pandas as pd
@@ -523,3 +583,29 @@ def test_distinct_equals_numpy_unique(case: str) -> None:
     u, inv = _kernels.distinct(x)
     ref_u, ref_inv = np.unique(x, return_inverse=True)
     assert np.array_equal(u, ref_u, equal_nan=True) and np.array_equal(inv, ref_inv)
+
+
+@pytest.mark.parametrize("ci", ["exact", "bca"])
+def test_public_results_the_same_compiled_and_not(ci: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """effect_sizes on the sample trial with every call compiled and with none: the same numbers (estimates,
+    SEs, p-values and bootstrap limits bit for bit; exact limits within 1e-12)."""
+    import massage_outcomes as mo
+    from massage_outcomes.effects.api import effect_sizes
+
+    if not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed (the [fast] extra)")
+    frame = mo.load_sample("trial").analysis_frame("pain_nrs").assign(
+        change=lambda f: f["change"] + np.random.default_rng(9).normal(0, 0.3, len(f)))  # continuous: index draws
+    kw = dict(instrument="pain_nrs", compare=("arm", "therapeutic", "relaxation"), ci=ci, n_resamples=400, rng=3) \
+        if ci == "bca" else dict(instrument="pain_nrs", compare=("arm", "therapeutic", "relaxation"), ci=ci)
+    _force_compiled(monkeypatch)
+    fast = effect_sizes(frame, **kw)
+    monkeypatch.setattr(_kernels, "MODE", "never")
+    slow = effect_sizes(frame, **kw)
+    for col in ("estimate", "se", "p_value"):
+        assert np.array_equal(fast[col].to_numpy(float), slow[col].to_numpy(float), equal_nan=True), col
+    for col in ("ci_low", "ci_high"):
+        if ci == "bca":
+            assert np.array_equal(fast[col].to_numpy(float), slow[col].to_numpy(float), equal_nan=True), col
+        else:
+            np.testing.assert_allclose(fast[col].to_numpy(float), slow[col].to_numpy(float), rtol=0, atol=1e-12)

@@ -20,8 +20,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massage_outcomes.effects.pooling import pool, pooling_weights, prepare_effects
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, SmallSampleWarning
+from massage_outcomes.effects.pooling import (
+    TAU2_ESTIMATORS,
+    PoolOptions,
+    pool,
+    pool_studies,
+    pooling_weights,
+    prepare_effects,
+)
+from massage_outcomes.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    ConvergenceWarning,
+    DataValidationError,
+    SmallSampleWarning,
+)
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "pooling" / "metafor_rma.json").read_text())
 RTOL = 1e-5
@@ -237,14 +250,17 @@ def test_oscillating_fisher_scoring_falls_back_to_direct_maximization() -> None:
 
 def test_bad_arguments() -> None:
     df = _frame("bcg")
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ArgumentError, match="method"):  # an ArgumentError is a ValueError
         pool(df, method="SJ")
-    with pytest.raises(ValueError, match="test"):
+    with pytest.raises(ArgumentError, match="test"):
         pool(df, test="wald")
-    with pytest.raises(DataValidationError, match="by column"):
+    with pytest.raises(ArgumentError, match="by column"):
         pool(df, by="condition")
-    with pytest.raises(ValueError, match="control"):
+    with pytest.raises(ArgumentError, match="control"):
         pool(df, control={"maxit": 3})
+    with pytest.raises(ArgumentTypeError, match="DataFrame"):  # and an ArgumentTypeError a TypeError
+        pool(df.to_dict())  # type: ignore[arg-type]
+    assert issubclass(ArgumentError, ValueError) and issubclass(ArgumentTypeError, TypeError)
     with pytest.raises(DataValidationError, match="<= 0"):
         prepare_effects(pd.DataFrame({"estimate": [-1.0], "ci_low": [0.5], "ci_high": [2.0], "measure": ["OR"]}))
 
@@ -297,3 +313,17 @@ def test_pooled_rows_say_whether_they_are_reliable():
         res = pool(eff, by="g")
     assert res["reliable"].dtype == bool
     assert res.set_index("g")["reliable"].to_dict() == {"a": True, "b": False}
+
+
+@pytest.mark.filterwarnings("ignore:the Knapp-Hartung adjustment is not meant")
+@pytest.mark.parametrize("method", sorted(TAU2_ESTIMATORS))
+def test_pool_studies_is_pool_on_arrays(method: str) -> None:
+    """The array entry point (for engines with per-study estimates) gives pool()'s numbers, bit for bit."""
+    df = _frame("bcg_by_alloc")
+    res = pool(df, method=method, by="group", test="knha")
+    eff = prepare_effects(df)
+    codes = pd.factorize(eff["group"], sort=True)[0]
+    out = pool_studies(eff["estimate"].to_numpy(), eff["se"].to_numpy() ** 2, codes, int(codes.max()) + 1,
+                       PoolOptions.of(method=method, test="knha"))
+    for col in ("estimate", "se", "ci_low", "ci_high", "tau2", "se_tau2", "tau2_ci_low", "I2", "Q", "pi_low"):
+        assert np.array_equal(out[col], res[col].to_numpy(), equal_nan=True), col

@@ -3,8 +3,8 @@
 Public names: :func:`effect_size` (two arrays), :func:`effect_sizes` (one row per group from a Dataset or an
 analysis frame), :class:`EffectSize`, :func:`responders` (``clinical.py``) and :func:`pool`
 (``pooling.py``). Baseline-adjusted effects: ``effect_sizes(..., on="ancova")`` (or
-:func:`massage_outcomes.effects.ancova.ancova`; the submodule name ``ancova`` is taken). The estimators work on per-group summary statistics (``summary.py``) so one vectorized pass
-serves any number of groups.
+:func:`massage_outcomes.effects.api.ancova`; the submodule name ``ancova`` is taken). The estimators work on
+per-group summary statistics (``summary.py``) so one vectorized pass serves any number of groups.
 """
 
 from __future__ import annotations

@@ -32,10 +32,10 @@ import pandas as pd
 from massage_outcomes.effects.estimators import EffectArrays, hedges_j
 from massage_outcomes.effects.intervals import nct_ncp_interval, normal_interval, t_interval
 from massage_outcomes.effects.summary import PairedMoments
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError
 from massage_outcomes.multiplicity import t_p_two_sided
 
-__all__ = ["ancova_point", "ancova_effect", "ancova_ols", "ancova"]
+__all__ = ["ancova_point", "ancova_effect", "ancova_ols"]
 
 
 def _parts(a: PairedMoments, b: PairedMoments) -> tuple[np.ndarray, ...]:
@@ -100,9 +100,9 @@ def ancova_effect(
     (-1.741, 'none (raw units)')
     """
     if measure not in ("mean_diff", "cohens_d", "hedges_g"):
-        raise DataValidationError(f"ANCOVA `measure` must be 'mean_diff', 'cohens_d' or 'hedges_g', got {measure!r}.")
+        raise ArgumentError(f"ANCOVA `measure` must be 'mean_diff', 'cohens_d' or 'hedges_g', got {measure!r}.")
     if standardizer not in ("followup", "residual"):
-        raise DataValidationError(f"`standardizer` must be 'followup' or 'residual', got {standardizer!r}.")
+        raise ArgumentError(f"`standardizer` must be 'followup' or 'residual', got {standardizer!r}.")
     diff, se, s_res, s_fu, _slope, N = _parts(a, b)
     df = N - 3
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -169,13 +169,3 @@ def ancova_ols(
         "p_value": float(fit.pvalues[2]), "df": float(fit.df_resid), "residual_sd": float(np.sqrt(fit.scale)),
         "n_1": float(g.sum()), "n_2": float(len(g) - g.sum()),
     }
-
-
-def ancova(data: object, *, instrument: str, compare: tuple[str, str, str], by: Sequence[str] = (),
-           end: str = "last", measure: str = "mean_diff", standardizer: str = "followup", ci: str = "exact",
-           level: float = 0.95, adjust: str | None = None) -> pd.DataFrame:
-    """Baseline-adjusted effects per group: shorthand for ``effect_sizes(..., on="ancova", start="baseline")``."""
-    from massage_outcomes.effects.api import effect_sizes
-
-    return effect_sizes(data, instrument=instrument, by=by, compare=compare, on="ancova", start="baseline", end=end,
-                        measure=measure, ci=ci, level=level, adjust=adjust, standardizer=standardizer)

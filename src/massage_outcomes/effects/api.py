@@ -42,7 +42,7 @@ from massage_outcomes.effects.summary import (
 from massage_outcomes.errors import DataValidationError, SmallSampleWarning
 from massage_outcomes.results import ResultFrame, favours_between, favours_within, integer_counts
 
-__all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects"]
+__all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects", "ancova"]
 
 CI_METHODS = ("exact", "normal", "bca", "percentile")
 _TIMINGS = ("baseline", "pre", "post", "followup")
@@ -743,3 +743,14 @@ def _add_adjustment(out: pd.DataFrame, method: str, level: float, rng: Any, wide
         _t, sim, _d = grouped_effects(wide, level=per_row, rng=rng, return_draws=False, **engine)
         out["sci_low"] = np.broadcast_to(np.asarray(sim.ci_low, dtype=float), p.shape)
         out["sci_high"] = np.broadcast_to(np.asarray(sim.ci_high, dtype=float), p.shape)
+
+
+def ancova(data: object, *, instrument: str, compare: tuple[str, str, str], by: Sequence[str] = (),
+           end: str = "last", measure: str = "mean_diff", standardizer: str = "followup", ci: str = "exact",
+           level: float = 0.95, adjust: str | None = None) -> pd.DataFrame:
+    """Baseline-adjusted effects per group: shorthand for ``effect_sizes(..., on="ancova", start="baseline")``.
+
+    (Here, not in ``ancova.py``: the estimators there must not import this module, which imports them.)
+    """
+    return effect_sizes(data, instrument=instrument, by=by, compare=compare, on="ancova", start="baseline", end=end,
+                        measure=measure, ci=ci, level=level, adjust=adjust, standardizer=standardizer)

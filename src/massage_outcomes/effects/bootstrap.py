@@ -5,10 +5,11 @@ A resample of a sample changes only its moments, and the moments are linear in t
 (x − c)², ...]``. So each group's ``B`` resamples cost one matrix product. When a sample has few distinct rows
 (integer rating scales such as the 0–10 pain NRS: at most 21 distinct change values) the counts are drawn from a
 multinomial over the distinct rows, which is exactly the same distribution as drawing row indices, at a cost of
-``B × k`` instead of ``B × n``. Otherwise each resample draws n row indices, exactly uniformly, in a compiled
-kernel that adds the drawn rows' centred values into the resample's sums as it goes (no index array; see
-:mod:`massage_outcomes.effects._kernels` for why and how fast), parallel over resamples and reproducible for a
-seed whatever the number of threads. Without numba a numpy fallback draws the same law (other draws).
+``B × k`` instead of ``B × n``. Otherwise each resample draws n row indices, exactly uniformly, in one
+pass that adds the drawn rows' centred values into the resample's sums as it goes
+(:func:`~massage_outcomes.effects._kernels.resampled_sums`: one xoshiro256** stream per resample, the same draws
+and sums in numpy and, for large bootstraps where numba is installed, compiled and parallel over resamples),
+reproducible for a seed whatever the path or the number of threads.
 
 The BCa acceleration comes from the jackknife (Efron 1987), computed with leave-one-out *moment updates* for each
 distinct row rather than n refits; for several samples the per-sample influence values are combined as in
@@ -23,10 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from massage_outcomes.effects import _kernels
-from massage_outcomes.effects._kernels import resampled_sums
 from massage_outcomes.effects.intervals import bca_interval, percentile_interval
 from massage_outcomes.effects.summary import Moments, PairedMoments
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError
 
 __all__ = ["BootstrapResult", "bootstrap_moments", "sample_moments"]
 
@@ -100,42 +100,15 @@ def _multinomial_sums(dz: np.ndarray, counts: np.ndarray, n: int, B: int, rng: n
     return W @ Z
 
 
-def _index_sums_numpy(rows: np.ndarray, offsets: np.ndarray, B: int, key: int) -> np.ndarray:
-    """Fallback without numba: the same sums as :func:`~massage_outcomes.effects._kernels.resampled_sums` (same
-    law, other draws), with numpy's unbiased bounded integers (Lemire with rejection) on an SFC64 stream."""
-    gen = np.random.Generator(np.random.SFC64(key))
-    paired = rows.ndim == 2
-    out = np.empty((offsets.size - 1, B, 5 if paired else 2))
-    for t in range(offsets.size - 1):
-        z = rows[offsets[t]:offsets[t + 1]]
-        n = z.shape[0]
-        step = max(1, 65536 // max(n, 1))
-        for start in range(0, B, step):
-            stop = min(B, start + step)
-            if n == 0:
-                out[t, start:stop] = 0.0
-                continue
-            idx = gen.integers(0, n, size=(stop - start, n))
-            cols: tuple[np.ndarray, ...]
-            if paired:
-                x, y = z[idx, 0], z[idx, 1]
-                cols = (x, y, x * x, y * y, x * y)
-            else:
-                x = z[idx]
-                cols = (x, x * x)
-            for j, col in enumerate(cols):
-                out[t, start:stop, j] = col.sum(axis=1)
-    return out
-
-
 def _resample_all(
     samples: list[list[np.ndarray]], B: int, rng: np.random.Generator, key: int
 ) -> tuple[list[list[AnyMoments]], list[list[np.ndarray]], list[list[np.ndarray]]]:
     """(B,) resampled moments of every sample of every group, plus the distinct rows and their counts.
 
     Samples with few distinct rows (k·4 ≤ n: rating scales) draw multinomial counts from ``rng``, in group
-    order; the others are resampled by row index in one call of the compiled kernel (or the numpy fallback),
-    whose draws depend only on ``key`` and the sample's position among them.
+    order; the others are resampled by row index in one call of
+    :func:`~massage_outcomes.effects._kernels.resampled_sums`, whose draws depend only on ``key`` and the
+    sample's position among them.
     """
     S, G = len(samples), len(samples[0])
     boot: list[list[AnyMoments | None]] = [[None] * G for _ in range(S)]
@@ -162,7 +135,7 @@ def _resample_all(
         offsets = np.concatenate([[0], np.cumsum([it[2].shape[0] for it in items])]).astype(np.int64)
         # paired and unpaired samples never share a call, so give them different keys
         k = (key + (0x9E3779B97F4A7C15 if paired else 0)) % 2**64
-        sums = resampled_sums(rows_all, offsets, B, k) if _kernels.HAVE_NUMBA else _index_sums_numpy(rows_all, offsets, B, k)
+        sums = _kernels.resampled_sums(rows_all, offsets, B, k)
         for t, (s, g, z, c) in enumerate(items):
             boot[s][g] = _moments_from_sums(sums[t], z.shape[0], c, paired)
     return boot, uniqs, cnts  # type: ignore[return-value]
@@ -219,9 +192,9 @@ def bootstrap_moments(
     True
     """
     if method not in ("bca", "percentile"):
-        raise DataValidationError(f"`method` must be 'bca' or 'percentile', got {method!r}.")
+        raise ArgumentError(f"`method` must be 'bca' or 'percentile', got {method!r}.")
     if n_resamples < 100:
-        raise DataValidationError(f"`n_resamples` must be at least 100 (got {n_resamples}); use 2000 or more for BCa.")
+        raise ArgumentError(f"`n_resamples` must be at least 100 (got {n_resamples}); use 2000 or more for BCa.")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     G = len(groups)
     if G == 0:

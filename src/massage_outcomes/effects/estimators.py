@@ -51,7 +51,7 @@ from massage_outcomes.effects.intervals import (
 )
 from massage_outcomes.effects.intervals import t_p_two_sided as _t_p_two_sided
 from massage_outcomes.effects.summary import Moments, PairedMoments
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError
 
 __all__ = [
     "EffectArrays",
@@ -123,7 +123,7 @@ def hedges_j(df: object, *, correction: str = "exact") -> np.ndarray:
         if correction == "approx":
             return np.where(nu > 1, 1.0 - 3.0 / (4.0 * nu - 1.0), np.nan)
         if correction != "exact":
-            raise DataValidationError(f"`correction` must be 'exact', 'approx' or 'none', got {correction!r}.")
+            raise ArgumentError(f"`correction` must be 'exact', 'approx' or 'none', got {correction!r}.")
         return np.where(
             nu > 1, np.exp(special.gammaln(nu / 2) - 0.5 * np.log(nu / 2) - special.gammaln((nu - 1) / 2)), np.nan
         )
@@ -143,7 +143,7 @@ def _canonical_between(measure: str) -> str:
     if measure == "smd":
         return "hedges_g"
     if measure not in BETWEEN_MEASURES:
-        raise DataValidationError(
+        raise ArgumentError(
             f"`measure` {measure!r} is not a between-group measure; use one of {', '.join(BETWEEN_MEASURES)} "
             "(or paired=True / a within-subject call for the paired family)."
         )
@@ -233,7 +233,7 @@ def between_effect(
             lo, hi = normal_interval(diff, se, level)
             conv["ci_method"] = "normal"
         else:
-            raise DataValidationError(f"`ci` must be 'exact' or 'normal' here (bootstrap is separate), got {ci!r}.")
+            raise ArgumentError(f"`ci` must be 'exact' or 'normal' here (bootstrap is separate), got {ci!r}.")
         with np.errstate(invalid="ignore"):
             p = _t_p_two_sided(tstat, dfw)
         conv.update(bias_correction="none", sd_used="none (raw units)", se_formula="welch", p_method="welch_t")
@@ -281,7 +281,7 @@ def between_effect(
                 se_normal = np.sqrt(hn + (1 - (df - 2) / (df * jj**2)) * est**2)
                 se_name = "metafor_ub: 1/n1 + 1/n2 + (1 - (N-4)/((N-2) J^2)) g^2"
             else:
-                raise DataValidationError(
+                raise ArgumentError(
                     f"`se_formula` must be 'hedges_olkin', 'revman' or 'metafor_ub' here, got {se_formula!r}."
                 )
             # with the exact interval, the p-value comes with it below (the same t; one incomplete beta for both)
@@ -302,7 +302,7 @@ def between_effect(
         lo, hi = normal_interval(est, se_normal, level)
         conv["ci_method"] = "normal"
     else:
-        raise DataValidationError(f"`ci` must be 'exact' or 'normal' here (bootstrap is separate), got {ci!r}.")
+        raise ArgumentError(f"`ci` must be 'exact' or 'normal' here (bootstrap is separate), got {ci!r}.")
     conv["se_formula"] = se_name
     assert p is not None
     return EffectArrays(est, se_normal, lo, hi, p, np.asarray(df, dtype=float), notes, conv)
@@ -314,7 +314,7 @@ _PAIRED_ALIAS = {"cohens_d": "d_z", "hedges_g": "g_z", "smcc": "g_z"}
 
 def _paired_parts(measure: str) -> tuple[str, bool]:
     if measure not in PAIRED_MEASURES:
-        raise DataValidationError(
+        raise ArgumentError(
             f"`measure` {measure!r} is not a within-subject measure; use one of {', '.join(PAIRED_MEASURES)}."
         )
     base = _PAIRED_ALIAS.get(measure, measure)
@@ -335,7 +335,7 @@ def _paired_standardizer(p: PairedMoments, kind: str) -> np.ndarray:
             return sd_d / np.sqrt(2.0 * (1.0 - p.r))
     if kind == "smcr":
         return sx
-    raise DataValidationError(f"unknown paired standardizer {kind!r}")
+    raise ArgumentError(f"unknown paired standardizer {kind!r}")
 
 
 def paired_point(p: PairedMoments, *, measure: str = "hedges_g", correction: str = "exact") -> np.ndarray:
@@ -452,7 +452,7 @@ def paired_effect(
             lo, hi = normal_interval(md, se, level)
             conv["ci_method"] = "normal"
         else:
-            raise DataValidationError(f"`ci` must be 'exact' or 'normal' here, got {ci!r}.")
+            raise ArgumentError(f"`ci` must be 'exact' or 'normal' here, got {ci!r}.")
         conv.update(bias_correction="none", sd_used="none (raw units)", se_formula="sd_change/sqrt(n)")
         return EffectArrays(md, se, lo, hi, pval, df, notes, conv)
     j = hedges_j(df, correction=correction) if corrected else np.ones_like(est)
@@ -475,13 +475,13 @@ def paired_effect(
             se = np.sqrt(ratio2 / n + est**2 * _delta_var_standardizer(p, kind))
             se_name = "delta (bivariate normal): (s_D/S)^2/n + es^2 Var(S)/S^2"
         else:
-            raise DataValidationError(
+            raise ArgumentError(
                 f"`se_formula` {se_formula!r} does not apply to {measure!r}; use 'hedges_olkin', 'metafor' or 'delta'."
             )
     conv["se_formula"] = se_name
     if ci == "exact":
         if kind != "d_z":
-            raise DataValidationError(
+            raise ArgumentError(
                 f"no exact (noncentral t) interval for {measure!r}: its standardizer is not the SD of the change. "
                 "Pass ci='normal' (delta-method SE) or ci='bca' / 'percentile'."
             )
@@ -493,7 +493,7 @@ def paired_effect(
         lo, hi = normal_interval(est, se, level)
         conv["ci_method"] = "normal"
     else:
-        raise DataValidationError(f"`ci` must be 'exact' or 'normal' here, got {ci!r}.")
+        raise ArgumentError(f"`ci` must be 'exact' or 'normal' here, got {ci!r}.")
     return EffectArrays(est, se, lo, hi, pval, df, notes, conv)
 
 
@@ -531,7 +531,7 @@ def ppc2_effect(
     -1.6259
     """
     if ci != "normal":
-        raise DataValidationError(
+        raise ArgumentError(
             f"d_ppc2 has a normal-approximation interval only (Morris 2008); pass ci='normal' or a bootstrap, got {ci!r}."
         )
     d, cp, rho, nt, nc = _ppc2_parts(t, c, correction)

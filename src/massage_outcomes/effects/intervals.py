@@ -5,8 +5,8 @@ statistic ``t`` on ``df`` degrees of freedom, find the noncentrality parameters 
 ``P(T ≤ t | ncp_lo) = 1 − α/2`` and ``P(T ≤ t | ncp_hi) = α/2`` (Steiger & Fouladi 1997). R's *effectsize* does
 this group by group with ``optim``; here all groups are solved at once with a safeguarded secant iteration,
 started from the Johnson–Welch normal approximation, so about two CDF evaluations per limit suffice. For
-df ≤ 300 the iteration runs compiled (numba) on the AS 243 series for the CDF (as R's ``pt``); otherwise on
-arrays with :func:`scipy.special.nctdtr`. Both stop at |F − p| < 1e-12.
+many groups with df ≤ 300, where numba is installed, the iteration runs compiled on the AS 243 series for the
+CDF (as R's ``pt``); otherwise on arrays with :func:`scipy.special.nctdtr`. Both stop at |F − p| < 1e-12.
 """
 
 from __future__ import annotations
@@ -63,34 +63,37 @@ def _solve_ncp_both(
     t: np.ndarray, df: np.ndarray, ps: tuple[float, float], *, tol: float = 1e-12, maxiter: int = 60,
     p_out: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """:func:`_solve_ncp` for both limits, the elements with df ≤ ``_kernels.NCT_DF_MAX`` in compiled code.
+    """:func:`_solve_ncp` for both limits; for many groups with df ≤ ``_kernels.NCT_DF_MAX``, in compiled code.
 
-    The compiled kernel runs the same iteration (start, safeguards, stopping rules) with the CDF from the AS 243
-    series (Lenth 1989, as R's ``pt``), which agrees with scipy's Boost ``nctdtr`` within 1e-13 for df ≤ 300;
-    larger df, and any element where the series gives up, are solved below on ``nctdtr``. Why: ``nctdtr`` costs
-    ~1.4 µs per call and the iteration needs 2.3 calls per limit, so 5,005 groups took 39-44 ms (benchmark (b));
-    the series needs one incomplete beta per group (x = t²/(t² + df) does not depend on ncp) and then tens of ns
-    per CDF evaluation: 7.6-10 ms measured for both limits of the same 5,005 groups.
+    Where numba is installed and at least ``_kernels.THRESHOLDS["nct"]`` groups have df ≤ ``NCT_DF_MAX``, those
+    are solved by the compiled kernel: the same iteration (start, safeguards, stopping rules) with the CDF from
+    the AS 243 series (Lenth 1989, as R's ``pt``), which agrees with scipy's Boost ``nctdtr`` within 1e-13 for
+    df ≤ 300 and needs one incomplete beta per group (x = t²/(t² + df) does not depend on ncp) where
+    ``nctdtr`` costs ~1.4 µs per evaluation. Everything else, and any element where the series gives up, is
+    solved below on ``nctdtr``.
 
-    With ``p_out`` (shaped like ``t``), the two-sided Student-t p-values of ``t`` are written there, from that
-    incomplete beta where p ≥ ``_P_FROM_BETA`` (one scipy call fewer: ~1 ms for 5,005 groups) and from
-    :func:`t_p_two_sided` elsewhere (see ``_P_FROM_BETA`` for their agreement).
+    With ``p_out`` (shaped like ``t``), the two-sided Student-t p-values of ``t`` are written there: for
+    df ≤ ``NCT_DF_MAX`` from the incomplete beta I_x(1/2, df/2) where p ≥ ``_P_FROM_BETA`` (the one the
+    compiled limits need; on either path, so the p-values do not depend on it), elsewhere from
+    :func:`t_p_two_sided` (see ``_P_FROM_BETA`` for their agreement).
     """
     t, df = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
     outs = [np.full(t.shape, np.nan) for _ in ps]
     ok = np.isfinite(t) & np.isfinite(df) & (df > 0)
-    fast = ok & (df <= _kernels.NCT_DF_MAX) if _kernels.HAVE_NUMBA else np.zeros(t.shape, dtype=bool)
+    series = ok & (df <= _kernels.NCT_DF_MAX)  # the compiled series' domain, and that of p from the beta
+    fast = series if _kernels.use_compiled("nct", int(series.sum())) else np.zeros(t.shape, dtype=bool)
     from_beta = np.zeros(t.shape, dtype=bool)
-    if fast.any():
-        tf, dff = np.ascontiguousarray(t[fast]), np.ascontiguousarray(df[fast])
-        xodd0 = _halves(special.betainc, np.full(tf.size, 0.5), 0.5 * dff, tf * tf / (tf * tf + dff))
-        solved = _kernels.solve_ncp(tf, dff, ps, tol, maxiter, xodd0=xodd0)
-        for out, sol in zip(outs, solved, strict=True):
-            out[fast] = sol
+    if series.any() and (fast.any() or p_out is not None):
+        ts, dfs = np.ascontiguousarray(t[series]), np.ascontiguousarray(df[series])
+        xodd0 = _halves(special.betainc, np.full(ts.size, 0.5), 0.5 * dfs, ts * ts / (ts * ts + dfs))
+        if fast.any():
+            solved = _kernels.solve_ncp(ts, dfs, ps, tol, maxiter, xodd0=xodd0)
+            for out, sol in zip(outs, solved, strict=True):
+                out[fast] = sol
         if p_out is not None:
             p_beta = 1.0 - xodd0  # P(|T| > |t|) = 1 − I_x(1/2, df/2)
             good = p_beta >= _P_FROM_BETA
-            from_beta[fast] = good
+            from_beta[series] = good
             p_out[from_beta] = p_beta[good]
     if p_out is not None:
         rest = ~from_beta

@@ -21,7 +21,8 @@ at 0 (it is negative when Q < k − 1, where metafor reports 0), and its Paule�
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -29,7 +30,15 @@ import pandas as pd
 from scipy import stats
 
 from massage_outcomes.effects.summary import group_codes
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, SmallSampleWarning
+from massage_outcomes.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    ConvergenceWarning,
+    DataValidationError,
+    SmallSampleWarning,
+)
+from massage_outcomes.groups import first_values
+from massage_outcomes.results import ResultFrame
 
 Method = Literal["REML", "ML", "DL", "HE", "PM", "FE"]
 Test = Literal["z", "t", "knha", "adhoc"]
@@ -122,18 +131,18 @@ def prepare_effects(
     1     Cook2015    0.4447  0.1872   log        ci
     """
     if not isinstance(effects, pd.DataFrame):
-        raise DataValidationError(
+        raise ArgumentTypeError(
             f"effects must be a pandas DataFrame with an {estimate!r} column and an SE or CI; got {type(effects).__name__}"
         )
     if estimate not in effects.columns:
-        raise DataValidationError(
+        raise ArgumentError(
             f"effects has no {estimate!r} column (columns: {', '.join(map(str, effects.columns))}); "
             "pass estimate='<column>'"
         )
     if not 0 < ci_level < 1:
-        raise ValueError(f"ci_level must be in (0, 1); got {ci_level!r}")
+        raise ArgumentError(f"ci_level must be in (0, 1); got {ci_level!r}")
     if scale not in ("auto", "identity", "log"):
-        raise ValueError(f"scale must be 'auto', 'identity' or 'log'; got {scale!r}")
+        raise ArgumentError(f"scale must be 'auto', 'identity' or 'log'; got {scale!r}")
     out = effects.copy()
     n = len(out)
 
@@ -346,8 +355,385 @@ def _loglik(seg: _Seg, y: np.ndarray, v: np.ndarray, tau2: np.ndarray, k: np.nda
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the public function
+# the steps of a pooling: options, studies per group, tau² (a registry of estimators), the pooled estimate,
+# heterogeneity, assembly
 # ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolOptions:
+    """Checked options of :func:`pool` (and :func:`pool_studies`): canonical method and test names."""
+
+    method: str = "REML"
+    test: str = "z"
+    level: float = 0.95
+    tau2_ci: bool = True
+    control: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONTROL))
+
+    @classmethod
+    def of(cls, method: str = "REML", test: str = "z", level: float = 0.95, tau2_ci: bool = True,
+           control: dict[str, float] | None = None) -> PoolOptions:
+        """The options from :func:`pool`'s arguments, checked (aliases resolved: EE/CE → FE, hksj → knha)."""
+        method_u = _METHOD_ALIASES.get(str(method).upper(), str(method).upper())
+        if method_u not in TAU2_ESTIMATORS:
+            raise ArgumentError(f"method must be one of {', '.join(_METHODS)} (or EE/CE for FE); got {method!r}")
+        test_l = str(test).lower()
+        if test_l == "hksj":
+            test_l = "knha"
+        if test_l not in _TESTS:
+            raise ArgumentError(f"test must be one of {', '.join(_TESTS)} ('hksj' is accepted for 'knha'); got {test!r}")
+        if not 0 < level < 1:
+            raise ArgumentError(f"level must be in (0, 1); got {level!r}")
+        unknown = set(control or {}) - set(DEFAULT_CONTROL)
+        if unknown:
+            raise ArgumentError(f"unknown control option(s) {sorted(unknown)}; known: {sorted(DEFAULT_CONTROL)}")
+        return cls(method_u, test_l, float(level), bool(tau2_ci), {**DEFAULT_CONTROL, **(control or {})})
+
+    @property
+    def t_based(self) -> bool:
+        return self.test in ("knha", "t", "adhoc")
+
+
+@dataclass(frozen=True, eq=False)
+class _Studies:
+    """The usable studies of G groups (``y``, ``v`` per study, ``seg`` their group codes) and the quantities every
+    estimator shares: k, the within-group centred ``ymc`` (unweighted mean, as metafor's estimators use) and
+    the fixed-effect sums (Q, tr P₀ and the typical within-study variance ṽ)."""
+
+    seg: _Seg
+    y: np.ndarray
+    v: np.ndarray
+    k: np.ndarray
+    ymc: np.ndarray
+    w0: np.ndarray
+    S0: np.ndarray
+    S0sq: np.ndarray
+    tr_p0: np.ndarray
+    vt: np.ndarray
+    Q: np.ndarray
+
+    @property
+    def has(self) -> np.ndarray:
+        return self.k >= 1
+
+    @property
+    def multi(self) -> np.ndarray:
+        return self.k >= 2
+
+
+def _studies(g: np.ndarray, y: np.ndarray, v: np.ndarray, G: int) -> _Studies:
+    seg = _Seg(g, G)
+    k = np.bincount(g, minlength=G).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ybar = seg.sum(y) / k
+    ymc = y - seg.at(np.nan_to_num(ybar))
+    w0 = 1.0 / v
+    S0 = seg.sum(w0)
+    S0sq = seg.sum(w0 * w0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu0c = seg.sum(w0 * ymc) / S0
+        Q = np.maximum(0.0, seg.sum(w0 * (ymc - seg.at(np.nan_to_num(mu0c))) ** 2))
+        tr_p0 = S0 - S0sq / S0
+        vt = (k - 1) / tr_p0
+    Q = np.where(k >= 2, Q, np.where(k >= 1, 0.0, np.nan))
+    return _Studies(seg, y, v, k, ymc, w0, S0, S0sq, tr_p0, vt, Q)
+
+
+@dataclass(eq=False)
+class Tau2Fit:
+    """What a tau² estimator returns per group (before the shared truncation at 0 and k < 2 handling)."""
+
+    tau2: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+
+
+@dataclass(frozen=True)
+class Tau2Estimator:
+    """One entry of :data:`TAU2_ESTIMATORS`: ``fit`` estimates tau² (appending to a group's notes where it must
+    say something), ``se`` gives metafor's SE of that estimate at the final tau² (``t2``, ≥ 0)."""
+
+    name: str
+    fit: Callable[[_Studies, PoolOptions, list[list[str]]], Tau2Fit]
+    se: Callable[[_Studies, np.ndarray], np.ndarray]
+
+
+def _plain(st: _Studies, tau2: np.ndarray) -> Tau2Fit:
+    G = st.seg.G
+    return Tau2Fit(tau2, np.ones(G, dtype=bool), np.zeros(G, dtype=int))
+
+
+def _tau2_hedges(st: _Studies) -> np.ndarray:
+    """The Hedges (HE) estimate, untruncated: also the Fisher-scoring start."""
+    seg, k = st.seg, st.k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rss_u = seg.sum(st.ymc**2 - 0.0) - k * (seg.sum(st.ymc) / k) ** 2
+        return np.asarray((rss_u - seg.sum(st.v) * (k - 1) / k) / (k - 1))
+
+
+def _fit_fe(st: _Studies, opt: PoolOptions, notes: list[list[str]]) -> Tau2Fit:
+    return _plain(st, np.zeros(st.seg.G))
+
+
+def _fit_he(st: _Studies, opt: PoolOptions, notes: list[list[str]]) -> Tau2Fit:
+    return _plain(st, np.where(st.multi, np.maximum(0.0, _tau2_hedges(st)), 0.0))
+
+
+def _fit_dl(st: _Studies, opt: PoolOptions, notes: list[list[str]]) -> Tau2Fit:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _plain(st, np.where(st.multi, np.maximum(0.0, (st.Q - (st.k - 1)) / st.tr_p0), 0.0))
+
+
+def _fit_pm(st: _Studies, opt: PoolOptions, notes: list[list[str]]) -> Tau2Fit:
+    tau2, conv = _solve_q(st.seg, st.ymc, st.v, st.k - 1, st.multi, tol=opt.control["root_tol"])
+    return Tau2Fit(tau2, conv, np.zeros(st.seg.G, dtype=int))
+
+
+def _fit_likelihood(st: _Studies, opt: PoolOptions, notes: list[list[str]]) -> Tau2Fit:
+    """ML/REML: metafor's Fisher scoring from the Hedges start; a bounded maximization of the likelihood where
+    it does not converge (metafor stops with an error there), and metafor's tau² = 0 check (ll0check)."""
+    reml = opt.method == "REML"
+    con, seg, multi = opt.control, st.seg, st.multi
+    tau2, conv, iterations = _fisher_scoring(
+        seg, st.ymc, st.v, np.nan_to_num(_tau2_hedges(st)), multi, reml=reml, threshold=con["threshold"],
+        maxiter=int(con["maxiter"]), stepadj=con["stepadj"],
+    )
+    failed = multi & ~conv
+    if failed.any():
+        tau2 = tau2.copy()
+        for i in np.flatnonzero(failed):
+            sel = seg.g == i
+            tau2[i], conv[i] = _maximize_loglik(st.ymc[sel], st.v[sel], reml=reml)
+            notes[i].append(
+                f"Fisher scoring did not converge in {int(con['maxiter'])} iterations (metafor stops here); tau2 "
+                f"from a bounded maximization of the {'REML' if reml else 'ML'} likelihood"
+                + ("" if conv[i] else " (which also failed: last value kept)")
+            )
+        warnings.warn(
+            f"{int(failed.sum())} group(s): Fisher scoring did not converge in {int(con['maxiter'])} iterations; "
+            "tau2 was found by a bounded maximization of the likelihood instead (see the note column)",
+            ConvergenceWarning, stacklevel=_STACK,
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ll0 = _loglik(seg, st.ymc, st.v, np.zeros(seg.G), st.k, reml=reml)
+        ll1 = _loglik(seg, st.ymc, st.v, tau2, st.k, reml=reml)
+    reset = multi & conv & (ll0 - ll1 > con["tol"]) & (tau2 > con["threshold"])
+    if reset.any():
+        for i in np.flatnonzero(reset):
+            notes[i].append("Fisher scoring stopped at a local maximum; tau2 set to 0 (as metafor does)")
+        warnings.warn(
+            f"{int(reset.sum())} group(s): Fisher scoring may have stopped at a local maximum; tau2 set to 0 "
+            "(see the note column)", ConvergenceWarning, stacklevel=_STACK,
+        )
+        tau2 = np.where(reset, 0.0, tau2)
+    return Tau2Fit(tau2, conv, iterations)
+
+
+def _se_none(st: _Studies, t2: np.ndarray) -> np.ndarray:
+    return np.full(st.seg.G, np.nan)
+
+
+def _se_reml(st: _Studies, t2: np.ndarray) -> np.ndarray:
+    wf = 1.0 / (st.v + st.seg.at(t2))
+    s1, s2, s3 = st.seg.sum(wf), st.seg.sum(wf**2), st.seg.sum(wf**3)
+    return np.asarray(np.sqrt(2.0 / (s2 - 2 * s3 / s1 + (s2 / s1) ** 2)))
+
+
+def _se_ml(st: _Studies, t2: np.ndarray) -> np.ndarray:
+    wf = 1.0 / (st.v + st.seg.at(t2))
+    return np.asarray(np.sqrt(2.0 / st.seg.sum(wf**2)))
+
+
+def _se_dl(st: _Studies, t2: np.ndarray) -> np.ndarray:
+    S0, S0sq, tr_p0, k = st.S0, st.S0sq, st.tr_p0, st.k
+    sum_pp = S0sq - 2 * st.seg.sum(st.w0**3) / S0 + (S0sq / S0) ** 2
+    return np.asarray(np.sqrt((2 * (k - 1) + 4 * t2 * tr_p0 + 2 * t2**2 * sum_pp) / tr_p0**2))
+
+
+def _se_pm(st: _Studies, t2: np.ndarray) -> np.ndarray:
+    wf = 1.0 / (st.v + st.seg.at(t2))
+    return np.asarray(np.sqrt(2 * st.k**2 / (st.k - 1) / st.seg.sum(wf) ** 2))
+
+
+def _se_he(st: _Studies, t2: np.ndarray) -> np.ndarray:
+    # tr(PV PV) with P = I − 11'/k, V = diag(v)
+    k, seg = st.k, st.seg
+    sv, sv2 = seg.sum(st.v), seg.sum(st.v**2)
+    tr_pvpv = sv2 - 2 * sv2 / k + sv**2 / k**2
+    tr_pv = sv * (k - 1) / k
+    return np.asarray(np.sqrt((2 * tr_pvpv + 4 * t2 * tr_pv + 2 * t2**2 * (k - 1)) / (k - 1) ** 2))
+
+
+#: The tau² estimators by name: fit and metafor's SE formula (a new estimator is one more entry).
+TAU2_ESTIMATORS: dict[str, Tau2Estimator] = {e.name: e for e in (
+    Tau2Estimator("REML", _fit_likelihood, _se_reml),
+    Tau2Estimator("ML", _fit_likelihood, _se_ml),
+    Tau2Estimator("DL", _fit_dl, _se_dl),
+    Tau2Estimator("HE", _fit_he, _se_he),
+    Tau2Estimator("PM", _fit_pm, _se_pm),
+    Tau2Estimator("FE", _fit_fe, _se_none),
+)}
+_STACK = 4  # warnings raised two calls below pool() point at its caller
+
+
+def _pooled(st: _Studies, tau2: np.ndarray, opt: PoolOptions) -> dict[str, np.ndarray]:
+    """The pooled estimate per group with weights 1/(v + tau²): SE (Knapp–Hartung scaled for knha/adhoc), test,
+    CI and prediction interval."""
+    seg, k, G = st.seg, st.k, st.seg.G
+    w = 1.0 / (st.v + seg.at(np.nan_to_num(tau2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        S = seg.sum(w)
+        mu = seg.sum(w * st.y) / S
+        var_mu = 1.0 / S
+        rss_w = seg.sum(w * (st.y - seg.at(np.nan_to_num(mu))) ** 2)
+    mu = np.where(st.has, mu, np.nan)
+    df = np.where(opt.t_based, k - 1, np.nan)
+    if opt.test in ("knha", "adhoc"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s2w = np.where(rss_w <= _EPS, 0.0, rss_w / (k - 1))
+        if opt.test == "adhoc":
+            s2w = np.maximum(s2w, 1.0)
+        with np.errstate(invalid="ignore"):
+            var_mu = var_mu * s2w
+        if opt.method == "FE":
+            warnings.warn("the Knapp-Hartung adjustment is not meant for fixed-effect models", UserWarning,
+                          stacklevel=_STACK)
+    se_mu = np.where(st.has, np.sqrt(var_mu), np.nan)
+    alpha = 1 - opt.level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = mu / se_mu
+        if opt.t_based:
+            dfp = np.where(df > 0, df, np.nan)
+            crit = stats.t.isf(alpha / 2, dfp)
+            p = 2 * stats.t.sf(np.abs(stat), dfp)
+        else:
+            crit = np.full(G, stats.norm.isf(alpha / 2))
+            p = 2 * stats.norm.sf(np.abs(stat))
+        if opt.method == "FE":
+            pi_lo, pi_hi = np.full(G, np.nan), np.full(G, np.nan)
+        else:
+            half = crit * np.sqrt(se_mu**2 + tau2)
+            pi_lo, pi_hi = mu - half, mu + half
+        return {"estimate": mu, "se": se_mu, "ci_low": mu - crit * se_mu, "ci_high": mu + crit * se_mu,
+                "statistic": stat, "df": df, "p_value": p, "pi_low": pi_lo, "pi_high": pi_hi}
+
+
+def _heterogeneity(st: _Studies, tau2: np.ndarray, opt: PoolOptions) -> dict[str, np.ndarray]:
+    """I², H² (metafor's i2def "1") and Cochran's Q test; and tau²'s SE by the estimator's formula."""
+    k, Q, vt, multi = st.k, st.Q, st.vt, st.multi
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if opt.method == "FE":
+            I2 = np.where(multi, np.maximum(0.0, np.nan_to_num(100 * (Q - (k - 1)) / Q, nan=0.0, neginf=0.0)), 0.0)
+            H2 = np.where(multi, Q / (k - 1), 1.0)
+        else:
+            I2 = np.where(multi, 100 * tau2 / (vt + tau2), 0.0)
+            H2 = np.where(multi, tau2 / vt + 1, 1.0)
+        Q_p = np.where(multi, stats.chi2.sf(Q, np.maximum(k - 1, 1)), np.where(st.has, 1.0, np.nan))
+        se_tau2 = TAU2_ESTIMATORS[opt.method].se(st, np.maximum(np.nan_to_num(tau2), 0.0))
+    se_tau2 = np.where(multi & (opt.method != "FE"), se_tau2, np.nan)
+    return {"I2": I2, "H2": H2, "Q_p": Q_p, "se_tau2": se_tau2}
+
+
+def _tau2_interval(st: _Studies, opt: PoolOptions) -> dict[str, np.ndarray]:
+    """Q-profile CIs of tau² and the matching ones of tau, I² and H²."""
+    lo_t, hi_t = _qprofile_ci(st.seg, st.y, st.v, st.k, opt.level, st.multi & (opt.method != "FE"),
+                              opt.control["root_tol"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"tau2_ci_low": lo_t, "tau2_ci_high": hi_t, "tau_ci_low": np.sqrt(lo_t), "tau_ci_high": np.sqrt(hi_t),
+                "I2_ci_low": 100 * lo_t / (st.vt + lo_t), "I2_ci_high": 100 * hi_t / (st.vt + hi_t),
+                "H2_ci_low": lo_t / st.vt + 1, "H2_ci_high": hi_t / st.vt + 1}
+
+
+def _small_group_notes(k: np.ndarray, opt: PoolOptions, notes: list[list[str]]) -> None:
+    small = k < 2
+    for i in np.flatnonzero(small):
+        if k[i] == 0:
+            notes[i].insert(0, "no usable studies: nothing to pool")
+        else:
+            notes[i].insert(0, "k = 1: the single estimate is returned; tau2, Q and I2 are not estimable"
+                            + ("; no t-based CI with 0 df" if opt.t_based else ""))
+    if opt.t_based:
+        for i in np.flatnonzero(k == 2):
+            notes[i].append("k = 2: t-based interval on 1 df is very wide")
+    if small.any():
+        warnings.warn(
+            f"{int(small.sum())} pooling group(s) have fewer than 2 studies (see the note column)",
+            SmallSampleWarning, stacklevel=_STACK,
+        )
+
+
+_COLUMNS = ("k", "k_dropped", "estimate", "se", "ci_low", "ci_high", "statistic", "df", "p_value", "tau2",
+            "se_tau2", "tau2_ci_low", "tau2_ci_high", "tau", "tau_ci_low", "tau_ci_high", "I2", "H2", "I2_ci_low",
+            "I2_ci_high", "H2_ci_low", "H2_ci_high", "Q", "Q_df", "Q_p", "pi_low", "pi_high")
+
+
+def pool_studies(
+    y: np.ndarray, v: np.ndarray, codes: np.ndarray, n_groups: int, options: PoolOptions,
+    notes: list[list[str]] | None = None,
+) -> dict[str, Any]:
+    """The pooled columns of :func:`pool` (``k`` to ``pi_high``, then ``converged`` and ``iterations``) from
+    study-level arrays: estimates ``y`` and their variances ``v`` (finite, v > 0) on the pooling scale, with
+    the group code (0..n_groups−1) of each study. For callers that already have per-study estimates and SEs as
+    arrays, e.g. from an engine's per-group moments; ``notes`` (one list per group) collects what a group's
+    ``note`` must say. Warnings as :func:`pool`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = pool_studies(np.array([0.2, 0.5, 0.4]), np.array([0.01, 0.04, 0.01]), np.zeros(3, dtype=int), 1,
+    ...                    PoolOptions.of(method="FE"))
+    >>> round(float(out["estimate"][0]), 4), int(out["k"][0])
+    (0.3222, 3)
+    """
+    G = int(n_groups)
+    notes = [[] for _ in range(G)] if notes is None else notes
+    st = _studies(np.asarray(codes), np.asarray(y, dtype=float), np.asarray(v, dtype=float), G)
+    fit = TAU2_ESTIMATORS[options.method].fit(st, options, notes)
+    tau2 = np.where(st.has, np.where(st.multi, np.maximum(0.0, fit.tau2), 0.0), np.nan)
+    out: dict[str, Any] = {"k": st.k.astype(int), "k_dropped": np.zeros(G, dtype=int), "tau2": tau2,
+                           "tau": np.sqrt(tau2), "Q": st.Q, "Q_df": np.maximum(st.k - 1, 0).astype(int)}
+    out.update(_pooled(st, tau2, options))
+    out.update(_heterogeneity(st, tau2, options))
+    if options.tau2_ci:
+        out.update(_tau2_interval(st, options))
+    _small_group_notes(st.k, options, notes)
+    cols = {c: out[c] for c in _COLUMNS if c in out}
+    cols["converged"] = np.ones(G, dtype=bool) & fit.converged
+    cols["iterations"] = fit.iterations
+    return cols
+
+
+def _pool_groups(
+    effects: pd.DataFrame, by_cols: list[str], estimate: str, measure: str | None, prepare: dict[str, Any]
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+    """(table on the pooling scale, group code per row, key table, scale per group), after checking that no
+    group mixes measures or scales."""
+    if not isinstance(effects, pd.DataFrame):
+        raise ArgumentTypeError(f"effects must be a pandas DataFrame; got {type(effects).__name__}")
+    missing = [c for c in by_cols if c not in effects.columns]
+    if missing:
+        raise ArgumentError(f"by column(s) {missing} not in effects (columns: {', '.join(map(str, effects.columns))})")
+    if "scale" in effects.columns and "se" in effects.columns and estimate in effects.columns:
+        prepared = effects
+    else:
+        prepared = prepare_effects(effects, estimate=estimate, measure=measure, **prepare)
+    prepared = prepared.reset_index(drop=True)
+    # group codes (missing keys form their own group, as in a report nobody wants rows to vanish)
+    codes, keys = group_codes(prepared, by_cols, dropna=False)
+    G = len(keys)
+    for col in ([measure] if measure and measure in prepared.columns else []) + ["scale"]:
+        nun = prepared.groupby(codes)[col].nunique(dropna=True)
+        if (nun > 1).any():
+            bad = int(nun.index[np.argmax(nun.to_numpy() > 1)])
+            vals = sorted(map(str, prepared.loc[codes == bad, col].dropna().unique()))
+            raise DataValidationError(
+                f"a pooling group mixes {col} values {vals}; effects on different measures or scales cannot be "
+                f"pooled together: add {col!r} to by=, or filter the table first"
+            )
+    scale_g = np.full(G, "identity", dtype=object)
+    if len(prepared):  # one scale per group (checked above): its first
+        scale_g[:] = first_values(codes, prepared["scale"], G).to_numpy(dtype=object)
+    return prepared, codes, keys, scale_g
+
+
 def pool(
     effects: pd.DataFrame,
     *,
@@ -422,8 +808,11 @@ def pool(
 
     Raises
     ------
+    ArgumentError
+        An unknown method, test or control option, a level outside (0, 1), or a column name that is not in
+        ``effects`` (``ArgumentTypeError`` when ``effects`` is not a DataFrame).
     DataValidationError
-        No usable column, or one group mixes measures (pool each measure separately: add it to ``by``).
+        One group mixes measures (pool each measure separately: add it to ``by``), or a ratio is not positive.
 
     Warns
     -----
@@ -478,289 +867,44 @@ def pool(
        k  exp_estimate  exp_ci_low  exp_ci_high  tau2
     0  2         1.663       1.177        2.348   0.0
     """
-    method_u = _METHOD_ALIASES.get(str(method).upper(), str(method).upper())
-    if method_u not in _METHODS:
-        raise ValueError(f"method must be one of {', '.join(_METHODS)} (or EE/CE for FE); got {method!r}")
-    test_l = str(test).lower()
-    if test_l == "hksj":
-        test_l = "knha"
-    if test_l not in _TESTS:
-        raise ValueError(f"test must be one of {', '.join(_TESTS)} ('hksj' is accepted for 'knha'); got {test!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}")
-    con = {**DEFAULT_CONTROL, **(control or {})}
-    unknown = set(control or {}) - set(DEFAULT_CONTROL)
-    if unknown:
-        raise ValueError(f"unknown control option(s) {sorted(unknown)}; known: {sorted(DEFAULT_CONTROL)}")
+    options = PoolOptions.of(method, test, level, tau2_ci, control)
     by_cols: list[str] = [] if by is None else ([by] if isinstance(by, str) else list(by))
-    if not isinstance(effects, pd.DataFrame):
-        raise DataValidationError(f"effects must be a pandas DataFrame; got {type(effects).__name__}")
-    missing = [c for c in by_cols if c not in effects.columns]
-    if missing:
-        raise DataValidationError(f"by column(s) {missing} not in effects (columns: {', '.join(map(str, effects.columns))})")
-
-    if "scale" in effects.columns and "se" in effects.columns and estimate in effects.columns:
-        prepared = effects
-    else:
-        prepared = prepare_effects(
-            effects, estimate=estimate, se=se, ci_low=ci_low, ci_high=ci_high, measure=measure,
-            ci_level=ci_level, scale=scale,
-        )
-    prepared = prepared.reset_index(drop=True)
-
-    # group codes (missing keys form their own group, as in a report nobody wants rows to vanish)
-    codes, keys = group_codes(prepared, by_cols, dropna=False)
+    prepared, codes, keys, scale_g = _pool_groups(
+        effects, by_cols, estimate, measure, {"se": se, "ci_low": ci_low, "ci_high": ci_high, "ci_level": ci_level,
+                                              "scale": scale})
     G = len(keys)
-
-    # one measure and one scale per group
-    for col in ([measure] if measure and measure in prepared.columns else []) + ["scale"]:
-        nun = prepared.groupby(codes)[col].nunique(dropna=True)
-        if (nun > 1).any():
-            bad = int(nun.index[np.argmax(nun.to_numpy() > 1)])
-            vals = sorted(map(str, prepared.loc[codes == bad, col].dropna().unique()))
-            raise DataValidationError(
-                f"a pooling group mixes {col} values {vals}; effects on different measures or scales cannot be "
-                f"pooled together: add {col!r} to by=, or filter the table first"
-            )
-    scale_g = np.full(G, "identity", dtype=object)
-    if len(prepared):
-        first = prepared.groupby(codes)["scale"].first()
-        scale_g[first.index.to_numpy()] = first.to_numpy()
-
     y_all = pd.to_numeric(prepared[estimate], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     se_all = pd.to_numeric(prepared["se"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     usable = np.isfinite(y_all) & np.isfinite(se_all) & (se_all > 0)
     k_dropped = np.bincount(codes[~usable], minlength=G)
-    g = codes[usable]
-    y = y_all[usable]
-    v = se_all[usable] ** 2
-    seg = _Seg(g, G)
-    k = np.bincount(g, minlength=G).astype(float)
     notes: list[list[str]] = [[] for _ in range(G)]
     for i in np.flatnonzero(k_dropped):
         notes[i].append(f"{k_dropped[i]} row(s) without a usable estimate and SE (or CI) left out")
-
-    # centre y within groups by the unweighted mean, as metafor does for the tau2 estimators
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ybar = seg.sum(y) / k
-    ymc = y - seg.at(np.nan_to_num(ybar))
-
-    has = k >= 1
-    multi = k >= 2
-    # fixed-effect quantities: Q, typical within-study variance
-    w0 = 1.0 / v
-    S0 = seg.sum(w0)
-    S0sq = seg.sum(w0 * w0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu0c = seg.sum(w0 * ymc) / S0
-        Q = np.maximum(0.0, seg.sum(w0 * (ymc - seg.at(np.nan_to_num(mu0c))) ** 2))
-        tr_p0 = S0 - S0sq / S0
-        vt = (k - 1) / tr_p0
-    Q = np.where(multi, Q, np.where(has, 0.0, np.nan))
-
-    converged = np.ones(G, dtype=bool)
-    iterations = np.zeros(G, dtype=int)
-    se_tau2 = np.full(G, np.nan)
-    # Hedges (HE) estimator: also the Fisher-scoring start
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rss_u = seg.sum(ymc**2 - 0.0) - k * (seg.sum(ymc) / k) ** 2
-        tr_pv = seg.sum(v) * (k - 1) / k
-        tau2_he = (rss_u - tr_pv) / (k - 1)
-    if method_u == "FE":
-        tau2 = np.zeros(G)
-    elif method_u == "HE":
-        tau2 = np.where(multi, np.maximum(0.0, tau2_he), 0.0)
-    elif method_u == "DL":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tau2 = np.where(multi, np.maximum(0.0, (Q - (k - 1)) / tr_p0), 0.0)
-    elif method_u == "PM":
-        tau2, conv_pm = _solve_q(seg, ymc, v, k - 1, multi, tol=con["root_tol"])
-        converged &= conv_pm
-    else:  # ML / REML
-        reml = method_u == "REML"
-        tau2, conv_fs, iterations = _fisher_scoring(
-            seg, ymc, v, np.nan_to_num(tau2_he), multi, reml=reml, threshold=con["threshold"],
-            maxiter=int(con["maxiter"]), stepadj=con["stepadj"],
-        )
-        failed = multi & ~conv_fs
-        if failed.any():
-            # metafor stops with an error here (the iteration oscillates, typically near tau2 = 0); we maximize
-            # the (restricted) likelihood directly for those groups, and say so.
-            tau2 = tau2.copy()
-            for i in np.flatnonzero(failed):
-                sel = g == i
-                t_hat, ok = _maximize_loglik(ymc[sel], v[sel], reml=reml)
-                tau2[i] = t_hat
-                conv_fs[i] = ok
-                notes[i].append(
-                    f"Fisher scoring did not converge in {int(con['maxiter'])} iterations (metafor stops here); tau2 "
-                    f"from a bounded maximization of the {'REML' if reml else 'ML'} likelihood"
-                    + ("" if ok else " (which also failed: last value kept)")
-                )
-            warnings.warn(
-                f"{int(failed.sum())} group(s): Fisher scoring did not converge in {int(con['maxiter'])} iterations; "
-                "tau2 was found by a bounded maximization of the likelihood instead (see the note column)",
-                ConvergenceWarning, stacklevel=2,
-            )
-        converged &= conv_fs
-        # metafor's ll0check: a local maximum with a lower likelihood than tau2 = 0 is replaced by 0
-        zero = np.zeros(G)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ll0 = _loglik(seg, ymc, v, zero, k, reml=reml)
-            ll1 = _loglik(seg, ymc, v, tau2, k, reml=reml)
-        reset = multi & conv_fs & (ll0 - ll1 > con["tol"]) & (tau2 > con["threshold"])
-        if reset.any():
-            for i in np.flatnonzero(reset):
-                notes[i].append("Fisher scoring stopped at a local maximum; tau2 set to 0 (as metafor does)")
-            warnings.warn(
-                f"{int(reset.sum())} group(s): Fisher scoring may have stopped at a local maximum; tau2 set to 0 "
-                "(see the note column)", ConvergenceWarning, stacklevel=2,
-            )
-            tau2 = np.where(reset, 0.0, tau2)
-    tau2 = np.where(has, np.where(multi, np.maximum(0.0, tau2), 0.0), np.nan)
-
-    # pooled estimate
-    w = 1.0 / (v + seg.at(np.nan_to_num(tau2)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        S = seg.sum(w)
-        mu = seg.sum(w * y) / S
-        var_mu = 1.0 / S
-        rss_w = seg.sum(w * (y - seg.at(np.nan_to_num(mu))) ** 2)
-    mu = np.where(has, mu, np.nan)
-    t_based = test_l in ("knha", "t", "adhoc")
-    df = np.where(t_based, k - 1, np.nan)
-    if test_l in ("knha", "adhoc"):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s2w = np.where(rss_w <= _EPS, 0.0, rss_w / (k - 1))
-        if test_l == "adhoc":
-            s2w = np.maximum(s2w, 1.0)
-        with np.errstate(invalid="ignore"):
-            var_mu = var_mu * s2w
-        if method_u == "FE":
-            warnings.warn("the Knapp-Hartung adjustment is not meant for fixed-effect models", UserWarning, stacklevel=2)
-    se_mu = np.where(has, np.sqrt(var_mu), np.nan)
-    alpha = 1 - level
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stat = mu / se_mu
-        if t_based:
-            dfp = np.where(df > 0, df, np.nan)
-            crit = stats.t.isf(alpha / 2, dfp)
-            p = 2 * stats.t.sf(np.abs(stat), dfp)
-        else:
-            crit = np.full(G, stats.norm.isf(alpha / 2))
-            p = 2 * stats.norm.sf(np.abs(stat))
-        ci_lo = mu - crit * se_mu
-        ci_hi = mu + crit * se_mu
-        if method_u == "FE":
-            pi_lo = np.full(G, np.nan)
-            pi_hi = np.full(G, np.nan)
-        else:
-            half = crit * np.sqrt(se_mu**2 + tau2)
-            pi_lo, pi_hi = mu - half, mu + half
-
-    # heterogeneity summaries (metafor's i2def "1")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if method_u == "FE":
-            I2 = np.where(multi, np.maximum(0.0, np.nan_to_num(100 * (Q - (k - 1)) / Q, nan=0.0, neginf=0.0)), 0.0)
-            H2 = np.where(multi, Q / (k - 1), 1.0)
-        else:
-            I2 = np.where(multi, 100 * tau2 / (vt + tau2), 0.0)
-            H2 = np.where(multi, tau2 / vt + 1, 1.0)
-        Q_p = np.where(multi, stats.chi2.sf(Q, np.maximum(k - 1, 1)), np.where(has, 1.0, np.nan))
-
-        # SE of tau2, by estimator (metafor's formulas)
-        t2 = np.maximum(np.nan_to_num(tau2), 0.0)
-        if method_u == "REML":
-            wf = 1.0 / (v + seg.at(t2))
-            s1, s2, s3 = seg.sum(wf), seg.sum(wf**2), seg.sum(wf**3)
-            se_tau2 = np.sqrt(2.0 / (s2 - 2 * s3 / s1 + (s2 / s1) ** 2))
-        elif method_u == "ML":
-            wf = 1.0 / (v + seg.at(t2))
-            se_tau2 = np.sqrt(2.0 / seg.sum(wf**2))
-        elif method_u == "DL":
-            S0cu = seg.sum(w0**3)
-            sum_pp = S0sq - 2 * S0cu / S0 + (S0sq / S0) ** 2
-            se_tau2 = np.sqrt((2 * (k - 1) + 4 * t2 * tr_p0 + 2 * t2**2 * sum_pp) / tr_p0**2)
-        elif method_u == "PM":
-            wf = 1.0 / (v + seg.at(t2))
-            se_tau2 = np.sqrt(2 * k**2 / (k - 1) / seg.sum(wf) ** 2)
-        elif method_u == "HE":
-            # tr(PV PV) with P = I − 11'/k, V = diag(v)
-            sv, sv2 = seg.sum(v), seg.sum(v**2)
-            tr_pvpv = sv2 - 2 * sv2 / k + sv**2 / k**2
-            se_tau2 = np.sqrt((2 * tr_pvpv + 4 * t2 * tr_pv + 2 * t2**2 * (k - 1)) / (k - 1) ** 2)
-        se_tau2 = np.where(multi & (method_u != "FE"), se_tau2, np.nan)
-
-    out: dict[str, Any] = {}
-    out["k"] = k.astype(int)
+    out = pool_studies(y_all[usable], se_all[usable] ** 2, codes[usable], G, options, notes)
     out["k_dropped"] = k_dropped.astype(int)
-    out["estimate"] = mu
-    out["se"] = se_mu
-    out["ci_low"] = ci_lo
-    out["ci_high"] = ci_hi
-    out["statistic"] = stat
-    out["df"] = df
-    out["p_value"] = p
-    out["tau2"] = tau2
-    out["se_tau2"] = se_tau2
-    if tau2_ci:
-        lo_t, hi_t = _qprofile_ci(seg, y, v, k, level, multi & (method_u != "FE"), con["root_tol"])
-        out["tau2_ci_low"] = lo_t
-        out["tau2_ci_high"] = hi_t
-    out["tau"] = np.sqrt(tau2)
-    if tau2_ci:
-        out["tau_ci_low"] = np.sqrt(lo_t)
-        out["tau_ci_high"] = np.sqrt(hi_t)
-    out["I2"] = I2
-    out["H2"] = H2
-    if tau2_ci:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["I2_ci_low"] = 100 * lo_t / (vt + lo_t)
-            out["I2_ci_high"] = 100 * hi_t / (vt + hi_t)
-            out["H2_ci_low"] = lo_t / vt + 1
-            out["H2_ci_high"] = hi_t / vt + 1
-    out["Q"] = Q
-    out["Q_df"] = np.maximum(k - 1, 0).astype(int)
-    out["Q_p"] = Q_p
-    out["pi_low"] = pi_lo
-    out["pi_high"] = pi_hi
-    out["scale"] = scale_g.astype(object)
-    logs = scale_g == "log"
-    for col in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
-        with np.errstate(over="ignore", invalid="ignore"):
-            out[f"exp_{col}"] = np.where(logs, np.exp(out[col]), np.nan)
-    out["method"] = np.full(G, method_u, dtype=object)
-    out["test"] = np.full(G, test_l, dtype=object)
-    out["level"] = np.full(G, level)
-    out["converged"] = converged
-    out["iterations"] = iterations
-
-    small = k < 2
-    for i in np.flatnonzero(small):
-        if k[i] == 0:
-            notes[i].insert(0, "no usable studies: nothing to pool")
-        else:
-            notes[i].insert(0, "k = 1: the single estimate is returned; tau2, Q and I2 are not estimable"
-                            + ("; no t-based CI with 0 df" if t_based else ""))
-    if t_based:
-        for i in np.flatnonzero(k == 2):
-            notes[i].append("k = 2: t-based interval on 1 df is very wide")
-    if small.any():
-        warnings.warn(
-            f"{int(small.sum())} pooling group(s) have fewer than 2 studies (see the note column)",
-            SmallSampleWarning, stacklevel=2,
-        )
-    # the result-table convention (lane A): a pooled row may be read when >= 2 studies pooled, the fit converged
-    # and the interval exists; `note` is prose (k = 2 rows are reliable, with their note on the wide interval)
-    out["reliable"] = (k >= 2) & np.asarray(converged, dtype=bool) & np.isfinite(np.asarray(out["estimate"], dtype=float)) \
-        & np.isfinite(np.asarray(out["ci_low"], dtype=float))
-    out["note"] = ["; ".join(n) for n in notes]
-    body = pd.DataFrame(out)
-    from massage_outcomes.results import ResultFrame  # the compact display of every result table (lane A)
-
+    body = pd.DataFrame(_with_labels(out, scale_g, options, notes))
     if by_cols:
         return ResultFrame(pd.concat([keys.reset_index(drop=True), body], axis=1), keys=by_cols)
     return ResultFrame(body)
+
+
+def _with_labels(out: dict[str, Any], scale_g: np.ndarray, opt: PoolOptions, notes: list[list[str]]) -> dict[str, Any]:
+    """The pooled columns in :func:`pool`'s order, with the scale, the back-transformed ratios and the labels."""
+    G = len(scale_g)
+    tail = {c: out.pop(c) for c in ("pi_low", "pi_high", "converged", "iterations")}
+    cols = {**out, "pi_low": tail["pi_low"], "pi_high": tail["pi_high"], "scale": scale_g.astype(object)}
+    logs = scale_g == "log"
+    for col in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            cols[f"exp_{col}"] = np.where(logs, np.exp(cols[col]), np.nan)
+    cols.update(method=np.full(G, opt.method, dtype=object), test=np.full(G, opt.test, dtype=object),
+                level=np.full(G, opt.level), converged=tail["converged"], iterations=tail["iterations"])
+    # the result-table convention: a pooled row may be read when >= 2 studies pooled, the fit converged and the
+    # interval exists; `note` is prose (k = 2 rows are reliable, with their note on the wide interval)
+    finite = np.isfinite(np.asarray(cols["estimate"], dtype=float)) & np.isfinite(np.asarray(cols["ci_low"], dtype=float))
+    cols["reliable"] = (np.asarray(cols["k"]) >= 2) & np.asarray(cols["converged"], dtype=bool) & finite
+    cols["note"] = ["; ".join(n) for n in notes]
+    return cols
 
 
 def _qprofile_ci(
@@ -793,12 +937,12 @@ def pooling_weights(
     >>> pooling_weights(eff, pool(eff, method="FE")).round(1).tolist()
     [44.4, 11.1, 44.4]
     """
-    by_cols: list[Hashable] = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    by_cols: list[str] = [] if by is None else ([by] if isinstance(by, str) else list(by))
     if "se" not in effects.columns:
-        raise DataValidationError("effects needs an 'se' column: pass it through prepare_effects() first")
+        raise ArgumentError("effects needs an 'se' column: pass it through prepare_effects() first")
     if by_cols:
         t2 = effects[by_cols].merge(pooled[[*by_cols, "tau2"]], on=by_cols, how="left")["tau2"].to_numpy(dtype=float)
-        grp = effects.groupby(by_cols, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+        grp = group_codes(effects, by_cols, dropna=False)[0]
     else:
         t2 = np.full(len(effects), float(pooled["tau2"].iloc[0]))
         grp = np.zeros(len(effects), dtype=int)
@@ -808,4 +952,5 @@ def pooling_weights(
     return pd.Series(100 * w / tot, index=effects.index, name="weight_pct")
 
 
-__all__ = ["pool", "prepare_effects", "pooling_weights", "RATIO_MEASURES", "DEFAULT_CONTROL"]
+__all__ = ["pool", "pool_studies", "PoolOptions", "TAU2_ESTIMATORS", "prepare_effects", "pooling_weights",
+           "RATIO_MEASURES", "DEFAULT_CONTROL"]

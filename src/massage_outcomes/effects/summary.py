@@ -212,7 +212,7 @@ def _group_codes(
 ) -> tuple[np.ndarray, int, np.ndarray | None, dict[str, Any], int]:
     """:func:`group_codes` as (codes, nbins, bins, key columns, number of groups G); the key columns (arrays of
     length G, for a table the caller builds once with its own columns) in the order of ``keys``. With
-    ``dense`` (or without numba), codes are 0..G−1 (−1 missing), ``nbins`` = G and ``bins`` None. With
+    ``dense`` (or when the combination is not compiled), codes are 0..G−1 (−1 missing), ``nbins`` = G and ``bins`` None. With
     ``dense=False`` and the compiled combination, codes may instead be the raw mixed-radix codes: 0..nbins−1,
     ``nbins`` or −1 where a key is missing, and ``bins`` gives the raw code of each group (sorted). For callers
     that only bin rows (moments per group): one pass over the rows fewer (the renumbering; ~0.5 ms per 1M
@@ -234,8 +234,8 @@ def _group_codes(
                 c = np.where(c < 0, len(u), c)
                 u = pd.Index([*u, None], dtype=object)
         else:
-            # Arrow-backed strings: one compiled hash pass (see _kernels) instead of pandas' factorize, which
-            # took 26 ms for 1M therapist labels; missing labels as a level of their own stay with pandas
+            # Arrow-backed strings, many rows: one compiled hash pass (_kernels.THRESHOLDS["factorize"]) instead
+            # of pandas' factorize; missing labels as a level of their own stay with pandas
             fast = _kernels.factorize_strings_unsorted(col.array) if dropna or not col.hasnans else None
             if fast is not None:
                 c, lut, uniq = fast
@@ -303,25 +303,11 @@ def _valid_codes(codes: np.ndarray, ngroups: int, *values: np.ndarray) -> tuple[
 def grouped_moments(values: object, codes: np.ndarray, ngroups: int) -> Moments:
     """Moments of ``values`` per group code (codes < 0 and NaN values are ignored), two exact passes.
 
-    Compiled when numba is there (the additions of the bincount passes below, in row order within fixed chunks
-    of rows: the same bits up to one chunk, ``_kernels.MOMENT_CHUNK``, and at least as accurate beyond it; ~2.4
-    ms instead of 8-14 ms for 1M rows), else two passes of ``np.bincount``.
+    The sums run in row order within fixed chunks of rows (``_kernels.MOMENT_CHUNK``; one ``np.bincount`` per
+    chunk, or compiled for large data where numba is installed: the same bits), so data of up to one chunk
+    get the row-order sums exactly and larger data sums at least as accurate.
     """
-    v = _arr(values)
-    compiled = _kernels.grouped_moments(v, np.asarray(codes), ngroups)
-    if compiled is not None:
-        return Moments(*compiled)
-    c, bad = _valid_codes(np.asarray(codes), ngroups, v)
-    if bad is not None:
-        v = np.where(bad, 0.0, v)
-    m = ngroups + 1
-    n = np.bincount(c, minlength=m)[:ngroups].astype(float)
-    s = np.bincount(c, weights=v, minlength=m)[:ngroups]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(n > 0, s / n, np.nan)
-    dev = v - np.append(mean, 0.0)[c]
-    m2 = np.bincount(c, weights=dev * dev, minlength=m)[:ngroups]
-    return Moments(n, mean, m2)
+    return Moments(*_kernels.grouped_moments(_arr(values), np.asarray(codes), ngroups))
 
 
 def grouped_paired_moments(x: object, y: object, codes: np.ndarray, ngroups: int) -> PairedMoments:

@@ -1,0 +1,47 @@
+"""Per-group helpers on integer group codes, for every layer: the first row and the first value of each group.
+
+A low module (numpy and pandas only; it imports nothing from the package), so the data layer (``dataset``,
+``validation``) and the analyses (``effects``, ``trajectories``) can share it without an import cycle. Group
+codes are integers 0..G−1 per row, −1 for rows in no group (as
+:func:`massage_outcomes.effects.summary.group_codes` and :func:`pandas.factorize` give them).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> codes = np.array([1, 0, 1, 0, -1])
+>>> first_positions(codes, 2).tolist()
+[1, 0]
+>>> first_values(codes, pd.Series([None, None, "b", "a", "z"]), 2).tolist()
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["first_positions", "first_values"]
+
+
+def first_positions(codes: np.ndarray, n_groups: int, present: np.ndarray | None = None) -> np.ndarray:
+    """Per group (codes 0..n_groups−1): the position of its first row, among the rows where ``present`` is True
+    when given; −1 where the group has none. One pass, no sort."""
+    codes = np.asarray(codes)
+    ok = codes >= 0 if present is None else (codes >= 0) & np.asarray(present, dtype=bool)
+    pos = np.flatnonzero(ok)
+    first = np.full(int(n_groups), -1, dtype=np.int64)
+    if len(pos):
+        first[codes[pos][::-1]] = pos[::-1]  # the last write wins: the earliest row, written last
+    return first
+
+
+def first_values(codes: np.ndarray, values: pd.Series, n_groups: int) -> pd.Series:
+    """Per group: its first non-missing value (missing where it has none), as ``groupby(codes).first()`` gives
+    for the groups it lists; a Categorical stays one. Indexed 0..n_groups−1."""
+    pos = first_positions(codes, n_groups, values.notna().to_numpy())
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat = np.append(values.cat.codes.to_numpy(), -1)[pos]
+        return pd.Series(pd.Categorical.from_codes(cat, dtype=values.dtype))
+    out = values.iloc[np.maximum(pos, 0)].reset_index(drop=True) if len(values) else \
+        pd.Series([None] * int(n_groups), dtype=values.dtype)
+    return out.where(pos >= 0) if (pos < 0).any() else out
