@@ -68,3 +68,15 @@ def test_quarantined_rows_are_stated(sample):
     ds.rejected = pd.DataFrame({"row": [17, 52], "reason": ["out of range", "duplicate key"]})
     rep = consort_outcomes(ds)
     assert "2 data row(s) failed validation" in " ".join(rep.statements["text"])
+
+
+def test_an_unverified_mcid_is_said_so_and_leaves_6a3_to_the_authors():
+    long = pd.DataFrame({"subject": ["a", "a", "b", "b"], "arm": ["therapeutic", "therapeutic", "usual_care",
+                                                                  "usual_care"],
+                         "instrument": "prtee", "visit": ["baseline", "week_6"] * 2, "day": [0, 42] * 2,
+                         "timing": ["baseline", "followup"] * 2, "value": [60, 30, 60, 55]})
+    with pytest.warns(instruments.UnverifiedMCIDWarning):  # the responder cut-off "mcid" resolves it
+        rep = consort_outcomes(mo.Dataset.from_long(long))
+    assert _status(rep)["6a.3"] == TO_ADD
+    text = " ".join(rep.paragraphs()["prtee"])
+    assert "improvement of 11 points" in text and "This value is unverified" in text

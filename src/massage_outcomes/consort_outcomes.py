@@ -149,10 +149,12 @@ def _instrument_statements(key: str, *, visits: Sequence[str], primary_visit: st
     mcid = inst.default_mcid()
     if mcid is not None:
         unit = "%" if mcid.unit == "percent" else f" {inst.unit}"
+        unverified = "" if mcid.verified else (" This value is unverified: no published source confirmed it; "
+                                               "cite the protocol's own justification.")
         rows.append(("6a.3", "minimal important change",
                      f"Minimal important change: an improvement of {mcid.value:g}{unit} ({mcid.kind}, {mcid.population}; "
-                     f"{mcid.source})."))
-    found["6a.3"] = mcid is not None
+                     f"{mcid.source}).{unverified}"))
+    found["6a.3"] = mcid is not None and mcid.verified
     if cuts:
         rows.append(("6a.4", "responder cut-offs",
                      f"Responders: improvement from baseline to {_visit_label(primary_visit or 'the last visit')} of "
@@ -267,7 +269,7 @@ def consort_outcomes(
 
     Notes
     -----
-    An item is "covered" only when the data or the options determine it: 6a.3 needs an MCID in the registry for
+    An item is "covered" only when the data or the options determine it: 6a.3 needs a verified MCID in the registry for
     every outcome, 6a.4 responder analyses with cut-offs, 6a.5 visits, 12a.3 and 12a.4 the disposition. Items
     about the trial's design and conduct (6a.1, 6a.6, 6a.7, 6a.9, 6a.10, 7a.1), psychometric evidence (6a.8) and
     the results and discussion (17a.1, 22.1) are always "to add by the authors".

@@ -1,7 +1,11 @@
 """The instrument registry: scales, their direction of improvement, and their MCIDs with citations.
 
-Facts come from ``shared/reference/instruments.md`` (provenance kept per MCID: P = read in the primary source,
-S = second-hand summary, U = unverified). Users register their own instruments with :func:`register`.
+Facts come from ``shared/reference/instruments.md`` and were checked against the published sources (session of
+2026-12-04). Each MCID keeps its provenance (:data:`PROVENANCE`): P = the number was read in the cited source itself
+(its abstract or full text), S = read second-hand (a review or a published summary of the cited source), U =
+unverified (no published source confirmed it). Looking up an unverified MCID (:meth:`Instrument.mcid_for`,
+``resolve_threshold(inst, "mcid")``) raises :class:`UnverifiedMCIDWarning`, and its text (the ``threshold`` label
+of a responder table) says "unverified". Users register their own instruments with :func:`register`.
 
 Examples
 --------
@@ -17,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -28,6 +33,16 @@ from massage_outcomes.errors import DataValidationError
 Direction = Literal["lower", "higher"]
 #: MCID kinds that describe one person's change (a responder threshold); MID and MDC do not
 WITHIN_PERSON_KINDS = ("MIC", "MCID", "responder")
+#: what each provenance code of an MCID means
+PROVENANCE = {
+    "P": "read in the cited source (its abstract or full text)",
+    "S": "read second-hand (a review or a published summary of the cited source)",
+    "U": "unverified: no published source confirmed it",
+}
+
+
+class UnverifiedMCIDWarning(UserWarning):
+    """An MCID from the registry whose value no published source confirmed (provenance "U") is being used."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +55,7 @@ class MCID:
     unit : "points" (absolute, on the instrument's scale) or "percent" (of the baseline score)
     kind : "MIC" (within-person change), "MID" (between-group difference), "MCID", "MDC" (detectable change:
         a measurement-error bound, not importance) or "responder" (a trial's responder rule)
-    population, source, provenance : where the number comes from (provenance P/S/U as in the reference file)
+    population, source, provenance : where the number comes from (provenance P/S/U: :data:`PROVENANCE`)
     conditions : the vocabulary conditions (:mod:`massage_outcomes.vocab`) whose patients the number was derived
         in; empty means not tied to one condition (e.g. a global rating's responder rule)
     """
@@ -63,9 +78,25 @@ class MCID:
         analysis may use; False for between-group differences (MID) and detectable change (MDC)."""
         return self.kind in WITHIN_PERSON_KINDS
 
+    @property
+    def verified(self) -> bool:
+        """False for provenance "U": no published source confirmed the value."""
+        return self.provenance != "U"
+
     def __str__(self) -> str:
         unit = "%" if self.unit == "percent" else " points"
-        return f"{self.value:g}{unit} ({self.kind}, {self.population}; {self.source})"
+        flag = "" if self.verified else "; unverified: no published source confirmed this value"
+        return f"{self.value:g}{unit} ({self.kind}, {self.population}; {self.source}{flag})"
+
+
+def warn_if_unverified(mcid: MCID | None, instrument: str, *, stacklevel: int = 3) -> None:
+    """Warn (:class:`UnverifiedMCIDWarning`) when a registry MCID used as a threshold is unverified."""
+    if mcid is not None and not mcid.verified:
+        warnings.warn(
+            f"the MCID of {instrument} used here ({mcid.value:g} {'%' if mcid.unit == 'percent' else 'points'}, "
+            f"{mcid.population}; {mcid.source}) is unverified: no published source confirmed it. Check it, or pass "
+            "your protocol's value (mcid= in responders, or threshold as points or a proportion).",
+            UnverifiedMCIDWarning, stacklevel=stacklevel)
 
 
 @dataclass(frozen=True)
@@ -146,13 +177,10 @@ class Instrument:
         (1.3, 2.0, None)
         """
         usable = [m for m in self.mcids if m.within_person and (unit is None or m.unit == unit)]
-        for m in usable:
-            if condition is not None and condition in m.conditions:
-                return m
-        for m in usable:
-            if not m.conditions:
-                return m
-        return None
+        found = next((m for m in usable if condition is not None and condition in m.conditions), None)
+        found = found or next((m for m in usable if not m.conditions), None)
+        warn_if_unverified(found, self.key)
+        return found
 
     def mdc95(self, sem: float) -> float:
         """Minimal detectable change at 95%: 1.96·√2·SEM (de Winter et al. 2004)."""
@@ -167,9 +195,18 @@ class Instrument:
         return not self.conditions or condition in self.conditions
 
 
-_O2008 = "Ostelo et al. 2008, Spine 33(1):90-94"
+# Sources. "(abstract)": the value was read in the source's published abstract; DOIs and PMIDs as seen there.
+_O2008 = "Ostelo et al. 2008, Spine 33(1):90-94, doi:10.1097/BRS.0b013e31815e3a10 (abstract)"
 _AS2014 = "Abbott & Schmitt 2014, JOSPT 44(8):560-564"
-_IMMPACT = "Dworkin et al. 2008, J Pain 9(2):105-121"
+_IMMPACT = ("Dworkin et al. 2008 (IMMPACT), J Pain 9(2):105-121, doi:10.1016/j.jpain.2007.09.005; benchmarks read "
+            "in Bandolier's summary of it")
+_CLELAND = "Cleland, Childs, Whitman 2008, Arch Phys Med Rehabil 89(1):69-74, doi:10.1016/j.apmr.2007.08.126 (abstract)"
+_YOUNG = ("Young et al. 2009, 'Responsiveness of the Neck Disability Index in patients with mechanical neck "
+          "disorders', Spine J (abstract)")
+_SMELT = "Smelt et al. 2014, Cephalalgia, doi:10.1177/0333102413497599 (abstract)"
+_OZER = "Ozer et al. 2013, PMID 23416439 (abstract)"
+_BENDTSEN = "Bendtsen et al. 2010 (IHS), Cephalalgia 30(1):1-16, doi:10.1111/j.1468-2982.2009.01948.x"
+_POLTAWSKI = "Poltawski & Watson 2011, Hand Therapy 16(3):52-57 (not found)"
 _LBP = ("low_back_pain",)
 _NECK = ("neck_pain",)
 _HEAD = ("tension_headache", "migraine")
@@ -181,9 +218,9 @@ _BUILTIN: tuple[Instrument, ...] = (
         "pain_nrs", "Pain numeric rating scale (11-point)", "pain intensity", 0, 10, "lower", "single item",
         unit="points", integer=True,
         mcids=(
-            MCID(2, "points", "MIC", "low back pain", _O2008, "S", _LBP),
-            MCID(30, "percent", "MIC", "low back pain", _O2008, "S", _LBP),
-            MCID(1.3, "points", "MCID", "mechanical neck pain", "Cleland, Childs, Whitman 2008, Arch Phys Med Rehabil 89:69-74", "P", _NECK),
+            MCID(2, "points", "MIC", "low back pain", _O2008, "P", _LBP),
+            MCID(30, "percent", "MIC", "low back pain", _O2008, "P", _LBP),
+            MCID(1.3, "points", "MCID", "mechanical neck pain", _CLELAND, "P", _NECK),
             MCID(1.5, "points", "MID", "mixed musculoskeletal physical therapy (small; 3.5 large)", _AS2014, "P"),
             MCID(30, "percent", "MIC", "chronic pain, moderate (IMMPACT)", _IMMPACT, "S", _CHRONIC),
             MCID(50, "percent", "responder", "chronic pain, substantial (IMMPACT)", _IMMPACT, "S", _CHRONIC),
@@ -191,16 +228,17 @@ _BUILTIN: tuple[Instrument, ...] = (
     ),
     Instrument(
         "pain_vas", "Pain visual analogue scale", "pain intensity", 0, 100, "lower", "single item", unit="mm",
-        mcids=(MCID(15, "points", "MIC", "low back pain", _O2008, "S", _LBP),
-               MCID(30, "percent", "MIC", "low back pain", _O2008, "S", _LBP),
-               MCID(30, "percent", "MIC", "chronic pain, moderate (IMMPACT)", _IMMPACT, "S", _CHRONIC)),
+        mcids=(MCID(15, "points", "MIC", "low back pain", _O2008, "P", _LBP),
+               MCID(30, "percent", "MIC", "low back pain", _O2008, "P", _LBP),
+               MCID(30, "percent", "MIC", "chronic pain, moderate (IMMPACT; its benchmark is for the 0-10 NRS)",
+                    _IMMPACT, "S", _CHRONIC)),
     ),
     Instrument(
         "rmdq", "Roland-Morris Disability Questionnaire", "back-related disability", 0, 24, "lower", "sum",
         version="24-item (the Cherkin/Deyo trials use a 23-item version, 0-23)", conditions=_LBP, integer=True,
         mcids=(
-            MCID(5, "points", "MIC", "low back pain", _O2008, "S", _LBP),
-            MCID(30, "percent", "MIC", "low back pain", _O2008, "S", _LBP),
+            MCID(5, "points", "MIC", "low back pain", _O2008, "P", _LBP),
+            MCID(30, "percent", "MIC", "low back pain", _O2008, "P", _LBP),
             MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
         ),
     ),
@@ -208,22 +246,27 @@ _BUILTIN: tuple[Instrument, ...] = (
         "rmdq23", "Roland-Morris Disability Questionnaire (23-item)", "back-related disability", 0, 23, "lower", "sum",
         version="23-item (Cherkin/Deyo)", conditions=_LBP, integer=True,
         mcids=(
-            MCID(5, "points", "MIC", "low back pain", _O2008, "S", _LBP),
+            MCID(5, "points", "MIC", "low back pain (derived on the 24-item RMDQ)", _O2008, "P", _LBP),
             MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
         ),
     ),
     Instrument(
         "odi", "Oswestry Disability Index", "back-related disability", 0, 100, "lower", "percent", unit="%",
         conditions=("low_back_pain", "sciatica"),
-        mcids=(MCID(10, "points", "MIC", "low back pain", _O2008, "S", _LBP),
+        mcids=(MCID(10, "points", "MIC", "low back pain", _O2008, "P", _LBP),
                MCID(12, "points", "MID", "musculoskeletal PT", _AS2014, "P")),
     ),
     Instrument(
         "ndi", "Neck Disability Index", "neck-related disability", 0, 50, "lower", "sum", integer=True,
         conditions=_NECK,
         mcids=(
-            MCID(7.5, "points", "MIC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P", _NECK),
-            MCID(10.2, "points", "MDC", "neck pain", "MacDermid et al. 2009, JOSPT (review)", "P", _NECK),
+            # Young et al. 2009 estimated an MCID of 7.5 and an MDC of 10.2 and concluded that, the MCID lying
+            # within measurement error, a 10-point change should be used as the MCID (Cleland 2008: 19 percentage
+            # points, 9.5 of 50). The 7.5 and 10.2 were cited to MacDermid et al. 2009 before.
+            MCID(10, "points", "MCID", "mechanical neck pain (the authors' advice: their 7.5-point estimate lies "
+                 "within measurement error, MDC 10.2)", _YOUNG, "P", _NECK),
+            MCID(7.5, "points", "MIC", "mechanical neck pain (within measurement error)", _YOUNG, "P", _NECK),
+            MCID(10.2, "points", "MDC", "mechanical neck pain", _YOUNG, "P", _NECK),
             MCID(5, "points", "responder", "neck pain massage trials", "Sherman et al. 2009, 2014", "P", _NECK),
         ),
     ),
@@ -231,25 +274,32 @@ _BUILTIN: tuple[Instrument, ...] = (
         "hit6", "Headache Impact Test-6", "headache impact", 36, 78, "lower", "sum", conditions=_HEAD,
         integer=True,
         mcids=(
-            MCID(1.5, "points", "MID", "headache, between groups", "as cited in instruments.md", "P", _HEAD),
-            MCID(8, "points", "MIC", "chronic tension-type headache", "Castien et al. 2012, Cephalalgia 32(9):710-714", "P", ("tension_headache",)),
-            MCID(2.5, "points", "MIC", "migraine (2.5 to 6)", "Smelt et al. 2014, Cephalalgia", "P", ("migraine",)),
+            MCID(1.5, "points", "MID", "migraine in primary care, between groups", _SMELT, "P", ("migraine",)),
+            MCID(8, "points", "MIC", "chronic tension-type headache", "Castien et al. 2012, Cephalalgia 32(9):710-714 (abstract)", "P", ("tension_headache",)),
+            MCID(2.5, "points", "MIC", "migraine in primary care (2.5 to 6 by method)", _SMELT, "P", ("migraine",)),
         ),
     ),
     Instrument(
         "headache_days", "Headache days per 4 weeks (diary)", "headache frequency", 0, 28, "lower", "count", unit="days",
         conditions=_HEAD, integer=True,
-        mcids=(MCID(50, "percent", "responder", "headache trials", "Bendtsen et al. 2010, Cephalalgia 30(1):1-16", "U", _HEAD),),
+        mcids=(
+            MCID(50, "percent", "responder", "migraine trials (drug-trial guidelines' responder rule)",
+                 ("IHS drug-trial guidelines for migraine, as summarised by a Delphi survey of outcome measures for "
+                  "non-drug migraine trials, PMC7044826 (abstract)"), "S",
+                 ("migraine",)),
+            MCID(50, "percent", "responder", "tension-type headache trials (rule not found in the abstract)",
+                 _BENDTSEN, "U", ("tension_headache",)),
+        ),
     ),
     Instrument(
         "bctq_sss", "Boston Carpal Tunnel Questionnaire, symptom severity", "carpal tunnel symptoms", 1, 5, "lower", "mean of 11 items",
         conditions=("carpal_tunnel",),
-        mcids=(MCID(1.45, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P", ("carpal_tunnel",)),),
+        mcids=(MCID(1.45, "points", "MCID", "carpal tunnel release, non-diabetic (1.55 diabetic)", _OZER, "P", ("carpal_tunnel",)),),
     ),
     Instrument(
         "bctq_fss", "Boston Carpal Tunnel Questionnaire, functional status", "hand function", 1, 5, "lower", "mean of 8 items",
         conditions=("carpal_tunnel",),
-        mcids=(MCID(1.6, "points", "MCID", "carpal tunnel release, non-diabetic", "Ozer et al. 2013", "P", ("carpal_tunnel",)),),
+        mcids=(MCID(1.6, "points", "MCID", "carpal tunnel release, non-diabetic (2.05 diabetic)", _OZER, "P", ("carpal_tunnel",)),),
     ),
     Instrument(
         "jfls", "Jaw Functional Limitation Scale", "jaw function", 0, 10, "lower", "mean of items", version="JFLS-20 or JFLS-8",
@@ -290,30 +340,39 @@ _BUILTIN: tuple[Instrument, ...] = (
     Instrument(
         "grc", "Global Rating of Change", "global change (an anchor, not a change score)", -7, 7, "higher", "single item",
         integer=True,
-        mcids=(MCID(3, "points", "responder", "'much improved' or better", "Kamper et al. 2009, J Man Manip Ther 17(3):163-170", "U"),),
+        mcids=(MCID(3, "points", "responder", "'much improved' or better (a convention; not in the cited abstract)",
+                    "Kamper et al. 2009, J Man Manip Ther 17(3):163-170, PMID 20046623", "U"),),
     ),
-    # ---- the instruments of the further conditions of the massage trial literature (vocab.CONDITIONS). Facts
-    # marked "U" are from general knowledge, not yet read in the primary source: confirm before relying on them.
+    # ---- the instruments of the further conditions of the massage trial literature (vocab.CONDITIONS). Their MCIDs
+    # were checked against the published sources (2026-12-04); "U" marks what no source confirmed.
     Instrument(
         "spadi", "Shoulder Pain and Disability Index", "shoulder pain and disability", 0, 100, "lower",
         "mean of 13 items as %", unit="%", conditions=("shoulder_pain",),
-        mcids=(MCID(13, "points", "MIC", "shoulder pain (8 to 13 across studies)", "Roy, MacDermid, Woodhouse 2009, Arthritis Rheum 61(5):623-632 (review)", "U", ("shoulder_pain",)),),
+        mcids=(MCID(13, "points", "MIC", "shoulder pain (8 to 13 across the reviewed studies)",
+                    "Roy, MacDermid, Woodhouse 2009, Arthritis Rheum 61(5):623-632, doi:10.1002/art.24396 (review; abstract)",
+                    "S", ("shoulder_pain",)),),
     ),
     Instrument(
         "quickdash", "QuickDASH (Disabilities of the Arm, Shoulder and Hand, 11 items)", "upper-limb disability", 0, 100,
         "lower", "transformed sum", conditions=("shoulder_pain", "lateral_epicondylalgia", "carpal_tunnel"),
-        mcids=(MCID(8, "points", "MIC", "shoulder pain", "Mintken, Glynn, Cleland 2009, J Shoulder Elbow Surg 18(6):920-926", "U", ("shoulder_pain",)),),
+        mcids=(MCID(8, "points", "MCID", "shoulder pain, physical therapy",
+                    "Mintken, Glynn, Cleland 2009, J Shoulder Elbow Surg 18(6):920-926, doi:10.1016/j.jse.2008.12.015 (abstract)",
+                    "P", ("shoulder_pain",)),),
     ),
     Instrument(
         "prtee", "Patient-Rated Tennis Elbow Evaluation", "elbow pain and function", 0, 100, "lower", "sum (pain 0-50 + function 0-50)",
         conditions=("lateral_epicondylalgia",),
-        mcids=(MCID(11, "points", "MIC", "lateral epicondylalgia (or 37%)", "Poltawski & Watson 2011, Hand Therapy 16(3):52-57", "U", ("lateral_epicondylalgia",)),
-               MCID(37, "percent", "MIC", "lateral epicondylalgia", "Poltawski & Watson 2011, Hand Therapy 16(3):52-57", "U", ("lateral_epicondylalgia",))),
+        # the primary source was not found; other studies report MICs of 9 to 31 points (translations, cohorts)
+        mcids=(MCID(11, "points", "MIC", "lateral epicondylalgia (or 37%)", _POLTAWSKI, "U", ("lateral_epicondylalgia",)),
+               MCID(37, "percent", "MIC", "lateral epicondylalgia", _POLTAWSKI, "U", ("lateral_epicondylalgia",))),
     ),
     Instrument(
         "fiqr", "Revised Fibromyalgia Impact Questionnaire", "fibromyalgia impact", 0, 100, "lower", "weighted sum of 21 items",
         conditions=("fibromyalgia",),
-        mcids=(MCID(14, "percent", "MIC", "fibromyalgia (original FIQ)", "Bennett et al. 2009, J Rheumatol 36(6):1304-1311", "U", ("fibromyalgia",)),),
+        # corrected 14 -> 14.1 (the pooled estimate); derived on the original FIQ, not the FIQR
+        mcids=(MCID(14.1, "percent", "MCID", "fibromyalgia, pregabalin trials, 3 months (original FIQ, applied to the FIQR)",
+                    "Bennett et al. 2009, J Rheumatol 36(6):1304-1311; read in a published summary of it", "S",
+                    ("fibromyalgia",)),),
     ),
     Instrument(
         "womac", "WOMAC osteoarthritis index (Likert 3.1, total)", "osteoarthritis pain, stiffness and function", 0, 96,
@@ -330,7 +389,8 @@ _BUILTIN: tuple[Instrument, ...] = (
     ),
     Instrument(
         "bpi_interference", "Brief Pain Inventory, pain interference", "pain interference", 0, 10, "lower", "mean of 7 items",
-        conditions=("cancer_pain", "chronic_pain"), mcids=(),
+        conditions=("cancer_pain", "chronic_pain"),
+        mcids=(MCID(1, "points", "MIC", "chronic pain, minimally important (IMMPACT)", _IMMPACT, "S", _CHRONIC),),
     ),
     Instrument(
         "stai_state", "State-Trait Anxiety Inventory, state anxiety (form Y-1)", "state anxiety", 20, 80, "lower",
@@ -418,7 +478,7 @@ def registry_frame() -> pd.DataFrame:
             rows.append({**base, **({} if m is None else {
                 "mcid": m.value, "mcid_unit": m.unit, "mcid_kind": m.kind, "population": m.population,
                 "mcid_conditions": ", ".join(m.conditions) or "any", "source": m.source,
-                "provenance": m.provenance})})
+                "provenance": m.provenance, "verified": m.verified})})
     return pd.DataFrame(rows)
 
 
@@ -438,6 +498,7 @@ def resolve_threshold(instrument: Instrument, threshold: object) -> tuple[float,
             raise DataValidationError(
                 f"{instrument.describe()} has no published MCID in the registry; pass threshold as points or a proportion"
             )
+        warn_if_unverified(m, instrument.key)
         return m.value, m.unit, f"MCID {m}"
     value = float(threshold)  # type: ignore[arg-type]
     if not np.isfinite(value) or value <= 0:
@@ -450,5 +511,6 @@ def resolve_threshold(instrument: Instrument, threshold: object) -> tuple[float,
 
 
 __all__ = ["MCID", "Instrument", "get", "register", "is_registered", "with_range", "all_instruments",
-           "for_condition", "registry_frame", "resolve_threshold", "WITHIN_PERSON_KINDS"]
+           "for_condition", "registry_frame", "resolve_threshold", "WITHIN_PERSON_KINDS", "PROVENANCE",
+           "UnverifiedMCIDWarning", "warn_if_unverified"]
 
