@@ -197,7 +197,9 @@ class Instrument:
 
 # Sources. "(abstract)": the value was read in the source's published abstract; DOIs and PMIDs as seen there.
 _O2008 = "Ostelo et al. 2008, Spine 33(1):90-94, doi:10.1097/BRS.0b013e31815e3a10 (abstract)"
-_AS2014 = "Abbott & Schmitt 2014, JOSPT 44(8):560-564"
+_AS2014 = "Abbott & Schmitt 2014, JOSPT 44(8):560-564, doi:10.2519/jospt.2014.5248 (abstract)"
+_CHERKIN = "Cherkin et al. 2011, Ann Intern Med 155(1):1-9, doi:10.1059/0003-4819-155-1-201107050-00002 (abstract)"
+_SHERMAN09 = "Sherman et al. 2009, Clin J Pain 25(3):233-238, doi:10.1097/AJP.0b013e31818b7912 (abstract)"
 _IMMPACT = ("Dworkin et al. 2008 (IMMPACT), J Pain 9(2):105-121, doi:10.1016/j.jpain.2007.09.005; benchmarks read "
             "in Bandolier's summary of it")
 _CLELAND = "Cleland, Childs, Whitman 2008, Arch Phys Med Rehabil 89(1):69-74, doi:10.1016/j.apmr.2007.08.126 (abstract)"
@@ -239,7 +241,7 @@ _BUILTIN: tuple[Instrument, ...] = (
         mcids=(
             MCID(5, "points", "MIC", "low back pain", _O2008, "P", _LBP),
             MCID(30, "percent", "MIC", "low back pain", _O2008, "P", _LBP),
-            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
+            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", _CHERKIN, "P", _LBP),
         ),
     ),
     Instrument(
@@ -247,7 +249,7 @@ _BUILTIN: tuple[Instrument, ...] = (
         version="23-item (Cherkin/Deyo)", conditions=_LBP, integer=True,
         mcids=(
             MCID(5, "points", "MIC", "low back pain (derived on the 24-item RMDQ)", _O2008, "P", _LBP),
-            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
+            MCID(2, "points", "MID", "chronic low back pain (pre-specified between groups)", _CHERKIN, "P", _LBP),
         ),
     ),
     Instrument(
@@ -267,7 +269,8 @@ _BUILTIN: tuple[Instrument, ...] = (
                  "within measurement error, MDC 10.2)", _YOUNG, "P", _NECK),
             MCID(7.5, "points", "MIC", "mechanical neck pain (within measurement error)", _YOUNG, "P", _NECK),
             MCID(10.2, "points", "MDC", "mechanical neck pain", _YOUNG, "P", _NECK),
-            MCID(5, "points", "responder", "neck pain massage trials", "Sherman et al. 2009, 2014", "P", _NECK),
+            MCID(5, "points", "responder", "neck pain massage trials (>=5 in Sherman 2014; >5 in Sherman 2009)",
+                 _SHERMAN09 + "; Sherman et al. 2014, Ann Fam Med 12(2):112-120 (abstract)", "P", _NECK),
         ),
     ),
     Instrument(
@@ -308,7 +311,7 @@ _BUILTIN: tuple[Instrument, ...] = (
     Instrument(
         "mouth_opening", "Maximal mouth opening", "jaw range of motion", 0, 80, "higher", "measurement", unit="mm",
         conditions=("tmj",),
-        mcids=(MCID(6, "points", "MDC", "TMJ disorder, repeated measurement (9 mm single)", "Kropmans et al. 2000, Eur J Oral Sci 108(1):9-13", "P", ("tmj",)),),
+        mcids=(MCID(6, "points", "MDC", "TMJ disorder, repeated measurement (9 mm single)", "Kropmans et al. 2000, Eur J Oral Sci 108(1):9-13 (abstract)", "P", ("tmj",)),),
     ),
     Instrument(
         "rom", "Range of motion (goniometer or inclinometer)", "joint range of motion", 0, 360, "higher", "measurement",
@@ -321,8 +324,8 @@ _BUILTIN: tuple[Instrument, ...] = (
     Instrument(
         "promis_pi", "PROMIS Pain Interference", "pain interference", 20, 80, "lower", "T-score", unit="T-score points",
         mcids=(
-            MCID(2, "points", "MIC", "chronic pain (2-3)", "Chen et al. 2018", "P", _CHRONIC),
-            MCID(3.5, "points", "MIC", "low back pain (3.5-5.5)", "Amtmann et al. 2016, J Pain Res 9:251-255", "P", _LBP),
+            MCID(2, "points", "MIC", "chronic pain (2-3)", "Chen et al. 2018, PROMIS pain interference MIDs from 3 RCTs (abstract)", "P", _CHRONIC),
+            MCID(3.5, "points", "MIC", "low back pain (3.5-5.5)", "Amtmann et al. 2016, J Pain Res 9:251-255, doi:10.2147/JPR.S93391 (abstract)", "P", _LBP),
         ),
     ),
     Instrument(
@@ -333,8 +336,8 @@ _BUILTIN: tuple[Instrument, ...] = (
         "bothersomeness", "Symptom bothersomeness (Cherkin/Deyo)", "symptom bothersomeness", 0, 10, "lower", "single item",
         conditions=("low_back_pain", "neck_pain"), integer=True,
         mcids=(
-            MCID(1.5, "points", "MID", "chronic low back pain, between groups", "Cherkin et al. 2011, Ann Intern Med 155(1):1-9", "P", _LBP),
-            MCID(30, "percent", "responder", "neck pain massage trial", "Sherman et al. 2009", "P", _NECK),
+            MCID(1.5, "points", "MID", "chronic low back pain, between groups", _CHERKIN, "P", _LBP),
+            MCID(30, "percent", "responder", "neck pain massage trial (>30% of baseline)", _SHERMAN09, "P", _NECK),
         ),
     ),
     Instrument(
