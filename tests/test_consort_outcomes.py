@@ -80,3 +80,40 @@ def test_an_unverified_mcid_is_said_so_and_leaves_6a3_to_the_authors():
     assert _status(rep)["6a.3"] == TO_ADD
     text = " ".join(rep.paragraphs()["prtee"])
     assert "improvement of 11 points" in text and "This value is unverified" in text
+
+
+# ------------------------------------------------------------------------------------- the checklist's numbering
+#: CONSORT 2010's items (checked against the published 2010 checklist) and the section each belongs to: an
+#: extension item "6a.3" elaborates item 6a, so it must sit in that item's section
+CONSORT_2010_SECTIONS = {"2a": "Background and objectives", "6a": "Outcomes", "7a": "Sample size",
+                         "12a": "Statistical methods", "17a": "Outcomes and estimation", "22": "Interpretation"}
+
+
+def test_items_follow_the_published_order_and_count():
+    """17 items (Butcher et al. 2022, Key Points); the first 11 in the order of a published summary of them."""
+    from massage_outcomes.consort_outcomes import CHECKED_ORDER
+
+    assert len(ITEMS) == 17 and len({i for i, _s, _t in ITEMS}) == 17
+    for (item, _section, text), keyword in zip(ITEMS, CHECKED_ORDER, strict=False):
+        assert keyword in text.lower(), (item, keyword)
+
+
+def test_item_ids_elaborate_the_consort_2010_item_of_their_section():
+    for item, section, _text in ITEMS:
+        parent, _, sub = item.partition(".")
+        assert parent in CONSORT_2010_SECTIONS and sub.isdigit(), item
+        assert section == CONSORT_2010_SECTIONS[parent], (item, section)
+    numbers = [(i.partition(".")[0], int(i.partition(".")[2])) for i, _s, _t in ITEMS]
+    for parent in {p for p, _n in numbers}:  # sub-items of one parent are numbered 1, 2, ... without gaps
+        subs = [n for p, n in numbers if p == parent]
+        assert subs == list(range(1, len(subs) + 1)), parent
+
+
+def test_the_checklist_says_the_item_numbers_are_unconfirmed(sample):
+    from massage_outcomes import consort_outcomes as co
+
+    rep = consort_outcomes(sample)
+    assert co.ITEM_NUMBERS_CONFIRMED is False
+    assert (rep.checklist["number_confirmed"] == co.ITEM_NUMBERS_CONFIRMED).all()
+    assert "item numbers unconfirmed" in repr(rep)
+    assert "doi:10.1001/jama.2022.21022" in co.__doc__ and "not the published wording" in co.__doc__

@@ -8,9 +8,16 @@ analysis population) from the same options the analyses ran with, and a checklis
 library could state and what only the authors can (rationale for the outcome domain, who assessed the outcome,
 prespecification, the target difference, psychometric evidence, interpretation).
 
-The item numbers follow the extension's checklist (Butcher et al. 2022, JAMA 328(22):2252-2264,
-doi:10.1001/jama.2022.21022); the descriptions here are short paraphrases, so check the wording against the
-published checklist when you file it with a manuscript.
+The extension: Butcher NJ, Monsour A, Mew EJ, et al. Guidelines for reporting outcomes in trial reports: the
+CONSORT-Outcomes 2022 extension. JAMA 2022;328(22):2252-2264, doi:10.1001/jama.2022.21022 (PMID 36511921).
+What was checked (2026-12-04, against the PubMed record and a published summary of the items, The Publication
+Plan, 18 April 2023): the citation, the number of items (17) and the order and content of the first 11 items
+(``CHECKED_ORDER``). Not checked, because the published checklist table could not be read here: the item
+numbers themselves (6a.1 ... 22.1, written from memory; in particular whether the primary outcome's domain rationale
+is an Outcomes item, 6a.1, or an Introduction item of CONSORT 2010's item 2a) and the content of items 12-17.
+``ITEM_NUMBERS_CONFIRMED`` is False and the checklist's ``number_confirmed`` column says so: check the numbers
+against the published Table 1 before filing the checklist with a manuscript. The descriptions are short
+paraphrases, not the published wording.
 
 Examples
 --------
@@ -31,25 +38,34 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["consort_outcomes", "OutcomeReporting", "ITEMS", "COVERED", "TO_ADD"]
+__all__ = ["consort_outcomes", "OutcomeReporting", "ITEMS", "COVERED", "TO_ADD", "CHECKED_ORDER",
+           "ITEM_NUMBERS_CONFIRMED"]
 
 _ADJUST_NAMES = {"holm": "Holm", "bonferroni": "Bonferroni", "sidak": "Šidák", "tukey": "Tukey",
                  "fdr_bh": "Benjamini–Hochberg (FDR)", "fdr": "Benjamini–Hochberg (FDR)", "mvt": "multivariate-t"}
 COVERED = "covered"
 TO_ADD = "to add by the authors"
 
+#: False: the item numbers below were not confirmed against the published checklist (see the module docstring)
+ITEM_NUMBERS_CONFIRMED = False
+#: the first 11 items in the published order, one keyword of each (checked against a published summary of them)
+CHECKED_ORDER = ("domain", "measurement variable", "minimal important change", "cut-offs", "time points",
+                 "composite", "not prespecified", "reliability, validity and responsiveness", "who assessed",
+                 "data quality", "target difference")
+
 #: (item, CONSORT section, short paraphrase) of the 17 CONSORT-Outcomes 2022 items
 ITEMS: tuple[tuple[str, str, str], ...] = (
     ("6a.1", "Outcomes", "Why the primary outcome's domain was chosen"),
     ("6a.2", "Outcomes", "Per outcome: measurement variable, analysis metric, method of aggregation, time point"),
-    ("6a.3", "Outcomes", "Minimal important change, defined and justified, when the metric is within-person change"),
+    ("6a.3", "Outcomes", "The primary outcome's minimal important change, defined and justified (if applicable)"),
     ("6a.4", "Outcomes", "Cut-offs used when a continuous outcome is analysed as categorical"),
     ("6a.5", "Outcomes", "Time points used in the analysis when outcomes were assessed at several"),
     ("6a.6", "Outcomes", "Components of any composite outcome"),
     ("6a.7", "Outcomes", "Outcomes not prespecified in the registry or protocol"),
     ("6a.8", "Outcomes", "Instruments, with reliability, validity and responsiveness in a similar population"),
     ("6a.9", "Outcomes", "Who assessed the outcomes, and their qualifications or training"),
-    ("6a.10", "Outcomes", "Processes that promoted outcome data quality during and after collection"),
+    ("6a.10", "Outcomes", "Processes that promoted outcome data quality during and after collection, or where "
+                          "they are described"),
     ("7a.1", "Sample size", "Target difference between groups, defined and justified"),
     ("12a.1", "Statistical methods", "How multiplicity was accounted for"),
     ("12a.2", "Statistical methods", "Criteria for excluding outcome data, or that none were excluded"),
@@ -70,7 +86,8 @@ class OutcomeReporting:
         One row per outcome and item: ``instrument, item, topic, text`` (the methods sentences).
     checklist : DataFrame
         One row per item: ``item, section, description, status`` (``"covered"`` or ``"to add by the authors"``),
-        ``where`` (the report section that states it, or what the authors should add).
+        ``where`` (the report section that states it, or what the authors should add), ``number_confirmed``
+        (False: the item numbers were not confirmed against the published checklist, see the module notes).
     """
 
     statements: pd.DataFrame
@@ -89,7 +106,9 @@ class OutcomeReporting:
 
     def __repr__(self) -> str:
         n = len(self.covered())
-        return f"<OutcomeReporting: {n} of {len(self.checklist)} CONSORT-Outcomes items covered by the library>"
+        unconfirmed = "" if ITEM_NUMBERS_CONFIRMED else "; item numbers unconfirmed"
+        return (f"<OutcomeReporting: {n} of {len(self.checklist)} CONSORT-Outcomes items covered by the library"
+                f"{unconfirmed}>")
 
 
 # ---------------------------------------------------------------------------------------------- statements
@@ -228,7 +247,8 @@ def _checklist(found: Mapping[str, bool], where: Mapping[str, str]) -> pd.DataFr
         ok = bool(found.get(item, False))
         rows.append({"item": item, "section": section, "description": text,
                      "status": COVERED if ok else TO_ADD,
-                     "where": where.get(item, "Methods") if ok else authors.get(item, "state in the methods")})
+                     "where": where.get(item, "Methods") if ok else authors.get(item, "state in the methods"),
+                     "number_confirmed": ITEM_NUMBERS_CONFIRMED})
     return pd.DataFrame(rows)
 
 
@@ -265,7 +285,7 @@ def consort_outcomes(
     -------
     OutcomeReporting
         ``statements`` (instrument, item, topic, text) and ``checklist`` (item, section, description, status,
-        where).
+        where, number_confirmed).
 
     Notes
     -----

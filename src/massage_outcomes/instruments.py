@@ -1,10 +1,10 @@
 """The instrument registry: scales, their direction of improvement, and their MCIDs with citations.
 
 Facts come from ``shared/reference/instruments.md`` and were checked against the published sources (session of
-2026-12-04). Each MCID keeps its provenance (:data:`PROVENANCE`): P = the number was read in the cited source itself
+2026-12-04). Each MCID keeps its provenance (``PROVENANCE``): P = the number was read in the cited source itself
 (its abstract or full text), S = read second-hand (a review or a published summary of the cited source), U =
 unverified (no published source confirmed it). Looking up an unverified MCID (:meth:`Instrument.mcid_for`,
-``resolve_threshold(inst, "mcid")``) raises :class:`UnverifiedMCIDWarning`, and its text (the ``threshold`` label
+``resolve_threshold(inst, "mcid")``) raises ``UnverifiedMCIDWarning``, and its text (the ``threshold`` label
 of a responder table) says "unverified". Users register their own instruments with :func:`register`.
 
 Examples
@@ -55,7 +55,7 @@ class MCID:
     unit : "points" (absolute, on the instrument's scale) or "percent" (of the baseline score)
     kind : "MIC" (within-person change), "MID" (between-group difference), "MCID", "MDC" (detectable change:
         a measurement-error bound, not importance) or "responder" (a trial's responder rule)
-    population, source, provenance : where the number comes from (provenance P/S/U: :data:`PROVENANCE`)
+    population, source, provenance : where the number comes from (provenance P/S/U: ``PROVENANCE``)
     conditions : the vocabulary conditions (:mod:`massage_outcomes.vocab`) whose patients the number was derived
         in; empty means not tied to one condition (e.g. a global rating's responder rule)
     """
@@ -90,7 +90,17 @@ class MCID:
 
 
 def warn_if_unverified(mcid: MCID | None, instrument: str, *, stacklevel: int = 3) -> None:
-    """Warn (:class:`UnverifiedMCIDWarning`) when a registry MCID used as a threshold is unverified."""
+    """Warn (``UnverifiedMCIDWarning``) when a registry MCID used as a threshold is unverified.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     m = get("prtee").mcid_for("lateral_epicondylalgia")
+    >>> m.verified, caught[0].category.__name__
+    (False, 'UnverifiedMCIDWarning')
+    """
     if mcid is not None and not mcid.verified:
         warnings.warn(
             f"the MCID of {instrument} used here ({mcid.value:g} {'%' if mcid.unit == 'percent' else 'points'}, "
