@@ -66,7 +66,7 @@ def test_analysed_sets_equal_the_fits_own_n(trial, disp):
     assert disp.count("analysed", analysis="lmm", instrument="rmdq") == 120
     excluded = disp.reasons("excluded_from_analysis", analysis="mmrm", instrument="rmdq")
     assert sum(excluded.values()) == 120 - fit.n_subjects
-    assert set(excluded) <= {"no baseline value", "no post-baseline value"}
+    assert set(excluded) <= {"no baseline measurement (derived)", "no post-baseline measurement (derived)"}
 
 
 def test_events_give_reasons_and_win_over_derivations(trial):
@@ -101,8 +101,8 @@ def test_received_is_derived_from_sessions(trial):
     out = trial.outcomes
     ds = mo.Dataset(subj, sessions, out[~((out["subject"] == ther) & out["session"].notna())])
     d = mo.disposition(ds)
-    assert d.reasons("not_received", arm="therapeutic") == {"attended no session": 1}
-    assert d.reasons("not_received", arm="usual_care") == {"received massage sessions (control arm)": 1}
+    assert d.reasons("not_received", arm="therapeutic") == {"attended no session (derived)": 1}
+    assert d.reasons("not_received", arm="usual_care") == {"received massage sessions in a control arm (derived)": 1}
     assert d.count("received", arm="relaxation") == 40
 
 
@@ -157,3 +157,53 @@ def test_sample_trial_disposition():
     s = d.summary()
     assert list(s["arm"]) == ARMS and s["allocated"].tolist() == [60, 60, 60]
     assert np.all(s["lost"] >= 0) and d.primary_visit == "week_26"
+
+
+def test_the_diagram_labels_derived_reasons_and_prints_stated_ones_as_stated(trial):
+    """A box lists reasons the data state (events) beside reasons the library derived (sessions, measurements):
+    only the derived ones carry "(derived)"; a stated event without a reason is "reason not recorded"."""
+    from massage_outcomes.flow import NOT_RECORDED, is_derived
+
+    subj = trial.subjects
+    ther = subj.loc[subj["arm"] == "therapeutic", "subject"].tolist()
+    lost_w4 = trial.truth["dropout"].query("last_visit == 'week_4' and arm == 'therapeutic'")["subject"].tolist()
+    sessions = trial.sessions[trial.sessions["subject"] != ther[0]]  # ther[0] attended no session: derived
+    out = trial.outcomes
+    ds = mo.Dataset(subj, sessions, out[~((out["subject"] == ther[0]) & out["session"].notna())])
+    events = pd.DataFrame({"subject": [ther[1], ther[2], lost_w4[0]],
+                           "event": ["did not receive", "did not receive", "withdrew"],
+                           "reason": ["could not attend", None, "moved away"]})
+    d = mo.disposition(ds, events=events, primary_visit="week_10", primary_analysis="ancova")
+    nr = d.reasons("not_received", arm="therapeutic")
+    assert nr == {"could not attend": 1, NOT_RECORDED: 1, "attended no session (derived)": 1}
+    ex = d.reasons("excluded_from_analysis", arm="therapeutic", analysis="ancova", instrument="rmdq")
+    assert ex and all(is_derived(r) for r in ex)
+    assert "no week-10 measurement (derived)" in ex
+    assert not is_derived("moved away") and "moved away" in d.reasons("lost", arm="therapeutic")
+
+    lines = consort.flow_lines(d, "therapeutic")
+    alloc = [ln.strip() for ln in lines["allocation"]]
+    assert f"– could not attend {_n(1)}" in alloc and f"– {NOT_RECORDED} {_n(1)}" in alloc
+    assert f"– attended no session (derived) {_n(1)}" in alloc
+    analysis = " ".join(lines["analysis"])
+    assert f"no week-10 measurement (derived) {_n(ex['no week-10 measurement (derived)'])}" in analysis
+    fig = mo.plot.consort(d)
+    text = re.sub(r"[ \u00a0]*\n[ \u00a0]*|  +", " ", "\n".join(t.get_text() for t in fig.axes[0].texts))
+    assert "attended no session (derived)" in text and "could not attend" in text
+    assert "could not attend (derived)" not in text and "moved away (derived)" not in text
+    stated = {"could not attend", "moved away", NOT_RECORDED}  # every other reason in the counts is derived
+    assert all(is_derived(r) != (r in stated) for r in d.counts["reason"].dropna().unique())
+
+
+def test_a_derived_discontinuation_is_labelled(trial):
+    subj, sess = trial.subjects, trial.sessions
+    ther = subj.loc[subj["arm"] == "therapeutic", "subject"].iloc[3]
+    early = sess[(sess["subject"] != ther) | (sess["day"] <= sess.loc[sess["subject"] == ther, "day"].min())]
+    out = trial.outcomes
+    kept = pd.MultiIndex.from_frame(early[["subject", "session"]])
+    rated = pd.MultiIndex.from_arrays([out["subject"], out["session"].fillna(-1).astype("int64")])
+    ds = mo.Dataset(subj, early, out[out["session"].isna().to_numpy() | rated.isin(kept)])
+    d = mo.disposition(ds)
+    assert d.subjects.set_index("subject").loc[ther, "discontinued_reason"] == "stopped attending sessions early (derived)"
+    stated = mo.disposition(ds, events=pd.DataFrame({"subject": [ther], "event": ["discontinued"], "reason": [None]}))
+    assert stated.subjects.set_index("subject").loc[ther, "discontinued_reason"] == "reason not recorded"

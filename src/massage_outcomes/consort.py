@@ -241,7 +241,9 @@ def consort(
     -----
     The enrolment boxes (assessed for eligibility, excluded with reasons) appear only when ``screened`` or
     ``excluded`` was given: trial data cannot show them. Every other number is a count of the Disposition, so the
-    diagram and :attr:`Disposition.counts` cannot disagree.
+    diagram and :attr:`Disposition.counts` cannot disagree. A reason ending in "(derived)" was inferred by the
+    library from the sessions and measurements (e.g. "no week-10 measurement (derived)"); the others are printed as
+    the ``events`` table (or a ``DCSREAS`` column) states them, "reason not recorded" when it gives none.
 
     Examples
     --------

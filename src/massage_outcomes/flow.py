@@ -29,7 +29,7 @@ import pandas as pd
 
 from massage_outcomes.errors import DataValidationError
 
-__all__ = ["Disposition", "disposition", "EVENTS", "ANALYSES", "NOT_RECORDED"]
+__all__ = ["Disposition", "disposition", "EVENTS", "ANALYSES", "NOT_RECORDED", "DERIVED", "is_derived"]
 
 #: event kinds an ``events`` table may state (one row per subject and event)
 EVENTS: dict[str, str] = {
@@ -51,6 +51,19 @@ ANALYSES: dict[str, str] = {
     "lmm": "mixed model over visits: at least one visit value",
 }
 NOT_RECORDED = "reason not recorded"
+#: the mark of a reason the library derived from the data (sessions, measurements) rather than one the data state
+DERIVED = " (derived)"
+
+
+def is_derived(reason: str) -> bool:
+    """True for a reason :func:`disposition` derived from the data, False for a stated (or unrecorded) one.
+
+    Examples
+    --------
+    >>> is_derived("no week-10 measurement (derived)"), is_derived("moved away")
+    (True, False)
+    """
+    return str(reason).endswith(DERIVED)
 #: subject columns read as the reason a subject left the study (ADaM ``DCSREAS``, common export names)
 _REASON_COLUMNS = ("dcsreas", "dcreas", "discontinuation_reason", "withdrawal_reason", "dropout_reason",
                    "reason_withdrawn", "eos_reason")
@@ -253,10 +266,10 @@ def _sessions_received(ds: Any, subjects: pd.DataFrame, min_sessions: int) -> pd
     out["received"] = np.where(out["expects_sessions"], out["sessions_allocated"] >= min_sessions,
                                out["sessions"] == 0)
     why = np.where(out["expects_sessions"],
-                   np.where(out["sessions"] == 0, "attended no session",
-                            np.where(out["sessions_allocated"] == 0, "received another technique",
-                                     f"fewer than {min_sessions} sessions")),
-                   "received massage sessions (control arm)")
+                   np.where(out["sessions"] == 0, "attended no session" + DERIVED,
+                            np.where(out["sessions_allocated"] == 0, "received another technique" + DERIVED,
+                                     f"fewer than {min_sessions} sessions" + DERIVED)),
+                   "received massage sessions in a control arm" + DERIVED)
     out["_derived_not_received"] = pd.Series(why, dtype=object).where(~out["received"].to_numpy(dtype=bool), None).to_numpy()
     return out
 
@@ -311,21 +324,22 @@ def _analysed(ds: Any, subjects: pd.DataFrame, instrument: str, visits: Sequence
     post = has(o["visit"].astype(str).isin(list(visits)))
     anyv = has(o["visit"].notna())
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    out["mmrm"] = (base & post, np.where(~base, "no baseline value",
-                                         np.where(~post, "no post-baseline value", "")))
+    no_base = "no baseline measurement" + DERIVED
+    out["mmrm"] = (base & post, np.where(~base, no_base, np.where(~post, "no post-baseline measurement" + DERIVED, "")))
     if primary_visit is not None:
         prim = has(o["visit"].astype(str) == primary_visit)
-        out["ancova"] = (base & prim, np.where(~base, "no baseline value",
-                                               np.where(~prim, f"no value at {primary_visit}", "")))
-    out["lmm"] = (anyv, np.where(~anyv, "no visit value", ""))
+        no_prim = f"no {str(primary_visit).replace('_', '-')} measurement" + DERIVED
+        out["ancova"] = (base & prim, np.where(~base, no_base, np.where(~prim, no_prim, "")))
+    out["lmm"] = (anyv, np.where(~anyv, "no measurement at any visit" + DERIVED, ""))
     return out
 
 
 def _reason_text(stated: pd.Series, derived: Any) -> pd.Series:
-    """Stated reason where the user gave one (a stated empty reason counts as not recorded), else the derived."""
+    """Stated reason where the user gave one; a stated event without a reason is "reason not recorded"; with no
+    stated event, the derived reason (marked ``DERIVED``) or "reason not recorded"."""
     stated = stated.astype(object)
     derived_s = pd.Series(derived, index=stated.index, dtype=object)
-    text = stated.where(stated.notna() & (stated != ""), derived_s)
+    text = stated.where(stated.notna(), derived_s).where(stated.isna() | (stated != ""), NOT_RECORDED)
     return text.where(text.notna(), NOT_RECORDED)
 
 
@@ -353,9 +367,10 @@ def disposition(
         What the data cannot show, one row per subject and event: ``subject`` (and ``study`` with several
         studies), ``event`` (one of :data:`EVENTS`: ``not_received``, ``discontinued``, ``lost``,
         ``excluded_from_analysis``; synonyms such as "withdrew" or "lost to follow-up" accepted), ``reason``
-        (text, optional) and ``visit`` (optional). Stated events win over derived ones; derived events keep the
-        stated reason of the same kind or "reason not recorded". A subject column such as ADaM's ``DCSREAS``
-        gives the reason a lost subject left when ``events`` does not.
+        (text, optional) and ``visit`` (optional). Stated events win over derived ones, and their reasons are
+        printed as stated ("reason not recorded" when none is given); a reason the library derived from the data
+        ends in " (derived)" (e.g. "no week-10 measurement (derived)"; :func:`is_derived`). A subject column such
+        as ADaM's ``DCSREAS`` gives the reason a lost subject left when ``events`` does not.
     screened : int, optional
         Number assessed for eligibility (enrolment box; cannot be derived from trial data).
     excluded : dict, optional
@@ -437,7 +452,7 @@ def disposition(
     stated_dc = _reason_of(ev, "discontinued", subjects)
     disc = (_discontinued(per, discontinued_gap_days) | stated_dc.notna().to_numpy()) & received
     out["discontinued"] = disc
-    out["discontinued_reason"] = _reason_text(stated_dc, None).where(disc, None)
+    out["discontinued_reason"] = _reason_text(stated_dc, "stopped attending sessions early" + DERIVED).where(disc, None)
 
     seen = _assessed(ds, subjects, visits, followup_instrument)
     for v in visits:
