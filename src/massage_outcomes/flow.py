@@ -369,7 +369,7 @@ def disposition(
         ``excluded_from_analysis``; synonyms such as "withdrew" or "lost to follow-up" accepted), ``reason``
         (text, optional) and ``visit`` (optional). Stated events win over derived ones, and their reasons are
         printed as stated ("reason not recorded" when none is given); a reason the library derived from the data
-        ends in " (derived)" (e.g. "no week-10 measurement (derived)"; :func:`is_derived`). A subject column such
+        ends in " (derived)" (e.g. "no week-10 measurement (derived)"; ``flow.is_derived``). A subject column such
         as ADaM's ``DCSREAS`` gives the reason a lost subject left when ``events`` does not.
     screened : int, optional
         Number assessed for eligibility (enrolment box; cannot be derived from trial data).
