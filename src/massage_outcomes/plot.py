@@ -41,6 +41,7 @@ from matplotlib.patches import Polygon
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.consort import consort  # the CONSORT flow diagram (lane F): mo.plot.consort
+from massage_outcomes.errors import ArgumentError
 
 __all__ = [
     "consort",
@@ -240,7 +241,7 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise ArgumentError(
             f"{what}: the table has no column(s) {missing}; it has {list(frame.columns)}. "
             "Pass the column names as keyword arguments (e.g. estimate=..., ci_low=...)."
         )
@@ -478,8 +479,8 @@ def _first_present(frame: pd.DataFrame, candidates: Sequence[str], what: str) ->
     for c in candidates:
         if c in frame.columns:
             return c
-    raise ValueError(f"trajectories: no {what} column among {list(candidates)} in {list(frame.columns)}; "
-                     f"pass {what}=<column name>")
+    raise ArgumentError(f"trajectories: no {what} column among {list(candidates)} in {list(frame.columns)}; "
+                        f"pass {what}=<column name>")
 
 
 def trajectories(
@@ -687,7 +688,7 @@ def estimation(
     if hasattr(data, "analysis_frame") or (draws is None and isinstance(data, pd.DataFrame)
                                            and "instrument" in data.columns):
         if instrument is None or end is None:
-            raise ValueError("estimation: with a Dataset or analysis frame, pass instrument=... and end=<visit>")
+            raise ArgumentError("estimation: with a Dataset or analysis frame, pass instrument=... and end=<visit>")
         frame = data.analysis_frame(instrument) if hasattr(data, "analysis_frame") else data
         if draws is None:
             from massage_outcomes.effects import effect_sizes
@@ -702,7 +703,7 @@ def estimation(
         visit = frame["visit"].astype(object) if "visit" in frame.columns else pd.Series(np.nan, index=frame.index)
         data = frame[(visit == end) & frame[group].astype(object).isin([a, b])].dropna(subset=[value])
     if draws is None:
-        raise ValueError("estimation: pass the bootstrap draws (draws=...) or a Dataset with instrument and end")
+        raise ArgumentError("estimation: pass the bootstrap draws (draws=...) or a Dataset with instrument and end")
     _require(data, [group, value], "estimation")
     arr = _draws_of(draws)
     if estimate is None:
@@ -939,5 +940,5 @@ def figure_of(fig_or_ax: Figure | Axes) -> Figure:
         return fig_or_ax
     fig = fig_or_ax.get_figure(root=True)
     if not isinstance(fig, Figure):  # pragma: no cover - an Axes always belongs to a figure
-        raise ValueError("the Axes belongs to no figure")
+        raise ArgumentError("the Axes belongs to no figure")
     return fig

@@ -41,7 +41,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
 from massage_outcomes.narrative import interval_words
 
 __all__ = [
@@ -328,17 +328,17 @@ def render(frame: pd.DataFrame, fmt: str, *, digits: int = 3, p_digits: int = 4,
         return to_html(frame, digits=digits, p_digits=p_digits, caption=caption)
     if fmt == "tex":
         return to_latex(frame, digits=digits, p_digits=p_digits, caption=caption)
-    raise ValueError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise ArgumentError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
 def _rendered(tables: Mapping[str, pd.DataFrame], formats: Iterable[str], digits: int) -> dict[str, str]:
     files: dict[str, str] = {}
     for name, frame in tables.items():
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-            raise ValueError(f"table name {name!r} is not a safe file name (letters, digits, _ . - only)")
+            raise ArgumentError(f"table name {name!r} is not a safe file name (letters, digits, _ . - only)")
         for fmt in formats:
             if fmt not in FORMATS:
-                raise ValueError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
+                raise ArgumentError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
             files[name + FORMATS[fmt]] = render(frame, fmt, digits=digits)
     return files
 
@@ -505,12 +505,12 @@ _SKIP_SUBJECT_COLUMNS = {"study", "subject"}
 def _group_column(subjects: pd.DataFrame, by: str | None) -> str:
     if by is not None:
         if by not in subjects.columns:
-            raise ValueError(f"by={by!r} is not a subject column; subjects have {list(subjects.columns)}")
+            raise ArgumentError(f"by={by!r} is not a subject column; subjects have {list(subjects.columns)}")
         return by
     for cand in ("arm", "intent", "condition"):
         if cand in subjects.columns and subjects[cand].notna().any() and subjects[cand].nunique() >= 1:
             return cand
-    raise ValueError("no arm, intent or condition column to split Table 1 by; pass by=<subject column>")
+    raise DataValidationError("no arm, intent or condition column to split Table 1 by; pass by=<subject column>")
 
 
 #: Table 1 labels of the canonical subject columns (a plan's or the caller's ``labels=`` win)

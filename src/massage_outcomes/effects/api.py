@@ -39,7 +39,7 @@ from massage_outcomes.effects.summary import (
     grouped_moments,
     grouped_paired_moments,
 )
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
 from massage_outcomes.results import ResultFrame, favours_between, favours_within, integer_counts
 
 __all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects", "ancova"]
@@ -105,12 +105,12 @@ class EffectSize:
 
 def _check_level(level: float) -> None:
     if not 0 < level < 1:
-        raise DataValidationError(f"`level` must be between 0 and 1 (e.g. 0.95), got {level!r}.")
+        raise ArgumentError(f"`level` must be between 0 and 1 (e.g. 0.95), got {level!r}.")
 
 
 def _check_ci(ci: str) -> None:
     if ci not in CI_METHODS:
-        raise DataValidationError(f"`ci` must be one of {', '.join(CI_METHODS)}; got {ci!r}.")
+        raise ArgumentError(f"`ci` must be one of {', '.join(CI_METHODS)}; got {ci!r}.")
 
 
 def _warn_notes(notes: np.ndarray, where: str = "") -> None:
@@ -215,9 +215,9 @@ def effect_size(
     draws = None
     if paired:
         if xa.shape != ya.shape:
-            raise DataValidationError(f"paired samples must have equal length; got {xa.size} and {ya.size}.")
+            raise ArgumentError(f"paired samples must have equal length; got {xa.size} and {ya.size}.")
         if one_sample and measure not in ("cohens_d", "hedges_g", "d_z", "g_z", "smcc", "mean_change"):
-            raise DataValidationError(f"one-sample effect sizes are d_z, g_z or mean_change; got {measure!r}.")
+            raise ArgumentError(f"one-sample effect sizes are d_z, g_z or mean_change; got {measure!r}.")
         ok = ~(np.isnan(xa) | np.isnan(ya))
         xa, ya = xa[ok], ya[ok]
         pm = PairedMoments.from_values(ya, xa)  # start = y, end = x: estimate x − y
@@ -324,7 +324,7 @@ def grouped_effects(
                 return paired_point(m[0], measure=measure, correction=correction)
     else:
         if compare is None:
-            raise DataValidationError(f"kind={kind!r} needs `compare=(column, a, b)`.")
+            raise ArgumentError(f"kind={kind!r} needs `compare=(column, a, b)`.")
         col, a, b = compare
         arm_code = _arm_codes(frame[col], a, b)
         # bins codes·2 + arm; −1 where the arm is missing, ≥ 2·nbins where a key is (the moments skip both)
@@ -355,7 +355,7 @@ def grouped_effects(
             pa, pb = pab[0::2], pab[1::2]
             if kind == "ancova":
                 if measure not in ("mean_diff", "cohens_d", "hedges_g"):
-                    raise DataValidationError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {measure!r}.")
+                    raise ArgumentError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {measure!r}.")
                 res = ancova_effect(pa, pb, measure=measure, standardizer=standardizer, ci=analytic_ci, level=level,
                                     correction=correction)
 
@@ -373,7 +373,7 @@ def grouped_effects(
                 ga, gb = _split(rows2, ca, G), _split(rows2, cb, G)
                 groups = [[ga[g], gb[g]] for g in range(G)]
         else:
-            raise DataValidationError(f"unknown kind {kind!r}")
+            raise ArgumentError(f"unknown kind {kind!r}")
     table = pd.DataFrame({**key_cols, **cols}, index=pd.RangeIndex(G), copy=False)
     draws = None
     if boot:
@@ -609,29 +609,29 @@ def effect_sizes(
     missing = [c for c in by_list if c not in frame.columns]
     if compare is not None:
         if len(compare) != 3:
-            raise DataValidationError(f"`compare` must be (column, a, b), got {compare!r}.")
+            raise ArgumentError(f"`compare` must be (column, a, b), got {compare!r}.")
         if compare[0] not in frame.columns:
             missing.append(compare[0])
     if missing:
-        raise DataValidationError(
+        raise ArgumentError(
             f"column(s) {', '.join(map(repr, missing))} not in the analysis frame; available: {', '.join(frame.columns)}."
         )
     if on not in ("change", "end", "ancova", "ppc"):
-        raise DataValidationError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {on!r}.")
+        raise ArgumentError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {on!r}.")
     if end == start:
-        raise DataValidationError(f"`start` and `end` are both {start!r}: pick two different occasions.")
+        raise ArgumentError(f"`start` and `end` are both {start!r}: pick two different occasions.")
     if start in ("last", "last_observed"):
-        raise DataValidationError(f"`start`={start!r}: 'last' and 'last_observed' are for `end` only.")
+        raise ArgumentError(f"`start`={start!r}: 'last' and 'last_observed' are for `end` only.")
     attrs = by_list + ([compare[0]] if compare is not None else [])
     end_sel, end_label = _resolve_end(frame, end)
     if end_sel == start:
-        raise DataValidationError(f"`end`={end!r} is {end_sel!r}, the same occasion as `start`.")
+        raise ArgumentError(f"`end`={end!r} is {end_sel!r}, the same occasion as `start`.")
     wide = _wide(frame, start, end_sel, attrs)
     start_label = start
     end_short = "last observed" if end_sel == "last_observed" else end_sel
     if compare is None:
         if on not in ("change",):
-            raise DataValidationError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
+            raise ArgumentError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
         kind, value = "within", None
         contrast = f"{end_short} - {start_label}"
     else:
@@ -643,11 +643,11 @@ def effect_sizes(
             wide["_value"] = wide["_end"]
         value = "_value"
         if on == "ppc" and measure not in ("d_ppc2",):
-            raise DataValidationError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {measure!r}).")
+            raise ArgumentError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {measure!r}).")
         if on != "ppc" and measure == "d_ppc2":
-            raise DataValidationError("measure='d_ppc2' needs on='ppc'.")
+            raise ArgumentError("measure='d_ppc2' needs on='ppc'.")
         if on == "ppc" and ci == "exact":
-            raise DataValidationError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
+            raise ArgumentError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
         contrast = f"{a} - {b}"
         levels = set(frame[col].dropna().astype(str).unique())
         absent = [str(v) for v in (a, b) if str(v) not in levels]
@@ -656,9 +656,9 @@ def effect_sizes(
                 f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}."
             )
     if kind == "between" and measure not in BETWEEN_MEASURES:
-        raise DataValidationError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {measure!r}.")
+        raise ArgumentError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {measure!r}.")
     if kind == "within" and measure not in PAIRED_MEASURES:
-        raise DataValidationError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
+        raise ArgumentError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
     adjust_name = _mt.normalize_method(adjust, allowed=_EFFECT_ADJUSTS, why=_NO_TUKEY)
     gen = rng if isinstance(rng, np.random.Generator) or ci not in ("bca", "percentile") else np.random.default_rng(rng)
     twin = copy.deepcopy(gen) if adjust_name in _mt.SIMULTANEOUS else None  # the same resamples for the sci

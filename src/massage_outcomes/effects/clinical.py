@@ -28,7 +28,7 @@ from scipy import stats
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.effects.summary import group_codes
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning, option
 from massage_outcomes.results import ResultFrame, favours_between
 
 __all__ = ["responders", "reliable_change", "nnt_from_rd", "responder_table"]
@@ -271,7 +271,7 @@ def responder_table(
     if np.any((x1_a < 0) | (x1_a > n1_a) | (x2_a < 0) | (x2_a > n2_a)):
         raise DataValidationError("responder counts must satisfy 0 <= x <= n in each arm")
     if continuity is not None and not (np.isfinite(continuity) and continuity > 0):
-        raise ValueError(f"continuity must be a positive number (0.5 is usual) or None; got {continuity!r}")
+        raise ArgumentError(f"continuity must be a positive number (0.5 is usual) or None; got {continuity!r}")
     m = len(x1_a)
     notes: list[list[str]] = [[] for _ in range(m)]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -465,12 +465,12 @@ def responders(
     """
     inst = _instruments.get(instrument)
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}")
+        raise ArgumentError(f"level must be in (0, 1); got {level!r}")
     if missing not in ("completers", "nonresponders"):
-        raise ValueError(f"missing must be 'completers' or 'nonresponders'; got {missing!r}")
+        raise ArgumentError(f"missing must be 'completers' or 'nonresponders'; got {missing!r}")
     thresholds = _as_list(threshold)
     if not thresholds:
-        raise ValueError("threshold must not be empty")
+        raise ArgumentError("threshold must not be empty")
     user_mcid = _user_mcid(mcid)
     resolved = [None if _is_mcid(t) else _instruments.resolve_threshold(inst, t) for t in thresholds]
     if None in resolved and user_mcid is None and not any(m.within_person for m in inst.mcids):
@@ -478,8 +478,6 @@ def responders(
         also = (f" (it lists {', '.join(f'{m.value:g} {m.unit} as {m.kind}' for m in other)}: a "
                 f"{'detectable change' if other[0].kind == 'MDC' else 'between-group difference'}, not a "
                 "responder threshold; pass it as threshold= to use it anyway)") if other else ""
-        from massage_outcomes.errors import option
-
         raise DataValidationError(
             f"{inst.describe()} has no published MCID in the registry{also}; pass {option('mcid')} or threshold as "
             "points or a proportion")
@@ -487,11 +485,11 @@ def responders(
     frame = _analysis_frame(data, inst.key)
     for col in [*by_cols, *([compare[0]] if compare else [])]:
         if col not in frame.columns:
-            raise DataValidationError(
+            raise ArgumentError(
                 f"column {col!r} (from by/compare) is not in the analysis frame; available: {', '.join(map(str, frame.columns))}"
             )
     if compare is not None and (not isinstance(compare, tuple | list) or len(compare) != 3):
-        raise ValueError(f"compare must be (column, a, b), e.g. ('arm', 'therapeutic', 'usual_care'); got {compare!r}")
+        raise ArgumentError(f"compare must be (column, a, b), e.g. ('arm', 'therapeutic', 'usual_care'); got {compare!r}")
     units, s_label, e_label, unit = _paired(frame, start, end)
     units = units[np.isfinite(units["value_start"].to_numpy(dtype=float, na_value=np.nan))]
     if compare is not None:
@@ -610,8 +608,6 @@ def _user_mcid(mcid: object) -> _instruments.MCID | None:
         return mcid
     value = float(mcid)  # type: ignore[arg-type]
     if not np.isfinite(value) or value <= 0:
-        from massage_outcomes.errors import ArgumentError, option
-
         raise ArgumentError(f"{option('mcid', mcid)}: an MCID is a positive number of points on the instrument's scale.")
     return _instruments.MCID(value, "points", "MCID", "given by the user", "mcid=", "")
 
@@ -761,12 +757,12 @@ def reliable_change(
         )
     r = float(r)
     if not 0 <= r < 1:
-        raise ValueError(f"reliability must be in [0, 1); got {r!r}")
+        raise ArgumentError(f"reliability must be in [0, 1); got {r!r}")
     by_cols = _as_list(by)
     frame = _analysis_frame(data, inst.key)
     for col in by_cols:
         if col not in frame.columns:
-            raise DataValidationError(f"by column {col!r} is not in the analysis frame")
+            raise ArgumentError(f"by column {col!r} is not in the analysis frame; available: {', '.join(map(str, frame.columns))}")
     units, _s, _e, _unit = _paired(frame, start, end)
     start_v = units["value_start"].to_numpy(dtype=float, na_value=np.nan)
     end_v = units["value_end"].to_numpy(dtype=float, na_value=np.nan)
