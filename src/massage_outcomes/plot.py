@@ -42,6 +42,7 @@ from matplotlib.patches import Polygon
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.consort import consort  # the CONSORT flow diagram (lane F): mo.plot.consort
 from massage_outcomes.errors import ArgumentError
+from massage_outcomes.frames import analysis_frame
 
 __all__ = [
     "consort",
@@ -689,7 +690,7 @@ def estimation(
                                            and "instrument" in data.columns):
         if instrument is None or end is None:
             raise ArgumentError("estimation: with a Dataset or analysis frame, pass instrument=... and end=<visit>")
-        frame = data.analysis_frame(instrument) if hasattr(data, "analysis_frame") else data
+        frame = analysis_frame(data, str(getattr(instrument, "key", instrument)))
         if draws is None:
             from massage_outcomes.effects import effect_sizes
 

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
+from massage_outcomes.frames import AnalysisFrames
 from massage_outcomes.narrative import interval_words
 
 __all__ = [
@@ -911,13 +912,7 @@ def summary_tables(
     end: Any = primary if primary is not None else "last"
     if primary is not None:
         methods["primary_visit"] = f"Primary visit: {primary} ({primary_source})."
-    frames_cache: dict[str, pd.DataFrame] = {}
-
-    def frame_of(key: str) -> Any:
-        """The analysis frame of one instrument, built once and shared by the effect-size sections."""
-        if key not in frames_cache:
-            frames_cache[key] = ds.analysis_frame(key) if hasattr(ds, "analysis_frame") else ds
-        return frames_cache[key]
+    frame_of = AnalysisFrames(ds)  # each instrument's analysis frame, built once for the effect-size sections
 
     if len(arms) >= 2:
         def between() -> pd.DataFrame:

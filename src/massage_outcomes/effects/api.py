@@ -40,6 +40,7 @@ from massage_outcomes.effects.summary import (
     grouped_paired_moments,
 )
 from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
+from massage_outcomes.frames import analysis_frame
 from massage_outcomes.results import ResultFrame, favours_between, favours_within, integer_counts
 
 __all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects", "ancova"]
@@ -543,7 +544,7 @@ def effect_sizes(
     ----------
     data : Dataset or DataFrame
         A :class:`~massage_outcomes.Dataset` or its analysis frame (see
-        :func:`massage_outcomes.dataset.as_analysis_frame`).
+        :func:`massage_outcomes.frames.analysis_frame`).
     instrument : str
         Registered instrument key ("pain_nrs", "rmdq", ...).
     by : str or sequence of str
@@ -601,9 +602,7 @@ def effect_sizes(
     >>> [round(float(row[c]), 3) for c in ("estimate", "ci_low", "ci_high")]
     [-0.659, -1.134, -0.18]
     """
-    from massage_outcomes.dataset import as_analysis_frame
-
-    frame = as_analysis_frame(data, instrument)
+    frame = analysis_frame(data, instrument)
     inst = _instruments.get(instrument)
     by_list = [by] if isinstance(by, str) else list(by)
     missing = [c for c in by_list if c not in frame.columns]

@@ -29,6 +29,7 @@ from scipy import stats
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.effects.summary import group_codes
 from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning, option
+from massage_outcomes.frames import analysis_frame
 from massage_outcomes.results import ResultFrame, favours_between
 
 __all__ = ["responders", "reliable_change", "nnt_from_rd", "responder_table"]
@@ -40,12 +41,6 @@ _TIMINGS = ("baseline", "pre", "post", "followup")
 # ---------------------------------------------------------------------------------------------------------
 # data access
 # ---------------------------------------------------------------------------------------------------------
-def _analysis_frame(data: Any, instrument: str) -> pd.DataFrame:
-    from massage_outcomes.dataset import as_analysis_frame
-
-    return as_analysis_frame(data, instrument)
-
-
 def _subject_keys(frame: pd.DataFrame) -> list[str]:
     if "subject" not in frame.columns:
         raise DataValidationError("the analysis frame has no 'subject' column; responders need one row per subject")
@@ -482,7 +477,7 @@ def responders(
             f"{inst.describe()} has no published MCID in the registry{also}; pass {option('mcid')} or threshold as "
             "points or a proportion")
     by_cols = _as_list(by)
-    frame = _analysis_frame(data, inst.key)
+    frame = analysis_frame(data, inst.key)
     for col in [*by_cols, *([compare[0]] if compare else [])]:
         if col not in frame.columns:
             raise ArgumentError(
@@ -759,7 +754,7 @@ def reliable_change(
     if not 0 <= r < 1:
         raise ArgumentError(f"reliability must be in [0, 1); got {r!r}")
     by_cols = _as_list(by)
-    frame = _analysis_frame(data, inst.key)
+    frame = analysis_frame(data, inst.key)
     for col in by_cols:
         if col not in frame.columns:
             raise ArgumentError(f"by column {col!r} is not in the analysis frame; available: {', '.join(map(str, frame.columns))}")
