@@ -31,6 +31,7 @@ from massage_outcomes.effects.estimators import (
     ppc2_effect,
     ppc2_point,
 )
+from massage_outcomes.effects.occasions import pair_occasions, resolve_end
 from massage_outcomes.effects.summary import (
     Moments,
     PairedMoments,
@@ -46,7 +47,6 @@ from massage_outcomes.results import ResultFrame, favours_between, favours_withi
 __all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects", "ancova"]
 
 CI_METHODS = ("exact", "normal", "bca", "percentile")
-_TIMINGS = ("baseline", "pre", "post", "followup")
 _CONVENTION_COLUMNS = ("bias_correction", "sd_used", "ci_method", "se_formula")
 
 
@@ -413,92 +413,31 @@ def _arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
     return is_b.view(np.int8) - (~(is_a | is_b)).view(np.int8)
 
 
-def last_visit(frame: pd.DataFrame) -> Any:
-    """The last visit, in visit order, at which any row of ``frame`` has a value (None when there are no visits).
-
-    This is what ``end="last"`` means in :func:`effect_sizes` and :func:`~massage_outcomes.effects.responders`:
-    one occasion for everybody, so subjects who dropped out earlier are *missing* there (and counted), not
-    represented by an earlier visit.
-    """
-    if "visit" not in frame.columns:
-        return None
-    has = frame["visit"].notna().to_numpy(dtype=bool, na_value=False).copy()
-    if "value" in frame.columns:
-        has &= frame["value"].notna().to_numpy(dtype=bool, na_value=False)
-    if not has.any():
-        return None
-    vis = frame.loc[has]
-    if "visit_order" in vis.columns and vis["visit_order"].notna().any():
-        order = pd.to_numeric(vis["visit_order"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        return vis["visit"].to_numpy()[np.nanargmax(order)]
-    if isinstance(vis["visit"].dtype, pd.CategoricalDtype) and vis["visit"].cat.ordered:
-        return vis["visit"].max()
-    return vis.groupby("visit", observed=True)["day"].mean().idxmax()
-
-
-def _resolve_end(frame: pd.DataFrame, end: str) -> tuple[str, str]:
-    """(occasion to select, label): "last" becomes the last visit with data (or each subject's last follow-up
-    when the data have no visits)."""
-    if end == "last":
-        lv = last_visit(frame)
-        if lv is not None:
-            return str(lv), f"{lv} (last visit)"
-        return "last_observed", "any follow-up"
-    if end == "last_observed":
-        return end, "any follow-up"
-    return end, str(end)
-
-
-def _select(frame: pd.DataFrame, which: str, role: str) -> pd.DataFrame:
-    timing = frame["timing"].astype(str) if "timing" in frame.columns else pd.Series("", index=frame.index)
-    if which == "last_observed":
-        fu = (timing == "followup").to_numpy()
-        if not fu.any():
-            fu = (timing != "baseline").to_numpy()
-        rows = frame.loc[fu]
-        return rows.sort_values("day", kind="stable")
-    if which in _TIMINGS:
-        return frame.loc[(timing == which).to_numpy()]
-    if "visit" in frame.columns:
-        hit = (frame["visit"].astype(str) == str(which)).to_numpy(dtype=bool, na_value=False)
-        if hit.any():
-            return frame.loc[hit]
-    visits = sorted(frame["visit"].dropna().astype(str).unique()) if "visit" in frame.columns else []
-    raise DataValidationError(
-        f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), 'last' or 'last_observed' "
-        f"(end only) or a visit label ({', '.join(visits) or 'none in these data'})."
-    )
+def _end_label(frame: pd.DataFrame, end: str) -> tuple[str, str]:
+    """(occasion to select, label for notes): :func:`~massage_outcomes.effects.occasions.resolve_end` in words."""
+    spec, last = resolve_end(frame, end)
+    if last is not None:
+        return spec, f"{last} (last visit)"
+    return spec, "any follow-up" if spec == "last_observed" else str(end)
 
 
 def _wide(frame: pd.DataFrame, start: str, end: str, attrs: list[str]) -> pd.DataFrame:
-    """One row per analysed unit with columns _start, _end and the attributes (from the end row, else the start
-    row): units with a start value but none at ``end`` are kept with ``_end`` NaN, so they can be counted."""
-    key = [c for c in ("study", "subject") if c in frame.columns]
-    if not key:
-        raise DataValidationError("the analysis frame needs a `subject` column to pair occasions.")
-    by_session = start in ("pre", "post") and end in ("pre", "post") and "session" in frame.columns
-    pair_key = key + (["session"] if by_session else [])
-    s = _select(frame, start, "start")
-    e = _select(frame, end, "end")
-    if end == "last_observed":
-        e = e.drop_duplicates(key, keep="last")
-    attrs_e = [a for a in attrs if a not in pair_key]
-    # several rows of one unit at an occasion (e.g. sessions): attributes from the last row, values averaged
-    agg = {a: "last" for a in attrs_e}
-    agg["value"] = "mean"
-    e_agg = e[pair_key + attrs_e + ["value"]].groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg)
-    e_agg = e_agg.rename(columns={"value": "_end"})
-    s_agg = s[pair_key + attrs_e + ["value"]].groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg)
-    s_agg = s_agg.rename(columns={"value": "_start"})
-    if by_session:
-        wide = e_agg.join(s_agg["_start"], how="left").reset_index()
-        # one row per subject (and group): average the session pairs
-        unit = key + attrs_e
-        return wide.groupby(unit, observed=True, sort=False, dropna=False)[["_start", "_end"]].mean().reset_index()
-    only_start = s_agg.loc[~s_agg.index.isin(e_agg.index), attrs_e].assign(_end=np.nan)
-    parts = [e_agg] + ([only_start] if len(only_start) else [])
-    wide = pd.concat(parts) if len(parts) > 1 else e_agg
-    return wide.join(s_agg["_start"], how="left").reset_index()
+    """One row per subject (and group) with columns _start, _end and the attributes, by the rule of
+    :mod:`~massage_outcomes.effects.occasions`: subjects with a start value but none at ``end`` are kept with
+    ``_end`` NaN, so they can be counted. Pre/post pairs within sessions are averaged per subject over the
+    subject's complete pairs (a subject without one keeps its start value and is missing at the end)."""
+    pairs = pair_occasions(frame, start, end, attrs=attrs)
+    wide = pairs.frame.rename(columns={"value_start": "_start", "value_end": "_end"})
+    if pairs.unit != "session":
+        return wide
+    keys = pairs.keys[:-1]
+    both = (wide["_start"].notna() & wide["_end"].notna()).to_numpy()
+    subject = wide.groupby(keys, observed=True, sort=False, dropna=False).ngroup().to_numpy()
+    has_pair = np.bincount(subject[both], minlength=subject.max(initial=-1) + 1)[subject] > 0
+    wide = wide[both | ~has_pair].copy()
+    wide.loc[~both[both | ~has_pair], "_end"] = np.nan
+    unit = keys + [a for a in attrs if a not in pairs.keys]
+    return wide.groupby(unit, observed=True, sort=False, dropna=False)[["_start", "_end"]].mean().reset_index()
 
 
 def _missing_counts(wide: pd.DataFrame, by: list[str], compare: tuple[str, Any, Any] | None, G: int) -> np.ndarray:
@@ -562,8 +501,10 @@ def effect_sizes(
         subject, as in :func:`~massage_outcomes.effects.responders`: subjects without a value there are
         missing, counted in ``n_missing_*`` and named in ``note``); or "last_observed", each subject's last
         observed follow-up (an LOCF-like mix of occasions: dropouts contribute earlier visits; opt in
-        deliberately). Data without visits: "last" is "last_observed". Pre/post ratings pair by session and
-        are averaged per subject; several rows of a subject at one occasion are averaged.
+        deliberately). Data without visits: "last" is "last_observed". A visit label of the data is matched
+        before a timing of the same name. Several rows of a subject at one occasion: ``start`` takes the first by
+        day, ``end`` the last. Pre/post ratings pair by session and each subject's complete pairs are averaged.
+        The rule is :mod:`massage_outcomes.effects.occasions`' (the same in :func:`responders`).
     measure : str
         Between: "hedges_g", "cohens_d", "glass_delta" (b is the control), "mean_diff". Within: "hedges_g" (=
         g_z), "cohens_d" (= d_z), "d_av", "g_av", "d_rm", "g_rm", "smcc", "smcr", "mean_change". ANCOVA:
@@ -622,7 +563,7 @@ def effect_sizes(
     if start in ("last", "last_observed"):
         raise ArgumentError(f"`start`={start!r}: 'last' and 'last_observed' are for `end` only.")
     attrs = by_list + ([compare[0]] if compare is not None else [])
-    end_sel, end_label = _resolve_end(frame, end)
+    end_sel, end_label = _end_label(frame, end)
     if end_sel == start:
         raise ArgumentError(f"`end`={end!r} is {end_sel!r}, the same occasion as `start`.")
     wide = _wide(frame, start, end_sel, attrs)

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from massage_outcomes import instruments as _instruments
+from massage_outcomes.effects.occasions import occasion_kind, pair_occasions, resolve_end
 from massage_outcomes.effects.summary import group_codes
 from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning, option
 from massage_outcomes.frames import analysis_frame
@@ -34,91 +35,32 @@ from massage_outcomes.results import ResultFrame, favours_between
 
 __all__ = ["responders", "reliable_change", "nnt_from_rd", "responder_table"]
 
-_SESSION_TIMINGS = ("pre", "post")
-_TIMINGS = ("baseline", "pre", "post", "followup")
 
 
 # ---------------------------------------------------------------------------------------------------------
 # data access
 # ---------------------------------------------------------------------------------------------------------
-def _subject_keys(frame: pd.DataFrame) -> list[str]:
-    if "subject" not in frame.columns:
-        raise DataValidationError("the analysis frame has no 'subject' column; responders need one row per subject")
-    return ["study", "subject"] if "study" in frame.columns else ["subject"]
-
-
-def _visit_labels(frame: pd.DataFrame) -> list[str]:
-    if "visit" not in frame.columns:
-        return []
-    return [str(v) for v in pd.unique(frame["visit"].dropna())]
-
-
-def _select(frame: pd.DataFrame, spec: str, *, role: str, exclude_day: pd.Series | None = None) -> tuple[pd.DataFrame, str]:
-    """Rows of ``frame`` for occasion ``spec`` (a timing, a visit label or "last"), one per unit; and a label."""
-    keys = _subject_keys(frame)
-    spec_s = str(spec)
-    visits = _visit_labels(frame)
-    has_visit = "visit" in frame.columns and frame["visit"].notna().any()
-    if spec_s in ("last", "last_observed"):
-        # the same rule as effect_sizes: "last" is one occasion for everybody, the last visit (in visit order)
-        # with data, so earlier dropouts are missing there; "last_observed" is each subject's own last follow-up
-        from massage_outcomes.effects.api import last_visit
-
-        last = last_visit(frame) if spec_s == "last" and has_visit else None
-        if last is not None:
-            rows = frame[(frame["visit"].astype(str) == str(last)).to_numpy(dtype=bool, na_value=False)]
-            label = f"visit {last} (the last scheduled visit with data)"
-        else:
-            rows = frame
-            if "timing" in frame.columns:
-                timing = frame["timing"].astype(str)
-                fu = (timing == "followup").to_numpy()
-                rows = frame[fu] if fu.any() else frame[(timing != "baseline").to_numpy()]
-            if exclude_day is not None:
-                rows = rows.merge(exclude_day.rename("_start_day").reset_index(), on=keys, how="inner")
-                rows = rows[rows["day"] > rows["_start_day"]].drop(columns="_start_day")
-            label = "each subject's last observed follow-up (LOCF-like)"
-        rows = rows.sort_values([*keys, "day"]).groupby(keys, sort=False, observed=True).tail(1)
-        return rows, label
-    if spec_s in visits:
-        rows = frame[frame["visit"].astype(str) == spec_s]
-        rows = rows.sort_values([*keys, "day"]).groupby(keys, sort=False, observed=True).head(1)
-        return rows, f"visit {spec_s}"
-    if spec_s in _TIMINGS:
-        rows = frame[frame["timing"].astype(str) == spec_s]
-        rows = rows.sort_values([*keys, "day"])
-        pick = rows.groupby(keys, sort=False, observed=True)
-        rows = pick.head(1) if role == "start" else pick.tail(1)
-        return rows, f"timing {spec_s} ({'first' if role == 'start' else 'last'} per subject)"
-    choices = ["'last'", "'last_observed'", *map(repr, _TIMINGS), *map(repr, visits)]
-    raise DataValidationError(f"{role}={spec!r} is neither a timing nor a visit label of these data; use one of {', '.join(choices)}")
+def _occasion_label(frame: pd.DataFrame, spec: str, role: str) -> str:
+    """The occasion ``spec`` as the ``start``/``end`` columns say it."""
+    concrete, last = resolve_end(frame, spec) if role == "end" else (str(spec), None)
+    if last is not None:
+        return f"visit {last} (the last scheduled visit with data)"
+    kind = occasion_kind(frame, concrete)
+    if kind == "last_observed":
+        return "each subject's last observed follow-up (LOCF-like)"
+    if kind == "visit":
+        return f"visit {concrete}"
+    return f"timing {concrete} ({'first' if role == 'start' else 'last'} per subject)"
 
 
 def _paired(frame: pd.DataFrame, start: str, end: str) -> tuple[pd.DataFrame, str, str, str]:
-    """One row per unit with start and end values (NaN end when missing), the attributes of the end row."""
-    keys = _subject_keys(frame)
-    if str(start) in _SESSION_TIMINGS and str(end) in _SESSION_TIMINGS and "session" in frame.columns:
-        ukeys = [*keys, "session"]
-        a = frame[frame["timing"].astype(str) == str(start)].drop_duplicates(ukeys)
-        b = frame[frame["timing"].astype(str) == str(end)].drop_duplicates(ukeys)
-        a = a[a["session"].notna()]
-        b = b[b["session"].notna()]
-        out = a.merge(b[[*ukeys, "value", "day"]], on=ukeys, how="left", suffixes=("_start", "_end"))
-        return out, f"timing {start}", f"timing {end} (same session)", "session"
-    s_rows, s_label = _select(frame, start, role="start")
-    start_day = s_rows.set_index(keys)["day"]
-    e_rows, e_label = _select(frame, end, role="end", exclude_day=start_day)
+    """One row per unit with start and end values (NaN end when missing), the attributes of the end row (else
+    the start row), by the rule of :mod:`~massage_outcomes.effects.occasions`; the two labels and the unit."""
     attrs = [c for c in frame.columns if c not in ("value", "day", "baseline", "change", "improvement", "pct_improvement")]
-    base = s_rows[[*keys, "value", "day"]].rename(columns={"value": "value_start", "day": "day_start"})
-    ends = e_rows[[*keys, "value", "day"]].rename(columns={"value": "value_end", "day": "day_end"})
-    out = base.merge(ends, on=keys, how="left")
-    # group attributes: from the end row when there is one, else the start row (subject-level columns agree)
-    attr_cols = [c for c in attrs if c not in keys]
-    a_end = e_rows[[*keys, *attr_cols]]
-    a_start = s_rows[[*keys, *attr_cols]]
-    a_all = pd.concat([a_end, a_start[~a_start.set_index(keys).index.isin(a_end.set_index(keys).index)]])
-    out = out.merge(a_all, on=keys, how="left")
-    return out, s_label, e_label, "subject"
+    pairs = pair_occasions(frame, start, end, attrs=attrs)
+    if pairs.unit == "session":
+        return pairs.frame, f"timing {start}", f"timing {end} (same session)", "session"
+    return pairs.frame, _occasion_label(frame, start, "start"), _occasion_label(frame, end, "end"), "subject"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -382,7 +324,9 @@ def responders(
         value there are missing, counted in ``n_missing_*``), or ``end="last_observed"``: each subject's last
         observed follow-up (LOCF-like: dropouts contribute earlier visits; opt in deliberately). Data without
         visits: "last" is "last_observed". ``start="pre", end="post"`` pairs ratings
-        within each session (the unit is then the session, not the subject: see ``unit``).
+        within each session (the unit is then the session, not the subject: see ``unit``). Several rows of a
+        subject at one occasion: ``start`` takes the first by day, ``end`` the last; a visit label of the data
+        is matched before a timing of the same name (:mod:`massage_outcomes.effects.occasions`).
     level : float
         Confidence level of every interval.
     missing : {"completers", "nonresponders"}
