@@ -94,28 +94,36 @@ def resolve_end(frame: pd.DataFrame, end: str) -> tuple[str, Any]:
     return str(end), None
 
 
+def _equals(column: pd.Series, label: str) -> np.ndarray:
+    """``column.astype(str) == label`` without a string per row (a Categorical compares its categories)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        hit = np.flatnonzero(np.asarray([str(c) == label for c in column.cat.categories]))
+        return np.isin(column.cat.codes.to_numpy(), hit)
+    return (column.astype(str) == label).to_numpy(dtype=bool, na_value=False) & column.notna().to_numpy()
+
+
 def occasion_kind(frame: pd.DataFrame, spec: str) -> str:
     """How the rule reads a concrete ``spec`` in these data: "last_observed", "visit" or "timing"."""
     if spec == "last_observed":
         return spec
-    if "visit" in frame.columns and (frame["visit"].astype(str) == spec).to_numpy(dtype=bool, na_value=False).any():
+    if "visit" in frame.columns and _equals(frame["visit"], spec).any():
         return "visit"
     return "timing"
 
 
 def _occasion_mask(frame: pd.DataFrame, spec: str, role: str) -> np.ndarray:
-    timing = frame["timing"].astype(str).to_numpy() if "timing" in frame.columns else None
+    has_timing = "timing" in frame.columns
     if spec == "last_observed":
-        if timing is None:
+        if not has_timing:
             return np.ones(len(frame), dtype=bool)
-        fu = timing == "followup"
-        return fu if fu.any() else timing != "baseline"
+        fu = _equals(frame["timing"], "followup")
+        return fu if fu.any() else ~_equals(frame["timing"], "baseline")
     if "visit" in frame.columns:
-        hit = (frame["visit"].astype(str) == spec).to_numpy(dtype=bool, na_value=False)
+        hit = _equals(frame["visit"], spec)
         if hit.any():
             return hit
     if spec in TIMINGS:
-        return timing == spec if timing is not None else np.zeros(len(frame), dtype=bool)
+        return _equals(frame["timing"], spec) if has_timing else np.zeros(len(frame), dtype=bool)
     visits = [str(v) for v in pd.unique(frame["visit"].dropna())] if "visit" in frame.columns else []
     choices = ["'last' (end only)", "'last_observed' (end only)", *map(repr, TIMINGS), *map(repr, visits)]
     raise DataValidationError(f"{option(role, spec)} is neither a timing nor a visit label of these data; use one "
@@ -148,7 +156,13 @@ def pair_occasions(frame: pd.DataFrame, start: str, end: str, *, attrs: Sequence
                   and frame["session"].notna().any())
     unit = "session" if by_session else "subject"
     ukeys = [*keys, "session"] if by_session else keys
-    data = frame[frame["session"].notna().to_numpy()] if by_session else frame
+    attr_cols = [a for a in dict.fromkeys(attrs) if a not in ukeys and a in frame.columns]
+    # only the columns the pairing reads or returns: taking rows of every column costs more than all the rest
+    used = [c for c in dict.fromkeys([*ukeys, "value", "day", "timing", "visit", "visit_order", *attr_cols])
+            if c in frame.columns]
+    data = frame[used]
+    if by_session:
+        data = data[data["session"].notna().to_numpy()]
     s = occasion_rows(data, str(start), role="start", keys=ukeys)
     if end_spec == "last_observed":  # each unit's last follow-up after its start row
         rows = data.iloc[np.flatnonzero(_occasion_mask(data, end_spec, "end"))]
@@ -157,7 +171,6 @@ def pair_occasions(frame: pd.DataFrame, start: str, end: str, *, attrs: Sequence
         e = _one_per_unit(rows[~(start_day.to_numpy(dtype=float, na_value=np.nan) >= day)], ukeys, last=True)
     else:
         e = occasion_rows(data, end_spec, role="end", keys=ukeys)
-    attr_cols = [a for a in dict.fromkeys(attrs) if a not in ukeys and a in frame.columns]
     ends = e[[*ukeys, "value", "day", *attr_cols]].rename(columns={"value": "value_end", "day": "day_end"})
     starts = s[[*ukeys, "value", "day", *attr_cols]].rename(columns={"value": "value_start", "day": "day_start"})
     only_start = ~starts.set_index(ukeys).index.isin(ends.set_index(ukeys).index)
