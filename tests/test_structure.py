@@ -36,8 +36,6 @@ ALLOWED_LONG: dict[str, str] = {
     "tables.py:summary_tables": "A (results) or F (paper)",
     "plot.py:forest": "F (paper)",
     "report.py:make_figures": "F (paper)",
-    "effects/api.py:effect_sizes": "A (results)",
-    "effects/clinical.py:responders": "A (results)",
 }
 
 

@@ -546,7 +546,48 @@ def effect_sizes(
     frame = analysis_frame(data, instrument)
     inst = _instruments.get(instrument)
     by_list = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in by_list if c not in frame.columns]
+    _check_columns(frame, by_list, compare)
+    design = _design(frame, compare=compare, on=on, start=start, end=end, measure=measure, ci=ci)
+    attrs = by_list + ([compare[0]] if compare is not None else [])
+    wide = _wide(frame, start, design.end, attrs)
+    if on == "change" and compare is not None:
+        wide["_value"] = wide["_end"] - wide["_start"]
+    elif on == "end" and compare is not None:
+        wide["_value"] = wide["_end"]
+    adjust_name = _mt.normalize_method(adjust, allowed=_EFFECT_ADJUSTS, why=_NO_TUKEY)
+    gen = rng if isinstance(rng, np.random.Generator) or ci not in ("bca", "percentile") else np.random.default_rng(rng)
+    twin = copy.deepcopy(gen) if adjust_name in _mt.SIMULTANEOUS else None  # the same resamples for the sci
+    engine = dict(value=design.value, start="_start", end="_end", by=by_list, compare=compare, kind=design.kind,
+                  measure=measure, ci=ci, correction=correction, se_formula=se_formula, standardizer=standardizer,
+                  n_resamples=n_resamples)
+    table, res, draws = grouped_effects(wide, level=level, rng=gen, return_draws=return_draws, **engine)  # type: ignore[arg-type]
+    out, n_missing = _effects_table(table, res, wide, design, by_list=by_list, compare=compare,
+                                    instrument=inst.key, level=level)
+    if adjust_name != "none":
+        _add_adjustment(out, adjust_name, level, twin, wide, engine)
+    _add_reading(out, res, design, inst, compare=compare, n_missing=n_missing)
+    result = ResultFrame(out, keys=[*by_list, "contrast"])
+    if return_draws:
+        return result, draws
+    return result
+
+
+@dataclass(frozen=True)
+class _Design:
+    """What effect_sizes computes: the engine's ``kind`` and ``value`` column, the concrete ``end`` occasion, and
+    the words for the contrast and the notes."""
+
+    kind: str
+    value: str | None
+    end: str
+    contrast: str
+    start_label: str
+    end_label: str
+    end_short: str
+
+
+def _check_columns(frame: pd.DataFrame, by: list[str], compare: tuple[str, Any, Any] | None) -> None:
+    missing = [c for c in by if c not in frame.columns]
     if compare is not None:
         if len(compare) != 3:
             raise ArgumentError(f"`compare` must be (column, a, b), got {compare!r}.")
@@ -556,56 +597,51 @@ def effect_sizes(
         raise ArgumentError(
             f"column(s) {', '.join(map(repr, missing))} not in the analysis frame; available: {', '.join(frame.columns)}."
         )
+
+
+def _design(frame: pd.DataFrame, *, compare: tuple[str, Any, Any] | None, on: str, start: str, end: str,
+            measure: str, ci: str) -> _Design:
+    """Check the occasions, ``on`` and ``measure`` against each other and the data; name the contrast."""
     if on not in ("change", "end", "ancova", "ppc"):
         raise ArgumentError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {on!r}.")
     if end == start:
         raise ArgumentError(f"`start` and `end` are both {start!r}: pick two different occasions.")
     if start in ("last", "last_observed"):
         raise ArgumentError(f"`start`={start!r}: 'last' and 'last_observed' are for `end` only.")
-    attrs = by_list + ([compare[0]] if compare is not None else [])
     end_sel, end_label = _end_label(frame, end)
     if end_sel == start:
         raise ArgumentError(f"`end`={end!r} is {end_sel!r}, the same occasion as `start`.")
-    wide = _wide(frame, start, end_sel, attrs)
-    start_label = start
     end_short = "last observed" if end_sel == "last_observed" else end_sel
     if compare is None:
-        if on not in ("change",):
+        if on != "change":
             raise ArgumentError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
-        kind, value = "within", None
-        contrast = f"{end_short} - {start_label}"
-    else:
-        col, a, b = compare
-        kind = {"change": "between", "end": "between", "ancova": "ancova", "ppc": "ppc"}[on]
-        if on == "change":
-            wide["_value"] = wide["_end"] - wide["_start"]
-        elif on == "end":
-            wide["_value"] = wide["_end"]
-        value = "_value"
-        if on == "ppc" and measure not in ("d_ppc2",):
-            raise ArgumentError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {measure!r}).")
-        if on != "ppc" and measure == "d_ppc2":
-            raise ArgumentError("measure='d_ppc2' needs on='ppc'.")
-        if on == "ppc" and ci == "exact":
-            raise ArgumentError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
-        contrast = f"{a} - {b}"
-        levels = set(frame[col].dropna().astype(str).unique())
-        absent = [str(v) for v in (a, b) if str(v) not in levels]
-        if absent:
-            raise DataValidationError(
-                f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}."
-            )
+        if measure not in PAIRED_MEASURES:
+            raise ArgumentError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
+        return _Design("within", None, end_sel, f"{end_short} - {start}", start, end_label, end_short)
+    col, a, b = compare
+    kind = {"change": "between", "end": "between", "ancova": "ancova", "ppc": "ppc"}[on]
+    if on == "ppc" and measure != "d_ppc2":
+        raise ArgumentError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {measure!r}).")
+    if on != "ppc" and measure == "d_ppc2":
+        raise ArgumentError("measure='d_ppc2' needs on='ppc'.")
+    if on == "ppc" and ci == "exact":
+        raise ArgumentError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
+    levels = set(frame[col].dropna().astype(str).unique())
+    absent = [str(v) for v in (a, b) if str(v) not in levels]
+    if absent:
+        raise DataValidationError(
+            f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}."
+        )
     if kind == "between" and measure not in BETWEEN_MEASURES:
         raise ArgumentError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {measure!r}.")
-    if kind == "within" and measure not in PAIRED_MEASURES:
-        raise ArgumentError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
-    adjust_name = _mt.normalize_method(adjust, allowed=_EFFECT_ADJUSTS, why=_NO_TUKEY)
-    gen = rng if isinstance(rng, np.random.Generator) or ci not in ("bca", "percentile") else np.random.default_rng(rng)
-    twin = copy.deepcopy(gen) if adjust_name in _mt.SIMULTANEOUS else None  # the same resamples for the sci
-    engine = dict(value=value, start="_start", end="_end", by=by_list, compare=compare, kind=kind, measure=measure,
-                  ci=ci, correction=correction, se_formula=se_formula, standardizer=standardizer,
-                  n_resamples=n_resamples)
-    table, res, draws = grouped_effects(wide, level=level, rng=gen, return_draws=return_draws, **engine)  # type: ignore[arg-type]
+    return _Design(kind, "_value", end_sel, f"{a} - {b}", start, end_label, end_short)
+
+
+def _effects_table(table: pd.DataFrame, res: EffectArrays, wide: pd.DataFrame, design: _Design, *, by_list: list[str],
+                   compare: tuple[str, Any, Any] | None, instrument: str, level: float
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The result rows (keys, labels, per-arm summaries with the missing counts, the estimates) and each row's
+    number of units missing at the end."""
     out = table.reset_index(drop=True)
     n_miss = _missing_counts(wide, by_list, compare, len(out))
     pos = list(out.columns).index("sd_2") + 1
@@ -615,25 +651,29 @@ def effect_sizes(
         out.insert(pos, "n_missing_1", n_miss[:, 0])
         out.insert(pos + 1, "n_missing_2", n_miss[:, 1])
     integer_counts(out, ["n_1", "n_2", "n_missing", "n_missing_1", "n_missing_2"])
-    out.insert(len(by_list), "instrument", inst.key)
+    out.insert(len(by_list), "instrument", instrument)
     out.insert(len(by_list) + 1, "measure", res.conventions["measure"])
-    out.insert(len(by_list) + 2, "contrast", contrast)
+    out.insert(len(by_list) + 2, "contrast", design.contrast)
     est = np.asarray(res.estimate, dtype=float)
-    lo = np.broadcast_to(np.asarray(res.ci_low, dtype=float), est.shape)
-    hi = np.broadcast_to(np.asarray(res.ci_high, dtype=float), est.shape)
     out["estimate"] = est
     out["se"] = res.se
-    out["ci_low"] = lo
-    out["ci_high"] = hi
+    out["ci_low"] = np.broadcast_to(np.asarray(res.ci_low, dtype=float), est.shape)
+    out["ci_high"] = np.broadcast_to(np.asarray(res.ci_high, dtype=float), est.shape)
     out["level"] = level
-    out["df"] = np.broadcast_to(np.asarray(res.df, dtype=float), out["estimate"].shape)
+    out["df"] = np.broadcast_to(np.asarray(res.df, dtype=float), est.shape)
     out["ci_method"] = res.conventions["ci_method"]
     out["p_value"] = res.p_value
-    if adjust_name != "none":
-        _add_adjustment(out, adjust_name, level, twin, wide, engine)
+    return out, n_miss.sum(axis=1)
+
+
+def _add_reading(out: pd.DataFrame, res: EffectArrays, design: _Design, inst: _instruments.Instrument, *,
+                 compare: tuple[str, Any, Any] | None, n_missing: np.ndarray) -> None:
+    """``favours``/``direction``, the conventions, ``reliable`` and ``note`` (with a warning for unreliable rows)."""
+    est, lo, hi = (out[c].to_numpy(dtype=float) for c in ("estimate", "ci_low", "ci_high"))
     higher = inst.direction == "higher"
     if compare is None:
-        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=start_label, end=end_short)
+        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=design.start_label,
+                                        end=design.end_short)
     else:
         fav, direction = favours_between(est, lo, hi, higher_is_better=higher, a=str(compare[1]), b=str(compare[2]))
     out["favours"] = fav
@@ -649,16 +689,12 @@ def effect_sizes(
     _warn_notes(notes, " of effect_sizes")
     # `reliable` says whether a row may be read; `note` is prose and also carries information on reliable rows
     out["reliable"] = np.asarray([not n for n in notes], dtype=bool)
-    missing_total = n_miss.sum(axis=1)
     for i in range(len(notes)):
-        if missing_total[i]:
-            what = f"{int(missing_total[i])} subject(s) with a {start_label} value but none at {end_label} left out"
+        if n_missing[i]:
+            what = (f"{int(n_missing[i])} subject(s) with a {design.start_label} value but none at "
+                    f"{design.end_label} left out")
             notes[i] = f"{notes[i]}; {what}" if notes[i] else what
     out["note"] = notes.astype(str)
-    result = ResultFrame(out, keys=[*by_list, "contrast"])
-    if return_draws:
-        return result, draws
-    return result
 
 
 _EFFECT_ADJUSTS = tuple(m for m in _mt.METHODS if m != "tukey")

@@ -407,6 +407,47 @@ def responders(
         raise ArgumentError(f"level must be in (0, 1); got {level!r}")
     if missing not in ("completers", "nonresponders"):
         raise ArgumentError(f"missing must be 'completers' or 'nonresponders'; got {missing!r}")
+    resolved, user_mcid = _resolve_thresholds(inst, threshold, mcid)
+    by_cols = _as_list(by)
+    frame = analysis_frame(data, inst.key)
+    for col in [*by_cols, *([compare[0]] if compare else [])]:
+        if col not in frame.columns:
+            raise ArgumentError(
+                f"column {col!r} (from by/compare) is not in the analysis frame; available: {', '.join(map(str, frame.columns))}"
+            )
+    if compare is not None and (not isinstance(compare, tuple | list) or len(compare) != 3):
+        raise ArgumentError(f"compare must be (column, a, b), e.g. ('arm', 'therapeutic', 'usual_care'); got {compare!r}")
+    cells = _responder_cells(frame, inst, start, end, by_cols, compare)
+    pieces = []
+    for spec in resolved:
+        if spec is None:  # "mcid": chosen per group for the data's condition
+            th = _mcid_per_group(inst, cells.units, cells.gcode, cells.G, user_mcid)
+        else:
+            th = _Thresholds.constant(*spec, G=cells.G)
+        pieces.append(_responder_piece(cells, th, by_cols=by_cols, compare=compare, missing=missing, level=level,
+                                       continuity=continuity))
+    out = pd.concat(pieces, ignore_index=True)
+    if by_cols:
+        out = out.sort_values(by_cols, kind="stable", ignore_index=True)
+    if cells.unit == "session":
+        out["note"] = [_join(t, "unit = session: ratings of one subject are not independent") for t in out["note"]]
+    out["note"] = out.pop("note")  # reliable, then note, last
+    flagged = out["note"].str.contains("undefined|no subjects", regex=True)
+    if flagged.any():
+        warnings.warn(
+            f"{int(flagged.sum())} responder row(s) have an empty arm or undefined ratios (see the note column)",
+            SmallSampleWarning, stacklevel=2,
+        )
+    keys_shown = [*by_cols, "threshold"] + (["arm_1", "arm_2"] if compare is not None else [])
+    values = (("rate_1", "rate_2", "risk_diff", "risk_diff_ci_low", "risk_diff_ci_high", "nnt_label", "n_1", "n_2",
+               "favours", "reliable", "note") if compare is not None else
+              ("rate", "rate_ci_low", "rate_ci_high", "n", "responders", "reliable", "note"))
+    return ResultFrame(out, keys=keys_shown, values=values)
+
+
+def _resolve_thresholds(inst: _instruments.Instrument, threshold: object, mcid: object
+                        ) -> tuple[list[tuple[float, str, str] | None], _instruments.MCID | None]:
+    """Each threshold as (value, unit, label), None for "mcid" (chosen per group later); and the user's MCID."""
     thresholds = _as_list(threshold)
     if not thresholds:
         raise ArgumentError("threshold must not be empty")
@@ -420,15 +461,32 @@ def responders(
         raise DataValidationError(
             f"{inst.describe()} has no published MCID in the registry{also}; pass {option('mcid')} or threshold as "
             "points or a proportion")
-    by_cols = _as_list(by)
-    frame = analysis_frame(data, inst.key)
-    for col in [*by_cols, *([compare[0]] if compare else [])]:
-        if col not in frame.columns:
-            raise ArgumentError(
-                f"column {col!r} (from by/compare) is not in the analysis frame; available: {', '.join(map(str, frame.columns))}"
-            )
-    if compare is not None and (not isinstance(compare, tuple | list) or len(compare) != 3):
-        raise ArgumentError(f"compare must be (column, a, b), e.g. ('arm', 'therapeutic', 'usual_care'); got {compare!r}")
+    return resolved, user_mcid
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The analysed units and their counts per group × arm cell, shared by every threshold."""
+
+    units: pd.DataFrame
+    unit: str
+    start_label: str
+    end_label: str
+    keys: pd.DataFrame
+    gcode: np.ndarray
+    G: int
+    n_arms: int
+    cell: np.ndarray
+    observed: np.ndarray
+    improvement: np.ndarray
+    percent: np.ndarray
+    n_obs: np.ndarray
+    n_miss: np.ndarray
+
+
+def _responder_cells(frame: pd.DataFrame, inst: _instruments.Instrument, start: str, end: str, by_cols: list[str],
+                     compare: Sequence[Any] | None) -> _Cells:
+    """Pair the occasions, keep units with a start value (in the two arms), and count them per cell."""
     units, s_label, e_label, unit = _paired(frame, start, end)
     units = units[np.isfinite(units["value_start"].to_numpy(dtype=float, na_value=np.nan))]
     if compare is not None:
@@ -444,8 +502,6 @@ def responders(
         arm_idx = np.where(units[col].astype("string").to_numpy(dtype=object, na_value="") == str(a), 0, 1)
     else:
         arm_idx = np.zeros(len(units), dtype=int)
-
-    # group codes
     gcode, keys = group_codes(units, by_cols, dropna=False)
     G = len(keys)
     n_arms = 2 if compare is not None else 1
@@ -453,85 +509,68 @@ def responders(
     start_v = units["value_start"].to_numpy(dtype=float, na_value=np.nan)
     end_v = units["value_end"].to_numpy(dtype=float, na_value=np.nan)
     observed = np.isfinite(end_v)
-    imp = inst.improvement(start_v, end_v)
-    pct = inst.percent_improvement(start_v, end_v)
-    n_obs = np.bincount(cell[observed], minlength=G * n_arms).reshape(G, n_arms)
-    n_miss = np.bincount(cell[~observed], minlength=G * n_arms).reshape(G, n_arms)
+    return _Cells(units, unit, s_label, e_label, keys, gcode, G, n_arms, cell, observed,
+                  inst.improvement(start_v, end_v), inst.percent_improvement(start_v, end_v),
+                  np.bincount(cell[observed], minlength=G * n_arms).reshape(G, n_arms),
+                  np.bincount(cell[~observed], minlength=G * n_arms).reshape(G, n_arms))
 
-    pieces = []
-    for spec in resolved:
-        if spec is None:  # "mcid": chosen per group for the data's condition
-            th = _mcid_per_group(inst, units, gcode, G, user_mcid)
-        else:
-            th = _Thresholds.constant(*spec, G=G)
-        score = np.where(th.unit[np.maximum(gcode, 0)] == "percent", pct, imp)
-        need = th.value[np.maximum(gcode, 0)]
-        with np.errstate(invalid="ignore"):
-            resp = observed & (score >= need - 1e-9 * np.maximum(1.0, np.abs(need)))
-        x = np.bincount(cell[resp], minlength=G * n_arms).reshape(G, n_arms).astype(float)
-        n = n_obs + (n_miss if missing == "nonresponders" else 0)
-        head = keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
-        head["threshold"] = th.label
-        head["threshold_value"] = th.value
-        head["threshold_unit"] = th.unit
-        head["start"] = s_label
-        head["end"] = e_label
-        head["unit"] = unit
-        head["missing"] = missing
-        if compare is not None:
-            tab = responder_table(x[:, 0], n[:, 0], x[:, 1], n[:, 1], level=level, continuity=continuity)
-            head["arm_1"] = str(compare[1])
-            head["arm_2"] = str(compare[2])
-            tab.insert(tab.columns.get_loc("n_2"), "n_missing_1", n_miss[:, 0])
-            tab.insert(tab.columns.get_loc("risk_diff"), "n_missing_2", n_miss[:, 1])
-            _blank_unusable(tab, ~th.usable)
-            fav, direction = favours_between(tab["risk_diff"], tab["risk_diff_ci_low"], tab["risk_diff_ci_high"],
-                                             higher_is_better=True, a=str(compare[1]), b=str(compare[2]))
-            tab.insert(tab.columns.get_loc("continuity"), "favours", fav)
-            tab.insert(tab.columns.get_loc("continuity"), "direction", direction)
-            reliable = th.usable & (n[:, 0] > 0) & (n[:, 1] > 0)
-            if missing == "nonresponders":
-                tab["note"] = [_join(t, f"{int(m1 + m2)} missing counted as non-responders" if m1 + m2 else "")
-                               for t, m1, m2 in zip(tab["note"], n_miss[:, 0], n_miss[:, 1], strict=True)]
-            piece = pd.concat([head, tab], axis=1)
-        else:
-            nn, xx = n[:, 0].astype(float), x[:, 0]
-            lo, hi = _wilson(xx, nn, level)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = xx / nn
-            head["n"] = nn.astype(int)
-            head["responders"] = xx.astype(int)
-            head["rate"] = rate
-            head["rate_ci_low"] = lo
-            head["rate_ci_high"] = hi
-            head["n_missing"] = n_miss[:, 0]
-            head["ci_method"] = "Wilson"
-            head["level"] = level
-            head["note"] = np.where(nn == 0, "no subjects with both occasions", np.where(
-                nn < 10, "fewer than 10 subjects: the interval is wide", ""))
-            _blank_unusable(head, ~th.usable)
-            reliable = th.usable & (nn > 0)
-            piece = head
-        piece["note"] = [_join(th.note[i], t) for i, t in enumerate(piece["note"])]
-        piece["reliable"] = reliable
-        pieces.append(piece)
-    out = pd.concat(pieces, ignore_index=True)
-    if by_cols:
-        out = out.sort_values(by_cols, kind="stable", ignore_index=True)
-    if unit == "session":
-        out["note"] = [_join(t, "unit = session: ratings of one subject are not independent") for t in out["note"]]
-    out["note"] = out.pop("note")  # reliable, then note, last
-    flagged = out["note"].str.contains("undefined|no subjects", regex=True)
-    if flagged.any():
-        warnings.warn(
-            f"{int(flagged.sum())} responder row(s) have an empty arm or undefined ratios (see the note column)",
-            SmallSampleWarning, stacklevel=2,
-        )
-    keys_shown = [*by_cols, "threshold"] + (["arm_1", "arm_2"] if compare is not None else [])
-    values = (("rate_1", "rate_2", "risk_diff", "risk_diff_ci_low", "risk_diff_ci_high", "nnt_label", "n_1", "n_2",
-               "favours", "reliable", "note") if compare is not None else
-              ("rate", "rate_ci_low", "rate_ci_high", "n", "responders", "reliable", "note"))
-    return ResultFrame(out, keys=keys_shown, values=values)
+
+def _responder_piece(c: _Cells, th: _Thresholds, *, by_cols: list[str], compare: Sequence[Any] | None,
+                     missing: str, level: float, continuity: float | None) -> pd.DataFrame:
+    """The rows of one threshold: who responded per cell, and the rates (and contrasts) with their intervals."""
+    G, n_arms = c.G, c.n_arms
+    score = np.where(th.unit[np.maximum(c.gcode, 0)] == "percent", c.percent, c.improvement)
+    need = th.value[np.maximum(c.gcode, 0)]
+    with np.errstate(invalid="ignore"):
+        resp = c.observed & (score >= need - 1e-9 * np.maximum(1.0, np.abs(need)))
+    x = np.bincount(c.cell[resp], minlength=G * n_arms).reshape(G, n_arms).astype(float)
+    n = c.n_obs + (c.n_miss if missing == "nonresponders" else 0)
+    n_miss = c.n_miss
+    head = c.keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
+    head["threshold"] = th.label
+    head["threshold_value"] = th.value
+    head["threshold_unit"] = th.unit
+    head["start"] = c.start_label
+    head["end"] = c.end_label
+    head["unit"] = c.unit
+    head["missing"] = missing
+    if compare is not None:
+        tab = responder_table(x[:, 0], n[:, 0], x[:, 1], n[:, 1], level=level, continuity=continuity)
+        head["arm_1"] = str(compare[1])
+        head["arm_2"] = str(compare[2])
+        tab.insert(tab.columns.get_loc("n_2"), "n_missing_1", n_miss[:, 0])
+        tab.insert(tab.columns.get_loc("risk_diff"), "n_missing_2", n_miss[:, 1])
+        _blank_unusable(tab, ~th.usable)
+        fav, direction = favours_between(tab["risk_diff"], tab["risk_diff_ci_low"], tab["risk_diff_ci_high"],
+                                         higher_is_better=True, a=str(compare[1]), b=str(compare[2]))
+        tab.insert(tab.columns.get_loc("continuity"), "favours", fav)
+        tab.insert(tab.columns.get_loc("continuity"), "direction", direction)
+        reliable = th.usable & (n[:, 0] > 0) & (n[:, 1] > 0)
+        if missing == "nonresponders":
+            tab["note"] = [_join(t, f"{int(m1 + m2)} missing counted as non-responders" if m1 + m2 else "")
+                           for t, m1, m2 in zip(tab["note"], n_miss[:, 0], n_miss[:, 1], strict=True)]
+        piece = pd.concat([head, tab], axis=1)
+    else:
+        nn, xx = n[:, 0].astype(float), x[:, 0]
+        lo, hi = _wilson(xx, nn, level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = xx / nn
+        head["n"] = nn.astype(int)
+        head["responders"] = xx.astype(int)
+        head["rate"] = rate
+        head["rate_ci_low"] = lo
+        head["rate_ci_high"] = hi
+        head["n_missing"] = n_miss[:, 0]
+        head["ci_method"] = "Wilson"
+        head["level"] = level
+        head["note"] = np.where(nn == 0, "no subjects with both occasions", np.where(
+            nn < 10, "fewer than 10 subjects: the interval is wide", ""))
+        _blank_unusable(head, ~th.usable)
+        reliable = th.usable & (nn > 0)
+        piece = head
+    piece["note"] = [_join(th.note[i], t) for i, t in enumerate(piece["note"])]
+    piece["reliable"] = reliable
+    return piece
 
 
 def _join(*parts: str) -> str:
