@@ -33,8 +33,6 @@ ALLOWED_LONG: dict[str, str] = {
     "io/adam.py:read_adam": "B1 (io)",
     "trajectories/mmrm.py:fit_mmrm": "C1 (mmrm)",
     "trajectories/lmm.py:fit_trajectories": "C1 (trajectories)",
-    "plot.py:forest": "F (paper)",
-    "report.py:make_figures": "F (paper)",
 }
 
 
