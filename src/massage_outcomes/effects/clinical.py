@@ -28,7 +28,7 @@ from scipy import stats
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.effects.occasions import occasion_kind, pair_occasions, resolve_end
-from massage_outcomes.effects.summary import group_codes
+from massage_outcomes.effects.summary import arm_codes, group_codes
 from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning, option
 from massage_outcomes.frames import analysis_frame
 from massage_outcomes.results import ResultFrame, favours_between
@@ -491,15 +491,15 @@ def _responder_cells(frame: pd.DataFrame, inst: _instruments.Instrument, start: 
     units = units[np.isfinite(units["value_start"].to_numpy(dtype=float, na_value=np.nan))]
     if compare is not None:
         col, a, b = compare
-        lab = units[col].astype("string")
-        present = set(lab.dropna().unique())
-        for arm in (a, b):
-            if str(arm) not in present:
+        code = arm_codes(units[col], a, b)
+        for k, arm in enumerate((a, b)):
+            if not (code == k).any():
+                present = sorted(set(units[col].dropna().astype(str)))
                 raise DataValidationError(
-                    f"compare arm {arm!r} not found in column {col!r} (values: {', '.join(sorted(present))})"
+                    f"compare arm {arm!r} not found in column {col!r} (values: {', '.join(present)})"
                 )
-        units = units[lab.isin([str(a), str(b)]).fillna(False).to_numpy()]
-        arm_idx = np.where(units[col].astype("string").to_numpy(dtype=object, na_value="") == str(a), 0, 1)
+        units = units[code >= 0]
+        arm_idx = code[code >= 0].astype(np.int64)
     else:
         arm_idx = np.zeros(len(units), dtype=int)
     gcode, keys = group_codes(units, by_cols, dropna=False)
