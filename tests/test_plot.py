@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
 from massage_outcomes import plot
+from massage_outcomes.errors import ArgumentError
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +148,7 @@ def test_forest_favours_texts_can_be_given_verbatim():
 
 
 def test_forest_names_missing_columns():
-    with pytest.raises(ValueError, match="ci_low"):
+    with pytest.raises(ArgumentError, match="ci_low"):
         plot.forest(pd.DataFrame({"estimate": [1.0]}))
 
 

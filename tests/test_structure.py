@@ -33,11 +33,6 @@ ALLOWED_LONG: dict[str, str] = {
     "io/adam.py:read_adam": "B1 (io)",
     "trajectories/mmrm.py:fit_mmrm": "C1 (mmrm)",
     "trajectories/lmm.py:fit_trajectories": "C1 (trajectories)",
-    "tables.py:summary_tables": "A (results) or F (paper)",
-    "plot.py:forest": "F (paper)",
-    "report.py:make_figures": "F (paper)",
-    "effects/api.py:effect_sizes": "A (results)",
-    "effects/clinical.py:responders": "A (results)",
 }
 
 

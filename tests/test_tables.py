@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from massage_outcomes import tables
+from massage_outcomes.errors import ArgumentError
 from massage_outcomes.tables import (
     check_tables,
     escape_formula,
@@ -86,7 +87,7 @@ def test_latex_escapes_special_characters():
 
 
 def test_render_rejects_unknown_format():
-    with pytest.raises(ValueError, match="unknown table format"):
+    with pytest.raises(ArgumentError, match="unknown table format"):
         tables.render(pd.DataFrame({"a": [1]}), "docx")
 
 
@@ -111,7 +112,7 @@ def test_check_reports_missing_and_stale_files(tmp_path):
 
 
 def test_unsafe_table_names_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="safe file name"):
+    with pytest.raises(ArgumentError, match="safe file name"):
         write_tables({"../evil": pd.DataFrame({"a": [1]})}, tmp_path)
 
 

@@ -41,6 +41,8 @@ from matplotlib.patches import Polygon
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.consort import consort  # the CONSORT flow diagram (lane F): mo.plot.consort
+from massage_outcomes.errors import ArgumentError
+from massage_outcomes.frames import analysis_frame
 
 __all__ = [
     "consort",
@@ -240,7 +242,7 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise ArgumentError(
             f"{what}: the table has no column(s) {missing}; it has {list(frame.columns)}. "
             "Pass the column names as keyword arguments (e.g. estimate=..., ci_low=...)."
         )
@@ -339,109 +341,23 @@ def forest(
     else:
         names = pd.Series([f"row {i + 1}" for i in range(len(data))])
     null_value = (1.0 if log else 0.0) if null is None else float(null)
-    pooled_df = _as_frame(pooled)
-    if pooled_df is not None and log and "exp_estimate" in pooled_df.columns \
-            and pooled_df["exp_estimate"].notna().all():
-        # a pool() of ratios is on the log scale; its exp_* columns are on the ratio scale this axis shows
-        pooled_df = pooled_df.assign(**{
-            estimate: pooled_df["exp_estimate"], ci_low: pooled_df["exp_ci_low"], ci_high: pooled_df["exp_ci_high"],
-            **({"pi_low": pooled_df["exp_pi_low"], "pi_high": pooled_df["exp_pi_high"]}
-               if "exp_pi_low" in pooled_df.columns else {})})
-    if pooled_df is not None:
-        _require(pooled_df, [estimate, ci_low, ci_high], "forest (pooled)")
-
-    # layout: rows from the top; each block = optional heading, its rows, optional diamond
-    entries: list[tuple[str, Any]] = []  # (kind, payload)
-    blocks = [(None, data.index)] if group is None else [
-        (g, idx) for g, idx in data.groupby(group, sort=False, observed=True).groups.items()
-    ]
-    for g, idx in blocks:
-        if group is not None:
-            entries.append(("heading", _pretty(g)))
-        for i in idx:
-            entries.append(("row", i))
-        if pooled_df is not None:
-            if group is not None and group in pooled_df.columns:
-                for _, prow in pooled_df[pooled_df[group].astype(str) == str(g)].iterrows():
-                    entries.append(("pooled", prow))
-            elif group is None:
-                for _, prow in pooled_df.iterrows():
-                    entries.append(("pooled", prow))
-    if group is not None and pooled_df is not None and group not in pooled_df.columns:
-        for _, prow in pooled_df.iterrows():
-            entries.append(("pooled", prow))
-
+    cols = (estimate, ci_low, ci_high)
+    pooled_df = _forest_pooled(pooled, cols, log=log)
+    entries = _forest_entries(data, pooled_df, group)
     n = len(entries)
     longest = max([len(str(x)) for x in names] + [len(pooled_label), 10])
     with theme():
         ax = _new_ax(ax, (5.5 + 0.075 * longest, 1.4 + 0.32 * n))
-        ys = np.arange(n)[::-1].astype(float)
         w = None
         if weight is not None and weight in data.columns:
             w = pd.to_numeric(data[weight], errors="coerce").to_numpy(dtype=float)
             wmax = np.nanmax(w) if np.isfinite(w).any() else np.nan
             w = np.where(np.isfinite(w) & (wmax > 0), w / wmax, 0.5) if np.isfinite(wmax) else None
-        ticks, ticklabels, texts = [], [], []
-        for y, (kind, payload) in zip(ys, entries, strict=True):
-            if kind == "heading":
-                ticks.append(y)
-                ticklabels.append(payload)
-                continue
-            if kind == "row":
-                row = data.loc[payload]
-                est, lo, hi = (float(pd.to_numeric(row[c], errors="coerce")) for c in (estimate, ci_low, ci_high))
-                if np.isfinite(lo) and np.isfinite(hi):
-                    ax.plot([lo, hi], [y, y], color=_INK, lw=1.2, gid="ci", solid_capstyle="butt")
-                size = 4 + 8 * np.sqrt(w[payload]) if w is not None else 7
-                if np.isfinite(est):
-                    ax.plot([est], [y], marker="s", ms=size, color=OKABE_ITO["blue"], mec=_INK, mew=0.5,
-                            ls="none", gid="point")
-                ticks.append(y)
-                ticklabels.append("  " + names[payload] if group is not None else names[payload])
-                texts.append((y, _fmt_ci(est, lo, hi, digits)))
-            else:  # pooled diamond
-                prow = payload
-                est, lo, hi = (float(prow[c]) for c in (estimate, ci_low, ci_high))
-                for pl, ph in (("pi_low", "pi_high"),):
-                    if pl in prow.index and ph in prow.index and np.isfinite(prow[pl]) and np.isfinite(prow[ph]):
-                        ax.plot([float(prow[pl]), float(prow[ph])], [y, y], color=OKABE_ITO["vermillion"],
-                                lw=1.0, gid="prediction")
-                ax.add_patch(Polygon([(lo, y), (est, y + 0.32), (hi, y), (est, y - 0.32)], closed=True,
-                                     facecolor=OKABE_ITO["vermillion"], edgecolor=_INK, lw=0.6, gid="pooled",
-                                     zorder=3))
-                ticks.append(y)
-                plabel = pooled_label
-                if "label" in prow.index and isinstance(prow["label"], str) and prow["label"]:
-                    plabel = prow["label"]
-                ticklabels.append(plabel)
-                texts.append((y, _fmt_ci(est, lo, hi, digits)))
-        ax.axvline(null_value, color=_INK, lw=0.8, ls="--", zorder=0)
-        if log:
-            ax.set_xscale("log")
-            lo_x, hi_x = ax.get_xlim()
-            nice = [v for v in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20) if lo_x <= v <= hi_x]
-            ax.xaxis.set_major_locator(mticker.FixedLocator(nice))
-            ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
-            ax.xaxis.set_minor_formatter(mticker.NullFormatter())
-        else:
-            ax.margins(x=0.08)
-        ax.set_yticks(ticks, ticklabels)
-        for tick, (kind, _p) in zip(ax.get_yticklabels(), [e for e in entries], strict=True):
-            if kind in ("heading", "pooled"):
-                tick.set_fontweight("bold")
-        ax.set_ylim(-0.8, n - 0.2)
-        ax.grid(axis="y", visible=False)
-        ax.spines["left"].set_visible(False)
-        ax.tick_params(axis="y", length=0)
+        ticks, ticklabels, texts = _draw_forest_entries(ax, entries, data, names, w, cols, indent=group is not None,
+                                                        pooled_label=pooled_label, digits=digits)
+        _forest_axes(ax, entries, ticks, ticklabels, null_value=null_value, log=log)
         if annotate:
-            for y, text in texts:
-                ax.annotate(text, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", ha="left",
-                            fontsize=8.5, color=_INK, annotation_clip=False, gid="ci_text")
-            if interval:
-                # above the column of printed intervals; the title moves up to make room (see below)
-                ax.annotate(f"estimate [{interval}]", xy=(1.02, 1.0), xycoords="axes fraction", xytext=(0, 3),
-                            textcoords="offset points", va="bottom", ha="left", fontsize=8, color="#555555",
-                            annotation_clip=False, gid="ci_heading")
+            _forest_texts(ax, texts, interval)
         left, right = favours if favours is not None else favours_labels(instrument=instrument, compare=compare,
                                                                           better=better)
         label_text = xlabel if xlabel is not None else ("Ratio" if log else "Difference")
@@ -462,6 +378,122 @@ def forest(
     return ax
 
 
+def _forest_pooled(pooled: Any, cols: tuple[str, str, str], *, log: bool) -> pd.DataFrame | None:
+    """The pooled rows as a frame on the axis' scale (a pool() of ratios is drawn from its exp_* columns)."""
+    estimate, ci_low, ci_high = cols
+    pooled_df = _as_frame(pooled)
+    if pooled_df is not None and log and "exp_estimate" in pooled_df.columns \
+            and pooled_df["exp_estimate"].notna().all():
+        # a pool() of ratios is on the log scale; its exp_* columns are on the ratio scale this axis shows
+        pooled_df = pooled_df.assign(**{
+            estimate: pooled_df["exp_estimate"], ci_low: pooled_df["exp_ci_low"], ci_high: pooled_df["exp_ci_high"],
+            **({"pi_low": pooled_df["exp_pi_low"], "pi_high": pooled_df["exp_pi_high"]}
+               if "exp_pi_low" in pooled_df.columns else {})})
+    if pooled_df is not None:
+        _require(pooled_df, list(cols), "forest (pooled)")
+    return pooled_df
+
+
+def _forest_entries(data: pd.DataFrame, pooled_df: pd.DataFrame | None, group: str | None) -> list[tuple[str, Any]]:
+    """The forest's lines from the top, as (kind, payload): each block an optional heading, its rows, and its
+    pooled diamond(s); pooled rows that name no block come last."""
+    entries: list[tuple[str, Any]] = []
+    blocks = [(None, data.index)] if group is None else [
+        (g, idx) for g, idx in data.groupby(group, sort=False, observed=True).groups.items()
+    ]
+    for g, idx in blocks:
+        if group is not None:
+            entries.append(("heading", _pretty(g)))
+        for i in idx:
+            entries.append(("row", i))
+        if pooled_df is not None:
+            if group is not None and group in pooled_df.columns:
+                for _, prow in pooled_df[pooled_df[group].astype(str) == str(g)].iterrows():
+                    entries.append(("pooled", prow))
+            elif group is None:
+                for _, prow in pooled_df.iterrows():
+                    entries.append(("pooled", prow))
+    if group is not None and pooled_df is not None and group not in pooled_df.columns:
+        for _, prow in pooled_df.iterrows():
+            entries.append(("pooled", prow))
+    return entries
+
+
+def _draw_forest_entries(ax: Axes, entries: list[tuple[str, Any]], data: pd.DataFrame, names: pd.Series,
+                         w: np.ndarray | None, cols: tuple[str, str, str], *, indent: bool, pooled_label: str,
+                         digits: int) -> tuple[list[float], list[str], list[tuple[float, str]]]:
+    """Squares with intervals for the rows, diamonds for the pooled rows; the y ticks, their labels and the
+    interval texts."""
+    estimate, ci_low, ci_high = cols
+    ys = np.arange(len(entries))[::-1].astype(float)
+    ticks: list[float] = []
+    ticklabels: list[str] = []
+    texts: list[tuple[float, str]] = []
+    for y, (kind, payload) in zip(ys, entries, strict=True):
+        ticks.append(y)
+        if kind == "heading":
+            ticklabels.append(payload)
+            continue
+        if kind == "row":
+            row = data.loc[payload]
+            est, lo, hi = (float(pd.to_numeric(row[c], errors="coerce")) for c in cols)
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.plot([lo, hi], [y, y], color=_INK, lw=1.2, gid="ci", solid_capstyle="butt")
+            size = 4 + 8 * np.sqrt(w[payload]) if w is not None else 7
+            if np.isfinite(est):
+                ax.plot([est], [y], marker="s", ms=size, color=OKABE_ITO["blue"], mec=_INK, mew=0.5,
+                        ls="none", gid="point")
+            ticklabels.append("  " + names[payload] if indent else names[payload])
+        else:  # pooled diamond
+            prow = payload
+            est, lo, hi = (float(prow[c]) for c in (estimate, ci_low, ci_high))
+            if "pi_low" in prow.index and "pi_high" in prow.index and np.isfinite(prow["pi_low"]) \
+                    and np.isfinite(prow["pi_high"]):
+                ax.plot([float(prow["pi_low"]), float(prow["pi_high"])], [y, y], color=OKABE_ITO["vermillion"],
+                        lw=1.0, gid="prediction")
+            ax.add_patch(Polygon([(lo, y), (est, y + 0.32), (hi, y), (est, y - 0.32)], closed=True,
+                                 facecolor=OKABE_ITO["vermillion"], edgecolor=_INK, lw=0.6, gid="pooled", zorder=3))
+            own = "label" in prow.index and isinstance(prow["label"], str) and prow["label"]
+            ticklabels.append(prow["label"] if own else pooled_label)
+        texts.append((y, _fmt_ci(est, lo, hi, digits)))
+    return ticks, ticklabels, texts
+
+
+def _forest_axes(ax: Axes, entries: list[tuple[str, Any]], ticks: list[float], ticklabels: list[str], *,
+                 null_value: float, log: bool) -> None:
+    """The no-effect line, the x scale, and the y labels (headings and pooled rows in bold)."""
+    ax.axvline(null_value, color=_INK, lw=0.8, ls="--", zorder=0)
+    if log:
+        ax.set_xscale("log")
+        lo_x, hi_x = ax.get_xlim()
+        nice = [v for v in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20) if lo_x <= v <= hi_x]
+        ax.xaxis.set_major_locator(mticker.FixedLocator(nice))
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    else:
+        ax.margins(x=0.08)
+    ax.set_yticks(ticks, ticklabels)
+    for tick, (kind, _p) in zip(ax.get_yticklabels(), entries, strict=True):
+        if kind in ("heading", "pooled"):
+            tick.set_fontweight("bold")
+    ax.set_ylim(-0.8, len(entries) - 0.2)
+    ax.grid(axis="y", visible=False)
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+
+
+def _forest_texts(ax: Axes, texts: list[tuple[float, str]], interval: str | None) -> None:
+    """The printed "estimate [low, high]" column right of the axes, headed by the interval's name."""
+    for y, text in texts:
+        ax.annotate(text, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", ha="left",
+                    fontsize=8.5, color=_INK, annotation_clip=False, gid="ci_text")
+    if interval:
+        # above the column of printed intervals; the title moves up to make room (see forest)
+        ax.annotate(f"estimate [{interval}]", xy=(1.02, 1.0), xycoords="axes fraction", xytext=(0, 3),
+                    textcoords="offset points", va="bottom", ha="left", fontsize=8, color="#555555",
+                    annotation_clip=False, gid="ci_heading")
+
+
 # ----------------------------------------------------------------------------------------------- trajectories
 def _emmeans_from_fit(fit: Any, at: Mapping[str, Any] | None) -> tuple[pd.DataFrame, str, str]:
     group, time = getattr(fit, "group", "arm"), getattr(fit, "time", "week")
@@ -478,8 +510,8 @@ def _first_present(frame: pd.DataFrame, candidates: Sequence[str], what: str) ->
     for c in candidates:
         if c in frame.columns:
             return c
-    raise ValueError(f"trajectories: no {what} column among {list(candidates)} in {list(frame.columns)}; "
-                     f"pass {what}=<column name>")
+    raise ArgumentError(f"trajectories: no {what} column among {list(candidates)} in {list(frame.columns)}; "
+                        f"pass {what}=<column name>")
 
 
 def trajectories(
@@ -687,8 +719,8 @@ def estimation(
     if hasattr(data, "analysis_frame") or (draws is None and isinstance(data, pd.DataFrame)
                                            and "instrument" in data.columns):
         if instrument is None or end is None:
-            raise ValueError("estimation: with a Dataset or analysis frame, pass instrument=... and end=<visit>")
-        frame = data.analysis_frame(instrument) if hasattr(data, "analysis_frame") else data
+            raise ArgumentError("estimation: with a Dataset or analysis frame, pass instrument=... and end=<visit>")
+        frame = analysis_frame(data, str(getattr(instrument, "key", instrument)))
         if draws is None:
             from massage_outcomes.effects import effect_sizes
 
@@ -702,7 +734,7 @@ def estimation(
         visit = frame["visit"].astype(object) if "visit" in frame.columns else pd.Series(np.nan, index=frame.index)
         data = frame[(visit == end) & frame[group].astype(object).isin([a, b])].dropna(subset=[value])
     if draws is None:
-        raise ValueError("estimation: pass the bootstrap draws (draws=...) or a Dataset with instrument and end")
+        raise ArgumentError("estimation: pass the bootstrap draws (draws=...) or a Dataset with instrument and end")
     _require(data, [group, value], "estimation")
     arr = _draws_of(draws)
     if estimate is None:
@@ -939,5 +971,5 @@ def figure_of(fig_or_ax: Figure | Axes) -> Figure:
         return fig_or_ax
     fig = fig_or_ax.get_figure(root=True)
     if not isinstance(fig, Figure):  # pragma: no cover - an Axes always belongs to a figure
-        raise ValueError("the Axes belongs to no figure")
+        raise ArgumentError("the Axes belongs to no figure")
     return fig

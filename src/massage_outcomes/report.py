@@ -248,121 +248,128 @@ def make_figures(
             figs[name] = made
 
     for key in _instrument_keys(tabs):
-        def traj(key: str = key) -> tuple[Figure, str] | None:
-            for section, what in (("trajectory_means", "mixed model"), ("mmrm_means", "MMRM")):
-                means = _pick(tabs.get(section), instrument=key)
-                if means is None:
-                    continue
-                time = "visit" if "visit" in means.columns else ("week" if "week" in means.columns else None)
-                individual = None
-                try:
-                    individual = ds.analysis_frame(key)
-                    if "timing" in individual.columns:
-                        individual = individual[individual["timing"].astype(str).isin(["baseline", "followup"])]
-                except Exception:  # noqa: BLE001 - the means alone still make a figure
-                    individual = None
-                ax = _plot.trajectories(means, group="arm", time=time, individual=individual, instrument=key,
-                                        title=f"{_label(key)} by arm ({what})")
-                return _plot.figure_of(ax), (f"Estimated marginal means of {_label(key)} per arm at each visit with "
-                                             f"{_narrative.interval_label()} bands from the {what}; faint lines are "
-                                             "individual participants.")
-            return None
-
-        guarded(f"trajectories_{key}", traj)
-
-        def forest(key: str = key) -> tuple[Figure, str] | None:
-            eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova")
-            if eff is not None and "measure" in eff.columns:  # the module names it e.g. "ancova_hedges_g"
-                eff = eff[eff["measure"].astype(str).str.contains(measure, regex=False)]
-            if eff is not None and "reliable" in eff.columns:
-                eff = eff[eff["reliable"].astype(bool)]  # only rows that may be read as results
-            if eff is None or eff.empty:
-                return None
-            return _between_arm_forest(eff, key, measure), (
-                f"Baseline-adjusted standardized differences in {_label(key)} between arms (a − b) with "
-                f"{_narrative.interval_label()}s (not adjusted for the several contrasts); each panel names the arm "
-                "each side of zero favours.")
-
-        guarded(f"forest_{key}", forest)
-
-        def forest_within(key: str = key) -> tuple[Figure, str] | None:
-            if _pick(tabs.get("effects_between_arms"), instrument=key) is not None:
-                return None  # a trial: the between-arm forest is the one to read
-            eff = _pick(tabs.get("effects_by_condition"), instrument=key)
-            if eff is not None and "reliable" in eff.columns:
-                eff = eff[eff["reliable"].astype(bool)]
-            if eff is None or eff.empty:
-                return None
-            group = "period" if "period" in eff.columns and eff["period"].nunique() > 1 else None
-            ax = _plot.forest(eff, label="condition", weight="n_1" if "n_1" in eff.columns else None, group=group,
-                              interval=_narrative.interval_label(),
-                              favours=("improvement" if _direction(key) == "lower" else "worsening",
-                                       "worsening" if _direction(key) == "lower" else "improvement"),
-                              xlabel=f"{_measure_name(measure)} (later − earlier occasion)",
-                              title=f"{_label(key)}: within-person change by condition")
-            return _plot.figure_of(ax), (f"Within-person standardized change in {_label(key)} per condition with "
-                                         f"{_narrative.interval_label()}s (uncontrolled: not a treatment effect).")
-
-        guarded(f"forest_within_{key}", forest_within)
-
-        def resp(key: str = key) -> tuple[Figure, str] | None:
-            table = _pick(tabs.get("responders"), instrument=key)
-            if table is not None and "reliable" in table.columns:
-                table = table[table["reliable"].astype(bool)]
-            if table is None or table.empty:
-                return None
-            rates = responder_rates(table)
-            if rates is None or rates.empty:
-                return None
-            ax = _plot.responders(rates, group="arm", threshold="threshold", rate="rate", ci_low="ci_low",
-                                  ci_high="ci_high", instrument=key, title=f"{_label(key)}: responders by arm")
-            return _plot.figure_of(ax), ("Proportion of responders per arm at each threshold, with unadjusted 95% "
-                                         "Wilson intervals.")
-
-        guarded(f"responders_{key}", resp)
-
-        def est(key: str = key) -> tuple[Figure, str] | None:
-            arms = _arm_order(tabs)
-            visit = primary_visit if primary_visit is not None else _tables.default_primary_visit(ds)
-            if len(arms) < 2 or visit is None:
-                return None
-            from massage_outcomes.effects import effect_sizes
-
-            a, b = arms[0], arms[1]
-            frame = ds.analysis_frame(key)
-            row, draws = effect_sizes(frame, instrument=key, compare=("arm", a, b), on="change", start="baseline",
-                                      end=visit, measure="mean_diff", ci="bca", n_resamples=2000, rng=seed,
-                                      return_draws=True)
-            raw = frame[(frame["visit"].astype(object) == visit) & frame["arm"].astype(object).isin([a, b])]
-            raw = raw.dropna(subset=["change"])
-            r = row.iloc[0]
-            fig = _plot.estimation(raw, group="arm", value="change", compare=(a, b), draws=np.asarray(draws)[:, 0],
-                                   estimate=float(r["estimate"]), ci=(float(r["ci_low"]), float(r["ci_high"])),
-                                   instrument=key, title=f"{_label(key)}: change to {str(visit).replace('_', ' ')}, {a} vs {b}")
-            return fig, (f"Change in {_label(key)} from baseline to {visit}: each participant of the {a} and {b} "
-                         f"arms (bars: arm means), and the bootstrap distribution (2,000 resamples, BCa 95% "
-                         f"interval) of the difference in mean change, {a} − {b}.")
-
-        guarded(f"estimation_{key}", est)
-
-        def heat(key: str = key) -> tuple[Figure, str] | None:
-            eff = _pick(tabs.get("effects_condition_technique"), instrument=key)
-            if eff is None or eff["condition"].nunique() < 2 or eff["technique"].nunique() < 2:
-                return None
-            parts = []
-            for period, sub in eff.groupby("period", sort=False) if "period" in eff.columns else [("", eff)]:
-                parts.append((period, sub))
-            period, sub = parts[-1]
-            if "reliable" in sub.columns:  # an unreliable cell is shown empty, like a cell without data
-                sub = sub.assign(estimate=sub["estimate"].where(sub["reliable"].astype(bool)))
-            ax = _plot.heatmap(sub, row="condition", col="technique", value="estimate", instrument=key,
-                               n="n" if "n" in sub.columns else None,
-                               title=f"{_label(key)}: {period or 'effect'} by condition and technique")
-            return _plot.figure_of(ax), (f"Within-subject standardized change in {_label(key)} ({period}) per condition "
-                               "and technique; empty cells had no data or no reliable estimate.")
-
-        guarded(f"heatmap_{key}", heat)
+        guarded(f"trajectories_{key}", partial(_fig_trajectories, ds, tabs, key))
+        guarded(f"forest_{key}", partial(_fig_forest, tabs, key, measure))
+        guarded(f"forest_within_{key}", partial(_fig_forest_within, tabs, key, measure))
+        guarded(f"responders_{key}", partial(_fig_responders, tabs, key))
+        guarded(f"estimation_{key}", partial(_fig_estimation, ds, tabs, key, primary_visit, seed))
+        guarded(f"heatmap_{key}", partial(_fig_heatmap, tabs, key))
     return figs
+
+
+def _fig_trajectories(ds: Any, tabs: Mapping[str, pd.DataFrame], key: str) -> tuple[Figure, str] | None:
+    """The marginal means of the mixed model (else the MMRM) per arm over time, individual lines beneath."""
+    for section, what in (("trajectory_means", "mixed model"), ("mmrm_means", "MMRM")):
+        means = _pick(tabs.get(section), instrument=key)
+        if means is None:
+            continue
+        time = "visit" if "visit" in means.columns else ("week" if "week" in means.columns else None)
+        individual = None
+        try:
+            individual = ds.analysis_frame(key)
+            if "timing" in individual.columns:
+                individual = individual[individual["timing"].astype(str).isin(["baseline", "followup"])]
+        except Exception:  # noqa: BLE001 - the means alone still make a figure
+            individual = None
+        ax = _plot.trajectories(means, group="arm", time=time, individual=individual, instrument=key,
+                                title=f"{_label(key)} by arm ({what})")
+        return _plot.figure_of(ax), (f"Estimated marginal means of {_label(key)} per arm at each visit with "
+                                     f"{_narrative.interval_label()} bands from the {what}; faint lines are "
+                                     "individual participants.")
+    return None
+
+
+def _fig_forest(tabs: Mapping[str, pd.DataFrame], key: str, measure: str) -> tuple[Figure, str] | None:
+    """The between-arm forest of the baseline-adjusted standardized effects (reliable rows only)."""
+    eff = _pick(tabs.get("effects_between_arms"), instrument=key, on="ancova")
+    if eff is not None and "measure" in eff.columns:  # the module names it e.g. "ancova_hedges_g"
+        eff = eff[eff["measure"].astype(str).str.contains(measure, regex=False)]
+    if eff is not None and "reliable" in eff.columns:
+        eff = eff[eff["reliable"].astype(bool)]  # only rows that may be read as results
+    if eff is None or eff.empty:
+        return None
+    return _between_arm_forest(eff, key, measure), (
+        f"Baseline-adjusted standardized differences in {_label(key)} between arms (a − b) with "
+        f"{_narrative.interval_label()}s (not adjusted for the several contrasts); each panel names the arm "
+        "each side of zero favours.")
+
+
+def _fig_forest_within(tabs: Mapping[str, pd.DataFrame], key: str, measure: str) -> tuple[Figure, str] | None:
+    """Without arms (clinic data): the within-person change per condition."""
+    if _pick(tabs.get("effects_between_arms"), instrument=key) is not None:
+        return None  # a trial: the between-arm forest is the one to read
+    eff = _pick(tabs.get("effects_by_condition"), instrument=key)
+    if eff is not None and "reliable" in eff.columns:
+        eff = eff[eff["reliable"].astype(bool)]
+    if eff is None or eff.empty:
+        return None
+    group = "period" if "period" in eff.columns and eff["period"].nunique() > 1 else None
+    ax = _plot.forest(eff, label="condition", weight="n_1" if "n_1" in eff.columns else None, group=group,
+                      interval=_narrative.interval_label(),
+                      favours=("improvement" if _direction(key) == "lower" else "worsening",
+                               "worsening" if _direction(key) == "lower" else "improvement"),
+                      xlabel=f"{_measure_name(measure)} (later − earlier occasion)",
+                      title=f"{_label(key)}: within-person change by condition")
+    return _plot.figure_of(ax), (f"Within-person standardized change in {_label(key)} per condition with "
+                                 f"{_narrative.interval_label()}s (uncontrolled: not a treatment effect).")
+
+
+def _fig_responders(tabs: Mapping[str, pd.DataFrame], key: str) -> tuple[Figure, str] | None:
+    """Responder rates per arm at each threshold."""
+    table = _pick(tabs.get("responders"), instrument=key)
+    if table is not None and "reliable" in table.columns:
+        table = table[table["reliable"].astype(bool)]
+    if table is None or table.empty:
+        return None
+    rates = responder_rates(table)
+    if rates is None or rates.empty:
+        return None
+    ax = _plot.responders(rates, group="arm", threshold="threshold", rate="rate", ci_low="ci_low",
+                          ci_high="ci_high", instrument=key, title=f"{_label(key)}: responders by arm")
+    return _plot.figure_of(ax), ("Proportion of responders per arm at each threshold, with unadjusted 95% "
+                                 "Wilson intervals.")
+
+
+def _fig_estimation(ds: Any, tabs: Mapping[str, pd.DataFrame], key: str, primary_visit: str | None, seed: int) -> tuple[Figure, str] | None:
+    """The estimation plot of the first two arms' change to the primary visit (BCa bootstrap of the difference)."""
+    arms = _arm_order(tabs)
+    visit = primary_visit if primary_visit is not None else _tables.default_primary_visit(ds)
+    if len(arms) < 2 or visit is None:
+        return None
+    from massage_outcomes.effects import effect_sizes
+
+    a, b = arms[0], arms[1]
+    frame = ds.analysis_frame(key)
+    row, draws = effect_sizes(frame, instrument=key, compare=("arm", a, b), on="change", start="baseline",
+                              end=visit, measure="mean_diff", ci="bca", n_resamples=2000, rng=seed,
+                              return_draws=True)
+    raw = frame[(frame["visit"].astype(object) == visit) & frame["arm"].astype(object).isin([a, b])]
+    raw = raw.dropna(subset=["change"])
+    r = row.iloc[0]
+    fig = _plot.estimation(raw, group="arm", value="change", compare=(a, b), draws=np.asarray(draws)[:, 0],
+                           estimate=float(r["estimate"]), ci=(float(r["ci_low"]), float(r["ci_high"])),
+                           instrument=key, title=f"{_label(key)}: change to {str(visit).replace('_', ' ')}, {a} vs {b}")
+    return fig, (f"Change in {_label(key)} from baseline to {visit}: each participant of the {a} and {b} "
+                 f"arms (bars: arm means), and the bootstrap distribution (2,000 resamples, BCa 95% "
+                 f"interval) of the difference in mean change, {a} − {b}.")
+
+
+def _fig_heatmap(tabs: Mapping[str, pd.DataFrame], key: str) -> tuple[Figure, str] | None:
+    """The condition × technique heatmap of within-subject effects, when the data have several of each."""
+    eff = _pick(tabs.get("effects_condition_technique"), instrument=key)
+    if eff is None or eff["condition"].nunique() < 2 or eff["technique"].nunique() < 2:
+        return None
+    parts = []
+    for period, sub in eff.groupby("period", sort=False) if "period" in eff.columns else [("", eff)]:
+        parts.append((period, sub))
+    period, sub = parts[-1]
+    if "reliable" in sub.columns:  # an unreliable cell is shown empty, like a cell without data
+        sub = sub.assign(estimate=sub["estimate"].where(sub["reliable"].astype(bool)))
+    ax = _plot.heatmap(sub, row="condition", col="technique", value="estimate", instrument=key,
+                       n="n" if "n" in sub.columns else None,
+                       title=f"{_label(key)}: {period or 'effect'} by condition and technique")
+    return _plot.figure_of(ax), (f"Within-subject standardized change in {_label(key)} ({period}) per condition "
+                                 "and technique; empty cells had no data or no reliable estimate.")
 
 
 def _between_arm_forest(eff: pd.DataFrame, key: str, measure: str) -> Figure:

@@ -34,6 +34,7 @@ import re
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -41,7 +42,9 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes import multiplicity as _mt
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
+from massage_outcomes.frames import AnalysisFrames
 from massage_outcomes.narrative import interval_words
 
 __all__ = [
@@ -328,17 +331,17 @@ def render(frame: pd.DataFrame, fmt: str, *, digits: int = 3, p_digits: int = 4,
         return to_html(frame, digits=digits, p_digits=p_digits, caption=caption)
     if fmt == "tex":
         return to_latex(frame, digits=digits, p_digits=p_digits, caption=caption)
-    raise ValueError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise ArgumentError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
 def _rendered(tables: Mapping[str, pd.DataFrame], formats: Iterable[str], digits: int) -> dict[str, str]:
     files: dict[str, str] = {}
     for name, frame in tables.items():
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-            raise ValueError(f"table name {name!r} is not a safe file name (letters, digits, _ . - only)")
+            raise ArgumentError(f"table name {name!r} is not a safe file name (letters, digits, _ . - only)")
         for fmt in formats:
             if fmt not in FORMATS:
-                raise ValueError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
+                raise ArgumentError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
             files[name + FORMATS[fmt]] = render(frame, fmt, digits=digits)
     return files
 
@@ -505,12 +508,12 @@ _SKIP_SUBJECT_COLUMNS = {"study", "subject"}
 def _group_column(subjects: pd.DataFrame, by: str | None) -> str:
     if by is not None:
         if by not in subjects.columns:
-            raise ValueError(f"by={by!r} is not a subject column; subjects have {list(subjects.columns)}")
+            raise ArgumentError(f"by={by!r} is not a subject column; subjects have {list(subjects.columns)}")
         return by
     for cand in ("arm", "intent", "condition"):
         if cand in subjects.columns and subjects[cand].notna().any() and subjects[cand].nunique() >= 1:
             return cand
-    raise ValueError("no arm, intent or condition column to split Table 1 by; pass by=<subject column>")
+    raise DataValidationError("no arm, intent or condition column to split Table 1 by; pass by=<subject column>")
 
 
 #: Table 1 labels of the canonical subject columns (a plan's or the caller's ``labels=`` win)
@@ -876,183 +879,194 @@ def summary_tables(
     ['table1_baseline', 'effects_between_arms', 'effects_by_condition', 'effects_by_technique', 'responders',
      'trajectory_contrasts', 'mmrm']
     """
-    problems = {} if problems is None else problems
-    methods = {} if methods is None else methods
-    tick = progress or (lambda _name: None)
-    from massage_outcomes import multiplicity as _mt
-
-    adjust = _mt.normalize_method(adjust)
-    es_adjust: str | None = None if adjust == "none" else adjust
-    if adjust == "tukey":  # Tukey is for pairwise contrasts of one model's means; effect-size tables get Šidák
-        es_adjust = "sidak"
+    run = _Run(ds=ds, keys=[], arms=_arms(ds), end="last", measure=measure, level=level,
+               adjust=_mt.normalize_method(adjust), es_adjust=None, thresholds=thresholds, mcids=mcids or {},
+               frame_of=AnalysisFrames(ds), problems={} if problems is None else problems,
+               methods={} if methods is None else methods, tick=progress or (lambda _name: None))
+    if run.adjust != "none":
+        run.es_adjust = run.adjust
+    if run.adjust == "tukey":  # Tukey is for pairwise contrasts of one model's means; effect-size tables get Šidák
+        run.es_adjust = "sidak"
         warnings.warn("adjust='tukey' applies to the model contrasts; the effect-size tables use 'sidak' (Tukey's "
                       "studentized range needs pairwise contrasts of one model's means).", UserWarning, stacklevel=2)
     result: dict[str, pd.DataFrame] = {}
-    tick("table1_baseline")
-    with_smd = len(_arms(ds)) >= 2
-    result["table1_baseline"] = _guard("table1_baseline", lambda: baseline_table(ds, instruments=instruments,
-                                                                                 smd=with_smd), problems)
+    _table1_section(run, result, instruments)
     try:
-        by_col = _group_column(ds.subjects.reset_index(drop=True), None)
-    except Exception:  # noqa: BLE001 - Table 1's own note says why
-        by_col = "arm"
-    methods["table1_baseline"] = (f"Baseline characteristics by {by_col.replace('_', ' ')} (Table 1): counts with "
-                                  "percentages, means with SDs, sessions attended as median [IQR]; no significance "
-                                  "tests (CONSORT)"
-                                  + ("; balance as standardized mean differences (R tableone's convention: the "
-                                     "average over pairs of arms)." if with_smd else "."))
-
-    arms = _arms(ds)
-    try:
-        keys = list(instruments) if instruments is not None else _instruments_with(ds, "baseline")
+        run.keys = list(instruments) if instruments is not None else _instruments_with(ds, "baseline")
     except Exception:  # noqa: BLE001
-        keys = list(instruments or [])
+        run.keys = list(instruments or [])
     primary, primary_source = primary_visit_info(ds, primary_visit)
-    end: Any = primary if primary is not None else "last"
+    run.end = primary if primary is not None else "last"
     if primary is not None:
-        methods["primary_visit"] = f"Primary visit: {primary} ({primary_source})."
-    frames_cache: dict[str, pd.DataFrame] = {}
-
-    def frame_of(key: str) -> Any:
-        """The analysis frame of one instrument, built once and shared by the effect-size sections."""
-        if key not in frames_cache:
-            frames_cache[key] = ds.analysis_frame(key) if hasattr(ds, "analysis_frame") else ds
-        return frames_cache[key]
-
-    if len(arms) >= 2:
-        def between() -> pd.DataFrame:
-            from massage_outcomes.effects import effect_sizes
-
-            frames = []
-            for key in keys:
-                for a, b in _pairs(arms):
-                    for on in ("ancova", "change"):
-                        for meas in (measure, "mean_diff"):
-                            f = effect_sizes(frame_of(key), instrument=key, compare=("arm", a, b), on=on, start="baseline",
-                                             end=end, measure=meas, ci="exact", level=level)
-                            frames.append(f.assign(instrument=key, contrast=f"{a} - {b}", on=on))
-            methods["effects_between_arms"] = (
-                f"Between-arm effects per pair of arms (a − b) from baseline to {end} (effect_sizes, "
-                f"compare=('arm', a, b)): baseline-adjusted (ANCOVA) and change-score differences, as {measure} "
-                f"and as raw mean differences, with exact {level:.0%} intervals (unadjusted; 'favours' names an arm only "
-                "when the interval excludes no difference).")
-            return _front(_concat(frames), ["instrument", "contrast", "on", "measure"])
-
-        tick("effects_between_arms")
-        result["effects_between_arms"] = _guard("effects_between_arms", between, problems)
-
-    pre_post = _instruments_with(ds, "pre") if "timing" in ds.outcomes.columns else []
-    pp_keys = [k for k in pre_post if k in _instruments_with(ds, "post")]
-
-    def within(by: list[str]) -> Callable[[], pd.DataFrame]:
-        def run() -> pd.DataFrame:
-            from massage_outcomes.effects import effect_sizes
-
-            frames = []
-            for key in keys:
-                f = effect_sizes(frame_of(key), instrument=key, by=by, start="baseline", end=end, measure=measure,
-                                 ci="exact", level=level, adjust=es_adjust)
-                frames.append(f.assign(instrument=key, period="course of care"))
-            for key in pp_keys:
-                f = effect_sizes(frame_of(key), instrument=key, by=by, start="pre", end="post", measure=measure,
-                                 ci="exact", level=level, adjust=es_adjust)
-                frames.append(f.assign(instrument=key, period="within session (pre to post)"))
-            methods["effects_within"] = (
-                f"Within-subject effects ({measure}, exact intervals; {interval_words(es_adjust, level)}, a family "
-                f"being one table) from baseline to {end} (course of care) and, where sessions were rated, from pre- to "
-                "post-session (immediate effect), per condition, per technique"
-                + (" and per condition × technique." if n_cond > 1 and n_tech > 1 else "."))
-            return _front(_concat(frames), ["instrument", "period", *by])
-        return run
-
-    n_cond = _n_levels(ds, "condition")
-    n_tech = _n_levels(ds, "technique")
+        run.methods["primary_visit"] = f"Primary visit: {primary} ({primary_source})."
+    if len(run.arms) >= 2:
+        run.section(result, "effects_between_arms", lambda: _between_arms(run))
+    n_cond, n_tech = _n_levels(ds, "condition"), _n_levels(ds, "technique")
     for by in ("condition", "technique"):
-        tick(f"effects_by_{by}")
-        result[f"effects_by_{by}"] = _guard(f"effects_by_{by}", within([by]), problems)
+        run.section(result, f"effects_by_{by}", partial(_within_subjects, run, [by], n_cond > 1 and n_tech > 1))
     if n_cond > 1 and n_tech > 1:
-        tick("effects_condition_technique")
-        result["effects_condition_technique"] = _guard("effects_condition_technique",
-                                                       within(["condition", "technique"]), problems)
-
-    if len(arms) >= 2:
-        def resp() -> pd.DataFrame:
-            from massage_outcomes.effects import responders
-
-            frames = []
-            for key in keys:
-                for thr in thresholds:
-                    for a, b in _pairs(arms):
-                        try:
-                            f = responders(frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b),
-                                           end=end, mcid=(mcids or {}).get(key))
-                        except DataValidationError as exc:  # e.g. no published MCID for this instrument
-                            f = pd.DataFrame({"note": [_describe_error(exc)]})
-                        frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
-            methods["responders"] = (
-                f"Responders at {end} by direction-aware improvement from baseline at thresholds "
-                f"{', '.join(map(str, thresholds))} (responders): rates per arm with Wilson intervals, risk "
-                "difference (Newcombe interval), risk ratio and NNT (from the risk-difference interval, with the "
-                "benefit/harm form when it crosses zero).")
-            return _front(_concat(frames), ["instrument", "threshold_spec", "contrast"])
-
-        tick("responders")
-        result["responders"] = _guard("responders", resp, problems)
-
-        visits = _visits(ds)
-        spec = [f"{a} - {b}" for a, b in _pairs(arms)]  # in the arms' order: "therapeutic - relaxation", ...
-        fits: dict[str, dict[str, pd.DataFrame]] = {"trajectory": {}, "mmrm": {}}
-
-        def model_section(kind: str, name: str, fit_one: Callable[[str], Any]) -> pd.DataFrame:
-            """Fit one model per instrument; its arm contrasts (returned) and marginal means (kept in ``fits``)."""
-            frames, means = [], []
-            for key in keys:
-                fit = fit_one(key)
-                c = fit.contrasts(spec, adjust=cast(Any, adjust), level=level)
-                conv = bool(getattr(fit, "converged", True))
-                frames.append(c.assign(instrument=key, model=name, converged=conv))
-                means.append(fit.emmeans(level=level).assign(instrument=key, model=name, converged=conv))
-            fits[kind]["means"] = _front(_concat(means), ["instrument", "model"])
-            return _front(_concat(frames), ["instrument", "model", "contrast"])
-
-        def traj() -> pd.DataFrame:
-            from massage_outcomes.trajectories import fit_trajectories
-
-            opts: dict[str, Any] = ({"time": "visit", "visit_as_factor": True, "random": "intercept"} if visits
-                                    else {"time": "week", "random": "slope"})
-            opts.update(trajectory_options or {})
-            name = f"LMM (time={opts['time']}, random={opts['random']}, REML)"
-            contrasts = model_section(
-                "trajectory", name, lambda key: fit_trajectories(ds, instrument=key, group="arm", **opts))
-            methods["trajectory_contrasts"] = (
-                f"Linear mixed model per instrument (fit_trajectories: value ~ arm × {opts['time']}, random "
-                f"{opts['random']} per subject, REML); marginal means and pairwise contrasts between arms at each "
-                f"{opts['time']} with Satterthwaite df; {interval_words(adjust, level)}, a family being the contrasts at "
-                "one visit (trajectories.marginal).")
-            return contrasts
-
-        tick("trajectory_contrasts")
-        result["trajectory_contrasts"] = _guard("trajectory_contrasts", traj, problems)
-        if "means" in fits["trajectory"]:
-            result["trajectory_means"] = fits["trajectory"]["means"]
-
-        def mmrm() -> pd.DataFrame:
-            from massage_outcomes.trajectories import fit_mmrm
-
-            opts: dict[str, Any] = {"visit": "visit", "adjust_baseline": True, "covariance": "unstructured"}
-            opts.update(mmrm_options or {})
-            name = f"MMRM ({opts['covariance']}{', baseline-adjusted' if opts.get('adjust_baseline') else ''}, REML)"
-            contrasts = model_section("mmrm", name, lambda key: fit_mmrm(ds, instrument=key, group="arm", **opts))
-            methods["mmrm"] = (
-                f"MMRM per instrument (fit_mmrm: post-baseline visits, {opts['covariance']} residual covariance"
-                f"{', adjusted for the baseline score' if opts.get('adjust_baseline') else ''}, REML, valid under "
-                f"missing at random); pairwise contrasts between arms at each visit with Satterthwaite df; "
-                f"{interval_words(adjust, level)}, a family being the contrasts at one visit.")
-            return contrasts
-
-        tick("mmrm")
-        result["mmrm"] = _guard("mmrm", mmrm, problems)
-        if "means" in fits["mmrm"]:
-            result["mmrm_means"] = fits["mmrm"]["means"]
+        run.section(result, "effects_condition_technique",
+                    partial(_within_subjects, run, ["condition", "technique"], True))
+    if len(run.arms) >= 2:
+        run.section(result, "responders", lambda: _responders_section(run))
+        _model_sections(run, result, trajectory_options or {}, mmrm_options or {})
     return result
 
+
+@dataclass
+class _Run:
+    """What every section of :func:`summary_tables` shares: the data, its options, and where notes go."""
+
+    ds: Any
+    keys: list[str]
+    arms: list[str]
+    end: Any
+    measure: str
+    level: float
+    adjust: str
+    es_adjust: str | None
+    thresholds: Sequence[Any]
+    mcids: Mapping[str, float]
+    frame_of: AnalysisFrames
+    problems: dict[str, str]
+    methods: dict[str, str]
+    tick: Callable[[str], None]
+
+    def section(self, result: dict[str, pd.DataFrame], name: str, fn: Callable[[], pd.DataFrame]) -> None:
+        """Run one section, guarded (a failure becomes a one-row note), after telling the progress bar."""
+        self.tick(name)
+        result[name] = _guard(name, fn, self.problems)
+
+
+def _table1_section(run: _Run, result: dict[str, pd.DataFrame], instruments: Sequence[str] | None) -> None:
+    with_smd = len(run.arms) >= 2
+    run.section(result, "table1_baseline", lambda: baseline_table(run.ds, instruments=instruments, smd=with_smd))
+    try:
+        by_col = _group_column(run.ds.subjects.reset_index(drop=True), None)
+    except Exception:  # noqa: BLE001 - Table 1's own note says why
+        by_col = "arm"
+    run.methods["table1_baseline"] = (
+        f"Baseline characteristics by {by_col.replace('_', ' ')} (Table 1): counts with percentages, means with "
+        "SDs, sessions attended as median [IQR]; no significance tests (CONSORT)"
+        + ("; balance as standardized mean differences (R tableone's convention: the average over pairs of "
+           "arms)." if with_smd else "."))
+
+
+def _between_arms(run: _Run) -> pd.DataFrame:
+    from massage_outcomes.effects import effect_sizes
+
+    frames = []
+    for key in run.keys:
+        for a, b in _pairs(run.arms):
+            for on in ("ancova", "change"):
+                for meas in (run.measure, "mean_diff"):
+                    f = effect_sizes(run.frame_of(key), instrument=key, compare=("arm", a, b), on=on,
+                                     start="baseline", end=run.end, measure=meas, ci="exact", level=run.level)
+                    frames.append(f.assign(instrument=key, contrast=f"{a} - {b}", on=on))
+    run.methods["effects_between_arms"] = (
+        f"Between-arm effects per pair of arms (a − b) from baseline to {run.end} (effect_sizes, "
+        f"compare=('arm', a, b)): baseline-adjusted (ANCOVA) and change-score differences, as {run.measure} "
+        f"and as raw mean differences, with exact {run.level:.0%} intervals (unadjusted; 'favours' names an arm "
+        "only when the interval excludes no difference).")
+    return _front(_concat(frames), ["instrument", "contrast", "on", "measure"])
+
+
+def _within_subjects(run: _Run, by: list[str], crossed: bool) -> pd.DataFrame:
+    from massage_outcomes.effects import effect_sizes
+
+    ds = run.ds
+    pre_post = _instruments_with(ds, "pre") if "timing" in ds.outcomes.columns else []
+    pp_keys = [k for k in pre_post if k in _instruments_with(ds, "post")]
+    frames = []
+    for key in run.keys:
+        f = effect_sizes(run.frame_of(key), instrument=key, by=by, start="baseline", end=run.end,
+                         measure=run.measure, ci="exact", level=run.level, adjust=run.es_adjust)
+        frames.append(f.assign(instrument=key, period="course of care"))
+    for key in pp_keys:
+        f = effect_sizes(run.frame_of(key), instrument=key, by=by, start="pre", end="post", measure=run.measure,
+                         ci="exact", level=run.level, adjust=run.es_adjust)
+        frames.append(f.assign(instrument=key, period="within session (pre to post)"))
+    run.methods["effects_within"] = (
+        f"Within-subject effects ({run.measure}, exact intervals; {interval_words(run.es_adjust, run.level)}, a "
+        f"family being one table) from baseline to {run.end} (course of care) and, where sessions were rated, from "
+        "pre- to post-session (immediate effect), per condition, per technique"
+        + (" and per condition × technique." if crossed else "."))
+    return _front(_concat(frames), ["instrument", "period", *by])
+
+
+def _responders_section(run: _Run) -> pd.DataFrame:
+    from massage_outcomes.effects import responders
+
+    frames = []
+    for key in run.keys:
+        for thr in run.thresholds:
+            for a, b in _pairs(run.arms):
+                try:
+                    f = responders(run.frame_of(key), instrument=key, threshold=thr, compare=("arm", a, b),
+                                   end=run.end, mcid=run.mcids.get(key))
+                except DataValidationError as exc:  # e.g. no published MCID for this instrument
+                    f = pd.DataFrame({"note": [_describe_error(exc)]})
+                frames.append(f.assign(instrument=key, threshold_spec=str(thr), contrast=f"{a} - {b}"))
+    run.methods["responders"] = (
+        f"Responders at {run.end} by direction-aware improvement from baseline at thresholds "
+        f"{', '.join(map(str, run.thresholds))} (responders): rates per arm with Wilson intervals, risk "
+        "difference (Newcombe interval), risk ratio and NNT (from the risk-difference interval, with the "
+        "benefit/harm form when it crosses zero).")
+    return _front(_concat(frames), ["instrument", "threshold_spec", "contrast"])
+
+
+def _model_sections(run: _Run, result: dict[str, pd.DataFrame], trajectory_options: Mapping[str, Any],
+                    mmrm_options: Mapping[str, Any]) -> None:
+    """The LMM and the MMRM per instrument: pairwise arm contrasts per visit, and their marginal means."""
+    visits = _visits(run.ds)
+    spec = [f"{a} - {b}" for a, b in _pairs(run.arms)]  # in the arms' order: "therapeutic - relaxation", ...
+    fits: dict[str, dict[str, pd.DataFrame]] = {"trajectory": {}, "mmrm": {}}
+
+    def model_section(kind: str, name: str, fit_one: Callable[[str], Any]) -> pd.DataFrame:
+        """Fit one model per instrument; its arm contrasts (returned) and marginal means (kept in ``fits``)."""
+        frames, means = [], []
+        for key in run.keys:
+            fit = fit_one(key)
+            c = fit.contrasts(spec, adjust=cast(Any, run.adjust), level=run.level)
+            conv = bool(getattr(fit, "converged", True))
+            frames.append(c.assign(instrument=key, model=name, converged=conv))
+            means.append(fit.emmeans(level=run.level).assign(instrument=key, model=name, converged=conv))
+        fits[kind]["means"] = _front(_concat(means), ["instrument", "model"])
+        return _front(_concat(frames), ["instrument", "model", "contrast"])
+
+    def traj() -> pd.DataFrame:
+        from massage_outcomes.trajectories import fit_trajectories
+
+        opts: dict[str, Any] = ({"time": "visit", "visit_as_factor": True, "random": "intercept"} if visits
+                                else {"time": "week", "random": "slope"})
+        opts.update(trajectory_options)
+        name = f"LMM (time={opts['time']}, random={opts['random']}, REML)"
+        contrasts = model_section(
+            "trajectory", name, lambda key: fit_trajectories(run.ds, instrument=key, group="arm", **opts))
+        run.methods["trajectory_contrasts"] = (
+            f"Linear mixed model per instrument (fit_trajectories: value ~ arm × {opts['time']}, random "
+            f"{opts['random']} per subject, REML); marginal means and pairwise contrasts between arms at each "
+            f"{opts['time']} with Satterthwaite df; {interval_words(run.adjust, run.level)}, a family being the "
+            "contrasts at one visit (trajectories.marginal).")
+        return contrasts
+
+    def mmrm() -> pd.DataFrame:
+        from massage_outcomes.trajectories import fit_mmrm
+
+        opts: dict[str, Any] = {"visit": "visit", "adjust_baseline": True, "covariance": "unstructured"}
+        opts.update(mmrm_options)
+        name = f"MMRM ({opts['covariance']}{', baseline-adjusted' if opts.get('adjust_baseline') else ''}, REML)"
+        contrasts = model_section("mmrm", name, lambda key: fit_mmrm(run.ds, instrument=key, group="arm", **opts))
+        run.methods["mmrm"] = (
+            f"MMRM per instrument (fit_mmrm: post-baseline visits, {opts['covariance']} residual covariance"
+            f"{', adjusted for the baseline score' if opts.get('adjust_baseline') else ''}, REML, valid under "
+            f"missing at random); pairwise contrasts between arms at each visit with Satterthwaite df; "
+            f"{interval_words(run.adjust, run.level)}, a family being the contrasts at one visit.")
+        return contrasts
+
+    run.section(result, "trajectory_contrasts", traj)
+    if "means" in fits["trajectory"]:
+        result["trajectory_means"] = fits["trajectory"]["means"]
+    run.section(result, "mmrm", mmrm)
+    if "means" in fits["mmrm"]:
+        result["mmrm_means"] = fits["mmrm"]["means"]

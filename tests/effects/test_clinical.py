@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import massage_outcomes as mo
 from massage_outcomes.effects.clinical import nnt_from_rd, reliable_change, responder_table, responders
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
 
 REF = json.loads((Path(__file__).parents[1] / "reference" / "clinical" / "responder_tables.json").read_text())["rows"]
 RTOL = 1e-9
@@ -236,11 +236,11 @@ def test_bad_arguments() -> None:
         responders(RMDQ, instrument="rmdq", compare=("arm", "massage", "sham"))
     with pytest.raises(DataValidationError, match="week_10"):
         responders(RMDQ, instrument="rmdq", end="week_99")
-    with pytest.raises(DataValidationError, match="by/compare"):
+    with pytest.raises(ArgumentError, match="by/compare"):
         responders(RMDQ, instrument="rmdq", by="clinic_id")
     with pytest.raises(DataValidationError, match="no published MCID"):
         responders(_long("jfls", [("a", "t", 5, 3)]), instrument="jfls")
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(ArgumentError, match="missing"):
         responders(RMDQ, instrument="rmdq", missing="locf")  # type: ignore[arg-type]
 
 

@@ -227,6 +227,20 @@ def test_k1_z_interval_is_the_study_interval() -> None:
     assert out["ci_low"] == pytest.approx(0.3 - 1.959963984540054 * 0.1)
 
 
+@pytest.mark.parametrize("test", ["z", "knha", "t"])
+def test_the_p_value_is_the_one_two_sided_t_or_z_p_value(test: str) -> None:
+    """pool's p-value is multiplicity.t_p_two_sided of its statistic (infinite df for the z test)."""
+    from scipy import stats
+
+    from massage_outcomes.multiplicity import t_p_two_sided
+
+    out = pool(_frame("bcg_by_alloc"), test=test, by="group")
+    df = out["df"].to_numpy(dtype=float) if test != "z" else np.full(len(out), np.inf)
+    np.testing.assert_array_equal(out["p_value"].to_numpy(dtype=float), t_p_two_sided(out["statistic"], df))
+    want = 2 * (stats.norm.sf(out["statistic"].abs()) if test == "z" else stats.t.sf(out["statistic"].abs(), df))
+    np.testing.assert_allclose(out["p_value"], want, rtol=1e-12)
+
+
 OSC_YI = [0.2559644633259406, 0.01341909715673606, 0.24857705816163778, 0.286827993689835, 0.15495581387149113,
           0.1966627080415596, -0.02215425887588124, 0.5263654661250543, -0.2518773299455998, 0.22160077319712745]
 OSC_SE = [0.4727208986716236, 0.38890696723723306, 0.2104048456943971, 0.2315598649701273, 0.26036938961316913,

@@ -111,3 +111,23 @@ def test_group_codes_match_pandas_groupby(categorical, dropna):
         return [tuple(None if pd.isna(v) else str(v) for v in row) for row in table.itertuples(index=False)]
 
     assert rows(keys) == rows(expected_keys)
+
+
+@pytest.mark.parametrize("series", [
+    pd.Series(["t", "c", None, "x", "t"], dtype="category"),
+    pd.Series(["t", "c", None, "x", "t"], dtype="str"),
+    pd.Series(["t", "c", None, "x", "t"], dtype=object),
+])
+def test_arm_codes_are_one_rule_for_every_column_type(series: pd.Series) -> None:
+    from massage_outcomes.effects.summary import arm_codes
+
+    assert arm_codes(series, "t", "c").tolist() == [0, 1, -1, -1, 0]
+    assert arm_codes(series, "c", "t").tolist() == [1, 0, -1, -1, 1]
+
+
+def test_arm_codes_match_a_category_by_value_or_by_its_spelling() -> None:
+    from massage_outcomes.effects.summary import arm_codes
+
+    arms = pd.Series(pd.Categorical([1, 2, 1, None]))
+    assert arm_codes(arms, 1, 2).tolist() == [0, 1, 0, -1]
+    assert arm_codes(arms, "1", "2").tolist() == [0, 1, 0, -1]  # as responders compared labels: as text

@@ -31,21 +31,23 @@ from massage_outcomes.effects.estimators import (
     ppc2_effect,
     ppc2_point,
 )
+from massage_outcomes.effects.occasions import pair_occasions, resolve_end
 from massage_outcomes.effects.summary import (
     Moments,
     PairedMoments,
     _group_codes,
+    arm_codes,
     group_codes,
     grouped_moments,
     grouped_paired_moments,
 )
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
+from massage_outcomes.frames import analysis_frame
 from massage_outcomes.results import ResultFrame, favours_between, favours_within, integer_counts
 
 __all__ = ["EffectSize", "effect_size", "effect_sizes", "grouped_effects", "ancova"]
 
 CI_METHODS = ("exact", "normal", "bca", "percentile")
-_TIMINGS = ("baseline", "pre", "post", "followup")
 _CONVENTION_COLUMNS = ("bias_correction", "sd_used", "ci_method", "se_formula")
 
 
@@ -105,12 +107,12 @@ class EffectSize:
 
 def _check_level(level: float) -> None:
     if not 0 < level < 1:
-        raise DataValidationError(f"`level` must be between 0 and 1 (e.g. 0.95), got {level!r}.")
+        raise ArgumentError(f"`level` must be between 0 and 1 (e.g. 0.95), got {level!r}.")
 
 
 def _check_ci(ci: str) -> None:
     if ci not in CI_METHODS:
-        raise DataValidationError(f"`ci` must be one of {', '.join(CI_METHODS)}; got {ci!r}.")
+        raise ArgumentError(f"`ci` must be one of {', '.join(CI_METHODS)}; got {ci!r}.")
 
 
 def _warn_notes(notes: np.ndarray, where: str = "") -> None:
@@ -215,9 +217,9 @@ def effect_size(
     draws = None
     if paired:
         if xa.shape != ya.shape:
-            raise DataValidationError(f"paired samples must have equal length; got {xa.size} and {ya.size}.")
+            raise ArgumentError(f"paired samples must have equal length; got {xa.size} and {ya.size}.")
         if one_sample and measure not in ("cohens_d", "hedges_g", "d_z", "g_z", "smcc", "mean_change"):
-            raise DataValidationError(f"one-sample effect sizes are d_z, g_z or mean_change; got {measure!r}.")
+            raise ArgumentError(f"one-sample effect sizes are d_z, g_z or mean_change; got {measure!r}.")
         ok = ~(np.isnan(xa) | np.isnan(ya))
         xa, ya = xa[ok], ya[ok]
         pm = PairedMoments.from_values(ya, xa)  # start = y, end = x: estimate x − y
@@ -324,9 +326,9 @@ def grouped_effects(
                 return paired_point(m[0], measure=measure, correction=correction)
     else:
         if compare is None:
-            raise DataValidationError(f"kind={kind!r} needs `compare=(column, a, b)`.")
+            raise ArgumentError(f"kind={kind!r} needs `compare=(column, a, b)`.")
         col, a, b = compare
-        arm_code = _arm_codes(frame[col], a, b)
+        arm_code = arm_codes(frame[col], a, b)
         # bins codes·2 + arm; −1 where the arm is missing, ≥ 2·nbins where a key is (the moments skip both)
         comb = _kernels.arm_group_codes(codes, arm_code, nbins + 1)
         ok = comb >= 0 if boot or kind != "between" else comb[:0]  # rows in a group and an arm (bootstrap, ANCOVA)
@@ -355,7 +357,7 @@ def grouped_effects(
             pa, pb = pab[0::2], pab[1::2]
             if kind == "ancova":
                 if measure not in ("mean_diff", "cohens_d", "hedges_g"):
-                    raise DataValidationError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {measure!r}.")
+                    raise ArgumentError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {measure!r}.")
                 res = ancova_effect(pa, pb, measure=measure, standardizer=standardizer, ci=analytic_ci, level=level,
                                     correction=correction)
 
@@ -373,7 +375,7 @@ def grouped_effects(
                 ga, gb = _split(rows2, ca, G), _split(rows2, cb, G)
                 groups = [[ga[g], gb[g]] for g in range(G)]
         else:
-            raise DataValidationError(f"unknown kind {kind!r}")
+            raise ArgumentError(f"unknown kind {kind!r}")
     table = pd.DataFrame({**key_cols, **cols}, index=pd.RangeIndex(G), copy=False)
     draws = None
     if boot:
@@ -382,122 +384,31 @@ def grouped_effects(
     return table, res, draws
 
 
-def _arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
-    """0 where ``arm == a``, 1 where ``arm == b``, −1 elsewhere (categorical codes used when available)."""
-    if isinstance(arm.dtype, pd.CategoricalDtype):
-        cats = list(arm.cat.categories)
-        # a lookup per category (its last slot serves code −1, missing): one gather, where two masked
-        # assignments took 10 ms for 1M rows
-        lut = np.full(len(cats) + 1, -1, dtype=np.int8)
-        if a in cats:
-            lut[cats.index(a)] = 0
-        if b in cats:
-            lut[cats.index(b)] = 1
-        return lut[np.asarray(arm.array.codes)]
-    if isinstance(a, str) and isinstance(b, str):
-        # Arrow-backed strings (pandas' default "str"): one branch-free compiled pass over the bytes (4-7 ms for
-        # 1M labels, against 19 ms for pyarrow's index_in below)
-        fast = _kernels.match_two_strings(arm.array, a, b)
-        if fast is not None:
-            return fast
-    pa_array = getattr(arm.array, "_pa_array", None)  # Arrow-backed strings without numba: one hash pass
-    if pa_array is not None and isinstance(a, str) and isinstance(b, str):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        idx = pc.fill_null(pc.index_in(pa_array, value_set=pa.array([a, b])), -1)
-        return np.asarray(idx.to_numpy(), dtype=np.int64)
-    is_a = (arm == a).to_numpy(dtype=bool, na_value=False)
-    is_b = (arm == b).to_numpy(dtype=bool, na_value=False)
-    return is_b.view(np.int8) - (~(is_a | is_b)).view(np.int8)
-
-
-def last_visit(frame: pd.DataFrame) -> Any:
-    """The last visit, in visit order, at which any row of ``frame`` has a value (None when there are no visits).
-
-    This is what ``end="last"`` means in :func:`effect_sizes` and :func:`~massage_outcomes.effects.responders`:
-    one occasion for everybody, so subjects who dropped out earlier are *missing* there (and counted), not
-    represented by an earlier visit.
-    """
-    if "visit" not in frame.columns:
-        return None
-    has = frame["visit"].notna().to_numpy(dtype=bool, na_value=False).copy()
-    if "value" in frame.columns:
-        has &= frame["value"].notna().to_numpy(dtype=bool, na_value=False)
-    if not has.any():
-        return None
-    vis = frame.loc[has]
-    if "visit_order" in vis.columns and vis["visit_order"].notna().any():
-        order = pd.to_numeric(vis["visit_order"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        return vis["visit"].to_numpy()[np.nanargmax(order)]
-    if isinstance(vis["visit"].dtype, pd.CategoricalDtype) and vis["visit"].cat.ordered:
-        return vis["visit"].max()
-    return vis.groupby("visit", observed=True)["day"].mean().idxmax()
-
-
-def _resolve_end(frame: pd.DataFrame, end: str) -> tuple[str, str]:
-    """(occasion to select, label): "last" becomes the last visit with data (or each subject's last follow-up
-    when the data have no visits)."""
-    if end == "last":
-        lv = last_visit(frame)
-        if lv is not None:
-            return str(lv), f"{lv} (last visit)"
-        return "last_observed", "any follow-up"
-    if end == "last_observed":
-        return end, "any follow-up"
-    return end, str(end)
-
-
-def _select(frame: pd.DataFrame, which: str, role: str) -> pd.DataFrame:
-    timing = frame["timing"].astype(str) if "timing" in frame.columns else pd.Series("", index=frame.index)
-    if which == "last_observed":
-        fu = (timing == "followup").to_numpy()
-        if not fu.any():
-            fu = (timing != "baseline").to_numpy()
-        rows = frame.loc[fu]
-        return rows.sort_values("day", kind="stable")
-    if which in _TIMINGS:
-        return frame.loc[(timing == which).to_numpy()]
-    if "visit" in frame.columns:
-        hit = (frame["visit"].astype(str) == str(which)).to_numpy(dtype=bool, na_value=False)
-        if hit.any():
-            return frame.loc[hit]
-    visits = sorted(frame["visit"].dropna().astype(str).unique()) if "visit" in frame.columns else []
-    raise DataValidationError(
-        f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), 'last' or 'last_observed' "
-        f"(end only) or a visit label ({', '.join(visits) or 'none in these data'})."
-    )
+def _end_label(frame: pd.DataFrame, end: str) -> tuple[str, str]:
+    """(occasion to select, label for notes): :func:`~massage_outcomes.effects.occasions.resolve_end` in words."""
+    spec, last = resolve_end(frame, end)
+    if last is not None:
+        return spec, f"{last} (last visit)"
+    return spec, "any follow-up" if spec == "last_observed" else str(end)
 
 
 def _wide(frame: pd.DataFrame, start: str, end: str, attrs: list[str]) -> pd.DataFrame:
-    """One row per analysed unit with columns _start, _end and the attributes (from the end row, else the start
-    row): units with a start value but none at ``end`` are kept with ``_end`` NaN, so they can be counted."""
-    key = [c for c in ("study", "subject") if c in frame.columns]
-    if not key:
-        raise DataValidationError("the analysis frame needs a `subject` column to pair occasions.")
-    by_session = start in ("pre", "post") and end in ("pre", "post") and "session" in frame.columns
-    pair_key = key + (["session"] if by_session else [])
-    s = _select(frame, start, "start")
-    e = _select(frame, end, "end")
-    if end == "last_observed":
-        e = e.drop_duplicates(key, keep="last")
-    attrs_e = [a for a in attrs if a not in pair_key]
-    # several rows of one unit at an occasion (e.g. sessions): attributes from the last row, values averaged
-    agg = {a: "last" for a in attrs_e}
-    agg["value"] = "mean"
-    e_agg = e[pair_key + attrs_e + ["value"]].groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg)
-    e_agg = e_agg.rename(columns={"value": "_end"})
-    s_agg = s[pair_key + attrs_e + ["value"]].groupby(pair_key, observed=True, sort=False, dropna=False).agg(agg)
-    s_agg = s_agg.rename(columns={"value": "_start"})
-    if by_session:
-        wide = e_agg.join(s_agg["_start"], how="left").reset_index()
-        # one row per subject (and group): average the session pairs
-        unit = key + attrs_e
-        return wide.groupby(unit, observed=True, sort=False, dropna=False)[["_start", "_end"]].mean().reset_index()
-    only_start = s_agg.loc[~s_agg.index.isin(e_agg.index), attrs_e].assign(_end=np.nan)
-    parts = [e_agg] + ([only_start] if len(only_start) else [])
-    wide = pd.concat(parts) if len(parts) > 1 else e_agg
-    return wide.join(s_agg["_start"], how="left").reset_index()
+    """One row per subject (and group) with columns _start, _end and the attributes, by the rule of
+    :mod:`~massage_outcomes.effects.occasions`: subjects with a start value but none at ``end`` are kept with
+    ``_end`` NaN, so they can be counted. Pre/post pairs within sessions are averaged per subject over the
+    subject's complete pairs (a subject without one keeps its start value and is missing at the end)."""
+    pairs = pair_occasions(frame, start, end, attrs=attrs)
+    wide = pairs.frame.rename(columns={"value_start": "_start", "value_end": "_end"})
+    if pairs.unit != "session":
+        return wide
+    keys = pairs.keys[:-1]
+    both = (wide["_start"].notna() & wide["_end"].notna()).to_numpy()
+    subject = wide.groupby(keys, observed=True, sort=False, dropna=False).ngroup().to_numpy()
+    has_pair = np.bincount(subject[both], minlength=subject.max(initial=-1) + 1)[subject] > 0
+    wide = wide[both | ~has_pair].copy()
+    wide.loc[~both[both | ~has_pair], "_end"] = np.nan
+    unit = keys + [a for a in attrs if a not in pairs.keys]
+    return wide.groupby(unit, observed=True, sort=False, dropna=False)[["_start", "_end"]].mean().reset_index()
 
 
 def _missing_counts(wide: pd.DataFrame, by: list[str], compare: tuple[str, Any, Any] | None, G: int) -> np.ndarray:
@@ -507,7 +418,7 @@ def _missing_counts(wide: pd.DataFrame, by: list[str], compare: tuple[str, Any, 
     if compare is None:
         ok = miss & (codes >= 0)
         return np.bincount(codes[ok], minlength=G)[:G].reshape(G, 1)
-    arm = _arm_codes(wide[compare[0]], compare[1], compare[2])
+    arm = arm_codes(wide[compare[0]], compare[1], compare[2])
     ok = miss & (codes >= 0) & (arm >= 0)
     return np.bincount(codes[ok] * 2 + arm[ok], minlength=2 * G)[: 2 * G].reshape(G, 2)
 
@@ -543,7 +454,7 @@ def effect_sizes(
     ----------
     data : Dataset or DataFrame
         A :class:`~massage_outcomes.Dataset` or its analysis frame (see
-        :func:`massage_outcomes.dataset.as_analysis_frame`).
+        :func:`massage_outcomes.frames.analysis_frame`).
     instrument : str
         Registered instrument key ("pain_nrs", "rmdq", ...).
     by : str or sequence of str
@@ -561,8 +472,10 @@ def effect_sizes(
         subject, as in :func:`~massage_outcomes.effects.responders`: subjects without a value there are
         missing, counted in ``n_missing_*`` and named in ``note``); or "last_observed", each subject's last
         observed follow-up (an LOCF-like mix of occasions: dropouts contribute earlier visits; opt in
-        deliberately). Data without visits: "last" is "last_observed". Pre/post ratings pair by session and
-        are averaged per subject; several rows of a subject at one occasion are averaged.
+        deliberately). Data without visits: "last" is "last_observed". A visit label of the data is matched
+        before a timing of the same name. Several rows of a subject at one occasion: ``start`` takes the first by
+        day, ``end`` the last. Pre/post ratings pair by session and each subject's complete pairs are averaged.
+        The rule is :mod:`massage_outcomes.effects.occasions`' (the same in :func:`responders`).
     measure : str
         Between: "hedges_g", "cohens_d", "glass_delta" (b is the control), "mean_diff". Within: "hedges_g" (=
         g_z), "cohens_d" (= d_z), "d_av", "g_av", "d_rm", "g_rm", "smcc", "smcr", "mean_change". ANCOVA:
@@ -601,71 +514,105 @@ def effect_sizes(
     >>> [round(float(row[c]), 3) for c in ("estimate", "ci_low", "ci_high")]
     [-0.659, -1.134, -0.18]
     """
-    from massage_outcomes.dataset import as_analysis_frame
-
-    frame = as_analysis_frame(data, instrument)
+    frame = analysis_frame(data, instrument)
     inst = _instruments.get(instrument)
     by_list = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in by_list if c not in frame.columns]
-    if compare is not None:
-        if len(compare) != 3:
-            raise DataValidationError(f"`compare` must be (column, a, b), got {compare!r}.")
-        if compare[0] not in frame.columns:
-            missing.append(compare[0])
-    if missing:
-        raise DataValidationError(
-            f"column(s) {', '.join(map(repr, missing))} not in the analysis frame; available: {', '.join(frame.columns)}."
-        )
-    if on not in ("change", "end", "ancova", "ppc"):
-        raise DataValidationError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {on!r}.")
-    if end == start:
-        raise DataValidationError(f"`start` and `end` are both {start!r}: pick two different occasions.")
-    if start in ("last", "last_observed"):
-        raise DataValidationError(f"`start`={start!r}: 'last' and 'last_observed' are for `end` only.")
+    _check_columns(frame, by_list, compare)
+    design = _design(frame, compare=compare, on=on, start=start, end=end, measure=measure, ci=ci)
     attrs = by_list + ([compare[0]] if compare is not None else [])
-    end_sel, end_label = _resolve_end(frame, end)
-    if end_sel == start:
-        raise DataValidationError(f"`end`={end!r} is {end_sel!r}, the same occasion as `start`.")
-    wide = _wide(frame, start, end_sel, attrs)
-    start_label = start
-    end_short = "last observed" if end_sel == "last_observed" else end_sel
-    if compare is None:
-        if on not in ("change",):
-            raise DataValidationError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
-        kind, value = "within", None
-        contrast = f"{end_short} - {start_label}"
-    else:
-        col, a, b = compare
-        kind = {"change": "between", "end": "between", "ancova": "ancova", "ppc": "ppc"}[on]
-        if on == "change":
-            wide["_value"] = wide["_end"] - wide["_start"]
-        elif on == "end":
-            wide["_value"] = wide["_end"]
-        value = "_value"
-        if on == "ppc" and measure not in ("d_ppc2",):
-            raise DataValidationError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {measure!r}).")
-        if on != "ppc" and measure == "d_ppc2":
-            raise DataValidationError("measure='d_ppc2' needs on='ppc'.")
-        if on == "ppc" and ci == "exact":
-            raise DataValidationError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
-        contrast = f"{a} - {b}"
-        levels = set(frame[col].dropna().astype(str).unique())
-        absent = [str(v) for v in (a, b) if str(v) not in levels]
-        if absent:
-            raise DataValidationError(
-                f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}."
-            )
-    if kind == "between" and measure not in BETWEEN_MEASURES:
-        raise DataValidationError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {measure!r}.")
-    if kind == "within" and measure not in PAIRED_MEASURES:
-        raise DataValidationError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
+    wide = _wide(frame, start, design.end, attrs)
+    if on == "change" and compare is not None:
+        wide["_value"] = wide["_end"] - wide["_start"]
+    elif on == "end" and compare is not None:
+        wide["_value"] = wide["_end"]
     adjust_name = _mt.normalize_method(adjust, allowed=_EFFECT_ADJUSTS, why=_NO_TUKEY)
     gen = rng if isinstance(rng, np.random.Generator) or ci not in ("bca", "percentile") else np.random.default_rng(rng)
     twin = copy.deepcopy(gen) if adjust_name in _mt.SIMULTANEOUS else None  # the same resamples for the sci
-    engine = dict(value=value, start="_start", end="_end", by=by_list, compare=compare, kind=kind, measure=measure,
-                  ci=ci, correction=correction, se_formula=se_formula, standardizer=standardizer,
+    engine = dict(value=design.value, start="_start", end="_end", by=by_list, compare=compare, kind=design.kind,
+                  measure=measure, ci=ci, correction=correction, se_formula=se_formula, standardizer=standardizer,
                   n_resamples=n_resamples)
     table, res, draws = grouped_effects(wide, level=level, rng=gen, return_draws=return_draws, **engine)  # type: ignore[arg-type]
+    out, n_missing = _effects_table(table, res, wide, design, by_list=by_list, compare=compare,
+                                    instrument=inst.key, level=level)
+    if adjust_name != "none":
+        _add_adjustment(out, adjust_name, level, twin, wide, engine)
+    _add_reading(out, res, design, inst, compare=compare, n_missing=n_missing)
+    result = ResultFrame(out, keys=[*by_list, "contrast"])
+    if return_draws:
+        return result, draws
+    return result
+
+
+@dataclass(frozen=True)
+class _Design:
+    """What effect_sizes computes: the engine's ``kind`` and ``value`` column, the concrete ``end`` occasion, and
+    the words for the contrast and the notes."""
+
+    kind: str
+    value: str | None
+    end: str
+    contrast: str
+    start_label: str
+    end_label: str
+    end_short: str
+
+
+def _check_columns(frame: pd.DataFrame, by: list[str], compare: tuple[str, Any, Any] | None) -> None:
+    missing = [c for c in by if c not in frame.columns]
+    if compare is not None:
+        if len(compare) != 3:
+            raise ArgumentError(f"`compare` must be (column, a, b), got {compare!r}.")
+        if compare[0] not in frame.columns:
+            missing.append(compare[0])
+    if missing:
+        raise ArgumentError(
+            f"column(s) {', '.join(map(repr, missing))} not in the analysis frame; available: {', '.join(frame.columns)}."
+        )
+
+
+def _design(frame: pd.DataFrame, *, compare: tuple[str, Any, Any] | None, on: str, start: str, end: str,
+            measure: str, ci: str) -> _Design:
+    """Check the occasions, ``on`` and ``measure`` against each other and the data; name the contrast."""
+    if on not in ("change", "end", "ancova", "ppc"):
+        raise ArgumentError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {on!r}.")
+    if end == start:
+        raise ArgumentError(f"`start` and `end` are both {start!r}: pick two different occasions.")
+    if start in ("last", "last_observed"):
+        raise ArgumentError(f"`start`={start!r}: 'last' and 'last_observed' are for `end` only.")
+    end_sel, end_label = _end_label(frame, end)
+    if end_sel == start:
+        raise ArgumentError(f"`end`={end!r} is {end_sel!r}, the same occasion as `start`.")
+    end_short = "last observed" if end_sel == "last_observed" else end_sel
+    if compare is None:
+        if on != "change":
+            raise ArgumentError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
+        if measure not in PAIRED_MEASURES:
+            raise ArgumentError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {measure!r}.")
+        return _Design("within", None, end_sel, f"{end_short} - {start}", start, end_label, end_short)
+    col, a, b = compare
+    kind = {"change": "between", "end": "between", "ancova": "ancova", "ppc": "ppc"}[on]
+    if on == "ppc" and measure != "d_ppc2":
+        raise ArgumentError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {measure!r}).")
+    if on != "ppc" and measure == "d_ppc2":
+        raise ArgumentError("measure='d_ppc2' needs on='ppc'.")
+    if on == "ppc" and ci == "exact":
+        raise ArgumentError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
+    levels = set(frame[col].dropna().astype(str).unique())
+    absent = [str(v) for v in (a, b) if str(v) not in levels]
+    if absent:
+        raise DataValidationError(
+            f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}."
+        )
+    if kind == "between" and measure not in BETWEEN_MEASURES:
+        raise ArgumentError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {measure!r}.")
+    return _Design(kind, "_value", end_sel, f"{a} - {b}", start, end_label, end_short)
+
+
+def _effects_table(table: pd.DataFrame, res: EffectArrays, wide: pd.DataFrame, design: _Design, *, by_list: list[str],
+                   compare: tuple[str, Any, Any] | None, instrument: str, level: float
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The result rows (keys, labels, per-arm summaries with the missing counts, the estimates) and each row's
+    number of units missing at the end."""
     out = table.reset_index(drop=True)
     n_miss = _missing_counts(wide, by_list, compare, len(out))
     pos = list(out.columns).index("sd_2") + 1
@@ -675,25 +622,29 @@ def effect_sizes(
         out.insert(pos, "n_missing_1", n_miss[:, 0])
         out.insert(pos + 1, "n_missing_2", n_miss[:, 1])
     integer_counts(out, ["n_1", "n_2", "n_missing", "n_missing_1", "n_missing_2"])
-    out.insert(len(by_list), "instrument", inst.key)
+    out.insert(len(by_list), "instrument", instrument)
     out.insert(len(by_list) + 1, "measure", res.conventions["measure"])
-    out.insert(len(by_list) + 2, "contrast", contrast)
+    out.insert(len(by_list) + 2, "contrast", design.contrast)
     est = np.asarray(res.estimate, dtype=float)
-    lo = np.broadcast_to(np.asarray(res.ci_low, dtype=float), est.shape)
-    hi = np.broadcast_to(np.asarray(res.ci_high, dtype=float), est.shape)
     out["estimate"] = est
     out["se"] = res.se
-    out["ci_low"] = lo
-    out["ci_high"] = hi
+    out["ci_low"] = np.broadcast_to(np.asarray(res.ci_low, dtype=float), est.shape)
+    out["ci_high"] = np.broadcast_to(np.asarray(res.ci_high, dtype=float), est.shape)
     out["level"] = level
-    out["df"] = np.broadcast_to(np.asarray(res.df, dtype=float), out["estimate"].shape)
+    out["df"] = np.broadcast_to(np.asarray(res.df, dtype=float), est.shape)
     out["ci_method"] = res.conventions["ci_method"]
     out["p_value"] = res.p_value
-    if adjust_name != "none":
-        _add_adjustment(out, adjust_name, level, twin, wide, engine)
+    return out, n_miss.sum(axis=1)
+
+
+def _add_reading(out: pd.DataFrame, res: EffectArrays, design: _Design, inst: _instruments.Instrument, *,
+                 compare: tuple[str, Any, Any] | None, n_missing: np.ndarray) -> None:
+    """``favours``/``direction``, the conventions, ``reliable`` and ``note`` (with a warning for unreliable rows)."""
+    est, lo, hi = (out[c].to_numpy(dtype=float) for c in ("estimate", "ci_low", "ci_high"))
     higher = inst.direction == "higher"
     if compare is None:
-        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=start_label, end=end_short)
+        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=design.start_label,
+                                        end=design.end_short)
     else:
         fav, direction = favours_between(est, lo, hi, higher_is_better=higher, a=str(compare[1]), b=str(compare[2]))
     out["favours"] = fav
@@ -709,16 +660,12 @@ def effect_sizes(
     _warn_notes(notes, " of effect_sizes")
     # `reliable` says whether a row may be read; `note` is prose and also carries information on reliable rows
     out["reliable"] = np.asarray([not n for n in notes], dtype=bool)
-    missing_total = n_miss.sum(axis=1)
     for i in range(len(notes)):
-        if missing_total[i]:
-            what = f"{int(missing_total[i])} subject(s) with a {start_label} value but none at {end_label} left out"
+        if n_missing[i]:
+            what = (f"{int(n_missing[i])} subject(s) with a {design.start_label} value but none at "
+                    f"{design.end_label} left out")
             notes[i] = f"{notes[i]}; {what}" if notes[i] else what
     out["note"] = notes.astype(str)
-    result = ResultFrame(out, keys=[*by_list, "contrast"])
-    if return_draws:
-        return result, draws
-    return result
 
 
 _EFFECT_ADJUSTS = tuple(m for m in _mt.METHODS if m != "tukey")

@@ -27,103 +27,40 @@ import pandas as pd
 from scipy import stats
 
 from massage_outcomes import instruments as _instruments
-from massage_outcomes.effects.summary import group_codes
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.effects.occasions import occasion_kind, pair_occasions, resolve_end
+from massage_outcomes.effects.summary import arm_codes, group_codes
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning, option
+from massage_outcomes.frames import analysis_frame
 from massage_outcomes.results import ResultFrame, favours_between
 
 __all__ = ["responders", "reliable_change", "nnt_from_rd", "responder_table"]
 
-_SESSION_TIMINGS = ("pre", "post")
-_TIMINGS = ("baseline", "pre", "post", "followup")
 
 
 # ---------------------------------------------------------------------------------------------------------
 # data access
 # ---------------------------------------------------------------------------------------------------------
-def _analysis_frame(data: Any, instrument: str) -> pd.DataFrame:
-    from massage_outcomes.dataset import as_analysis_frame
-
-    return as_analysis_frame(data, instrument)
-
-
-def _subject_keys(frame: pd.DataFrame) -> list[str]:
-    if "subject" not in frame.columns:
-        raise DataValidationError("the analysis frame has no 'subject' column; responders need one row per subject")
-    return ["study", "subject"] if "study" in frame.columns else ["subject"]
-
-
-def _visit_labels(frame: pd.DataFrame) -> list[str]:
-    if "visit" not in frame.columns:
-        return []
-    return [str(v) for v in pd.unique(frame["visit"].dropna())]
-
-
-def _select(frame: pd.DataFrame, spec: str, *, role: str, exclude_day: pd.Series | None = None) -> tuple[pd.DataFrame, str]:
-    """Rows of ``frame`` for occasion ``spec`` (a timing, a visit label or "last"), one per unit; and a label."""
-    keys = _subject_keys(frame)
-    spec_s = str(spec)
-    visits = _visit_labels(frame)
-    has_visit = "visit" in frame.columns and frame["visit"].notna().any()
-    if spec_s in ("last", "last_observed"):
-        # the same rule as effect_sizes: "last" is one occasion for everybody, the last visit (in visit order)
-        # with data, so earlier dropouts are missing there; "last_observed" is each subject's own last follow-up
-        from massage_outcomes.effects.api import last_visit
-
-        last = last_visit(frame) if spec_s == "last" and has_visit else None
-        if last is not None:
-            rows = frame[(frame["visit"].astype(str) == str(last)).to_numpy(dtype=bool, na_value=False)]
-            label = f"visit {last} (the last scheduled visit with data)"
-        else:
-            rows = frame
-            if "timing" in frame.columns:
-                timing = frame["timing"].astype(str)
-                fu = (timing == "followup").to_numpy()
-                rows = frame[fu] if fu.any() else frame[(timing != "baseline").to_numpy()]
-            if exclude_day is not None:
-                rows = rows.merge(exclude_day.rename("_start_day").reset_index(), on=keys, how="inner")
-                rows = rows[rows["day"] > rows["_start_day"]].drop(columns="_start_day")
-            label = "each subject's last observed follow-up (LOCF-like)"
-        rows = rows.sort_values([*keys, "day"]).groupby(keys, sort=False, observed=True).tail(1)
-        return rows, label
-    if spec_s in visits:
-        rows = frame[frame["visit"].astype(str) == spec_s]
-        rows = rows.sort_values([*keys, "day"]).groupby(keys, sort=False, observed=True).head(1)
-        return rows, f"visit {spec_s}"
-    if spec_s in _TIMINGS:
-        rows = frame[frame["timing"].astype(str) == spec_s]
-        rows = rows.sort_values([*keys, "day"])
-        pick = rows.groupby(keys, sort=False, observed=True)
-        rows = pick.head(1) if role == "start" else pick.tail(1)
-        return rows, f"timing {spec_s} ({'first' if role == 'start' else 'last'} per subject)"
-    choices = ["'last'", "'last_observed'", *map(repr, _TIMINGS), *map(repr, visits)]
-    raise DataValidationError(f"{role}={spec!r} is neither a timing nor a visit label of these data; use one of {', '.join(choices)}")
+def _occasion_label(frame: pd.DataFrame, spec: str, role: str) -> str:
+    """The occasion ``spec`` as the ``start``/``end`` columns say it."""
+    concrete, last = resolve_end(frame, spec) if role == "end" else (str(spec), None)
+    if last is not None:
+        return f"visit {last} (the last scheduled visit with data)"
+    kind = occasion_kind(frame, concrete)
+    if kind == "last_observed":
+        return "each subject's last observed follow-up (LOCF-like)"
+    if kind == "visit":
+        return f"visit {concrete}"
+    return f"timing {concrete} ({'first' if role == 'start' else 'last'} per subject)"
 
 
 def _paired(frame: pd.DataFrame, start: str, end: str) -> tuple[pd.DataFrame, str, str, str]:
-    """One row per unit with start and end values (NaN end when missing), the attributes of the end row."""
-    keys = _subject_keys(frame)
-    if str(start) in _SESSION_TIMINGS and str(end) in _SESSION_TIMINGS and "session" in frame.columns:
-        ukeys = [*keys, "session"]
-        a = frame[frame["timing"].astype(str) == str(start)].drop_duplicates(ukeys)
-        b = frame[frame["timing"].astype(str) == str(end)].drop_duplicates(ukeys)
-        a = a[a["session"].notna()]
-        b = b[b["session"].notna()]
-        out = a.merge(b[[*ukeys, "value", "day"]], on=ukeys, how="left", suffixes=("_start", "_end"))
-        return out, f"timing {start}", f"timing {end} (same session)", "session"
-    s_rows, s_label = _select(frame, start, role="start")
-    start_day = s_rows.set_index(keys)["day"]
-    e_rows, e_label = _select(frame, end, role="end", exclude_day=start_day)
+    """One row per unit with start and end values (NaN end when missing), the attributes of the end row (else
+    the start row), by the rule of :mod:`~massage_outcomes.effects.occasions`; the two labels and the unit."""
     attrs = [c for c in frame.columns if c not in ("value", "day", "baseline", "change", "improvement", "pct_improvement")]
-    base = s_rows[[*keys, "value", "day"]].rename(columns={"value": "value_start", "day": "day_start"})
-    ends = e_rows[[*keys, "value", "day"]].rename(columns={"value": "value_end", "day": "day_end"})
-    out = base.merge(ends, on=keys, how="left")
-    # group attributes: from the end row when there is one, else the start row (subject-level columns agree)
-    attr_cols = [c for c in attrs if c not in keys]
-    a_end = e_rows[[*keys, *attr_cols]]
-    a_start = s_rows[[*keys, *attr_cols]]
-    a_all = pd.concat([a_end, a_start[~a_start.set_index(keys).index.isin(a_end.set_index(keys).index)]])
-    out = out.merge(a_all, on=keys, how="left")
-    return out, s_label, e_label, "subject"
+    pairs = pair_occasions(frame, start, end, attrs=attrs)
+    if pairs.unit == "session":
+        return pairs.frame, f"timing {start}", f"timing {end} (same session)", "session"
+    return pairs.frame, _occasion_label(frame, start, "start"), _occasion_label(frame, end, "end"), "subject"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -271,7 +208,7 @@ def responder_table(
     if np.any((x1_a < 0) | (x1_a > n1_a) | (x2_a < 0) | (x2_a > n2_a)):
         raise DataValidationError("responder counts must satisfy 0 <= x <= n in each arm")
     if continuity is not None and not (np.isfinite(continuity) and continuity > 0):
-        raise ValueError(f"continuity must be a positive number (0.5 is usual) or None; got {continuity!r}")
+        raise ArgumentError(f"continuity must be a positive number (0.5 is usual) or None; got {continuity!r}")
     m = len(x1_a)
     notes: list[list[str]] = [[] for _ in range(m)]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -387,7 +324,9 @@ def responders(
         value there are missing, counted in ``n_missing_*``), or ``end="last_observed"``: each subject's last
         observed follow-up (LOCF-like: dropouts contribute earlier visits; opt in deliberately). Data without
         visits: "last" is "last_observed". ``start="pre", end="post"`` pairs ratings
-        within each session (the unit is then the session, not the subject: see ``unit``).
+        within each session (the unit is then the session, not the subject: see ``unit``). Several rows of a
+        subject at one occasion: ``start`` takes the first by day, ``end`` the last; a visit label of the data
+        is matched before a timing of the same name (:mod:`massage_outcomes.effects.occasions`).
     level : float
         Confidence level of every interval.
     missing : {"completers", "nonresponders"}
@@ -465,123 +404,32 @@ def responders(
     """
     inst = _instruments.get(instrument)
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}")
+        raise ArgumentError(f"level must be in (0, 1); got {level!r}")
     if missing not in ("completers", "nonresponders"):
-        raise ValueError(f"missing must be 'completers' or 'nonresponders'; got {missing!r}")
-    thresholds = _as_list(threshold)
-    if not thresholds:
-        raise ValueError("threshold must not be empty")
-    user_mcid = _user_mcid(mcid)
-    resolved = [None if _is_mcid(t) else _instruments.resolve_threshold(inst, t) for t in thresholds]
-    if None in resolved and user_mcid is None and not any(m.within_person for m in inst.mcids):
-        other = [m for m in inst.mcids if not m.within_person]
-        also = (f" (it lists {', '.join(f'{m.value:g} {m.unit} as {m.kind}' for m in other)}: a "
-                f"{'detectable change' if other[0].kind == 'MDC' else 'between-group difference'}, not a "
-                "responder threshold; pass it as threshold= to use it anyway)") if other else ""
-        from massage_outcomes.errors import option
-
-        raise DataValidationError(
-            f"{inst.describe()} has no published MCID in the registry{also}; pass {option('mcid')} or threshold as "
-            "points or a proportion")
+        raise ArgumentError(f"missing must be 'completers' or 'nonresponders'; got {missing!r}")
+    resolved, user_mcid = _resolve_thresholds(inst, threshold, mcid)
     by_cols = _as_list(by)
-    frame = _analysis_frame(data, inst.key)
+    frame = analysis_frame(data, inst.key)
     for col in [*by_cols, *([compare[0]] if compare else [])]:
         if col not in frame.columns:
-            raise DataValidationError(
+            raise ArgumentError(
                 f"column {col!r} (from by/compare) is not in the analysis frame; available: {', '.join(map(str, frame.columns))}"
             )
     if compare is not None and (not isinstance(compare, tuple | list) or len(compare) != 3):
-        raise ValueError(f"compare must be (column, a, b), e.g. ('arm', 'therapeutic', 'usual_care'); got {compare!r}")
-    units, s_label, e_label, unit = _paired(frame, start, end)
-    units = units[np.isfinite(units["value_start"].to_numpy(dtype=float, na_value=np.nan))]
-    if compare is not None:
-        col, a, b = compare
-        lab = units[col].astype("string")
-        present = set(lab.dropna().unique())
-        for arm in (a, b):
-            if str(arm) not in present:
-                raise DataValidationError(
-                    f"compare arm {arm!r} not found in column {col!r} (values: {', '.join(sorted(present))})"
-                )
-        units = units[lab.isin([str(a), str(b)]).fillna(False).to_numpy()]
-        arm_idx = np.where(units[col].astype("string").to_numpy(dtype=object, na_value="") == str(a), 0, 1)
-    else:
-        arm_idx = np.zeros(len(units), dtype=int)
-
-    # group codes
-    gcode, keys = group_codes(units, by_cols, dropna=False)
-    G = len(keys)
-    n_arms = 2 if compare is not None else 1
-    cell = gcode * n_arms + arm_idx
-    start_v = units["value_start"].to_numpy(dtype=float, na_value=np.nan)
-    end_v = units["value_end"].to_numpy(dtype=float, na_value=np.nan)
-    observed = np.isfinite(end_v)
-    imp = inst.improvement(start_v, end_v)
-    pct = inst.percent_improvement(start_v, end_v)
-    n_obs = np.bincount(cell[observed], minlength=G * n_arms).reshape(G, n_arms)
-    n_miss = np.bincount(cell[~observed], minlength=G * n_arms).reshape(G, n_arms)
-
+        raise ArgumentError(f"compare must be (column, a, b), e.g. ('arm', 'therapeutic', 'usual_care'); got {compare!r}")
+    cells = _responder_cells(frame, inst, start, end, by_cols, compare)
     pieces = []
     for spec in resolved:
         if spec is None:  # "mcid": chosen per group for the data's condition
-            th = _mcid_per_group(inst, units, gcode, G, user_mcid)
+            th = _mcid_per_group(inst, cells.units, cells.gcode, cells.G, user_mcid)
         else:
-            th = _Thresholds.constant(*spec, G=G)
-        score = np.where(th.unit[np.maximum(gcode, 0)] == "percent", pct, imp)
-        need = th.value[np.maximum(gcode, 0)]
-        with np.errstate(invalid="ignore"):
-            resp = observed & (score >= need - 1e-9 * np.maximum(1.0, np.abs(need)))
-        x = np.bincount(cell[resp], minlength=G * n_arms).reshape(G, n_arms).astype(float)
-        n = n_obs + (n_miss if missing == "nonresponders" else 0)
-        head = keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
-        head["threshold"] = th.label
-        head["threshold_value"] = th.value
-        head["threshold_unit"] = th.unit
-        head["start"] = s_label
-        head["end"] = e_label
-        head["unit"] = unit
-        head["missing"] = missing
-        if compare is not None:
-            tab = responder_table(x[:, 0], n[:, 0], x[:, 1], n[:, 1], level=level, continuity=continuity)
-            head["arm_1"] = str(compare[1])
-            head["arm_2"] = str(compare[2])
-            tab.insert(tab.columns.get_loc("n_2"), "n_missing_1", n_miss[:, 0])
-            tab.insert(tab.columns.get_loc("risk_diff"), "n_missing_2", n_miss[:, 1])
-            _blank_unusable(tab, ~th.usable)
-            fav, direction = favours_between(tab["risk_diff"], tab["risk_diff_ci_low"], tab["risk_diff_ci_high"],
-                                             higher_is_better=True, a=str(compare[1]), b=str(compare[2]))
-            tab.insert(tab.columns.get_loc("continuity"), "favours", fav)
-            tab.insert(tab.columns.get_loc("continuity"), "direction", direction)
-            reliable = th.usable & (n[:, 0] > 0) & (n[:, 1] > 0)
-            if missing == "nonresponders":
-                tab["note"] = [_join(t, f"{int(m1 + m2)} missing counted as non-responders" if m1 + m2 else "")
-                               for t, m1, m2 in zip(tab["note"], n_miss[:, 0], n_miss[:, 1], strict=True)]
-            piece = pd.concat([head, tab], axis=1)
-        else:
-            nn, xx = n[:, 0].astype(float), x[:, 0]
-            lo, hi = _wilson(xx, nn, level)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = xx / nn
-            head["n"] = nn.astype(int)
-            head["responders"] = xx.astype(int)
-            head["rate"] = rate
-            head["rate_ci_low"] = lo
-            head["rate_ci_high"] = hi
-            head["n_missing"] = n_miss[:, 0]
-            head["ci_method"] = "Wilson"
-            head["level"] = level
-            head["note"] = np.where(nn == 0, "no subjects with both occasions", np.where(
-                nn < 10, "fewer than 10 subjects: the interval is wide", ""))
-            _blank_unusable(head, ~th.usable)
-            reliable = th.usable & (nn > 0)
-            piece = head
-        piece["note"] = [_join(th.note[i], t) for i, t in enumerate(piece["note"])]
-        piece["reliable"] = reliable
-        pieces.append(piece)
+            th = _Thresholds.constant(*spec, G=cells.G)
+        pieces.append(_responder_piece(cells, th, by_cols=by_cols, compare=compare, missing=missing, level=level,
+                                       continuity=continuity))
     out = pd.concat(pieces, ignore_index=True)
     if by_cols:
         out = out.sort_values(by_cols, kind="stable", ignore_index=True)
-    if unit == "session":
+    if cells.unit == "session":
         out["note"] = [_join(t, "unit = session: ratings of one subject are not independent") for t in out["note"]]
     out["note"] = out.pop("note")  # reliable, then note, last
     flagged = out["note"].str.contains("undefined|no subjects", regex=True)
@@ -597,6 +445,134 @@ def responders(
     return ResultFrame(out, keys=keys_shown, values=values)
 
 
+def _resolve_thresholds(inst: _instruments.Instrument, threshold: object, mcid: object
+                        ) -> tuple[list[tuple[float, str, str] | None], _instruments.MCID | None]:
+    """Each threshold as (value, unit, label), None for "mcid" (chosen per group later); and the user's MCID."""
+    thresholds = _as_list(threshold)
+    if not thresholds:
+        raise ArgumentError("threshold must not be empty")
+    user_mcid = _user_mcid(mcid)
+    resolved = [None if _is_mcid(t) else _instruments.resolve_threshold(inst, t) for t in thresholds]
+    if None in resolved and user_mcid is None and not any(m.within_person for m in inst.mcids):
+        other = [m for m in inst.mcids if not m.within_person]
+        also = (f" (it lists {', '.join(f'{m.value:g} {m.unit} as {m.kind}' for m in other)}: a "
+                f"{'detectable change' if other[0].kind == 'MDC' else 'between-group difference'}, not a "
+                "responder threshold; pass it as threshold= to use it anyway)") if other else ""
+        raise DataValidationError(
+            f"{inst.describe()} has no published MCID in the registry{also}; pass {option('mcid')} or threshold as "
+            "points or a proportion")
+    return resolved, user_mcid
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The analysed units and their counts per group × arm cell, shared by every threshold."""
+
+    units: pd.DataFrame
+    unit: str
+    start_label: str
+    end_label: str
+    keys: pd.DataFrame
+    gcode: np.ndarray
+    G: int
+    n_arms: int
+    cell: np.ndarray
+    observed: np.ndarray
+    improvement: np.ndarray
+    percent: np.ndarray
+    n_obs: np.ndarray
+    n_miss: np.ndarray
+
+
+def _responder_cells(frame: pd.DataFrame, inst: _instruments.Instrument, start: str, end: str, by_cols: list[str],
+                     compare: Sequence[Any] | None) -> _Cells:
+    """Pair the occasions, keep units with a start value (in the two arms), and count them per cell."""
+    units, s_label, e_label, unit = _paired(frame, start, end)
+    units = units[np.isfinite(units["value_start"].to_numpy(dtype=float, na_value=np.nan))]
+    if compare is not None:
+        col, a, b = compare
+        code = arm_codes(units[col], a, b)
+        for k, arm in enumerate((a, b)):
+            if not (code == k).any():
+                present = sorted(set(units[col].dropna().astype(str)))
+                raise DataValidationError(
+                    f"compare arm {arm!r} not found in column {col!r} (values: {', '.join(present)})"
+                )
+        units = units[code >= 0]
+        arm_idx = code[code >= 0].astype(np.int64)
+    else:
+        arm_idx = np.zeros(len(units), dtype=int)
+    gcode, keys = group_codes(units, by_cols, dropna=False)
+    G = len(keys)
+    n_arms = 2 if compare is not None else 1
+    cell = gcode * n_arms + arm_idx
+    start_v = units["value_start"].to_numpy(dtype=float, na_value=np.nan)
+    end_v = units["value_end"].to_numpy(dtype=float, na_value=np.nan)
+    observed = np.isfinite(end_v)
+    return _Cells(units, unit, s_label, e_label, keys, gcode, G, n_arms, cell, observed,
+                  inst.improvement(start_v, end_v), inst.percent_improvement(start_v, end_v),
+                  np.bincount(cell[observed], minlength=G * n_arms).reshape(G, n_arms),
+                  np.bincount(cell[~observed], minlength=G * n_arms).reshape(G, n_arms))
+
+
+def _responder_piece(c: _Cells, th: _Thresholds, *, by_cols: list[str], compare: Sequence[Any] | None,
+                     missing: str, level: float, continuity: float | None) -> pd.DataFrame:
+    """The rows of one threshold: who responded per cell, and the rates (and contrasts) with their intervals."""
+    G, n_arms = c.G, c.n_arms
+    score = np.where(th.unit[np.maximum(c.gcode, 0)] == "percent", c.percent, c.improvement)
+    need = th.value[np.maximum(c.gcode, 0)]
+    with np.errstate(invalid="ignore"):
+        resp = c.observed & (score >= need - 1e-9 * np.maximum(1.0, np.abs(need)))
+    x = np.bincount(c.cell[resp], minlength=G * n_arms).reshape(G, n_arms).astype(float)
+    n = c.n_obs + (c.n_miss if missing == "nonresponders" else 0)
+    n_miss = c.n_miss
+    head = c.keys.reset_index(drop=True).copy() if by_cols else pd.DataFrame(index=range(G))
+    head["threshold"] = th.label
+    head["threshold_value"] = th.value
+    head["threshold_unit"] = th.unit
+    head["start"] = c.start_label
+    head["end"] = c.end_label
+    head["unit"] = c.unit
+    head["missing"] = missing
+    if compare is not None:
+        tab = responder_table(x[:, 0], n[:, 0], x[:, 1], n[:, 1], level=level, continuity=continuity)
+        head["arm_1"] = str(compare[1])
+        head["arm_2"] = str(compare[2])
+        tab.insert(tab.columns.get_loc("n_2"), "n_missing_1", n_miss[:, 0])
+        tab.insert(tab.columns.get_loc("risk_diff"), "n_missing_2", n_miss[:, 1])
+        _blank_unusable(tab, ~th.usable)
+        fav, direction = favours_between(tab["risk_diff"], tab["risk_diff_ci_low"], tab["risk_diff_ci_high"],
+                                         higher_is_better=True, a=str(compare[1]), b=str(compare[2]))
+        tab.insert(tab.columns.get_loc("continuity"), "favours", fav)
+        tab.insert(tab.columns.get_loc("continuity"), "direction", direction)
+        reliable = th.usable & (n[:, 0] > 0) & (n[:, 1] > 0)
+        if missing == "nonresponders":
+            tab["note"] = [_join(t, f"{int(m1 + m2)} missing counted as non-responders" if m1 + m2 else "")
+                           for t, m1, m2 in zip(tab["note"], n_miss[:, 0], n_miss[:, 1], strict=True)]
+        piece = pd.concat([head, tab], axis=1)
+    else:
+        nn, xx = n[:, 0].astype(float), x[:, 0]
+        lo, hi = _wilson(xx, nn, level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = xx / nn
+        head["n"] = nn.astype(int)
+        head["responders"] = xx.astype(int)
+        head["rate"] = rate
+        head["rate_ci_low"] = lo
+        head["rate_ci_high"] = hi
+        head["n_missing"] = n_miss[:, 0]
+        head["ci_method"] = "Wilson"
+        head["level"] = level
+        head["note"] = np.where(nn == 0, "no subjects with both occasions", np.where(
+            nn < 10, "fewer than 10 subjects: the interval is wide", ""))
+        _blank_unusable(head, ~th.usable)
+        reliable = th.usable & (nn > 0)
+        piece = head
+    piece["note"] = [_join(th.note[i], t) for i, t in enumerate(piece["note"])]
+    piece["reliable"] = reliable
+    return piece
+
+
 def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
@@ -610,8 +586,6 @@ def _user_mcid(mcid: object) -> _instruments.MCID | None:
         return mcid
     value = float(mcid)  # type: ignore[arg-type]
     if not np.isfinite(value) or value <= 0:
-        from massage_outcomes.errors import ArgumentError, option
-
         raise ArgumentError(f"{option('mcid', mcid)}: an MCID is a positive number of points on the instrument's scale.")
     return _instruments.MCID(value, "points", "MCID", "given by the user", "mcid=", "")
 
@@ -761,12 +735,12 @@ def reliable_change(
         )
     r = float(r)
     if not 0 <= r < 1:
-        raise ValueError(f"reliability must be in [0, 1); got {r!r}")
+        raise ArgumentError(f"reliability must be in [0, 1); got {r!r}")
     by_cols = _as_list(by)
-    frame = _analysis_frame(data, inst.key)
+    frame = analysis_frame(data, inst.key)
     for col in by_cols:
         if col not in frame.columns:
-            raise DataValidationError(f"by column {col!r} is not in the analysis frame")
+            raise ArgumentError(f"by column {col!r} is not in the analysis frame; available: {', '.join(map(str, frame.columns))}")
     units, _s, _e, _unit = _paired(frame, start, end)
     start_v = units["value_start"].to_numpy(dtype=float, na_value=np.nan)
     end_v = units["value_end"].to_numpy(dtype=float, na_value=np.nan)

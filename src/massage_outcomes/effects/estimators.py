@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from massage_outcomes.effects import _kernels
 from massage_outcomes.effects.intervals import (
@@ -542,7 +542,7 @@ def ppc2_effect(
         se = np.sqrt(var)
         z = d / se
     lo, hi = normal_interval(d, se, level)
-    p = 2 * stats.norm.sf(np.abs(z))
+    p = _t_p_two_sided(z, np.inf)  # the z test (Student's t on infinite df), as every p-value here
     notes = np.full(np.shape(d), "", dtype=object)
     notes[(nt < 2) | (nc < 2)] = "n < 2 in an arm"
     notes[((nt + nc) <= 4) & (notes == "")] = "n_T + n_C <= 4: Morris variance undefined"

@@ -38,6 +38,7 @@ from massage_outcomes.errors import (
     SmallSampleWarning,
 )
 from massage_outcomes.groups import first_values
+from massage_outcomes.multiplicity import t_p_two_sided
 from massage_outcomes.results import ResultFrame
 
 Method = Literal["REML", "ML", "DL", "HE", "PM", "FE"]
@@ -603,10 +604,10 @@ def _pooled(st: _Studies, tau2: np.ndarray, opt: PoolOptions) -> dict[str, np.nd
         if opt.t_based:
             dfp = np.where(df > 0, df, np.nan)
             crit = stats.t.isf(alpha / 2, dfp)
-            p = 2 * stats.t.sf(np.abs(stat), dfp)
         else:
+            dfp = np.full(G, np.inf)  # the z test: Student's t on infinite df
             crit = np.full(G, stats.norm.isf(alpha / 2))
-            p = 2 * stats.norm.sf(np.abs(stat))
+        p = t_p_two_sided(stat, dfp)  # the one two-sided p-value (multiplicity), t or z
         if opt.method == "FE":
             pi_lo, pi_hi = np.full(G, np.nan), np.full(G, np.nan)
         else:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from massage_outcomes.effects import _kernels
 
-__all__ = ["Moments", "PairedMoments", "group_codes", "grouped_moments", "grouped_paired_moments"]
+__all__ = ["Moments", "PairedMoments", "arm_codes", "group_codes", "grouped_moments", "grouped_paired_moments"]
 
 
 def _arr(x: object) -> np.ndarray:
@@ -288,6 +288,47 @@ def _group_codes(
         else:
             table[k] = u.take(pos) if isinstance(u, pd.api.extensions.ExtensionArray) else pd.Index(u).take(pos).array
     return out_codes, nbins, bins, {k: table[k] for k in keys}, int(observed.size)
+
+
+def arm_codes(arm: pd.Series, a: Any, b: Any) -> np.ndarray:
+    """Two-arm codes: 0 where ``arm == a``, 1 where ``arm == b``, −1 elsewhere (missing included).
+
+    The one helper for "which of the two compared arms is this row in" (effect_sizes, responders). A
+    Categorical is matched on its categories (a category equal to ``a`` or spelled as ``str(a)``); Arrow-backed
+    strings in one compiled or pyarrow pass.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> arm_codes(pd.Series(["t", "c", None, "x", "t"], dtype="category"), "t", "c").tolist()
+    [0, 1, -1, -1, 0]
+    """
+    if isinstance(arm.dtype, pd.CategoricalDtype):
+        cats = list(arm.cat.categories)
+        # a lookup per category (its last slot serves code −1, missing): one gather, where two masked
+        # assignments took 10 ms for 1M rows
+        lut = np.full(len(cats) + 1, -1, dtype=np.int8)
+        for code, label in ((0, a), (1, b)):
+            hit = [i for i, c in enumerate(cats) if c == label or str(c) == str(label)]
+            if hit:
+                lut[hit[0]] = code
+        return lut[np.asarray(arm.array.codes)]
+    if isinstance(a, str) and isinstance(b, str):
+        # Arrow-backed strings (pandas' default "str"): one branch-free compiled pass over the bytes (4-7 ms for
+        # 1M labels, against 19 ms for pyarrow's index_in below)
+        fast = _kernels.match_two_strings(arm.array, a, b)
+        if fast is not None:
+            return fast
+    pa_array = getattr(arm.array, "_pa_array", None)  # Arrow-backed strings without numba: one hash pass
+    if pa_array is not None and isinstance(a, str) and isinstance(b, str):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        idx = pc.fill_null(pc.index_in(pa_array, value_set=pa.array([a, b])), -1)
+        return np.asarray(idx.to_numpy(), dtype=np.int64)
+    is_a = (arm == a).to_numpy(dtype=bool, na_value=False)
+    is_b = (arm == b).to_numpy(dtype=bool, na_value=False)
+    return is_b.view(np.int8) - (~(is_a | is_b)).view(np.int8)
 
 
 def _valid_codes(codes: np.ndarray, ngroups: int, *values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
