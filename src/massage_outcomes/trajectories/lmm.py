@@ -29,7 +29,13 @@ from scipy.linalg.lapack import dtrtrs as _dtrtrs
 
 from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.multiplicity import t_p_two_sided
-from massage_outcomes.trajectories.design import TimeBasis, as_frame, make_time_basis
+from massage_outcomes.trajectories.design import (
+    GroupReference,
+    TimeBasis,
+    as_frame,
+    choose_reference,
+    make_time_basis,
+)
 from massage_outcomes.trajectories.satterthwaite import (
     Satterthwaite,
     richardson_gradient,
@@ -640,11 +646,12 @@ def fit_trajectories(
     timing: Sequence[str] | None = ("baseline", "followup"),
     ddf: Literal["satterthwaite", "kenward-roger"] = "satterthwaite",
     response: str = "value",
+    reference: str | None = None,
 ) -> TrajectoryFit:
     """Fit a linear mixed model of an outcome's trajectory over time by group.
 
-    The fixed effects are ``response ~ group * time_basis + covariates`` (treatment contrasts, first level of
-    ``group`` as reference); the random effects are a per-subject intercept (``random="intercept"``), intercept
+    The fixed effects are ``response ~ group * time_basis + covariates`` (treatment contrasts against the
+    ``reference`` level of ``group``: by default the control arm); the random effects are a per-subject intercept (``random="intercept"``), intercept
     and time slope, correlated (``"slope"``) or uncorrelated (``"uncorrelated"``), plus a random intercept for
     each further entry of ``levels`` (e.g. ``"therapist"``, ``"clinic"``; crossed or nested, with level labels
     unique within the factor, as in lme4).
@@ -681,6 +688,11 @@ def fit_trajectories(
         covariance ``Phi_A`` (the unadjusted one is ``vcov_unadjusted_``).
     response : str, default "value"
         Response column.
+    reference : str, optional
+        The level of ``group`` the coefficients are measured against. Default: the control arm (the one level
+        whose subjects all have ``intent == "control"``) when there is one, else the first level (a
+        categorical's order, else sorted). The summary says which was used; marginal means, contrasts and their
+        order do not depend on it.
 
     Returns
     -------
@@ -761,7 +773,9 @@ def fit_trajectories(
     subj_key: pd.Series | None = None
     if "study" in frame.columns and levels[0] == "subject" and frame["study"].nunique(dropna=True) > 1:
         subj_key = frame["study"].astype("str") + "/" + frame["subject"].astype("str")
-    frame = frame[needed + (["study"] if subj_key is not None and "study" not in needed else [])].copy()
+    extra = [c for c in ("study", "intent") if c in frame.columns and c not in needed
+             and (c == "intent" or subj_key is not None)]  # intent: to find the control arm
+    frame = frame[needed + extra].copy()
     if subj_key is not None:
         frame[levels[0]] = subj_key.loc[frame.index]
     n_before = len(frame)
@@ -777,9 +791,10 @@ def fit_trajectories(
         glevels = [lv for lv in frame[group].cat.categories if (frame[group] == lv).any()]
     else:
         glevels = sorted(pd.unique(frame[group].astype("str")))
-    frame[group] = pd.Categorical(frame[group].astype("str"), categories=[str(g) for g in glevels])
     if len(glevels) < 1:
         raise DataValidationError(f"`group={group!r}` has no levels.")
+    gref = choose_reference(frame, group, [str(g) for g in glevels], reference)
+    frame[group] = pd.Categorical(frame[group].astype("str"), categories=gref.design_levels)
     basis = make_time_basis(frame, time, time_basis, visit_as_factor)
     if basis.kind == "factor":
         tvals = frame[time]
@@ -842,6 +857,7 @@ def fit_trajectories(
         time=time,
         group=group,
         glevels=[str(g) for g in glevels],
+        gref=gref,
         covariates=covariates,
         random=random,
         levels=levels,
@@ -863,6 +879,7 @@ def fit_trajectories(
             "visit_as_factor": visit_as_factor,
             "timing": timing,
             "response": response,
+            "reference": reference,
         },
         data=data,
     )
@@ -918,6 +935,7 @@ class TrajectoryFit(MarginalMeansMixin):
     _fe_names: list[str]
     _response: str
     _glevels: list[str]
+    _gref: GroupReference
     _covariates: list[str]
     _random: str
     _levels: list[str]
@@ -949,6 +967,7 @@ class TrajectoryFit(MarginalMeansMixin):
     n_subjects: int
     n_params: int
     reml: bool
+    reference: str | None
     ddf: str = "satterthwaite"
     vcov_unadjusted_: np.ndarray
     _kr: Any
@@ -960,6 +979,7 @@ class TrajectoryFit(MarginalMeansMixin):
         self._core = core
         for k, v in kw.items():
             setattr(self, "_" + k if k not in ("group", "time", "method") else k, v)
+        self.reference = self._gref.level if len(self._glevels) > 1 else None
         self.time_kind = "categorical" if self._basis.kind == "factor" else "continuous"
         self.theta_ = opt["theta"]
         self.converged = bool(opt["converged"])
@@ -1191,6 +1211,7 @@ class TrajectoryFit(MarginalMeansMixin):
             + "".join(f" + (1 | {lv})" for lv in self._levels[1:]),
             f"nobs = {self.nobs}, subjects = {self.n_subjects}"
             + (f", rows dropped for missing values = {self._n_dropped}" if self._n_dropped else ""),
+            *([self._gref.describe(self.group)] if self.reference is not None else []),
             f"logLik = {self.loglik:.4f}, AIC = {self.aic:.2f}, BIC = {self.bic:.2f}, {crit} = {self.deviance:.4f}",
             f"converged = {self.converged}, singular = {self.singular}",
         ]

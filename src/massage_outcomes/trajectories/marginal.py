@@ -59,7 +59,9 @@ ContrastSpec = str | Sequence[str] | Mapping[str, Mapping[str, float]]
 # ----------------------------------------------------------------------------------------------------------------
 # contrast specifications
 # ----------------------------------------------------------------------------------------------------------------
-def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list[str], np.ndarray, str]:
+def parse_contrast_spec(
+    spec: ContrastSpec, levels: Sequence[str], *, reference: str | None = None
+) -> tuple[list[str], np.ndarray, str]:
     """Turn a readable contrast specification into labelled weight vectors over ``levels``.
 
     Parameters
@@ -67,10 +69,13 @@ def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list
     spec : str, sequence of str or mapping
         ``"pairwise"`` (every ``a - b`` with ``a`` before ``b`` in level order, as emmeans' ``pairwise``),
         ``"revpairwise"`` (``b - a``), ``"each vs <ref>"`` (every other level minus ``<ref>``, emmeans'
-        ``trt.vs.ctrl``), ``"trt.vs.ctrl"`` (reference = first level), ``"a - b"`` (one difference; several may be
+        ``trt.vs.ctrl``), ``"trt.vs.ctrl"`` (every other level minus ``reference``, by default the first level),
+        ``"a - b"`` (one difference; several may be
         given as a list or separated by commas), or a mapping ``{label: {level: weight}}`` for any custom contrast.
     levels : sequence of str
         The group levels, in order.
+    reference : str, optional
+        The level ``"trt.vs.ctrl"`` compares with (a fit passes its reference level); default the first level.
 
     Returns
     -------
@@ -130,7 +135,7 @@ def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list
         return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]), "pairwise"
     m = re.fullmatch(r"(?:each|all)\s+vs\.?\s+(.+)", text, flags=re.IGNORECASE)
     if low in ("trt.vs.ctrl", "trt.vs.ctrl1") or m:
-        ref = levels[0] if not m else m.group(1).strip()
+        ref = m.group(1).strip() if m else (str(reference) if reference is not None else levels[0])
         _lookup(ref, text)
         pairs = [_diff(lv, ref) for lv in levels if lv != ref]
         return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]).reshape(len(pairs), k), "custom"
@@ -218,6 +223,10 @@ class MarginalMeansMixin:
 
     def _sigma_total(self) -> tuple[float, float]:  # pragma: no cover - protocol
         raise NotImplementedError
+
+    def _reference_level(self, over: str | None) -> str | None:
+        """The fit's reference level of ``over`` when ``over`` is the group (for ``"trt.vs.ctrl"``), else None."""
+        return getattr(self, "reference", None) if over is not None and over == self.group else None
 
     # --- grid ---------------------------------------------------------------------------------------------------
     def reference_grid(
@@ -378,7 +387,7 @@ class MarginalMeansMixin:
         over: str | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
         cells, L = self.reference_grid(at=at, by=by)
-        return _contrast_rows(cells, L, spec, over or self.group)
+        return _contrast_rows(cells, L, spec, over or self.group, self._reference_level(over or self.group))
 
     def contrasts(
         self,
@@ -735,7 +744,8 @@ class MarginalMeansMixin:
             return _result(pd.concat([cells, self._infer(L, level)], axis=1), list(cells.columns))
         if self.group is None:
             raise MassageOutcomesError("contrasts of slopes need a model with a group.")
-        frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group)
+        frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group,
+                                                    self._reference_level(self.group))
         return self._contrast_table(
             frame, Lc, fam, family, ng, adjust=adjust, level=level, effect_size=False, sigma=None,
             edf=None,
@@ -749,7 +759,7 @@ def _fmt_level(v: Any) -> str:
 
 
 def _contrast_rows(
-    cells: pd.DataFrame, L: np.ndarray, spec: ContrastSpec, over: str | None
+    cells: pd.DataFrame, L: np.ndarray, spec: ContrastSpec, over: str | None, reference: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
     """Contrast rows over the levels of ``over`` within every combination of the other cell columns."""
     if over is None:
@@ -760,7 +770,7 @@ def _contrast_rows(
         )
     values = list(dict.fromkeys(cells[over].tolist()))
     labels_in = [_fmt_level(v) for v in values]
-    labels, W, family = parse_contrast_spec(spec, labels_in)
+    labels, W, family = parse_contrast_spec(spec, labels_in, reference=reference)
     pos = cells[over].map({v: i for i, v in enumerate(values)}).to_numpy(dtype=int)
     other = [c for c in cells.columns if c != over]
     if other:

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import linalg, optimize
 
 from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.trajectories.design import choose_reference
 from massage_outcomes.trajectories.marginal import MarginalMeansMixin
 
 __all__ = ["fit_mmrm", "MMRMFit"]
@@ -356,6 +357,8 @@ class MMRMFit(MarginalMeansMixin):
     _dA: np.ndarray | None = None  # (k, p, p)
     _hessian_ok: bool = True
     gradient_norm: float = np.nan
+    reference: str | None = None
+    reference_reason: str = ""
 
     # ---- protocol ----
     def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
@@ -430,6 +433,7 @@ class MMRMFit(MarginalMeansMixin):
             + (" heterogeneous" if self.heterogeneous and self.covariance_kind != "unstructured" else ""),
             f"formula: {self.formula}",
             f"instrument: {self.instrument}   subjects: {self.n_subjects}   observations: {self.n_obs}",
+            *([self.reference_reason] if self.reference_reason else []),
             f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
             "",
             "Fixed effects (Satterthwaite df):",
@@ -477,6 +481,7 @@ def fit_mmrm(
     method: Literal["REML", "ML"] = "REML",
     outcome: str = "value",
     baseline_visit: str | None = None,
+    reference: str | None = None,
 ) -> MMRMFit:
     """Fit a mixed model for repeated measures to the post-baseline visits.
 
@@ -511,6 +516,11 @@ def fit_mmrm(
         The visit label of the baseline measurement. Rows at it (and rows with ``timing == "baseline"``) are
         not outcomes; their ``value`` is the baseline covariate when the frame has no ``baseline`` column. By
         default, a frame without a ``timing`` column uses a visit named "baseline" (any case) when there is one.
+    reference : str, optional
+        The level of ``group`` the coefficients are measured against. Default: the control arm (the one level
+        whose subjects all have ``intent == "control"``) when there is one, else the first level (a
+        categorical's order, else sorted). The summary says which was used; marginal means, contrasts and their
+        order do not depend on it.
 
     Returns
     -------
@@ -628,9 +638,11 @@ def fit_mmrm(
         )
     terms: list[str] = []
     ref: dict[str, Any] = {}
+    gref = None
     if group:
         glev = _levels(post[group])
-        post[group] = pd.Categorical(post[group].astype(str), categories=glev)
+        gref = choose_reference(post, group, glev, reference)
+        post[group] = pd.Categorical(post[group].astype(str), categories=gref.design_levels)
         terms.append(f"`{group}` * `{visit}`")
         ref[group] = glev
     else:
@@ -763,6 +775,8 @@ def fit_mmrm(
         _info_inv=info_inv,
         _dA=dA,
         gradient_norm=gnorm,
+        reference=gref.level if gref is not None else None,
+        reference_reason=gref.describe(group) if gref is not None and group else "",
     )
 
 
