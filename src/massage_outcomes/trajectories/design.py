@@ -115,13 +115,13 @@ def make_time_basis(
     """Build the :class:`TimeBasis` for the ``time_basis`` / ``visit_as_factor`` arguments of fit_trajectories."""
     if visit_as_factor:
         if time_basis is not None:
-            raise DataValidationError(
+            raise ArgumentError(
                 "`time_basis` and `visit_as_factor=True` exclude each other: a categorical visit already fits "
                 "any shape; drop one of them."
             )
         return TimeBasis(time=time, kind="factor")
     if not pd.api.types.is_numeric_dtype(frame[time]):
-        raise DataValidationError(
+        raise ArgumentError(
             f"`time={time!r}` is not numeric (dtype {frame[time].dtype}); pass a numeric time such as 'week' or "
             "'day', or set visit_as_factor=True to treat it as a categorical visit."
         )
@@ -140,19 +140,19 @@ def make_time_basis(
             knots = np.quantile(t, [0.0, 0.5, 1.0]) if len(uniq) < 5 else np.quantile(t, [0.05, 0.35, 0.65, 0.95])
             knots = np.unique(knots)
         if len(knots) < 3:
-            raise DataValidationError(f"`time_basis=('spline', knots)` needs at least 3 distinct knots; got {knots}.")
+            raise ArgumentError(f"`time_basis=('spline', knots)` needs at least 3 distinct knots; got {knots}.")
         cols = [f"{time}_ns{j + 1}" for j in range(len(knots) - 2)]
         return TimeBasis(time=time, kind="spline", knots=tuple(float(k) for k in knots), columns=cols)
     if isinstance(time_basis, tuple) and len(time_basis) == 2 and time_basis[0] == "piecewise":
         knot = float(time_basis[1])
         if not (t.min() < knot < t.max()):
-            raise DataValidationError(
+            raise ArgumentError(
                 f"`time_basis=('piecewise', {knot:g})`: the knot must lie inside the observed range of {time!r} "
                 f"({t.min():g} to {t.max():g})."
             )
         name = f"{time}_after{knot:g}".replace(".", "_").replace("-", "m")
         return TimeBasis(time=time, kind="piecewise", knots=(knot,), columns=[name])
-    raise DataValidationError(
+    raise ArgumentError(
         f"`time_basis` must be None, 'spline', ('spline', knots) or ('piecewise', knot); got {time_basis!r}."
     )
 

@@ -19,7 +19,7 @@ import html
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import linalg, optimize, stats
 from scipy.linalg.lapack import dtrtrs as _dtrtrs
 
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.multiplicity import t_p_two_sided
 from massage_outcomes.trajectories.design import (
     GroupReference,
@@ -36,19 +36,12 @@ from massage_outcomes.trajectories.design import (
     choose_reference,
     make_time_basis,
 )
+from massage_outcomes.trajectories.fit import ModelFit
 from massage_outcomes.trajectories.satterthwaite import (
     Satterthwaite,
     richardson_gradient,
     richardson_hessian,
 )
-
-try:  # written by the mmrm-emmeans helper; optional until it lands
-    from massage_outcomes.trajectories.marginal import MarginalMeansMixin
-except ImportError:  # pragma: no cover - depends on build order
-
-    class MarginalMeansMixin:  # type: ignore[no-redef]
-        """Stand-in until trajectories/marginal.py exists."""
-
 
 __all__ = ["LMMCore", "TrajectoryFit", "fit_trajectories"]
 
@@ -698,7 +691,7 @@ def fit_trajectories(
     -------
     TrajectoryFit
         With ``fixed_effects`` (term, estimate, se, df, t, p_value, ci_low, ci_high), ``variance_components``
-        (group, term, variance, sd, corr), ``loglik``, ``aic``, ``bic``, ``nobs``, ``n_subjects``,
+        (group, term, variance, sd, corr), ``loglik``, ``aic``, ``bic``, ``n_obs``, ``n_subjects``,
         ``converged``, ``singular``, ``messages``, ``random_effects``, and the marginal-means methods
         (``emmeans``, ``contrasts``, ``slopes``, ``eff_size``) and ``predict``.
 
@@ -737,20 +730,20 @@ def fit_trajectories(
     import formulaic
 
     if method not in ("REML", "ML"):
-        raise DataValidationError(f"`method` must be 'REML' or 'ML'; got {method!r}.")
+        raise ArgumentError(f"`method` must be 'REML' or 'ML'; got {method!r}.")
     if random not in ("slope", "intercept", "uncorrelated"):
-        raise DataValidationError(f"`random` must be 'slope', 'intercept' or 'uncorrelated'; got {random!r}.")
+        raise ArgumentError(f"`random` must be 'slope', 'intercept' or 'uncorrelated'; got {random!r}.")
     if ddf not in ("satterthwaite", "kenward-roger"):
-        raise DataValidationError(f"`ddf` must be 'satterthwaite' or 'kenward-roger'; got {ddf!r}.")
+        raise ArgumentError(f"`ddf` must be 'satterthwaite' or 'kenward-roger'; got {ddf!r}.")
     if ddf == "kenward-roger" and (method != "REML" or len(levels) > 1):
-        raise DataValidationError(
+        raise ArgumentError(
             "`ddf='kenward-roger'` is available for REML fits with the subject level only; use method='REML', "
             "levels=(subject,) or ddf='satterthwaite'."
         )
     levels = list(levels)
     covariates = list(covariates)
     if not levels:
-        raise DataValidationError("`levels` must name at least the subject column, e.g. levels=('subject',).")
+        raise ArgumentError("`levels` must name at least the subject column, e.g. levels=('subject',).")
     frame = as_frame(data, instrument)
     if timing is not None and "timing" in frame.columns:
         frame = frame.loc[frame["timing"].astype("str").isin(list(timing))]
@@ -759,14 +752,14 @@ def fit_trajectories(
         if "week" in frame.columns:
             slope_col = "week"
         else:
-            raise DataValidationError(
+            raise ArgumentError(
                 f"`random={random!r}` needs a numeric time for the random slope but `time={time!r}` is "
                 "categorical and there is no 'week' column; use random='intercept'."
             )
     needed = list(dict.fromkeys([response, time, group, *covariates, *levels, slope_col]))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise DataValidationError(
+        raise ArgumentError(
             f"columns {missing} are not in the data (columns found: {list(frame.columns)}); check `time`, "
             "`group`, `covariates`, `levels` and `response`."
         )
@@ -884,7 +877,6 @@ def fit_trajectories(
         data=data,
     )
     fit.ddf = ddf
-    fit.vcov_unadjusted_ = fit.vcov_beta_
     if ddf == "kenward-roger":
         from massage_outcomes.trajectories.satterthwaite import KenwardRoger
 
@@ -901,7 +893,8 @@ def fit_trajectories(
     return fit
 
 
-class TrajectoryFit(MarginalMeansMixin):
+@dataclass(repr=False, eq=False, kw_only=True)
+class TrajectoryFit(ModelFit):
     """A fitted linear mixed model of trajectories (see :func:`fit_trajectories`).
 
     Attributes
@@ -913,26 +906,37 @@ class TrajectoryFit(MarginalMeansMixin):
         The last row is the residual.
     loglik, aic, bic, deviance : float
         Log-likelihood (REML criterion under REML), AIC/BIC as lme4 reports them.
-    nobs, n_subjects : int
+    sigma_ : float
+        The residual SD (lme4's ``sigma()``).
+    n_obs, n_subjects : int
+        (``nobs`` is the deprecated alias of ``n_obs``.)
     converged, singular : bool
     messages : list of str
         What the optimizer said (and any failed check).
+    reference : str or None
+        The group's reference level (see ``reference=``).
     random_effects : pandas.DataFrame
         BLUPs: one row per subject (level, columns per random term); extra levels appended with their group.
     beta_, vcov_beta_, fe_names_ :
-        The marginal-means protocol (see TEAM.md).
+        The marginal-means contract (:class:`~massage_outcomes.trajectories.marginal.MarginalModel`).
     """
 
-    time_kind: str
     group: str
     time: str
-    method: str
-    # set by _from_core
+    sigma_: float
+    singular: bool
+    deviance: float
+    aic: float
+    bic: float
+    n_params: int
+    reml: bool
+    vcov_unadjusted_: np.ndarray
+    ddf: str = "satterthwaite"
+    # the engine's state and the call (predict.py and refit read them)
     _core: LMMCore
     _state: _State
     _frame: pd.DataFrame
     _model_spec: Any
-    _fe_names: list[str]
     _response: str
     _glevels: list[str]
     _gref: GroupReference
@@ -949,62 +953,36 @@ class TrajectoryFit(MarginalMeansMixin):
     _data: Any
     _b: np.ndarray
     _b2: np.ndarray
-    _satt: Satterthwaite | None
-    _fixed_effects: pd.DataFrame | None
-    theta_: np.ndarray
-    beta_: np.ndarray
-    vcov_beta_: np.ndarray
-    fe_names_: list[str]
-    sigma_: float
-    converged: bool
-    singular: bool
-    messages: list[str]
-    deviance: float
-    loglik: float
-    aic: float
-    bic: float
-    nobs: int
-    n_subjects: int
-    n_params: int
-    reml: bool
-    reference: str | None
-    ddf: str = "satterthwaite"
-    vcov_unadjusted_: np.ndarray
-    _kr: Any
+    _kr: Any = None
+    _satt: Satterthwaite | None = field(default=None, init=False)
+    _fixed_effects: pd.DataFrame | None = field(default=None, init=False)
 
     # construction ---------------------------------------------------------------------------------------------
     @classmethod
-    def _from_core(cls, core: LMMCore, opt: dict[str, Any], **kw: Any) -> TrajectoryFit:
-        self = cls.__new__(cls)
-        self._core = core
-        for k, v in kw.items():
-            setattr(self, "_" + k if k not in ("group", "time", "method") else k, v)
-        self.reference = self._gref.level if len(self._glevels) > 1 else None
-        self.time_kind = "categorical" if self._basis.kind == "factor" else "continuous"
-        self.theta_ = opt["theta"]
-        self.converged = bool(opt["converged"])
-        self.singular = bool(opt["singular"])
-        self.messages = list(opt["messages"])
-        st = core.state(self.theta_)
-        self._state = st
-        self.deviance = core._dev_from_state(st)
+    def _from_core(cls, core: LMMCore, opt: dict[str, Any], *, group: str, time: str, method: str,
+                   **kw: Any) -> TrajectoryFit:
+        """The fit at the optimum ``opt`` of ``core``; ``kw`` are the private fields without their underscore."""
+        st = core.state(opt["theta"])
+        deviance = core._dev_from_state(st)
         beta, b, b2 = core.solve(st)
-        self.beta_ = beta
-        self.sigma_ = math.sqrt(core.sigma2(st))
-        self.vcov_beta_ = self.sigma_**2 * core._rx_inv(st)
-        self.fe_names_ = list(self._fe_names)
-        self._b = b
-        self._b2 = b2
-        self.nobs = core.n
-        self.n_subjects = core.g
-        self.reml = core.reml
-        self.loglik = -0.5 * self.deviance
-        self.n_params = core.n_theta + core.p + 1
-        self.aic = self.deviance + 2 * self.n_params
-        self.bic = self.deviance + math.log(core.n) * self.n_params
-        self._satt = None
-        self._fixed_effects = None
-        return self
+        sigma = math.sqrt(core.sigma2(st))
+        vcov = sigma**2 * core._rx_inv(st)
+        n_params = core.n_theta + core.p + 1
+        basis: TimeBasis = kw["basis"]
+        gref: GroupReference = kw["gref"]
+        fe_names = [str(n) for n in kw.pop("fe_names")]
+        return cls(
+            instrument=kw["call"]["instrument"], group=group, time=time,
+            time_kind="categorical" if basis.kind == "factor" else "continuous", method=method,
+            formula=f"{kw['response']} ~ {kw['model_spec'].formula}",
+            reference=gref.level if len(kw["glevels"]) > 1 else None,
+            beta_=beta, vcov_beta_=vcov, vcov_unadjusted_=vcov, fe_names_=fe_names,
+            theta_=opt["theta"], loglik=-0.5 * deviance, n_obs=core.n, n_subjects=core.g,
+            converged=bool(opt["converged"]), messages=list(opt["messages"]), sigma_=sigma,
+            singular=bool(opt["singular"]), deviance=deviance, aic=deviance + 2 * n_params,
+            bic=deviance + math.log(core.n) * n_params, n_params=n_params, reml=core.reml,
+            _core=core, _state=st, _b=b, _b2=b2, **{"_" + k: v for k, v in kw.items()},
+        )
 
     # Satterthwaite -------------------------------------------------------------------------------------------
     @property
@@ -1024,7 +1002,7 @@ class TrajectoryFit(MarginalMeansMixin):
             self._satt = Satterthwaite(self.vcov_unadjusted_, J, H)
         return self._satt
 
-    def _df_for(self, L: np.ndarray) -> np.ndarray:
+    def df_for(self, L: np.ndarray) -> np.ndarray:
         """Denominator df (Satterthwaite, or Kenward-Roger with ``ddf='kenward-roger'``) for each row of ``L``."""
         if self.ddf == "kenward-roger":
             return self._kr.df(L)[0]
@@ -1036,7 +1014,7 @@ class TrajectoryFit(MarginalMeansMixin):
         """Fixed effects: term, estimate, se, df, t, p_value, ci_low, ci_high (95%, Satterthwaite df)."""
         if self._fixed_effects is None:
             se = np.sqrt(np.diag(self.vcov_beta_))
-            df = self._df_for(np.eye(len(self.beta_)))
+            df = self.df_for(np.eye(len(self.beta_)))
             t = self.beta_ / se
             p = t_p_two_sided(t, df)
             q = stats.t.ppf(0.975, df)
@@ -1103,13 +1081,13 @@ class TrajectoryFit(MarginalMeansMixin):
             g[self.time] = pd.to_numeric(g[self.time]).astype(float)
         return self._basis.add_columns(g)
 
-    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray:
         """Fixed-effects design (m, p) for fully specified rows of ``grid``."""
         g = self._prepare_rows(grid)
         mm = self._model_spec.get_model_matrix(g, na_action="raise")
         return np.asarray(mm, dtype=float)
 
-    def _reference_values(self) -> dict[str, Any]:
+    def reference_values(self) -> dict[str, Any]:
         """Default reference grid: group levels, time (visit levels, or the mean time), covariate means/levels."""
         ref: dict[str, Any] = {self.group: list(self._glevels)}
         if self.time_kind == "categorical":
@@ -1124,17 +1102,17 @@ class TrajectoryFit(MarginalMeansMixin):
                 ref[c] = sorted(pd.unique(col.astype("str")))
         return ref
 
-    def _sigma_total(self) -> tuple[float, float]:
+    def sigma_total(self) -> tuple[float, float]:
         """SD for standardized effects and its df.
 
         The SD is ``sqrt(residual variance + the random-intercept variances of every level)``: the total SD of a
         single measurement at time 0 (baseline) for a new subject. The df is lme4's residual df
-        (``nobs - number of parameters``).
+        (``n_obs - number of parameters``).
         """
         vc = self.variance_components
         inter = vc.loc[vc["term"] == "(Intercept)", "variance"].sum()
         resid = float(vc["variance"].iloc[-1])
-        return math.sqrt(resid + inter), float(self.nobs - self.n_params)
+        return math.sqrt(resid + inter), float(self.n_obs - self.n_params)
 
     # likelihood-ratio test ----------------------------------------------------------------------------------
     def refit(self, *, method: Literal["REML", "ML"]) -> TrajectoryFit:
@@ -1209,7 +1187,7 @@ class TrajectoryFit(MarginalMeansMixin):
             f"Linear mixed model fit by {'REML' if self.reml else 'ML'} ({self.ddf.replace('-', ' ').title()} df)",
             f"Formula: {self._response} ~ {self._model_spec.formula}; random: {self._random} | {self._levels[0]}"
             + "".join(f" + (1 | {lv})" for lv in self._levels[1:]),
-            f"nobs = {self.nobs}, subjects = {self.n_subjects}"
+            f"n_obs = {self.n_obs}, subjects = {self.n_subjects}"
             + (f", rows dropped for missing values = {self._n_dropped}" if self._n_dropped else ""),
             *([self._gref.describe(self.group)] if self.reference is not None else []),
             f"logLik = {self.loglik:.4f}, AIC = {self.aic:.2f}, BIC = {self.bic:.2f}, {crit} = {self.deviance:.4f}",
@@ -1235,7 +1213,7 @@ class TrajectoryFit(MarginalMeansMixin):
     def __repr__(self) -> str:
         return (
             f"<TrajectoryFit {self._response} ~ {self.group} x {self.time} ({self._random}, "
-            f"{'REML' if self.reml else 'ML'}): nobs={self.nobs}, subjects={self.n_subjects}, "
+            f"{'REML' if self.reml else 'ML'}): n_obs={self.n_obs}, subjects={self.n_subjects}, "
             f"logLik={self.loglik:.3f}, converged={self.converged}>"
         )
 

@@ -17,16 +17,20 @@
 ``linear_function(L)`` and ``reference_grid(at=, by=)``
     any custom linear function of the fixed effects, and the cells with their ``L`` rows.
 
-The protocol a fit must provide
--------------------------------
+The contract a fit must meet
+----------------------------
+:class:`MarginalModel` spells it out (a :class:`typing.Protocol`); :class:`MarginalMeansMixin` declares the
+methods abstract, so a fit class that lacks one cannot be created:
+
 - ``beta_`` (p,) fixed effects, ``vcov_beta_`` (p, p) their covariance ``(X'V^-1X)^-1``, ``fe_names_``;
-- ``_design_rows(grid) -> (m, p)``: fixed-effects design rows for fully specified new rows (one column per
+- ``design_rows(grid) -> (m, p)``: fixed-effects design rows for fully specified new rows (one column per
   predictor of the model);
-- ``_reference_values() -> dict``: default grid values per predictor: a list for a factor (its levels, in
+- ``reference_values() -> dict``: default grid values per predictor: a list for a factor (its levels, in
   order), a float for a covariate (its mean); a list of numbers for a continuous time means "these times";
-- ``_df_for(L) -> (k,)``: denominator degrees of freedom for each row of ``L`` (Satterthwaite);
-- ``_sigma_total() -> (sigma, edf)``: the SD that standardizes effect sizes and its degrees of freedom;
-- attributes ``group`` (str or None), ``time`` (str or None) and ``time_kind`` ("continuous" or "categorical").
+- ``df_for(L) -> (k,)``: denominator degrees of freedom for each row of ``L`` (Satterthwaite or Kenward-Roger);
+- ``sigma_total() -> (sigma, edf)``: the SD that standardizes effect sizes and its degrees of freedom;
+- attributes ``group`` (str or None), ``time`` (str or None), ``time_kind`` ("continuous" or "categorical"),
+  ``reference`` (the group's reference level or None) and ``converged`` (bool).
 
 The reference grid is built as emmeans builds it: every combination of the predictors' reference values (or the
 values given in ``at``); the means are then averaged with equal weights over every predictor that is not the
@@ -39,18 +43,19 @@ from __future__ import annotations
 import itertools
 import re
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from massage_outcomes import multiplicity as _mt
-from massage_outcomes.errors import MassageOutcomesError
+from massage_outcomes.errors import ArgumentError, DataValidationError
 from massage_outcomes.multiplicity import ptukey, qtukey
 
-__all__ = ["MarginalMeansMixin", "parse_contrast_spec", "adjust_pvalues", "ptukey", "qtukey"]
+__all__ = ["MarginalMeansMixin", "MarginalModel", "parse_contrast_spec", "adjust_pvalues", "ptukey", "qtukey"]
 
 Adjust = Literal["none", "bonferroni", "sidak", "holm", "fdr_bh", "fdr_by", "tukey"]
 ContrastSpec = str | Sequence[str] | Mapping[str, Mapping[str, float]]
@@ -97,7 +102,7 @@ def parse_contrast_spec(
     def _lookup(name: str, where: str) -> int:
         name = name.strip()
         if name not in index:
-            raise MassageOutcomesError(
+            raise ArgumentError(
                 f"contrast {where!r} names level {name!r}, which is not a level of the group; "
                 f"the levels are {levels}."
             )
@@ -131,7 +136,7 @@ def parse_contrast_spec(
             a, b = (levels[i], levels[j]) if low == "pairwise" else (levels[j], levels[i])
             pairs.append(_diff(a, b))
         if not pairs:
-            raise MassageOutcomesError("'pairwise' contrasts need at least two group levels; found one.")
+            raise DataValidationError("'pairwise' contrasts need at least two group levels; the data have one.")
         return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]), "pairwise"
     m = re.fullmatch(r"(?:each|all)\s+vs\.?\s+(.+)", text, flags=re.IGNORECASE)
     if low in ("trt.vs.ctrl", "trt.vs.ctrl1") or m:
@@ -147,7 +152,7 @@ def parse_contrast_spec(
 def _split_diff(text: str) -> tuple[str, str]:
     parts = re.split(r"\s+-\s+|\s+vs\.?\s+", text.strip())
     if len(parts) != 2:
-        raise MassageOutcomesError(
+        raise ArgumentError(
             f"cannot read the contrast {text!r}: write 'a - b' (spaces around the minus), 'each vs <level>', "
             "'pairwise', or pass a mapping {label: {level: weight}}."
         )
@@ -197,36 +202,69 @@ def _reliability(est: np.ndarray, se: np.ndarray, df: np.ndarray, converged: boo
 # ----------------------------------------------------------------------------------------------------------------
 # the mixin
 # ----------------------------------------------------------------------------------------------------------------
-class MarginalMeansMixin:
-    """emmeans-style marginal means, contrasts, slopes and effect sizes for a fitted linear model.
+@runtime_checkable
+class MarginalModel(Protocol):
+    """What :class:`MarginalMeansMixin` (and :mod:`.predict`) need from a fitted linear model.
 
-    See the module docstring for the protocol a fit class must provide. All methods return tidy DataFrames at
-    full precision; the columns are listed in each method's Returns section.
+    ``TrajectoryFit`` and ``MMRMFit`` meet it; so does any class with these attributes and methods (see the
+    module docstring for what each must return).
     """
 
-    # --- the protocol (a fit class provides these) -------------------------------------------------------------
     beta_: np.ndarray
     vcov_beta_: np.ndarray
     fe_names_: list[str]
     group: str | None
     time: str | None
     time_kind: str
+    reference: str | None
+    converged: bool
 
-    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray: ...
 
-    def _reference_values(self) -> dict[str, Any]:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def reference_values(self) -> dict[str, Any]: ...
 
-    def _df_for(self, L: np.ndarray) -> np.ndarray:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def df_for(self, L: np.ndarray) -> np.ndarray: ...
 
-    def _sigma_total(self) -> tuple[float, float]:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def sigma_total(self) -> tuple[float, float]: ...
+
+
+class MarginalMeansMixin(ABC):
+    """emmeans-style marginal means, contrasts, slopes and effect sizes for a fitted linear model.
+
+    A subclass meets :class:`MarginalModel`: the four methods below are abstract, the attributes are listed
+    here. All methods return tidy DataFrames at full precision; the columns are listed in each method's Returns
+    section.
+    """
+
+    # --- the contract (a fit class provides these) --------------------------------------------------------------
+    beta_: np.ndarray
+    vcov_beta_: np.ndarray
+    fe_names_: list[str]
+    group: str | None
+    time: str | None
+    time_kind: str
+    reference: str | None
+    converged: bool
+
+    @abstractmethod
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+        """Fixed-effects design rows (m, p) for fully specified rows of ``grid``."""
+
+    @abstractmethod
+    def reference_values(self) -> dict[str, Any]:
+        """Default grid values per predictor (factor: its levels in order; covariate: its mean)."""
+
+    @abstractmethod
+    def df_for(self, L: np.ndarray) -> np.ndarray:
+        """Denominator degrees of freedom for each row of ``L``."""
+
+    @abstractmethod
+    def sigma_total(self) -> tuple[float, float]:
+        """The SD that standardizes effect sizes, and its degrees of freedom."""
 
     def _reference_level(self, over: str | None) -> str | None:
         """The fit's reference level of ``over`` when ``over`` is the group (for ``"trt.vs.ctrl"``), else None."""
-        return getattr(self, "reference", None) if over is not None and over == self.group else None
+        return self.reference if over is not None and over == self.group else None
 
     # --- grid ---------------------------------------------------------------------------------------------------
     def reference_grid(
@@ -249,12 +287,12 @@ class MarginalMeansMixin:
             Row ``i`` maps the fixed effects to the mean of cell ``i`` (averaged with equal weights over the
             other predictors).
         """
-        ref = dict(self._reference_values())
+        ref = dict(self.reference_values())
         at = dict(at or {})
         by_list = [by] if isinstance(by, str) else list(by or [])
         unknown = [v for v in [*at, *by_list] if v not in ref]
         if unknown:
-            raise MassageOutcomesError(
+            raise ArgumentError(
                 f"{unknown} are not predictors of this model; the predictors are {sorted(ref)}."
             )
         keep: list[str] = []
@@ -268,11 +306,11 @@ class MarginalMeansMixin:
                 chosen = list(chosen)
             values[v] = list(chosen) if isinstance(chosen, list | tuple) else [chosen]
             if not values[v]:
-                raise MassageOutcomesError(f"`at` gives no values for {v!r}.")
+                raise ArgumentError(f"`at` gives no values for {v!r}; give at least one value or leave {v!r} out.")
             if v in at and isinstance(default, list | tuple) and not _is_numeric_list(default):
                 bad = [x for x in values[v] if str(x) not in {str(d) for d in default}]
                 if bad:
-                    raise MassageOutcomesError(
+                    raise ArgumentError(
                         f"at[{v!r}] has {bad}, which are not levels of {v!r}; the levels are {list(default)}."
                     )
         if self.time is not None and self.time_kind == "continuous" and self.time not in at:
@@ -289,7 +327,7 @@ class MarginalMeansMixin:
                 grid[v] = pd.Categorical(grid[v].astype(str), categories=cats)
             else:
                 grid[v] = grid[v].astype(float)
-        X = np.asarray(self._design_rows(grid), dtype=float)
+        X = np.asarray(self.design_rows(grid), dtype=float)
         n_keep = int(np.prod([len(values[v]) for v in keep])) if keep else 1
         n_avg = len(combos) // n_keep
         L = X.reshape(n_keep, n_avg, X.shape[1]).mean(axis=1)
@@ -305,11 +343,11 @@ class MarginalMeansMixin:
         est = L @ self.beta_
         var = np.einsum("kp,pq,kq->k", L, self.vcov_beta_, L)
         se = np.sqrt(np.maximum(var, 0.0))
-        df = np.asarray(self._df_for(L), dtype=float).reshape(-1)
+        df = np.asarray(self.df_for(L), dtype=float).reshape(-1)
         crit = _mt.t_quantile(level, df)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = est / se
-        reliable, notes = _reliability(est, se, df, bool(getattr(self, "converged", True)))
+        reliable, notes = _reliability(est, se, df, bool(self.converged))
         return pd.DataFrame(
             {
                 "estimate": est,
@@ -329,7 +367,7 @@ class MarginalMeansMixin:
         """Estimate, SE, Satterthwaite df, CI, t, p, level, reliable and note for each row of a custom ``L`` (k, p)."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
         if L.shape[1] != len(self.beta_):
-            raise MassageOutcomesError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
+            raise ArgumentError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
         return self._infer(L, level)
 
     def emmeans(
@@ -523,7 +561,7 @@ class MarginalMeansMixin:
         edf: float | None,
     ) -> pd.DataFrame:
         if sigma is None or edf is None:
-            s0, e0 = self._sigma_total()
+            s0, e0 = self.sigma_total()
             sigma = s0 if sigma is None else sigma
             edf = e0 if edf is None else edf
         sigma, edf = float(sigma), float(edf)
@@ -651,7 +689,7 @@ class MarginalMeansMixin:
             rot = P.T @ Lr
             est = rot @ self.beta_
             F = float(np.sum(est**2 / d) / q)
-            nu = np.asarray(self._df_for(rot), dtype=float)
+            nu = np.asarray(self.df_for(rot), dtype=float)
             if q == 1:
                 df2 = float(nu[0])
             elif np.all(np.abs(np.diff(nu)) < 1e-8):
@@ -674,12 +712,12 @@ class MarginalMeansMixin:
         self, at: Mapping[str, Any] | None, by: str | Sequence[str] | None, delta: float | None
     ) -> tuple[pd.DataFrame, np.ndarray]:
         if self.time is None or self.time_kind != "continuous":
-            raise MassageOutcomesError(
+            raise ArgumentError(
                 "slopes need a continuous time (time_kind='continuous'); with visits as categories use "
                 "contrasts between visits instead."
             )
         at = dict(at or {})
-        ref = self._reference_values()
+        ref = self.reference_values()
         if self.time in at:
             tv = np.atleast_1d(np.asarray(at[self.time], dtype=float))
         else:
@@ -743,7 +781,7 @@ class MarginalMeansMixin:
         if contrast is None:
             return _result(pd.concat([cells, self._infer(L, level)], axis=1), list(cells.columns))
         if self.group is None:
-            raise MassageOutcomesError("contrasts of slopes need a model with a group.")
+            raise ArgumentError("contrasts of slopes need a model with a group; refit with group=<column>.")
         frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group,
                                                     self._reference_level(self.group))
         return self._contrast_table(
@@ -763,9 +801,9 @@ def _contrast_rows(
 ) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
     """Contrast rows over the levels of ``over`` within every combination of the other cell columns."""
     if over is None:
-        raise MassageOutcomesError("contrasts need a model with a group (`group=`), or name the factor in `over=`.")
+        raise ArgumentError("contrasts need a model with a group (`group=`), or name the factor in `over=`.")
     if over not in cells.columns:
-        raise MassageOutcomesError(
+        raise ArgumentError(
             f"over={over!r} is not one of the cell variables {list(cells.columns)}; add it to `by=` first."
         )
     values = list(dict.fromkeys(cells[over].tolist()))

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.trajectories.design import choose_reference
-from massage_outcomes.trajectories.marginal import MarginalMeansMixin
+from massage_outcomes.trajectories.fit import ModelFit
 
 __all__ = ["fit_mmrm", "MMRMFit"]
 
@@ -300,8 +300,8 @@ class _REML:
 # ----------------------------------------------------------------------------------------------------------------
 # the fit object
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass(repr=False)
-class MMRMFit(MarginalMeansMixin):
+@dataclass(repr=False, eq=False, kw_only=True)
+class MMRMFit(ModelFit):
     """A fitted MMRM. Create with :func:`fit_mmrm`.
 
     Attributes
@@ -316,7 +316,11 @@ class MMRMFit(MarginalMeansMixin):
     loglik, aic, bic : float
         Log-likelihood (REML or ML; the REML value equals SAS PROC MIXED / R mmrm / nlme::gls), AIC and BIC
         counting fixed effects and covariance parameters as nlme does (BIC with ``log(n_obs - p)`` under REML).
-    n_obs (alias nobs), n_subjects, n_theta : int
+    covariance_ : ndarray (visits, visits)
+        The estimated covariance matrix (``sigma_`` is its deprecated alias).
+    n_obs, n_subjects, n_theta : int
+    reference : str or None
+        The group's reference level (see ``reference=``); ``reference_reason`` says why it was chosen.
     converged : bool
     messages : list of str
     visits : list of str
@@ -332,42 +336,33 @@ class MMRMFit(MarginalMeansMixin):
     (nlme::gls inflates them by ``sqrt(N / (N - p))``).
     """
 
-    instrument: str | None
-    group: str | None
-    time: str | None
     covariance_kind: str
     heterogeneous: bool
-    method: str
-    beta_: np.ndarray
-    vcov_beta_: np.ndarray
-    fe_names_: list[str]
-    theta_: np.ndarray
-    sigma_: np.ndarray
+    covariance_: np.ndarray
     visits: list[str]
-    loglik: float
-    n_obs: int
-    n_subjects: int
-    converged: bool
-    messages: list[str]
-    formula: str
     time_kind: str = "categorical"
+    gradient_norm: float = np.nan
+    reference_reason: str = ""
     _model_spec: Any = None
     _ref: dict[str, Any] = field(default_factory=dict)
     _info_inv: np.ndarray | None = None  # inverse observed information of theta (Hessian of -loglik)
     _dA: np.ndarray | None = None  # (k, p, p)
-    _hessian_ok: bool = True
-    gradient_norm: float = np.nan
-    reference: str | None = None
-    reference_reason: str = ""
 
-    # ---- protocol ----
-    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+    @property
+    def sigma_(self) -> np.ndarray:
+        """Deprecated alias of :attr:`covariance_` (``sigma_`` is the residual SD, a float, on ``TrajectoryFit``)."""
+        warnings.warn("`MMRMFit.sigma_` is deprecated; use `fit.covariance_` (the covariance between visits).",
+                      DeprecationWarning, stacklevel=2)
+        return self.covariance_
+
+    # ---- the marginal-means contract ----
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray:
         return np.asarray(self._model_spec.get_model_matrix(grid), dtype=float)
 
-    def _reference_values(self) -> dict[str, Any]:
+    def reference_values(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self._ref.items()}
 
-    def _df_for(self, L: np.ndarray) -> np.ndarray:
+    def df_for(self, L: np.ndarray) -> np.ndarray:
         """Satterthwaite df ``2(LCL')² / (g'Wg)``, g = d(LCL')/dθ, W = inverse observed information."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
         C = self.vcov_beta_
@@ -381,9 +376,9 @@ class MMRMFit(MarginalMeansMixin):
             df = 2.0 * var**2 / denom
         return np.where(np.isfinite(df) & (df > 0), df, np.inf)
 
-    def _sigma_total(self) -> tuple[float, float]:
+    def sigma_total(self) -> tuple[float, float]:
         """SD for effect sizes: the root mean residual variance over visits; edf = n_obs - p (nlme's df)."""
-        return float(np.sqrt(np.mean(np.diag(self.sigma_)))), float(self.n_obs - len(self.beta_))
+        return float(np.sqrt(np.mean(np.diag(self.covariance_)))), float(self.n_obs - len(self.beta_))
 
     # ---- results ----
     @property
@@ -407,24 +402,19 @@ class MMRMFit(MarginalMeansMixin):
         return res[["term", "estimate", "se", "df", "t", "p_value", "ci_low", "ci_high"]]
 
     @property
-    def nobs(self) -> int:
-        """Number of observations (alias of ``n_obs``, as on ``TrajectoryFit``)."""
-        return self.n_obs
-
-    @property
     def variance_components(self) -> pd.DataFrame:
         """Residual variance per visit: ``visit``, ``variance``, ``sd`` (correlations: :attr:`correlation`)."""
-        var = np.diag(self.sigma_).copy()
+        var = np.diag(self.covariance_).copy()
         return pd.DataFrame({"visit": self.visits, "variance": var, "sd": np.sqrt(var)})
 
     @property
     def covariance(self) -> pd.DataFrame:
-        return pd.DataFrame(self.sigma_, index=self.visits, columns=self.visits)
+        return pd.DataFrame(self.covariance_, index=self.visits, columns=self.visits)
 
     @property
     def correlation(self) -> pd.DataFrame:
-        sd = np.sqrt(np.diag(self.sigma_))
-        return pd.DataFrame(self.sigma_ / np.outer(sd, sd), index=self.visits, columns=self.visits)
+        sd = np.sqrt(np.diag(self.covariance_))
+        return pd.DataFrame(self.covariance_ / np.outer(sd, sd), index=self.visits, columns=self.visits)
 
     def summary(self) -> str:
         """Plain-text summary: model, fit statistics, fixed effects and the covariance."""
@@ -548,11 +538,11 @@ def fit_mmrm(
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
     """
     if covariance not in _COVARIANCES:
-        raise DataValidationError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
+        raise ArgumentError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
     if method not in ("REML", "ML"):
-        raise DataValidationError(f"method={method!r} must be 'REML' or 'ML'.")
+        raise ArgumentError(f"method={method!r} must be 'REML' or 'ML'.")
     if covariance == "unstructured" and not heterogeneous:
-        raise DataValidationError(
+        raise ArgumentError(
             "an unstructured covariance always has a variance per visit; drop heterogeneous=False or choose "
             "covariance='cs', 'ar1' or 'toeplitz'."
         )
@@ -560,7 +550,7 @@ def fit_mmrm(
     af = _analysis_frame(data, instrument, needed)
     missing = [c for c in needed if c not in af.columns]
     if missing:
-        raise DataValidationError(
+        raise ArgumentError(
             f"fit_mmrm needs columns {missing}, which the data does not have (columns: {list(af.columns)})."
         )
     af = af.copy()
@@ -579,7 +569,7 @@ def fit_mmrm(
     if baseline_visit is not None:
         at_base = (vis_str == str(baseline_visit)).fillna(False)
         if not at_base.any():
-            raise DataValidationError(
+            raise ArgumentError(
                 f"baseline_visit={baseline_visit!r} matches no value of {visit!r}; the visits are "
                 f"{sorted(pd.unique(vis_str.dropna()))}."
             )
@@ -762,7 +752,7 @@ def fit_mmrm(
         vcov_beta_=P["Ainv"],
         fe_names_=names,
         theta_=theta,
-        sigma_=prob.sigma(theta),
+        covariance_=prob.sigma(theta),
         visits=vlev,
         loglik=float(loglik),
         n_obs=len(y),
