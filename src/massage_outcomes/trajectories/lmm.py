@@ -38,6 +38,7 @@ from massage_outcomes.trajectories.design import (
 )
 from massage_outcomes.trajectories.fit import ModelFit
 from massage_outcomes.trajectories.satterthwaite import (
+    KenwardRoger,
     Satterthwaite,
     richardson_gradient,
     richardson_hessian,
@@ -727,8 +728,61 @@ def fit_trajectories(
     >>> list(fit.fixed_effects["term"])
     ['Intercept', 'arm[T.usual_care]', 'week', 'arm[T.usual_care]:week']
     """
-    import formulaic
+    _check_lmm_options(method, random, ddf, levels)
+    levels = list(levels)
+    covariates = list(covariates)
+    frame, slope_col, n_dropped = _model_frame(
+        data, instrument=instrument, timing=timing, time=time, group=group, covariates=covariates, levels=levels,
+        response=response, random=random, visit_as_factor=visit_as_factor,
+    )
+    glevels, gref, basis = _group_and_time(frame, group=group, time=time, reference=reference,
+                                           time_basis=time_basis, visit_as_factor=visit_as_factor)
+    frame = basis.add_columns(frame).reset_index(drop=True)
+    mm, X = _lmm_fixed_design(frame, group if len(glevels) > 1 else None, basis, covariates)
+    y = frame[response].to_numpy(dtype=float)
+    Z, re_terms, subj_codes, subj_labels, extra_codes, extra_labels = _random_design(frame, random, slope_col, levels)
+    core = LMMCore(
+        y,
+        X,
+        Z,
+        subj_codes,
+        len(subj_labels),
+        correlated=(random == "slope"),
+        extra_codes=extra_codes,
+        extra_nlev=[len(lab) for lab in extra_labels],
+        reml=(method == "REML"),
+    )
+    with _single_threaded_blas():
+        opt = core.optimize()
+    call = {"instrument": instrument, "time": time, "group": group, "covariates": tuple(covariates),
+            "random": random, "levels": tuple(levels), "time_basis": time_basis, "visit_as_factor": visit_as_factor,
+            "timing": timing, "response": response, "reference": reference}
+    fit = TrajectoryFit._from_core(
+        core, opt, frame=frame, model_spec=mm.model_spec, fe_names=[str(c) for c in mm.columns],
+        response=response, time=time, group=group, glevels=glevels, gref=gref, covariates=covariates,
+        random=random, levels=levels, re_terms=re_terms, subject_labels=np.asarray(subj_labels),
+        extra_labels=[np.asarray(lab) for lab in extra_labels], basis=basis, slope_col=slope_col, method=method,
+        n_dropped=n_dropped, call=call, data=data,
+    )
+    fit.ddf = ddf
+    if ddf == "kenward-roger":
+        fit._kr = KenwardRoger(X, Z, subj_codes, fit._re_cov(), fit.sigma_**2, correlated=(random == "slope"))
+        fit.vcov_beta_ = fit._kr.Phi_A
+    if not opt["converged"]:
+        warnings.warn(
+            "fit_trajectories: the optimizer did not pass its convergence checks ("
+            + "; ".join(opt["messages"])
+            + "); results may not be at the optimum (fit.converged is False).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return fit
 
+
+# ----------------------------------------------------------------------------------------------------------------
+# the steps of fit_trajectories
+# ----------------------------------------------------------------------------------------------------------------
+def _check_lmm_options(method: str, random: str, ddf: str, levels: Sequence[str]) -> None:
     if method not in ("REML", "ML"):
         raise ArgumentError(f"`method` must be 'REML' or 'ML'; got {method!r}.")
     if random not in ("slope", "intercept", "uncorrelated"):
@@ -740,10 +794,16 @@ def fit_trajectories(
             "`ddf='kenward-roger'` is available for REML fits with the subject level only; use method='REML', "
             "levels=(subject,) or ddf='satterthwaite'."
         )
-    levels = list(levels)
-    covariates = list(covariates)
     if not levels:
         raise ArgumentError("`levels` must name at least the subject column, e.g. levels=('subject',).")
+
+
+def _model_frame(
+    data: Any, *, instrument: str | None, timing: Sequence[str] | None, time: str, group: str,
+    covariates: list[str], levels: list[str], response: str, random: str, visit_as_factor: bool,
+) -> tuple[pd.DataFrame, str, int]:
+    """The complete rows the model uses (plus ``intent``, to find the control arm), the column of the random
+    slope, and how many rows were dropped for missing values."""
     frame = as_frame(data, instrument)
     if timing is not None and "timing" in frame.columns:
         frame = frame.loc[frame["timing"].astype("str").isin(list(timing))]
@@ -773,20 +833,26 @@ def fit_trajectories(
         frame[levels[0]] = subj_key.loc[frame.index]
     n_before = len(frame)
     frame = frame.dropna(subset=needed)
-    n_dropped = n_before - len(frame)
     if frame.empty:
         raise DataValidationError("no complete rows remain after dropping missing values; check the columns.")
     frame[response] = pd.to_numeric(frame[response]).astype(float)
     if pd.api.types.is_numeric_dtype(frame[time]) and not visit_as_factor:
         frame[time] = frame[time].astype(float)
-    # group as a categorical with R's default order (sorted) unless already ordered categorical
+    return frame, slope_col, n_before - len(frame)
+
+
+def _group_and_time(
+    frame: pd.DataFrame, *, group: str, time: str, reference: str | None, time_basis: Any, visit_as_factor: bool
+) -> tuple[list[str], GroupReference, TimeBasis]:
+    """Group levels (display order: a categorical's, else sorted as R does), the reference (first in the
+    design's categorical, set in place) and the time basis (a categorical time's present levels, in place)."""
     if isinstance(frame[group].dtype, pd.CategoricalDtype):
-        glevels = [lv for lv in frame[group].cat.categories if (frame[group] == lv).any()]
+        glevels = [str(lv) for lv in frame[group].cat.categories if (frame[group] == lv).any()]
     else:
-        glevels = sorted(pd.unique(frame[group].astype("str")))
+        glevels = [str(g) for g in sorted(pd.unique(frame[group].astype("str")))]
     if len(glevels) < 1:
         raise DataValidationError(f"`group={group!r}` has no levels.")
-    gref = choose_reference(frame, group, [str(g) for g in glevels], reference)
+    gref = choose_reference(frame, group, glevels, reference)
     frame[group] = pd.Categorical(frame[group].astype("str"), categories=gref.design_levels)
     basis = make_time_basis(frame, time, time_basis, visit_as_factor)
     if basis.kind == "factor":
@@ -797,15 +863,20 @@ def fit_trajectories(
         else:
             tlev = sorted(pd.unique(tvals))
             frame[time] = pd.Categorical(tvals, categories=tlev)
-    frame = basis.add_columns(frame)
-    grp_term = group if len(glevels) > 1 else None
-    rhs = f"{grp_term} * {basis.terms()}" if grp_term else basis.terms()
+    return glevels, gref, basis
+
+
+def _lmm_fixed_design(
+    frame: pd.DataFrame, group_term: str | None, basis: TimeBasis, covariates: list[str]
+) -> tuple[Any, np.ndarray]:
+    """``group * time_basis + covariates`` (no group term for one level) and a rank check."""
+    import formulaic
+
+    rhs = f"{group_term} * {basis.terms()}" if group_term else basis.terms()
     if covariates:
         rhs += " + " + " + ".join(covariates)
-    frame = frame.reset_index(drop=True)
     mm = formulaic.model_matrix(rhs, frame, na_action="raise")
     X = np.asarray(mm, dtype=float)
-    fe_names = [str(c) for c in mm.columns]
     XtX = X.T @ X
     dsc = np.sqrt(np.clip(np.diag(XtX), 1e-300, None))
     ev = np.linalg.eigvalsh(XtX / np.outer(dsc, dsc))
@@ -814,7 +885,14 @@ def fit_trajectories(
             f"the fixed-effects design ({rhs}) is rank deficient: some group x time cells have no data or a "
             "covariate is collinear; drop a covariate or use a simpler time basis."
         )
-    y = frame[response].to_numpy(dtype=float)
+    return mm, X
+
+
+def _random_design(
+    frame: pd.DataFrame, random: str, slope_col: str, levels: list[str]
+) -> tuple[np.ndarray, list[str], np.ndarray, Any, list[np.ndarray], list[Any]]:
+    """Per-subject random-effects columns ``Z`` and terms, subject codes and labels, and the codes and labels of
+    the further random-intercept levels."""
     subj_codes, subj_labels = pd.factorize(frame[levels[0]].astype("str"), sort=True)
     if random == "intercept":
         Z = np.ones((len(frame), 1))
@@ -827,70 +905,7 @@ def fit_trajectories(
         c, lab = pd.factorize(frame[lv].astype("str"), sort=True)
         extra_codes.append(c)
         extra_labels.append(lab)
-    core = LMMCore(
-        y,
-        X,
-        Z,
-        subj_codes,
-        len(subj_labels),
-        correlated=(random == "slope"),
-        extra_codes=extra_codes,
-        extra_nlev=[len(lab) for lab in extra_labels],
-        reml=(method == "REML"),
-    )
-    with _single_threaded_blas():
-        opt = core.optimize()
-    fit = TrajectoryFit._from_core(
-        core,
-        opt,
-        frame=frame,
-        model_spec=mm.model_spec,
-        fe_names=fe_names,
-        response=response,
-        time=time,
-        group=group,
-        glevels=[str(g) for g in glevels],
-        gref=gref,
-        covariates=covariates,
-        random=random,
-        levels=levels,
-        re_terms=re_terms,
-        subject_labels=np.asarray(subj_labels),
-        extra_labels=[np.asarray(lab) for lab in extra_labels],
-        basis=basis,
-        slope_col=slope_col,
-        method=method,
-        n_dropped=n_dropped,
-        call={
-            "instrument": instrument,
-            "time": time,
-            "group": group,
-            "covariates": tuple(covariates),
-            "random": random,
-            "levels": tuple(levels),
-            "time_basis": time_basis,
-            "visit_as_factor": visit_as_factor,
-            "timing": timing,
-            "response": response,
-            "reference": reference,
-        },
-        data=data,
-    )
-    fit.ddf = ddf
-    if ddf == "kenward-roger":
-        from massage_outcomes.trajectories.satterthwaite import KenwardRoger
-
-        fit._kr = KenwardRoger(X, Z, subj_codes, fit._re_cov(), fit.sigma_**2, correlated=(random == "slope"))
-        fit.vcov_beta_ = fit._kr.Phi_A
-    if not opt["converged"]:
-        warnings.warn(
-            "fit_trajectories: the optimizer did not pass its convergence checks ("
-            + "; ".join(opt["messages"])
-            + "); results may not be at the optimum (fit.converged is False).",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return fit
+    return Z, re_terms, subj_codes, subj_labels, extra_codes, extra_labels
 
 
 @dataclass(repr=False, eq=False, kw_only=True)

@@ -32,12 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import formulaic
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
 from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
-from massage_outcomes.trajectories.design import choose_reference
+from massage_outcomes.trajectories.design import GroupReference, choose_reference
 from massage_outcomes.trajectories.fit import ModelFit
 
 __all__ = ["fit_mmrm", "MMRMFit"]
@@ -537,6 +538,73 @@ def fit_mmrm(
     >>> list(c.columns[:8])
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
     """
+    _check_options(covariance, method, heterogeneous)
+    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates)
+    af = _analysis_frame(data, instrument, needed)
+    missing = [c for c in needed if c not in af.columns]
+    if missing:
+        raise ArgumentError(
+            f"fit_mmrm needs columns {missing}, which the data does not have (columns: {list(af.columns)})."
+        )
+    post = _post_baseline_rows(af, subject=subject, visit=visit, outcome=outcome, group=group,
+                               covariates=covariates, adjust_baseline=adjust_baseline, baseline_visit=baseline_visit)
+    vlev = _order_visits(post, visit)
+    design = _fixed_design(post, visit=visit, group=group, covariates=covariates, adjust_baseline=adjust_baseline,
+                           baseline_by_visit=baseline_by_visit, reference=reference)
+    X = design.X
+    y = post[outcome].to_numpy(dtype=float)
+    vidx = post[visit].cat.codes.to_numpy()
+    subj_codes, subj_uni = pd.factorize(post["_sid"])
+    N, T, p = len(subj_uni), len(vlev), X.shape[1]
+    chunks = _pattern_chunks(X, y, vidx, subj_codes, N, T)
+    prob = _REML(chunks, T, p, len(y), covariance, heterogeneous, method == "REML")
+    theta0 = _theta_start(_start_covariance(X, y, vidx, subj_codes, N, T), covariance, heterogeneous)
+
+    theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
+    val, _ = prob.m2ll(theta, want_grad=False)
+    P = prob.pieces(prob.sigma(theta))
+    info_inv, dA, converged = _information(prob, theta, hess, P["Ainv"], messages, converged)
+    if not converged:
+        warnings.warn(
+            "fit_mmrm: the optimizer did not meet its convergence checks (" + "; ".join(messages) + "); "
+            "see fit.messages and treat the result with care.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    gref = design.reference
+    return MMRMFit(
+        instrument=instrument,
+        group=group,
+        time=visit,
+        covariance_kind=covariance,
+        heterogeneous=heterogeneous if covariance != "unstructured" else True,
+        method=method,
+        beta_=P["beta"],
+        vcov_beta_=P["Ainv"],
+        fe_names_=design.names,
+        theta_=theta,
+        covariance_=prob.sigma(theta),
+        visits=vlev,
+        loglik=float(-0.5 * val),
+        n_obs=len(y),
+        n_subjects=N,
+        converged=bool(converged),
+        messages=messages,
+        formula=f"{outcome} ~ {design.rhs}",
+        _model_spec=design.model_spec,
+        _ref=design.ref,
+        _info_inv=info_inv,
+        _dA=dA,
+        gradient_norm=gnorm,
+        reference=gref.level if gref is not None else None,
+        reference_reason=gref.describe(group) if gref is not None and group else "",
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the steps of fit_mmrm
+# ----------------------------------------------------------------------------------------------------------------
+def _check_options(covariance: str, method: str, heterogeneous: bool) -> None:
     if covariance not in _COVARIANCES:
         raise ArgumentError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
     if method not in ("REML", "ML"):
@@ -546,19 +614,10 @@ def fit_mmrm(
             "an unstructured covariance always has a variance per visit; drop heterogeneous=False or choose "
             "covariance='cs', 'ar1' or 'toeplitz'."
         )
-    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates)
-    af = _analysis_frame(data, instrument, needed)
-    missing = [c for c in needed if c not in af.columns]
-    if missing:
-        raise ArgumentError(
-            f"fit_mmrm needs columns {missing}, which the data does not have (columns: {list(af.columns)})."
-        )
-    af = af.copy()
-    sid = af[subject].astype(str)
-    if "study" in af.columns and af["study"].nunique(dropna=True) > 1:
-        sid = af["study"].astype(str) + "/" + sid
-    af["_sid"] = sid
 
+
+def _baseline_rows(af: pd.DataFrame, visit: str, baseline_visit: str | None) -> pd.Series:
+    """True for the rows that are baseline measurements (``timing == "baseline"`` or at ``baseline_visit``)."""
     is_base = pd.Series(False, index=af.index)
     if "timing" in af.columns:
         is_base = (af["timing"].astype(str) == "baseline").fillna(False)
@@ -574,6 +633,21 @@ def fit_mmrm(
                 f"{sorted(pd.unique(vis_str.dropna()))}."
             )
         is_base = is_base | at_base
+    return is_base
+
+
+def _post_baseline_rows(
+    af: pd.DataFrame, *, subject: str, visit: str, outcome: str, group: str | None, covariates: Sequence[str],
+    adjust_baseline: bool, baseline_visit: str | None,
+) -> pd.DataFrame:
+    """The analysed rows: post-baseline, with a visit, an outcome, (a baseline) and every covariate; ``_sid``
+    is the subject key (with the study when there are several)."""
+    af = af.copy()
+    sid = af[subject].astype(str)
+    if "study" in af.columns and af["study"].nunique(dropna=True) > 1:
+        sid = af["study"].astype(str) + "/" + sid
+    af["_sid"] = sid
+    is_base = _baseline_rows(af, visit, baseline_visit)
     if adjust_baseline:
         if "baseline" in af.columns:
             base = af.groupby("_sid", sort=False)["baseline"].first()
@@ -593,7 +667,7 @@ def fit_mmrm(
                 f"{post.loc[nob, '_sid'].nunique()} subjects have no baseline value and are left out "
                 "(adjust_baseline=True).",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             post = post[~nob]
     needed_cols = [*covariates, *([group] if group else [])]
@@ -603,13 +677,16 @@ def fit_mmrm(
             f"{int(incomplete.sum())} measurements ({post.loc[incomplete, '_sid'].nunique()} subjects) have no "
             f"value for {[c for c in needed_cols if post.loc[incomplete, c].isna().any()]} and are left out.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         post = post[~incomplete]
     if post.empty:
         raise DataValidationError("no post-baseline measurements with a visit were found; check `visit`/`timing`.")
+    return post
 
-    # visit levels
+
+def _order_visits(post: pd.DataFrame, visit: str) -> list[str]:
+    """Make ``post[visit]`` a categorical in visit order (in place) and return the levels; one row per visit."""
     if isinstance(post[visit].dtype, pd.CategoricalDtype):
         vlev = _levels(post[visit])
     elif pd.api.types.is_numeric_dtype(post[visit]):
@@ -626,6 +703,25 @@ def fit_mmrm(
             f"{int(dup.sum())} rows repeat a subject's visit (e.g. subject {post.loc[dup, '_sid'].iloc[0]!r}); "
             "an MMRM needs at most one measurement per subject and visit."
         )
+    return vlev
+
+
+@dataclass
+class _Design:
+    X: np.ndarray
+    names: list[str]
+    rhs: str
+    model_spec: Any
+    ref: dict[str, Any]
+    reference: GroupReference | None
+
+
+def _fixed_design(
+    post: pd.DataFrame, *, visit: str, group: str | None, covariates: Sequence[str], adjust_baseline: bool,
+    baseline_by_visit: bool, reference: str | None,
+) -> _Design:
+    """``group * visit + baseline (+ baseline:visit) + covariates`` (factors made categorical in ``post`` in
+    place), the reference values of the marginal-means grid, and a rank check."""
     terms: list[str] = []
     ref: dict[str, Any] = {}
     gref = None
@@ -637,7 +733,7 @@ def fit_mmrm(
         ref[group] = glev
     else:
         terms.append(f"`{visit}`")
-    ref[visit] = vlev
+    ref[visit] = list(post[visit].cat.categories)
     if adjust_baseline:
         terms.append("baseline")
         ref["baseline"] = float(post["baseline"].mean())
@@ -652,13 +748,8 @@ def fit_mmrm(
             ref[c] = lev
         terms.append(f"`{c}`")
     rhs = " + ".join(terms)
-    formula = f"{outcome} ~ {rhs}"
-
-    import formulaic
-
     mm = formulaic.model_matrix(rhs, post, na_action="raise")
     X = np.asarray(mm, dtype=float)
-    names = list(mm.model_spec.column_names)
     XtX = X.T @ X
     dscale = 1.0 / np.sqrt(np.maximum(np.diag(XtX), 1e-300))
     eig = np.linalg.eigvalsh(XtX * np.outer(dscale, dscale))
@@ -668,12 +759,14 @@ def fit_mmrm(
             f"the fixed-effects design is rank deficient ({rank} of {X.shape[1]} columns): some group has no "
             "measurement at some visit, or a covariate is constant. Drop the empty cells or the covariate."
         )
-    y = post[outcome].to_numpy(dtype=float)
-    vidx = post[visit].cat.codes.to_numpy()
-    subj_codes, subj_uni = pd.factorize(post["_sid"])
-    N, T, p = len(subj_uni), len(vlev), X.shape[1]
+    return _Design(X, list(mm.model_spec.column_names), rhs, mm.model_spec, ref, gref)
 
-    # per-subject arrays, then per-pattern sufficient statistics (no loop over subjects)
+
+def _pattern_chunks(
+    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int
+) -> list[_Chunk]:
+    """Per-pattern sufficient statistics (no loop over subjects), in chunks of patterns."""
+    p = X.shape[1]
     Yf = np.zeros((N, T))
     Xf = np.zeros((N, T, p))
     mask = np.zeros((N, T), dtype=bool)
@@ -703,23 +796,28 @@ def fit_mmrm(
             nk.append(len(members))
         chunks.append(_Chunk(mask=pats[list(ks)], n=np.asarray(nk, dtype=float), XX=np.stack(XX),
                              XY=np.stack(XY), YY=np.stack(YY)))
-    prob = _REML(chunks, T, p, len(y), covariance, heterogeneous, method == "REML")
+    return chunks
 
-    # start: OLS residual covariance (pairwise complete), made positive definite
-    b_ols = np.linalg.solve(XtX, X.T @ y)
+
+def _start_covariance(
+    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int
+) -> np.ndarray:
+    """The start: OLS residual covariance (pairwise complete), made positive definite."""
+    b_ols = np.linalg.solve(X.T @ X, X.T @ y)
     R = np.full((N, T), np.nan)
     R[subj_codes, vidx] = y - X @ b_ols
     S0 = pd.DataFrame(R).cov(min_periods=2).to_numpy()
     var0 = np.nanvar(R, axis=0)
     S0 = np.where(np.isfinite(S0), S0, 0.0)
     S0[np.diag_indices(T)] = np.where(np.isfinite(var0) & (var0 > 0), var0, np.nanmean(var0))
-    S0 = _nearest_pd(S0)
-    theta0 = _theta_start(S0, covariance, heterogeneous)
+    return _nearest_pd(S0)
 
-    theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
-    val, _ = prob.m2ll(theta, want_grad=False)
-    P = prob.pieces(prob.sigma(theta))
-    loglik = -0.5 * val
+
+def _information(
+    prob: _REML, theta: np.ndarray, hess: np.ndarray | None, Ainv: np.ndarray, messages: list[str],
+    converged: bool,
+) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+    """Inverse observed information of theta and the derivatives of X'V⁻¹X (for Satterthwaite df)."""
     info_inv = None
     dA = None
     if hess is not None:
@@ -733,41 +831,8 @@ def fit_mmrm(
         except np.linalg.LinAlgError:
             messages.append("the Hessian of the covariance parameters is singular; Satterthwaite df set to inf")
             info_inv = None
-        dA = prob.sandwich_terms(theta, P["Ainv"])
-    if not converged:
-        warnings.warn(
-            "fit_mmrm: the optimizer did not meet its convergence checks (" + "; ".join(messages) + "); "
-            "see fit.messages and treat the result with care.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return MMRMFit(
-        instrument=instrument,
-        group=group,
-        time=visit,
-        covariance_kind=covariance,
-        heterogeneous=heterogeneous if covariance != "unstructured" else True,
-        method=method,
-        beta_=P["beta"],
-        vcov_beta_=P["Ainv"],
-        fe_names_=names,
-        theta_=theta,
-        covariance_=prob.sigma(theta),
-        visits=vlev,
-        loglik=float(loglik),
-        n_obs=len(y),
-        n_subjects=N,
-        converged=bool(converged),
-        messages=messages,
-        formula=formula,
-        _model_spec=mm.model_spec,
-        _ref=ref,
-        _info_inv=info_inv,
-        _dA=dA,
-        gradient_norm=gnorm,
-        reference=gref.level if gref is not None else None,
-        reference_reason=gref.describe(group) if gref is not None and group else "",
-    )
+        dA = prob.sandwich_terms(theta, Ainv)
+    return info_inv, dA, converged
 
 
 def _num_hessian(prob: _REML, theta: np.ndarray) -> np.ndarray:
