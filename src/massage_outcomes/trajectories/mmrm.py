@@ -15,6 +15,9 @@ respect to the covariance matrix is analytic; derivatives of the covariance with
 complex-step differentiation (exact to rounding). BFGS is followed by Newton polishing with the Hessian from
 central differences of the analytic gradient.
 
+Inference: Satterthwaite df (default) or Kenward-Roger (``ddf="kenward-roger"`` / ``"kenward-roger-linear"``,
+:mod:`.kenward_roger`), checked against R's mmrm 0.3.18 for every structure (tests/reference/mmrm/).
+
 References
 ----------
 Mallinckrodt CH, Lane PW, Schnell D, Peng Y, Mancuso JP (2008). Recommendations for the primary analysis of
@@ -40,11 +43,14 @@ from scipy import linalg, optimize
 from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.trajectories.design import GroupReference, choose_reference
 from massage_outcomes.trajectories.fit import ModelFit
+from massage_outcomes.trajectories.kenward_roger import KRComponents, kr_components, kr_df
 
 __all__ = ["fit_mmrm", "MMRMFit"]
 
 Covariance = Literal["unstructured", "cs", "ar1", "toeplitz"]
 _COVARIANCES = ("unstructured", "cs", "ar1", "toeplitz")
+DDF = Literal["satterthwaite", "kenward-roger", "kenward-roger-linear"]
+_DDFS = ("satterthwaite", "kenward-roger", "kenward-roger-linear")
 _LOG2PI = float(np.log(2.0 * np.pi))
 
 
@@ -221,7 +227,7 @@ class _REML:
             out[j] = _sigma_from_theta(tc, self.kind, T, self.het).imag / h
         return out
 
-    def _inverses(self, Sigma: np.ndarray, ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
+    def inverses(self, Sigma: np.ndarray, ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
         """Per pattern: Σ_P⁻¹ padded with zeros (K, T, T) and log|Σ_P| (K,)."""
         pair = ch.pair
         padded = np.where(pair, Sigma[None, :, :], np.eye(self.T)[None, :, :])
@@ -237,7 +243,7 @@ class _REML:
         logdet = 0.0
         Sinvs = []
         for ch in self.chunks:
-            Si, ld = self._inverses(Sigma, ch)
+            Si, ld = self.inverses(Sigma, ch)
             Sinvs.append(Si)
             logdet += float(ch.n @ ld)
             A += np.tensordot(Si, ch.XX, axes=([0, 1, 2], [0, 1, 2]))
@@ -291,7 +297,7 @@ class _REML:
         k, p, T = len(theta), self.p, self.T
         out = np.zeros((k, p * p))
         for ch in self.chunks:
-            Si, _ = self._inverses(Sigma, ch)
+            Si, _ = self.inverses(Sigma, ch)
             W = Si[:, None] @ dS[None] @ Si[:, None]  # (K, k, T, T)
             K = len(ch.n)
             out += W.transpose(1, 0, 2, 3).reshape(k, K * T * T) @ ch.XX.reshape(K * T * T, p * p)
@@ -308,8 +314,8 @@ class MMRMFit(ModelFit):
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term``, ``estimate``, ``se`` (from ``(X'Σ⁻¹X)⁻¹``), ``df`` (Satterthwaite), ``t``, ``p_value``,
-        ``ci_low``, ``ci_high``.
+        ``term``, ``estimate``, ``se`` (from ``(X'Σ⁻¹X)⁻¹``, or Kenward-Roger's ``Φ_A``), ``df`` (Satterthwaite or
+        Kenward-Roger, ``ddf``), ``t``, ``p_value``, ``ci_low``, ``ci_high``.
     covariance, correlation : DataFrame
         The estimated covariance (and correlation) between visits, labelled by visit.
     variance_components : DataFrame
@@ -346,8 +352,11 @@ class MMRMFit(ModelFit):
     reference_reason: str = ""
     _model_spec: Any = None
     _ref: dict[str, Any] = field(default_factory=dict)
+    ddf: str = "satterthwaite"
+    vcov_unadjusted_: np.ndarray | None = None  # (X'Σ⁻¹X)⁻¹; vcov_beta_ is the Kenward-Roger Φ_A under KR
     _info_inv: np.ndarray | None = None  # inverse observed information of theta (Hessian of -loglik)
     _dA: np.ndarray | None = None  # (k, p, p)
+    _kr: KRComponents | None = None
 
     @property
     def sigma_(self) -> np.ndarray:
@@ -364,9 +373,12 @@ class MMRMFit(ModelFit):
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self._ref.items()}
 
     def df_for(self, L: np.ndarray) -> np.ndarray:
-        """Satterthwaite df ``2(LCL')² / (g'Wg)``, g = d(LCL')/dθ, W = inverse observed information."""
+        """Denominator df of each row of ``L``: Kenward-Roger's (``ddf="kenward-roger"``, ``"-linear"``) or
+        Satterthwaite's ``2(LCL')² / (g'Wg)``, g = d(LCL')/dθ, W = inverse observed information."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
-        C = self.vcov_beta_
+        if self._kr is not None:
+            return kr_df(self._kr.Phi, self._kr.P, self._kr.W, L)
+        C = self.vcov_beta_ if self.vcov_unadjusted_ is None else self.vcov_unadjusted_
         LC = L @ C
         var = np.einsum("kp,kp->k", LC, L)
         if self._dA is None or self._info_inv is None:
@@ -427,7 +439,7 @@ class MMRMFit(ModelFit):
             *([self.reference_reason] if self.reference_reason else []),
             f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
             "",
-            "Fixed effects (Satterthwaite df):",
+            f"Fixed effects ({self.ddf.replace('-', ' ').title()} df):",
             self.fixed_effects.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
             "",
             "Covariance between visits:",
@@ -473,6 +485,7 @@ def fit_mmrm(
     outcome: str = "value",
     baseline_visit: str | None = None,
     reference: str | None = None,
+    ddf: DDF = "satterthwaite",
 ) -> MMRMFit:
     """Fit a mixed model for repeated measures to the post-baseline visits.
 
@@ -512,6 +525,11 @@ def fit_mmrm(
         whose subjects all have ``intent == "control"``) when there is one, else the first level (a
         categorical's order, else sorted). The summary says which was used; marginal means, contrasts and their
         order do not depend on it.
+    ddf : {"satterthwaite", "kenward-roger", "kenward-roger-linear"}
+        Denominator df of the t tests and intervals. Under Kenward-Roger (REML only) the coefficient covariance
+        ``vcov_beta_`` and every SE are the adjusted ``Φ_A`` (``vcov_unadjusted_`` keeps ``(X'Σ⁻¹X)⁻¹``), as
+        in R's ``mmrm(method = "Kenward-Roger")``; "kenward-roger-linear" drops the second-derivative term
+        (mmrm's ``vcov = "Kenward-Roger-Linear"``). See :mod:`.kenward_roger`.
 
     Returns
     -------
@@ -538,7 +556,7 @@ def fit_mmrm(
     >>> list(c.columns[:8])
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
     """
-    _check_options(covariance, method, heterogeneous)
+    _check_options(covariance, method, heterogeneous, ddf)
     needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates)
     af = _analysis_frame(data, instrument, needed)
     missing = [c for c in needed if c not in af.columns]
@@ -572,15 +590,24 @@ def fit_mmrm(
             stacklevel=2,
         )
     gref = design.reference
+    het = heterogeneous if covariance != "unstructured" else True
+    kr = None
+    if ddf != "satterthwaite":
+        kr = kr_components(prob.sigma(theta), prob.chunks, prob.inverses,
+                           lambda S: prob.grad_sigma(prob.pieces(S)), P["Ainv"], covariance, het)
+    vcov = P["Ainv"] if kr is None else kr.Phi_A if ddf == "kenward-roger" else kr.Phi_A_linear
     return MMRMFit(
         instrument=instrument,
         group=group,
         time=visit,
         covariance_kind=covariance,
-        heterogeneous=heterogeneous if covariance != "unstructured" else True,
+        heterogeneous=het,
         method=method,
         beta_=P["beta"],
-        vcov_beta_=P["Ainv"],
+        vcov_beta_=vcov,
+        vcov_unadjusted_=P["Ainv"],
+        ddf=ddf,
+        _kr=kr,
         fe_names_=design.names,
         theta_=theta,
         covariance_=prob.sigma(theta),
@@ -604,7 +631,11 @@ def fit_mmrm(
 # ----------------------------------------------------------------------------------------------------------------
 # the steps of fit_mmrm
 # ----------------------------------------------------------------------------------------------------------------
-def _check_options(covariance: str, method: str, heterogeneous: bool) -> None:
+def _check_options(covariance: str, method: str, heterogeneous: bool, ddf: str) -> None:
+    if ddf not in _DDFS:
+        raise ArgumentError(f"ddf={ddf!r} is not one of {list(_DDFS)}.")
+    if ddf != "satterthwaite" and method != "REML":
+        raise ArgumentError(f"ddf={ddf!r} needs method='REML' (Kenward-Roger is defined for REML fits).")
     if covariance not in _COVARIANCES:
         raise ArgumentError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
     if method not in ("REML", "ML"):
