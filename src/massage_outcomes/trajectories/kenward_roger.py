@@ -57,6 +57,11 @@ def sigma_from_phi(phi: np.ndarray, kind: str, T: int, heterogeneous: bool) -> n
         if kind == "toeplitz":
             rho = c / np.sqrt(1.0 + c * c)
             R = np.where(lag == 0, 1.0 + 0 * rho[0], rho[np.maximum(lag - 1, 0)])
+        elif kind == "ante_dependence":
+            rho = c / np.sqrt(1.0 + c * c)
+            for i in range(1, T):
+                for j in range(i):
+                    R[i, j] = R[j, i] = np.prod(rho[j:i])
         elif kind == "ar1":
             rho1 = c[0] / np.sqrt(1.0 + c[0] * c[0])
             R = np.where(lag == 0, 1.0 + 0 * rho1, rho1 ** np.maximum(lag, 1))
@@ -82,6 +87,8 @@ def mmrm_phi(Sigma: np.ndarray, kind: str, heterogeneous: bool) -> np.ndarray:
     R = Sigma / np.outer(sd, sd)
     if kind == "toeplitz":
         rho = np.array([R[d, 0] for d in range(1, T)])
+    elif kind == "ante_dependence":
+        rho = np.diag(R, -1).copy()
     else:
         rho = np.array([R[1, 0]])
     if kind == "cs":

@@ -47,8 +47,8 @@ from massage_outcomes.trajectories.kenward_roger import KRComponents, kr_compone
 
 __all__ = ["fit_mmrm", "MMRMFit"]
 
-Covariance = Literal["unstructured", "cs", "ar1", "toeplitz"]
-_COVARIANCES = ("unstructured", "cs", "ar1", "toeplitz")
+Covariance = Literal["unstructured", "cs", "ar1", "toeplitz", "ante_dependence"]
+_COVARIANCES = ("unstructured", "cs", "ar1", "toeplitz", "ante_dependence")
 DDF = Literal["satterthwaite", "kenward-roger", "kenward-roger-linear"]
 _DDFS = ("satterthwaite", "kenward-roger", "kenward-roger-linear")
 _LOG2PI = float(np.log(2.0 * np.pi))
@@ -116,7 +116,7 @@ def _n_theta(kind: str, T: int, heterogeneous: bool) -> int:
         return nsd
     if kind in ("cs", "ar1"):
         return nsd + 1
-    return nsd + T - 1  # toeplitz
+    return nsd + T - 1  # toeplitz, ante-dependence
 
 
 @functools.lru_cache(maxsize=64)
@@ -145,6 +145,8 @@ def _sigma_from_theta(theta: np.ndarray, kind: str, T: int, heterogeneous: bool)
             rho = np.tanh(theta[nsd])
             R = rho ** lag.astype(float)
             R[lag == 0] = 1.0
+        elif kind == "ante_dependence":
+            R = _ante_dependence_corr(theta[nsd:], T)
         else:  # toeplitz via partial autocorrelations (Durbin-Levinson); always positive definite
             phi = np.tanh(theta[nsd:])
             rho = np.zeros(T, dtype=dtype)
@@ -162,6 +164,17 @@ def _sigma_from_theta(theta: np.ndarray, kind: str, T: int, heterogeneous: bool)
                     a = np.concatenate([a - pk * a[::-1], [pk]])
             R = rho[lag]
     return sd[:, None] * R * sd[None, :]
+
+
+def _ante_dependence_corr(c: np.ndarray, T: int) -> np.ndarray:
+    """First-order ante-dependence: corr(i, j) = ρ_j ρ_(j+1) ... ρ_(i-1), ρ_k = c_k / √(1 + c_k²) (mmrm's map);
+    positive definite for any real ``c``."""
+    rho = c / np.sqrt(1.0 + c * c)
+    R = np.eye(T, dtype=c.dtype)
+    for i in range(1, T):
+        for j in range(i):
+            R[i, j] = R[j, i] = np.prod(rho[j:i])
+    return R
 
 
 def _theta_start(S0: np.ndarray, kind: str, heterogeneous: bool) -> np.ndarray:
@@ -182,6 +195,9 @@ def _theta_start(S0: np.ndarray, kind: str, heterogeneous: bool) -> np.ndarray:
         return np.concatenate([lsd, [np.log(u / (1.0 - u))]])
     if kind == "ar1":
         return np.concatenate([lsd, [np.arctanh(r1)]])
+    if kind == "ante_dependence":
+        r = np.clip(np.diag(C, -1), -0.9, 0.9)
+        return np.concatenate([lsd, r / np.sqrt(1.0 - r**2)])
     return np.concatenate([lsd, [np.arctanh(r1)], np.zeros(T - 2)])
 
 
@@ -508,11 +524,13 @@ def fit_mmrm(
         Also let the baseline effect differ by visit (``baseline:visit``).
     covariates : sequence of str
         Further subject-level covariates (numeric: held at their mean in ``emmeans``; otherwise factors).
-    covariance : {"unstructured", "cs", "ar1", "toeplitz"}
+    covariance : {"unstructured", "cs", "ar1", "toeplitz", "ante_dependence"}
         Residual covariance between a subject's visits. AR(1) and Toeplitz use the visit order (lag = difference
         in visit index), as ``nlme::corAR1(form = ~ visit_index | subject)``.
     heterogeneous : bool
-        A variance per visit for cs / ar1 / toeplitz (``varIdent(form = ~1 | visit)``); unstructured always has.
+        A variance per visit for cs / ar1 / toeplitz / ante_dependence (``varIdent(form = ~1 | visit)``; mmrm's
+        csh, ar1h, toeph, adh); unstructured always has. First-order ante-dependence: the correlation of visits
+        i > j is the product of the adjacent-visit correlations between them (mmrm's ad / adh).
     method : {"REML", "ML"}
     outcome : str
         Outcome column (``value`` in the analysis frame; e.g. ``change``).
@@ -643,7 +661,7 @@ def _check_options(covariance: str, method: str, heterogeneous: bool, ddf: str) 
     if covariance == "unstructured" and not heterogeneous:
         raise ArgumentError(
             "an unstructured covariance always has a variance per visit; drop heterogeneous=False or choose "
-            "covariance='cs', 'ar1' or 'toeplitz'."
+            "covariance='cs', 'ar1', 'toeplitz' or 'ante_dependence'."
         )
 
 

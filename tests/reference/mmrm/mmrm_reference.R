@@ -11,7 +11,7 @@ d$race <- factor(d$race)
 d$sex <- factor(d$sex)
 d$subject <- factor(d$subject)
 
-structures <- c("us", "toep", "toeph", "ar1", "ar1h", "cs", "csh")
+structures <- c("us", "toep", "toeph", "ar1", "ar1h", "cs", "csh", "ad", "adh")
 methods <- list(satterthwaite = list(method = "Satterthwaite", vcov = "Asymptotic"),
                 kr = list(method = "Kenward-Roger", vcov = "Kenward-Roger"),
                 kr_linear = list(method = "Kenward-Roger", vcov = "Kenward-Roger-Linear"))
