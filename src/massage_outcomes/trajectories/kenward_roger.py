@@ -98,6 +98,22 @@ def mmrm_phi(Sigma: np.ndarray, kind: str, heterogeneous: bool) -> np.ndarray:
     return np.concatenate([lsd, rho / np.sqrt(1.0 - rho**2)])
 
 
+def _dsigma_unstructured(phi: np.ndarray, T: int) -> np.ndarray:
+    """(k, T, T) derivatives of the unstructured ``Σ = LL'`` in mmrm's parameters: row i of ``L`` scales with
+    ``exp(phi_i)``; ``L[i, j] = exp(phi_i) phi_k`` below the diagonal."""
+    sd = np.exp(phi[:T])
+    lower = np.tril_indices(T, -1)
+    L = np.zeros((T, T))
+    L[np.diag_indices(T)] = sd
+    L[lower] = sd[lower[0]] * phi[T:]
+    k = len(phi)
+    dL = np.zeros((k, T, T))
+    dL[np.arange(T), np.arange(T)] = L  # d/dphi_i: row i of L
+    dL[T + np.arange(len(lower[0])), lower[0], lower[1]] = sd[lower[0]]
+    dLLt = dL @ L.T
+    return dLLt + dLLt.transpose(0, 2, 1)
+
+
 def _complex_step(fun: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
     """(k, ...) derivatives of a complex-analytic ``fun`` at real ``x``: exact to rounding."""
     h = 1e-30
@@ -148,6 +164,8 @@ def kr_components(
     k = len(phi)
 
     def dS_at(x: np.ndarray) -> np.ndarray:
+        if kind == "unstructured":
+            return _dsigma_unstructured(x, T)
         return _complex_step(lambda z: sigma_from_phi(z, kind, T, heterogeneous), x)
 
     def grad_phi(x: np.ndarray) -> np.ndarray:
@@ -165,22 +183,25 @@ def kr_components(
     H = 0.5 * (H + H.T)
     d2S = 0.5 * (d2S + d2S.transpose(1, 0, 2, 3))
     W = np.linalg.inv(0.5 * H)  # the Hessian of -l is half that of -2 l
+    # Σ_ij W_ij Q_ij and Σ_ij W_ij R_ij need only W-weighted sums at the level of the visits:
+    # Σ_ij W_ij Σ⁻¹V_iΣ⁻¹V_jΣ⁻¹ = Σ_i (Σ⁻¹V_iΣ⁻¹) D_i Σ⁻¹ with D_i = Σ_j W_ij V_j, and Σ_ij W_ij V_ij likewise
+    D = np.tensordot(W, dS, axes=1)  # (k, T, T)
+    WR = np.tensordot(W, d2S, axes=([0, 1], [0, 1]))  # (T, T)
     p = Phi.shape[0]
     P = np.zeros((k, p, p))
-    Q = np.zeros((k, k, p, p))
-    R = np.zeros((k, k, p, p))
+    WQ = np.zeros((p, p))
+    WRs = np.zeros((p, p))
     for ch in chunks:
         Si, _ = inverses(Sigma, ch)  # (K, T, T)
         A = Si[:, None] @ dS[None] @ Si[:, None]  # (K, k, T, T): Σ⁻¹ V_i Σ⁻¹
         P -= _pattern_sum(A.transpose(1, 0, 2, 3), ch.XX)
-        for i in range(k):
-            B = A[:, i][:, None] @ dS[None] @ Si[:, None]  # (K, k, T, T): Σ⁻¹ V_i Σ⁻¹ V_j Σ⁻¹
-            Q[i] += _pattern_sum(B.transpose(1, 0, 2, 3), ch.XX)
-            C = Si[:, None] @ d2S[i][None] @ Si[:, None]
-            R[i] += _pattern_sum(C.transpose(1, 0, 2, 3), ch.XX)
-    PPhiP = np.einsum("iab,bc,jcd->ijad", P, Phi, P)
-    U_lin = np.einsum("ij,ijab->ab", W, Q - PPhiP)
-    U = U_lin - 0.25 * np.einsum("ij,ijab->ab", W, R)
+        B = np.einsum("Kiab,ibc,Kcd->Kad", A, D, Si, optimize=True)
+        WQ += _pattern_sum(B, ch.XX)
+        WRs += _pattern_sum(Si @ WR @ Si, ch.XX)
+    PPhi = P @ Phi  # (k, p, p)
+    WPPhiP = np.einsum("iab,ij,jbc->ac", PPhi, W, P, optimize=True)
+    U_lin = WQ - WPPhiP
+    U = U_lin - 0.25 * WRs
     return KRComponents(Phi=Phi, Phi_A=Phi + 2.0 * Phi @ U @ Phi, Phi_A_linear=Phi + 2.0 * Phi @ U_lin @ Phi,
                         P=P, W=W, phi=phi)
 
