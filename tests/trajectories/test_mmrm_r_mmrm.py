@@ -130,3 +130,19 @@ def test_kenward_roger_needs_reml() -> None:
         fit_mmrm(_data(), method="ML", ddf="kenward-roger")
     with pytest.raises(ArgumentError, match="ddf="):
         fit_mmrm(_data(), ddf="containment")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("structure", "ddf"), CASES)
+def test_joint_f_test_matches_mmrm_df_md(fits: dict, structure: str, ddf: str) -> None:
+    """No arm difference at any visit: mmrm's ``df_md`` (Kenward-Roger: scaled F and m; Satterthwaite: contest)."""
+    fit, ref = fits[structure, ddf], R[structure][ddf]["joint"]
+    names = [_norm(t) for t in fit.fe_names_]
+    L = np.zeros((len(ref["terms"]), len(names)))
+    for r, term in enumerate(ref["terms"]):
+        L[r, names.index(_norm(term))] = 1.0
+    res = fit.f_test(L).iloc[0]
+    assert res["df1"] == ref["num_df"] == 4
+    assert res["method"] == ("satterthwaite" if ddf == "satterthwaite" else "kenward-roger")
+    assert res["F"] == pytest.approx(ref["f"], rel=3e-4)
+    assert res["df2"] == pytest.approx(ref["denom_df"], rel=3e-4)
+    assert res["p_value"] == pytest.approx(ref["p"], rel=3e-3)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KRComponents", "kr_components", "kr_df", "mmrm_phi", "sigma_from_phi"]
+__all__ = ["KRComponents", "kr_components", "kr_df", "kr_f_df", "mmrm_phi", "sigma_from_phi"]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -235,3 +235,28 @@ def kr_df(Phi: np.ndarray, P: np.ndarray, W: np.ndarray, L: np.ndarray) -> np.nd
         rho = v_star / (2.0 * e_star**2)
         m = 4.0 + (ell + 2.0) / (ell * rho - 1.0)
     return np.where(np.isfinite(m) & (m > 0), m, np.inf)
+
+
+def kr_f_df(Phi: np.ndarray, P: np.ndarray, W: np.ndarray, L: np.ndarray) -> tuple[float, float]:
+    """Kenward-Roger denominator df ``m`` and scale ``λ`` of the F test of ``Lβ = 0`` (``L`` of full row rank ℓ):
+    the statistic is ``λ F`` with ``F`` from the adjusted covariance, referred to ``F(ℓ, m)``.
+
+    ``Θ = L'(LΦL')⁻¹L``, ``A1 = Σ_ij W_ij tr(ΘΦP_iΦ) tr(ΘΦP_jΦ)``, ``A2 = Σ_ij W_ij tr(ΘΦP_iΦΘΦP_jΦ)``, then
+    Kenward & Roger's (1997) ``E*``, ``V*``, ``ρ``, ``m = 4 + (ℓ + 2)/(ℓρ - 1)``, ``λ = m / (E*(m - 2))``.
+    """
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    ell = float(L.shape[0])
+    Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
+    M = Theta @ Phi @ P @ Phi  # (k, p, p)
+    tr = np.trace(M, axis1=1, axis2=2)
+    a1 = float(tr @ W @ tr)
+    a2 = float(np.einsum("ij,iab,jba->", W, M, M))
+    b = (a1 + 6.0 * a2) / (2.0 * ell)
+    g = ((ell + 1.0) * a1 - (ell + 4.0) * a2) / ((ell + 2.0) * a2)
+    den = 3.0 * ell + 2.0 * (1.0 - g)
+    c1, c2, c3 = g / den, (ell - g) / den, (ell + 2.0 - g) / den
+    e_star = 1.0 / (1.0 - a2 / ell)
+    v_star = 2.0 / ell * (1.0 + c1 * b) / ((1.0 - c2 * b) ** 2 * (1.0 - c3 * b))
+    rho = v_star / (2.0 * e_star**2)
+    m = 4.0 + (ell + 2.0) / (ell * rho - 1.0)
+    return float(m), float(m / (e_star * (m - 2.0)))

@@ -640,6 +640,44 @@ class MarginalMeansMixin(ABC):
         out["note"] = res["note"]
         return out
 
+    def f_test(self, L: np.ndarray) -> pd.DataFrame:
+        """F test of ``Lβ = 0`` for a custom ``L`` (k, p), reduced to full row rank ``q``.
+
+        Returns
+        -------
+        DataFrame
+            One row: ``df1`` (q), ``df2``, ``F``, ``p_value`` and ``method`` ("satterthwaite" or
+            "kenward-roger"). Satterthwaite as lmerTest's ``contest`` (see :meth:`joint_tests`); a fit with
+            Kenward-Roger df gives Kenward & Roger's scaled ``F`` and ``df2`` instead (as R's mmrm ``df_md``).
+        """
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[1] != len(self.beta_):
+            raise ArgumentError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
+        _, sv, vt = np.linalg.svd(L, full_matrices=False)
+        q = int(np.sum(sv > max(sv[0], 1e-300) * 1e-9)) if len(sv) else 0
+        if q == 0:
+            raise ArgumentError("L has no nonzero row; there is nothing to test.")
+        Lr = vt[:q]
+        V = Lr @ self.vcov_beta_ @ Lr.T
+        d, P = np.linalg.eigh(V)
+        rot = P.T @ Lr
+        est = rot @ self.beta_
+        F = float(np.sum(est**2 / d) / q)
+        kr = self.kenward_roger_f(Lr)
+        if kr is not None:
+            df2, scale = kr
+            F *= scale
+        else:
+            df2 = _contest_df(np.asarray(self.df_for(rot), dtype=float), q)
+        pval = float(stats.f.sf(F, q, df2)) if np.isfinite(df2) else float(stats.chi2.sf(F * q, q))
+        return pd.DataFrame({"df1": [q], "df2": [df2], "F": [F], "p_value": [pval],
+                             "method": ["kenward-roger" if kr is not None else "satterthwaite"]})
+
+    def kenward_roger_f(self, L: np.ndarray) -> tuple[float, float] | None:
+        """Kenward-Roger ``(df2, scale)`` of the F test of a full-rank ``L``, or None when the fit has no
+        Kenward-Roger components (then :meth:`f_test` uses Satterthwaite)."""
+        return None
+
     def joint_tests(
         self,
         spec: ContrastSpec = "pairwise",
@@ -664,7 +702,8 @@ class MarginalMeansMixin(ABC):
         -----
         ``F = (Lβ)'(LCL')⁻¹(Lβ)/q`` with ``L`` reduced to full row rank ``q``. The denominator df follows lmerTest
         (``contest``): rotate ``L`` to the eigenvectors of ``LCL'``, take each row's Satterthwaite df ``ν_m``,
-        ``E = Σ ν_m/(ν_m − 2)`` and ``df2 = 2E/(E − q)`` (2 when any ``ν_m ≤ 2``; ``ν`` when ``q = 1``).
+        ``E = Σ ν_m/(ν_m − 2)`` and ``df2 = 2E/(E − q)`` (2 when any ``ν_m ≤ 2``; ``ν`` when ``q = 1``). An MMRM
+        fitted with Kenward-Roger df gives Kenward & Roger's scaled F and df instead (see :meth:`f_test`).
 
         Examples
         --------
@@ -680,27 +719,8 @@ class MarginalMeansMixin(ABC):
         rows = []
         for f in np.unique(fam_arr):
             idx = np.flatnonzero(fam_arr == f)
-            Lf = L[idx]
-            _, sv, vt = np.linalg.svd(Lf, full_matrices=False)
-            q = int(np.sum(sv > max(sv[0], 1e-300) * 1e-9)) if len(sv) else 0
-            Lr = vt[:q]
-            V = Lr @ self.vcov_beta_ @ Lr.T
-            d, P = np.linalg.eigh(V)
-            rot = P.T @ Lr
-            est = rot @ self.beta_
-            F = float(np.sum(est**2 / d) / q)
-            nu = np.asarray(self.df_for(rot), dtype=float)
-            if q == 1:
-                df2 = float(nu[0])
-            elif np.all(np.abs(np.diff(nu)) < 1e-8):
-                df2 = float(np.mean(nu))
-            elif np.any(nu <= 2):
-                df2 = 2.0
-            else:
-                E = float(np.sum(nu / (nu - 2.0)))
-                df2 = 2.0 * E / (E - q) if E > q else 2.0
-            pval = float(stats.f.sf(F, q, df2)) if np.isfinite(df2) else float(stats.chi2.sf(F * q, q))
-            rows.append({**frame.iloc[idx[0]][keys].to_dict(), "df1": q, "df2": df2, "F": F, "p_value": pval})
+            test = self.f_test(L[idx]).iloc[0].to_dict()
+            rows.append({**frame.iloc[idx[0]][keys].to_dict(), **{k: test[k] for k in ("df1", "df2", "F", "p_value")}})
         out = pd.DataFrame(rows, columns=[*keys, "df1", "df2", "F", "p_value"])
         for c in keys:
             if isinstance(frame[c].dtype, pd.CategoricalDtype):
@@ -788,6 +808,18 @@ class MarginalMeansMixin(ABC):
             frame, Lc, fam, family, ng, adjust=adjust, level=level, effect_size=False, sigma=None,
             edf=None,
         )
+
+
+def _contest_df(nu: np.ndarray, q: int) -> float:
+    """lmerTest's multi-df Satterthwaite df from the per-row df of the eigen-rotated contrasts."""
+    if q == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < 1e-8):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = float(np.sum(nu / (nu - 2.0)))
+    return 2.0 * E / (E - q) if E > q else 2.0
 
 
 def _fmt_level(v: Any) -> str:

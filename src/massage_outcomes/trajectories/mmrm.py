@@ -43,7 +43,7 @@ from scipy import linalg, optimize
 from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.trajectories.design import GroupReference, choose_reference
 from massage_outcomes.trajectories.fit import ModelFit
-from massage_outcomes.trajectories.kenward_roger import KRComponents, kr_components, kr_df
+from massage_outcomes.trajectories.kenward_roger import KRComponents, kr_components, kr_df, kr_f_df
 
 __all__ = ["fit_mmrm", "MMRMFit"]
 
@@ -404,6 +404,12 @@ class MMRMFit(ModelFit):
         with np.errstate(divide="ignore", invalid="ignore"):
             df = 2.0 * var**2 / denom
         return np.where(np.isfinite(df) & (df > 0), df, np.inf)
+
+    def kenward_roger_f(self, L: np.ndarray) -> tuple[float, float] | None:
+        """Kenward-Roger ``(df2, scale)`` for :meth:`f_test` when ``ddf`` is Kenward-Roger, else None."""
+        if self._kr is None:
+            return None
+        return kr_f_df(self._kr.Phi, self._kr.P, self._kr.W, L)
 
     def sigma_total(self) -> tuple[float, float]:
         """SD for effect sizes: the root mean residual variance over visits; edf = n_obs - p (nlme's df)."""
