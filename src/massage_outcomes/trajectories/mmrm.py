@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import linalg, optimize
 
 from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.trajectories.cluster import ClusterREML, fit_cluster
 from massage_outcomes.trajectories.design import GroupReference, choose_reference
 from massage_outcomes.trajectories.fit import ModelFit
 from massage_outcomes.trajectories.kenward_roger import KRComponents, kr_components, kr_df, kr_f_df
@@ -373,6 +374,8 @@ class MMRMFit(ModelFit):
     _info_inv: np.ndarray | None = None  # inverse observed information of theta (Hessian of -loglik)
     _dA: np.ndarray | None = None  # (k, p, p)
     _kr: KRComponents | None = None
+    cluster: str | None = None
+    cluster_variance_: float | None = None
 
     @property
     def sigma_(self) -> np.ndarray:
@@ -459,6 +462,8 @@ class MMRMFit(ModelFit):
             f"formula: {self.formula}",
             f"instrument: {self.instrument}   subjects: {self.n_subjects}   observations: {self.n_obs}",
             *([self.reference_reason] if self.reference_reason else []),
+            *([f"random intercept per {self.cluster}: variance {self.cluster_variance_:.4g}"]
+              if self.cluster and self.cluster_variance_ is not None else []),
             f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
             "",
             f"Fixed effects ({self.ddf.replace('-', ' ').title()} df):",
@@ -508,6 +513,7 @@ def fit_mmrm(
     baseline_visit: str | None = None,
     reference: str | None = None,
     ddf: DDF = "satterthwaite",
+    cluster: str | None = None,
 ) -> MMRMFit:
     """Fit a mixed model for repeated measures to the post-baseline visits.
 
@@ -554,6 +560,10 @@ def fit_mmrm(
         ``vcov_beta_`` and every SE are the adjusted ``Φ_A`` (``vcov_unadjusted_`` keeps ``(X'Σ⁻¹X)⁻¹``), as
         in R's ``mmrm(method = "Kenward-Roger")``; "kenward-roger-linear" drops the second-derivative term
         (mmrm's ``vcov = "Kenward-Roger-Linear"``). See :mod:`.kenward_roger`.
+    cluster : str, optional
+        A column (e.g. ``"therapist"``) whose levels get a random intercept on top of the residual covariance
+        over visits (subjects nested in clusters; see :mod:`.cluster`): a model R's mmrm does not fit. Its
+        variance is ``cluster_variance_``; df are Satterthwaite's (Kenward-Roger is not offered with it).
 
     Returns
     -------
@@ -581,7 +591,9 @@ def fit_mmrm(
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
     """
     _check_options(covariance, method, heterogeneous, ddf)
-    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates)
+    if cluster and ddf != "satterthwaite":
+        raise ArgumentError(f"cluster={cluster!r} is fitted with Satterthwaite df only; drop ddf={ddf!r}.")
+    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates) + ([cluster] if cluster else [])
     af = _analysis_frame(data, instrument, needed)
     missing = [c for c in needed if c not in af.columns]
     if missing:
@@ -589,7 +601,8 @@ def fit_mmrm(
             f"fit_mmrm needs columns {missing}, which the data does not have (columns: {list(af.columns)})."
         )
     post = _post_baseline_rows(af, subject=subject, visit=visit, outcome=outcome, group=group,
-                               covariates=covariates, adjust_baseline=adjust_baseline, baseline_visit=baseline_visit)
+                               covariates=[*covariates, *([cluster] if cluster else [])],
+                               adjust_baseline=adjust_baseline, baseline_visit=baseline_visit)
     vlev = _order_visits(post, visit)
     design = _fixed_design(post, visit=visit, group=group, covariates=covariates, adjust_baseline=adjust_baseline,
                            baseline_by_visit=baseline_by_visit, reference=reference)
@@ -602,10 +615,16 @@ def fit_mmrm(
     prob = _REML(chunks, T, p, len(y), covariance, heterogeneous, method == "REML")
     theta0 = _theta_start(_start_covariance(X, y, vidx, subj_codes, N, T), covariance, heterogeneous)
 
-    theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
-    val, _ = prob.m2ll(theta, want_grad=False)
-    P = prob.pieces(prob.sigma(theta))
-    info_inv, dA, converged = _information(prob, theta, hess, P["Ainv"], messages, converged)
+    tau2 = None
+    if cluster:
+        cl = _clustered(post, cluster, X, y, vidx, subj_codes, N, T, prob, theta0)
+        theta, converged, messages, gnorm = cl["psi"][:-1], cl["converged"], cl["messages"], cl["gradient_norm"]
+        info_inv, dA, P, val, tau2 = cl["info_inv"], cl["dA"], cl["pieces"], -2.0 * cl["loglik"], cl["tau2"]
+    else:
+        theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
+        val, _ = prob.m2ll(theta, want_grad=False)
+        P = prob.pieces(prob.sigma(theta))
+        info_inv, dA, converged = _information(prob, theta, hess, P["Ainv"], messages, converged)
     if not converged:
         warnings.warn(
             "fit_mmrm: the optimizer did not meet its convergence checks (" + "; ".join(messages) + "); "
@@ -649,6 +668,8 @@ def fit_mmrm(
         gradient_norm=gnorm,
         reference=gref.level if gref is not None else None,
         reference_reason=gref.describe(group) if gref is not None and group else "",
+        cluster=cluster,
+        cluster_variance_=tau2,
     )
 
 
@@ -866,6 +887,36 @@ def _start_covariance(
     S0 = np.where(np.isfinite(S0), S0, 0.0)
     S0[np.diag_indices(T)] = np.where(np.isfinite(var0) & (var0 > 0), var0, np.nanmean(var0))
     return _nearest_pd(S0)
+
+
+def _clustered(
+    post: pd.DataFrame, cluster: str, X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray,
+    N: int, T: int, prob: _REML, theta0: np.ndarray,
+) -> dict[str, Any]:
+    """The REML fit with a random intercept per level of ``cluster`` (see :mod:`.cluster`)."""
+    per_subject = post.groupby("_sid", sort=False)[cluster].nunique()
+    if (per_subject > 1).any():
+        raise DataValidationError(
+            f"{int((per_subject > 1).sum())} subjects have more than one {cluster!r} (e.g. "
+            f"{per_subject[per_subject > 1].index[0]!r}); cluster= needs subjects nested in clusters."
+        )
+    first = np.zeros(N, dtype=int)
+    first[subj_codes[::-1]] = np.arange(len(subj_codes))[::-1]
+    codes, labels = pd.factorize(post[cluster].astype(str).to_numpy()[first])
+    if len(labels) < 3:
+        raise DataValidationError(f"cluster={cluster!r} has {len(labels)} levels; a random intercept needs at "
+                                  "least 3 (more for a usable variance estimate).")
+    Xf = np.zeros((N, T, X.shape[1]))
+    Yf = np.zeros((N, T))
+    mask = np.zeros((N, T), dtype=bool)
+    Xf[subj_codes, vidx] = X
+    Yf[subj_codes, vidx] = y
+    mask[subj_codes, vidx] = True
+    cprob = ClusterREML(Xf, Yf, mask, codes, len(labels), prob.sigma, prob.reml)
+    out = fit_cluster(cprob, theta0)
+    out["pieces"] = cprob.pieces(out["psi"])
+    out["tau2"] = float(np.exp(2.0 * out["psi"][-1]))
+    return out
 
 
 def _information(
