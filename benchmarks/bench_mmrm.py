@@ -167,7 +167,10 @@ def main() -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(res.to_string(index=False))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(res.to_json(orient="records", indent=1))
+    meta = {"utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_1min": os.getloadavg()[0],
+            "repeat": args.repeat}
+    payload = {"meta": meta, "results": json.loads(res.to_json(orient="records"))}
+    Path(args.json).write_text(json.dumps(payload, indent=1))
 
 
 if __name__ == "__main__":
