@@ -31,8 +31,6 @@ REASON = "# long function:"
 ALLOWED_LONG: dict[str, str] = {
     "io/redcap.py:read_redcap": "B1 (io)",
     "io/adam.py:read_adam": "B1 (io)",
-    "trajectories/mmrm.py:fit_mmrm": "C1 (mmrm)",
-    "trajectories/lmm.py:fit_trajectories": "C1 (trajectories)",
 }
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import massage_outcomes as mo
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError
+from massage_outcomes.errors import ArgumentError, ConvergenceWarning
 from massage_outcomes.trajectories import TrajectoryFit, fit_trajectories
 from massage_outcomes.trajectories.design import natural_spline_basis
 from massage_outcomes.trajectories.lmm import LMMCore
@@ -90,7 +90,7 @@ def test_fit_reports_tidy_tables(slope_fit: TrajectoryFit) -> None:
     assert vc["group"].iloc[-1] == "Residual"
     np.testing.assert_allclose(vc["sd"] ** 2, vc["variance"])
     assert slope_fit.converged and not slope_fit.singular
-    assert slope_fit.nobs == 1327 and slope_fit.n_subjects == 240
+    assert slope_fit.n_obs == 1327 and slope_fit.n_subjects == 240
     assert slope_fit.aic == pytest.approx(-2 * slope_fit.loglik + 2 * slope_fit.n_params)
     np.testing.assert_allclose(slope_fit.vcov_beta_, slope_fit.vcov_beta_.T)
     text = slope_fit.summary()
@@ -139,17 +139,17 @@ def test_population_curves_are_tidy(slope_fit: TrajectoryFit) -> None:
 
 
 def test_marginal_means_protocol(slope_fit: TrajectoryFit) -> None:
-    ref = slope_fit._reference_values()
+    ref = slope_fit.reference_values()
     assert ref["arm"] == ["relaxation", "therapeutic", "usual_care"]
     grid = pd.DataFrame({"arm": ["therapeutic", "usual_care"], "week": [10.0, 10.0]})
-    X = slope_fit._design_rows(grid)
+    X = slope_fit.design_rows(grid)
     assert X.shape == (2, len(slope_fit.beta_))
-    df = slope_fit._df_for(X)
+    df = slope_fit.df_for(X)
     assert df.shape == (2,) and np.all(df > 1)
-    sigma, edf = slope_fit._sigma_total()
+    sigma, edf = slope_fit.sigma_total()
     vc = slope_fit.variance_components
     assert sigma == pytest.approx(np.sqrt(vc["variance"].iloc[0] + vc["variance"].iloc[-1]))
-    assert edf == slope_fit.nobs - slope_fit.n_params
+    assert edf == slope_fit.n_obs - slope_fit.n_params
     if hasattr(slope_fit, "emmeans"):
         em = slope_fit.emmeans(at={"week": [10.0]})
         assert len(em) == 3
@@ -191,7 +191,7 @@ def test_dataset_input_and_timing_filter() -> None:
     fit = mo.fit_trajectories(ds, instrument="pain_nrs", random="intercept")
     frame = ds.analysis_frame("pain_nrs")
     kept = frame["timing"].astype(str).isin(["baseline", "followup"]).sum()
-    assert fit.nobs == kept
+    assert fit.n_obs == kept
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_dataset_input_and_timing_filter() -> None:
     ],
 )
 def test_bad_arguments_say_what_to_do(levels_frame: pd.DataFrame, kwargs: dict, match: str) -> None:
-    with pytest.raises(DataValidationError, match=match):
+    with pytest.raises(ArgumentError, match=match):
         fit_trajectories(levels_frame, timing=None, **kwargs)
 
 

@@ -93,7 +93,7 @@ def test_satterthwaite_df(case: str) -> None:
     if "L_df" in ref:
         L = np.asarray([[0, 1, -1, 0, 26, -26], [0, 1, 0, 0, 10, 0], [0, 0, 0, 1, 0.5, 0.5]], dtype=float)
         np.testing.assert_allclose(L @ fit.beta_, ref["L_estimate"], rtol=1e-5)
-        np.testing.assert_allclose(fit._df_for(L), ref["L_df"], rtol=5e-3)
+        np.testing.assert_allclose(fit.df_for(L), ref["L_df"], rtol=5e-3)
 
 
 def _r_components(ref: dict) -> tuple[dict, dict]:

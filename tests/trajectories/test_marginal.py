@@ -24,7 +24,7 @@ AT = {"Days": [0.0, 4.5, 9.0]}
 
 
 class OLSFit(MarginalMeansMixin):
-    """Least squares with the marginal-means protocol (df = residual df, sigma = residual SD)."""
+    """Least squares meeting the marginal-means contract (df = residual df, sigma = residual SD)."""
 
     def __init__(self, data: pd.DataFrame, formula: str, *, group: str, time: str, time_kind: str) -> None:
         lhs, rhs = (s.strip() for s in formula.split("~"))
@@ -40,6 +40,7 @@ class OLSFit(MarginalMeansMixin):
         self.vcov_beta_ = xtx_inv * self.s2
         self.fe_names_ = list(self._spec.column_names)
         self.group, self.time, self.time_kind = group, time, time_kind
+        self.reference, self.converged = None, True
         self._ref: dict = {}
         for c in self._spec.variables:
             if c not in data.columns:
@@ -49,16 +50,16 @@ class OLSFit(MarginalMeansMixin):
             else:
                 self._ref[c] = float(data[c].mean())
 
-    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray:
         return np.asarray(self._spec.get_model_matrix(grid), dtype=float)
 
-    def _reference_values(self) -> dict:
+    def reference_values(self) -> dict:
         return dict(self._ref)
 
-    def _df_for(self, L: np.ndarray) -> np.ndarray:
+    def df_for(self, L: np.ndarray) -> np.ndarray:
         return np.full(len(np.atleast_2d(L)), float(self.df_resid))
 
-    def _sigma_total(self) -> tuple[float, float]:
+    def sigma_total(self) -> tuple[float, float]:
         return float(np.sqrt(self.s2)), float(self.df_resid)
 
 

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.trajectories import mmrm as mmrm_mod
 from massage_outcomes.trajectories.mmrm import MMRMFit, _example_frame, fit_mmrm
 
@@ -79,7 +79,7 @@ def test_matches_nlme_gls(fits, case):
         theirs["se"] *= np.sqrt((ref["n"] - len(ref["coef"])) / ref["n"])
     np.testing.assert_allclose(ours["est"], theirs["est"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(ours["se"], theirs["se"], rtol=1e-4)
-    np.testing.assert_allclose(fit.sigma_, np.array(ref["sigma_matrix"]), rtol=1e-4)
+    np.testing.assert_allclose(fit.covariance_, np.array(ref["sigma_matrix"]), rtol=1e-4)
     assert fit.n_obs == ref["n"]
 
 
@@ -209,11 +209,11 @@ def test_change_outcome_and_no_group():
 
 def test_input_errors():
     d = _example_frame()
-    with pytest.raises(DataValidationError, match="covariance"):
+    with pytest.raises(ArgumentError, match="covariance"):
         fit_mmrm(d, covariance="banded")  # type: ignore[arg-type]
-    with pytest.raises(DataValidationError, match="heterogeneous"):
+    with pytest.raises(ArgumentError, match="heterogeneous"):
         fit_mmrm(d, heterogeneous=False)
-    with pytest.raises(DataValidationError, match="columns"):
+    with pytest.raises(ArgumentError, match="columns"):
         fit_mmrm(d, covariates=["weight"])
     dup = pd.concat([d, d.iloc[[5]]])
     with pytest.raises(DataValidationError, match="repeat"):
@@ -277,14 +277,18 @@ def test_plain_long_frame_without_timing_or_baseline_column():
     fit = fit_mmrm(plain, instrument=None)
     assert fit.visits == ["week 4", "week 10", "week 26"]
     np.testing.assert_allclose(fit.beta_, ref.beta_, rtol=1e-8)
-    with pytest.raises(DataValidationError, match="baseline_visit"):
+    with pytest.raises(ArgumentError, match="baseline_visit"):
         fit_mmrm(plain, baseline_visit="screening")
 
 
 def test_variance_components_and_by_factor(fits):
     fit = fits["us_cov"]
     vc = fit.variance_components
-    assert vc["visit"].tolist() == VISITS and fit.nobs == fit.n_obs
+    assert vc["visit"].tolist() == VISITS
+    with pytest.warns(DeprecationWarning, match="n_obs"):
+        assert fit.nobs == fit.n_obs
+    with pytest.warns(DeprecationWarning, match="covariance_"):
+        np.testing.assert_array_equal(fit.sigma_, fit.covariance_)
     np.testing.assert_allclose(vc["variance"], np.diag(np.array(GLS["us_cov"]["sigma_matrix"])), rtol=1e-4)
     e = fit.emmeans(by="sex")
     assert len(e) == 18 and {"arm", "visit", "sex"} <= set(e.columns)
@@ -319,7 +323,7 @@ def test_satterthwaite_df_equals_brute_force_finite_differences(fits):
     var = np.einsum("kp,pq,kq->k", L, C(theta), L)
     g = np.einsum("kp,jpq,kq->kj", L, dC, L)
     brute = 2 * var**2 / np.einsum("kj,jl,kl->k", g, W, g)
-    np.testing.assert_allclose(fit._df_for(L), brute, rtol=1e-4)
+    np.testing.assert_allclose(fit.df_for(L), brute, rtol=1e-4)
 
 
 def test_rows_without_group_or_covariate_are_dropped_loudly():

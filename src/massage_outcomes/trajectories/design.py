@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError, DataValidationError, option
 
-__all__ = ["TimeBasis", "as_frame", "make_time_basis", "natural_spline_basis"]
+__all__ = ["GroupReference", "TimeBasis", "as_frame", "choose_reference", "make_time_basis",
+           "natural_spline_basis"]
 
 
 def as_frame(data: Any, instrument: str | None) -> pd.DataFrame:
@@ -114,13 +115,13 @@ def make_time_basis(
     """Build the :class:`TimeBasis` for the ``time_basis`` / ``visit_as_factor`` arguments of fit_trajectories."""
     if visit_as_factor:
         if time_basis is not None:
-            raise DataValidationError(
+            raise ArgumentError(
                 "`time_basis` and `visit_as_factor=True` exclude each other: a categorical visit already fits "
                 "any shape; drop one of them."
             )
         return TimeBasis(time=time, kind="factor")
     if not pd.api.types.is_numeric_dtype(frame[time]):
-        raise DataValidationError(
+        raise ArgumentError(
             f"`time={time!r}` is not numeric (dtype {frame[time].dtype}); pass a numeric time such as 'week' or "
             "'day', or set visit_as_factor=True to treat it as a categorical visit."
         )
@@ -139,18 +140,89 @@ def make_time_basis(
             knots = np.quantile(t, [0.0, 0.5, 1.0]) if len(uniq) < 5 else np.quantile(t, [0.05, 0.35, 0.65, 0.95])
             knots = np.unique(knots)
         if len(knots) < 3:
-            raise DataValidationError(f"`time_basis=('spline', knots)` needs at least 3 distinct knots; got {knots}.")
+            raise ArgumentError(f"`time_basis=('spline', knots)` needs at least 3 distinct knots; got {knots}.")
         cols = [f"{time}_ns{j + 1}" for j in range(len(knots) - 2)]
         return TimeBasis(time=time, kind="spline", knots=tuple(float(k) for k in knots), columns=cols)
     if isinstance(time_basis, tuple) and len(time_basis) == 2 and time_basis[0] == "piecewise":
         knot = float(time_basis[1])
         if not (t.min() < knot < t.max()):
-            raise DataValidationError(
+            raise ArgumentError(
                 f"`time_basis=('piecewise', {knot:g})`: the knot must lie inside the observed range of {time!r} "
                 f"({t.min():g} to {t.max():g})."
             )
         name = f"{time}_after{knot:g}".replace(".", "_").replace("-", "m")
         return TimeBasis(time=time, kind="piecewise", knots=(knot,), columns=[name])
-    raise DataValidationError(
+    raise ArgumentError(
         f"`time_basis` must be None, 'spline', ('spline', knots) or ('piecewise', knot); got {time_basis!r}."
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the reference level of the group
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroupReference:
+    """The level a model's group coefficients are measured against, and why it was chosen.
+
+    ``levels`` keep their display order (the order of the marginal means and of ``"pairwise"`` contrasts);
+    ``design_levels`` put ``level`` first, which is the order the fixed-effects design is built with (treatment
+    contrasts drop the first level).
+    """
+
+    level: str
+    reason: str
+    levels: tuple[str, ...]
+
+    @property
+    def design_levels(self) -> list[str]:
+        return [self.level, *[lv for lv in self.levels if lv != self.level]]
+
+    def describe(self, group: str) -> str:
+        """One line for a fit's summary, e.g. ``reference arm: usual_care (the control arm: intent 'control')``."""
+        what = "arm" if group == "arm" else f"level of {group!r}"
+        return f"reference {what}: {self.level} ({self.reason})"
+
+
+def choose_reference(
+    frame: pd.DataFrame, group: str, levels: list[str], reference: str | None
+) -> GroupReference:
+    """Choose the group's reference level: ``reference`` when given, else the control arm, else the first level.
+
+    The control arm is the one level of ``group`` whose rows all have ``intent == "control"`` (the vocabulary's
+    no-massage and sham arms); when ``group`` is ``intent`` itself, the level ``"control"``. When no level, or
+    more than one, qualifies, the first of ``levels`` is used (a categorical's order, else sorted, as R does) and
+    the reason says so.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"arm": ["a", "b", "c"], "intent": ["therapeutic", "control", "relaxation"]})
+    >>> ref = choose_reference(frame, "arm", ["a", "b", "c"], None)
+    >>> ref.level, ref.design_levels
+    ('b', ['b', 'a', 'c'])
+    >>> ref.describe("arm")
+    "reference arm: b (the control arm: intent 'control')"
+    """
+    levels = [str(lv) for lv in levels]
+    if reference is not None:
+        if str(reference) not in levels:
+            raise ArgumentError(
+                f"{option('reference', reference)} is not a level of {group!r}; the levels are {levels}. "
+                f"Pass one of them (or reference=None for the control arm)."
+            )
+        return GroupReference(str(reference), f"{option('reference', str(reference))}", tuple(levels))
+    if not levels:
+        raise DataValidationError(f"`group={group!r}` has no levels.")
+    first = f"the first level of {group!r}"
+    if group == "intent":
+        if "control" in levels:
+            return GroupReference("control", "the control intent", tuple(levels))
+        return GroupReference(levels[0], first + " (no level is 'control')", tuple(levels))
+    if "intent" not in frame.columns:
+        return GroupReference(levels[0], first + " (no `intent` column to find a control arm)", tuple(levels))
+    is_control = frame["intent"].astype("str").eq("control").to_numpy()
+    by_level = pd.Series(is_control).groupby(frame[group].astype("str").to_numpy()).all()
+    controls = [lv for lv in levels if bool(by_level.get(lv, False))]
+    if len(controls) == 1:
+        return GroupReference(controls[0], "the control arm: intent 'control'", tuple(levels))
+    why = "no arm has intent 'control'" if not controls else f"{len(controls)} arms have intent 'control': {controls}"
+    return GroupReference(levels[0], f"{first}; {why}; pass reference= to choose", tuple(levels))

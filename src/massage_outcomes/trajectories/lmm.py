@@ -19,7 +19,7 @@ import html
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -27,22 +27,22 @@ import pandas as pd
 from scipy import linalg, optimize, stats
 from scipy.linalg.lapack import dtrtrs as _dtrtrs
 
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
 from massage_outcomes.multiplicity import t_p_two_sided
-from massage_outcomes.trajectories.design import TimeBasis, as_frame, make_time_basis
+from massage_outcomes.trajectories.design import (
+    GroupReference,
+    TimeBasis,
+    as_frame,
+    choose_reference,
+    make_time_basis,
+)
+from massage_outcomes.trajectories.fit import ModelFit
 from massage_outcomes.trajectories.satterthwaite import (
+    KenwardRoger,
     Satterthwaite,
     richardson_gradient,
     richardson_hessian,
 )
-
-try:  # written by the mmrm-emmeans helper; optional until it lands
-    from massage_outcomes.trajectories.marginal import MarginalMeansMixin
-except ImportError:  # pragma: no cover - depends on build order
-
-    class MarginalMeansMixin:  # type: ignore[no-redef]
-        """Stand-in until trajectories/marginal.py exists."""
-
 
 __all__ = ["LMMCore", "TrajectoryFit", "fit_trajectories"]
 
@@ -640,11 +640,12 @@ def fit_trajectories(
     timing: Sequence[str] | None = ("baseline", "followup"),
     ddf: Literal["satterthwaite", "kenward-roger"] = "satterthwaite",
     response: str = "value",
+    reference: str | None = None,
 ) -> TrajectoryFit:
     """Fit a linear mixed model of an outcome's trajectory over time by group.
 
-    The fixed effects are ``response ~ group * time_basis + covariates`` (treatment contrasts, first level of
-    ``group`` as reference); the random effects are a per-subject intercept (``random="intercept"``), intercept
+    The fixed effects are ``response ~ group * time_basis + covariates`` (treatment contrasts against the
+    ``reference`` level of ``group``: by default the control arm); the random effects are a per-subject intercept (``random="intercept"``), intercept
     and time slope, correlated (``"slope"``) or uncorrelated (``"uncorrelated"``), plus a random intercept for
     each further entry of ``levels`` (e.g. ``"therapist"``, ``"clinic"``; crossed or nested, with level labels
     unique within the factor, as in lme4).
@@ -681,12 +682,17 @@ def fit_trajectories(
         covariance ``Phi_A`` (the unadjusted one is ``vcov_unadjusted_``).
     response : str, default "value"
         Response column.
+    reference : str, optional
+        The level of ``group`` the coefficients are measured against. Default: the control arm (the one level
+        whose subjects all have ``intent == "control"``) when there is one, else the first level (a
+        categorical's order, else sorted). The summary says which was used; marginal means, contrasts and their
+        order do not depend on it.
 
     Returns
     -------
     TrajectoryFit
         With ``fixed_effects`` (term, estimate, se, df, t, p_value, ci_low, ci_high), ``variance_components``
-        (group, term, variance, sd, corr), ``loglik``, ``aic``, ``bic``, ``nobs``, ``n_subjects``,
+        (group, term, variance, sd, corr), ``loglik``, ``aic``, ``bic``, ``n_obs``, ``n_subjects``,
         ``converged``, ``singular``, ``messages``, ``random_effects``, and the marginal-means methods
         (``emmeans``, ``contrasts``, ``slopes``, ``eff_size``) and ``predict``.
 
@@ -722,103 +728,19 @@ def fit_trajectories(
     >>> list(fit.fixed_effects["term"])
     ['Intercept', 'arm[T.usual_care]', 'week', 'arm[T.usual_care]:week']
     """
-    import formulaic
-
-    if method not in ("REML", "ML"):
-        raise DataValidationError(f"`method` must be 'REML' or 'ML'; got {method!r}.")
-    if random not in ("slope", "intercept", "uncorrelated"):
-        raise DataValidationError(f"`random` must be 'slope', 'intercept' or 'uncorrelated'; got {random!r}.")
-    if ddf not in ("satterthwaite", "kenward-roger"):
-        raise DataValidationError(f"`ddf` must be 'satterthwaite' or 'kenward-roger'; got {ddf!r}.")
-    if ddf == "kenward-roger" and (method != "REML" or len(levels) > 1):
-        raise DataValidationError(
-            "`ddf='kenward-roger'` is available for REML fits with the subject level only; use method='REML', "
-            "levels=(subject,) or ddf='satterthwaite'."
-        )
+    _check_lmm_options(method, random, ddf, levels)
     levels = list(levels)
     covariates = list(covariates)
-    if not levels:
-        raise DataValidationError("`levels` must name at least the subject column, e.g. levels=('subject',).")
-    frame = as_frame(data, instrument)
-    if timing is not None and "timing" in frame.columns:
-        frame = frame.loc[frame["timing"].astype("str").isin(list(timing))]
-    slope_col = time
-    if visit_as_factor and random != "intercept" and not pd.api.types.is_numeric_dtype(frame[time]):
-        if "week" in frame.columns:
-            slope_col = "week"
-        else:
-            raise DataValidationError(
-                f"`random={random!r}` needs a numeric time for the random slope but `time={time!r}` is "
-                "categorical and there is no 'week' column; use random='intercept'."
-            )
-    needed = list(dict.fromkeys([response, time, group, *covariates, *levels, slope_col]))
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"columns {missing} are not in the data (columns found: {list(frame.columns)}); check `time`, "
-            "`group`, `covariates`, `levels` and `response`."
-        )
-    subj_key: pd.Series | None = None
-    if "study" in frame.columns and levels[0] == "subject" and frame["study"].nunique(dropna=True) > 1:
-        subj_key = frame["study"].astype("str") + "/" + frame["subject"].astype("str")
-    frame = frame[needed + (["study"] if subj_key is not None and "study" not in needed else [])].copy()
-    if subj_key is not None:
-        frame[levels[0]] = subj_key.loc[frame.index]
-    n_before = len(frame)
-    frame = frame.dropna(subset=needed)
-    n_dropped = n_before - len(frame)
-    if frame.empty:
-        raise DataValidationError("no complete rows remain after dropping missing values; check the columns.")
-    frame[response] = pd.to_numeric(frame[response]).astype(float)
-    if pd.api.types.is_numeric_dtype(frame[time]) and not visit_as_factor:
-        frame[time] = frame[time].astype(float)
-    # group as a categorical with R's default order (sorted) unless already ordered categorical
-    if isinstance(frame[group].dtype, pd.CategoricalDtype):
-        glevels = [lv for lv in frame[group].cat.categories if (frame[group] == lv).any()]
-    else:
-        glevels = sorted(pd.unique(frame[group].astype("str")))
-    frame[group] = pd.Categorical(frame[group].astype("str"), categories=[str(g) for g in glevels])
-    if len(glevels) < 1:
-        raise DataValidationError(f"`group={group!r}` has no levels.")
-    basis = make_time_basis(frame, time, time_basis, visit_as_factor)
-    if basis.kind == "factor":
-        tvals = frame[time]
-        if isinstance(tvals.dtype, pd.CategoricalDtype):
-            tlev = [lv for lv in tvals.cat.categories if (tvals == lv).any()]
-            frame[time] = pd.Categorical(tvals, categories=tlev, ordered=tvals.cat.ordered)
-        else:
-            tlev = sorted(pd.unique(tvals))
-            frame[time] = pd.Categorical(tvals, categories=tlev)
-    frame = basis.add_columns(frame)
-    grp_term = group if len(glevels) > 1 else None
-    rhs = f"{grp_term} * {basis.terms()}" if grp_term else basis.terms()
-    if covariates:
-        rhs += " + " + " + ".join(covariates)
-    frame = frame.reset_index(drop=True)
-    mm = formulaic.model_matrix(rhs, frame, na_action="raise")
-    X = np.asarray(mm, dtype=float)
-    fe_names = [str(c) for c in mm.columns]
-    XtX = X.T @ X
-    dsc = np.sqrt(np.clip(np.diag(XtX), 1e-300, None))
-    ev = np.linalg.eigvalsh(XtX / np.outer(dsc, dsc))
-    if ev.min() < 1e-10 * max(ev.max(), 1.0):
-        raise ModelFitError(
-            f"the fixed-effects design ({rhs}) is rank deficient: some group x time cells have no data or a "
-            "covariate is collinear; drop a covariate or use a simpler time basis."
-        )
+    frame, slope_col, n_dropped = _model_frame(
+        data, instrument=instrument, timing=timing, time=time, group=group, covariates=covariates, levels=levels,
+        response=response, random=random, visit_as_factor=visit_as_factor,
+    )
+    glevels, gref, basis = _group_and_time(frame, group=group, time=time, reference=reference,
+                                           time_basis=time_basis, visit_as_factor=visit_as_factor)
+    frame = basis.add_columns(frame).reset_index(drop=True)
+    mm, X = _lmm_fixed_design(frame, group if len(glevels) > 1 else None, basis, covariates)
     y = frame[response].to_numpy(dtype=float)
-    subj_codes, subj_labels = pd.factorize(frame[levels[0]].astype("str"), sort=True)
-    if random == "intercept":
-        Z = np.ones((len(frame), 1))
-        re_terms = ["(Intercept)"]
-    else:
-        Z = np.column_stack([np.ones(len(frame)), pd.to_numeric(frame[slope_col]).to_numpy(dtype=float)])
-        re_terms = ["(Intercept)", slope_col]
-    extra_codes, extra_labels = [], []
-    for lv in levels[1:]:
-        c, lab = pd.factorize(frame[lv].astype("str"), sort=True)
-        extra_codes.append(c)
-        extra_labels.append(lab)
+    Z, re_terms, subj_codes, subj_labels, extra_codes, extra_labels = _random_design(frame, random, slope_col, levels)
     core = LMMCore(
         y,
         X,
@@ -832,45 +754,18 @@ def fit_trajectories(
     )
     with _single_threaded_blas():
         opt = core.optimize()
+    call = {"instrument": instrument, "time": time, "group": group, "covariates": tuple(covariates),
+            "random": random, "levels": tuple(levels), "time_basis": time_basis, "visit_as_factor": visit_as_factor,
+            "timing": timing, "response": response, "reference": reference}
     fit = TrajectoryFit._from_core(
-        core,
-        opt,
-        frame=frame,
-        model_spec=mm.model_spec,
-        fe_names=fe_names,
-        response=response,
-        time=time,
-        group=group,
-        glevels=[str(g) for g in glevels],
-        covariates=covariates,
-        random=random,
-        levels=levels,
-        re_terms=re_terms,
-        subject_labels=np.asarray(subj_labels),
-        extra_labels=[np.asarray(lab) for lab in extra_labels],
-        basis=basis,
-        slope_col=slope_col,
-        method=method,
-        n_dropped=n_dropped,
-        call={
-            "instrument": instrument,
-            "time": time,
-            "group": group,
-            "covariates": tuple(covariates),
-            "random": random,
-            "levels": tuple(levels),
-            "time_basis": time_basis,
-            "visit_as_factor": visit_as_factor,
-            "timing": timing,
-            "response": response,
-        },
-        data=data,
+        core, opt, frame=frame, model_spec=mm.model_spec, fe_names=[str(c) for c in mm.columns],
+        response=response, time=time, group=group, glevels=glevels, gref=gref, covariates=covariates,
+        random=random, levels=levels, re_terms=re_terms, subject_labels=np.asarray(subj_labels),
+        extra_labels=[np.asarray(lab) for lab in extra_labels], basis=basis, slope_col=slope_col, method=method,
+        n_dropped=n_dropped, call=call, data=data,
     )
     fit.ddf = ddf
-    fit.vcov_unadjusted_ = fit.vcov_beta_
     if ddf == "kenward-roger":
-        from massage_outcomes.trajectories.satterthwaite import KenwardRoger
-
         fit._kr = KenwardRoger(X, Z, subj_codes, fit._re_cov(), fit.sigma_**2, correlated=(random == "slope"))
         fit.vcov_beta_ = fit._kr.Phi_A
     if not opt["converged"]:
@@ -884,7 +779,137 @@ def fit_trajectories(
     return fit
 
 
-class TrajectoryFit(MarginalMeansMixin):
+# ----------------------------------------------------------------------------------------------------------------
+# the steps of fit_trajectories
+# ----------------------------------------------------------------------------------------------------------------
+def _check_lmm_options(method: str, random: str, ddf: str, levels: Sequence[str]) -> None:
+    if method not in ("REML", "ML"):
+        raise ArgumentError(f"`method` must be 'REML' or 'ML'; got {method!r}.")
+    if random not in ("slope", "intercept", "uncorrelated"):
+        raise ArgumentError(f"`random` must be 'slope', 'intercept' or 'uncorrelated'; got {random!r}.")
+    if ddf not in ("satterthwaite", "kenward-roger"):
+        raise ArgumentError(f"`ddf` must be 'satterthwaite' or 'kenward-roger'; got {ddf!r}.")
+    if ddf == "kenward-roger" and (method != "REML" or len(levels) > 1):
+        raise ArgumentError(
+            "`ddf='kenward-roger'` is available for REML fits with the subject level only; use method='REML', "
+            "levels=(subject,) or ddf='satterthwaite'."
+        )
+    if not levels:
+        raise ArgumentError("`levels` must name at least the subject column, e.g. levels=('subject',).")
+
+
+def _model_frame(
+    data: Any, *, instrument: str | None, timing: Sequence[str] | None, time: str, group: str,
+    covariates: list[str], levels: list[str], response: str, random: str, visit_as_factor: bool,
+) -> tuple[pd.DataFrame, str, int]:
+    """The complete rows the model uses (plus ``intent``, to find the control arm), the column of the random
+    slope, and how many rows were dropped for missing values."""
+    frame = as_frame(data, instrument)
+    if timing is not None and "timing" in frame.columns:
+        frame = frame.loc[frame["timing"].astype("str").isin(list(timing))]
+    slope_col = time
+    if visit_as_factor and random != "intercept" and not pd.api.types.is_numeric_dtype(frame[time]):
+        if "week" in frame.columns:
+            slope_col = "week"
+        else:
+            raise ArgumentError(
+                f"`random={random!r}` needs a numeric time for the random slope but `time={time!r}` is "
+                "categorical and there is no 'week' column; use random='intercept'."
+            )
+    needed = list(dict.fromkeys([response, time, group, *covariates, *levels, slope_col]))
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ArgumentError(
+            f"columns {missing} are not in the data (columns found: {list(frame.columns)}); check `time`, "
+            "`group`, `covariates`, `levels` and `response`."
+        )
+    subj_key: pd.Series | None = None
+    if "study" in frame.columns and levels[0] == "subject" and frame["study"].nunique(dropna=True) > 1:
+        subj_key = frame["study"].astype("str") + "/" + frame["subject"].astype("str")
+    extra = [c for c in ("study", "intent") if c in frame.columns and c not in needed
+             and (c == "intent" or subj_key is not None)]  # intent: to find the control arm
+    frame = frame[needed + extra].copy()
+    if subj_key is not None:
+        frame[levels[0]] = subj_key.loc[frame.index]
+    n_before = len(frame)
+    frame = frame.dropna(subset=needed)
+    if frame.empty:
+        raise DataValidationError("no complete rows remain after dropping missing values; check the columns.")
+    frame[response] = pd.to_numeric(frame[response]).astype(float)
+    if pd.api.types.is_numeric_dtype(frame[time]) and not visit_as_factor:
+        frame[time] = frame[time].astype(float)
+    return frame, slope_col, n_before - len(frame)
+
+
+def _group_and_time(
+    frame: pd.DataFrame, *, group: str, time: str, reference: str | None, time_basis: Any, visit_as_factor: bool
+) -> tuple[list[str], GroupReference, TimeBasis]:
+    """Group levels (display order: a categorical's, else sorted as R does), the reference (first in the
+    design's categorical, set in place) and the time basis (a categorical time's present levels, in place)."""
+    if isinstance(frame[group].dtype, pd.CategoricalDtype):
+        glevels = [str(lv) for lv in frame[group].cat.categories if (frame[group] == lv).any()]
+    else:
+        glevels = [str(g) for g in sorted(pd.unique(frame[group].astype("str")))]
+    if len(glevels) < 1:
+        raise DataValidationError(f"`group={group!r}` has no levels.")
+    gref = choose_reference(frame, group, glevels, reference)
+    frame[group] = pd.Categorical(frame[group].astype("str"), categories=gref.design_levels)
+    basis = make_time_basis(frame, time, time_basis, visit_as_factor)
+    if basis.kind == "factor":
+        tvals = frame[time]
+        if isinstance(tvals.dtype, pd.CategoricalDtype):
+            tlev = [lv for lv in tvals.cat.categories if (tvals == lv).any()]
+            frame[time] = pd.Categorical(tvals, categories=tlev, ordered=tvals.cat.ordered)
+        else:
+            tlev = sorted(pd.unique(tvals))
+            frame[time] = pd.Categorical(tvals, categories=tlev)
+    return glevels, gref, basis
+
+
+def _lmm_fixed_design(
+    frame: pd.DataFrame, group_term: str | None, basis: TimeBasis, covariates: list[str]
+) -> tuple[Any, np.ndarray]:
+    """``group * time_basis + covariates`` (no group term for one level) and a rank check."""
+    import formulaic
+
+    rhs = f"{group_term} * {basis.terms()}" if group_term else basis.terms()
+    if covariates:
+        rhs += " + " + " + ".join(covariates)
+    mm = formulaic.model_matrix(rhs, frame, na_action="raise")
+    X = np.asarray(mm, dtype=float)
+    XtX = X.T @ X
+    dsc = np.sqrt(np.clip(np.diag(XtX), 1e-300, None))
+    ev = np.linalg.eigvalsh(XtX / np.outer(dsc, dsc))
+    if ev.min() < 1e-10 * max(ev.max(), 1.0):
+        raise ModelFitError(
+            f"the fixed-effects design ({rhs}) is rank deficient: some group x time cells have no data or a "
+            "covariate is collinear; drop a covariate or use a simpler time basis."
+        )
+    return mm, X
+
+
+def _random_design(
+    frame: pd.DataFrame, random: str, slope_col: str, levels: list[str]
+) -> tuple[np.ndarray, list[str], np.ndarray, Any, list[np.ndarray], list[Any]]:
+    """Per-subject random-effects columns ``Z`` and terms, subject codes and labels, and the codes and labels of
+    the further random-intercept levels."""
+    subj_codes, subj_labels = pd.factorize(frame[levels[0]].astype("str"), sort=True)
+    if random == "intercept":
+        Z = np.ones((len(frame), 1))
+        re_terms = ["(Intercept)"]
+    else:
+        Z = np.column_stack([np.ones(len(frame)), pd.to_numeric(frame[slope_col]).to_numpy(dtype=float)])
+        re_terms = ["(Intercept)", slope_col]
+    extra_codes, extra_labels = [], []
+    for lv in levels[1:]:
+        c, lab = pd.factorize(frame[lv].astype("str"), sort=True)
+        extra_codes.append(c)
+        extra_labels.append(lab)
+    return Z, re_terms, subj_codes, subj_labels, extra_codes, extra_labels
+
+
+@dataclass(repr=False, eq=False, kw_only=True)
+class TrajectoryFit(ModelFit):
     """A fitted linear mixed model of trajectories (see :func:`fit_trajectories`).
 
     Attributes
@@ -896,28 +921,40 @@ class TrajectoryFit(MarginalMeansMixin):
         The last row is the residual.
     loglik, aic, bic, deviance : float
         Log-likelihood (REML criterion under REML), AIC/BIC as lme4 reports them.
-    nobs, n_subjects : int
+    sigma_ : float
+        The residual SD (lme4's ``sigma()``).
+    n_obs, n_subjects : int
+        (``nobs`` is the deprecated alias of ``n_obs``.)
     converged, singular : bool
     messages : list of str
         What the optimizer said (and any failed check).
+    reference : str or None
+        The group's reference level (see ``reference=``).
     random_effects : pandas.DataFrame
         BLUPs: one row per subject (level, columns per random term); extra levels appended with their group.
     beta_, vcov_beta_, fe_names_ :
-        The marginal-means protocol (see TEAM.md).
+        The marginal-means contract (:class:`~massage_outcomes.trajectories.marginal.MarginalModel`).
     """
 
-    time_kind: str
     group: str
     time: str
-    method: str
-    # set by _from_core
+    sigma_: float
+    singular: bool
+    deviance: float
+    aic: float
+    bic: float
+    n_params: int
+    reml: bool
+    vcov_unadjusted_: np.ndarray
+    ddf: str = "satterthwaite"
+    # the engine's state and the call (predict.py and refit read them)
     _core: LMMCore
     _state: _State
     _frame: pd.DataFrame
     _model_spec: Any
-    _fe_names: list[str]
     _response: str
     _glevels: list[str]
+    _gref: GroupReference
     _covariates: list[str]
     _random: str
     _levels: list[str]
@@ -931,60 +968,36 @@ class TrajectoryFit(MarginalMeansMixin):
     _data: Any
     _b: np.ndarray
     _b2: np.ndarray
-    _satt: Satterthwaite | None
-    _fixed_effects: pd.DataFrame | None
-    theta_: np.ndarray
-    beta_: np.ndarray
-    vcov_beta_: np.ndarray
-    fe_names_: list[str]
-    sigma_: float
-    converged: bool
-    singular: bool
-    messages: list[str]
-    deviance: float
-    loglik: float
-    aic: float
-    bic: float
-    nobs: int
-    n_subjects: int
-    n_params: int
-    reml: bool
-    ddf: str = "satterthwaite"
-    vcov_unadjusted_: np.ndarray
-    _kr: Any
+    _kr: Any = None
+    _satt: Satterthwaite | None = field(default=None, init=False)
+    _fixed_effects: pd.DataFrame | None = field(default=None, init=False)
 
     # construction ---------------------------------------------------------------------------------------------
     @classmethod
-    def _from_core(cls, core: LMMCore, opt: dict[str, Any], **kw: Any) -> TrajectoryFit:
-        self = cls.__new__(cls)
-        self._core = core
-        for k, v in kw.items():
-            setattr(self, "_" + k if k not in ("group", "time", "method") else k, v)
-        self.time_kind = "categorical" if self._basis.kind == "factor" else "continuous"
-        self.theta_ = opt["theta"]
-        self.converged = bool(opt["converged"])
-        self.singular = bool(opt["singular"])
-        self.messages = list(opt["messages"])
-        st = core.state(self.theta_)
-        self._state = st
-        self.deviance = core._dev_from_state(st)
+    def _from_core(cls, core: LMMCore, opt: dict[str, Any], *, group: str, time: str, method: str,
+                   **kw: Any) -> TrajectoryFit:
+        """The fit at the optimum ``opt`` of ``core``; ``kw`` are the private fields without their underscore."""
+        st = core.state(opt["theta"])
+        deviance = core._dev_from_state(st)
         beta, b, b2 = core.solve(st)
-        self.beta_ = beta
-        self.sigma_ = math.sqrt(core.sigma2(st))
-        self.vcov_beta_ = self.sigma_**2 * core._rx_inv(st)
-        self.fe_names_ = list(self._fe_names)
-        self._b = b
-        self._b2 = b2
-        self.nobs = core.n
-        self.n_subjects = core.g
-        self.reml = core.reml
-        self.loglik = -0.5 * self.deviance
-        self.n_params = core.n_theta + core.p + 1
-        self.aic = self.deviance + 2 * self.n_params
-        self.bic = self.deviance + math.log(core.n) * self.n_params
-        self._satt = None
-        self._fixed_effects = None
-        return self
+        sigma = math.sqrt(core.sigma2(st))
+        vcov = sigma**2 * core._rx_inv(st)
+        n_params = core.n_theta + core.p + 1
+        basis: TimeBasis = kw["basis"]
+        gref: GroupReference = kw["gref"]
+        fe_names = [str(n) for n in kw.pop("fe_names")]
+        return cls(
+            instrument=kw["call"]["instrument"], group=group, time=time,
+            time_kind="categorical" if basis.kind == "factor" else "continuous", method=method,
+            formula=f"{kw['response']} ~ {kw['model_spec'].formula}",
+            reference=gref.level if len(kw["glevels"]) > 1 else None,
+            beta_=beta, vcov_beta_=vcov, vcov_unadjusted_=vcov, fe_names_=fe_names,
+            theta_=opt["theta"], loglik=-0.5 * deviance, n_obs=core.n, n_subjects=core.g,
+            converged=bool(opt["converged"]), messages=list(opt["messages"]), sigma_=sigma,
+            singular=bool(opt["singular"]), deviance=deviance, aic=deviance + 2 * n_params,
+            bic=deviance + math.log(core.n) * n_params, n_params=n_params, reml=core.reml,
+            _core=core, _state=st, _b=b, _b2=b2, **{"_" + k: v for k, v in kw.items()},
+        )
 
     # Satterthwaite -------------------------------------------------------------------------------------------
     @property
@@ -1004,7 +1017,7 @@ class TrajectoryFit(MarginalMeansMixin):
             self._satt = Satterthwaite(self.vcov_unadjusted_, J, H)
         return self._satt
 
-    def _df_for(self, L: np.ndarray) -> np.ndarray:
+    def df_for(self, L: np.ndarray) -> np.ndarray:
         """Denominator df (Satterthwaite, or Kenward-Roger with ``ddf='kenward-roger'``) for each row of ``L``."""
         if self.ddf == "kenward-roger":
             return self._kr.df(L)[0]
@@ -1016,7 +1029,7 @@ class TrajectoryFit(MarginalMeansMixin):
         """Fixed effects: term, estimate, se, df, t, p_value, ci_low, ci_high (95%, Satterthwaite df)."""
         if self._fixed_effects is None:
             se = np.sqrt(np.diag(self.vcov_beta_))
-            df = self._df_for(np.eye(len(self.beta_)))
+            df = self.df_for(np.eye(len(self.beta_)))
             t = self.beta_ / se
             p = t_p_two_sided(t, df)
             q = stats.t.ppf(0.975, df)
@@ -1083,13 +1096,13 @@ class TrajectoryFit(MarginalMeansMixin):
             g[self.time] = pd.to_numeric(g[self.time]).astype(float)
         return self._basis.add_columns(g)
 
-    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray:
         """Fixed-effects design (m, p) for fully specified rows of ``grid``."""
         g = self._prepare_rows(grid)
         mm = self._model_spec.get_model_matrix(g, na_action="raise")
         return np.asarray(mm, dtype=float)
 
-    def _reference_values(self) -> dict[str, Any]:
+    def reference_values(self) -> dict[str, Any]:
         """Default reference grid: group levels, time (visit levels, or the mean time), covariate means/levels."""
         ref: dict[str, Any] = {self.group: list(self._glevels)}
         if self.time_kind == "categorical":
@@ -1104,17 +1117,17 @@ class TrajectoryFit(MarginalMeansMixin):
                 ref[c] = sorted(pd.unique(col.astype("str")))
         return ref
 
-    def _sigma_total(self) -> tuple[float, float]:
+    def sigma_total(self) -> tuple[float, float]:
         """SD for standardized effects and its df.
 
         The SD is ``sqrt(residual variance + the random-intercept variances of every level)``: the total SD of a
         single measurement at time 0 (baseline) for a new subject. The df is lme4's residual df
-        (``nobs - number of parameters``).
+        (``n_obs - number of parameters``).
         """
         vc = self.variance_components
         inter = vc.loc[vc["term"] == "(Intercept)", "variance"].sum()
         resid = float(vc["variance"].iloc[-1])
-        return math.sqrt(resid + inter), float(self.nobs - self.n_params)
+        return math.sqrt(resid + inter), float(self.n_obs - self.n_params)
 
     # likelihood-ratio test ----------------------------------------------------------------------------------
     def refit(self, *, method: Literal["REML", "ML"]) -> TrajectoryFit:
@@ -1189,8 +1202,9 @@ class TrajectoryFit(MarginalMeansMixin):
             f"Linear mixed model fit by {'REML' if self.reml else 'ML'} ({self.ddf.replace('-', ' ').title()} df)",
             f"Formula: {self._response} ~ {self._model_spec.formula}; random: {self._random} | {self._levels[0]}"
             + "".join(f" + (1 | {lv})" for lv in self._levels[1:]),
-            f"nobs = {self.nobs}, subjects = {self.n_subjects}"
+            f"n_obs = {self.n_obs}, subjects = {self.n_subjects}"
             + (f", rows dropped for missing values = {self._n_dropped}" if self._n_dropped else ""),
+            *([self._gref.describe(self.group)] if self.reference is not None else []),
             f"logLik = {self.loglik:.4f}, AIC = {self.aic:.2f}, BIC = {self.bic:.2f}, {crit} = {self.deviance:.4f}",
             f"converged = {self.converged}, singular = {self.singular}",
         ]
@@ -1214,7 +1228,7 @@ class TrajectoryFit(MarginalMeansMixin):
     def __repr__(self) -> str:
         return (
             f"<TrajectoryFit {self._response} ~ {self.group} x {self.time} ({self._random}, "
-            f"{'REML' if self.reml else 'ML'}): nobs={self.nobs}, subjects={self.n_subjects}, "
+            f"{'REML' if self.reml else 'ML'}): n_obs={self.n_obs}, subjects={self.n_subjects}, "
             f"logLik={self.loglik:.3f}, converged={self.converged}>"
         )
 

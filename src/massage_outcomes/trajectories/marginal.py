@@ -17,16 +17,20 @@
 ``linear_function(L)`` and ``reference_grid(at=, by=)``
     any custom linear function of the fixed effects, and the cells with their ``L`` rows.
 
-The protocol a fit must provide
--------------------------------
+The contract a fit must meet
+----------------------------
+:class:`MarginalModel` spells it out (a :class:`typing.Protocol`); :class:`MarginalMeansMixin` declares the
+methods abstract, so a fit class that lacks one cannot be created:
+
 - ``beta_`` (p,) fixed effects, ``vcov_beta_`` (p, p) their covariance ``(X'V^-1X)^-1``, ``fe_names_``;
-- ``_design_rows(grid) -> (m, p)``: fixed-effects design rows for fully specified new rows (one column per
+- ``design_rows(grid) -> (m, p)``: fixed-effects design rows for fully specified new rows (one column per
   predictor of the model);
-- ``_reference_values() -> dict``: default grid values per predictor: a list for a factor (its levels, in
+- ``reference_values() -> dict``: default grid values per predictor: a list for a factor (its levels, in
   order), a float for a covariate (its mean); a list of numbers for a continuous time means "these times";
-- ``_df_for(L) -> (k,)``: denominator degrees of freedom for each row of ``L`` (Satterthwaite);
-- ``_sigma_total() -> (sigma, edf)``: the SD that standardizes effect sizes and its degrees of freedom;
-- attributes ``group`` (str or None), ``time`` (str or None) and ``time_kind`` ("continuous" or "categorical").
+- ``df_for(L) -> (k,)``: denominator degrees of freedom for each row of ``L`` (Satterthwaite or Kenward-Roger);
+- ``sigma_total() -> (sigma, edf)``: the SD that standardizes effect sizes and its degrees of freedom;
+- attributes ``group`` (str or None), ``time`` (str or None), ``time_kind`` ("continuous" or "categorical"),
+  ``reference`` (the group's reference level or None) and ``converged`` (bool).
 
 The reference grid is built as emmeans builds it: every combination of the predictors' reference values (or the
 values given in ``at``); the means are then averaged with equal weights over every predictor that is not the
@@ -39,18 +43,19 @@ from __future__ import annotations
 import itertools
 import re
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from massage_outcomes import multiplicity as _mt
-from massage_outcomes.errors import MassageOutcomesError
+from massage_outcomes.errors import ArgumentError, DataValidationError
 from massage_outcomes.multiplicity import ptukey, qtukey
 
-__all__ = ["MarginalMeansMixin", "parse_contrast_spec", "adjust_pvalues", "ptukey", "qtukey"]
+__all__ = ["MarginalMeansMixin", "MarginalModel", "parse_contrast_spec", "adjust_pvalues", "ptukey", "qtukey"]
 
 Adjust = Literal["none", "bonferroni", "sidak", "holm", "fdr_bh", "fdr_by", "tukey"]
 ContrastSpec = str | Sequence[str] | Mapping[str, Mapping[str, float]]
@@ -59,7 +64,9 @@ ContrastSpec = str | Sequence[str] | Mapping[str, Mapping[str, float]]
 # ----------------------------------------------------------------------------------------------------------------
 # contrast specifications
 # ----------------------------------------------------------------------------------------------------------------
-def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list[str], np.ndarray, str]:
+def parse_contrast_spec(
+    spec: ContrastSpec, levels: Sequence[str], *, reference: str | None = None
+) -> tuple[list[str], np.ndarray, str]:
     """Turn a readable contrast specification into labelled weight vectors over ``levels``.
 
     Parameters
@@ -67,10 +74,13 @@ def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list
     spec : str, sequence of str or mapping
         ``"pairwise"`` (every ``a - b`` with ``a`` before ``b`` in level order, as emmeans' ``pairwise``),
         ``"revpairwise"`` (``b - a``), ``"each vs <ref>"`` (every other level minus ``<ref>``, emmeans'
-        ``trt.vs.ctrl``), ``"trt.vs.ctrl"`` (reference = first level), ``"a - b"`` (one difference; several may be
+        ``trt.vs.ctrl``), ``"trt.vs.ctrl"`` (every other level minus ``reference``, by default the first level),
+        ``"a - b"`` (one difference; several may be
         given as a list or separated by commas), or a mapping ``{label: {level: weight}}`` for any custom contrast.
     levels : sequence of str
         The group levels, in order.
+    reference : str, optional
+        The level ``"trt.vs.ctrl"`` compares with (a fit passes its reference level); default the first level.
 
     Returns
     -------
@@ -92,7 +102,7 @@ def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list
     def _lookup(name: str, where: str) -> int:
         name = name.strip()
         if name not in index:
-            raise MassageOutcomesError(
+            raise ArgumentError(
                 f"contrast {where!r} names level {name!r}, which is not a level of the group; "
                 f"the levels are {levels}."
             )
@@ -126,11 +136,11 @@ def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list
             a, b = (levels[i], levels[j]) if low == "pairwise" else (levels[j], levels[i])
             pairs.append(_diff(a, b))
         if not pairs:
-            raise MassageOutcomesError("'pairwise' contrasts need at least two group levels; found one.")
+            raise DataValidationError("'pairwise' contrasts need at least two group levels; the data have one.")
         return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]), "pairwise"
     m = re.fullmatch(r"(?:each|all)\s+vs\.?\s+(.+)", text, flags=re.IGNORECASE)
     if low in ("trt.vs.ctrl", "trt.vs.ctrl1") or m:
-        ref = levels[0] if not m else m.group(1).strip()
+        ref = m.group(1).strip() if m else (str(reference) if reference is not None else levels[0])
         _lookup(ref, text)
         pairs = [_diff(lv, ref) for lv in levels if lv != ref]
         return [p[0] for p in pairs], np.asarray([p[1] for p in pairs]).reshape(len(pairs), k), "custom"
@@ -142,7 +152,7 @@ def parse_contrast_spec(spec: ContrastSpec, levels: Sequence[str]) -> tuple[list
 def _split_diff(text: str) -> tuple[str, str]:
     parts = re.split(r"\s+-\s+|\s+vs\.?\s+", text.strip())
     if len(parts) != 2:
-        raise MassageOutcomesError(
+        raise ArgumentError(
             f"cannot read the contrast {text!r}: write 'a - b' (spaces around the minus), 'each vs <level>', "
             "'pairwise', or pass a mapping {label: {level: weight}}."
         )
@@ -192,32 +202,69 @@ def _reliability(est: np.ndarray, se: np.ndarray, df: np.ndarray, converged: boo
 # ----------------------------------------------------------------------------------------------------------------
 # the mixin
 # ----------------------------------------------------------------------------------------------------------------
-class MarginalMeansMixin:
-    """emmeans-style marginal means, contrasts, slopes and effect sizes for a fitted linear model.
+@runtime_checkable
+class MarginalModel(Protocol):
+    """What :class:`MarginalMeansMixin` (and :mod:`.predict`) need from a fitted linear model.
 
-    See the module docstring for the protocol a fit class must provide. All methods return tidy DataFrames at
-    full precision; the columns are listed in each method's Returns section.
+    ``TrajectoryFit`` and ``MMRMFit`` meet it; so does any class with these attributes and methods (see the
+    module docstring for what each must return).
     """
 
-    # --- the protocol (a fit class provides these) -------------------------------------------------------------
     beta_: np.ndarray
     vcov_beta_: np.ndarray
     fe_names_: list[str]
     group: str | None
     time: str | None
     time_kind: str
+    reference: str | None
+    converged: bool
 
-    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray: ...
 
-    def _reference_values(self) -> dict[str, Any]:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def reference_values(self) -> dict[str, Any]: ...
 
-    def _df_for(self, L: np.ndarray) -> np.ndarray:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def df_for(self, L: np.ndarray) -> np.ndarray: ...
 
-    def _sigma_total(self) -> tuple[float, float]:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def sigma_total(self) -> tuple[float, float]: ...
+
+
+class MarginalMeansMixin(ABC):
+    """emmeans-style marginal means, contrasts, slopes and effect sizes for a fitted linear model.
+
+    A subclass meets :class:`MarginalModel`: the four methods below are abstract, the attributes are listed
+    here. All methods return tidy DataFrames at full precision; the columns are listed in each method's Returns
+    section.
+    """
+
+    # --- the contract (a fit class provides these) --------------------------------------------------------------
+    beta_: np.ndarray
+    vcov_beta_: np.ndarray
+    fe_names_: list[str]
+    group: str | None
+    time: str | None
+    time_kind: str
+    reference: str | None
+    converged: bool
+
+    @abstractmethod
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+        """Fixed-effects design rows (m, p) for fully specified rows of ``grid``."""
+
+    @abstractmethod
+    def reference_values(self) -> dict[str, Any]:
+        """Default grid values per predictor (factor: its levels in order; covariate: its mean)."""
+
+    @abstractmethod
+    def df_for(self, L: np.ndarray) -> np.ndarray:
+        """Denominator degrees of freedom for each row of ``L``."""
+
+    @abstractmethod
+    def sigma_total(self) -> tuple[float, float]:
+        """The SD that standardizes effect sizes, and its degrees of freedom."""
+
+    def _reference_level(self, over: str | None) -> str | None:
+        """The fit's reference level of ``over`` when ``over`` is the group (for ``"trt.vs.ctrl"``), else None."""
+        return self.reference if over is not None and over == self.group else None
 
     # --- grid ---------------------------------------------------------------------------------------------------
     def reference_grid(
@@ -240,12 +287,12 @@ class MarginalMeansMixin:
             Row ``i`` maps the fixed effects to the mean of cell ``i`` (averaged with equal weights over the
             other predictors).
         """
-        ref = dict(self._reference_values())
+        ref = dict(self.reference_values())
         at = dict(at or {})
         by_list = [by] if isinstance(by, str) else list(by or [])
         unknown = [v for v in [*at, *by_list] if v not in ref]
         if unknown:
-            raise MassageOutcomesError(
+            raise ArgumentError(
                 f"{unknown} are not predictors of this model; the predictors are {sorted(ref)}."
             )
         keep: list[str] = []
@@ -259,11 +306,11 @@ class MarginalMeansMixin:
                 chosen = list(chosen)
             values[v] = list(chosen) if isinstance(chosen, list | tuple) else [chosen]
             if not values[v]:
-                raise MassageOutcomesError(f"`at` gives no values for {v!r}.")
+                raise ArgumentError(f"`at` gives no values for {v!r}; give at least one value or leave {v!r} out.")
             if v in at and isinstance(default, list | tuple) and not _is_numeric_list(default):
                 bad = [x for x in values[v] if str(x) not in {str(d) for d in default}]
                 if bad:
-                    raise MassageOutcomesError(
+                    raise ArgumentError(
                         f"at[{v!r}] has {bad}, which are not levels of {v!r}; the levels are {list(default)}."
                     )
         if self.time is not None and self.time_kind == "continuous" and self.time not in at:
@@ -280,7 +327,7 @@ class MarginalMeansMixin:
                 grid[v] = pd.Categorical(grid[v].astype(str), categories=cats)
             else:
                 grid[v] = grid[v].astype(float)
-        X = np.asarray(self._design_rows(grid), dtype=float)
+        X = np.asarray(self.design_rows(grid), dtype=float)
         n_keep = int(np.prod([len(values[v]) for v in keep])) if keep else 1
         n_avg = len(combos) // n_keep
         L = X.reshape(n_keep, n_avg, X.shape[1]).mean(axis=1)
@@ -296,11 +343,11 @@ class MarginalMeansMixin:
         est = L @ self.beta_
         var = np.einsum("kp,pq,kq->k", L, self.vcov_beta_, L)
         se = np.sqrt(np.maximum(var, 0.0))
-        df = np.asarray(self._df_for(L), dtype=float).reshape(-1)
+        df = np.asarray(self.df_for(L), dtype=float).reshape(-1)
         crit = _mt.t_quantile(level, df)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = est / se
-        reliable, notes = _reliability(est, se, df, bool(getattr(self, "converged", True)))
+        reliable, notes = _reliability(est, se, df, bool(self.converged))
         return pd.DataFrame(
             {
                 "estimate": est,
@@ -320,7 +367,7 @@ class MarginalMeansMixin:
         """Estimate, SE, Satterthwaite df, CI, t, p, level, reliable and note for each row of a custom ``L`` (k, p)."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
         if L.shape[1] != len(self.beta_):
-            raise MassageOutcomesError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
+            raise ArgumentError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
         return self._infer(L, level)
 
     def emmeans(
@@ -378,7 +425,7 @@ class MarginalMeansMixin:
         over: str | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
         cells, L = self.reference_grid(at=at, by=by)
-        return _contrast_rows(cells, L, spec, over or self.group)
+        return _contrast_rows(cells, L, spec, over or self.group, self._reference_level(over or self.group))
 
     def contrasts(
         self,
@@ -514,7 +561,7 @@ class MarginalMeansMixin:
         edf: float | None,
     ) -> pd.DataFrame:
         if sigma is None or edf is None:
-            s0, e0 = self._sigma_total()
+            s0, e0 = self.sigma_total()
             sigma = s0 if sigma is None else sigma
             edf = e0 if edf is None else edf
         sigma, edf = float(sigma), float(edf)
@@ -593,6 +640,44 @@ class MarginalMeansMixin:
         out["note"] = res["note"]
         return out
 
+    def f_test(self, L: np.ndarray) -> pd.DataFrame:
+        """F test of ``Lβ = 0`` for a custom ``L`` (k, p), reduced to full row rank ``q``.
+
+        Returns
+        -------
+        DataFrame
+            One row: ``df1`` (q), ``df2``, ``F``, ``p_value`` and ``method`` ("satterthwaite" or
+            "kenward-roger"). Satterthwaite as lmerTest's ``contest`` (see :meth:`joint_tests`); a fit with
+            Kenward-Roger df gives Kenward & Roger's scaled ``F`` and ``df2`` instead (as R's mmrm ``df_md``).
+        """
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[1] != len(self.beta_):
+            raise ArgumentError(f"L has {L.shape[1]} columns; the model has {len(self.beta_)} fixed effects.")
+        _, sv, vt = np.linalg.svd(L, full_matrices=False)
+        q = int(np.sum(sv > max(sv[0], 1e-300) * 1e-9)) if len(sv) else 0
+        if q == 0:
+            raise ArgumentError("L has no nonzero row; there is nothing to test.")
+        Lr = vt[:q]
+        V = Lr @ self.vcov_beta_ @ Lr.T
+        d, P = np.linalg.eigh(V)
+        rot = P.T @ Lr
+        est = rot @ self.beta_
+        F = float(np.sum(est**2 / d) / q)
+        kr = self.kenward_roger_f(Lr)
+        if kr is not None:
+            df2, scale = kr
+            F *= scale
+        else:
+            df2 = _contest_df(np.asarray(self.df_for(rot), dtype=float), q)
+        pval = float(stats.f.sf(F, q, df2)) if np.isfinite(df2) else float(stats.chi2.sf(F * q, q))
+        return pd.DataFrame({"df1": [q], "df2": [df2], "F": [F], "p_value": [pval],
+                             "method": ["kenward-roger" if kr is not None else "satterthwaite"]})
+
+    def kenward_roger_f(self, L: np.ndarray) -> tuple[float, float] | None:
+        """Kenward-Roger ``(df2, scale)`` of the F test of a full-rank ``L``, or None when the fit has no
+        Kenward-Roger components (then :meth:`f_test` uses Satterthwaite)."""
+        return None
+
     def joint_tests(
         self,
         spec: ContrastSpec = "pairwise",
@@ -617,7 +702,8 @@ class MarginalMeansMixin:
         -----
         ``F = (Lβ)'(LCL')⁻¹(Lβ)/q`` with ``L`` reduced to full row rank ``q``. The denominator df follows lmerTest
         (``contest``): rotate ``L`` to the eigenvectors of ``LCL'``, take each row's Satterthwaite df ``ν_m``,
-        ``E = Σ ν_m/(ν_m − 2)`` and ``df2 = 2E/(E − q)`` (2 when any ``ν_m ≤ 2``; ``ν`` when ``q = 1``).
+        ``E = Σ ν_m/(ν_m − 2)`` and ``df2 = 2E/(E − q)`` (2 when any ``ν_m ≤ 2``; ``ν`` when ``q = 1``). An MMRM
+        fitted with Kenward-Roger df gives Kenward & Roger's scaled F and df instead (see :meth:`f_test`).
 
         Examples
         --------
@@ -633,27 +719,8 @@ class MarginalMeansMixin:
         rows = []
         for f in np.unique(fam_arr):
             idx = np.flatnonzero(fam_arr == f)
-            Lf = L[idx]
-            _, sv, vt = np.linalg.svd(Lf, full_matrices=False)
-            q = int(np.sum(sv > max(sv[0], 1e-300) * 1e-9)) if len(sv) else 0
-            Lr = vt[:q]
-            V = Lr @ self.vcov_beta_ @ Lr.T
-            d, P = np.linalg.eigh(V)
-            rot = P.T @ Lr
-            est = rot @ self.beta_
-            F = float(np.sum(est**2 / d) / q)
-            nu = np.asarray(self._df_for(rot), dtype=float)
-            if q == 1:
-                df2 = float(nu[0])
-            elif np.all(np.abs(np.diff(nu)) < 1e-8):
-                df2 = float(np.mean(nu))
-            elif np.any(nu <= 2):
-                df2 = 2.0
-            else:
-                E = float(np.sum(nu / (nu - 2.0)))
-                df2 = 2.0 * E / (E - q) if E > q else 2.0
-            pval = float(stats.f.sf(F, q, df2)) if np.isfinite(df2) else float(stats.chi2.sf(F * q, q))
-            rows.append({**frame.iloc[idx[0]][keys].to_dict(), "df1": q, "df2": df2, "F": F, "p_value": pval})
+            test = self.f_test(L[idx]).iloc[0].to_dict()
+            rows.append({**frame.iloc[idx[0]][keys].to_dict(), **{k: test[k] for k in ("df1", "df2", "F", "p_value")}})
         out = pd.DataFrame(rows, columns=[*keys, "df1", "df2", "F", "p_value"])
         for c in keys:
             if isinstance(frame[c].dtype, pd.CategoricalDtype):
@@ -665,12 +732,12 @@ class MarginalMeansMixin:
         self, at: Mapping[str, Any] | None, by: str | Sequence[str] | None, delta: float | None
     ) -> tuple[pd.DataFrame, np.ndarray]:
         if self.time is None or self.time_kind != "continuous":
-            raise MassageOutcomesError(
+            raise ArgumentError(
                 "slopes need a continuous time (time_kind='continuous'); with visits as categories use "
                 "contrasts between visits instead."
             )
         at = dict(at or {})
-        ref = self._reference_values()
+        ref = self.reference_values()
         if self.time in at:
             tv = np.atleast_1d(np.asarray(at[self.time], dtype=float))
         else:
@@ -734,12 +801,25 @@ class MarginalMeansMixin:
         if contrast is None:
             return _result(pd.concat([cells, self._infer(L, level)], axis=1), list(cells.columns))
         if self.group is None:
-            raise MassageOutcomesError("contrasts of slopes need a model with a group.")
-        frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group)
+            raise ArgumentError("contrasts of slopes need a model with a group; refit with group=<column>.")
+        frame, Lc, fam, family, ng = _contrast_rows(cells, L, contrast, self.group,
+                                                    self._reference_level(self.group))
         return self._contrast_table(
             frame, Lc, fam, family, ng, adjust=adjust, level=level, effect_size=False, sigma=None,
             edf=None,
         )
+
+
+def _contest_df(nu: np.ndarray, q: int) -> float:
+    """lmerTest's multi-df Satterthwaite df from the per-row df of the eigen-rotated contrasts."""
+    if q == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < 1e-8):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = float(np.sum(nu / (nu - 2.0)))
+    return 2.0 * E / (E - q) if E > q else 2.0
 
 
 def _fmt_level(v: Any) -> str:
@@ -749,18 +829,18 @@ def _fmt_level(v: Any) -> str:
 
 
 def _contrast_rows(
-    cells: pd.DataFrame, L: np.ndarray, spec: ContrastSpec, over: str | None
+    cells: pd.DataFrame, L: np.ndarray, spec: ContrastSpec, over: str | None, reference: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, list[int], str, int]:
     """Contrast rows over the levels of ``over`` within every combination of the other cell columns."""
     if over is None:
-        raise MassageOutcomesError("contrasts need a model with a group (`group=`), or name the factor in `over=`.")
+        raise ArgumentError("contrasts need a model with a group (`group=`), or name the factor in `over=`.")
     if over not in cells.columns:
-        raise MassageOutcomesError(
+        raise ArgumentError(
             f"over={over!r} is not one of the cell variables {list(cells.columns)}; add it to `by=` first."
         )
     values = list(dict.fromkeys(cells[over].tolist()))
     labels_in = [_fmt_level(v) for v in values]
-    labels, W, family = parse_contrast_spec(spec, labels_in)
+    labels, W, family = parse_contrast_spec(spec, labels_in, reference=reference)
     pos = cells[over].map({v: i for i, v in enumerate(values)}).to_numpy(dtype=int)
     other = [c for c in cells.columns if c != over]
     if other:

@@ -15,6 +15,9 @@ respect to the covariance matrix is analytic; derivatives of the covariance with
 complex-step differentiation (exact to rounding). BFGS is followed by Newton polishing with the Hessian from
 central differences of the analytic gradient.
 
+Inference: Satterthwaite df (default) or Kenward-Roger (``ddf="kenward-roger"`` / ``"kenward-roger-linear"``,
+:mod:`.kenward_roger`), checked against R's mmrm 0.3.18 for every structure (tests/reference/mmrm/).
+
 References
 ----------
 Mallinckrodt CH, Lane PW, Schnell D, Peng Y, Mancuso JP (2008). Recommendations for the primary analysis of
@@ -32,17 +35,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import formulaic
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
-from massage_outcomes.errors import ConvergenceWarning, DataValidationError, ModelFitError
-from massage_outcomes.trajectories.marginal import MarginalMeansMixin
+from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.trajectories.cluster import ClusterREML, fit_cluster
+from massage_outcomes.trajectories.design import GroupReference, choose_reference
+from massage_outcomes.trajectories.fit import ModelFit
+from massage_outcomes.trajectories.kenward_roger import KRComponents, kr_components, kr_df, kr_f_df
 
 __all__ = ["fit_mmrm", "MMRMFit"]
 
-Covariance = Literal["unstructured", "cs", "ar1", "toeplitz"]
-_COVARIANCES = ("unstructured", "cs", "ar1", "toeplitz")
+Covariance = Literal["unstructured", "cs", "ar1", "toeplitz", "ante_dependence"]
+_COVARIANCES = ("unstructured", "cs", "ar1", "toeplitz", "ante_dependence")
+DDF = Literal["satterthwaite", "kenward-roger", "kenward-roger-linear"]
+_DDFS = ("satterthwaite", "kenward-roger", "kenward-roger-linear")
 _LOG2PI = float(np.log(2.0 * np.pi))
 
 
@@ -108,7 +117,7 @@ def _n_theta(kind: str, T: int, heterogeneous: bool) -> int:
         return nsd
     if kind in ("cs", "ar1"):
         return nsd + 1
-    return nsd + T - 1  # toeplitz
+    return nsd + T - 1  # toeplitz, ante-dependence
 
 
 @functools.lru_cache(maxsize=64)
@@ -137,6 +146,8 @@ def _sigma_from_theta(theta: np.ndarray, kind: str, T: int, heterogeneous: bool)
             rho = np.tanh(theta[nsd])
             R = rho ** lag.astype(float)
             R[lag == 0] = 1.0
+        elif kind == "ante_dependence":
+            R = _ante_dependence_corr(theta[nsd:], T)
         else:  # toeplitz via partial autocorrelations (Durbin-Levinson); always positive definite
             phi = np.tanh(theta[nsd:])
             rho = np.zeros(T, dtype=dtype)
@@ -154,6 +165,17 @@ def _sigma_from_theta(theta: np.ndarray, kind: str, T: int, heterogeneous: bool)
                     a = np.concatenate([a - pk * a[::-1], [pk]])
             R = rho[lag]
     return sd[:, None] * R * sd[None, :]
+
+
+def _ante_dependence_corr(c: np.ndarray, T: int) -> np.ndarray:
+    """First-order ante-dependence: corr(i, j) = ρ_j ρ_(j+1) ... ρ_(i-1), ρ_k = c_k / √(1 + c_k²) (mmrm's map);
+    positive definite for any real ``c``."""
+    rho = c / np.sqrt(1.0 + c * c)
+    R = np.eye(T, dtype=c.dtype)
+    for i in range(1, T):
+        for j in range(i):
+            R[i, j] = R[j, i] = np.prod(rho[j:i])
+    return R
 
 
 def _theta_start(S0: np.ndarray, kind: str, heterogeneous: bool) -> np.ndarray:
@@ -174,6 +196,9 @@ def _theta_start(S0: np.ndarray, kind: str, heterogeneous: bool) -> np.ndarray:
         return np.concatenate([lsd, [np.log(u / (1.0 - u))]])
     if kind == "ar1":
         return np.concatenate([lsd, [np.arctanh(r1)]])
+    if kind == "ante_dependence":
+        r = np.clip(np.diag(C, -1), -0.9, 0.9)
+        return np.concatenate([lsd, r / np.sqrt(1.0 - r**2)])
     return np.concatenate([lsd, [np.arctanh(r1)], np.zeros(T - 2)])
 
 
@@ -219,7 +244,7 @@ class _REML:
             out[j] = _sigma_from_theta(tc, self.kind, T, self.het).imag / h
         return out
 
-    def _inverses(self, Sigma: np.ndarray, ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
+    def inverses(self, Sigma: np.ndarray, ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
         """Per pattern: Σ_P⁻¹ padded with zeros (K, T, T) and log|Σ_P| (K,)."""
         pair = ch.pair
         padded = np.where(pair, Sigma[None, :, :], np.eye(self.T)[None, :, :])
@@ -235,7 +260,7 @@ class _REML:
         logdet = 0.0
         Sinvs = []
         for ch in self.chunks:
-            Si, ld = self._inverses(Sigma, ch)
+            Si, ld = self.inverses(Sigma, ch)
             Sinvs.append(Si)
             logdet += float(ch.n @ ld)
             A += np.tensordot(Si, ch.XX, axes=([0, 1, 2], [0, 1, 2]))
@@ -289,7 +314,7 @@ class _REML:
         k, p, T = len(theta), self.p, self.T
         out = np.zeros((k, p * p))
         for ch in self.chunks:
-            Si, _ = self._inverses(Sigma, ch)
+            Si, _ = self.inverses(Sigma, ch)
             W = Si[:, None] @ dS[None] @ Si[:, None]  # (K, k, T, T)
             K = len(ch.n)
             out += W.transpose(1, 0, 2, 3).reshape(k, K * T * T) @ ch.XX.reshape(K * T * T, p * p)
@@ -299,15 +324,15 @@ class _REML:
 # ----------------------------------------------------------------------------------------------------------------
 # the fit object
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass(repr=False)
-class MMRMFit(MarginalMeansMixin):
+@dataclass(repr=False, eq=False, kw_only=True)
+class MMRMFit(ModelFit):
     """A fitted MMRM. Create with :func:`fit_mmrm`.
 
     Attributes
     ----------
     fixed_effects : DataFrame
-        ``term``, ``estimate``, ``se`` (from ``(X'Σ⁻¹X)⁻¹``), ``df`` (Satterthwaite), ``t``, ``p_value``,
-        ``ci_low``, ``ci_high``.
+        ``term``, ``estimate``, ``se`` (from ``(X'Σ⁻¹X)⁻¹``, or Kenward-Roger's ``Φ_A``), ``df`` (Satterthwaite or
+        Kenward-Roger, ``ddf``), ``t``, ``p_value``, ``ci_low``, ``ci_high``.
     covariance, correlation : DataFrame
         The estimated covariance (and correlation) between visits, labelled by visit.
     variance_components : DataFrame
@@ -315,7 +340,11 @@ class MMRMFit(MarginalMeansMixin):
     loglik, aic, bic : float
         Log-likelihood (REML or ML; the REML value equals SAS PROC MIXED / R mmrm / nlme::gls), AIC and BIC
         counting fixed effects and covariance parameters as nlme does (BIC with ``log(n_obs - p)`` under REML).
-    n_obs (alias nobs), n_subjects, n_theta : int
+    covariance_ : ndarray (visits, visits)
+        The estimated covariance matrix (``sigma_`` is its deprecated alias).
+    n_obs, n_subjects, n_theta : int
+    reference : str or None
+        The group's reference level (see ``reference=``); ``reference_reason`` says why it was chosen.
     converged : bool
     messages : list of str
     visits : list of str
@@ -331,43 +360,44 @@ class MMRMFit(MarginalMeansMixin):
     (nlme::gls inflates them by ``sqrt(N / (N - p))``).
     """
 
-    instrument: str | None
-    group: str | None
-    time: str | None
     covariance_kind: str
     heterogeneous: bool
-    method: str
-    beta_: np.ndarray
-    vcov_beta_: np.ndarray
-    fe_names_: list[str]
-    theta_: np.ndarray
-    sigma_: np.ndarray
+    covariance_: np.ndarray
     visits: list[str]
-    loglik: float
-    n_obs: int
-    n_subjects: int
-    converged: bool
-    messages: list[str]
-    formula: str
     time_kind: str = "categorical"
+    gradient_norm: float = np.nan
+    reference_reason: str = ""
     _model_spec: Any = None
     _ref: dict[str, Any] = field(default_factory=dict)
+    ddf: str = "satterthwaite"
+    vcov_unadjusted_: np.ndarray | None = None  # (X'Σ⁻¹X)⁻¹; vcov_beta_ is the Kenward-Roger Φ_A under KR
     _info_inv: np.ndarray | None = None  # inverse observed information of theta (Hessian of -loglik)
     _dA: np.ndarray | None = None  # (k, p, p)
-    _hessian_ok: bool = True
-    gradient_norm: float = np.nan
+    _kr: KRComponents | None = None
+    cluster: str | None = None
+    cluster_variance_: float | None = None
 
-    # ---- protocol ----
-    def _design_rows(self, grid: pd.DataFrame) -> np.ndarray:
+    @property
+    def sigma_(self) -> np.ndarray:
+        """Deprecated alias of :attr:`covariance_` (``sigma_`` is the residual SD, a float, on ``TrajectoryFit``)."""
+        warnings.warn("`MMRMFit.sigma_` is deprecated; use `fit.covariance_` (the covariance between visits).",
+                      DeprecationWarning, stacklevel=2)
+        return self.covariance_
+
+    # ---- the marginal-means contract ----
+    def design_rows(self, grid: pd.DataFrame) -> np.ndarray:
         return np.asarray(self._model_spec.get_model_matrix(grid), dtype=float)
 
-    def _reference_values(self) -> dict[str, Any]:
+    def reference_values(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self._ref.items()}
 
-    def _df_for(self, L: np.ndarray) -> np.ndarray:
-        """Satterthwaite df ``2(LCL')² / (g'Wg)``, g = d(LCL')/dθ, W = inverse observed information."""
+    def df_for(self, L: np.ndarray) -> np.ndarray:
+        """Denominator df of each row of ``L``: Kenward-Roger's (``ddf="kenward-roger"``, ``"-linear"``) or
+        Satterthwaite's ``2(LCL')² / (g'Wg)``, g = d(LCL')/dθ, W = inverse observed information."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
-        C = self.vcov_beta_
+        if self._kr is not None:
+            return kr_df(self._kr.Phi, self._kr.P, self._kr.W, L)
+        C = self.vcov_beta_ if self.vcov_unadjusted_ is None else self.vcov_unadjusted_
         LC = L @ C
         var = np.einsum("kp,kp->k", LC, L)
         if self._dA is None or self._info_inv is None:
@@ -378,9 +408,15 @@ class MMRMFit(MarginalMeansMixin):
             df = 2.0 * var**2 / denom
         return np.where(np.isfinite(df) & (df > 0), df, np.inf)
 
-    def _sigma_total(self) -> tuple[float, float]:
+    def kenward_roger_f(self, L: np.ndarray) -> tuple[float, float] | None:
+        """Kenward-Roger ``(df2, scale)`` for :meth:`f_test` when ``ddf`` is Kenward-Roger, else None."""
+        if self._kr is None:
+            return None
+        return kr_f_df(self._kr.Phi, self._kr.P, self._kr.W, L)
+
+    def sigma_total(self) -> tuple[float, float]:
         """SD for effect sizes: the root mean residual variance over visits; edf = n_obs - p (nlme's df)."""
-        return float(np.sqrt(np.mean(np.diag(self.sigma_)))), float(self.n_obs - len(self.beta_))
+        return float(np.sqrt(np.mean(np.diag(self.covariance_)))), float(self.n_obs - len(self.beta_))
 
     # ---- results ----
     @property
@@ -404,24 +440,19 @@ class MMRMFit(MarginalMeansMixin):
         return res[["term", "estimate", "se", "df", "t", "p_value", "ci_low", "ci_high"]]
 
     @property
-    def nobs(self) -> int:
-        """Number of observations (alias of ``n_obs``, as on ``TrajectoryFit``)."""
-        return self.n_obs
-
-    @property
     def variance_components(self) -> pd.DataFrame:
         """Residual variance per visit: ``visit``, ``variance``, ``sd`` (correlations: :attr:`correlation`)."""
-        var = np.diag(self.sigma_).copy()
+        var = np.diag(self.covariance_).copy()
         return pd.DataFrame({"visit": self.visits, "variance": var, "sd": np.sqrt(var)})
 
     @property
     def covariance(self) -> pd.DataFrame:
-        return pd.DataFrame(self.sigma_, index=self.visits, columns=self.visits)
+        return pd.DataFrame(self.covariance_, index=self.visits, columns=self.visits)
 
     @property
     def correlation(self) -> pd.DataFrame:
-        sd = np.sqrt(np.diag(self.sigma_))
-        return pd.DataFrame(self.sigma_ / np.outer(sd, sd), index=self.visits, columns=self.visits)
+        sd = np.sqrt(np.diag(self.covariance_))
+        return pd.DataFrame(self.covariance_ / np.outer(sd, sd), index=self.visits, columns=self.visits)
 
     def summary(self) -> str:
         """Plain-text summary: model, fit statistics, fixed effects and the covariance."""
@@ -430,9 +461,12 @@ class MMRMFit(MarginalMeansMixin):
             + (" heterogeneous" if self.heterogeneous and self.covariance_kind != "unstructured" else ""),
             f"formula: {self.formula}",
             f"instrument: {self.instrument}   subjects: {self.n_subjects}   observations: {self.n_obs}",
+            *([self.reference_reason] if self.reference_reason else []),
+            *([f"random intercept per {self.cluster}: variance {self.cluster_variance_:.4g}"]
+              if self.cluster and self.cluster_variance_ is not None else []),
             f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
             "",
-            "Fixed effects (Satterthwaite df):",
+            f"Fixed effects ({self.ddf.replace('-', ' ').title()} df):",
             self.fixed_effects.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
             "",
             "Covariance between visits:",
@@ -477,6 +511,9 @@ def fit_mmrm(
     method: Literal["REML", "ML"] = "REML",
     outcome: str = "value",
     baseline_visit: str | None = None,
+    reference: str | None = None,
+    ddf: DDF = "satterthwaite",
+    cluster: str | None = None,
 ) -> MMRMFit:
     """Fit a mixed model for repeated measures to the post-baseline visits.
 
@@ -499,11 +536,13 @@ def fit_mmrm(
         Also let the baseline effect differ by visit (``baseline:visit``).
     covariates : sequence of str
         Further subject-level covariates (numeric: held at their mean in ``emmeans``; otherwise factors).
-    covariance : {"unstructured", "cs", "ar1", "toeplitz"}
+    covariance : {"unstructured", "cs", "ar1", "toeplitz", "ante_dependence"}
         Residual covariance between a subject's visits. AR(1) and Toeplitz use the visit order (lag = difference
         in visit index), as ``nlme::corAR1(form = ~ visit_index | subject)``.
     heterogeneous : bool
-        A variance per visit for cs / ar1 / toeplitz (``varIdent(form = ~1 | visit)``); unstructured always has.
+        A variance per visit for cs / ar1 / toeplitz / ante_dependence (``varIdent(form = ~1 | visit)``; mmrm's
+        csh, ar1h, toeph, adh); unstructured always has. First-order ante-dependence: the correlation of visits
+        i > j is the product of the adjacent-visit correlations between them (mmrm's ad / adh).
     method : {"REML", "ML"}
     outcome : str
         Outcome column (``value`` in the analysis frame; e.g. ``change``).
@@ -511,6 +550,20 @@ def fit_mmrm(
         The visit label of the baseline measurement. Rows at it (and rows with ``timing == "baseline"``) are
         not outcomes; their ``value`` is the baseline covariate when the frame has no ``baseline`` column. By
         default, a frame without a ``timing`` column uses a visit named "baseline" (any case) when there is one.
+    reference : str, optional
+        The level of ``group`` the coefficients are measured against. Default: the control arm (the one level
+        whose subjects all have ``intent == "control"``) when there is one, else the first level (a
+        categorical's order, else sorted). The summary says which was used; marginal means, contrasts and their
+        order do not depend on it.
+    ddf : {"satterthwaite", "kenward-roger", "kenward-roger-linear"}
+        Denominator df of the t tests and intervals. Under Kenward-Roger (REML only) the coefficient covariance
+        ``vcov_beta_`` and every SE are the adjusted ``Φ_A`` (``vcov_unadjusted_`` keeps ``(X'Σ⁻¹X)⁻¹``), as
+        in R's ``mmrm(method = "Kenward-Roger")``; "kenward-roger-linear" drops the second-derivative term
+        (mmrm's ``vcov = "Kenward-Roger-Linear"``). See :mod:`.kenward_roger`.
+    cluster : str, optional
+        A column (e.g. ``"therapist"``) whose levels get a random intercept on top of the residual covariance
+        over visits (subjects nested in clusters; see :mod:`.cluster`): a model R's mmrm does not fit. Its
+        variance is ``cluster_variance_``; df are Satterthwaite's (Kenward-Roger is not offered with it).
 
     Returns
     -------
@@ -537,28 +590,110 @@ def fit_mmrm(
     >>> list(c.columns[:8])
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
     """
-    if covariance not in _COVARIANCES:
-        raise DataValidationError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
-    if method not in ("REML", "ML"):
-        raise DataValidationError(f"method={method!r} must be 'REML' or 'ML'.")
-    if covariance == "unstructured" and not heterogeneous:
-        raise DataValidationError(
-            "an unstructured covariance always has a variance per visit; drop heterogeneous=False or choose "
-            "covariance='cs', 'ar1' or 'toeplitz'."
-        )
-    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates)
+    _check_options(covariance, method, heterogeneous, ddf)
+    if cluster and ddf != "satterthwaite":
+        raise ArgumentError(f"cluster={cluster!r} is fitted with Satterthwaite df only; drop ddf={ddf!r}.")
+    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates) + ([cluster] if cluster else [])
     af = _analysis_frame(data, instrument, needed)
     missing = [c for c in needed if c not in af.columns]
     if missing:
-        raise DataValidationError(
+        raise ArgumentError(
             f"fit_mmrm needs columns {missing}, which the data does not have (columns: {list(af.columns)})."
         )
-    af = af.copy()
-    sid = af[subject].astype(str)
-    if "study" in af.columns and af["study"].nunique(dropna=True) > 1:
-        sid = af["study"].astype(str) + "/" + sid
-    af["_sid"] = sid
+    post = _post_baseline_rows(af, subject=subject, visit=visit, outcome=outcome, group=group,
+                               covariates=[*covariates, *([cluster] if cluster else [])],
+                               adjust_baseline=adjust_baseline, baseline_visit=baseline_visit)
+    vlev = _order_visits(post, visit)
+    design = _fixed_design(post, visit=visit, group=group, covariates=covariates, adjust_baseline=adjust_baseline,
+                           baseline_by_visit=baseline_by_visit, reference=reference)
+    X = design.X
+    y = post[outcome].to_numpy(dtype=float)
+    vidx = post[visit].cat.codes.to_numpy()
+    subj_codes, subj_uni = pd.factorize(post["_sid"])
+    N, T, p = len(subj_uni), len(vlev), X.shape[1]
+    chunks = _pattern_chunks(X, y, vidx, subj_codes, N, T)
+    prob = _REML(chunks, T, p, len(y), covariance, heterogeneous, method == "REML")
+    theta0 = _theta_start(_start_covariance(X, y, vidx, subj_codes, N, T), covariance, heterogeneous)
 
+    tau2 = None
+    if cluster:
+        cl = _clustered(post, cluster, X, y, vidx, subj_codes, N, T, prob, theta0)
+        theta, converged, messages, gnorm = cl["psi"][:-1], cl["converged"], cl["messages"], cl["gradient_norm"]
+        info_inv, dA, P, val, tau2 = cl["info_inv"], cl["dA"], cl["pieces"], -2.0 * cl["loglik"], cl["tau2"]
+    else:
+        theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
+        val, _ = prob.m2ll(theta, want_grad=False)
+        P = prob.pieces(prob.sigma(theta))
+        info_inv, dA, converged = _information(prob, theta, hess, P["Ainv"], messages, converged)
+    if not converged:
+        warnings.warn(
+            "fit_mmrm: the optimizer did not meet its convergence checks (" + "; ".join(messages) + "); "
+            "see fit.messages and treat the result with care.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    gref = design.reference
+    het = heterogeneous if covariance != "unstructured" else True
+    kr = None
+    if ddf != "satterthwaite":
+        kr = kr_components(prob.sigma(theta), prob.chunks, prob.inverses,
+                           lambda S: prob.grad_sigma(prob.pieces(S)), P["Ainv"], covariance, het)
+    vcov = P["Ainv"] if kr is None else kr.Phi_A if ddf == "kenward-roger" else kr.Phi_A_linear
+    return MMRMFit(
+        instrument=instrument,
+        group=group,
+        time=visit,
+        covariance_kind=covariance,
+        heterogeneous=het,
+        method=method,
+        beta_=P["beta"],
+        vcov_beta_=vcov,
+        vcov_unadjusted_=P["Ainv"],
+        ddf=ddf,
+        _kr=kr,
+        fe_names_=design.names,
+        theta_=theta,
+        covariance_=prob.sigma(theta),
+        visits=vlev,
+        loglik=float(-0.5 * val),
+        n_obs=len(y),
+        n_subjects=N,
+        converged=bool(converged),
+        messages=messages,
+        formula=f"{outcome} ~ {design.rhs}",
+        _model_spec=design.model_spec,
+        _ref=design.ref,
+        _info_inv=info_inv,
+        _dA=dA,
+        gradient_norm=gnorm,
+        reference=gref.level if gref is not None else None,
+        reference_reason=gref.describe(group) if gref is not None and group else "",
+        cluster=cluster,
+        cluster_variance_=tau2,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the steps of fit_mmrm
+# ----------------------------------------------------------------------------------------------------------------
+def _check_options(covariance: str, method: str, heterogeneous: bool, ddf: str) -> None:
+    if ddf not in _DDFS:
+        raise ArgumentError(f"ddf={ddf!r} is not one of {list(_DDFS)}.")
+    if ddf != "satterthwaite" and method != "REML":
+        raise ArgumentError(f"ddf={ddf!r} needs method='REML' (Kenward-Roger is defined for REML fits).")
+    if covariance not in _COVARIANCES:
+        raise ArgumentError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
+    if method not in ("REML", "ML"):
+        raise ArgumentError(f"method={method!r} must be 'REML' or 'ML'.")
+    if covariance == "unstructured" and not heterogeneous:
+        raise ArgumentError(
+            "an unstructured covariance always has a variance per visit; drop heterogeneous=False or choose "
+            "covariance='cs', 'ar1', 'toeplitz' or 'ante_dependence'."
+        )
+
+
+def _baseline_rows(af: pd.DataFrame, visit: str, baseline_visit: str | None) -> pd.Series:
+    """True for the rows that are baseline measurements (``timing == "baseline"`` or at ``baseline_visit``)."""
     is_base = pd.Series(False, index=af.index)
     if "timing" in af.columns:
         is_base = (af["timing"].astype(str) == "baseline").fillna(False)
@@ -569,11 +704,26 @@ def fit_mmrm(
     if baseline_visit is not None:
         at_base = (vis_str == str(baseline_visit)).fillna(False)
         if not at_base.any():
-            raise DataValidationError(
+            raise ArgumentError(
                 f"baseline_visit={baseline_visit!r} matches no value of {visit!r}; the visits are "
                 f"{sorted(pd.unique(vis_str.dropna()))}."
             )
         is_base = is_base | at_base
+    return is_base
+
+
+def _post_baseline_rows(
+    af: pd.DataFrame, *, subject: str, visit: str, outcome: str, group: str | None, covariates: Sequence[str],
+    adjust_baseline: bool, baseline_visit: str | None,
+) -> pd.DataFrame:
+    """The analysed rows: post-baseline, with a visit, an outcome, (a baseline) and every covariate; ``_sid``
+    is the subject key (with the study when there are several)."""
+    af = af.copy()
+    sid = af[subject].astype(str)
+    if "study" in af.columns and af["study"].nunique(dropna=True) > 1:
+        sid = af["study"].astype(str) + "/" + sid
+    af["_sid"] = sid
+    is_base = _baseline_rows(af, visit, baseline_visit)
     if adjust_baseline:
         if "baseline" in af.columns:
             base = af.groupby("_sid", sort=False)["baseline"].first()
@@ -593,7 +743,7 @@ def fit_mmrm(
                 f"{post.loc[nob, '_sid'].nunique()} subjects have no baseline value and are left out "
                 "(adjust_baseline=True).",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             post = post[~nob]
     needed_cols = [*covariates, *([group] if group else [])]
@@ -603,13 +753,16 @@ def fit_mmrm(
             f"{int(incomplete.sum())} measurements ({post.loc[incomplete, '_sid'].nunique()} subjects) have no "
             f"value for {[c for c in needed_cols if post.loc[incomplete, c].isna().any()]} and are left out.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         post = post[~incomplete]
     if post.empty:
         raise DataValidationError("no post-baseline measurements with a visit were found; check `visit`/`timing`.")
+    return post
 
-    # visit levels
+
+def _order_visits(post: pd.DataFrame, visit: str) -> list[str]:
+    """Make ``post[visit]`` a categorical in visit order (in place) and return the levels; one row per visit."""
     if isinstance(post[visit].dtype, pd.CategoricalDtype):
         vlev = _levels(post[visit])
     elif pd.api.types.is_numeric_dtype(post[visit]):
@@ -626,16 +779,37 @@ def fit_mmrm(
             f"{int(dup.sum())} rows repeat a subject's visit (e.g. subject {post.loc[dup, '_sid'].iloc[0]!r}); "
             "an MMRM needs at most one measurement per subject and visit."
         )
+    return vlev
+
+
+@dataclass
+class _Design:
+    X: np.ndarray
+    names: list[str]
+    rhs: str
+    model_spec: Any
+    ref: dict[str, Any]
+    reference: GroupReference | None
+
+
+def _fixed_design(
+    post: pd.DataFrame, *, visit: str, group: str | None, covariates: Sequence[str], adjust_baseline: bool,
+    baseline_by_visit: bool, reference: str | None,
+) -> _Design:
+    """``group * visit + baseline (+ baseline:visit) + covariates`` (factors made categorical in ``post`` in
+    place), the reference values of the marginal-means grid, and a rank check."""
     terms: list[str] = []
     ref: dict[str, Any] = {}
+    gref = None
     if group:
         glev = _levels(post[group])
-        post[group] = pd.Categorical(post[group].astype(str), categories=glev)
+        gref = choose_reference(post, group, glev, reference)
+        post[group] = pd.Categorical(post[group].astype(str), categories=gref.design_levels)
         terms.append(f"`{group}` * `{visit}`")
         ref[group] = glev
     else:
         terms.append(f"`{visit}`")
-    ref[visit] = vlev
+    ref[visit] = list(post[visit].cat.categories)
     if adjust_baseline:
         terms.append("baseline")
         ref["baseline"] = float(post["baseline"].mean())
@@ -650,13 +824,8 @@ def fit_mmrm(
             ref[c] = lev
         terms.append(f"`{c}`")
     rhs = " + ".join(terms)
-    formula = f"{outcome} ~ {rhs}"
-
-    import formulaic
-
     mm = formulaic.model_matrix(rhs, post, na_action="raise")
     X = np.asarray(mm, dtype=float)
-    names = list(mm.model_spec.column_names)
     XtX = X.T @ X
     dscale = 1.0 / np.sqrt(np.maximum(np.diag(XtX), 1e-300))
     eig = np.linalg.eigvalsh(XtX * np.outer(dscale, dscale))
@@ -666,12 +835,14 @@ def fit_mmrm(
             f"the fixed-effects design is rank deficient ({rank} of {X.shape[1]} columns): some group has no "
             "measurement at some visit, or a covariate is constant. Drop the empty cells or the covariate."
         )
-    y = post[outcome].to_numpy(dtype=float)
-    vidx = post[visit].cat.codes.to_numpy()
-    subj_codes, subj_uni = pd.factorize(post["_sid"])
-    N, T, p = len(subj_uni), len(vlev), X.shape[1]
+    return _Design(X, list(mm.model_spec.column_names), rhs, mm.model_spec, ref, gref)
 
-    # per-subject arrays, then per-pattern sufficient statistics (no loop over subjects)
+
+def _pattern_chunks(
+    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int
+) -> list[_Chunk]:
+    """Per-pattern sufficient statistics (no loop over subjects), in chunks of patterns."""
+    p = X.shape[1]
     Yf = np.zeros((N, T))
     Xf = np.zeros((N, T, p))
     mask = np.zeros((N, T), dtype=bool)
@@ -701,23 +872,58 @@ def fit_mmrm(
             nk.append(len(members))
         chunks.append(_Chunk(mask=pats[list(ks)], n=np.asarray(nk, dtype=float), XX=np.stack(XX),
                              XY=np.stack(XY), YY=np.stack(YY)))
-    prob = _REML(chunks, T, p, len(y), covariance, heterogeneous, method == "REML")
+    return chunks
 
-    # start: OLS residual covariance (pairwise complete), made positive definite
-    b_ols = np.linalg.solve(XtX, X.T @ y)
+
+def _start_covariance(
+    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int
+) -> np.ndarray:
+    """The start: OLS residual covariance (pairwise complete), made positive definite."""
+    b_ols = np.linalg.solve(X.T @ X, X.T @ y)
     R = np.full((N, T), np.nan)
     R[subj_codes, vidx] = y - X @ b_ols
     S0 = pd.DataFrame(R).cov(min_periods=2).to_numpy()
     var0 = np.nanvar(R, axis=0)
     S0 = np.where(np.isfinite(S0), S0, 0.0)
     S0[np.diag_indices(T)] = np.where(np.isfinite(var0) & (var0 > 0), var0, np.nanmean(var0))
-    S0 = _nearest_pd(S0)
-    theta0 = _theta_start(S0, covariance, heterogeneous)
+    return _nearest_pd(S0)
 
-    theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
-    val, _ = prob.m2ll(theta, want_grad=False)
-    P = prob.pieces(prob.sigma(theta))
-    loglik = -0.5 * val
+
+def _clustered(
+    post: pd.DataFrame, cluster: str, X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray,
+    N: int, T: int, prob: _REML, theta0: np.ndarray,
+) -> dict[str, Any]:
+    """The REML fit with a random intercept per level of ``cluster`` (see :mod:`.cluster`)."""
+    per_subject = post.groupby("_sid", sort=False)[cluster].nunique()
+    if (per_subject > 1).any():
+        raise DataValidationError(
+            f"{int((per_subject > 1).sum())} subjects have more than one {cluster!r} (e.g. "
+            f"{per_subject[per_subject > 1].index[0]!r}); cluster= needs subjects nested in clusters."
+        )
+    first = np.zeros(N, dtype=int)
+    first[subj_codes[::-1]] = np.arange(len(subj_codes))[::-1]
+    codes, labels = pd.factorize(post[cluster].astype(str).to_numpy()[first])
+    if len(labels) < 3:
+        raise DataValidationError(f"cluster={cluster!r} has {len(labels)} levels; a random intercept needs at "
+                                  "least 3 (more for a usable variance estimate).")
+    Xf = np.zeros((N, T, X.shape[1]))
+    Yf = np.zeros((N, T))
+    mask = np.zeros((N, T), dtype=bool)
+    Xf[subj_codes, vidx] = X
+    Yf[subj_codes, vidx] = y
+    mask[subj_codes, vidx] = True
+    cprob = ClusterREML(Xf, Yf, mask, codes, len(labels), prob.sigma, prob.reml)
+    out = fit_cluster(cprob, theta0)
+    out["pieces"] = cprob.pieces(out["psi"])
+    out["tau2"] = float(np.exp(2.0 * out["psi"][-1]))
+    return out
+
+
+def _information(
+    prob: _REML, theta: np.ndarray, hess: np.ndarray | None, Ainv: np.ndarray, messages: list[str],
+    converged: bool,
+) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+    """Inverse observed information of theta and the derivatives of X'V⁻¹X (for Satterthwaite df)."""
     info_inv = None
     dA = None
     if hess is not None:
@@ -731,39 +937,8 @@ def fit_mmrm(
         except np.linalg.LinAlgError:
             messages.append("the Hessian of the covariance parameters is singular; Satterthwaite df set to inf")
             info_inv = None
-        dA = prob.sandwich_terms(theta, P["Ainv"])
-    if not converged:
-        warnings.warn(
-            "fit_mmrm: the optimizer did not meet its convergence checks (" + "; ".join(messages) + "); "
-            "see fit.messages and treat the result with care.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return MMRMFit(
-        instrument=instrument,
-        group=group,
-        time=visit,
-        covariance_kind=covariance,
-        heterogeneous=heterogeneous if covariance != "unstructured" else True,
-        method=method,
-        beta_=P["beta"],
-        vcov_beta_=P["Ainv"],
-        fe_names_=names,
-        theta_=theta,
-        sigma_=prob.sigma(theta),
-        visits=vlev,
-        loglik=float(loglik),
-        n_obs=len(y),
-        n_subjects=N,
-        converged=bool(converged),
-        messages=messages,
-        formula=formula,
-        _model_spec=mm.model_spec,
-        _ref=ref,
-        _info_inv=info_inv,
-        _dA=dA,
-        gradient_norm=gnorm,
-    )
+        dA = prob.sandwich_terms(theta, Ainv)
+    return info_inv, dA, converged
 
 
 def _num_hessian(prob: _REML, theta: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from massage_outcomes.errors import DataValidationError
+from massage_outcomes.errors import ArgumentError, DataValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from massage_outcomes.trajectories.lmm import TrajectoryFit
@@ -70,14 +70,14 @@ def population_curves(
     ['group', 'time', 'estimate', 'se', 'df', 'ci_low', 'ci_high']
     """
     if not 0 < level < 1:
-        raise DataValidationError(f"`level` must be between 0 and 1; got {level}.")
+        raise ArgumentError(f"`level` must be between 0 and 1 (e.g. 0.95); got {level}.")
     tv = list(times) if times is not None else _default_times(fit, n_points)
     at_full = dict(at or {})
     at_full[fit.time] = tv
-    cells, L = fit.reference_grid(at=at_full) if hasattr(fit, "reference_grid") else _grid(fit, tv)
+    cells, L = fit.reference_grid(at=at_full)
     est = L @ fit.beta_
     se = np.sqrt(np.einsum("kp,pq,kq->k", L, fit.vcov_beta_, L))
-    df = fit._df_for(L)
+    df = fit.df_for(L)
     q = stats.t.ppf(0.5 + level / 2, df)
     out = pd.DataFrame(
         {
@@ -95,30 +95,15 @@ def population_curves(
     return out
 
 
-def _grid(fit: TrajectoryFit, tv: Sequence[Any]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Fallback grid without the marginal-means mixin: group x time, covariates at reference values."""
-    ref = fit._reference_values()
-    rows = []
-    for g in fit._glevels:
-        for t in tv:
-            row = {fit.group: g, fit.time: t}
-            for c in fit._covariates:
-                v = ref[c]
-                row[c] = v[0] if isinstance(v, list) else v
-            rows.append(row)
-    cells = pd.DataFrame(rows)
-    return cells[[fit.group, fit.time]], fit._design_rows(cells)
-
-
 def predict_values(fit: TrajectoryFit, newdata: pd.DataFrame, *, level: str = "population") -> np.ndarray:
     """Predicted means for the rows of ``newdata``: fixed part only, or plus the rows' BLUPs (``"subject"``)."""
     if level not in ("population", "subject"):
-        raise DataValidationError(f"`level` must be 'population' or 'subject'; got {level!r}.")
+        raise ArgumentError(f"`level` must be 'population' or 'subject'; got {level!r}.")
     needed = [fit.group, fit.time, *fit._covariates]
     missing = [c for c in needed if c not in newdata.columns]
     if missing:
         raise DataValidationError(f"`newdata` lacks the columns {missing} the model needs.")
-    X = fit._design_rows(newdata.reset_index(drop=True))
+    X = fit.design_rows(newdata.reset_index(drop=True))
     pred = X @ fit.beta_
     if level == "subject":
         subj = fit._levels[0]
@@ -175,15 +160,13 @@ def subject_curves(
         wanted = [str(s) for s in subjects]
         unknown = [s for s in wanted if s not in first.index]
         if unknown:
-            raise DataValidationError(f"subjects {unknown[:5]} are not in the fit.")
+            raise ArgumentError(f"`subjects` {unknown[:5]} are not in the fit; pass subjects the model was fitted to.")
         first = first.loc[wanted]
     tv = list(times) if times is not None else _default_times(fit, n_points)
     base = first.loc[first.index.repeat(len(tv))].reset_index(drop=True)
     base[fit.time] = np.tile(np.asarray(tv, dtype=object), len(first))
     if fit.time_kind == "continuous":
         base[fit.time] = base[fit.time].astype(float)
-        if fit._slope_col == fit.time:
-            pass
     pred = predict_values(fit, base, level="subject")
     return pd.DataFrame(
         {
