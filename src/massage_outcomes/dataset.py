@@ -618,10 +618,14 @@ class Dataset:
     def summary(self) -> pd.DataFrame:
         """Measurements per instrument, arm, timing and visit: subjects, rows, mean, SD, min and max.
 
+        Printed, the table is headed by what the reader did to the source: every column it renamed
+        (``'Treatment' -> arm``) and every other assumption it recorded in ``ds.source["assumed"]``.
+
         Returns
         -------
         DataFrame
-            Columns ``study, instrument, arm, timing, visit, n_subjects, n, mean, sd, min, max``.
+            Columns ``study, instrument, arm, timing, visit, n_subjects, n, mean, sd, min, max``;
+            ``.attrs["read_notes"]`` holds the header lines.
 
         Examples
         --------
@@ -648,7 +652,26 @@ class Dataset:
         out = out.drop(columns=["_v", "_t"]).reset_index(drop=True)
         out["visit"] = out["visit"].where(out["visit"] != "(none)", None)
         out["arm"] = out["arm"].where(out["arm"] != "(none)", None)
-        return out
+        return SummaryFrame(out, notes=self.read_notes())
+
+    def read_notes(self) -> list[str]:
+        """What the reader did to the source, in words: renamed columns, then its other assumptions.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from massage_outcomes import Dataset
+        >>> long = pd.DataFrame({"subject": ["a"], "instrument": "rmdq", "day": [0], "value": [10]})
+        >>> Dataset.from_long(long, source={"renamed": {"Treatment": "arm"}}).read_notes()
+        ["columns renamed: 'Treatment' -> arm"]
+        """
+        renamed = self.source.get("renamed") or {}
+        lines = []
+        if renamed:
+            lines.append("columns renamed: " + ", ".join(f"{old!r} -> {new}" for old, new in renamed.items()))
+        lines += [f"assumed: {a}" for a in self.source.get("assumed") or []
+                  if not str(a).startswith("column ")]
+        return lines
 
     def _describe_lines(self) -> list[str]:
         studies = pd.unique(self.subjects["study"]).tolist()
@@ -673,6 +696,7 @@ class Dataset:
             lines.append(f"  rejected: {len(self.rejected)} rows (see ds.rejected)")
         if self.source.get("file"):
             lines.append(f"  source: {self.source['file']}")
+        lines += [f"  {line}" for line in self.read_notes()]
         return lines
 
     def __repr__(self) -> str:
@@ -777,6 +801,33 @@ class Dataset:
                  source=meta.get("source"), truth=truth)
         # restore exact visit categories (unused ones too)
         return ds
+
+
+class SummaryFrame(pd.DataFrame):
+    """The table of :meth:`Dataset.summary`: a DataFrame printed under the reader's notes (renames, assumptions).
+
+    Any operation on it gives a plain DataFrame; the notes are in ``.attrs["read_notes"]``.
+    """
+
+    def __init__(self, data: Any = None, *args: Any, notes: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        self.attrs["read_notes"] = list(notes)
+
+    @property
+    def _constructor(self) -> Any:
+        return pd.DataFrame
+
+    def _header(self) -> str:
+        notes = self.attrs.get("read_notes") or []
+        return "".join(f"# {n}\n" for n in notes)
+
+    def __repr__(self) -> str:
+        return self._header() + super().__repr__()
+
+    def _repr_html_(self) -> str | None:
+        notes = self.attrs.get("read_notes") or []
+        head = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+        return head + (super()._repr_html_() or "")
 
 
 def _schema(frame: pd.DataFrame) -> dict[str, Any]:

@@ -33,10 +33,33 @@ def fold(name: object) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
 
-def canonical_names(frame: pd.DataFrame) -> pd.DataFrame:
+def record_renames(record: dict[str, str] | None, renames: Mapping[Any, str]) -> None:
+    """Add ``renames`` (current name -> new name) to ``record`` ({user's column: name now}), composing chains."""
+    if record is None:
+        return
+    by_current = {v: k for k, v in record.items()}
+    for old, new in renames.items():
+        if str(old) == new:
+            continue
+        original = by_current.get(str(old), str(old))
+        record[original] = new
+
+
+def canonical_names(frame: pd.DataFrame, *, record: dict[str, str] | None = None) -> pd.DataFrame:
     """Rename columns whose folded name is canonical (``"Subject"``, ``"INSTRUMENT"``) or a known alias.
 
-    A rename that would collide with a column already present is skipped.
+    Other columns get their folded name (``"Pain (0-10)"`` -> ``pain_0_10``). A rename that would collide with a
+    column already present is skipped. Every rename is added to ``record`` (``{user's column: new name}``), so
+    a reader can say what it did and name the user's own columns in its errors.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> seen = {}
+    >>> list(canonical_names(pd.DataFrame(columns=["Treatment", "Pain (0-10)", "day"]), record=seen).columns)
+    ['arm', 'pain_0_10', 'day']
+    >>> seen
+    {'Treatment': 'arm', 'Pain (0-10)': 'pain_0_10'}
     """
     canon = set(CANONICAL_LONG)
     rename: dict[Any, str] = {}
@@ -53,10 +76,17 @@ def canonical_names(frame: pd.DataFrame) -> pd.DataFrame:
             taken.add(target)
         elif f != c and f not in taken and f not in frame.columns and not target:
             rename[c] = f
+    record_renames(record, rename)
     return frame.rename(columns=rename) if rename else frame
 
 
-def apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.DataFrame:
+def rename_note(record: Mapping[str, str]) -> list[str]:
+    """One line per rename, for ``ds.source["assumed"]``: ``"column 'Treatment' read as 'arm'"``."""
+    return [f"column {old!r} read as {new!r}" for old, new in record.items()]
+
+
+def apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, Any], *,
+                  record: dict[str, str] | None = None) -> pd.DataFrame:
     """Apply a user mapping: ``{"source column": "canonical name"}`` renames a column;
     ``{"canonical name": {"source value": "canonical value", ...}}`` recodes the values of a column
     (after renaming); ``{"source column": ("canonical name", {value recodes})}`` does both.
@@ -82,6 +112,7 @@ def apply_mapping(frame: pd.DataFrame, mapping: Mapping[str, Any]) -> pd.DataFra
             raise ArgumentTypeError(
                 f"mapping[{key!r}] must be a column name (rename), a dict (recode values) or (name, dict); "
                 f"got {type(spec).__name__}")
+    record_renames(record, {k: v for k, v in renames.items() if k in frame.columns})
     out = frame.rename(columns=renames) if renames else frame
     if recodes:
         out = out.copy()

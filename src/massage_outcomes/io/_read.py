@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from massage_outcomes.dataset import Dataset
 from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
 from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
-from massage_outcomes.io._mapping import apply_mapping, canonical_names
+from massage_outcomes.io._mapping import apply_mapping, canonical_names, rename_note
 from massage_outcomes.io._wide import wide_to_long
 from massage_outcomes.schema import Problem, ValidationReport, check_option, error_message, fatal_error
 
@@ -149,12 +150,17 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     _announce(info)
     frame = table.frame
     table.frame = pd.DataFrame()  # ownership passes on (see Dataset.from_long(_consume=True) below)
+    renamed: dict[str, str] = {}
     if mapping:
         try:
-            frame = apply_mapping(frame, mapping)
+            frame = apply_mapping(frame, mapping, record=renamed)
         except KeyError as err:
             raise fatal_error(name, "mapping", str(err.args[0])) from None
-    frame = canonical_names(frame)
+    frame = canonical_names(frame, record=renamed)
+    if renamed:
+        info["renamed"] = dict(renamed)
+        info["assumed"] = [*info.get("assumed", []), *rename_note(renamed)]
+        logger.info("%s: %s", name, "; ".join(rename_note(renamed)))
     rows = table.rows
     use_wide = layout == "wide" or (layout == "auto" and "value" not in frame.columns and len(frame.columns) > 0
                                     and (wide is not None or len(frame) > 0))
@@ -175,6 +181,8 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
             info["layout"] = "wide"
             info["empty_cells"] = long.attrs.get("empty_cells", 0)
             info["measure_columns"] = long.attrs.get("measure_columns", [])
+            if wide is None:
+                info["assumed"] = [*info.get("assumed", []), wide_note(long.attrs.get("measure_specs", {}))]
             raw = long.assign(column=value_columns)
             frame = long
     else:
@@ -182,10 +190,58 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     info["rows_read"] = len(frame)
     extra = ValidationReport(table.problems, file=name) if table.problems else None
     decimal_comma = info.get("decimal") == ","
-    ds = Dataset.from_long(frame, on_error=on_error, study=study, covariates=covariates, source=info, rows=rows,
-                           raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
-                           value_columns=value_columns, _consume=raw is frame)
+    try:
+        ds = Dataset.from_long(frame, on_error=on_error, study=study, covariates=covariates, source=info,
+                               rows=rows, raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
+                               value_columns=value_columns, _consume=raw is frame)
+    except DataValidationError as err:
+        raise in_user_names(err, renamed) from None
+    if renamed:
+        ds.source["report"] = ds.source["report"].renamed(_inverse(renamed))
+        ds.rejected = ds.rejected.rename(columns=_inverse(renamed))
     return ds
+
+
+def wide_note(specs: Mapping[str, Mapping[str, Any]]) -> str:
+    """``"wide layout (no 'value' column): 'rmdq_bl' -> rmdq at bl, ..."`` for ``ds.source["assumed"]``."""
+    def one(col: str, spec: Mapping[str, Any]) -> str:
+        parts = [str(spec.get("instrument", "?"))]
+        for key, word in (("visit", "at"), ("timing", ""), ("session", "session")):
+            if spec.get(key) is not None:
+                parts.append(f"{word} {spec[key]}".strip())
+        return f"{col!r} -> " + " ".join(parts)
+
+    shown = [one(c, sp) for c, sp in list(specs.items())[:12]]
+    more = f", ... ({len(specs)} columns)" if len(specs) > 12 else ""
+    return "wide layout (no 'value' column): " + ", ".join(shown) + more
+
+
+def _inverse(renamed: Mapping[str, str]) -> dict[str, str]:
+    """{name now: the user's column} from {the user's column: name now}."""
+    return {new: old for old, new in renamed.items()}
+
+
+_FOUND = re.compile(r"(Columns found: )([^.]*)(\.| \.\.\.)")
+
+
+def in_user_names(err: DataValidationError, renamed: Mapping[str, str]) -> DataValidationError:
+    """The same error, its problems' columns and its "Columns found" lists in the user's own column names."""
+    report = err.report
+    if not renamed or report is None:
+        return err
+    inverse = _inverse(renamed)
+    new = report.renamed(inverse)
+    message = str(err)
+    for before, after in zip(report.problems, new.problems, strict=True):
+        message = message.replace(str(before), str(after), 1)
+
+    def _names(m: re.Match[str]) -> str:
+        names = [inverse.get(n.strip(), n.strip()) for n in m.group(2).split(",")]
+        return m.group(1) + ", ".join(names) + m.group(3)
+
+    message = _FOUND.sub(_names, message)
+    out = DataValidationError(message, report=new)
+    return out
 
 
 # -----------------------------------------------------------------------------------------------------------

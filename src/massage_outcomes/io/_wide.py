@@ -177,4 +177,5 @@ def wide_to_long(frame: pd.DataFrame, *, wide: Any = None, rows: Sequence[int] |
     long["_column"] = np.asarray(measure, dtype=object)[keep_cols]
     long.attrs["empty_cells"] = int((~present).sum())
     long.attrs["measure_columns"] = measure
+    long.attrs["measure_specs"] = specs
     return long, rows_arr[keep_rows]
