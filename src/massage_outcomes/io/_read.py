@@ -17,9 +17,17 @@ from massage_outcomes.dataset import Dataset
 from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
 from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
-from massage_outcomes.io._mapping import apply_mapping, canonical_names, rename_note
+from massage_outcomes.io._mapping import apply_mapping, canonical_names, rename_note, resolve_column
 from massage_outcomes.io._wide import wide_to_long
-from massage_outcomes.schema import Problem, ValidationReport, check_option, error_message, fatal_error
+from massage_outcomes.schema import (
+    CANONICAL_LONG,
+    DERIVED_COLUMNS,
+    Problem,
+    ValidationReport,
+    check_option,
+    error_message,
+    fatal_error,
+)
 
 logger = logging.getLogger("massage_outcomes.io")
 
@@ -35,7 +43,8 @@ TABLE_NAMES = ("subjects", "sessions", "outcomes")
 def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: Layout = "auto",
          wide: Any = None, on_error: Literal["raise", "quarantine"] = "raise", encoding: str | None = None,
          sheet: str | int | None = None, study: str | None = None, delimiter: str | None = None,
-         decimal: str | None = None, covariates: Sequence[str] | None = None) -> Dataset:
+         decimal: str | None = None, covariates: Sequence[str] | None = None,
+         time_varying: Sequence[str] | None = None) -> Dataset:
     """Read a study's data file (or folder) into a validated :class:`~massage_outcomes.Dataset`.
 
     Parameters
@@ -68,7 +77,12 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
     delimiter, decimal : str, optional
         Override the sniffed delimiter (``,``, ``;``, tab, ``|``) and decimal mark (``.`` or ``,``).
     covariates : list of str, optional
-        Extra columns to keep as subject covariates (default: all non-canonical columns).
+        Extra columns to keep as subject covariates (default: every non-canonical column that is constant
+        within each subject).
+    time_varying : list of str, optional
+        Extra columns kept with each measurement in ``ds.outcomes`` (age at visit, the other items of a
+        questionnaire). By default, every extra column whose values change within a subject (recorded in
+        ``ds.source["time_varying"]`` and ``ds.source["assumed"]``); such a column never rejects a row.
 
     Returns
     -------
@@ -105,7 +119,7 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
         return read_folder(p, mapping=mapping, on_error=on_error, study=study, encoding=encoding)
     table = read_table(p, encoding=encoding, sheet=sheet, delimiter=delimiter, decimal=decimal)
     return table_to_dataset(table, mapping=mapping, layout=layout, wide=wide, on_error=on_error, study=study,
-                            covariates=covariates, name=p.name)
+                            covariates=covariates, name=p.name, time_varying=time_varying)
 
 
 def read_table(p: Path, *, encoding: str | None = None, sheet: str | int | None = None,
@@ -142,7 +156,8 @@ def _announce(info: dict[str, Any]) -> None:
 
 
 def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, layout: str, wide: Any,
-                     on_error: str, study: str | None, covariates: Sequence[str] | None, name: str) -> Dataset:
+                     on_error: str, study: str | None, covariates: Sequence[str] | None, name: str,
+                     time_varying: Sequence[str] | None = None) -> Dataset:
     """Map, reshape and validate a raw table into a Dataset (shared by every format)."""
     check_option("on_error", on_error, ("raise", "quarantine"))
     check_option("layout", layout, ("auto", "long", "wide"))
@@ -156,14 +171,16 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
             frame = apply_mapping(frame, mapping, record=renamed)
         except KeyError as err:
             raise fatal_error(name, "mapping", str(err.args[0])) from None
-    frame = canonical_names(frame, record=renamed)
+    keep = [resolve_column(k, list(frame.columns)) for k in wide] if isinstance(wide, Mapping) else []
+    frame = canonical_names(frame, record=renamed, keep=[k for k in keep if k is not None],
+                            wide=layout == "wide" or wide is not None, derived=True)
     if renamed:
         info["renamed"] = dict(renamed)
         info["assumed"] = [*info.get("assumed", []), *rename_note(renamed)]
         logger.info("%s: %s", name, "; ".join(rename_note(renamed)))
     rows = table.rows
-    use_wide = layout == "wide" or (layout == "auto" and "value" not in frame.columns and len(frame.columns) > 0
-                                    and (wide is not None or len(frame) > 0))
+    use_wide = layout == "wide" or (layout == "auto" and (wide is not None or (
+        "value" not in frame.columns and len(frame.columns) > 0 and len(frame) > 0)))
     value_columns = None
     raw = frame
     info["file_rows"] = len(frame)
@@ -190,16 +207,44 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     info["rows_read"] = len(frame)
     extra = ValidationReport(table.problems, file=name) if table.problems else None
     decimal_comma = info.get("decimal") == ","
+    varying = list(time_varying) if time_varying is not None else varying_columns(frame, covariates)
+    if varying and time_varying is None:
+        info["assumed"] = [*info.get("assumed", []), "time-varying columns (their values change within a "
+                           "subject, so they are kept with each measurement): " + ", ".join(map(str, varying))]
     try:
         ds = Dataset.from_long(frame, on_error=on_error, study=study, covariates=covariates, source=info,
                                rows=rows, raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
-                               value_columns=value_columns, _consume=raw is frame)
+                               value_columns=value_columns, time_varying=varying, _consume=raw is frame)
     except DataValidationError as err:
         raise in_user_names(err, renamed) from None
     if renamed:
         ds.source["report"] = ds.source["report"].renamed(_inverse(renamed))
         ds.rejected = ds.rejected.rename(columns=_inverse(renamed))
     return ds
+
+
+def varying_columns(frame: pd.DataFrame, covariates: Sequence[str] | None = None) -> list[str]:
+    """Extra (non-canonical) columns whose non-missing values differ within a subject: time-varying covariates.
+
+    Columns named in ``covariates`` stay subject-level (a disagreement there is an error).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"subject": ["a", "a"], "age_at_visit": [40, 41], "sex": ["f", "f"], "value": [1, 2]})
+    >>> varying_columns(f)
+    ['age_at_visit']
+    """
+    if "subject" not in frame.columns or not len(frame):
+        return []
+    fixed = set(CANONICAL_LONG) | set(DERIVED_COLUMNS) | set(covariates or ())
+    extra = [c for c in frame.columns if c not in fixed and not str(c).startswith("_")]
+    if not extra:
+        return []
+    keys = [c for c in ("study", "subject") if c in frame.columns]
+    key_frame = frame[keys].astype(str)
+    counts = frame[extra].astype(object).groupby([key_frame[k] for k in keys], sort=False).nunique(dropna=True)
+    return [str(c) for c in extra if (counts[c] > 1).any()]
 
 
 def wide_note(specs: Mapping[str, Mapping[str, Any]]) -> str:

@@ -41,7 +41,7 @@ import pandas as pd
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.errors import ArgumentError, ArgumentTypeError, DataValidationError
-from massage_outcomes.io._mapping import fold
+from massage_outcomes.io._mapping import fold, resolve_column, unknown_column
 from massage_outcomes.schema import MISSING_TOKENS, Problem, ValidationReport
 
 _SESSION_DAY = re.compile(r"^(?:day_s?|session_?|s)(?P<n>\d+)(?:_day)?$")
@@ -93,15 +93,11 @@ def detect_measure_columns(columns: Sequence[str], wide: Any = None) -> dict[str
     """Which columns hold measurements, and what each one is (instrument, visit, timing, day, session)."""
     specs: dict[str, dict[str, Any]] = {}
     if isinstance(wide, Mapping):
-        folded = {fold(c): c for c in columns}
         for key, spec in wide.items():
-            col = key if key in columns else folded.get(fold(key))
+            col = resolve_column(key, columns)
             if col is None:
-                import difflib
-
-                close = difflib.get_close_matches(str(key), [str(c) for c in columns], n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise DataValidationError(f"wide mapping names column {key!r}, which is not in the file.{hint}")
+                raise DataValidationError(unknown_column(key, columns, what="wide mapping")
+                                          .replace("not in the data", "not in the file"))
             specs[col] = _spec_from_value(col, spec)
         return specs
     patterns = [wide] if isinstance(wide, str) else list(AUTO_PATTERNS)
