@@ -1,0 +1,139 @@
+"""Write the realistic export corpus of tests/data/real_like/ (run: ``python tests/data/real_like/make_corpus.py``).
+
+Every file is generated here from the formats' documented structure (REDCap's record export and data-dictionary
+columns, CDISC ADaM ADSL/BDS variables, SPSS value labels, a wide trial spreadsheet); nothing is copied from a
+public example. Values are drawn with a fixed seed, so the files are the same on every run; the tests read them
+and compare spot values with an independent pandas read.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+SEED = 20261204
+
+# ---------------------------------------------------------------------------------------------------------------
+# REDCap: a longitudinal project with two arms, a repeating session form, a repeating pain diary and checkboxes
+# ---------------------------------------------------------------------------------------------------------------
+DICT_HEADER = ["Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
+               "Choices, Calculations, OR Slider Labels", "Field Note",
+               "Text Validation Type OR Show Slider Number", "Text Validation Min", "Text Validation Max",
+               "Identifier?", "Branching Logic (Show field only if...)", "Required Field?", "Custom Alignment",
+               "Question Number (surveys only)", "Matrix Group Name", "Matrix Ranking?", "Field Annotation"]
+
+
+def _dict_row(name, form, ftype, label, choices="", validation="", lo="", hi="", identifier=""):
+    row = dict.fromkeys(DICT_HEADER, "")
+    row.update({"Variable / Field Name": name, "Form Name": form, "Field Type": ftype, "Field Label": label,
+                "Choices, Calculations, OR Slider Labels": choices, "Text Validation Type OR Show Slider Number":
+                validation, "Text Validation Min": lo, "Text Validation Max": hi, "Identifier?": identifier})
+    return row
+
+
+REDCAP_DICTIONARY = [
+    _dict_row("record_id", "enrolment", "text", "Record ID"),
+    _dict_row("dob", "enrolment", "text", "Date of birth", validation="date_ymd", identifier="y"),
+    _dict_row("consent_form", "enrolment", "file", "Signed consent (upload)"),
+    _dict_row("enrol_note", "enrolment", "descriptive", "Please check eligibility before continuing"),
+    _dict_row("sex", "enrolment", "radio", "Sex", choices="1, Female | 2, Male"),
+    _dict_row("visit_date", "outcomes", "text", "Visit date", validation="date_ymd"),
+    _dict_row("ndi_total", "outcomes", "text", "Neck Disability Index (0-50)", validation="integer", lo="0", hi="50"),
+    _dict_row("pain_now", "outcomes", "text", "Pain now (0-10)", validation="number", lo="0", hi="10"),
+    _dict_row("session_date", "massage_session", "text", "Session date", validation="date_ymd"),
+    _dict_row("technique", "massage_session", "checkbox", "Techniques used",
+              choices="1, Swedish massage | 2, Deep tissue | 3, Trigger point"),
+    _dict_row("pain_nrs_pre", "massage_session", "text", "Pain before the session", validation="integer",
+              lo="0", hi="10"),
+    _dict_row("pain_nrs_post", "massage_session", "text", "Pain after the session", validation="integer",
+              lo="0", hi="10"),
+    _dict_row("diary_date", "pain_diary", "text", "Diary date", validation="date_ymd"),
+    _dict_row("diary_pain", "pain_diary", "slider", "Pain today", validation="", lo="0", hi="10"),
+]
+REDCAP_COLUMNS = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "dob",
+                  "consent_form", "sex", "enrolment_complete", "visit_date", "ndi_total", "pain_now",
+                  "outcomes_complete", "session_date", "technique___1", "technique___2", "technique___3",
+                  "pain_nrs_pre", "pain_nrs_post", "massage_session_complete", "diary_date", "diary_pain",
+                  "pain_diary_complete"]
+
+
+def redcap_longitudinal(rng: np.random.Generator) -> list[dict[str, str]]:
+    """8 records, arms 1 (massage) and 2 (usual care), events enrolment/baseline/week 6/month 3."""
+    rows: list[dict[str, str]] = []
+    start = pd.Timestamp("2025-01-06")
+    for rec in range(1, 9):
+        arm = 1 if rec <= 4 else 2
+        t0 = start + pd.Timedelta(days=int(7 * rec))
+        dob = pd.Timestamp("1960-01-01") + pd.Timedelta(days=int(rng.integers(0, 15000)))
+
+        def row(rec: int = rec, **kw: str) -> None:
+            r = dict.fromkeys(REDCAP_COLUMNS, "")
+            r.update(record_id=str(rec), **kw)
+            rows.append(r)
+
+        row(redcap_event_name=f"enrolment_arm_{arm}", dob=dob.strftime("%Y-%m-%d"),
+            consent_form=f"consent_{rec}.pdf", sex=str(1 + rec % 2), enrolment_complete="2")
+        base = int(rng.integers(12, 30))
+        row(redcap_event_name=f"baseline_arm_{arm}", visit_date=t0.strftime("%Y-%m-%d"), ndi_total=str(base),
+            pain_now=f"{rng.integers(40, 80) / 10:.1f}", outcomes_complete="2")
+        if arm == 1:
+            for k in range(1, 4):
+                pre = int(rng.integers(4, 8))
+                ticks = ["1", "0", "0"] if k != 2 else ["1", "1", "0"]
+                row(redcap_event_name="treatment_arm_1", redcap_repeat_instrument="massage_session",
+                    redcap_repeat_instance=str(k), session_date=(t0 + pd.Timedelta(days=7 * k)).strftime("%Y-%m-%d"),
+                    technique___1=ticks[0], technique___2=ticks[1], technique___3=ticks[2],
+                    pain_nrs_pre=str(pre), pain_nrs_post=str(max(pre - 2, 0)), massage_session_complete="2")
+        for k in range(1, 3):  # a repeating diary on the baseline event: measurements, not sessions
+            row(redcap_event_name=f"baseline_arm_{arm}", redcap_repeat_instrument="pain_diary",
+                redcap_repeat_instance=str(k), diary_date=(t0 + pd.Timedelta(days=3 * k)).strftime("%Y-%m-%d"),
+                diary_pain=str(int(rng.integers(2, 9))), pain_diary_complete="2")
+        for event, days in (("week_6", 42), ("month_3", 91)):
+            if rec == 8 and event == "month_3":
+                continue  # lost to follow-up
+            row(redcap_event_name=f"{event}_arm_{arm}",
+                visit_date=(t0 + pd.Timedelta(days=days)).strftime("%Y-%m-%d"),
+                ndi_total=str(max(base - int(rng.integers(0, 10)) - (4 if arm == 1 else 0), 0)),
+                pain_now=f"{rng.integers(10, 70) / 10:.1f}", outcomes_complete="2")
+    return rows
+
+
+def redcap_comma(rng: np.random.Generator) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """A classic (non-longitudinal) project whose pain field is validated as number_comma_decimal."""
+    dic = [_dict_row("record_id", "visit", "text", "Record ID"),
+           _dict_row("group", "visit", "dropdown", "Group", choices="1, Massage | 2, Wait list"),
+           _dict_row("visit_date", "visit", "text", "Date", validation="date_dmy"),
+           _dict_row("pain_nrs", "visit", "text", "Pain (0-10)", validation="number_comma_decimal", lo="0", hi="10"),
+           _dict_row("hours_sleep", "visit", "text", "Sleep (h)", validation="number_1dp_comma_decimal")]
+    recs = [{"record_id": str(i), "group": str(1 + i % 2), "visit_date": f"2025-03-{i + 1:02d}",
+             "pain_nrs": f"{rng.integers(10, 95) / 10:.1f}".replace(".", ","),
+             "hours_sleep": f"{rng.integers(40, 90) / 10:.1f}".replace(".", ",")} for i in range(1, 7)]
+    return recs, dic
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]], header: list[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=header)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_redcap(folder: Path, rng: np.random.Generator) -> None:
+    _write_csv(folder / "redcap_longitudinal_records.csv", redcap_longitudinal(rng), REDCAP_COLUMNS)
+    _write_csv(folder / "redcap_longitudinal_dictionary.csv", REDCAP_DICTIONARY, DICT_HEADER)
+    recs, dic = redcap_comma(rng)
+    _write_csv(folder / "redcap_comma_records.csv", recs, list(recs[0]))
+    _write_csv(folder / "redcap_comma_dictionary.csv", dic, DICT_HEADER)
+
+
+def main(folder: Path = HERE) -> None:
+    rng = np.random.default_rng(SEED)
+    write_redcap(folder, rng)
+
+
+if __name__ == "__main__":
+    main()
