@@ -130,9 +130,56 @@ def write_redcap(folder: Path, rng: np.random.Generator) -> None:
     _write_csv(folder / "redcap_comma_dictionary.csv", dic, DICT_HEADER)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# CDISC ADaM: ADSL + a BDS (ADQS-like pain, ADVS-like range of motion with replicate readings and averages)
+# ---------------------------------------------------------------------------------------------------------------
+def adam_pair(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """6 subjects at 2 sites; BDS with screening (ADY < 0), baseline (ABLFL), weeks 4 and 8, a LOCF record,
+    three ATPT replicate readings of ROM per visit with their DTYPE=AVERAGE record, and an unmapped PARAMCD."""
+    subj = [f"MT-{site}-{k:03d}" for site in ("101", "102") for k in (1, 2, 3)]
+    adsl = pd.DataFrame({"STUDYID": "MT-NECK-01", "USUBJID": subj, "SUBJID": [s[-3:] for s in subj],
+                         "SITEID": [s[3:6] for s in subj],
+                         "TRT01P": ["MASSAGE", "USUAL CARE", "MASSAGE", "USUAL CARE", "MASSAGE", "USUAL CARE"],
+                         "AGE": rng.integers(25, 70, len(subj)).astype(float), "SEX": ["F", "M", "F", "F", "M", "F"],
+                         "ITTFL": "Y"})
+    recs = []
+    for s in subj:
+        for avisit, ady, abl in (("SCREENING", -10, ""), ("BASELINE", 1, "Y"), ("WEEK 4", 29, ""),
+                                 ("WEEK 8", 57, "")):
+            if not (s.endswith("103") and avisit == "WEEK 8"):
+                recs.append({"USUBJID": s, "PARAMCD": "PAINNRS", "PARAM": "Neck pain NRS", "AVISIT": avisit,
+                             "ADY": ady, "ABLFL": abl, "ATPT": "", "ATPTN": np.nan,
+                             "AVAL": float(rng.integers(1, 9)), "DTYPE": ""})
+            if avisit == "SCREENING":
+                continue
+            readings = rng.integers(30, 80, 3).astype(float)
+            for k, r in enumerate(readings, start=1):
+                recs.append({"USUBJID": s, "PARAMCD": "ROM", "PARAM": "Cervical rotation (deg)", "AVISIT": avisit,
+                             "ADY": ady, "ABLFL": "", "ATPT": f"READING {k}", "ATPTN": float(k), "AVAL": r,
+                             "DTYPE": ""})
+            recs.append({"USUBJID": s, "PARAMCD": "ROM", "PARAM": "Cervical rotation (deg)", "AVISIT": avisit,
+                         "ADY": ady, "ABLFL": abl, "ATPT": "", "ATPTN": np.nan, "AVAL": float(readings.mean()),
+                         "DTYPE": "AVERAGE"})
+            recs.append({"USUBJID": s, "PARAMCD": "SLEEPQ", "PARAM": "Sleep quality", "AVISIT": avisit,
+                         "ADY": ady, "ABLFL": abl, "ATPT": "", "ATPTN": np.nan, "AVAL": float(rng.integers(0, 5)),
+                         "DTYPE": ""})
+        if s.endswith("103"):  # week 8 carried forward
+            recs.append({"USUBJID": s, "PARAMCD": "PAINNRS", "PARAM": "Neck pain NRS", "AVISIT": "WEEK 8",
+                         "ADY": 57, "ABLFL": "", "ATPT": "", "ATPTN": np.nan, "AVAL": recs[-6]["AVAL"],
+                         "DTYPE": "LOCF"})
+    return adsl, pd.DataFrame(recs)
+
+
+def write_adam(folder: Path, rng: np.random.Generator) -> None:
+    adsl, bds = adam_pair(rng)
+    adsl.to_csv(folder / "adam_adsl.csv", index=False)
+    bds.to_csv(folder / "adam_bds.csv", index=False)
+
+
 def main(folder: Path = HERE) -> None:
     rng = np.random.default_rng(SEED)
     write_redcap(folder, rng)
+    write_adam(folder, rng)
 
 
 if __name__ == "__main__":
