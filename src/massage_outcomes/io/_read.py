@@ -18,7 +18,7 @@ from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
 from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
 from massage_outcomes.io._mapping import apply_mapping, canonical_names, rename_note, resolve_column
-from massage_outcomes.io._wide import wide_to_long
+from massage_outcomes.io._wide import detect_measure_columns, wide_to_long
 from massage_outcomes.schema import (
     CANONICAL_LONG,
     DERIVED_COLUMNS,
@@ -178,6 +178,8 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
         info["renamed"] = dict(renamed)
         info["assumed"] = [*info.get("assumed", []), *rename_note(renamed)]
         logger.info("%s: %s", name, "; ".join(rename_note(renamed)))
+    if info.get("value_label_sets"):
+        frame = apply_value_labels(frame, info, renamed, wide=wide if use_wide_hint(layout, wide, frame) else False)
     rows = table.rows
     use_wide = layout == "wide" or (layout == "auto" and (wide is not None or (
         "value" not in frame.columns and len(frame.columns) > 0 and len(frame) > 0)))
@@ -221,6 +223,45 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
         ds.source["report"] = ds.source["report"].renamed(_inverse(renamed))
         ds.rejected = ds.rejected.rename(columns=_inverse(renamed))
     return ds
+
+
+def use_wide_hint(layout: str, wide: Any, frame: pd.DataFrame) -> bool:
+    """Whether the frame will be read as wide (the same test as :func:`table_to_dataset`)."""
+    return layout == "wide" or (layout == "auto" and (wide is not None or "value" not in frame.columns))
+
+
+def apply_value_labels(frame: pd.DataFrame, info: dict[str, Any], renamed: Mapping[str, str], *,
+                       wide: Any) -> pd.DataFrame:
+    """SPSS/Stata value labels: codes become labels in categorical columns (arm, sex), never in measurements.
+
+    A measurement (``value``, or a wide layout's measurement columns) keeps its numeric codes: on a 0-10 scale
+    with labelled anchors ("0 = no pain", "10 = worst pain") the anchors are scores. Recorded in
+    ``info["value_labels_applied"]`` and ``info["value_labels_kept_as_codes"]``.
+    """
+    sets = {renamed.get(c, c): v for c, v in info["value_label_sets"].items()}
+    measure = {"value"}
+    if wide is not False:
+        measure |= set(detect_measure_columns([str(c) for c in frame.columns], wide))
+    applied, kept = [], []
+    out = frame.copy()
+    for col, labels in sets.items():
+        if col not in out.columns:
+            continue
+        if col in measure:
+            kept.append(col)
+            continue
+        codes = out[col]
+        keyed = {float(k) if isinstance(k, (int, float)) else k: v for k, v in labels.items()}
+        out[col] = codes.map(lambda v, keyed=keyed: keyed.get(v, v) if not pd.isna(v) else None).astype(object)
+        applied.append(col)
+    info["value_labels_applied"] = sorted(map(str, applied))
+    info["value_labels_kept_as_codes"] = sorted(map(str, kept))
+    if applied:
+        info["assumed"] = [*info.get("assumed", []), f"value labels applied to {', '.join(info['value_labels_applied'])}"]
+    if kept:
+        info["assumed"] = [*info.get("assumed", []), "value labels not applied to measurements (numeric codes "
+                           f"kept): {', '.join(info['value_labels_kept_as_codes'])}"]
+    return out
 
 
 def varying_columns(frame: pd.DataFrame, covariates: Sequence[str] | None = None) -> list[str]:

@@ -176,10 +176,38 @@ def write_adam(folder: Path, rng: np.random.Generator) -> None:
     bds.to_csv(folder / "adam_bds.csv", index=False)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# SPSS: a wide file with value labels on the arm, on sex, and on the anchors of a 0-10 pain scale
+# ---------------------------------------------------------------------------------------------------------------
+def spss_wide(rng: np.random.Generator) -> pd.DataFrame:
+    n = 10
+    frame = pd.DataFrame({"id": np.arange(1, n + 1, dtype=float), "group": np.tile([1.0, 2.0], n // 2),
+                          "sex": rng.integers(1, 3, n).astype(float),
+                          "pain_nrs_baseline": rng.integers(3, 11, n).astype(float),
+                          "pain_nrs_week_6": rng.integers(0, 8, n).astype(float)})
+    frame.loc[0, "pain_nrs_baseline"], frame.loc[1, "pain_nrs_week_6"] = 10.0, 0.0  # the labelled anchors
+    frame.loc[2, "pain_nrs_week_6"] = np.nan
+    return frame
+
+
+SPSS_LABELS = {"group": {1.0: "Massage", 2.0: "Wait list"}, "sex": {1.0: "female", 2.0: "male"},
+               "pain_nrs_baseline": {0.0: "no pain", 10.0: "worst pain imaginable"},
+               "pain_nrs_week_6": {0.0: "no pain", 10.0: "worst pain imaginable"}}
+
+
+def write_spss(folder: Path, rng: np.random.Generator) -> None:
+    import pyreadstat
+
+    pyreadstat.write_sav(spss_wide(rng), str(folder / "spss_wide.sav"), variable_value_labels=SPSS_LABELS,
+                         column_labels=["Participant", "Group", "Sex", "Pain at baseline (0-10)",
+                                        "Pain at week 6 (0-10)"])
+
+
 def main(folder: Path = HERE) -> None:
     rng = np.random.default_rng(SEED)
     write_redcap(folder, rng)
     write_adam(folder, rng)
+    write_spss(folder, rng)
 
 
 if __name__ == "__main__":
