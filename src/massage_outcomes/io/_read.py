@@ -19,6 +19,15 @@ from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
 from massage_outcomes.io._mapping import apply_mapping, canonical_names, rename_note, resolve_column
 from massage_outcomes.io._wide import detect_measure_columns, wide_to_long
+from massage_outcomes.io.plan import (
+    ReadPlan,
+    is_plan,
+    load_plan,
+    plan_mapping,
+    prepare_frame,
+    read_options,
+    register_study_instruments,
+)
 from massage_outcomes.schema import (
     CANONICAL_LONG,
     DERIVED_COLUMNS,
@@ -40,7 +49,7 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 TABLE_NAMES = ("subjects", "sessions", "outcomes")
 
 
-def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: Layout = "auto",
+def read(path: str | Path | pd.DataFrame, *, mapping: Mapping[str, Any] | None = None, layout: Layout = "auto",
          wide: Any = None, on_error: Literal["raise", "quarantine"] = "raise", encoding: str | None = None,
          sheet: str | int | None = None, study: str | None = None, delimiter: str | None = None,
          decimal: str | None = None, covariates: Sequence[str] | None = None,
@@ -49,12 +58,15 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or DataFrame
         A CSV/TSV/TXT file, an Excel workbook (.xlsx), Parquet, SPSS (.sav), Stata (.dta), SAS transport (.xpt)
         or SAS7BDAT file; or a folder holding ``subjects``, ``sessions`` and ``outcomes`` tables (CSV or
-        Parquet), such as one written by :meth:`Dataset.to_parquet`.
-    mapping : dict, optional
-        Renames and recodes for sources that do not use the canonical names:
+        Parquet), such as one written by :meth:`Dataset.to_parquet`; or a DataFrame (rows numbered by its
+        integer index in problems).
+    mapping : ReadPlan, path of a plan (.yaml/.json), or dict, optional
+        A read plan (see :mod:`massage_outcomes.io.plan`; :func:`massage_outcomes.describe` proposes one): its
+        choices override the keyword arguments below, and a plan with unanswered TODOs raises naming each.
+        Or, as a plain dict, renames and recodes for sources that do not use the canonical names:
         ``{"PatientID": "subject", "Group": ("arm", {"A": "therapeutic", "B": "relaxation"})}``; a dict value
         recodes a column's values (``{"technique": {"DT": "deep_tissue"}}``).
     layout : {"auto", "long", "wide"}
@@ -112,14 +124,45 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
     >>> ds.source["delimiter"], ds.source["decimal"], ds.outcomes["value"].tolist()
     (';', ',', [6.5, 4.0])
     """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such file or folder: {p}")
-    if p.is_dir():
-        return read_folder(p, mapping=mapping, on_error=on_error, study=study, encoding=encoding)
-    table = read_table(p, encoding=encoding, sheet=sheet, delimiter=delimiter, decimal=decimal)
-    return table_to_dataset(table, mapping=mapping, layout=layout, wide=wide, on_error=on_error, study=study,
-                            covariates=covariates, name=p.name, time_varying=time_varying)
+    plan, given = None, mapping
+    if mapping is not None and is_plan(mapping):
+        plan = load_plan(mapping)
+        plan.check(where=f"the read plan {mapping}" if isinstance(mapping, (str, Path)) else "the read plan")
+        opts = read_options(plan)
+        layout, wide = opts.get("layout", layout), opts.get("wide", wide)
+        covariates, time_varying = opts.get("covariates", covariates), opts.get("time_varying", time_varying)
+        study, encoding, sheet = opts.get("study", study), opts.get("encoding", encoding), opts.get("sheet", sheet)
+        delimiter, decimal = opts.get("delimiter", delimiter), opts.get("decimal", decimal)
+        mapping = plan_mapping(plan) or None
+        register_study_instruments(plan)
+    if isinstance(path, pd.DataFrame):
+        table = frame_table(path)
+        name = "the DataFrame"
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise FileNotFoundError(f"no such file or folder: {p}")
+        if p.is_dir():
+            return read_folder(p, mapping=mapping, on_error=on_error, study=study, encoding=encoding)
+        table = read_table(p, encoding=encoding, sheet=sheet, delimiter=delimiter, decimal=decimal)
+        name = p.name
+    ds = table_to_dataset(table, mapping=mapping, layout=layout, wide=wide, on_error=on_error, study=study,
+                          covariates=covariates, name=name, time_varying=time_varying, plan=plan)
+    if plan is not None:
+        ds.source["plan"] = str(given) if isinstance(given, (str, Path)) else "the read plan"
+        if plan.get("primary_visit") is not None:
+            ds.source["primary_visit"] = plan["primary_visit"]
+        if plan.get("instruments"):
+            ds.source["study_instruments"] = sorted(map(str, plan["instruments"]))
+    return ds
+
+
+def frame_table(frame: pd.DataFrame) -> TextTable:
+    """A DataFrame as a raw table: its own copy, rows numbered by an integer index (else from 0)."""
+    rows = frame.index.to_numpy() if pd.api.types.is_integer_dtype(frame.index.dtype) else np.arange(len(frame))
+    out = frame.reset_index(drop=True).copy()
+    out.columns = [str(c) for c in out.columns]
+    return TextTable(out, np.asarray(rows), {"file": "the DataFrame", "format": "dataframe", "assumed": []})
 
 
 def read_table(p: Path, *, encoding: str | None = None, sheet: str | int | None = None,
@@ -157,7 +200,7 @@ def _announce(info: dict[str, Any]) -> None:
 
 def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, layout: str, wide: Any,
                      on_error: str, study: str | None, covariates: Sequence[str] | None, name: str,
-                     time_varying: Sequence[str] | None = None) -> Dataset:
+                     time_varying: Sequence[str] | None = None, plan: ReadPlan | None = None) -> Dataset:
     """Map, reshape and validate a raw table into a Dataset (shared by every format)."""
     check_option("on_error", on_error, ("raise", "quarantine"))
     check_option("layout", layout, ("auto", "long", "wide"))
@@ -166,6 +209,8 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     frame = table.frame
     table.frame = pd.DataFrame()  # ownership passes on (see Dataset.from_long(_consume=True) below)
     renamed: dict[str, str] = {}
+    if plan is not None:
+        frame = prepare_frame(plan, frame, renamed)
     if mapping:
         try:
             frame = apply_mapping(frame, mapping, record=renamed)
@@ -209,7 +254,10 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     info["rows_read"] = len(frame)
     extra = ValidationReport(table.problems, file=name) if table.problems else None
     decimal_comma = info.get("decimal") == ","
-    varying = list(time_varying) if time_varying is not None else varying_columns(frame, covariates)
+    if covariates is not None:  # the user's names, as renamed
+        covariates = [renamed.get(str(c), str(c)) for c in covariates]
+    varying = [renamed.get(str(c), str(c)) for c in time_varying] if time_varying is not None else \
+        varying_columns(frame, covariates)
     if varying and time_varying is None:
         info["assumed"] = [*info.get("assumed", []), "time-varying columns (their values change within a "
                            "subject, so they are kept with each measurement): " + ", ".join(map(str, varying))]

@@ -203,11 +203,52 @@ def write_spss(folder: Path, rng: np.random.Generator) -> None:
                                         "Pain at week 6 (0-10)"])
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# a published trial's spreadsheet: one row per participant, visit columns named in words, no registry names
+# ---------------------------------------------------------------------------------------------------------------
+def wide_trial(rng: np.random.Generator) -> pd.DataFrame:
+    n = 12
+    frame = pd.DataFrame({
+        "Participant No.": [f"P{k:02d}" for k in range(1, n + 1)],
+        "Allocation": np.tile(["Massage", "Usual care"], n // 2),
+        "Age": rng.integers(22, 70, n), "Sex": rng.choice(["F", "M"], n),
+        "Date of birth": [f"19{rng.integers(50, 99)}-0{rng.integers(1, 9)}-1{rng.integers(0, 9)}" for _ in range(n)],
+        "NDI Baseline": rng.integers(10, 35, n).astype(float),
+        "NDI 6 weeks": rng.integers(5, 30, n).astype(float),
+        "NDI 3 months": rng.integers(3, 30, n).astype(float),
+        "Neck pain baseline": rng.integers(3, 10, n).astype(float),
+        "Neck pain 6 weeks": rng.integers(0, 8, n).astype(float),
+        "Neck pain end of treatment": rng.integers(0, 8, n).astype(float),
+    })
+    frame.loc[[3, 7], "NDI 3 months"] = np.nan  # lost to follow-up
+    frame.loc[5, "Neck pain 6 weeks"] = np.nan
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a long multi-site file whose ids restart at every site, with a time-varying column
+# ---------------------------------------------------------------------------------------------------------------
+def long_sites(rng: np.random.Generator) -> pd.DataFrame:
+    recs = []
+    for site in ("North", "South"):
+        for pid in range(1, 5):
+            group = "Swedish massage" if pid % 2 else "Wait list"
+            age = int(rng.integers(30, 60))
+            for visit, extra in (("Baseline", 0), ("Week 4", 0), ("Month 3", 1)):
+                recs.append({"Site": site, "ID": pid, "Group": group, "Visit": visit, "Measure": "pain_nrs",
+                             "Score": int(rng.integers(0, 11)), "Age at visit": age + extra})
+    return pd.DataFrame(recs)
+
+
 def main(folder: Path = HERE) -> None:
     rng = np.random.default_rng(SEED)
     write_redcap(folder, rng)
     write_adam(folder, rng)
     write_spss(folder, rng)
+    trial = wide_trial(rng)
+    trial.to_csv(folder / "wide_trial.csv", index=False)
+    trial.to_excel(folder / "wide_trial.xlsx", index=False)
+    long_sites(rng).to_csv(folder / "long_sites.csv", index=False)
 
 
 if __name__ == "__main__":
