@@ -112,3 +112,25 @@ def test_readers_take_dataframes():
     ds = mo.read(f, mapping={"pid": "subject"}, on_error="quarantine")
     assert ds.source["rows_read"] == 2 and ds.rejected["row"].tolist() == [11]
     assert ds.source["file"] == "the DataFrame"
+
+
+def test_a_first_read_of_a_wide_export_names_the_describe_command(corpus):
+    with pytest.raises(mo.DataValidationError) as info:
+        mo.read(corpus / "wide_trial.csv")
+    text = str(info.value)
+    assert f"massage-outcomes describe {corpus / 'wide_trial.csv'} > plan.yaml" in text
+    assert "layout='wide'" in text and "wide=" in text
+
+
+def test_cli_describe_prints_a_plan_that_reads(corpus, tmp_path, capsys):
+    from massage_outcomes.cli import main
+
+    assert main(["describe", str(corpus / "long_sites.csv")]) == 0
+    out = capsys.readouterr().out
+    (tmp_path / "plan.yaml").write_text(out, encoding="utf-8")
+    assert main(["validate", str(corpus / "long_sites.csv"), "--mapping", str(tmp_path / "plan.yaml")]) == 0
+    assert "no problems" in capsys.readouterr().out
+    assert main(["describe", str(corpus / "wide_trial.csv"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["layout"] == "wide" and "TODOs to answer" in captured.err
+    assert main(["describe", str(tmp_path / "nope.csv")]) == 2

@@ -266,7 +266,10 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
                                rows=rows, raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
                                value_columns=value_columns, time_varying=varying, _consume=raw is frame)
     except DataValidationError as err:
-        raise in_user_names(err, renamed) from None
+        err = in_user_names(err, renamed)
+        if plan is None and err.report is not None and "required_column" in err.report.rules().index:
+            err = DataValidationError(f"{err}\n{describe_hint(str(info.get('file') or name))}", report=err.report)
+        raise err from None
     if renamed:
         ds.source["report"] = ds.source["report"].renamed(_inverse(renamed))
         ds.rejected = ds.rejected.rename(columns=_inverse(renamed))
@@ -348,6 +351,15 @@ def wide_note(specs: Mapping[str, Mapping[str, Any]]) -> str:
     shown = [one(c, sp) for c, sp in list(specs.items())[:12]]
     more = f", ... ({len(specs)} columns)" if len(specs) > 12 else ""
     return "wide layout (no 'value' column): " + ", ".join(shown) + more
+
+
+def describe_hint(file: str) -> str:
+    """What to run when a file is not in the library's long layout (a wide file, a study's own export)."""
+    shown = file if file != "the DataFrame" else "export.csv"
+    return (f"If this is a wide file (one column per visit) or a study's own export, let describe propose a read "
+            f"plan: run `massage-outcomes describe {shown} > plan.yaml` (or mo.describe(...).to_yaml('plan.yaml')), "
+            f"review it and answer its TODOs, then read with mapping='plan.yaml' (the command line: --mapping "
+            "plan.yaml); or pass layout='wide' with wide={column: (instrument, visit, timing, day)}.")
 
 
 def _inverse(renamed: Mapping[str, str]) -> dict[str, str]:

@@ -126,7 +126,9 @@ def wide_to_long(frame: pd.DataFrame, *, wide: Any = None, rows: Sequence[int] |
                                            "no measurement columns found: a long file needs a 'value' column, a "
                                            "wide one columns such as 'rmdq_baseline' or a wide= mapping")])
         raise DataValidationError(str(report) + "\nPass layout='wide' with wide={column: (instrument, visit, "
-                                  "timing)} or a pattern such as wide='{instrument}_{visit}'.", report=report)
+                                  "timing)} or a pattern such as wide='{instrument}_{visit}', or let "
+                                  "massage_outcomes.describe propose a read plan (massage-outcomes describe FILE).",
+                                  report=report)
     measure = list(specs)
     ids = [c for c in frame.columns if c not in specs]
     n, k = len(frame), len(measure)

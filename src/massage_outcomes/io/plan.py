@@ -53,7 +53,7 @@ Examples
 >>> ReadPlan.from_text(plan.to_yaml()) == plan
 True
 >>> ReadPlan({"massage_outcomes_plan": 1, "instruments": {"x": {"direction": "TODO: lower or higher?"}}}).todos()
-["instruments.x.direction: TODO: lower or higher?"]
+['instruments.x.direction: TODO: lower or higher?']
 """
 
 from __future__ import annotations
@@ -177,9 +177,11 @@ class ReadPlan(dict[str, Any]):
             import yaml
 
             data = yaml.safe_load(text)
+        if data is None:
+            data = {}
         if not isinstance(data, Mapping):
             raise ArgumentError(f"a read plan is a mapping of keys to values, not {type(data).__name__}")
-        return cls(data)
+        return cls(data if MARKER in data else from_mapping(data))
 
     @classmethod
     def from_file(cls, path: str | Path) -> ReadPlan:
@@ -218,6 +220,52 @@ def _todo_values(obj: Any, where: str) -> list[tuple[str, str]]:
     if isinstance(obj, str) and obj.strip().upper().startswith("TODO"):
         return [(where, obj)]
     return []
+
+
+#: keys of a plan file without the marker (the command line's first plans) that are reader options
+_LEGACY_OPTIONS = {"layout": "layout", "wide": "measurements", "study": "study", "covariates": "covariates",
+                   "primary_visit": "primary_visit", "time_varying": "time_varying"}
+
+
+def from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A plan from a file without the marker: reader options (``layout``, ``wide``, ``encoding``...) as plan
+    keys, ``{"column": "name"}`` as ``rename``, ``{"column": {codes}}`` as ``recode``, ``[name, {codes}]`` both.
+
+    Examples
+    --------
+    >>> from_mapping({"PatientID": "subject", "Group": ["arm", {"A": "therapeutic"}], "layout": "long"})
+    {'massage_outcomes_plan': 1, 'layout': 'long', 'rename': {'PatientID': 'subject', 'Group': 'arm'}, 'recode': {'arm': {'A': 'therapeutic'}}}
+    """
+    data = dict(data)
+    inner = data.pop("mapping", None)
+    if isinstance(inner, Mapping):
+        data = {**inner, **data}
+    out: dict[str, Any] = {MARKER: VERSION}
+    rename: dict[str, str] = {}
+    recode: dict[str, Any] = {}
+    read: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _LEGACY_OPTIONS:
+            out[_LEGACY_OPTIONS[key]] = value
+        elif key in READ_OPTIONS:
+            read[key] = value
+        elif isinstance(value, str):
+            rename[str(key)] = value
+        elif isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], str):
+            rename[str(key)] = value[0]
+            recode[value[0]] = dict(value[1])
+        elif isinstance(value, Mapping):
+            recode[str(key)] = dict(value)
+        else:
+            raise ArgumentError(f"read plan entry {key!r}: a column name (rename), a dict (recode values) or "
+                                f"[name, dict]; got {type(value).__name__}")
+    if read:
+        out["read"] = read
+    if rename:
+        out["rename"] = rename
+    if recode:
+        out["recode"] = recode
+    return out
 
 
 def is_plan(mapping: Any) -> bool:
@@ -270,8 +318,11 @@ def plan_mapping(plan: ReadPlan) -> dict[str, Any]:
     for col, new in (plan.get("rename") or {}).items():
         out[str(col)] = str(new)
     for col, codes in (plan.get("recode") or {}).items():
-        if str(col) in out:
+        source = next((k for k, v in out.items() if v == str(col)), None)
+        if str(col) in out and isinstance(out[str(col)], str):
             out[str(col)] = (out[str(col)], dict(codes))
+        elif source is not None:
+            out[source] = (str(col), dict(codes))
         else:
             out[str(col)] = dict(codes)
     return out
