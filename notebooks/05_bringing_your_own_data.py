@@ -35,7 +35,9 @@ import pandas as pd
 import massage_outcomes as mo
 from massage_outcomes import narrative
 
-DATA = Path("..") / "tests" / "data" / "real_like" / "wide_trial.csv"
+# the notebook runs from notebooks/ (Jupyter) or from the repository root (python notebooks/05_...py)
+DATA = next(p for p in (Path("..") / "tests" / "data" / "real_like" / "wide_trial.csv",
+                        Path("tests") / "data" / "real_like" / "wide_trial.csv") if p.exists())
 pd.read_csv(DATA).head()
 
 # %% [markdown]
