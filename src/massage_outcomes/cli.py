@@ -43,6 +43,7 @@ examples:
   massage-outcomes report export.csv --mapping plan.yaml --out results/  # a study's own names, via its read plan
   massage-outcomes report sample:clinic --out results/clinic          # a bundled sample by name
   massage-outcomes describe export.csv > plan.yaml                    # propose the read plan of a new file
+  massage-outcomes describe records.csv --dictionary dictionary.csv > plan.yaml   # a REDCap export
 
 DATA is anything massage_outcomes.read() accepts (CSV/TSV, Excel, Parquet, SPSS, Stata, a sample directory),
 or sample:NAME for a dataset bundled with the package. PLAN is the read plan (YAML or JSON) that maps a study's
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("data", metavar="FILE", help="the data file (CSV/TSV, Excel, Parquet, SPSS, Stata, SAS)")
     d.add_argument("--json", action="store_true", help="print JSON instead of commented YAML")
     d.add_argument("--sheet", help="Excel sheet (default: the first)")
+    d.add_argument("--dictionary", metavar="D", help="REDCap data dictionary: FILE is the records export")
+    d.add_argument("--bds", metavar="B", help="ADaM BDS dataset (e.g. ADQS): FILE is the ADSL")
     return parser
 
 
@@ -628,8 +631,11 @@ def cmd_describe(args: argparse.Namespace) -> int:
     path = Path(args.data).expanduser()
     if not path.is_file():
         raise UsageError(f"FILE {args.data!r} is not a file: describe reads one data file.")
+    for option, extra in (("--dictionary", args.dictionary), ("--bds", args.bds)):
+        if extra is not None and not Path(extra).expanduser().is_file():
+            raise UsageError(f"{option} {extra!r} is not a file.")
     try:
-        plan = describe(path, sheet=args.sheet)
+        plan = describe(path, sheet=args.sheet, dictionary=args.dictionary, bds=args.bds)
     except MassageOutcomesError as exc:
         raise DataProblem(f"could not describe {args.data}: {cli_wording(str(exc))}") from exc
     print(plan.to_json() if args.json else plan.to_yaml(), end="")

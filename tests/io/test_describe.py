@@ -134,3 +134,52 @@ def test_cli_describe_prints_a_plan_that_reads(corpus, tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["layout"] == "wide" and "TODOs to answer" in captured.err
     assert main(["describe", str(tmp_path / "nope.csv")]) == 2
+
+
+def test_redcap_pair_describe_then_read(corpus, tmp_path):
+    import warnings
+
+    records, dictionary = corpus / "redcap_longitudinal_records.csv", corpus / "redcap_longitudinal_dictionary.csv"
+    plan = mo.describe(records, dictionary=dictionary)
+    assert plan["fields"]["ndi_total"] == "ndi" and plan["arms"] == {1: "arm_1", 2: "arm_2"}
+    assert plan["instruments"]["pain_now"]["range"] == [0, 10]  # the dictionary's validation min/max
+    assert any("dob" in n and "consent_form" in n for n in plan["notes"])
+    with pytest.raises(ArgumentError, match="unanswered"):
+        mo.read_redcap(records, dictionary, mapping=plan)
+    for key in plan["instruments"]:
+        plan["instruments"][key]["direction"] = "lower"
+    plan["arms"] = {1: "massage", 2: "usual_care"}
+    plan.to_yaml(tmp_path / "redcap.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ds = mo.read_redcap(records, dictionary, mapping=str(tmp_path / "redcap.yaml"))
+    raw = pd.read_csv(records, dtype=str)
+    cells = int(raw[["ndi_total", "pain_now", "pain_nrs_pre", "pain_nrs_post", "diary_pain"]].notna().sum().sum())
+    assert ds.source["rows_read"] == cells == ds.source["rows_kept"]
+    assert set(ds.instruments) == {"ndi", "pain_now", "diary_pain", "pain_nrs"}
+    assert set(ds.subjects["arm"]) == {"massage", "usual_care"}
+
+
+def test_adam_pair_describe_then_read(corpus):
+    import warnings
+
+    plan = mo.describe(corpus / "adam_adsl.csv", bds=corpus / "adam_bds.csv")
+    assert plan["params"] == ["PAINNRS", "ROM"] and plan["derived"] == "prefer" and plan.todos() == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ds = mo.read_adam(corpus / "adam_adsl.csv", corpus / "adam_bds.csv", mapping=plan)  # unedited
+    src = ds.source
+    assert src["bds_records"] == src["rows_read"] + sum(src["skipped"].values())
+    assert src["skipped"]["params"] == int((pd.read_csv(corpus / "adam_bds.csv")["PARAMCD"] == "SLEEPQ").sum())
+    assert set(ds.instruments) == {"pain_nrs", "rom"} and src["rows_rejected"] == 0
+
+
+def test_cli_describe_takes_a_redcap_dictionary(corpus, capsys):
+    from massage_outcomes.cli import main
+
+    code = main(["describe", str(corpus / "redcap_longitudinal_records.csv"), "--dictionary",
+                 str(corpus / "redcap_longitudinal_dictionary.csv")])
+    captured = capsys.readouterr()
+    assert code == 0 and "fields:" in captured.out and "ndi_total: ndi" in captured.out
+    assert "TODO" in captured.err
+    assert main(["describe", str(corpus / "adam_adsl.csv"), "--bds", str(corpus / "nope.csv")]) == 2

@@ -65,6 +65,7 @@ import pandas as pd
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.errors import ArgumentTypeError, DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
+from massage_outcomes.io.plan import adam_arguments, is_plan, load_plan, register_study_instruments
 from massage_outcomes.schema import Problem, ValidationReport, check_option, error_message, fatal_error
 
 __all__ = ["read_adam", "adam_day", "paramcd_to_instrument"]
@@ -174,8 +175,10 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         Subject-level dataset (one record per ``USUBJID``): arm ``TRT01P``, site, age, sex, population flags.
     bds : path, DataFrame or list of them
         Basic Data Structure dataset(s) such as ADQS: one record per subject × parameter × timepoint.
-    mapping : dict, optional
-        ``"paramcd"``: {PARAMCD: instrument key}; ``"arms"``: {TRT01P value: arm label}; ``"condition"``: the
+    mapping : ReadPlan, plan file (.yaml/.json) or dict, optional
+        A read plan from :func:`massage_outcomes.describe` (``describe(adsl, bds=...)``): its ``paramcd``,
+        ``arms``, ``params``, ``derived``, ``replicates``, ``screening`` and study ``instruments`` are used.
+        Or, as a dict: ``"paramcd"``: {PARAMCD: instrument key}; ``"arms"``: {TRT01P value: arm label}; ``"condition"``: the
         condition of every subject (e.g. ``"low_back_pain"``) or the ADSL variable holding it;
         ``"technique"``: the ADSL variable with each subject's allocated technique; ``"covariates"``: more ADSL
         variables to keep; ``"subject"``: the ADSL variable to use as the subject id (e.g. ``"SUBJID"``; records
@@ -243,6 +246,14 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     from massage_outcomes.dataset import Dataset
 
     check_option("on_error", on_error, ("raise", "quarantine"))
+    if mapping is not None and is_plan(mapping):  # a read plan (ReadPlan, .yaml/.json file)
+        plan = load_plan(mapping)
+        plan.check()
+        register_study_instruments(plan)
+        mapping, opts = adam_arguments(plan)
+        params, study = opts.get("params", params), opts.get("study", study)
+        derived, replicates = opts.get("derived", derived), opts.get("replicates", replicates)
+        screening = opts.get("screening", screening)
     check_option("derived", derived, ("skip", "prefer"))
     check_option("replicates", replicates, ("error", "first"))
     check_option("screening", screening, ("skip", "reject"))

@@ -20,10 +20,10 @@ import pandas as pd
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.io._mapping import ALIASES, fold
-from massage_outcomes.io.plan import ReadPlan
+from massage_outcomes.io.plan import ReadPlan, shared_instrument
 from massage_outcomes.io.visit_labels import VisitLabel, split_visit_suffix
 
-__all__ = ["describe"]
+__all__ = ["describe", "describe_redcap", "describe_adam"]
 
 #: column names that identify a person: proposed for ``drop``
 IDENTIFYING = re.compile(r"(^|_)(dob|birth\w*|date_of_birth|name|first_name|last_name|surname|email|e_mail|phone|"
@@ -38,15 +38,21 @@ _SUBJECT_NAMES = {"id", "subject", "subject_id", "subjid", "participant", "parti
 DIRECTION_TODO = "TODO: is a lower or a higher score better? (lower | higher)"
 
 
-def describe(source: Any, *, sheet: str | int | None = None, encoding: str | None = None,
-             subject: str | Sequence[str] | None = None, arm: str | None = None,
+def describe(source: Any, *, dictionary: Any = None, bds: Any = None, sheet: str | int | None = None,
+             encoding: str | None = None, subject: str | Sequence[str] | None = None, arm: str | None = None,
              layout: str | None = None) -> ReadPlan:
     """Propose the read plan for a study's file or DataFrame (review it, answer its TODOs, then read with it).
 
     Parameters
     ----------
     source : path or DataFrame
-        Anything :func:`massage_outcomes.read` reads as one table (CSV/TSV, Excel, Parquet, SPSS, Stata, SAS).
+        Anything :func:`massage_outcomes.read` reads as one table (CSV/TSV, Excel, Parquet, SPSS, Stata, SAS);
+        with ``dictionary``, a REDCap records export; with ``bds``, an ADaM ADSL.
+    dictionary : path or DataFrame, optional
+        The REDCap data dictionary: the plan is for :func:`massage_outcomes.read_redcap` (see
+        :func:`describe_redcap`).
+    bds : path or DataFrame, optional
+        The ADaM BDS dataset: the plan is for :func:`massage_outcomes.read_adam` (see :func:`describe_adam`).
     sheet, encoding : optional
         As for :func:`massage_outcomes.read`.
     subject, arm, layout : optional
@@ -73,6 +79,10 @@ def describe(source: Any, *, sheet: str | int | None = None, encoding: str | Non
     >>> mo.read(f, mapping=plan).outcomes["day"].tolist()
     [0.0, 42.0, 0.0, 42.0]
     """
+    if dictionary is not None:
+        return describe_redcap(source, dictionary)
+    if bds is not None:
+        return describe_adam(source, bds)
     table, name = _raw(source, sheet=sheet, encoding=encoding)
     frame = table.frame
     labels = table.info.get("value_label_sets") or {}
@@ -131,12 +141,16 @@ def _numeric(s: pd.Series) -> pd.Series | None:
 
 def _instrument_key(stem: str, label: str | None) -> str | None:
     """A registry key named by the column stem (``RMDQ``, ``pain_nrs``) or its variable label."""
-    squeezed = {re.sub(r"[^a-z0-9]", "", i.key): i.key for i in _instruments.all_instruments()}
-    for text in (stem, label or ""):
+    shared = [i for i in _instruments.all_instruments() if shared_instrument(i.key)]
+    squeezed = {re.sub(r"[^a-z0-9]", "", i.key): i.key for i in shared}
+    for text in (stem, re.sub(r"(_|\s)(total|score|sum|sc)$", "", str(stem), flags=re.IGNORECASE), label or ""):
         key = squeezed.get(re.sub(r"[^a-z0-9]", "", fold(text)))
         if key:
             return key
-    return None
+    names = {fold(i.name.split("(")[0]): i.key for i in shared if len(i.name) > 8}
+    text = fold(label or "")
+    hits = {k for n, k in names.items() if n and n in text}
+    return hits.pop() if len(hits) == 1 else None
 
 
 def _measurements(frame: pd.DataFrame, columns: list[str], labels: Mapping[str, Any],
@@ -300,3 +314,129 @@ def _long_columns(frame: pd.DataFrame, columns: list[str], plan: ReadPlan, todo:
         plan["time_varying"] = varying
         notes.append(f"columns whose values change within a subject, kept with each measurement: "
                      f"{', '.join(varying)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# REDCap records + dictionary; ADaM ADSL + BDS
+# ---------------------------------------------------------------------------------------------------------------
+def describe_redcap(records: Any, dictionary: Any) -> ReadPlan:
+    """The read plan of a REDCap export (records + data dictionary), for :func:`massage_outcomes.read_redcap`.
+
+    Arms come from the ``_arm_N`` event suffixes (named ``arm_N`` until you name them); a numeric field that
+    is not a registry instrument and holds values on more than one event of a record (or on a repeating form) is
+    a measurement: a study instrument with its range from the dictionary's validation min/max (sliders 0-100),
+    else the observed values; fields with values on one event only (age, sex) stay covariates; identifier,
+    file-upload and descriptive fields are listed as not read.
+    """
+    from massage_outcomes.io.redcap import _IDENTIFYING, _read_text, read_dictionary
+
+    rec, _, name = _read_text(records, "records")
+    dic = read_dictionary(dictionary).set_index("field_name", drop=False)
+    plan = ReadPlan({"source": name})
+    todo: list[dict[str, Any]] = []
+    notes: list[str] = []
+    events = rec["redcap_event_name"] if "redcap_event_name" in rec.columns else pd.Series([""] * len(rec))
+    arms = sorted({int(m.group(1)) for e in pd.unique(events) if (m := re.search(r"_arm_(\d+)$", str(e)))})
+    if arms:
+        plan["arms"] = {a: f"arm_{a}" for a in arms}
+        notes.append("arms are named arm_N: give each its label under arms: (the export does not carry them)")
+    subject = "record_id" if "record_id" in rec.columns else str(dic["field_name"].iloc[0])
+    plan["subject"] = subject
+    ftype = dic["field_type"].to_dict()
+    validation = dic["text_validation_type_or_show_slider_number"].str.lower().to_dict()
+    flagged = {f for f, v in dic["identifier"].to_dict().items() if str(v).strip().lower() in ("y", "yes", "1")}
+    not_read = sorted(c for c in rec.columns if c in flagged or ftype.get(c) in ("file", "descriptive")
+                      or (_IDENTIFYING.search(c) and not c.startswith("redcap_") and c != subject))
+    fields: dict[str, Any] = {}
+    instruments: dict[str, Any] = {}
+    key = rec[subject].astype(str) if subject in rec.columns else pd.Series(range(len(rec)))
+    repeat = rec["redcap_repeat_instrument"] if "redcap_repeat_instrument" in rec.columns else \
+        pd.Series([""] * len(rec))
+    for c in rec.columns:
+        numeric = ftype.get(c) in ("slider", "calc") or str(validation.get(c, "")).startswith(("integer", "number"))
+        if c in not_read or c == subject or not numeric or shared_instrument(c):
+            continue
+        if re.match(r"^(?P<i>.+)_(pre|post)$", c) and shared_instrument(c.rsplit("_", 1)[0]):
+            continue
+        text = rec[c].astype(str).str.strip()
+        filled = text != ""
+        if not filled.any():
+            continue
+        repeated = bool((events[filled].groupby(key[filled]).nunique() > 1).any()) or bool((repeat[filled] != "").any())
+        if not repeated:
+            continue  # one value per record: a covariate
+        values = pd.to_numeric(text[filled].str.replace(",", "."), errors="coerce").dropna()
+        lo = pd.to_numeric(dic["text_validation_min"].get(c, ""), errors="coerce")
+        hi = pd.to_numeric(dic["text_validation_max"].get(c, ""), errors="coerce")
+        if ftype.get(c) == "slider":
+            lo, hi = (0.0 if pd.isna(lo) else lo), (100.0 if pd.isna(hi) else hi)
+        source = "the data dictionary's validation min/max"
+        if pd.isna(lo) or pd.isna(hi):
+            lo, hi, source = float(values.min()), float(values.max()), "observed values (to confirm)"
+        label = str(dic["field_label"].get(c, c)) or c
+        match = _instrument_key(c, label)
+        if match is not None:
+            fields[c] = match
+            continue
+        fields[c] = fold(c)
+        instruments[fold(c)] = {"label": label, "range": [_num(lo), _num(hi)], "range_from": source,
+                                "direction": DIRECTION_TODO,
+                                "integer": bool(len(values)) and bool((values == values.round()).all())}
+    if fields:
+        plan["fields"] = fields
+    if instruments:
+        plan["instruments"] = instruments
+    if not_read:
+        notes.append(f"fields never read (identifiers, uploads, descriptive): {', '.join(not_read)}")
+    if notes:
+        plan["notes"] = notes
+    if todo:
+        plan["todo"] = todo
+    return plan
+
+
+def describe_adam(adsl: Any, bds: Any) -> ReadPlan:
+    """The read plan of an ADaM pair (ADSL + one BDS), for :func:`massage_outcomes.read_adam`: the PARAMCDs and
+    their instruments (a TODO for a PARAMCD no registry key matches, with the option of leaving it out of
+    ``params``), the arms (TRT01P values kept, intent to confirm in the arms' labels), and the replicate,
+    derived-record and screening choices the records call for."""
+    from massage_outcomes.io.adam import _read, paramcd_to_instrument
+
+    sl, _, sl_name = _read(adsl, "ADSL")
+    bd, _, name = _read(bds, "BDS")
+    plan = ReadPlan({"source": f"{sl_name} + {name}"})
+    todo: list[dict[str, Any]] = []
+    notes: list[str] = []
+    codes = sorted(str(c) for c in pd.unique(bd["PARAMCD"].dropna()))
+    mapped = paramcd_to_instrument(pd.Series(codes, dtype=object))
+    known = {c: k for c, k in zip(codes, mapped, strict=True) if shared_instrument(str(k))}
+    unknown = [c for c in codes if c not in known]
+    plan["params"] = [c for c in codes if c in known]
+    if unknown:
+        labels = (bd.drop_duplicates("PARAMCD").set_index("PARAMCD")["PARAM"].to_dict()
+                  if "PARAM" in bd.columns else {})
+        notes.append("PARAMCDs without a registry instrument, not read: " + ", ".join(
+            f"{c} ({labels.get(c, '')})" for c in unknown) + "; to read one, add it to params and paramcd "
+            "(and declare it under instruments)")
+    arm_var = "TRT01P" if "TRT01P" in sl.columns else ("TRT01A" if "TRT01A" in sl.columns else None)
+    if arm_var:
+        plan["arms"] = {str(v): str(v) for v in pd.unique(sl[arm_var].dropna())}
+    sel = bd[bd["PARAMCD"].isin(plan["params"])]
+    if "DTYPE" in sel.columns and sel["DTYPE"].notna().any():
+        averages = sel["DTYPE"].astype(str).str.upper().eq("AVERAGE").any()
+        plan["derived"] = "prefer" if averages else "skip"
+        notes.append(f"derived records (DTYPE: {', '.join(sorted(set(sel['DTYPE'].dropna().astype(str))))}): "
+                     f"derived={plan['derived']}" + (" (the AVERAGE of replicate readings replaces them)"
+                                                     if averages else ""))
+    if "ATPT" in sel.columns:
+        plain = sel["ATPT"].notna() & ~sel["ATPT"].astype(str).str.upper().str.contains("PRE|POST")
+        if plain.any() and plan.get("derived") != "prefer":
+            plan["replicates"] = "TODO: records differ only by ATPT: keep the first reading (first) or stop (error)?"
+    if "ADY" in sel.columns and (pd.to_numeric(sel["ADY"], errors="coerce") < 0).any():
+        plan["screening"] = "skip"
+        notes.append("records before the reference date (negative ADY, not ABLFL) are screening: skipped")
+    if notes:
+        plan["notes"] = notes
+    if todo:
+        plan["todo"] = todo
+    return plan

@@ -91,6 +91,14 @@ PLAN_KEYS: dict[str, str] = {
     "recode": "column -> {value in the file: canonical value}",
     "read": "reader options (encoding, delimiter, decimal, sheet)",
     "primary_visit": "the analysis's primary visit",
+    "arms": "REDCap: arm number -> arm label (ADaM: TRT01P value -> arm label)",
+    "fields": "REDCap: field -> instrument key, or [instrument, pre | post] for session ratings",
+    "events": "REDCap: event name -> visit label",
+    "paramcd": "ADaM: PARAMCD -> instrument key",
+    "params": "ADaM: the PARAMCDs to read",
+    "derived": "ADaM: DTYPE records: skip or prefer",
+    "replicates": "ADaM: records differing only by ATPT: error or first",
+    "screening": "ADaM: records before the reference date: skip or reject",
     "notes": "what describe assumed (to review; not read)",
     "todo": "questions describe could not answer: answer each, then delete it",
 }
@@ -289,6 +297,34 @@ def load_plan(mapping: Any) -> ReadPlan:
 # ---------------------------------------------------------------------------------------------------------------
 # reading with a plan
 # ---------------------------------------------------------------------------------------------------------------
+def redcap_arguments(plan: ReadPlan) -> dict[str, Any]:
+    """The ``mapping=`` of :func:`massage_outcomes.read_redcap` from a plan (arms, fields, events, subject)."""
+    out: dict[str, Any] = {}
+    for key, target in (("arms", "arms"), ("fields", "instruments"), ("events", "events")):
+        if plan.get(key):
+            out[target] = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(plan[key]).items()}
+    if isinstance(plan.get("subject"), str):
+        out["subject"] = plan["subject"]
+    out.update(plan_mapping(plan))
+    return out
+
+
+def adam_arguments(plan: ReadPlan) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(``mapping=``, keyword arguments) of :func:`massage_outcomes.read_adam` from a plan."""
+    mapping: dict[str, Any] = {}
+    if plan.get("paramcd"):
+        mapping["paramcd"] = dict(plan["paramcd"])
+    if plan.get("arms"):
+        mapping["arms"] = dict(plan["arms"])
+    if isinstance(plan.get("subject"), str):
+        mapping["subject"] = plan["subject"]
+    if plan.get("covariates"):
+        mapping["covariates"] = list(plan["covariates"])
+    mapping.update(plan_mapping(plan))
+    kwargs = {k: plan[k] for k in ("params", "derived", "replicates", "screening", "study") if plan.get(k) is not None}
+    return mapping, kwargs
+
+
 #: reader options a plan's ``read`` section may set
 READ_OPTIONS = ("encoding", "delimiter", "decimal", "sheet")
 
@@ -328,6 +364,17 @@ def plan_mapping(plan: ReadPlan) -> dict[str, Any]:
     return out
 
 
+#: keys this session's plans registered (describe does not take them for shared instruments)
+STUDY_KEYS: set[str] = set()
+
+
+def shared_instrument(key: str) -> bool:
+    """True for an instrument of the shared registry (not one a read plan declared in this session)."""
+    from massage_outcomes import instruments as _instruments
+
+    return _instruments.is_registered(str(key)) and str(key) not in STUDY_KEYS
+
+
 def register_study_instruments(plan: ReadPlan) -> list[str]:
     """Make the plan's study instruments known for this read (the shipped registry's instruments are never
     redefined: a key that is already registered with another definition is an error naming it)."""
@@ -364,6 +411,7 @@ def register_study_instruments(plan: ReadPlan) -> list[str]:
                                     "instrument its own key")
         else:
             _instruments.register(inst)
+            STUDY_KEYS.add(str(key))
         keys.append(str(key))
     return keys
 

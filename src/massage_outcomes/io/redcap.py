@@ -62,6 +62,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
+from massage_outcomes.io.plan import is_plan, load_plan, redcap_arguments, register_study_instruments
 from massage_outcomes.schema import (
     MISSING_TOKENS,
     Problem,
@@ -281,7 +282,9 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     dictionary : path or DataFrame, optional
         The project's data dictionary (API or CSV-download headers). Without it, choice codes stay codes, no
         dictionary range rules apply and identifier fields cannot be recognised (a warning says so).
-    mapping : dict, optional
+    mapping : ReadPlan, plan file (.yaml/.json) or dict, optional
+        A read plan from :func:`massage_outcomes.describe` (``describe(records, dictionary=...)``): its
+        ``arms``, ``fields``, ``events``, ``subject`` and study ``instruments`` are used. Or, as a dict:
         ``"arms"``: {arm number: arm label}; ``"instruments"``: {field: instrument key, or (instrument,
         "pre"/"post")}; ``"events"``: {event name or visit label: visit label, or None to treat the event as a
         session event}; ``"subject"``: the record-id field when it is not the first field; any other key is
@@ -334,6 +337,12 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     from massage_outcomes.dataset import Dataset
 
     check_option("on_error", on_error, ("raise", "quarantine"))
+    if mapping is not None and is_plan(mapping):  # a read plan (ReadPlan, .yaml/.json file)
+        plan = load_plan(mapping)
+        plan.check()
+        register_study_instruments(plan)
+        study = plan.get("study", study)
+        mapping = redcap_arguments(plan)
     mapping = dict(mapping or {})
     arms_map = mapping.pop("arms", {}) or {}
     inst_map = mapping.pop("instruments", {}) or {}
