@@ -84,14 +84,14 @@ def test_a_misplaced_field_alone_keeps_its_problem(corpus):
 def test_number_comma_decimal_fields_are_numbers(corpus):
     ds = mo.read_redcap(corpus / "redcap_comma_records.csv", corpus / "redcap_comma_dictionary.csv")
     raw = pd.read_csv(corpus / "redcap_comma_records.csv", dtype=str, decimal=",")
-    expected = raw["pain_nrs"].str.replace(",", ".").astype(float).tolist()
+    expected = raw["pain_vas"].str.replace(",", ".").astype(float).tolist()
     assert ds.outcomes["value"].tolist() == expected
     assert ds.subjects["hours_sleep"].tolist() == raw["hours_sleep"].str.replace(",", ".").astype(float).tolist()
 
 
 def test_a_comma_in_a_number_field_names_the_redcap_fix(corpus):
     dic = pd.read_csv(corpus / "redcap_comma_dictionary.csv", dtype=str, keep_default_na=False)
-    dic.loc[dic["Variable / Field Name"] == "pain_nrs", "Text Validation Type OR Show Slider Number"] = "number"
+    dic.loc[dic["Variable / Field Name"] == "pain_vas", "Text Validation Type OR Show Slider Number"] = "number"
     with pytest.raises(DataValidationError) as info:
         mo.read_redcap(corpus / "redcap_comma_records.csv", dic)
     assert "number_comma_decimal" in str(info.value) and "decimal=" not in str(info.value)

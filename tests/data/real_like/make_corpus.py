@@ -79,7 +79,7 @@ def redcap_longitudinal(rng: np.random.Generator) -> list[dict[str, str]]:
             consent_form=f"consent_{rec}.pdf", sex=str(1 + rec % 2), enrolment_complete="2")
         base = int(rng.integers(12, 30))
         row(redcap_event_name=f"baseline_arm_{arm}", visit_date=t0.strftime("%Y-%m-%d"), ndi_total=str(base),
-            pain_now=f"{rng.integers(40, 80) / 10:.1f}", outcomes_complete="2")
+            pain_now=str(int(rng.integers(4, 9))), outcomes_complete="2")
         if arm == 1:
             for k in range(1, 4):
                 pre = int(rng.integers(4, 8))
@@ -98,19 +98,20 @@ def redcap_longitudinal(rng: np.random.Generator) -> list[dict[str, str]]:
             row(redcap_event_name=f"{event}_arm_{arm}",
                 visit_date=(t0 + pd.Timedelta(days=days)).strftime("%Y-%m-%d"),
                 ndi_total=str(max(base - int(rng.integers(0, 10)) - (4 if arm == 1 else 0), 0)),
-                pain_now=f"{rng.integers(10, 70) / 10:.1f}", outcomes_complete="2")
+                pain_now=str(int(rng.integers(1, 8))), outcomes_complete="2")
     return rows
 
 
 def redcap_comma(rng: np.random.Generator) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """A classic (non-longitudinal) project whose pain field is validated as number_comma_decimal."""
+    """A classic (non-longitudinal) project whose pain VAS (mm) is validated as number_comma_decimal."""
     dic = [_dict_row("record_id", "visit", "text", "Record ID"),
            _dict_row("group", "visit", "dropdown", "Group", choices="1, Massage | 2, Wait list"),
            _dict_row("visit_date", "visit", "text", "Date", validation="date_dmy"),
-           _dict_row("pain_nrs", "visit", "text", "Pain (0-10)", validation="number_comma_decimal", lo="0", hi="10"),
+           _dict_row("pain_vas", "visit", "text", "Pain VAS (mm)", validation="number_comma_decimal", lo="0",
+                     hi="100"),
            _dict_row("hours_sleep", "visit", "text", "Sleep (h)", validation="number_1dp_comma_decimal")]
     recs = [{"record_id": str(i), "group": str(1 + i % 2), "visit_date": f"2025-03-{i + 1:02d}",
-             "pain_nrs": f"{rng.integers(10, 95) / 10:.1f}".replace(".", ","),
+             "pain_vas": f"{rng.integers(100, 950) / 10:.1f}".replace(".", ","),
              "hours_sleep": f"{rng.integers(40, 90) / 10:.1f}".replace(".", ",")} for i in range(1, 7)]
     return recs, dic
 
