@@ -68,3 +68,15 @@ def test_whole_point_instruments_reject_fractions(tmp_path):
         mo.read(p)
     ds = mo.read(p, on_error="quarantine")
     assert ds.rejected["row"].tolist() == [2] and ds.source["rows_kept"] == 2  # rom is not integer-scored
+
+
+@pytest.mark.parametrize(("name", "suggested"), [("bmi", None), ("pmq2", None), ("rmqd", "rmdq"), ("pain_nsr", "pain_nrs")])
+def test_instrument_suggestions_only_for_likely_typos(name, suggested):
+    import pandas as pd
+
+    report = mo.validate(pd.DataFrame({"subject": ["a"], "instrument": [name], "day": [0], "value": [3]}))
+    text = str(report)
+    if suggested is None:
+        assert "Did you mean" not in text and "Known: " in text and "rmdq" in text
+    else:
+        assert f"Did you mean {suggested!r}?" in text
