@@ -240,3 +240,22 @@ def test_07_conclusions_are_the_tables(trial, mmrm_rmdq):
     n90 = mmrm_rmdq.contrasts("therapeutic - relaxation", adjust="none", level=0.90, effect_size=False)
     tr90 = n90[n90["visit"].astype(str) == primary].iloc[0]
     assert narrative.margin_verdict(tr90, 2.0) in lines[-1]
+
+
+def test_05_conclusions_are_the_tables():
+    """Notebook 05 (issue 10): its counts are the read's accounting and its effect size the table's."""
+    lines = _conclusions("05")
+    data = HERE.parent / "tests" / "data" / "real_like" / "wide_trial.csv"
+    plan = mo.describe(data)
+    plan["instruments"]["neck_pain"].update(range=[0, 10], direction="lower")
+    plan["measurements"]["Neck pain end of treatment"]["day"] = 70
+    plan["arm"]["intent"]["Massage"] = "therapeutic"
+    ds = mo.read(data, mapping=plan)
+    src = ds.source
+    cells = len(pd.read_csv(data)) * len(plan["measurements"])
+    assert _numbers(lines[0])[:4] == [src["rows_kept"], cells, src["empty_cells"], src["rows_rejected"]]
+    assert _numbers(lines[0])[4] == len(ds.subjects)
+    row = mo.effect_sizes(ds, instrument="ndi", compare=("arm", "Massage", "Usual care"), end="week_6").full.iloc[0]
+    got = _numbers(lines[1].split("Hedges' g", 1)[1])
+    assert np.allclose(got[:3], [row["estimate"], row["ci_low"], row["ci_high"]], atol=0.006)
+    assert row["favours"] in lines[1]

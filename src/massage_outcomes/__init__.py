@@ -34,6 +34,8 @@ _LAZY: dict[str, str] = {
     "read_adam": "massage_outcomes.io",
     "load_sample": "massage_outcomes.io",
     "validate": "massage_outcomes.io",
+    "describe": "massage_outcomes.io",
+    "ReadPlan": "massage_outcomes.io",
     "ValidationReport": "massage_outcomes.schema",
     "simulate_trial": "massage_outcomes.simulate",
     "simulate_clinic": "massage_outcomes.simulate",

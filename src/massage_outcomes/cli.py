@@ -1,4 +1,4 @@
-"""The ``massage-outcomes`` command line: report, tables and validate.
+"""The ``massage-outcomes`` command line: report, tables, validate and describe.
 
 Exit codes: 0 success; 1 the data have problems (``validate``), the committed tables differ (``tables --check``),
 the data could not be read as a dataset, or a section of the tables or report could not be computed (the other
@@ -42,6 +42,8 @@ examples:
   massage-outcomes report my_trial.csv --out results/ --instrument rmdq --primary-visit week_10
   massage-outcomes report export.csv --mapping plan.yaml --out results/  # a study's own names, via its read plan
   massage-outcomes report sample:clinic --out results/clinic          # a bundled sample by name
+  massage-outcomes describe export.csv > plan.yaml                    # propose the read plan of a new file
+  massage-outcomes describe records.csv --dictionary dictionary.csv > plan.yaml   # a REDCap export
 
 DATA is anything massage_outcomes.read() accepts (CSV/TSV, Excel, Parquet, SPSS, Stata, a sample directory),
 or sample:NAME for a dataset bundled with the package. PLAN is the read plan (YAML or JSON) that maps a study's
@@ -132,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
                    epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                    description="Check DATA against every rule; print every problem (file, row, column, value, "
                    "rule); exit 1 when there is any problem.")
+    d = sub.add_parser("describe", help="propose the read plan for a study's own file (print it as YAML)",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Inspect FILE and print the read plan that reads it (YAML, or JSON with "
+                       "--json): review it, answer its TODOs, then pass it with --mapping PLAN.")
+    d.add_argument("data", metavar="FILE", help="the data file (CSV/TSV, Excel, Parquet, SPSS, Stata, SAS)")
+    d.add_argument("--json", action="store_true", help="print JSON instead of commented YAML")
+    d.add_argument("--sheet", help="Excel sheet (default: the first)")
+    d.add_argument("--dictionary", metavar="D", help="REDCap data dictionary: FILE is the records export")
+    d.add_argument("--bds", metavar="B", help="ADaM BDS dataset (e.g. ADQS): FILE is the ADSL")
     return parser
 
 
@@ -612,7 +623,30 @@ def cli_wording(text: str) -> str:
     return "".join(out)
 
 
-_COMMANDS = {"validate": cmd_validate, "tables": cmd_tables, "report": cmd_report}
+def cmd_describe(args: argparse.Namespace) -> int:
+    """Print the proposed read plan of FILE; the TODOs left are listed on stderr (exit 0 either way)."""
+    from massage_outcomes.errors import MassageOutcomesError
+    from massage_outcomes.io import describe
+
+    path = Path(args.data).expanduser()
+    if not path.is_file():
+        raise UsageError(f"FILE {args.data!r} is not a file: describe reads one data file.")
+    for option, extra in (("--dictionary", args.dictionary), ("--bds", args.bds)):
+        if extra is not None and not Path(extra).expanduser().is_file():
+            raise UsageError(f"{option} {extra!r} is not a file.")
+    try:
+        plan = describe(path, sheet=args.sheet, dictionary=args.dictionary, bds=args.bds)
+    except MassageOutcomesError as exc:
+        raise DataProblem(f"could not describe {args.data}: {cli_wording(str(exc))}") from exc
+    print(plan.to_json() if args.json else plan.to_yaml(), end="")
+    todos = plan.todos()
+    if todos:
+        _say(f"{PROG}: the plan has {len(todos)} TODO{'s' if len(todos) != 1 else ''} to answer before "
+             "--mapping can read it:\n" + "\n".join(f"  - {t}" for t in todos))
+    return EXIT_OK
+
+
+_COMMANDS = {"validate": cmd_validate, "tables": cmd_tables, "report": cmd_report, "describe": cmd_describe}
 
 
 def _pick_backend() -> None:

@@ -42,7 +42,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.coerce import category_to_str, release_memory
 from massage_outcomes.errors import ArgumentError, ArgumentTypeError, DataValidationError
-from massage_outcomes.schema import DEFAULT_STUDY, DERIVED_COLUMNS, ValidationReport
+from massage_outcomes.schema import DEFAULT_STUDY, DERIVED_COLUMNS, MISSING_TOKENS, ValidationReport
 from massage_outcomes.validation import (
     check_long,
     combine_codes,
@@ -397,7 +397,7 @@ class Dataset:
                   rows: Sequence[int] | np.ndarray | None = None, raw: pd.DataFrame | None = None,
                   extra_problems: ValidationReport | None = None, decimal_comma: bool = False,
                   file: str | None = None, value_columns: Sequence[str] | np.ndarray | None = None,
-                  _consume: bool = False) -> Dataset:
+                  time_varying: Sequence[str] = (), _consume: bool = False) -> Dataset:
         """Split one long frame (one row per measurement, canonical names) into the three tables.
 
         Every rule of :mod:`massage_outcomes.validation` is applied first; subject-level attributes (arm,
@@ -422,6 +422,9 @@ class Dataset:
             Used by the readers: the file row number of each frame row, the frame as read (for
             ``ds.rejected``), problems found while reading, decimal commas, the file name for messages, the
             source column of each value (wide layouts).
+        time_varying : list of str, optional
+            Extra columns whose values belong to each measurement (age at visit, another item of the
+            questionnaire): kept as columns of ``outcomes``, never checked for agreement within a subject.
 
         Returns
         -------
@@ -447,6 +450,9 @@ class Dataset:
         derived = [c for c in DERIVED_COLUMNS if c in frame.columns]
         if derived:
             frame = frame.drop(columns=derived)
+        varying = measurement_columns(frame, time_varying)
+        if len(varying.columns):
+            frame = frame.drop(columns=list(varying.columns))
         result = check_long(frame, file=file, rows=rows, study=study, covariates=covariates,
                             decimal_comma=decimal_comma, extra_problems=extra_problems,
                             value_columns=value_columns)
@@ -469,12 +475,16 @@ class Dataset:
         src["rows_kept"] = int((~result.bad).sum())
         src["rows_rejected"] = int(result.bad.sum())
         src["report"] = result.report
-        ds = cls._from_checked(result.kept, source=src, rejected=rejected)
+        kept = result.kept
+        if len(varying.columns):
+            kept = kept.assign(**{c: varying[c].to_numpy()[~result.bad] for c in varying.columns})
+            src["time_varying"] = list(varying.columns)
+        ds = cls._from_checked(kept, source=src, rejected=rejected, time_varying=list(varying.columns))
         return ds
 
     @classmethod
     def _from_checked(cls, long: pd.DataFrame, *, source: dict[str, Any] | None = None,
-                      rejected: pd.DataFrame | None = None) -> Dataset:
+                      rejected: pd.DataFrame | None = None, time_varying: Sequence[str] = ()) -> Dataset:
         """Split a frame that passed :func:`check_long` (canonical types, no conflicts) into the three tables.
 
         Vectorized on integer group codes: per subject (and per session) the first non-missing value of each
@@ -484,7 +494,7 @@ class Dataset:
         canonical = {"study", "subject", "arm", "condition", "clinic", "session", "technique", "intent",
                      "therapist", "duration_min", "pressure", "body_region", "date", "instrument", "visit",
                      "day", "timing", "value"}
-        covs = [c for c in long.columns if c not in canonical]
+        covs = [c for c in long.columns if c not in canonical and c not in set(time_varying)]
         subj_cols = ["arm", "condition", "clinic", *covs]
         codes = _dense(combine_codes([long["study"], long["subject"]])) if n else np.zeros(0, dtype=np.int64)
         first_row = _first_rows(codes)
@@ -514,7 +524,7 @@ class Dataset:
                 sessions[c] = take_or_missing(srows[c], _first_present(scodes, srows[c], sfirst))
         else:
             sessions = _empty(SESSION_COLUMNS)
-        outcomes = long[OUTCOME_COLUMNS]
+        outcomes = long[[*OUTCOME_COLUMNS, *time_varying]]
         outcomes = outcomes.assign(visit=order_visits(outcomes["visit"], outcomes["day"]))
         return cls(subjects, sessions, outcomes, source=source, rejected=rejected, _trusted=True)
 
@@ -618,10 +628,14 @@ class Dataset:
     def summary(self) -> pd.DataFrame:
         """Measurements per instrument, arm, timing and visit: subjects, rows, mean, SD, min and max.
 
+        Printed, the table is headed by what the reader did to the source: every column it renamed
+        (``'Treatment' -> arm``) and every other assumption it recorded in ``ds.source["assumed"]``.
+
         Returns
         -------
         DataFrame
-            Columns ``study, instrument, arm, timing, visit, n_subjects, n, mean, sd, min, max``.
+            Columns ``study, instrument, arm, timing, visit, n_subjects, n, mean, sd, min, max``;
+            ``.attrs["read_notes"]`` holds the header lines.
 
         Examples
         --------
@@ -648,7 +662,26 @@ class Dataset:
         out = out.drop(columns=["_v", "_t"]).reset_index(drop=True)
         out["visit"] = out["visit"].where(out["visit"] != "(none)", None)
         out["arm"] = out["arm"].where(out["arm"] != "(none)", None)
-        return out
+        return SummaryFrame(out, notes=self.read_notes())
+
+    def read_notes(self) -> list[str]:
+        """What the reader did to the source, in words: renamed columns, then its other assumptions.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from massage_outcomes import Dataset
+        >>> long = pd.DataFrame({"subject": ["a"], "instrument": "rmdq", "day": [0], "value": [10]})
+        >>> Dataset.from_long(long, source={"renamed": {"Treatment": "arm"}}).read_notes()
+        ["columns renamed: 'Treatment' -> arm"]
+        """
+        renamed = self.source.get("renamed") or {}
+        lines = []
+        if renamed:
+            lines.append("columns renamed: " + ", ".join(f"{old!r} -> {new}" for old, new in renamed.items()))
+        lines += [f"assumed: {a}" for a in self.source.get("assumed") or []
+                  if not str(a).startswith("column ")]
+        return lines
 
     def _describe_lines(self) -> list[str]:
         studies = pd.unique(self.subjects["study"]).tolist()
@@ -673,6 +706,7 @@ class Dataset:
             lines.append(f"  rejected: {len(self.rejected)} rows (see ds.rejected)")
         if self.source.get("file"):
             lines.append(f"  source: {self.source['file']}")
+        lines += [f"  {line}" for line in self.read_notes()]
         return lines
 
     def __repr__(self) -> str:
@@ -777,6 +811,51 @@ class Dataset:
                  source=meta.get("source"), truth=truth)
         # restore exact visit categories (unused ones too)
         return ds
+
+
+def measurement_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """The time-varying columns ``names`` of a long frame, typed: numbers as float64 when every present value is
+    a number, else text. A name that is not a column raises, naming the columns."""
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"time_varying names {missing}, which are not columns of the data "
+                                  f"(columns: {', '.join(map(str, frame.columns))})")
+    out = pd.DataFrame(index=frame.index)
+    for c in names:
+        s = frame[c]
+        if not pd.api.types.is_numeric_dtype(s.dtype):
+            token = s.astype(str).str.strip().str.lower().isin(MISSING_TOKENS)
+            s = s.where(~token.to_numpy(), None)
+        num = pd.to_numeric(s, errors="coerce")
+        out[c] = num.astype(float) if (num.notna() == s.notna()).all() else _text(s)
+    return out
+
+
+class SummaryFrame(pd.DataFrame):
+    """The table of :meth:`Dataset.summary`: a DataFrame printed under the reader's notes (renames, assumptions).
+
+    Any operation on it gives a plain DataFrame; the notes are in ``.attrs["read_notes"]``.
+    """
+
+    def __init__(self, data: Any = None, *args: Any, notes: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        self.attrs["read_notes"] = list(notes)
+
+    @property
+    def _constructor(self) -> Any:
+        return pd.DataFrame
+
+    def _header(self) -> str:
+        notes = self.attrs.get("read_notes") or []
+        return "".join(f"# {n}\n" for n in notes)
+
+    def __repr__(self) -> str:
+        return self._header() + super().__repr__()
+
+    def _repr_html_(self) -> str | None:
+        notes = self.attrs.get("read_notes") or []
+        head = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+        return head + (super()._repr_html_() or "")
 
 
 def _schema(frame: pd.DataFrame) -> dict[str, Any]:

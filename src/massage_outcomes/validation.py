@@ -22,6 +22,7 @@ rule                   what it catches
 ``missing_value``      a required cell is empty (``subject``, ``instrument``, ``value``, ``day``)
 ``not_a_number``       text where a number belongs ("7/10", "seven")
 ``out_of_range``       a value outside the instrument's range; a non-finite number
+``not_integer``        a fraction on an instrument scored in whole points (``Instrument.integer``)
 ``unknown_term``       an unknown instrument, condition, technique, intent or timing (closest suggested)
 ``duplicate_key``      two rows with the same (study, subject, instrument, day, timing, session)
 ``subject_conflict``   a subject-level attribute (arm, condition, clinic, covariates) that changes between rows
@@ -49,7 +50,6 @@ False
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -76,6 +76,7 @@ from massage_outcomes.schema import (
     Problem,
     ValidationReport,
     check_option,
+    closest,
     error_message,
 )
 from massage_outcomes.visits import day_from_visit
@@ -173,13 +174,14 @@ def _number_messages(raw: pd.Series, column: str) -> Any:
 
 
 def suggest_name(name: str, options: Iterable[str]) -> str | None:
-    """The closest of ``options`` to ``name`` (difflib), or None."""
+    """The closest of ``options`` to ``name`` when it is a likely typo (:func:`massage_outcomes.schema.closest`),
+    or None."""
     opts = [str(o) for o in options]
-    match = difflib.get_close_matches(str(name).lower(), [o.lower() for o in opts], n=1, cutoff=0.6)
-    if not match:
+    match = closest(str(name).lower(), [o.lower() for o in opts])
+    if match is None:
         return None
     lowered = {o.lower(): o for o in opts}
-    return lowered[match[0]]
+    return lowered[match]
 
 
 def _instrument_lookup() -> dict[str, str]:
@@ -216,10 +218,10 @@ def normalize_instrument(values: pd.Series) -> tuple[pd.Series, np.ndarray, Any]
     mapped, unknown, unknown_values = _map_categories(cat, lambda v: lookup.get(vocab._key(v)), keys)
     msg_for = {}
     for u in unknown_values:
-        hint = difflib.get_close_matches(vocab._key(u), list(lookup), n=1, cutoff=0.5)
-        did = f" Did you mean {lookup[hint[0]]!r}?" if hint else ""
-        msg_for[u] = (f"unknown instrument {u!r}.{did} Register it with "
-                      "massage_outcomes.instruments.register(...) or recode it with mapping=.")
+        hint = closest(vocab._key(u), list(lookup))  # only a likely typo, never a distant guess
+        did = f" Did you mean {lookup[hint]!r}?" if hint else f" Known: {', '.join(keys)}."
+        msg_for[u] = (f"unknown instrument {u!r}.{did} Declare it as a study instrument in the read plan, "
+                      "register it with massage_outcomes.instruments.register(...), or recode it with mapping=.")
 
     def build(idx: np.ndarray) -> list[str]:
         return [msg_for.get(v, "unknown instrument") for v in cat.iloc[idx].astype(object)]
@@ -665,6 +667,13 @@ def _value(s: _Check) -> None:
                   lambda idx: [f"{keys[icodes[i]]} value {_fmt(vv[i])} is outside its range {_fmt(lo[i])}-"
                                f"{_fmt(hi[i])} (wrong instrument, or a different scoring? register it with "
                                "instruments.with_range)" for i in idx])
+        whole = np.array([_instruments.get(k).integer for k in keys] + [False])[icodes]
+        with np.errstate(invalid="ignore"):
+            fraction = whole & np.isfinite(vv) & ~outside & (vv != np.round(vv))
+        s.col.add(fraction, "value", raw, "not_integer",
+                  lambda idx: [f"{keys[icodes[i]]} is scored in whole points; got {_fmt(vv[i])} (a typo, or "
+                               "another scoring? declare it as a study instrument in the read plan with "
+                               "integer: false)" for i in idx])
     if nonfinite.any():
         vv = vv.copy()
         vv[nonfinite] = np.nan

@@ -11,7 +11,9 @@ from __future__ import annotations
 from massage_outcomes.io._read import read
 from massage_outcomes.io._validate import validate
 from massage_outcomes.io.adam import read_adam
+from massage_outcomes.io.describe import describe
+from massage_outcomes.io.plan import ReadPlan, load_plan
 from massage_outcomes.io.redcap import read_redcap
 from massage_outcomes.io.sample import load_sample
 
-__all__ = ["read", "read_redcap", "read_adam", "load_sample", "validate"]
+__all__ = ["read", "read_redcap", "read_adam", "load_sample", "validate", "describe", "ReadPlan", "load_plan"]

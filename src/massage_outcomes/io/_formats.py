@@ -125,7 +125,7 @@ def _meaningful_index(frame: pd.DataFrame) -> bool:
 
 
 def read_stat(path: Path, kind: str) -> TextTable:
-    """SPSS / Stata / SAS via pyreadstat, with value labels applied (codes become their labels)."""
+    """SPSS / Stata / SAS via pyreadstat: codes as stored, value labels in ``info["value_label_sets"]``."""
     file = path.name
     try:
         import pyreadstat
@@ -141,8 +141,8 @@ def read_stat(path: Path, kind: str) -> TextTable:
                "xpt": pyreadstat.read_xport, "sas7bdat": pyreadstat.read_sas7bdat}
     reader = readers[kind]
     kwargs: dict[str, Any] = {}
-    if kind in ("sav", "zsav", "dta"):
-        kwargs = {"apply_value_formats": True, "formats_as_category": False}
+    if kind in ("sav", "zsav", "dta"):  # codes as read; labels are applied by the reader, never to measurements
+        kwargs = {"apply_value_formats": False}
     try:
         frame, meta = reader(str(path), **kwargs)
     except Exception as err:  # pyreadstat.ReadstatError and friends
@@ -151,9 +151,9 @@ def read_stat(path: Path, kind: str) -> TextTable:
     labels = {k: v for k, v in (getattr(meta, "column_names_to_labels", None) or {}).items() if v}
     value_labels = {k: getattr(meta, "variable_to_label", {}).get(k) for k in frame.columns
                     if getattr(meta, "variable_to_label", {}).get(k)}
-    assumed = [f"value labels applied to {', '.join(sorted(value_labels))}"] if value_labels else []
+    label_sets = {c: dict(getattr(meta, "value_labels", {}).get(name, {})) for c, name in value_labels.items()}
     info = {"file": str(path), "format": kind, "engine": "pyreadstat", "variable_labels": labels,
-            "value_labels_applied": sorted(value_labels), "assumed": assumed}
+            "value_label_sets": {c: v for c, v in label_sets.items() if v}, "assumed": []}
     # text columns: empty strings are missing in SPSS/Stata/SAS
     for c in frame.columns:
         s = frame[c]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,9 +17,26 @@ from massage_outcomes.dataset import Dataset
 from massage_outcomes.errors import DataValidationError, ReadAssumptionWarning
 from massage_outcomes.io._csv import TextTable, read_text_table
 from massage_outcomes.io._formats import read_excel, read_parquet, read_stat
-from massage_outcomes.io._mapping import apply_mapping, canonical_names
-from massage_outcomes.io._wide import wide_to_long
-from massage_outcomes.schema import Problem, ValidationReport, check_option, error_message, fatal_error
+from massage_outcomes.io._mapping import apply_mapping, canonical_names, rename_note, resolve_column
+from massage_outcomes.io._wide import detect_measure_columns, wide_to_long
+from massage_outcomes.io.plan import (
+    ReadPlan,
+    is_plan,
+    load_plan,
+    plan_mapping,
+    prepare_frame,
+    read_options,
+    register_study_instruments,
+)
+from massage_outcomes.schema import (
+    CANONICAL_LONG,
+    DERIVED_COLUMNS,
+    Problem,
+    ValidationReport,
+    check_option,
+    error_message,
+    fatal_error,
+)
 
 logger = logging.getLogger("massage_outcomes.io")
 
@@ -31,20 +49,24 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 TABLE_NAMES = ("subjects", "sessions", "outcomes")
 
 
-def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: Layout = "auto",
+def read(path: str | Path | pd.DataFrame, *, mapping: Mapping[str, Any] | None = None, layout: Layout = "auto",
          wide: Any = None, on_error: Literal["raise", "quarantine"] = "raise", encoding: str | None = None,
          sheet: str | int | None = None, study: str | None = None, delimiter: str | None = None,
-         decimal: str | None = None, covariates: Sequence[str] | None = None) -> Dataset:
+         decimal: str | None = None, covariates: Sequence[str] | None = None,
+         time_varying: Sequence[str] | None = None) -> Dataset:
     """Read a study's data file (or folder) into a validated :class:`~massage_outcomes.Dataset`.
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or DataFrame
         A CSV/TSV/TXT file, an Excel workbook (.xlsx), Parquet, SPSS (.sav), Stata (.dta), SAS transport (.xpt)
         or SAS7BDAT file; or a folder holding ``subjects``, ``sessions`` and ``outcomes`` tables (CSV or
-        Parquet), such as one written by :meth:`Dataset.to_parquet`.
-    mapping : dict, optional
-        Renames and recodes for sources that do not use the canonical names:
+        Parquet), such as one written by :meth:`Dataset.to_parquet`; or a DataFrame (rows numbered by its
+        integer index in problems).
+    mapping : ReadPlan, path of a plan (.yaml/.json), or dict, optional
+        A read plan (see :mod:`massage_outcomes.io.plan`; :func:`massage_outcomes.describe` proposes one): its
+        choices override the keyword arguments below, and a plan with unanswered TODOs raises naming each.
+        Or, as a plain dict, renames and recodes for sources that do not use the canonical names:
         ``{"PatientID": "subject", "Group": ("arm", {"A": "therapeutic", "B": "relaxation"})}``; a dict value
         recodes a column's values (``{"technique": {"DT": "deep_tissue"}}``).
     layout : {"auto", "long", "wide"}
@@ -67,7 +89,12 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
     delimiter, decimal : str, optional
         Override the sniffed delimiter (``,``, ``;``, tab, ``|``) and decimal mark (``.`` or ``,``).
     covariates : list of str, optional
-        Extra columns to keep as subject covariates (default: all non-canonical columns).
+        Extra columns to keep as subject covariates (default: every non-canonical column that is constant
+        within each subject).
+    time_varying : list of str, optional
+        Extra columns kept with each measurement in ``ds.outcomes`` (age at visit, the other items of a
+        questionnaire). By default, every extra column whose values change within a subject (recorded in
+        ``ds.source["time_varying"]`` and ``ds.source["assumed"]``); such a column never rejects a row.
 
     Returns
     -------
@@ -97,14 +124,45 @@ def read(path: str | Path, *, mapping: Mapping[str, Any] | None = None, layout: 
     >>> ds.source["delimiter"], ds.source["decimal"], ds.outcomes["value"].tolist()
     (';', ',', [6.5, 4.0])
     """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such file or folder: {p}")
-    if p.is_dir():
-        return read_folder(p, mapping=mapping, on_error=on_error, study=study, encoding=encoding)
-    table = read_table(p, encoding=encoding, sheet=sheet, delimiter=delimiter, decimal=decimal)
-    return table_to_dataset(table, mapping=mapping, layout=layout, wide=wide, on_error=on_error, study=study,
-                            covariates=covariates, name=p.name)
+    plan, given = None, mapping
+    if mapping is not None and is_plan(mapping):
+        plan = load_plan(mapping)
+        plan.check(where=f"the read plan {mapping}" if isinstance(mapping, (str, Path)) else "the read plan")
+        opts = read_options(plan)
+        layout, wide = opts.get("layout", layout), opts.get("wide", wide)
+        covariates, time_varying = opts.get("covariates", covariates), opts.get("time_varying", time_varying)
+        study, encoding, sheet = opts.get("study", study), opts.get("encoding", encoding), opts.get("sheet", sheet)
+        delimiter, decimal = opts.get("delimiter", delimiter), opts.get("decimal", decimal)
+        mapping = plan_mapping(plan) or None
+        register_study_instruments(plan)
+    if isinstance(path, pd.DataFrame):
+        table = frame_table(path)
+        name = "the DataFrame"
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise FileNotFoundError(f"no such file or folder: {p}")
+        if p.is_dir():
+            return read_folder(p, mapping=mapping, on_error=on_error, study=study, encoding=encoding)
+        table = read_table(p, encoding=encoding, sheet=sheet, delimiter=delimiter, decimal=decimal)
+        name = p.name
+    ds = table_to_dataset(table, mapping=mapping, layout=layout, wide=wide, on_error=on_error, study=study,
+                          covariates=covariates, name=name, time_varying=time_varying, plan=plan)
+    if plan is not None:
+        ds.source["plan"] = str(given) if isinstance(given, (str, Path)) else "the read plan"
+        if plan.get("primary_visit") is not None:
+            ds.source["primary_visit"] = plan["primary_visit"]
+        if plan.get("instruments"):
+            ds.source["study_instruments"] = sorted(map(str, plan["instruments"]))
+    return ds
+
+
+def frame_table(frame: pd.DataFrame) -> TextTable:
+    """A DataFrame as a raw table: its own copy, rows numbered by an integer index (else from 0)."""
+    rows = frame.index.to_numpy() if pd.api.types.is_integer_dtype(frame.index.dtype) else np.arange(len(frame))
+    out = frame.reset_index(drop=True).copy()
+    out.columns = [str(c) for c in out.columns]
+    return TextTable(out, np.asarray(rows), {"file": "the DataFrame", "format": "dataframe", "assumed": []})
 
 
 def read_table(p: Path, *, encoding: str | None = None, sheet: str | int | None = None,
@@ -141,7 +199,8 @@ def _announce(info: dict[str, Any]) -> None:
 
 
 def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, layout: str, wide: Any,
-                     on_error: str, study: str | None, covariates: Sequence[str] | None, name: str) -> Dataset:
+                     on_error: str, study: str | None, covariates: Sequence[str] | None, name: str,
+                     time_varying: Sequence[str] | None = None, plan: ReadPlan | None = None) -> Dataset:
     """Map, reshape and validate a raw table into a Dataset (shared by every format)."""
     check_option("on_error", on_error, ("raise", "quarantine"))
     check_option("layout", layout, ("auto", "long", "wide"))
@@ -149,15 +208,26 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     _announce(info)
     frame = table.frame
     table.frame = pd.DataFrame()  # ownership passes on (see Dataset.from_long(_consume=True) below)
+    renamed: dict[str, str] = {}
+    if plan is not None:
+        frame = prepare_frame(plan, frame, renamed)
     if mapping:
         try:
-            frame = apply_mapping(frame, mapping)
+            frame = apply_mapping(frame, mapping, record=renamed)
         except KeyError as err:
             raise fatal_error(name, "mapping", str(err.args[0])) from None
-    frame = canonical_names(frame)
+    keep = [resolve_column(k, list(frame.columns)) for k in wide] if isinstance(wide, Mapping) else []
+    frame = canonical_names(frame, record=renamed, keep=[k for k in keep if k is not None],
+                            wide=layout == "wide" or wide is not None, derived=True)
+    if renamed:
+        info["renamed"] = dict(renamed)
+        info["assumed"] = [*info.get("assumed", []), *rename_note(renamed)]
+        logger.info("%s: %s", name, "; ".join(rename_note(renamed)))
+    if info.get("value_label_sets"):
+        frame = apply_value_labels(frame, info, renamed, wide=wide if use_wide_hint(layout, wide, frame) else False)
     rows = table.rows
-    use_wide = layout == "wide" or (layout == "auto" and "value" not in frame.columns and len(frame.columns) > 0
-                                    and (wide is not None or len(frame) > 0))
+    use_wide = layout == "wide" or (layout == "auto" and (wide is not None or (
+        "value" not in frame.columns and len(frame.columns) > 0 and len(frame) > 0)))
     value_columns = None
     raw = frame
     info["file_rows"] = len(frame)
@@ -175,6 +245,8 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
             info["layout"] = "wide"
             info["empty_cells"] = long.attrs.get("empty_cells", 0)
             info["measure_columns"] = long.attrs.get("measure_columns", [])
+            if wide is None:
+                info["assumed"] = [*info.get("assumed", []), wide_note(long.attrs.get("measure_specs", {}))]
             raw = long.assign(column=value_columns)
             frame = long
     else:
@@ -182,10 +254,140 @@ def table_to_dataset(table: TextTable, *, mapping: Mapping[str, Any] | None, lay
     info["rows_read"] = len(frame)
     extra = ValidationReport(table.problems, file=name) if table.problems else None
     decimal_comma = info.get("decimal") == ","
-    ds = Dataset.from_long(frame, on_error=on_error, study=study, covariates=covariates, source=info, rows=rows,
-                           raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
-                           value_columns=value_columns, _consume=raw is frame)
+    if covariates is not None:  # the user's names, as renamed
+        covariates = [renamed.get(str(c), str(c)) for c in covariates]
+    varying = [renamed.get(str(c), str(c)) for c in time_varying] if time_varying is not None else \
+        varying_columns(frame, covariates)
+    if varying and time_varying is None:
+        info["assumed"] = [*info.get("assumed", []), "time-varying columns (their values change within a "
+                           "subject, so they are kept with each measurement): " + ", ".join(map(str, varying))]
+    try:
+        ds = Dataset.from_long(frame, on_error=on_error, study=study, covariates=covariates, source=info,
+                               rows=rows, raw=raw, extra_problems=extra, decimal_comma=decimal_comma, file=name,
+                               value_columns=value_columns, time_varying=varying, _consume=raw is frame)
+    except DataValidationError as err:
+        err = in_user_names(err, renamed)
+        if plan is None and err.report is not None and "required_column" in err.report.rules().index:
+            err = DataValidationError(f"{err}\n{describe_hint(str(info.get('file') or name))}", report=err.report)
+        raise err from None
+    if renamed:
+        ds.source["report"] = ds.source["report"].renamed(_inverse(renamed))
+        ds.rejected = ds.rejected.rename(columns=_inverse(renamed))
     return ds
+
+
+def use_wide_hint(layout: str, wide: Any, frame: pd.DataFrame) -> bool:
+    """Whether the frame will be read as wide (the same test as :func:`table_to_dataset`)."""
+    return layout == "wide" or (layout == "auto" and (wide is not None or "value" not in frame.columns))
+
+
+def apply_value_labels(frame: pd.DataFrame, info: dict[str, Any], renamed: Mapping[str, str], *,
+                       wide: Any) -> pd.DataFrame:
+    """SPSS/Stata value labels: codes become labels in categorical columns (arm, sex), never in measurements.
+
+    A measurement (``value``, or a wide layout's measurement columns) keeps its numeric codes: on a 0-10 scale
+    with labelled anchors ("0 = no pain", "10 = worst pain") the anchors are scores. Recorded in
+    ``info["value_labels_applied"]`` and ``info["value_labels_kept_as_codes"]``.
+    """
+    sets = {renamed.get(c, c): v for c, v in info["value_label_sets"].items()}
+    measure = {"value"}
+    if wide is not False:
+        measure |= set(detect_measure_columns([str(c) for c in frame.columns], wide))
+    applied, kept = [], []
+    out = frame.copy()
+    for col, labels in sets.items():
+        if col not in out.columns:
+            continue
+        if col in measure:
+            kept.append(col)
+            continue
+        codes = out[col]
+        keyed = {float(k) if isinstance(k, (int, float)) else k: v for k, v in labels.items()}
+        out[col] = codes.map(lambda v, keyed=keyed: keyed.get(v, v) if not pd.isna(v) else None).astype(object)
+        applied.append(col)
+    info["value_labels_applied"] = sorted(map(str, applied))
+    info["value_labels_kept_as_codes"] = sorted(map(str, kept))
+    if applied:
+        info["assumed"] = [*info.get("assumed", []), f"value labels applied to {', '.join(info['value_labels_applied'])}"]
+    if kept:
+        info["assumed"] = [*info.get("assumed", []), "value labels not applied to measurements (numeric codes "
+                           f"kept): {', '.join(info['value_labels_kept_as_codes'])}"]
+    return out
+
+
+def varying_columns(frame: pd.DataFrame, covariates: Sequence[str] | None = None) -> list[str]:
+    """Extra (non-canonical) columns whose non-missing values differ within a subject: time-varying covariates.
+
+    Columns named in ``covariates`` stay subject-level (a disagreement there is an error).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"subject": ["a", "a"], "age_at_visit": [40, 41], "sex": ["f", "f"], "value": [1, 2]})
+    >>> varying_columns(f)
+    ['age_at_visit']
+    """
+    if "subject" not in frame.columns or not len(frame):
+        return []
+    fixed = set(CANONICAL_LONG) | set(DERIVED_COLUMNS) | set(covariates or ())
+    extra = [c for c in frame.columns if c not in fixed and not str(c).startswith("_")]
+    if not extra:
+        return []
+    keys = [c for c in ("study", "subject") if c in frame.columns]
+    key_frame = frame[keys].astype(str)
+    counts = frame[extra].astype(object).groupby([key_frame[k] for k in keys], sort=False).nunique(dropna=True)
+    return [str(c) for c in extra if (counts[c] > 1).any()]
+
+
+def wide_note(specs: Mapping[str, Mapping[str, Any]]) -> str:
+    """``"wide layout (no 'value' column): 'rmdq_bl' -> rmdq at bl, ..."`` for ``ds.source["assumed"]``."""
+    def one(col: str, spec: Mapping[str, Any]) -> str:
+        parts = [str(spec.get("instrument", "?"))]
+        for key, word in (("visit", "at"), ("timing", ""), ("session", "session")):
+            if spec.get(key) is not None:
+                parts.append(f"{word} {spec[key]}".strip())
+        return f"{col!r} -> " + " ".join(parts)
+
+    shown = [one(c, sp) for c, sp in list(specs.items())[:12]]
+    more = f", ... ({len(specs)} columns)" if len(specs) > 12 else ""
+    return "wide layout (no 'value' column): " + ", ".join(shown) + more
+
+
+def describe_hint(file: str) -> str:
+    """What to run when a file is not in the library's long layout (a wide file, a study's own export)."""
+    shown = file if file != "the DataFrame" else "export.csv"
+    return (f"If this is a wide file (one column per visit) or a study's own export, let describe propose a read "
+            f"plan: run `massage-outcomes describe {shown} > plan.yaml` (or mo.describe(...).to_yaml('plan.yaml')), "
+            f"review it and answer its TODOs, then read with mapping='plan.yaml' (the command line: --mapping "
+            "plan.yaml); or pass layout='wide' with wide={column: (instrument, visit, timing, day)}.")
+
+
+def _inverse(renamed: Mapping[str, str]) -> dict[str, str]:
+    """{name now: the user's column} from {the user's column: name now}."""
+    return {new: old for old, new in renamed.items()}
+
+
+_FOUND = re.compile(r"(Columns found: )([^.]*)(\.| \.\.\.)")
+
+
+def in_user_names(err: DataValidationError, renamed: Mapping[str, str]) -> DataValidationError:
+    """The same error, its problems' columns and its "Columns found" lists in the user's own column names."""
+    report = err.report
+    if not renamed or report is None:
+        return err
+    inverse = _inverse(renamed)
+    new = report.renamed(inverse)
+    message = str(err)
+    for before, after in zip(report.problems, new.problems, strict=True):
+        message = message.replace(str(before), str(after), 1)
+
+    def _names(m: re.Match[str]) -> str:
+        names = [inverse.get(n.strip(), n.strip()) for n in m.group(2).split(",")]
+        return m.group(1) + ", ".join(names) + m.group(3)
+
+    message = _FOUND.sub(_names, message)
+    out = DataValidationError(message, report=new)
+    return out
 
 
 # -----------------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ import pandas as pd
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.errors import ArgumentError, ArgumentTypeError, DataValidationError
-from massage_outcomes.io._mapping import fold
+from massage_outcomes.io._mapping import fold, resolve_column, unknown_column
 from massage_outcomes.schema import MISSING_TOKENS, Problem, ValidationReport
 
 _SESSION_DAY = re.compile(r"^(?:day_s?|session_?|s)(?P<n>\d+)(?:_day)?$")
@@ -93,15 +93,11 @@ def detect_measure_columns(columns: Sequence[str], wide: Any = None) -> dict[str
     """Which columns hold measurements, and what each one is (instrument, visit, timing, day, session)."""
     specs: dict[str, dict[str, Any]] = {}
     if isinstance(wide, Mapping):
-        folded = {fold(c): c for c in columns}
         for key, spec in wide.items():
-            col = key if key in columns else folded.get(fold(key))
+            col = resolve_column(key, columns)
             if col is None:
-                import difflib
-
-                close = difflib.get_close_matches(str(key), [str(c) for c in columns], n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise DataValidationError(f"wide mapping names column {key!r}, which is not in the file.{hint}")
+                raise DataValidationError(unknown_column(key, columns, what="wide mapping")
+                                          .replace("not in the data", "not in the file"))
             specs[col] = _spec_from_value(col, spec)
         return specs
     patterns = [wide] if isinstance(wide, str) else list(AUTO_PATTERNS)
@@ -130,7 +126,9 @@ def wide_to_long(frame: pd.DataFrame, *, wide: Any = None, rows: Sequence[int] |
                                            "no measurement columns found: a long file needs a 'value' column, a "
                                            "wide one columns such as 'rmdq_baseline' or a wide= mapping")])
         raise DataValidationError(str(report) + "\nPass layout='wide' with wide={column: (instrument, visit, "
-                                  "timing)} or a pattern such as wide='{instrument}_{visit}'.", report=report)
+                                  "timing)} or a pattern such as wide='{instrument}_{visit}', or let "
+                                  "massage_outcomes.describe propose a read plan (massage-outcomes describe FILE).",
+                                  report=report)
     measure = list(specs)
     ids = [c for c in frame.columns if c not in specs]
     n, k = len(frame), len(measure)
@@ -177,4 +175,5 @@ def wide_to_long(frame: pd.DataFrame, *, wide: Any = None, rows: Sequence[int] |
     long["_column"] = np.asarray(measure, dtype=object)[keep_cols]
     long.attrs["empty_cells"] = int((~present).sum())
     long.attrs["measure_columns"] = measure
+    long.attrs["measure_specs"] = specs
     return long, rows_arr[keep_rows]

@@ -65,6 +65,7 @@ import pandas as pd
 from massage_outcomes import instruments as _instruments
 from massage_outcomes.errors import ArgumentTypeError, DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
+from massage_outcomes.io.plan import adam_arguments, is_plan, load_plan, register_study_instruments
 from massage_outcomes.schema import Problem, ValidationReport, check_option, error_message, fatal_error
 
 __all__ = ["read_adam", "adam_day", "paramcd_to_instrument"]
@@ -163,7 +164,9 @@ def _read(source: Any, what: str) -> tuple[pd.DataFrame, np.ndarray, str]:
 
 
 def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None = None,
-              on_error: OnError = "raise", study: str | None = None) -> Any:
+              on_error: OnError = "raise", study: str | None = None, params: Sequence[str] | None = None,
+              derived: Literal["skip", "prefer"] = "skip", replicates: Literal["error", "first"] = "error",
+              screening: Literal["skip", "reject"] = "skip") -> Any:
     """Read CDISC ADaM subject-level (ADSL) and BDS datasets into a validated :class:`~massage_outcomes.Dataset`.
 
     Parameters
@@ -172,8 +175,10 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         Subject-level dataset (one record per ``USUBJID``): arm ``TRT01P``, site, age, sex, population flags.
     bds : path, DataFrame or list of them
         Basic Data Structure dataset(s) such as ADQS: one record per subject × parameter × timepoint.
-    mapping : dict, optional
-        ``"paramcd"``: {PARAMCD: instrument key}; ``"arms"``: {TRT01P value: arm label}; ``"condition"``: the
+    mapping : ReadPlan, plan file (.yaml/.json) or dict, optional
+        A read plan from :func:`massage_outcomes.describe` (``describe(adsl, bds=...)``): its ``paramcd``,
+        ``arms``, ``params``, ``derived``, ``replicates``, ``screening`` and study ``instruments`` are used.
+        Or, as a dict: ``"paramcd"``: {PARAMCD: instrument key}; ``"arms"``: {TRT01P value: arm label}; ``"condition"``: the
         condition of every subject (e.g. ``"low_back_pain"``) or the ADSL variable holding it;
         ``"technique"``: the ADSL variable with each subject's allocated technique; ``"covariates"``: more ADSL
         variables to keep; ``"subject"``: the ADSL variable to use as the subject id (e.g. ``"SUBJID"``; records
@@ -183,12 +188,26 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         records and put the bad ones in ``ds.rejected``.
     study : str, optional
         Study name when there is no ``STUDYID``.
+    params : list of str, optional
+        The PARAMCDs to read (default: all). Records of other parameters are skipped and counted.
+    derived : {"skip", "prefer"}
+        Records with ``DTYPE`` set (AVERAGE, LOCF...) are not observations: ``"skip"`` them (default), or
+        ``"prefer"`` them, so that a derived record replaces the observed records of its subject, parameter and
+        visit (e.g. the AVERAGE of replicate readings) and LOCF records fill missed visits.
+    replicates : {"error", "first"}
+        Observed records that differ only by ``ATPT`` (replicate readings, positions) cannot all be one
+        measurement: ``"error"`` names them; ``"first"`` keeps the first (by ``ATPTN``, else file order).
+    screening : {"skip", "reject"}
+        Records before the reference date (negative ``ADY``) that are not the baseline (``ABLFL``) are screening
+        assessments: ``"skip"`` them (counted and warned) or ``"reject"`` them as ``negative_day`` problems.
 
     Returns
     -------
     Dataset
-        ``ds.source`` records the files, the PARAMCD → instrument map used, the derived records skipped and
-        the validation report.
+        ``ds.source`` records the files, the PARAMCD → instrument map used, the validation report, and every
+        BDS record: ``bds_records == rows_read + sum(skipped.values())`` with ``skipped`` counting the
+        ``derived``, ``replaced`` (by a preferred derived record), ``replicates``, ``params`` and ``screening``
+        records not read.
 
     Notes
     -----
@@ -227,6 +246,17 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     from massage_outcomes.dataset import Dataset
 
     check_option("on_error", on_error, ("raise", "quarantine"))
+    if mapping is not None and is_plan(mapping):  # a read plan (ReadPlan, .yaml/.json file)
+        plan = load_plan(mapping)
+        plan.check()
+        register_study_instruments(plan)
+        mapping, opts = adam_arguments(plan)
+        params, study = opts.get("params", params), opts.get("study", study)
+        derived, replicates = opts.get("derived", derived), opts.get("replicates", replicates)
+        screening = opts.get("screening", screening)
+    check_option("derived", derived, ("skip", "prefer"))
+    check_option("replicates", replicates, ("error", "first"))
+    check_option("screening", screening, ("skip", "reject"))
     if bds is None:
         raise ArgumentTypeError("read_adam needs a BDS dataset (e.g. ADQS) besides ADSL: read_adam(adsl, bds)")
     mapping = dict(mapping or {})
@@ -297,7 +327,8 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
 
     pieces: list[pd.DataFrame] = []
     problems: list[Problem] = []
-    derived_skipped = 0
+    skipped = dict.fromkeys(("derived", "replaced", "replicates", "params", "screening"), 0)
+    bds_records = 0
     param_used: dict[str, str] = {}
     names = []
     for item in bds_list:
@@ -309,11 +340,9 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
         if "AVAL" not in bd.columns and "AVALC" not in bd.columns:
             raise fatal_error(name, "required_column", "the BDS dataset has no AVAL (or AVALC) variable",
                               column="AVAL")
-        keep = np.ones(len(bd), dtype=bool)
-        if "DTYPE" in bd.columns:
-            derived = bd["DTYPE"].notna().to_numpy()
-            derived_skipped += int(derived.sum())
-            keep &= ~derived
+        bds_records += len(bd)
+        keep = select_records(bd, name=name, params=params, derived=derived, replicates=replicates,
+                              screening=screening, counts=skipped)
         bd, rows = bd.loc[keep].reset_index(drop=True), rows[keep]
         n = len(bd)
         usubjid = bd["USUBJID"].astype(object).map(lambda v: None if v is None or pd.isna(v) else str(v))
@@ -389,16 +418,23 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     if without:
         warnings.warn(f"{len(without)} ADSL subject(s) have no BDS records and are not in the Dataset: "
                       f"{', '.join(without[:5])}{' ...' if len(without) > 5 else ''}", UserWarning, stacklevel=2)
+    derived_skipped = skipped["derived"]
     if derived_skipped:
         warnings.warn(f"skipped {derived_skipped} derived BDS record(s) (DTYPE set: LOCF, AVERAGE...); they are "
-                      "not observations", UserWarning, stacklevel=2)
+                      "not observations (pass derived='prefer' to use them)", UserWarning, stacklevel=2)
+    for what, why in (("replicates", "replicate ATPT readings after the first"),
+                      ("replaced", "observed records replaced by their derived (DTYPE) record"),
+                      ("screening", "screening records before the reference date (negative ADY, not ABLFL)")):
+        if skipped[what]:
+            warnings.warn(f"skipped {skipped[what]} BDS record(s): {why}", UserWarning, stacklevel=2)
 
     file = names[0] if len(names) == 1 else ", ".join(names)
     bad = long.pop("_bad").to_numpy(dtype=bool)
     rows_all = long.pop("_row").to_numpy()
     files_all = long.pop("_file").to_numpy()
     source = {"file": file, "adsl": sl_name, "format": "adam", "paramcd": param_used,
-              "derived_skipped": derived_skipped, "subjects_without_records": without, "rows_read": len(long)}
+              "derived_skipped": derived_skipped, "subjects_without_records": without, "rows_read": len(long),
+              "bds_records": bds_records, "skipped": dict(skipped)}
     kept = long.loc[~bad]
     try:
         ds = Dataset.from_long(kept, on_error="quarantine", study=study, rows=rows_all[~bad], file=file,
@@ -423,6 +459,80 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     ds.source.update(rows_read=len(long), rows_kept=len(ds.outcomes),
                      rows_rejected=int(bad.sum()) + int(ds.source.get("rows_rejected", 0)), report=report)
     return ds
+
+
+def _text_of(bd: pd.DataFrame, column: str) -> pd.Series:
+    if column not in bd.columns:
+        return pd.Series([""] * len(bd), index=bd.index, dtype=object)
+    return bd[column].astype(object).map(lambda v: "" if v is None or pd.isna(v) else str(v).strip().upper())
+
+
+def select_records(bd: pd.DataFrame, *, name: str, params: Sequence[str] | None, derived: str, replicates: str,
+                   screening: str, counts: dict[str, int]) -> np.ndarray:
+    """Which BDS records to read (a boolean mask), counting each one left out in ``counts`` by reason.
+
+    Parameters are selected first, then derived records (``DTYPE``), then screening records, then replicate
+    ``ATPT`` readings; see :func:`read_adam` for the choices.
+    """
+    keep = np.ones(len(bd), dtype=bool)
+    if params is not None:
+        wanted = {str(p).strip().upper() for p in params}
+        hit = _text_of(bd, "PARAMCD").isin(wanted).to_numpy()
+        unknown = sorted(wanted - set(_text_of(bd, "PARAMCD")))
+        if unknown:
+            raise fatal_error(name, "params", f"params names {', '.join(unknown)}, not a PARAMCD of this "
+                              f"dataset (PARAMCDs: {', '.join(sorted(set(_text_of(bd, 'PARAMCD')) - {''}))})",
+                              column="PARAMCD")
+        counts["params"] += int((~hit).sum())
+        keep &= hit
+    is_derived = (_text_of(bd, "DTYPE") != "").to_numpy()
+    if derived == "skip":
+        counts["derived"] += int((keep & is_derived).sum())
+        keep &= ~is_derived
+    elif is_derived.any():
+        group = _text_of(bd, "USUBJID") + "|" + _text_of(bd, "PARAMCD") + "|" + _text_of(bd, "AVISIT")
+        has_derived = group.isin(set(group[keep & is_derived])).to_numpy()
+        replaced = keep & has_derived & ~is_derived
+        counts["replaced"] += int(replaced.sum())
+        keep &= ~replaced
+    if screening == "skip" and "ADY" in bd.columns:
+        ady = pd.to_numeric(bd["ADY"], errors="coerce").to_numpy()
+        base = (_text_of(bd, "ABLFL") == "Y").to_numpy()
+        with np.errstate(invalid="ignore"):
+            early = keep & (ady < 0) & ~base
+        counts["screening"] += int(early.sum())
+        keep &= ~early
+    return keep & _replicates(bd, keep, name=name, policy=replicates, counts=counts)
+
+
+def _replicates(bd: pd.DataFrame, keep: np.ndarray, *, name: str, policy: str, counts: dict[str, int]) -> np.ndarray:
+    """Records that differ only by a non pre/post ``ATPT``: all but the first are dropped ("first"), or an error."""
+    atpt = _text_of(bd, "ATPT")
+    plain = (atpt != "") & ~atpt.str.contains("PRE|POST", regex=True)
+    if not (plain.to_numpy() & keep).any():
+        return np.ones(len(bd), dtype=bool)
+    key = pd.DataFrame({c: _text_of(bd, c) for c in ("USUBJID", "PARAMCD", "AVISIT", "ADY")})
+    key["_t"] = np.where(plain, "", atpt)
+    sub = key[keep]
+    order = pd.to_numeric(bd["ATPTN"], errors="coerce") if "ATPTN" in bd.columns else pd.Series(
+        np.arange(len(bd)), index=bd.index, dtype=float)
+    ranked = sub.assign(_o=order[keep].to_numpy(), _i=np.flatnonzero(keep)).sort_values(["_o", "_i"], kind="stable")
+    later = ranked.duplicated(subset=list(key.columns), keep="first")
+    if not later.any():
+        return np.ones(len(bd), dtype=bool)
+    if policy == "error":
+        first = int(ranked.loc[later, "_i"].iloc[0])
+        raise fatal_error(name, "duplicate_key",
+                          f"{int(later.sum())} record(s) repeat a subject, PARAMCD and visit with another ATPT "
+                          f"(e.g. USUBJID {key['USUBJID'].iloc[first]!r}, {key['PARAMCD'].iloc[first]} at "
+                          f"{key['AVISIT'].iloc[first] or 'ADY ' + key['ADY'].iloc[first]}, ATPT {atpt.iloc[first]!r}): "
+                          "replicate readings are not separate measurements. Pass replicates='first' to keep the "
+                          "first reading, or derived='prefer' to use the dataset's DTYPE=AVERAGE records",
+                          column="ATPT")
+    out = np.ones(len(bd), dtype=bool)
+    out[ranked.loc[later, "_i"].to_numpy()] = False
+    counts["replicates"] += int(later.sum())
+    return out
 
 
 def _rename(report: ValidationReport, file: str) -> list[Problem]:

@@ -8,7 +8,12 @@ How an export becomes the three tables:
 - The arm comes from the event suffix ``_arm_N``, named through ``mapping={"arms": {N: "label"}}``
   (label exports carry the arm's name; without either the arm is ``"arm_N"``).
 - Rows of a repeating instrument (``redcap_repeat_instrument`` filled) or of a repeating event (only
-  ``redcap_repeat_instance`` filled) are treatment sessions, numbered by ``redcap_repeat_instance``.
+  ``redcap_repeat_instance`` filled) are treatment sessions, numbered by ``redcap_repeat_instance``, when their
+  form holds session fields or pre/post ratings; a repeating form of measurements only (a pain diary) gives
+  visits ``<form>_<instance>`` dated by the row's date.
+- Fields validated ``number_comma_decimal`` (``number_1dp_comma_decimal``...) are read with the comma as the
+  decimal mark. File-upload and descriptive fields, fields flagged ``identifier = y`` and fields named like
+  identifying data (dob, name, email, phone, address...) are never data; a date of birth is never a visit date.
 - Outcome fields: a field whose name is a registered instrument key (``rmdq``, ``pain_nrs``) is that instrument
   at the row's visit; ``<instrument>_pre`` / ``<instrument>_post`` on a session row are the ratings before and
   after that session. Other names: ``mapping={"instruments": {"roland_total": "rmdq",
@@ -57,6 +62,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.io._mapping import apply_mapping, fold
+from massage_outcomes.io.plan import is_plan, load_plan, redcap_arguments, register_study_instruments
 from massage_outcomes.schema import (
     MISSING_TOKENS,
     Problem,
@@ -212,6 +218,41 @@ def _event_parts(events: pd.Series, arms_map: Mapping[Any, str]) -> tuple[pd.Ser
     return events.map(visit_of), events.map(arm_of)
 
 
+#: field names that identify a person (never data, never a visit date)
+_IDENTIFYING = re.compile(r"(^|_)(dob|birth\w*|date_of_birth|name|first_name|last_name|surname|email|e_mail|phone|"
+                          r"telephone|mobile|address|street|zip|postcode|postal_code|mrn|ssn)($|_)", re.IGNORECASE)
+
+
+_BIRTH = re.compile(r"(^|_)(dob|birth\w*|date_of_birth|birthdate)($|_)", re.IGNORECASE)
+
+
+def fold_series(s: pd.Series) -> pd.Series:
+    """:func:`fold` of each distinct value."""
+    return s.map({v: fold(v) for v in pd.unique(s)})
+
+
+def _comma_decimals(rec: pd.DataFrame, validation: Mapping[str, str]) -> pd.DataFrame:
+    """Fields validated as ``number_comma_decimal`` (or ``number_Ndp_comma_decimal``) with a point for the comma."""
+    fields = [c for c in rec.columns if "comma_decimal" in str(validation.get(c, ""))]
+    if not fields:
+        return rec
+    rec = rec.copy()
+    for c in fields:
+        rec[c] = rec[c].str.replace(",", ".", regex=False)
+    return rec
+
+
+def _measurement_repeats(rec: pd.DataFrame, rep_inst: pd.Series, session_cols: list[str]) -> pd.Series:
+    """Rows of a repeating instrument that has no session field or pre/post rating filled on any of its rows."""
+    named = rep_inst != ""
+    if not named.any():
+        return pd.Series(False, index=rec.index)
+    filled = (rec[session_cols].apply(lambda s: s.str.strip() != "").any(axis=1) if session_cols
+              else pd.Series(False, index=rec.index))
+    session_forms = set(rep_inst[named & filled])
+    return named & ~rep_inst.isin(session_forms)
+
+
 def _relabel(report: ValidationReport, long_meta: pd.DataFrame, file: str) -> list[Problem]:
     """Name the REDCap field (not the internal 'value'/'day' column) in problems found on the long frame."""
     out = []
@@ -223,7 +264,10 @@ def _relabel(report: ValidationReport, long_meta: pd.DataFrame, file: str) -> li
             column = values.get((p.row, "" if p.value is None else str(p.value)), column)
         elif p.row is not None and p.column in ("day",) and len(fields.get(p.row, [])) == 1:
             column = fields[p.row][0]
-        out.append(Problem(file, p.row, column, p.value, p.rule, p.message))
+        message = p.message.replace("pass decimal=',' or use a point",
+                                    "give the field the validation type number_comma_decimal in the data "
+                                    "dictionary, or export it with a point")
+        out.append(Problem(file, p.row, column, p.value, p.rule, message))
     return out
 
 
@@ -238,7 +282,9 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     dictionary : path or DataFrame, optional
         The project's data dictionary (API or CSV-download headers). Without it, choice codes stay codes, no
         dictionary range rules apply and identifier fields cannot be recognised (a warning says so).
-    mapping : dict, optional
+    mapping : ReadPlan, plan file (.yaml/.json) or dict, optional
+        A read plan from :func:`massage_outcomes.describe` (``describe(records, dictionary=...)``): its
+        ``arms``, ``fields``, ``events``, ``subject`` and study ``instruments`` are used. Or, as a dict:
         ``"arms"``: {arm number: arm label}; ``"instruments"``: {field: instrument key, or (instrument,
         "pre"/"post")}; ``"events"``: {event name or visit label: visit label, or None to treat the event as a
         session event}; ``"subject"``: the record-id field when it is not the first field; any other key is
@@ -291,6 +337,12 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     from massage_outcomes.dataset import Dataset
 
     check_option("on_error", on_error, ("raise", "quarantine"))
+    if mapping is not None and is_plan(mapping):  # a read plan (ReadPlan, .yaml/.json file)
+        plan = load_plan(mapping)
+        plan.check()
+        register_study_instruments(plan)
+        study = plan.get("study", study)
+        mapping = redcap_arguments(plan)
     mapping = dict(mapping or {})
     arms_map = mapping.pop("arms", {}) or {}
     inst_map = mapping.pop("instruments", {}) or {}
@@ -348,17 +400,22 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     visit = visit.map(lambda v: events_map.get(v, v) if v is not None else v)
     visit = pd.Series(np.where(event.map(lambda e: e in events_map).to_numpy(),
                                event.map(lambda e: events_map.get(e)), visit), index=rec.index)
-    is_session = (rep_no != "").to_numpy() | (rep_inst != "").to_numpy() | visit.isna().to_numpy()
-    visit = visit.where(~is_session, None)
-
     # field roles
     field_type = dic_by["field_type"].to_dict()
     validation = dic_by["text_validation_type_or_show_slider_number"].str.lower().to_dict()
     identifier = {k for k, v in dic_by["identifier"].to_dict().items() if str(v).strip().lower() in ("y", "yes", "1")}
-    date_fields = [c for c in rec.columns if str(validation.get(c, "")).startswith(("date", "datetime"))]
+    identifier |= {c for c in rec.columns if _IDENTIFYING.search(c) and c not in (subject_field, "record_id")
+                   and not c.startswith("redcap_") and c not in inst_map}
+    not_data = {c for c in rec.columns if field_type.get(c) in ("file", "descriptive")}
+    rec = _comma_decimals(rec, validation)
+    # visit dates: dated fields, those not flagged identifier first (many projects flag every date); a date of
+    # birth is never one
+    dated = [c for c in rec.columns if str(validation.get(c, "")).startswith(("date", "datetime"))
+             and not _BIRTH.search(c)]
+    date_fields = [c for c in dated if c not in identifier] + [c for c in dated if c in identifier]
     # fields the dictionary does not describe: dates are recognised by their Y-M-D values
     for c in rec.columns:
-        if c not in dic_by.index and c not in date_fields and not c.startswith("redcap_"):
+        if c not in dic_by.index and c not in date_fields and not c.startswith("redcap_") and not _BIRTH.search(c):
             vals = rec[c].str.strip()
             vals = vals[vals != ""]
             if len(vals) and vals.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$").all():
@@ -385,8 +442,17 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     checkbox_cols = {c for cols in checkbox_groups.values() for c in cols}
     session_attr = [c for c in _SESSION_FIELDS if c in rec.columns or c in checkbox_groups]
     other = [c for c in rec.columns if c not in admin | complete | checkbox_cols | set(outcome_fields)
-             | set(date_fields) | set(session_attr) | identifier]
-    ignored = sorted(set(identifier) & set(rec.columns) - set(date_fields) - {id_field})
+             | set(date_fields) | set(session_attr) | identifier | not_data]
+    ignored = sorted((set(identifier) | not_data) & set(rec.columns) - set(date_fields) - {id_field})
+    # repeating rows are sessions when their form holds session fields or pre/post ratings; a repeating form of
+    # measurements only (a pain diary) gives visits "<form>_<instance>" instead
+    session_cols = [c for c in rec.columns if c in session_attr or c in checkbox_cols
+                    or (c in outcome_fields and outcome_fields[c][1] is not None)]
+    repeated_measure = _measurement_repeats(rec, rep_inst, session_cols)
+    visit = visit.where(~repeated_measure, fold_series(rep_inst) + "_" + rep_no)
+    is_session = ((rep_no != "").to_numpy() | (rep_inst != "").to_numpy() | visit.isna().to_numpy()) \
+        & ~repeated_measure.to_numpy()
+    visit = visit.where(~is_session, None)
     ignored += sorted(c for g, cols in checkbox_groups.items() if g not in session_attr for c in cols)
 
     # code -> label for choice fields (raw exports); label exports already hold labels
@@ -513,9 +579,13 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
         pieces.append(piece)
     if not pieces:
         known = ", ".join(sorted(i.key for i in _instruments.all_instruments())[:6])
-        raise fatal_error(file, "required_column",
-                          f"no outcome fields found. Fields named after an instrument ({known}, ...) or "
+        err = fatal_error(file, "required_column",
+                          f"no outcome fields found (with values). Fields named after an instrument ({known}, ...) or "
                           "<instrument>_pre/_post are read; map others with mapping={'instruments': {'field': 'rmdq'}}")
+        if problems:  # what was found on the way is the real problem: keep it
+            rep = ValidationReport([*err.report.problems, *problems], file=file)
+            raise DataValidationError(error_message(rep, what=file, quarantine_hint=False), report=rep)
+        raise err
     long = pd.concat(pieces, ignore_index=True)
     col_order = {c: i for i, c in enumerate(rec.columns)}
     long = long.assign(_col=long["_field"].map(col_order)).sort_values(["_pos", "_col"], kind="stable")
