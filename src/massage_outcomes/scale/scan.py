@@ -75,8 +75,8 @@ def _source_sql(con: Any, source: Any, *, table: str | None, name: str) -> tuple
     if suffix == ".parquet":
         return f"SELECT * FROM read_parquet({quote(text)}, union_by_name=true)", name or p.name
     if suffix in (".csv", ".tsv", ".txt"):
-        sep = ", delim='\\t'" if suffix == ".tsv" else ""
-        return f"SELECT * FROM read_csv({quote(text)}, header=true, all_varchar=true{sep})", name or p.name
+        opts = "header=true, all_varchar=true, quote='\"', escape='\"'" + (", delim='\\t'" if suffix == ".tsv" else "")
+        return f"SELECT * FROM read_csv({quote(text)}, {opts})", name or p.name
     raise DataValidationError(
         f"{text}: scan() reads .parquet, .csv/.tsv and .duckdb sources (or a folder of Parquet files); "
         "convert other formats with mo.read(...).to_duckdb(path) first.")
@@ -90,8 +90,9 @@ class Scan:
     """
 
     def __init__(self, con: Any, sql: str, *, name: str, engine: str = "duckdb", study: str | None = None,
-                 frame: Any = None, progress: bool | None = None) -> None:
+                 frame: Any = None, progress: bool | None = None, path: str | Path | None = None) -> None:
         self.con = con
+        self.path = path
         self.name = name
         self.engine = engine
         self.study = study
@@ -101,6 +102,8 @@ class Scan:
         self._kept_sql: str | None = None
         self.rows: dict[str, int] = {}
         self.report: ValidationReport | None = None
+        #: how validate() checked the rows: "engine partitions" or "exact line reader" (a CSV DuckDB cannot split)
+        self.checked_by: str | None = None
         self._columns: list[str] | None = None
         self._distinct: dict[tuple[str, str], list[Any]] = {}  # few values per column, asked for repeatedly
         if con is not None and self.progress:
@@ -272,4 +275,5 @@ def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | No
         connection = duckdb.default_connection()
     con = connection if connection is not None else duckdb.connect()
     sql, label = _source_sql(con, source, table=table, name=name or "")
-    return Scan(con, _renamed(sql, con, mapping), name=label, study=study, progress=progress)
+    path = source if isinstance(source, str | Path) else None
+    return Scan(con, _renamed(sql, con, mapping), name=label, study=study, progress=progress, path=path)
