@@ -18,7 +18,8 @@ def assert_same_table(got: pd.DataFrame, want: pd.DataFrame, *, rtol: float = 1e
         if pd.api.types.is_float_dtype(w.dtype):
             ga, wa = g.to_numpy(dtype=float), w.to_numpy(dtype=float)
             assert np.array_equal(np.isnan(ga), np.isnan(wa)), c
-            ok = ~np.isnan(wa)
+            assert np.array_equal(ga[np.isinf(wa)], wa[np.isinf(wa)]), c
+            ok = np.isfinite(wa)
             err = np.abs(ga[ok] - wa[ok]) / np.maximum(1.0, np.abs(wa[ok]))
             assert err.size == 0 or err.max() <= rtol, (c, float(err.max()))
         else:

@@ -193,6 +193,12 @@ class Scan:
 
         return effect_sizes(self, **kwargs)
 
+    def responders(self, **kwargs: Any) -> pd.DataFrame:
+        """:func:`massage_outcomes.responders` on the scan (see :func:`massage_outcomes.scale.clinical.responders`)."""
+        from massage_outcomes.scale.clinical import responders
+
+        return responders(self, **kwargs)
+
     def to_pandas(self, *, limit: int | None = None) -> pd.DataFrame:
         """The rows as a DataFrame: for small sources and inspection only (``limit`` caps the rows)."""
         if self.engine == "dask":
