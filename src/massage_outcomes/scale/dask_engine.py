@@ -10,9 +10,8 @@ they match the DuckDB path and the in-memory path to rounding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,35 +19,12 @@ import pandas as pd
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
-from massage_outcomes.errors import ArgumentTypeError, DataValidationError
+from massage_outcomes.errors import DataValidationError
 from massage_outcomes.schema import DEFAULT_STUDY
 
-__all__ = ["dask_scan", "dask_moments"]
+__all__ = ["dask_moments"]
 
 _TIMINGS = ("baseline", "pre", "post", "followup")
-
-
-def dask_scan(source: Any, *, mapping: Mapping[str, str] | None, study: str | None, progress: bool | None,
-              name: str | None) -> Any:
-    """A :class:`~massage_outcomes.scale.Scan` over a dask DataFrame (or Parquet/CSV paths dask reads)."""
-    import dask.dataframe as dd
-
-    from massage_outcomes.scale.scan import Scan
-
-    if isinstance(source, dd.DataFrame):
-        frame, label = source, name or "dask frame"
-    elif isinstance(source, str | Path):
-        text = str(source)
-        if text.endswith((".csv", ".tsv")):
-            frame = dd.read_csv(text, dtype=str, sep="\t" if text.endswith(".tsv") else ",")
-        else:
-            frame = dd.read_parquet(text)
-        label = name or Path(text).name
-    else:
-        raise ArgumentTypeError(f"scan(engine='dask') takes a dask DataFrame or a path; got {type(source).__name__}")
-    if mapping:
-        frame = frame.rename(columns=dict(mapping))
-    return Scan(None, "", name=label, engine="dask", study=study, frame=frame, progress=progress)
 
 
 def _canonical(sc: Any, instrument: str, attrs: Sequence[str]) -> tuple[Any, list[Any]]:

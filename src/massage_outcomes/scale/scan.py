@@ -230,6 +230,27 @@ def _renamed(sql: str, con: Any, mapping: Mapping[str, str] | None) -> str:
     return f"SELECT {sel} FROM ({sql})"
 
 
+def _dask_scan(source: Any, *, mapping: Mapping[str, str] | None, study: str | None, progress: bool | None,
+              name: str | None) -> Scan:
+    """A :class:`~massage_outcomes.scale.Scan` over a dask DataFrame (or Parquet/CSV paths dask reads)."""
+    import dask.dataframe as dd
+
+    if isinstance(source, dd.DataFrame):
+        frame, label = source, name or "dask frame"
+    elif isinstance(source, str | Path):
+        text = str(source)
+        if text.endswith((".csv", ".tsv")):
+            frame = dd.read_csv(text, dtype=str, sep="\t" if text.endswith(".tsv") else ",")
+        else:
+            frame = dd.read_parquet(text)
+        label = name or Path(text).name
+    else:
+        raise ArgumentTypeError(f"scan(engine='dask') takes a dask DataFrame or a path; got {type(source).__name__}")
+    if mapping:
+        frame = frame.rename(columns=dict(mapping))
+    return Scan(None, "", name=label, engine="dask", study=study, frame=frame, progress=progress)
+
+
 def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | None = None,
          table: str | None = None, connection: Any = None, study: str | None = None,
          progress: bool | None = None, name: str | None = None) -> Scan:
@@ -272,9 +293,7 @@ def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | No
     if engine not in ENGINES:
         raise ArgumentError(f"engine must be 'duckdb' or 'dask'; got {engine!r}")
     if engine == "dask":
-        from massage_outcomes.scale.dask_engine import dask_scan
-
-        return dask_scan(source, mapping=mapping, study=study, progress=progress, name=name)
+        return _dask_scan(source, mapping=mapping, study=study, progress=progress, name=name)
     import duckdb
 
     if isinstance(source, duckdb.DuckDBPyRelation) and connection is None:
