@@ -53,6 +53,8 @@ _LAZY: dict[str, str] = {
     # registry scale (lazy scans over DuckDB or Dask)
     "scan": "massage_outcomes.scale",
     "Scan": "massage_outcomes.scale",
+    "site_summaries": "massage_outcomes.scale",
+    "combine": "massage_outcomes.scale",
     # result tables
     "ResultFrame": "massage_outcomes.results",
 }

@@ -17,11 +17,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["scan", "Scan"]
+__all__ = ["scan", "Scan", "site_summaries", "combine"]
 
 _LAZY = {
     "scan": "massage_outcomes.scale.scan",
     "Scan": "massage_outcomes.scale.scan",
+    "site_summaries": "massage_outcomes.scale.federated",
+    "combine": "massage_outcomes.scale.federated",
 }
 
 

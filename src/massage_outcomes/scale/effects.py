@@ -74,7 +74,7 @@ class EffectSpec:
         return cls(**d)
 
 
-def _check_spec(spec: EffectSpec) -> None:
+def check_spec(spec: EffectSpec) -> None:
     """The argument checks of :func:`massage_outcomes.effect_sizes`, with the same messages."""
     if spec.on not in _KINDS:
         raise DataValidationError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {spec.on!r}.")
@@ -326,7 +326,7 @@ def effect_sizes(sc: Any, *, instrument: str, by: Sequence[str] | str = (), comp
     spec = EffectSpec(instrument=instrument, by=by_t, compare=cmp, on=on, start=start, end=end, measure=measure,
                       ci=ci, level=level, adjust=adjust, correction=correction, se_formula=se_formula,
                       standardizer=standardizer)
-    _check_spec(spec)
+    check_spec(spec)
     mom, spec = plan_effects(sc, spec)
     return effects_from_moments(mom, spec)
 

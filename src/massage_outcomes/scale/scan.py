@@ -98,14 +98,14 @@ class Scan:
         self.study = study
         self.dask_frame = frame
         self.progress = _on_terminal() if progress is None else bool(progress)
-        self._raw_sql = sql
-        self._kept_sql: str | None = None
+        self.raw_sql = sql
+        self.kept_sql: str | None = None
         self.rows: dict[str, int] = {}
         self.report: ValidationReport | None = None
         #: how validate() checked the rows: "engine partitions" or "exact line reader" (a CSV DuckDB cannot split)
         self.checked_by: str | None = None
         self._columns: list[str] | None = None
-        self._distinct: dict[tuple[str, str], list[Any]] = {}  # few values per column, asked for repeatedly
+        self.distinct_cache: dict[tuple[str, str], list[Any]] = {}  # few values per column, asked for repeatedly
         if con is not None and self.progress:
             con.execute("SET enable_progress_bar = true")
 
@@ -113,7 +113,7 @@ class Scan:
     @property
     def source_sql(self) -> str:
         """The SQL of the rows the analyses read (the kept rows after ``validate(on_error="quarantine")``)."""
-        return self._kept_sql or self._raw_sql
+        return self.kept_sql or self.raw_sql
 
     @property
     def columns(self) -> list[str]:
@@ -122,7 +122,7 @@ class Scan:
             if self.engine == "dask":
                 self._columns = [str(c) for c in self.dask_frame.columns]
             else:
-                rel = self.con.sql(f"SELECT * FROM ({self._raw_sql}) LIMIT 0")
+                rel = self.con.sql(f"SELECT * FROM ({self.raw_sql}) LIMIT 0")
                 self._columns = [str(c) for c in rel.columns]
         return list(self._columns)
 
@@ -132,7 +132,7 @@ class Scan:
             if self.engine == "dask":
                 self.rows["rows_read"] = int(len(self.dask_frame))
             else:
-                self.rows["rows_read"] = int(fetch(self.con, f"SELECT count(*) FROM ({self._raw_sql})")[0][0])
+                self.rows["rows_read"] = int(fetch(self.con, f"SELECT count(*) FROM ({self.raw_sql})")[0][0])
         return self.rows["rows_read"]
 
     def __repr__(self) -> str:
@@ -147,10 +147,10 @@ class Scan:
             vals = self.dask_frame[column].dropna().unique().compute()
             return list(pd.unique(pd.Series(vals)))
         key = (self.source_sql, column)
-        if key not in self._distinct:
+        if key not in self.distinct_cache:
             q = f"SELECT DISTINCT {ident(column)} FROM ({self.source_sql}) WHERE {ident(column)} IS NOT NULL"
-            self._distinct[key] = [r[0] for r in fetch(self.con, q)]
-        return list(self._distinct[key])
+            self.distinct_cache[key] = [r[0] for r in fetch(self.con, q)]
+        return list(self.distinct_cache[key])
 
     def vocabulary_maps(self) -> dict[str, dict[Any, str]]:
         """Per vocabulary column, the map from each distinct source value to its canonical term; raises,

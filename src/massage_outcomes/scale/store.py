@@ -19,7 +19,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.scale.sql import fetch, ident, quote
 
-__all__ = ["write_duckdb", "FORMAT_VERSION"]
+__all__ = ["write_duckdb", "write_tables", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _ENUMS = {"condition": vocab.CONDITION, "technique": vocab.TECHNIQUE, "intent": vocab.INTENT, "timing": vocab.TIMING}
@@ -69,20 +69,25 @@ def write_duckdb(ds: Any, path: str | Path, *, overwrite: bool = False) -> Path:
         out.unlink()
     con = duckdb.connect(str(out))
     try:
-        enums = {c: f"mo_{c}" for c in _ENUMS}
-        for c, voc in _ENUMS.items():
-            _enum(con, enums[c], list(voc.terms))
-        visits = [str(v) for v in ds.outcomes["visit"].cat.categories] if "visit" in ds.outcomes else []
-        _enum(con, "mo_visit", visits)
-        _create(con, "subjects", ds.subjects, enums)
-        _create(con, "sessions", ds.sessions, enums)
-        _create(con, "outcomes", ds.outcomes, {**enums, "visit": "mo_visit"})
-        _create(con, "instruments", _instrument_table(list(ds.instruments)), {})
-        fetch(con, f"CREATE TABLE dataset AS SELECT 'massage_outcomes.Dataset' AS format, {FORMAT_VERSION} AS version")
-        fetch(con, _long_view(ds))
+        write_tables(con, ds)
     finally:
         con.close()
     return out
+
+
+def write_tables(con: Any, ds: Any) -> None:
+    """Create the store's types, tables and ``long`` view in an open DuckDB connection (a file or ``:memory:``)."""
+    enums = {c: f"mo_{c}" for c in _ENUMS}
+    for c, voc in _ENUMS.items():
+        _enum(con, enums[c], list(voc.terms))
+    visits = [str(v) for v in ds.outcomes["visit"].cat.categories] if "visit" in ds.outcomes else []
+    _enum(con, "mo_visit", visits)
+    _create(con, "subjects", ds.subjects, enums)
+    _create(con, "sessions", ds.sessions, enums)
+    _create(con, "outcomes", ds.outcomes, {**enums, "visit": "mo_visit"})
+    _create(con, "instruments", _instrument_table(list(ds.instruments)), {})
+    fetch(con, f"CREATE TABLE dataset AS SELECT 'massage_outcomes.Dataset' AS format, {FORMAT_VERSION} AS version")
+    fetch(con, _long_view(ds))
 
 
 def _long_view(ds: Any) -> str:

@@ -35,11 +35,11 @@ _ROW = "_mo_row"
 
 def _numbered(sc: Any) -> str:
     """A temporary table of the source with the user's row numbers (materialized once, in the engine)."""
-    table = f"mo_rows_{abs(hash(sc._raw_sql)) % 10**9}"
-    csv = "read_csv(" in sc._raw_sql
+    table = f"mo_rows_{abs(hash(sc.raw_sql)) % 10**9}"
+    csv = "read_csv(" in sc.raw_sql
     offset = 1 if csv else 0
     fetch(sc.con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () + {offset} AS {_ROW}, * "
-                  f"FROM ({sc._raw_sql})")
+                  f"FROM ({sc.raw_sql})")
     return table
 
 
@@ -76,13 +76,13 @@ def _check_dialect(sc: Any) -> None:
     """Raise when DuckDB's reading of a CSV cannot be trusted to number and split rows as the user sees them:
     no header found, a single column (a ragged line or an unclosed quote makes DuckDB's sniffer give up
     splitting), or a line of delimiters only (which DuckDB reads as an all-empty row)."""
-    if "read_csv(" not in sc._raw_sql:
+    if "read_csv(" not in sc.raw_sql:
         return
     cols = sc.columns
     if len(cols) <= 1 or all(re.fullmatch(r"column\d+", c) for c in cols):
         raise DataValidationError("DuckDB could not split the lines into the header's columns")
     empty = " AND ".join(f"{ident(c)} IS NULL" for c in cols)
-    if fetch(sc.con, f"SELECT count(*) FROM ({sc._raw_sql}) WHERE {empty}")[0][0]:
+    if fetch(sc.con, f"SELECT count(*) FROM ({sc.raw_sql}) WHERE {empty}")[0][0]:
         raise DataValidationError("a line holds delimiters only")
 
 
@@ -181,5 +181,5 @@ def _quarantine(sc: Any, table: str, bad: np.ndarray, path: Path) -> None:
     fmt = "PARQUET" if path.suffix.lower() == ".parquet" else "CSV, HEADER"
     fetch(sc.con, f"COPY (SELECT * RENAME ({_ROW} AS row) FROM {table} WHERE {_ROW} IN (SELECT {_ROW} FROM {rej}) "
                   f"ORDER BY row) TO {quote(str(path))} (FORMAT {fmt})")
-    sc._kept_sql = f"SELECT * EXCLUDE ({_ROW}) FROM {table} WHERE {_ROW} NOT IN (SELECT {_ROW} FROM {rej})"
-    sc._distinct.clear()
+    sc.kept_sql = f"SELECT * EXCLUDE ({_ROW}) FROM {table} WHERE {_ROW} NOT IN (SELECT {_ROW} FROM {rej})"
+    sc.distinct_cache.clear()
