@@ -126,19 +126,29 @@ def plan_effects(sc: Any, spec: EffectSpec) -> tuple[pd.DataFrame, EffectSpec]:
     end_sel, end_label = plan.resolve_end(sc, spec.end, keys)
     if end_sel == spec.start:
         raise DataValidationError(f"`end`={spec.end!r} is {end_sel!r}, the same occasion as `start`.")
-    wide = plan.occasions_sql(sc.con, canon, spec.start, end_sel, attrs)
-    if spec.compare is not None:
-        col, a, b = spec.compare
-        levels = {str(r[0]) for r in plan.fetch(sc.con, f"SELECT DISTINCT {plan.ident(col)} FROM ({canon}) "
-                                                     f"WHERE {plan.ident(col)} IS NOT NULL")}
-        absent = [str(v) for v in (a, b) if str(v) not in levels]
-        if absent:
-            raise DataValidationError(
-                f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}.")
+    wide = plan.occasions_sql(sc, canon, spec.start, end_sel, attrs, keys)
     value = spec.on if spec.kind == "between" else None
     mom = sc.con.sql(plan.moments_sql(wide, spec.by, spec.compare, spec.kind, value)).df()
+    if spec.compare is not None:
+        _check_levels(sc, canon, spec.compare, mom)
     labels = {"end_sel": end_sel, "end_label": end_label}
     return mom, replace(spec, labels=labels)
+
+
+def _check_levels(sc: Any, canon: str, compare: tuple[str, Any, Any], mom: pd.DataFrame) -> None:
+    """Raise, as the in-memory path does, when an arm of ``compare`` is absent (looked up only then)."""
+    from massage_outcomes.scale import plan
+
+    arms = set(pd.to_numeric(mom["_arm"], errors="coerce").dropna().astype(int))
+    if {0, 1} <= arms:
+        return
+    col, a, b = compare
+    levels = {str(r[0]) for r in plan.fetch(sc.con, f"SELECT DISTINCT {plan.ident(col)} FROM ({canon}) "
+                                                     f"WHERE {plan.ident(col)} IS NOT NULL")}
+    absent = [str(v) for v in (a, b) if str(v) not in levels]
+    if absent:
+        raise DataValidationError(
+            f"`compare` level(s) {', '.join(map(repr, absent))} not found in column {col!r}; levels: {', '.join(sorted(levels))}.")
 
 
 def merge_moments(tables: Sequence[pd.DataFrame], keys: Sequence[str]) -> pd.DataFrame:

@@ -76,53 +76,53 @@ def resolve_end(sc: Any, end: str, instrument_keys: Sequence[Any]) -> tuple[str,
     if end not in ("last", "last_observed"):
         return end, str(end)
     if end == "last" and "visit" in sc.columns:
-        day = f"CAST({ident('day')} AS DOUBLE)" if "day" in sc.columns else "NULL"
-        inst = " OR ".join(f"CAST({ident('instrument')} AS VARCHAR) = {quote(str(k))}" for k in instrument_keys)
-        q = (f"WITH o AS (SELECT CAST({ident('visit')} AS VARCHAR) AS v, min({day}) AS d FROM ({sc.source_sql}) "
-             f"WHERE {ident('visit')} IS NOT NULL GROUP BY 1), "
-             f"h AS (SELECT DISTINCT CAST({ident('visit')} AS VARCHAR) AS v FROM ({sc.source_sql}) "
-             f"WHERE ({inst or 'false'}) AND {ident('value')} IS NOT NULL AND {ident('visit')} IS NOT NULL) "
-             "SELECT o.v FROM o JOIN h USING (v) ORDER BY o.d DESC NULLS LAST, o.v DESC LIMIT 1")
-        found = fetch(sc.con, q)
-        row = found[0] if found else None
-        if row is not None:
-            return str(row[0]), f"{row[0]} (last visit)"
+        order = sc.occasions([], "visit")
+        has = sc.occasions(instrument_keys, "visit")
+        cand = order[order["visit"].isin(has.loc[has["n"] > 0, "visit"])]
+        if len(cand):
+            best = cand.sort_values(["day", "visit"], na_position="first", kind="stable").iloc[-1]["visit"]
+            return str(best), f"{best} (last visit)"
     return "last_observed", "any follow-up"
 
 
-def _where(which: str, role: str, canon: str, con: Any) -> str:
-    if which in TIMINGS:
-        return f"timing = {quote(which)}"
-    hit = fetch(con, f"SELECT count(*) FROM ({canon}) WHERE visit = {quote(which)}")[0][0]
-    if not hit:
-        visits = sorted(r[0] for r in fetch(con, f"SELECT DISTINCT visit FROM ({canon}) WHERE visit IS NOT NULL"))
-        raise DataValidationError(
-            f"`{role}`={which!r} matches no rows: use a timing ({', '.join(TIMINGS)}), 'last' or 'last_observed' "
-            f"(end only) or a visit label ({', '.join(visits) or 'none in these data'}).")
-    return f"visit = {quote(which)}"
+def _where(which: str) -> str:
+    return f"timing = {quote(which)}" if which in TIMINGS else f"visit = {quote(which)}"
 
 
-def occasions_sql(con: Any, canon: str, start: str, end: str, attrs: Sequence[str]) -> str:
-    """SQL of one row per subject: the attributes, ``_start`` and ``_end`` (see the module docstring)."""
+def _check_hits(sc: Any, keys: Sequence[Any], start: str, end: str) -> None:
+    """Raise, as the in-memory path does, when an occasion matches no rows (from the scan's catalogue)."""
+    visits = sc.occasions(keys, "visit")
+    for which, role in [(start, "start"), *([] if end == "last_observed" else [(end, "end")])]:
+        if which not in TIMINGS and not (visits["visit"] == which).any():
+            raise DataValidationError(
+                f"`{role}`={which!r} matches no rows: use a timing ({', '.join(TIMINGS)}), 'last' or 'last_observed' "
+                f"(end only) or a visit label ({', '.join(sorted(visits['visit'])) or 'none in these data'}).")
+
+
+def occasions_sql(sc: Any, canon: str, start: str, end: str, attrs: Sequence[str], keys: Sequence[Any]) -> str:
+    """SQL of one row per subject: the attributes, ``_start`` and ``_end`` (see the module docstring), in one
+    pass over the rows (conditional aggregates per subject)."""
     if start in ("pre", "post") and end in ("pre", "post"):
         raise DataValidationError("pre/post ratings pair by session; a scan pairs subjects only. Analyse "
                                   "session pairs in memory (mo.read / Dataset) or use start='baseline'.")
-    key = "study, subject"
+    _check_hits(sc, keys, start, end)
     attrs = list(dict.fromkeys(attrs))
-    anyv = "".join(f", any_value({ident(a)}) AS {ident(a)}" for a in attrs)
-    s = f"SELECT {key}, avg(value) AS _start{anyv} FROM ({canon}) WHERE {_where(start, 'start', canon, con)} GROUP BY {key}"
+    s_cond = _where(start)
     if end == "last_observed":
-        fu = fetch(con, f"SELECT count(*) FROM ({canon}) WHERE timing = 'followup'")[0][0]
-        cond = "timing = 'followup'" if fu else "timing IS DISTINCT FROM 'baseline'"
-        lastv = "".join(f", arg_max({ident(a)}, day) AS {ident(a)}" for a in attrs)
-        e = f"SELECT {key}, arg_max(value, day) AS _end{lastv} FROM ({canon}) WHERE {cond} GROUP BY {key}"
+        timings = sc.occasions(keys, "timing")
+        fu = bool(((timings["timing"].map(lambda t: vocab.TIMING.lookup(t)) == "followup") & (timings["n"] > 0)).any())
+        e_cond = "timing = 'followup'" if fu else "timing IS DISTINCT FROM 'baseline'"
+        e_val = f"arg_max(value, day) FILTER ({e_cond})"
+        e_attr = "arg_max({a}, day) FILTER (" + e_cond + ")"
     else:
-        e = f"SELECT {key}, avg(value) AS _end{anyv} FROM ({canon}) WHERE {_where(end, 'end', canon, con)} GROUP BY {key}"
-    pick = "".join(f", CASE WHEN e.subject IS NOT NULL THEN e.{ident(a)} ELSE s.{ident(a)} END AS {ident(a)}"
-                   for a in attrs)
-    return (f"SELECT coalesce(e.study, s.study) AS study, coalesce(e.subject, s.subject) AS subject{pick}, "
-            f"s._start AS _start, e._end AS _end FROM ({e}) e FULL OUTER JOIN ({s}) s "
-            "ON e.study = s.study AND e.subject = s.subject")
+        e_cond = _where(end)
+        e_val = f"avg(value) FILTER ({e_cond})"
+        e_attr = "any_value({a}) FILTER (" + e_cond + ")"
+    has_e = f"count(*) FILTER ({e_cond}) > 0"
+    pick = "".join(f", CASE WHEN {has_e} THEN {e_attr.format(a=ident(a))} ELSE any_value({ident(a)}) FILTER "
+                   f"({s_cond}) END AS {ident(a)}" for a in attrs)
+    return (f"SELECT study, subject{pick}, avg(value) FILTER ({s_cond}) AS _start, {e_val} AS _end "
+            f"FROM ({canon}) WHERE ({s_cond}) OR ({e_cond}) GROUP BY study, subject")
 
 
 def moments_sql(wide: str, by: Sequence[str], compare: tuple[str, Any, Any] | None, kind: str,

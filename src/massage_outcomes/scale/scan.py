@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,10 @@ class Scan:
         #: how validate() checked the rows: "engine partitions" or "exact line reader" (a CSV DuckDB cannot split)
         self.checked_by: str | None = None
         self._columns: list[str] | None = None
-        self.distinct_cache: dict[tuple[str, str], list[Any]] = {}  # few values per column, asked for repeatedly
+        self.distinct_cache: dict[tuple[str, str], list[Any]] = {}
+        #: per (instrument, visit) and (instrument, timing): earliest day and number of values (prefetch_distinct)
+        self.catalog: pd.DataFrame | None = None
+        self.catalog_keys: list[str] = []  # few values per column, asked for repeatedly
         if con is not None and self.progress:
             con.execute("SET enable_progress_bar = true")
 
@@ -152,12 +155,59 @@ class Scan:
             self.distinct_cache[key] = [r[0] for r in fetch(self.con, q)]
         return list(self.distinct_cache[key])
 
+    def prefetch_distinct(self, columns: Sequence[str]) -> None:
+        """Fill the distinct-value cache of several columns, and the visit catalogue (:meth:`visits`), in one
+        pass over the source (DuckDB; GROUPING SETS)."""
+        todo = [c for c in dict.fromkeys(columns) if c in self.columns and (self.source_sql, c) not in self.distinct_cache]
+        if not todo or self.engine != "duckdb":
+            return
+        cols = set(self.columns)
+        cat = [c for c in ("instrument", "visit", "timing") if c in cols]
+        sets = [f"({ident(c)})" for c in todo]
+        if {"instrument", "visit"} <= cols:
+            sets.append(f"({ident('instrument')}, {ident('visit')})")
+        if {"instrument", "timing"} <= cols:
+            sets.append(f"({ident('instrument')}, {ident('timing')})")
+        day = f"min(CAST({ident('day')} AS DOUBLE))" if "day" in cols else "CAST(NULL AS DOUBLE)"
+        keys = list(dict.fromkeys([*todo, *cat]))
+        gid = f"GROUPING({', '.join(ident(k) for k in keys)})"
+        q = (f"SELECT {', '.join(ident(k) for k in keys)}, {gid} AS _g, {day} AS _day, count({ident('value')}) AS _n "
+             f"FROM ({self.source_sql}) GROUP BY GROUPING SETS ({', '.join(sets)})")
+        rows = self.con.sql(q).df()
+        width = len(keys)
+        for i, c in enumerate(keys):
+            if c not in todo:
+                continue
+            only = (1 << width) - 1 - (1 << (width - 1 - i))  # every other key aggregated away
+            vals = rows.loc[rows["_g"] == only, c]
+            self.distinct_cache[(self.source_sql, c)] = [v for v in vals.tolist() if not _blank(v)]
+        self.catalog = rows
+        self.catalog_keys = keys
+
+    def occasions(self, instrument_keys: Sequence[Any], column: str) -> pd.DataFrame:
+        """Per value of ``column`` ("visit" or "timing") among the rows of the listed instrument names: the
+        earliest day (``day``) and the number of values (``n``); with ``instrument_keys`` empty, over all rows."""
+        self.prefetch_distinct([*_VOCABS, "intent", "instrument", "arm"])
+        rows, keys = self.catalog, self.catalog_keys
+        if rows is None or column not in keys or "instrument" not in keys:
+            return pd.DataFrame(columns=[column, "day", "n"])
+        width = len(keys)
+        grouped = {keys.index("instrument"), keys.index(column)}
+        g = sum(1 << (width - 1 - i) for i in range(width) if i not in grouped)
+        sub = rows.loc[(rows["_g"] == g) & rows[column].notna()]
+        if instrument_keys:
+            sub = sub.loc[sub["instrument"].astype(str).isin([str(k) for k in instrument_keys])]
+        out = sub.assign(**{column: sub[column].astype(str)}).groupby(column, sort=False).agg(
+            day=("_day", "min"), n=("_n", "sum")).reset_index()
+        return out
+
     def vocabulary_maps(self) -> dict[str, dict[Any, str]]:
         """Per vocabulary column, the map from each distinct source value to its canonical term; raises,
         naming the values and the fix, when some are unknown (:meth:`validate` reports their rows)."""
         from massage_outcomes.validation import normalize_instrument
 
         cols = set(self.columns)
+        self.prefetch_distinct([*_VOCABS, "intent", "instrument", "arm"])
         maps: dict[str, dict[Any, str]] = {}
         unknown: list[str] = []
         for c, voc in {**_VOCABS, "intent": vocab.INTENT}.items():

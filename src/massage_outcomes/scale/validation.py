@@ -183,3 +183,4 @@ def _quarantine(sc: Any, table: str, bad: np.ndarray, path: Path) -> None:
                   f"ORDER BY row) TO {quote(str(path))} (FORMAT {fmt})")
     sc.kept_sql = f"SELECT * EXCLUDE ({_ROW}) FROM {table} WHERE {_ROW} NOT IN (SELECT {_ROW} FROM {rej})"
     sc.distinct_cache.clear()
+    sc.catalog = None
