@@ -93,17 +93,33 @@ def _end(sc: Any, canon: Any, end: str, keys: list[Any]) -> tuple[str, str]:
     return str(best), f"{best} (last visit)"
 
 
-def _occasion(canon: Any, which: str, role: str, attrs: Sequence[str], name: str) -> Any:
+def _cond(canon: Any, which: str, role: str) -> Any:
     if which in _TIMINGS:
-        rows = canon[canon["timing"] == which]
-    else:
-        rows = canon[canon["visit"] == which]
-        if not int(rows["value"].count().compute()):
-            raise DataValidationError(f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), "
-                                      "'last' or a visit label.")
-    rows = rows.assign(_key=rows["study"] + "\x1f" + rows["subject"])  # one key column: dask has no MultiIndex
-    agg = {"value": "mean", **{a: "first" for a in attrs}}
-    return rows.groupby("_key").agg(agg).rename(columns={"value": name, **{a: f"{a}{name}" for a in attrs}})
+        return canon["timing"] == which
+    hit = canon["visit"] == which
+    if not int(hit.sum().compute()):
+        raise DataValidationError(f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), "
+                                  "'last' or a visit label.")
+    return hit
+
+
+def _wide(canon: Any, start: str, end: str, attrs: Sequence[str]) -> Any:
+    """One row per subject in one groupby (no merge): conditional columns per occasion, attributes from the end
+    rows, else the start rows."""
+    is_s, is_e = _cond(canon, start, "start"), _cond(canon, end, "end")
+    rows = canon[is_s | is_e]
+    is_s, is_e = is_s[is_s | is_e], is_e[is_s | is_e]
+    cols = {"_key": rows["study"] + "\x1f" + rows["subject"], "_start": rows["value"].where(is_s),
+            "_end": rows["value"].where(is_e), "_ne": is_e.astype(float)}
+    for a in attrs:
+        cols[f"{a}_e"] = rows[a].where(is_e)
+        cols[f"{a}_s"] = rows[a].where(is_s)
+    frame = rows.assign(**cols)[list(cols)]
+    agg = {"_start": "mean", "_end": "mean", "_ne": "sum", **{f"{a}_{k}": "first" for a in attrs for k in "es"}}
+    wide = frame.groupby("_key").agg(agg)
+    for a in attrs:
+        wide[a] = wide[f"{a}_e"].where(wide["_ne"] > 0, wide[f"{a}_s"])
+    return wide
 
 
 def dask_moments(sc: Any, spec: Any, attrs: Sequence[str]) -> tuple[pd.DataFrame, Any]:
@@ -116,11 +132,7 @@ def dask_moments(sc: Any, spec: Any, attrs: Sequence[str]) -> tuple[pd.DataFrame
     end_sel, end_label = _end(sc, canon, spec.end, keys)
     if end_sel == spec.start:
         raise DataValidationError(f"`end`={spec.end!r} is {end_sel!r}, the same occasion as `start`.")
-    s = _occasion(canon, spec.start, "start", attrs, "_start")
-    e = _occasion(canon, end_sel, "end", attrs, "_end")
-    wide = e.merge(s, left_index=True, right_index=True, how="outer")
-    for a in attrs:  # attributes from the end rows, else the start rows
-        wide[a] = wide[f"{a}_end"].where(wide["_end"].notnull(), wide[f"{a}_start"])
+    wide = _wide(canon, spec.start, end_sel, attrs)
     if spec.compare is not None:
         col, a, b = spec.compare
         levels = set(wide[col].dropna().unique().compute().astype(str))
