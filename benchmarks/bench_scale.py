@@ -90,22 +90,24 @@ print(time.perf_counter() - t0, len(res), resource.getrusage(resource.RUSAGE_SEL
 OURS = """
 import sys, time, warnings
 warnings.simplefilter("ignore")
-t_import = time.perf_counter()
 import massage_outcomes as mo
 import massage_outcomes.scale.effects, massage_outcomes.scale.plan  # noqa: E401 - imports outside the timing
-d, engine = sys.argv[1], sys.argv[2]
 KW = {kw!r}
-if engine == "dask":
-    from distributed import Client, LocalCluster
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(cluster)
-    src = d + "/**/*.parquet"
-else:
-    src = d
-t0 = time.perf_counter()
-tab = mo.scan(src, engine=engine, progress=False).effect_sizes(**KW)
-import resource
-print(time.perf_counter() - t0, len(tab), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main(d, engine):
+    if engine == "dask":
+        from distributed import Client, LocalCluster
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        Client(cluster)
+    t0 = time.perf_counter()
+    tab = mo.scan(d, engine=engine, progress=False).effect_sizes(**KW)
+    import resource
+    print(time.perf_counter() - t0, len(tab), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
 """
 
 

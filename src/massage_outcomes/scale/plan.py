@@ -42,6 +42,13 @@ def _intent_sql(sc: Any, maps: dict[str, dict[Any, str]], cols: set[str]) -> str
     return f"coalesce({', '.join(parts)})"
 
 
+def _mapped(sc: Any, column: str, maps: dict[str, dict[Any, str]]) -> str:
+    """A vocabulary column in canonical terms: as it is when already canonical, else mapped by a CASE."""
+    if column in sc.identity_columns:
+        return f"CAST({ident(column)} AS VARCHAR)"
+    return case_map(column, maps.get(column, {}))
+
+
 def canonical_sql(sc: Any, instrument: str, attrs: Sequence[str]) -> str:
     """SQL of the canonical rows of one instrument: study, subject, the attributes, visit, day, timing, value."""
     cols = set(sc.columns)
@@ -56,15 +63,15 @@ def canonical_sql(sc: Any, instrument: str, attrs: Sequence[str]) -> str:
         if a == "intent":
             expr = _intent_sql(sc, maps, cols)
         elif a in ("condition", "technique"):
-            expr = case_map(a, maps.get(a, {})) if a in cols else "CAST(NULL AS VARCHAR)"
+            expr = _mapped(sc, a, maps) if a in cols else "CAST(NULL AS VARCHAR)"
         elif a not in cols:
             raise DataValidationError(f"column {a!r} not in {sc.name}; available: {', '.join(sorted(cols))}.")
         else:
-            expr = f"nullif(trim(CAST({ident(a)} AS VARCHAR)), '')"
+            expr = f"CAST({ident(a)} AS VARCHAR)"
         sel.append(f"{expr} AS {ident(a)}")
     sel.append(f"CAST({ident('visit')} AS VARCHAR) AS visit" if "visit" in cols else "CAST(NULL AS VARCHAR) AS visit")
     sel.append(f"CAST({ident('day')} AS DOUBLE) AS day" if "day" in cols else "CAST(NULL AS DOUBLE) AS day")
-    sel.append(f"{case_map('timing', maps.get('timing', {}))} AS timing")
+    sel.append(f"{_mapped(sc, 'timing', maps)} AS timing")
     sel.append(f"CAST({ident('value')} AS DOUBLE) AS value")
     where = " OR ".join(f"CAST({ident('instrument')} AS VARCHAR) = {quote(str(k))}" for k in keys) or "false"
     return f"SELECT {', '.join(sel)} FROM ({sc.source_sql}) WHERE {where}"

@@ -90,7 +90,8 @@ class Scan:
     """
 
     def __init__(self, con: Any, sql: str, *, name: str, engine: str = "duckdb", study: str | None = None,
-                 frame: Any = None, progress: bool | None = None, path: str | Path | None = None) -> None:
+                 frame: Any = None, progress: bool | None = None, path: str | Path | None = None,
+                 memory_limit: str | None = None, threads: int | None = None) -> None:
         self.con = con
         self.path = path
         self.name = name
@@ -108,9 +109,15 @@ class Scan:
         self.distinct_cache: dict[tuple[str, str], list[Any]] = {}
         #: per (instrument, visit) and (instrument, timing): earliest day and number of values (prefetch_distinct)
         self.catalog: pd.DataFrame | None = None
+        #: vocabulary columns whose values are all canonical terms already (no mapping needed in the engine)
+        self.identity_columns: set[str] = set()
         self.catalog_keys: list[str] = []  # few values per column, asked for repeatedly
         if con is not None and self.progress:
-            con.execute("SET enable_progress_bar = true")
+            fetch(con, "SET enable_progress_bar = true")
+        if con is not None and memory_limit is not None:
+            fetch(con, f"SET memory_limit = {quote(memory_limit)}")  # DuckDB spills to disk beyond it
+        if con is not None and threads is not None:
+            fetch(con, f"SET threads = {int(threads)}")
 
     # -------------------------------------------------------------------------------------- the source
     @property
@@ -213,7 +220,10 @@ class Scan:
         for c, voc in {**_VOCABS, "intent": vocab.INTENT}.items():
             if c not in cols:
                 continue
-            m = {v: voc.lookup(v) for v in self.distinct(c) if not _blank(v)}
+            values = self.distinct(c)
+            m = {v: voc.lookup(v) for v in values if not _blank(v)}
+            if all(not _blank(v) and m[v] == str(v) for v in values):
+                self.identity_columns.add(c)  # already canonical: the engine reads the column as it is
             unknown += [f"{c} {v!r}" for v, t in m.items() if t is None]
             maps[c] = {v: t for v, t in m.items() if t is not None}
         if "instrument" in cols:
@@ -303,7 +313,8 @@ def _dask_scan(source: Any, *, mapping: Mapping[str, str] | None, study: str | N
 
 def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | None = None,
          table: str | None = None, connection: Any = None, study: str | None = None,
-         progress: bool | None = None, name: str | None = None) -> Scan:
+         progress: bool | None = None, name: str | None = None, memory_limit: str | None = None,
+         threads: int | None = None) -> Scan:
     """A lazy dataset over a registry too large for memory: nothing is read until an analysis asks.
 
     Parameters
@@ -323,6 +334,8 @@ def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | No
     study : study name where the source has no ``study`` column (default ``"study"``, as ``mo.read``).
     progress : show DuckDB's progress bar and tqdm bars (default: on a terminal).
     name : the file name messages use (default: the source's).
+    memory_limit, threads : DuckDB settings (e.g. ``"1GB"``; beyond the limit DuckDB spills to temporary files);
+        default DuckDB's own (80% of RAM, every core).
 
     Returns
     -------
@@ -351,4 +364,5 @@ def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | No
     con = connection if connection is not None else duckdb.connect()
     sql, label = _source_sql(con, source, table=table, name=name or "")
     path = source if isinstance(source, str | Path) else None
-    return Scan(con, _renamed(sql, con, mapping), name=label, study=study, progress=progress, path=path)
+    return Scan(con, _renamed(sql, con, mapping), name=label, study=study, progress=progress, path=path,
+                memory_limit=memory_limit, threads=threads)
