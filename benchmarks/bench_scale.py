@@ -74,6 +74,8 @@ BARE = """
 import sys, time, duckdb
 d = sys.argv[1]
 con = duckdb.connect()
+if sys.argv[2] != "none":
+    con.execute(f"SET memory_limit = '{sys.argv[2]}'")
 t0 = time.perf_counter()
 src = f"read_parquet('{d}/**/*.parquet', hive_partitioning=true)"
 q = f'''WITH s AS (SELECT study, subject, avg(value) v0, any_value(condition) condition, any_value(technique) technique,
@@ -95,19 +97,20 @@ import massage_outcomes.scale.effects, massage_outcomes.scale.plan  # noqa: E401
 KW = {kw!r}
 
 
-def main(d, engine):
+def main(d, engine, limit):
     if engine == "dask":
         from distributed import Client, LocalCluster
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         Client(cluster)
     t0 = time.perf_counter()
-    tab = mo.scan(d, engine=engine, progress=False).effect_sizes(**KW)
+    opts = dict(memory_limit=None if limit == "none" else limit) if engine == "duckdb" else {{}}
+    tab = mo.scan(d, engine=engine, progress=False, **opts).effect_sizes(**KW)
     import resource
     print(time.perf_counter() - t0, len(tab), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
 """
 
 
@@ -126,25 +129,33 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated registry")
+    ap.add_argument("--reuse", action="store_true", help="reuse a registry of the same size kept by --keep")
+    ap.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit for both sides ('none': DuckDB's)")
     ap.add_argument("--json", type=Path, default=OUT / "bench_scale.json")
     a = ap.parse_args()
-    gen = generate(a.dir, a.rows, a.per_subject)
+    marker = a.dir / "_rows.txt"
+    if a.reuse and marker.exists() and marker.read_text() == f"{a.rows} {a.per_subject}":
+        gen = 0.0
+    else:
+        gen = generate(a.dir, a.rows, a.per_subject)
+        marker.write_text(f"{a.rows} {a.per_subject}")
     size = sum(f.stat().st_size for f in a.dir.rglob("*.parquet")) / 2**20
     print(f"registry: {a.rows:,} rows, {a.rows // a.per_subject:,} subjects, {size:.0f} MB of Parquet, "
           f"generated in {gen:.1f} s")
     ours_code = OURS.format(kw=KW)
-    res: dict[str, object] = {"rows": a.rows, "subjects": a.rows // a.per_subject, "parquet_mb": size}
+    res: dict[str, object] = {"rows": a.rows, "subjects": a.rows // a.per_subject, "parquet_mb": size,
+                              "memory_limit": a.memory_limit}
     bare, ours = [], []
     for _ in range(a.repeat):  # alternate, so a busy machine slows both alike
-        bare.append(_child(BARE, str(a.dir)))
-        ours.append(_child(ours_code, str(a.dir), "duckdb"))
+        bare.append(_child(BARE, str(a.dir), a.memory_limit))
+        ours.append(_child(ours_code, str(a.dir), "duckdb", a.memory_limit))
     b, o = min(bare), min(ours)
     res.update(bare_s=b[0], ours_s=o[0], ratio=o[0] / b[0], groups=o[1], bare_groups=b[1],
                ours_rss_mb=max(x[2] for x in ours), bare_rss_mb=max(x[2] for x in bare))
     print(f"(a) effect sizes, {o[1]:,} groups, exact CIs: ours {o[0]:.2f} s, bare DuckDB GROUP BY {b[0]:.2f} s "
-          f"-> {o[0] / b[0]:.2f}x; peak RSS ours {res['ours_rss_mb']:.0f} MB, bare {res['bare_rss_mb']:.0f} MB")
+          f"-> {o[0] / b[0]:.2f}x (DuckDB memory_limit {a.memory_limit}); peak RSS ours {res['ours_rss_mb']:.0f} MB, bare {res['bare_rss_mb']:.0f} MB")
     if not a.skip_dask:
-        d = _child(ours_code, str(a.dir), "dask")
+        d = _child(ours_code, str(a.dir), "dask", "none")
         res.update(dask_s=d[0], dask_ratio=d[0] / o[0])
         print(f"(b) dask, 2-worker LocalCluster: {d[0]:.2f} s -> {d[0] / o[0]:.2f}x the DuckDB path "
               f"(client process peak RSS {d[2]:.0f} MB; workers not included)")
