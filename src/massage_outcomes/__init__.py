@@ -52,12 +52,17 @@ _LAZY: dict[str, str] = {
     "fit_mmrm": "massage_outcomes.trajectories",
     "TrajectoryFit": "massage_outcomes.trajectories",
     "MMRMFit": "massage_outcomes.trajectories",
+    # registry scale (lazy scans over DuckDB or Dask)
+    "scan": "massage_outcomes.scale",
+    "Scan": "massage_outcomes.scale",
+    "site_summaries": "massage_outcomes.scale",
+    "combine": "massage_outcomes.scale",
     # result tables
     "ResultFrame": "massage_outcomes.results",
 }
 _SUBMODULES = {
     "vocab", "instruments", "dataset", "validation", "io", "simulate", "effects", "trajectories", "plot", "tables",
-    "report", "cli", "multiplicity", "narrative", "results", "flow", "consort",
+    "report", "cli", "multiplicity", "narrative", "results", "flow", "consort", "scale",
 }
 
 __all__ = [

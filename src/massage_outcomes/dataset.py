@@ -787,6 +787,27 @@ class Dataset:
         (out / "dataset.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
         return out
 
+    def to_duckdb(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the study to a DuckDB database file: the embedded store for :func:`massage_outcomes.scan`.
+
+        Tables ``subjects``, ``sessions``, ``outcomes`` (vocabularies and visits as ENUM types), ``instruments``
+        (the registry entries used) and the view ``long`` (the canonical long format, which ``mo.scan(path)``
+        reads); see :mod:`massage_outcomes.scale.store`.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import massage_outcomes as mo
+        >>> ds = mo.load_sample("trial")
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     path = ds.to_duckdb(pathlib.Path(d) / "trial.duckdb")
+        ...     mo.scan(path).count() == len(ds.outcomes)
+        True
+        """
+        from massage_outcomes.scale.store import write_duckdb
+
+        return write_duckdb(self, path, overwrite=overwrite)
+
     @classmethod
     def from_parquet(cls, path: str | Path) -> Dataset:
         """Read a directory written by :meth:`to_parquet` (see there)."""

@@ -1,0 +1,169 @@
+"""Issue 11: effect sizes on a registry that stays on disk, against a bare DuckDB GROUP BY, and the dask path.
+
+The script generates (never commits) a hive-partitioned Parquet registry in ``--dir`` (default
+``benchmarks/_out/registry``, ignored by git) with DuckDB itself: ``--rows`` measurements (default 100M, as the
+issue asks) of ``--per-subject`` measurements each (baseline, then follow-ups at weekly visits; default 50 →
+2M subjects), 300 clinics, 7 conditions × 5 techniques, 2 arms, therapists. Then, each in a fresh subprocess (so
+peak RSS is the measurement's own):
+
+(a) ours: ``mo.scan(dir).effect_sizes(instrument="pain_nrs", by=["condition", "technique", "clinic"],
+    compare=("arm", "therapeutic", "usual_care"))`` -- Hedges' g with exact (noncentral t) intervals for 10,500
+    groups -- against the floor: a bare DuckDB query on the same files computing the same per-subject change
+    and per-group n/mean/variance (no estimator). Ratio of wall times in one run; peak RSS of each.
+(b) the dask path: the same call with ``engine="dask"`` on a 2-worker ``distributed.LocalCluster`` (one thread
+    each), same files; its ratio to (a).
+
+Not measured: the mixed model on scans (issue 11 item 2's ``fit_trajectories``; not built yet), hence no
+lme4/statsmodels/mixedlm-rs lines.
+
+Run::
+
+    OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/bench_scale.py [--rows 100000000] [--repeat 3]
+        [--skip-dask] [--keep] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).with_name("_out")
+CONDITIONS = ["low_back_pain", "sciatica", "tension_headache", "migraine", "carpal_tunnel", "tmj", "post_surgical_rehab"]
+TECHNIQUES = ["deep_tissue", "myofascial_release", "trigger_point", "sports", "swedish"]
+KW = dict(instrument="pain_nrs", by=["condition", "technique", "clinic"], compare=("arm", "therapeutic", "usual_care"))
+
+
+def generate(directory: Path, rows: int, per_subject: int, seed: float = 0.42) -> float:
+    """Write the registry with DuckDB (seeded); returns seconds."""
+    import duckdb
+
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    conds = "[" + ", ".join(f"'{c}'" for c in CONDITIONS) + "]"
+    techs = "[" + ", ".join(f"'{t}'" for t in TECHNIQUES) + "]"
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(f"SELECT setseed({seed})")
+    q = f"""
+    WITH r AS (SELECT i, i // {per_subject} AS s, i % {per_subject} AS k FROM range({rows}) t(i)),
+    a AS (SELECT i, s, k, hash(s) AS h, hash(s * 7919 + 13) AS h2 FROM r)
+    SELECT 'REG' AS study, 'P' || s AS subject,
+           CASE WHEN h % 2 = 0 THEN 'therapeutic' ELSE 'usual_care' END AS arm,
+           list_extract({conds}, (h2 % 7 + 1)::INT) AS condition,
+           (h // 7) % 300 AS clinic_id, 'clinic_' || ((h // 7) % 300) AS clinic,
+           list_extract({techs}, ((h2 // 7) % 5 + 1)::INT) AS technique,
+           'TH' || ((h // 7) % 300) || '_' || (h2 % 4) AS therapist,
+           CASE WHEN k = 0 THEN 'baseline' ELSE 'week_' || k END AS visit,
+           (7 * k)::DOUBLE AS day, CASE WHEN k = 0 THEN 'baseline' ELSE 'followup' END AS timing,
+           'pain_nrs' AS instrument,
+           greatest(0, least(10, round(6.5 - k * (CASE WHEN h % 2 = 0 THEN 0.06 ELSE 0.04 END)
+               + 1.6 * sqrt(-2 * ln(random() + 1e-12)) * cos(2 * pi() * random())))) AS value
+    FROM a"""
+    con.execute(f"COPY ({q}) TO '{directory}' (FORMAT PARQUET, PARTITION_BY (clinic_id), OVERWRITE_OR_IGNORE)")
+    con.close()
+    return time.perf_counter() - t0
+
+
+BARE = """
+import sys, time, duckdb
+d = sys.argv[1]
+con = duckdb.connect()
+if sys.argv[2] != "none":
+    con.execute(f"SET memory_limit = '{sys.argv[2]}'")
+t0 = time.perf_counter()
+src = f"read_parquet('{d}/**/*.parquet', hive_partitioning=true)"
+q = f'''WITH s AS (SELECT study, subject, avg(value) v0, any_value(condition) condition, any_value(technique) technique,
+  any_value(clinic) clinic, any_value(arm) arm FROM {src} WHERE timing = 'baseline' GROUP BY ALL),
+e AS (SELECT study, subject, avg(value) v1, any_value(condition) condition, any_value(technique) technique,
+  any_value(clinic) clinic, any_value(arm) arm FROM {src} WHERE visit = (SELECT max_by(visit, day) FROM {src}) GROUP BY ALL)
+SELECT condition, technique, clinic, arm, count(v1 - v0) n, avg(v1 - v0) m, var_samp(v1 - v0) v
+FROM e JOIN s USING (study, subject, condition, technique, clinic, arm) GROUP BY ALL'''
+res = con.sql(q).fetchall()
+import resource
+print(time.perf_counter() - t0, len(res), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+OURS = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+import massage_outcomes as mo
+import massage_outcomes.scale.effects, massage_outcomes.scale.plan  # noqa: E401 - imports outside the timing
+KW = {kw!r}
+
+
+def main(d, engine, limit):
+    if engine == "dask":
+        from distributed import Client, LocalCluster
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        Client(cluster)
+    t0 = time.perf_counter()
+    opts = dict(memory_limit=None if limit == "none" else limit) if engine == "duckdb" else {{}}
+    tab = mo.scan(d, engine=engine, progress=False, **opts).effect_sizes(**KW)
+    import resource
+    print(time.perf_counter() - t0, len(tab), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
+"""
+
+
+def _child(code: str, *args: str) -> tuple[float, int, float]:
+    """(seconds, result rows, peak RSS in MB of the child process itself: ru_maxrss, read by the child)."""
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    secs, n, rss = out.stdout.strip().splitlines()[-1].split()
+    return float(secs), int(n), float(rss)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000_000)
+    ap.add_argument("--per-subject", type=int, default=50)
+    ap.add_argument("--dir", type=Path, default=OUT / "registry")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the generated registry")
+    ap.add_argument("--reuse", action="store_true", help="reuse a registry of the same size kept by --keep")
+    ap.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit for both sides ('none': DuckDB's)")
+    ap.add_argument("--json", type=Path, default=OUT / "bench_scale.json")
+    a = ap.parse_args()
+    marker = a.dir / "_rows.txt"
+    if a.reuse and marker.exists() and marker.read_text() == f"{a.rows} {a.per_subject}":
+        gen = 0.0
+    else:
+        gen = generate(a.dir, a.rows, a.per_subject)
+        marker.write_text(f"{a.rows} {a.per_subject}")
+    size = sum(f.stat().st_size for f in a.dir.rglob("*.parquet")) / 2**20
+    print(f"registry: {a.rows:,} rows, {a.rows // a.per_subject:,} subjects, {size:.0f} MB of Parquet, "
+          f"generated in {gen:.1f} s")
+    ours_code = OURS.format(kw=KW)
+    res: dict[str, object] = {"rows": a.rows, "subjects": a.rows // a.per_subject, "parquet_mb": size,
+                              "memory_limit": a.memory_limit}
+    bare, ours = [], []
+    for _ in range(a.repeat):  # alternate, so a busy machine slows both alike
+        bare.append(_child(BARE, str(a.dir), a.memory_limit))
+        ours.append(_child(ours_code, str(a.dir), "duckdb", a.memory_limit))
+    b, o = min(bare), min(ours)
+    res.update(bare_s=b[0], ours_s=o[0], ratio=o[0] / b[0], groups=o[1], bare_groups=b[1],
+               ours_rss_mb=max(x[2] for x in ours), bare_rss_mb=max(x[2] for x in bare))
+    print(f"(a) effect sizes, {o[1]:,} groups, exact CIs: ours {o[0]:.2f} s, bare DuckDB GROUP BY {b[0]:.2f} s "
+          f"-> {o[0] / b[0]:.2f}x (DuckDB memory_limit {a.memory_limit}); peak RSS ours {res['ours_rss_mb']:.0f} MB, bare {res['bare_rss_mb']:.0f} MB")
+    if not a.skip_dask:
+        d = _child(ours_code, str(a.dir), "dask", "none")
+        res.update(dask_s=d[0], dask_ratio=d[0] / o[0])
+        print(f"(b) dask, 2-worker LocalCluster: {d[0]:.2f} s -> {d[0] / o[0]:.2f}x the DuckDB path "
+              f"(client process peak RSS {d[2]:.0f} MB; workers not included)")
+    a.json.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps(res, indent=1))
+    if not a.keep:
+        shutil.rmtree(a.dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The sufficient-statistics plan in dask.dataframe, for data on a ``distributed`` cluster.
+
+The same three steps as :mod:`massage_outcomes.scale.plan` (canonical rows, one row per subject with the mean
+at each occasion, moments per group × arm), written with dask.dataframe operations so they run wherever the
+current ``distributed`` client sends them: a ``LocalCluster`` in the tests, ``distributed.Client("tcp://host:8786")``
+on a real cluster (create the client before calling an analysis; without one dask uses its local threads).
+The centred sums of squares and cross-products take two passes (group means first, then the deviations), so
+they match the DuckDB path and the in-memory path to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from massage_outcomes import instruments as _instruments
+from massage_outcomes import vocab
+from massage_outcomes.errors import DataValidationError
+from massage_outcomes.schema import DEFAULT_STUDY
+
+__all__ = ["dask_moments"]
+
+_TIMINGS = ("baseline", "pre", "post", "followup")
+
+
+def _canonical(sc: Any, instrument: str, attrs: Sequence[str]) -> tuple[Any, list[Any]]:
+    """The canonical rows of one instrument (a dask DataFrame) and the source's names of the instrument."""
+    f = sc.dask_frame
+    cols = set(sc.columns)
+    for need in ("subject", "instrument", "value", "timing"):
+        if need not in cols:
+            raise DataValidationError(f"{sc.name}: no {need!r} column; columns: {', '.join(sorted(cols))}.")
+    maps = sc.vocabulary_maps()
+    keys = [k for k, v in maps.get("instrument", {}).items() if v == instrument]
+    if not keys:
+        raise DataValidationError(f"no {instrument!r} measurements in {sc.name}.")
+    f = f[f["instrument"].astype(str).isin([str(k) for k in keys])]
+    out = {"study": f["study"].astype(str) if "study" in cols else f["subject"].map(lambda _: sc.study or DEFAULT_STUDY,
+                                                                                   meta=("study", "str")),
+           "subject": f["subject"].astype(str)}
+    for a in dict.fromkeys(attrs):
+        if a == "intent":
+            out[a] = _intent(f, maps, cols)
+        elif a in ("condition", "technique"):
+            out[a] = f[a].astype(str).map(maps.get(a, {}), meta=(a, "str"))
+        elif a not in cols:
+            raise DataValidationError(f"column {a!r} not in {sc.name}; available: {', '.join(sorted(cols))}.")
+        else:
+            out[a] = f[a].astype(str).str.strip().mask(f[a].isnull())
+    out["visit"] = f["visit"].astype(str).mask(f["visit"].isnull()) if "visit" in cols else f["value"].map(
+        lambda _: None, meta=("visit", "str"))
+    out["day"] = f["day"].astype(float) if "day" in cols else f["value"].astype(float) * np.nan
+    out["timing"] = f["timing"].astype(str).map(maps.get("timing", {}), meta=("timing", "str"))
+    out["value"] = f["value"].astype(float)
+    import dask.dataframe as dd
+
+    return dd.concat([out[k].rename(k) for k in out], axis=1), keys
+
+
+def _intent(f: Any, maps: dict[str, dict[Any, str]], cols: set[str]) -> Any:
+    tech = f["technique"].astype(str).map(maps.get("technique", {}), meta=("t", "str")) if "technique" in cols else None
+    derived = tech.map({t: i for t, i in vocab.DEFAULT_INTENT.items() if i}, meta=("i", "str")) if tech is not None else None
+    stated = f["intent"].astype(str).map(maps.get("intent", {}), meta=("intent", "str")) if "intent" in cols else None
+    parts = [p for p in (stated, derived) if p is not None]
+    if "arm" in cols:
+        parts.append(f["arm"].astype(str).map(lambda a: vocab.INTENT.lookup(a), meta=("a", "str")))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.fillna(p)
+    return out
+
+
+def _end(sc: Any, canon: Any, end: str, keys: list[Any]) -> tuple[str, str]:
+    if end == "last_observed":
+        raise DataValidationError("end='last_observed' runs on engine='duckdb'; pass a visit label or 'last'.")
+    if end != "last" or "visit" not in sc.columns:
+        if end == "last":
+            raise DataValidationError("end='last' without visits runs on engine='duckdb'; pass a timing or visit.")
+        return end, str(end)
+    f = sc.dask_frame
+    f = f[f["visit"].notnull()]
+    first = f.groupby(f["visit"].astype(str))["day"].min().compute()
+    has = canon[canon["visit"].notnull() & canon["value"].notnull()]["visit"].unique().compute()
+    cand = first[first.index.isin(list(has))]
+    if not len(cand):
+        raise DataValidationError("end='last' without visits runs on engine='duckdb'; pass a timing or visit.")
+    best = pd.DataFrame({"v": cand.index.astype(str), "d": cand.to_numpy(dtype=float)}).sort_values(
+        ["d", "v"], na_position="first").iloc[-1]["v"]
+    return str(best), f"{best} (last visit)"
+
+
+def _cond(canon: Any, which: str, role: str) -> Any:
+    if which in _TIMINGS:
+        return canon["timing"] == which
+    hit = canon["visit"] == which
+    if not int(hit.sum().compute()):
+        raise DataValidationError(f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), "
+                                  "'last' or a visit label.")
+    return hit
+
+
+def _wide(canon: Any, start: str, end: str, attrs: Sequence[str]) -> Any:
+    """One row per subject in one groupby (no merge): conditional columns per occasion, attributes from the end
+    rows, else the start rows."""
+    is_s, is_e = _cond(canon, start, "start"), _cond(canon, end, "end")
+    rows = canon[is_s | is_e]
+    is_s, is_e = is_s[is_s | is_e], is_e[is_s | is_e]
+    cols = {"_key": rows["study"] + "\x1f" + rows["subject"], "_start": rows["value"].where(is_s),
+            "_end": rows["value"].where(is_e), "_ne": is_e.astype(float)}
+    for a in attrs:
+        cols[f"{a}_e"] = rows[a].where(is_e)
+        cols[f"{a}_s"] = rows[a].where(is_s)
+    frame = rows.assign(**cols)[list(cols)]
+    agg = {"_start": "mean", "_end": "mean", "_ne": "sum", **{f"{a}_{k}": "first" for a in attrs for k in "es"}}
+    wide = frame.groupby("_key").agg(agg)
+    for a in attrs:
+        wide[a] = wide[f"{a}_e"].where(wide["_ne"] > 0, wide[f"{a}_s"])
+    return wide
+
+
+def dask_moments(sc: Any, spec: Any, attrs: Sequence[str]) -> tuple[pd.DataFrame, Any]:
+    """The moments table of :func:`massage_outcomes.scale.plan.moments_sql`, computed by dask."""
+    inst = _instruments.get(spec.instrument)
+    if spec.start in ("pre", "post") and spec.end in ("pre", "post"):
+        raise DataValidationError("pre/post ratings pair by session; a scan pairs subjects only.")
+    attrs = list(dict.fromkeys(attrs))
+    canon, keys = _canonical(sc, inst.key, attrs)
+    end_sel, end_label = _end(sc, canon, spec.end, keys)
+    if end_sel == spec.start:
+        raise DataValidationError(f"`end`={spec.end!r} is {end_sel!r}, the same occasion as `start`.")
+    wide = _wide(canon, spec.start, end_sel, attrs)
+    if spec.compare is not None:
+        col, a, b = spec.compare
+        levels = set(wide[col].dropna().unique().compute().astype(str))
+        absent = [str(v) for v in (a, b) if str(v) not in levels]
+        if absent:
+            raise DataValidationError(f"`compare` level(s) {', '.join(map(repr, absent))} not found in column "
+                                      f"{col!r}; levels: {', '.join(sorted(levels))}.")
+        wide["_arm"] = wide[col].map({str(a): 0.0, str(b): 1.0}, meta=("_arm", "float64"))
+    else:
+        wide["_arm"] = 0.0
+    by = list(spec.by)
+    wide = wide[[*by, "_arm", "_start", "_end"]]
+    if by:
+        wide = wide.dropna(subset=by)
+    mom = _moments(wide, by, spec)
+    return mom, replace(spec, labels={"end_sel": end_sel, "end_label": end_label})
+
+
+def _moments(wide: Any, by: list[str], spec: Any) -> pd.DataFrame:
+    group = [*by, "_arm"]
+    wide = wide.assign(_miss=(wide["_start"].notnull() & wide["_end"].isnull()).astype(float))
+    if spec.kind == "between":
+        v = wide["_end"] - wide["_start"] if spec.on == "change" else wide["_end"]
+        wide = wide.assign(_x=v)
+        cols = {"_x": "mean"}
+    else:
+        pair = wide["_start"].notnull() & wide["_end"].notnull()
+        wide = wide.assign(_x=wide["_start"].where(pair), _y=wide["_end"].where(pair))
+        cols = {"_x": "mean", "_y": "mean"}
+    g = wide.groupby(group, dropna=False)
+    first = g.agg({**cols, "_miss": "sum"}).compute()
+    first["n"] = g["_x"].count().compute()
+    means = first[list(cols)].reset_index()
+    dev = wide.merge(means.rename(columns={k: f"{k}_m" for k in cols}), on=group, how="left")
+    sq = {"_xx": (dev["_x"] - dev["_x_m"]) ** 2}
+    if "_y" in cols:
+        sq["_yy"] = (dev["_y"] - dev["_y_m"]) ** 2
+        sq["_xy"] = (dev["_x"] - dev["_x_m"]) * (dev["_y"] - dev["_y_m"])
+    sums = dev.assign(**sq).groupby(group, dropna=False)[list(sq)].sum().compute()
+    out = first.join(sums).reset_index()
+    out = out.rename(columns={"_miss": "n_missing"})
+    if spec.kind == "between":
+        return out.rename(columns={"_x": "mean", "_xx": "m2"})[[*group, "n", "mean", "m2", "n_missing"]]
+    out = out.rename(columns={"_x": "mean_x", "_y": "mean_y", "_xx": "m2_x", "_yy": "m2_y", "_xy": "cxy"})
+    return out[[*group, "n", "mean_x", "mean_y", "m2_x", "m2_y", "cxy", "n_missing"]]

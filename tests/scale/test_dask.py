@@ -1,0 +1,63 @@
+"""engine="dask" on a distributed LocalCluster the test starts: the same numbers as DuckDB and pandas."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import pandas as pd
+import pytest
+
+import massage_outcomes as mo
+from massage_outcomes.io.sample import sample_path
+from massage_outcomes.scale import scan
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+CASES = [  # one between-group table with groups and an adjustment, one paired kind (the other path)
+    dict(by=["condition", "technique"], compare=("intent", "therapeutic", "relaxation"), adjust="sidak"),
+    dict(by="arm", measure="cohens_d"),
+]
+
+
+@pytest.fixture(scope="module")
+def client():
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def trial_frame():
+    return pd.read_csv(sample_path("trial"))
+
+
+@pytest.mark.parametrize("kw", CASES, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_dask_duckdb_pandas_agree(client, trial_frame, kw, same_table):
+    ds = mo.load_sample("trial")
+    lazy = scan(dd.from_pandas(trial_frame, npartitions=3), engine="dask")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mo.SmallSampleWarning)
+        want = mo.effect_sizes(ds, instrument="rmdq", **kw).full
+        same_table(lazy.effect_sizes(instrument="rmdq", **kw).full, want)
+        same_table(scan(sample_path("trial")).effect_sizes(instrument="rmdq", **kw).full, want)
+
+
+def test_dask_reads_parquet_paths(client, trial_frame, tmp_path, same_table):
+    for i, part in enumerate((trial_frame.iloc[:1500], trial_frame.iloc[1500:])):
+        part.to_parquet(tmp_path / f"p{i}.parquet")
+    kw = dict(instrument="pain_nrs", compare=("arm", "therapeutic", "relaxation"), end="week_4")
+    got = scan(str(tmp_path / "*.parquet"), engine="dask").effect_sizes(**kw).full
+    same_table(got, mo.effect_sizes(mo.load_sample("trial"), **kw).full)
+
+
+def test_dask_says_what_it_cannot_do(client, trial_frame):
+    lazy = scan(dd.from_pandas(trial_frame, npartitions=2), engine="dask")
+    with pytest.raises(mo.DataValidationError, match="engine='duckdb'"):
+        lazy.effect_sizes(instrument="rmdq", by="arm", end="last_observed")
+    with pytest.raises(mo.DataValidationError, match="runs on the DuckDB engine"):
+        lazy.validate()
+    with pytest.raises(mo.DataValidationError, match="engine='duckdb'"):
+        lazy.responders(instrument="rmdq", threshold=2)

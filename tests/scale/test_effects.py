@@ -1,0 +1,100 @@
+"""Effect sizes on a scan equal the in-memory effect_sizes on the same rows (1e-10 relative)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import massage_outcomes as mo
+from massage_outcomes.io.sample import sample_path
+from massage_outcomes.scale import scan
+
+TRIAL_CASES = [
+    dict(compare=("arm", "therapeutic", "usual_care"), end="week_10"),
+    dict(compare=("arm", "therapeutic", "relaxation"), on="end"),
+    dict(compare=("arm", "therapeutic", "relaxation"), measure="mean_diff", ci="normal", level=0.9),
+    dict(compare=("arm", "relaxation", "usual_care"), measure="glass_delta", correction="approx"),
+    dict(by="technique"),
+    dict(by="arm", measure="d_av", ci="normal", end="week_4"),
+    dict(compare=("arm", "therapeutic", "usual_care"), on="ancova", measure="hedges_g"),
+    dict(compare=("arm", "therapeutic", "usual_care"), on="ancova", measure="mean_diff", standardizer="residual"),
+    dict(compare=("arm", "therapeutic", "usual_care"), on="ppc", measure="d_ppc2", ci="normal"),
+    dict(by=["condition", "technique"], compare=("intent", "therapeutic", "relaxation"), adjust="bonferroni"),
+    dict(by="arm", adjust="holm", end="last_observed"),
+]
+
+
+@pytest.fixture(scope="module")
+def trial() -> tuple[mo.Dataset, object]:
+    return mo.load_sample("trial"), scan(sample_path("trial"))
+
+
+@pytest.mark.parametrize("kw", TRIAL_CASES, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize("instrument", ["rmdq", "pain_nrs"])
+def test_trial_scan_equals_memory(trial, kw, instrument, same_table):
+    ds, sc = trial
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mo.SmallSampleWarning)
+        want = mo.effect_sizes(ds, instrument=instrument, **kw).full
+        got = sc.effect_sizes(instrument=instrument, **kw).full
+    same_table(got, want)
+
+
+def test_clinic_parquet_by_clinic_and_technique(tmp_path, same_table):
+    frame = pd.read_csv(sample_path("clinic"))
+    frame.to_parquet(tmp_path / "clinic.parquet")
+    ds = mo.load_sample("clinic")
+    sc = scan(tmp_path / "clinic.parquet")
+    inst = ds.instruments[0]
+    kw = dict(instrument=inst, by=["clinic", "technique"], compare=("intent", "therapeutic", "relaxation"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mo.SmallSampleWarning)
+        same_table(sc.effect_sizes(**kw).full, mo.effect_sizes(ds, **kw).full)
+
+
+def test_simulated_partitioned_parquet(tmp_path, same_table):
+    ds = mo.simulate_trial(n_per_arm=150, seed=11)
+    long = ds.analysis_frame("rmdq")
+    cols = ["study", "subject", "arm", "condition", "technique", "intent", "session", "visit", "day", "timing",
+            "instrument", "value"]
+    flat = long[cols].astype({c: "object" for c in ("arm", "condition", "technique", "intent", "visit", "timing")})
+    cuts = np.linspace(0, len(flat), 4).astype(int)
+    for i in range(3):
+        d = tmp_path / f"part={i}"
+        d.mkdir()
+        flat.iloc[cuts[i]:cuts[i + 1]].to_parquet(d / "data.parquet")
+    sc = scan(tmp_path)
+    for kw in (dict(compare=("arm", "therapeutic", "usual_care"), end="week_10"),
+               dict(by="arm", measure="g_rm", ci="normal"),
+               dict(compare=("arm", "therapeutic", "relaxation"), on="ancova", measure="cohens_d")):
+        same_table(sc.effect_sizes(instrument="rmdq", **kw).full,
+                          mo.effect_sizes(ds, instrument="rmdq", **kw).full)
+
+
+def test_bootstrap_on_a_scan_says_it_cannot(trial):
+    _, sc = trial
+    with pytest.raises(mo.DataValidationError, match="bootstrap resamples subjects"):
+        sc.effect_sizes(instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), ci="bca")
+
+
+def test_argument_errors_match_memory(trial):
+    ds, sc = trial
+    for kw in (dict(compare=("arm", "therapeutic", "nobody")), dict(end="week_99"), dict(on="ppc")):
+        with pytest.raises(mo.DataValidationError) as mem:
+            mo.effect_sizes(ds, instrument="rmdq", **kw)
+        with pytest.raises(mo.DataValidationError) as lazy:
+            sc.effect_sizes(instrument="rmdq", **kw)
+        assert str(lazy.value) == str(mem.value)
+
+
+def test_synonyms_are_mapped_in_the_engine(tmp_path, same_table):
+    frame = pd.read_csv(sample_path("trial"))
+    frame["technique"] = frame["technique"].replace({"swedish": "Swedish massage", "myofascial_release": "MFR"})
+    frame["condition"] = frame["condition"].replace({"low_back_pain": "LBP"})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    kw = dict(instrument="rmdq", by=["condition", "technique"])
+    got = scan(tmp_path / "t.csv").effect_sizes(**kw).full
+    same_table(got, mo.effect_sizes(mo.load_sample("trial"), **kw).full)
