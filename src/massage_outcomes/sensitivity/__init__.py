@@ -11,5 +11,18 @@ from massage_outcomes.sensitivity.estimands import (
     intercurrent_events,
     normalize_strategy,
 )
+from massage_outcomes.sensitivity.impute import ImputationResult, impute
+from massage_outcomes.sensitivity.tipping import plot_tipping_point, tipping_deltas, tipping_point
 
-__all__ = ["STRATEGIES", "Estimand", "IntercurrentEvents", "intercurrent_events", "normalize_strategy"]
+__all__ = [
+    "STRATEGIES",
+    "Estimand",
+    "ImputationResult",
+    "IntercurrentEvents",
+    "impute",
+    "intercurrent_events",
+    "normalize_strategy",
+    "plot_tipping_point",
+    "tipping_deltas",
+    "tipping_point",
+]

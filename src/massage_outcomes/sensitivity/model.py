@@ -27,13 +27,16 @@ __all__ = ["GLSFit", "fit_us_reml"]
 
 @dataclass(frozen=True)
 class GLSFit:
-    """``beta`` (p), ``sigma`` (T × T), ``theta`` (the Cholesky parameters), ``converged``, ``m2ll`` (-2 REML)."""
+    """``beta`` (p), ``sigma`` (T × T), ``theta`` (the Cholesky parameters), ``converged``, ``m2ll`` (-2 REML),
+    ``hess_inv`` (inverse Hessian of -2 REML in ``theta``, from central differences of the gradient: the start
+    of the quasi-Newton updates of refits)."""
 
     beta: np.ndarray
     sigma: np.ndarray
     theta: np.ndarray
     converged: bool
     m2ll: float
+    hess_inv: np.ndarray | None = None
 
 
 def _patterns(X: np.ndarray, Y: np.ndarray, M: np.ndarray) -> dict[str, np.ndarray]:
@@ -61,6 +64,9 @@ class _Problem:
     def __init__(self, X: np.ndarray, Y: np.ndarray, M: np.ndarray):
         self.T, self.p = M.shape[1], X.shape[2]
         self.pats = _patterns(X, Y, M)
+        K = len(self.pats["n"])
+        self.pats["XX2"] = self.pats["XX"].reshape(K * self.T * self.T, self.p * self.p)
+        self.pats["XY2"] = self.pats["XY"].reshape(K * self.T * self.T, self.p)
         m = self.pats["mask"]
         self.both = m[:, :, None] & m[:, None, :]
         self.fill = np.eye(self.T)[None] * ~m[:, :, None]
@@ -79,8 +85,8 @@ class _Problem:
         c = np.linalg.cholesky(padded)
         logdet = float(P["n"] @ (2.0 * np.log(np.diagonal(c, axis1=1, axis2=2)).sum(axis=1)))
         W = np.where(self.both, np.linalg.inv(padded), 0.0)
-        A = np.einsum("kij,kijab->ab", W, P["XX"])
-        b = np.einsum("kij,kija->a", W, P["XY"])
+        A = (W.reshape(-1) @ P["XX2"]).reshape(self.p, self.p)
+        b = W.reshape(-1) @ P["XY2"]
         Ainv = linalg.inv(A, check_finite=False)
         Ainv = 0.5 * (Ainv + Ainv.T)
         return Ainv @ b, Ainv, W, logdet
@@ -93,10 +99,11 @@ class _Problem:
             return np.inf, np.zeros_like(theta)
         P = self.pats
         xyb = P["XY"] @ beta
-        S = P["YY"] - xyb - xyb.transpose(0, 2, 1) + np.einsum("kijab,a,b->kij", P["XX"], beta, beta)
-        C = np.einsum("kijab,ab->kij", P["XX"], Ainv)
+        bb = np.outer(beta, beta).reshape(-1)
+        S = P["YY"] - xyb - xyb.transpose(0, 2, 1) + (P["XX2"] @ bb).reshape(P["YY"].shape)
+        C = (P["XX2"] @ Ainv.reshape(-1)).reshape(P["YY"].shape)
         val = logdet - float(np.linalg.slogdet(Ainv)[1]) + float(np.sum(W * S))
-        G = np.einsum("k,kij->ij", P["n"], W) - np.einsum("kij,kjl,klm->im", W, S + C, W)
+        G = np.tensordot(P["n"], W, axes=1) - (W @ (S + C) @ W).sum(axis=0)
         dL = 2.0 * (G @ L)
         grad = dL[self.il] * np.where(self.diag, L[self.il], 1.0)
         return float(val), grad
@@ -120,7 +127,44 @@ def start_theta(X: np.ndarray, Y: np.ndarray, M: np.ndarray) -> np.ndarray:
     return np.where(il[0] == il[1], np.log(np.diag(L)[il[0]]), L[il])
 
 
-def fit_us_reml(X: np.ndarray, Y: np.ndarray, M: np.ndarray, *, theta0: np.ndarray | None = None) -> GLSFit:
+def _hessian_inverse(prob: _Problem, theta: np.ndarray) -> np.ndarray | None:
+    k = len(theta)
+    H = np.empty((k, k))
+    h = 1e-5
+    for j in range(k):  # covariance parameters (few)
+        e = np.zeros(k)
+        e[j] = h
+        H[:, j] = (prob.value_grad(theta + e)[1] - prob.value_grad(theta - e)[1]) / (2 * h)
+    H = 0.5 * (H + H.T)
+    w, V = np.linalg.eigh(H)
+    if not np.all(np.isfinite(w)) or w.min() <= 1e-10 * w.max():
+        return None
+    Hinv = (V / w) @ V.T
+    return 0.5 * (Hinv + Hinv.T)
+
+
+def _fixed_metric_newton(prob: _Problem, theta: np.ndarray, Hinv: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Newton steps with a fixed inverse Hessian (a nearby fit's): a few steps for a jackknife or bootstrap
+    refit. Returns the point and whether the steps became negligible (else the caller falls back to BFGS)."""
+    val, g = prob.value_grad(theta)
+    for _ in range(50):  # iterations
+        step = Hinv @ g
+        for _half in range(20):  # step halving
+            new = theta - step
+            v_new, g_new = prob.value_grad(new)
+            if np.isfinite(v_new) and v_new <= val + 1e-12 * abs(val):
+                break
+            step = step / 2
+        else:
+            return theta, False
+        theta, val, g = new, v_new, g_new
+        if np.max(np.abs(step)) < 1e-10:
+            return theta, True
+    return theta, False
+
+
+def fit_us_reml(X: np.ndarray, Y: np.ndarray, M: np.ndarray, *, theta0: np.ndarray | None = None,
+                hess_inv0: np.ndarray | None = None, want_hessian: bool = False) -> GLSFit:
     """REML fit of ``Y ~ X`` with an unstructured covariance over visits, using the values where ``M``.
 
     Parameters
@@ -131,6 +175,10 @@ def fit_us_reml(X: np.ndarray, Y: np.ndarray, M: np.ndarray, *, theta0: np.ndarr
         The values the fit uses (observed and not excluded by an intercurrent event).
     theta0 : array, optional
         Start (e.g. the full-data fit's ``theta`` for a jackknife sample).
+    hess_inv0 : array, optional
+        Initial inverse Hessian for BFGS (the full-data fit's ``hess_inv``): refits then take a few steps.
+    want_hessian : bool
+        Compute ``hess_inv`` at the optimum.
 
     Returns
     -------
@@ -152,11 +200,16 @@ def fit_us_reml(X: np.ndarray, Y: np.ndarray, M: np.ndarray, *, theta0: np.ndarr
             "covariate is constant. Drop the empty visit or the covariate."
         )
     th = start_theta(X, Y, M) if theta0 is None else np.asarray(theta0, dtype=float)
-    res = optimize.minimize(prob.value_grad, th, jac=True, method="BFGS", options={"gtol": 1e-9, "maxiter": 2000})
-    th = res.x
+    ok = False
+    if hess_inv0 is not None:
+        th, ok = _fixed_metric_newton(prob, th, hess_inv0)
+    if not ok:
+        res = optimize.minimize(prob.value_grad, th, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
+        th = res.x
     val, grad = prob.value_grad(th)
     converged = bool(np.isfinite(val) and np.max(np.abs(grad)) < 1e-5 * max(1.0, abs(val)))
     L = prob.chol(th)
     Sigma = L @ L.T
     beta = prob.solve(Sigma)[0]
-    return GLSFit(beta=beta, sigma=Sigma, theta=th, converged=converged, m2ll=float(val))
+    hinv = _hessian_inverse(prob, th) if want_hessian else None
+    return GLSFit(beta=beta, sigma=Sigma, theta=th, converged=converged, m2ll=float(val), hess_inv=hinv)
