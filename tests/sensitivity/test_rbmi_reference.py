@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import optimize, stats
 
 from massage_outcomes.sensitivity import impute, intercurrent_events, tipping_point
 
@@ -114,3 +115,30 @@ def test_tipping_grid_matches_rbmi(condmean, ref):
     np.testing.assert_array_equal(grid[["delta_control", "delta_massage"]].to_numpy(),
                                   theirs[["d_control", "d_massage"]].to_numpy())
     _compare(grid, theirs, TOL)
+
+
+@pytest.mark.parametrize("scenario", ["MAR", "JR"])
+def test_approxbayes_within_mc_error(data, ref, condmean, scenario):
+    """Approximate Bayesian MI (200 imputations each side) is random: the two pooled estimates differ by
+    Monte Carlo error only. Each pooled estimate's MC SD is sqrt(B / M) (B the between-imputation variance), so
+    the difference of two runs has SD sqrt(2 B / M); we allow 4 of those. The pooled SE's MC SD is about
+    sqrt(2 / (M - 1)) (1 + 1/M) B / (2 SE) from estimating B (the within variance is much steadier); again
+    4 × sqrt(2) of it. The df (Barnard–Rubin) only within 50%: they rest on B's estimate too."""
+    M = 200
+    res = impute(data, reference="control", events=_events(data, scenario), method="approxbayes",
+                 n_imputations=M, rng=np.random.default_rng(2026))
+    ours = res.results.set_index("visit").loc[VISITS]
+    theirs = _trt(ref[f"approxbayes_{scenario}"])
+    est, se, _ = res.estimates()
+    B = est[:, 0, :].var(axis=0, ddof=1)
+    tol_est = 4 * np.sqrt(2 * B / M)
+    tol_se = 4 * np.sqrt(2) * np.sqrt(2 / (M - 1)) * (1 + 1 / M) * B / (2 * ours["se"].to_numpy())
+    assert np.all(np.abs(ours["estimate"].to_numpy() - theirs["est"].to_numpy()) < tol_est)
+    assert np.all(np.abs(ours["se"].to_numpy() - theirs["se"].to_numpy()) < tol_se + 1e-3)
+    # rbmi's pooled object keeps no df: recover it from its interval, (uci - est) / se = t_{0.975, df}
+    q = ((theirs["uci"] - theirs["est"]) / theirs["se"]).to_numpy()
+    df_theirs = [optimize.brentq(lambda v, qq=qq: stats.t.ppf(0.975, v) - qq, 2, 1e7) for qq in q]
+    np.testing.assert_allclose(ours["df"].to_numpy(), df_theirs, rtol=0.5)
+    # and both sit near the deterministic conditional-mean answer (same model, same strategy)
+    cm = condmean[scenario].results
+    assert np.all(np.abs(ours["estimate"].to_numpy() - cm["estimate"].to_numpy()) < 4 * np.sqrt(B / M) + 0.02)

@@ -191,11 +191,11 @@ class ImputationResult:
         return f"<ImputationResult {self.label}: {len(self.data.subjects)} subjects, {len(self.replicates)} replicates>"
 
 
-def _fit(wd: WideData, rows: np.ndarray, start: GLSFit | None) -> GLSFit:
+def _fit(wd: WideData, rows: np.ndarray, start: GLSFit | None, step_tol: float = 1e-9) -> GLSFit:
     if start is None:
         return fit_us_reml(wd.X_own[rows], np.nan_to_num(wd.Y[rows]), wd.fit_mask[rows], want_hessian=True)
     return fit_us_reml(wd.X_own[rows], np.nan_to_num(wd.Y[rows]), wd.fit_mask[rows], theta0=start.theta,
-                       hess_inv0=start.hess_inv)
+                       hess_inv0=start.hess_inv, step_tol=step_tol)
 
 
 def _impute_rows(wd: WideData, rows: np.ndarray, fit: GLSFit, custom: Mapping[str, StrategyFunction] | None,
@@ -315,7 +315,7 @@ def impute(
         by_arm = [np.flatnonzero(wd.arm == a) for a in range(len(wd.arms))]
         for _ in range(int(n_imputations)):  # one refit per imputation
             boot = np.concatenate([gen.choice(ix, size=len(ix), replace=True) for ix in by_arm])
-            f = _fit(wd, boot, full)
+            f = _fit(wd, boot, full, step_tol=1e-6)
             failed += not f.converged
             reps.append((every, _impute_rows(wd, every, f, strategies, gen)))
     if failed:

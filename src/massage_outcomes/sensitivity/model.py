@@ -143,28 +143,36 @@ def _hessian_inverse(prob: _Problem, theta: np.ndarray) -> np.ndarray | None:
     return 0.5 * (Hinv + Hinv.T)
 
 
-def _fixed_metric_newton(prob: _Problem, theta: np.ndarray, Hinv: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Newton steps with a fixed inverse Hessian (a nearby fit's): a few steps for a jackknife or bootstrap
-    refit. Returns the point and whether the steps became negligible (else the caller falls back to BFGS)."""
+def _quasi_newton(prob: _Problem, theta: np.ndarray, Hinv: np.ndarray, step_tol: float) -> tuple[np.ndarray, bool]:
+    """Quasi-Newton steps from a nearby fit's inverse Hessian (BFGS updates, step halving): a few steps for a
+    jackknife or bootstrap refit. Returns the point and whether it converged (steps below ``step_tol``, or no
+    descent left with a gradient below 1e-6); else the caller falls back to scipy's BFGS."""
     val, g = prob.value_grad(theta)
-    for _ in range(50):  # iterations
-        step = Hinv @ g
-        for _half in range(20):  # step halving
+    H = Hinv.copy()
+    eye = np.eye(len(theta))
+    for _ in range(100):  # iterations
+        step = H @ g
+        for _half in range(30):  # step halving
             new = theta - step
             v_new, g_new = prob.value_grad(new)
             if np.isfinite(v_new) and v_new <= val + 1e-12 * abs(val):
                 break
             step = step / 2
         else:
-            return theta, False
+            return theta, bool(np.max(np.abs(g)) < 1e-6)
+        sk, yk = -step, g_new - g
+        sy = float(sk @ yk)
+        if sy > 1e-14:  # BFGS update of the inverse Hessian
+            rho = 1.0 / sy
+            H = (eye - rho * np.outer(sk, yk)) @ H @ (eye - rho * np.outer(yk, sk)) + rho * np.outer(sk, sk)
         theta, val, g = new, v_new, g_new
-        if np.max(np.abs(step)) < 1e-10:
+        if np.max(np.abs(step)) < step_tol:
             return theta, True
     return theta, False
 
 
 def fit_us_reml(X: np.ndarray, Y: np.ndarray, M: np.ndarray, *, theta0: np.ndarray | None = None,
-                hess_inv0: np.ndarray | None = None, want_hessian: bool = False) -> GLSFit:
+                hess_inv0: np.ndarray | None = None, want_hessian: bool = False, step_tol: float = 1e-9) -> GLSFit:
     """REML fit of ``Y ~ X`` with an unstructured covariance over visits, using the values where ``M``.
 
     Parameters
@@ -179,6 +187,9 @@ def fit_us_reml(X: np.ndarray, Y: np.ndarray, M: np.ndarray, *, theta0: np.ndarr
         Initial inverse Hessian for BFGS (the full-data fit's ``hess_inv``): refits then take a few steps.
     want_hessian : bool
         Compute ``hess_inv`` at the optimum.
+    step_tol : float
+        With ``hess_inv0``: stop when no covariance parameter moves more than this (1e-9 for the jackknife,
+        whose SE rests on small differences between refits; looser is enough for a bootstrap draw).
 
     Returns
     -------
@@ -202,7 +213,7 @@ def fit_us_reml(X: np.ndarray, Y: np.ndarray, M: np.ndarray, *, theta0: np.ndarr
     th = start_theta(X, Y, M) if theta0 is None else np.asarray(theta0, dtype=float)
     ok = False
     if hess_inv0 is not None:
-        th, ok = _fixed_metric_newton(prob, th, hess_inv0)
+        th, ok = _quasi_newton(prob, th, hess_inv0, step_tol)
     if not ok:
         res = optimize.minimize(prob.value_grad, th, jac=True, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
         th = res.x
