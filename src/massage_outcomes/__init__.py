@@ -50,12 +50,17 @@ _LAZY: dict[str, str] = {
     "fit_mmrm": "massage_outcomes.trajectories",
     "TrajectoryFit": "massage_outcomes.trajectories",
     "MMRMFit": "massage_outcomes.trajectories",
+    # sensitivity analyses (estimands, reference-based imputation, tipping points)
+    "impute": "massage_outcomes.sensitivity",
+    "intercurrent_events": "massage_outcomes.sensitivity",
+    "Estimand": "massage_outcomes.sensitivity",
+    "tipping_point": "massage_outcomes.sensitivity",
     # result tables
     "ResultFrame": "massage_outcomes.results",
 }
 _SUBMODULES = {
     "vocab", "instruments", "dataset", "validation", "io", "simulate", "effects", "trajectories", "plot", "tables",
-    "report", "cli", "multiplicity", "narrative", "results", "flow", "consort",
+    "report", "cli", "multiplicity", "narrative", "results", "flow", "consort", "sensitivity",
 }
 
 __all__ = [

@@ -142,3 +142,18 @@ def test_approxbayes_within_mc_error(data, ref, condmean, scenario):
     # and both sit near the deterministic conditional-mean answer (same model, same strategy)
     cm = condmean[scenario].results
     assert np.all(np.abs(ours["estimate"].to_numpy() - cm["estimate"].to_numpy()) < 4 * np.sqrt(B / M) + 0.02)
+
+
+def test_observed_values_after_a_non_mar_event(data, ref):
+    """Ten completers get a JR event at week_8: their observed week_8/12 values leave the model fit but stay in
+    the analysis (rbmi_post_ice.R)."""
+    theirs = json.loads((HERE / "rbmi_post_ice.json").read_text())
+    ev = pd.read_csv(HERE / "events_post_ice.csv")
+    res = impute(data, reference="control", events=intercurrent_events(data, events=ev))
+    assert int((res.data.observed & ~res.data.fit_mask).sum()) == 20
+    t = pd.DataFrame(theirs["JR_post_ice"]).set_index("parameter")
+    ours = res.results
+    np.testing.assert_allclose(ours["estimate"], t.loc[[f"trt_{v}" for v in VISITS], "est"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(ours["se"], t.loc[[f"trt_{v}" for v in VISITS], "se"], atol=TOL, rtol=0)
+    # the fit without those values differs from the fit with them (the test would notice if they were used)
+    assert not np.allclose(res.fit.beta, impute(data, reference="control").fit.beta, atol=1e-3)
