@@ -15,7 +15,7 @@ key         strategy                                        mean after the event
 ``LMCF``    last mean carried forward                       own mean at the last visit before the event
 ==========  ==============================================  ============================================
 
-A user-supplied strategy is a function registered by name in :func:`~massage_outcomes.sensitivity.impute`'s
+A user-supplied strategy is a function registered by name in :func:`massage_outcomes.impute`'s
 ``strategies=`` argument.
 
 References

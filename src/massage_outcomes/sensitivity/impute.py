@@ -13,7 +13,7 @@ Two methods, as in R's rbmi (Gower-Page et al. 2022):
   are pooled with Rubin's rules and Barnard & Rubin's (1999) degrees of freedom.
 
 Delta adjustment (a number added to the imputed values, per arm and visit) is applied when pooling, so a
-tipping-point grid re-uses one set of imputations (:func:`~massage_outcomes.sensitivity.tipping_point`).
+tipping-point grid re-uses one set of imputations (:func:`massage_outcomes.tipping_point`).
 
 References
 ----------

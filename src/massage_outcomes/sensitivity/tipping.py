@@ -37,7 +37,7 @@ def tipping_point(result: ImputationResult, *, deltas: Mapping[str, Sequence[flo
     Parameters
     ----------
     result : ImputationResult
-        From :func:`~massage_outcomes.sensitivity.impute`.
+        From :func:`massage_outcomes.impute`.
     deltas : mapping of arm to sequence of float
         The grid: one or two arms, each with the values to add to its imputed outcomes (other arms: 0).
     visit : str, optional
