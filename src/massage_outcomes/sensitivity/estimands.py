@@ -36,7 +36,8 @@ import pandas as pd
 
 from massage_outcomes.errors import ArgumentError, DataValidationError
 
-__all__ = ["STRATEGIES", "Estimand", "IntercurrentEvents", "intercurrent_events", "normalize_strategy"]
+__all__ = ["STRATEGIES", "Estimand", "IntercurrentEvents", "dropout_events", "intercurrent_events",
+           "normalize_strategy"]
 
 #: the built-in strategies: key -> description
 STRATEGIES: dict[str, str] = {
@@ -200,6 +201,42 @@ def intercurrent_events(
     _check_events(table, set(frame[subject].astype(str)), levels)
     table["strategy"] = [normalize_strategy(s, custom_strategies) for s in table["strategy"]]
     return IntercurrentEvents(table=table, visits=tuple(levels))
+
+
+def dropout_events(
+    data: Any,
+    *,
+    strategy: str,
+    instrument: str | None = None,
+    visit: str = "visit",
+    subject: str = "subject",
+    outcome: str = "value",
+    event: str = "dropout",
+) -> IntercurrentEvents:
+    """Intercurrent events at dropout: each subject whose last observed visit is not the last visit gets an
+    event at the visit after it (subjects without any post-baseline value: at the first visit).
+
+    Use it when the trial records no intercurrent events but every dropout is to be handled by one strategy.
+
+    Examples
+    --------
+    >>> import massage_outcomes as mo
+    >>> from massage_outcomes.sensitivity import dropout_events
+    >>> ev = dropout_events(mo.load_sample("trial"), instrument="rmdq", strategy="JR")
+    >>> ev.table.columns.tolist(), set(ev.table["strategy"])
+    (['subject', 'visit', 'strategy', 'event'], {'JR'})
+    """
+    frame, levels = _subjects_and_visits(data, instrument, visit, subject)
+    if outcome not in frame.columns:
+        raise DataValidationError(f"the data have no column {outcome!r} (columns: {list(frame.columns)}).")
+    post = frame[frame[visit].astype(str).isin(levels)]
+    pos = post[visit].astype(str).map({v: i for i, v in enumerate(levels)})
+    last = pos.where(post[outcome].notna()).groupby(post[subject].astype(str)).max()
+    nxt = (last.fillna(-1) + 1).astype(int)
+    nxt = nxt[nxt < len(levels)]
+    table = pd.DataFrame({"subject": nxt.index.astype(str), "visit": [levels[i] for i in nxt],
+                          "strategy": strategy, "event": event})
+    return intercurrent_events(frame, events=table, instrument=instrument, visit=visit, subject=subject)
 
 
 def _events_from_column(frame: pd.DataFrame, column: str, strategy: str | None, subject: str) -> pd.DataFrame:
