@@ -152,3 +152,34 @@ def test_tipping_grid_and_plot(trial):
     assert ax.get_xlabel().endswith("ctl")
     with pytest.raises(ArgumentError, match="two arms"):
         plot_tipping_point(tipping_point(res, deltas={"trt": [0.0, 1.0]}))
+
+
+def test_user_analysis_reproduces_the_default(trial):
+    """A user analysis (here the same ANCOVA by statsmodels) on each completed data set pools like the built-in."""
+    import statsmodels.formula.api as smf
+
+    long, ev = trial
+
+    def ancova(frame):
+        rows = []
+        for visit, g in frame.groupby("visit", observed=True):  # visits
+            fit = smf.ols("value ~ C(arm, Treatment('ctl')) + baseline", g).fit()
+            term = "C(arm, Treatment('ctl'))[T.trt]"
+            rows.append({"contrast": "trt - ctl", "visit": str(visit), "estimate": fit.params[term],
+                         "se": fit.bse[term], "df": fit.df_resid})
+        return pd.DataFrame(rows)
+
+    events = intercurrent_events(long, events=ev, strategy="CIR")
+    for kw in ({}, {"method": "approxbayes", "n_imputations": 4, "rng": 5}):
+        seen = []
+        a = impute(long, reference="ctl", events=events, progress=lambda d, t, s=seen: s.append((d, t)), **kw)
+        b = impute(long, reference="ctl", events=events, analysis=ancova, **kw)
+        cols = ["estimate", "se", "ci_low", "ci_high", "df", "p_value"]
+        np.testing.assert_allclose(a.results[cols].to_numpy(), b.results[cols].to_numpy(), rtol=1e-9)
+        assert seen[-1][0] == seen[-1][1] == (4 if kw else 60)
+    with pytest.raises(ArgumentError, match="contrast, visit"):
+        impute(long, reference="ctl", analysis=lambda f: pd.DataFrame({"x": [1]})).results  # noqa: B018
+
+
+def test_progress_bar_runs(trial, capsys):
+    impute(trial[0], reference="ctl", method="approxbayes", n_imputations=3, rng=1, progress=True)

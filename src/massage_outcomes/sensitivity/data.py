@@ -33,6 +33,7 @@ class WideData:
     arms: list[str]
     covariates: list[str]
     coef_names: list[str]
+    subject_covariates: pd.DataFrame
 
     @property
     def observed(self) -> np.ndarray:
@@ -148,4 +149,5 @@ def wide_data(
         )
     return WideData(Y=Yv, X_own=X_own, X_ref=X_ref, arm=pd.Categorical(per[group].astype(str), categories=arms).codes
                     .astype(int), Z=Z, ice=ice, strategy=strategy, subjects=subjects, visits=visits, arms=arms,
-                    covariates=list(covariates), coef_names=list(mm.model_spec.column_names))
+                    covariates=list(covariates), coef_names=list(mm.model_spec.column_names),
+                    subject_covariates=per[list(covariates)].reset_index(drop=True))

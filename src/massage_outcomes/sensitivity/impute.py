@@ -27,7 +27,7 @@ doi:10.1093/biomet/86.4.948
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -50,6 +50,8 @@ from massage_outcomes.sensitivity.steps import (
 __all__ = ["ImputationResult", "impute"]
 
 Delta: TypeAlias = float | Mapping[str, float] | pd.DataFrame | None
+#: a user analysis: completed long frame -> frame with contrast, visit, estimate, se (and df)
+Analysis: TypeAlias = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 @dataclass(repr=False)
@@ -78,6 +80,7 @@ class ImputationResult:
     level: float
     label: str
     n_failed: int = 0
+    analysis: Analysis | None = None
     _cache: dict[Any, pd.DataFrame] = field(default_factory=dict)
 
     def delta_matrix(self, delta: Delta) -> np.ndarray:
@@ -123,6 +126,28 @@ class ImputationResult:
             df.append(float(a["df"]))
         return np.stack(est), np.stack(se), np.asarray(df)
 
+    def _custom_estimates(self, fn: Analysis, delta: Delta) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray,
+                                                                      np.ndarray]:
+        """The user analysis on every completed data set: keys (contrast, visit), estimates, SEs, df (R, K)."""
+        keys: list[tuple[str, str]] | None = None
+        est, se, df = [], [], []
+        for k in range(len(self.replicates)):  # replicates, not subjects
+            out = fn(self.completed(k, delta=delta))
+            bad = [c for c in ("contrast", "visit", "estimate", "se") if c not in out.columns]
+            if bad:
+                raise ArgumentError(f"analysis= returned no columns {bad}; it must return contrast, visit, "
+                                    "estimate, se (and df) per row.")
+            these = list(zip(out["contrast"].astype(str), out["visit"].astype(str), strict=True))
+            if keys is None:
+                keys = these
+            elif these != keys:
+                raise ArgumentError("analysis= returned different rows for different completed data sets; it "
+                                    "must return the same contrasts and visits in the same order each time.")
+            est.append(out["estimate"].to_numpy(float))
+            se.append(out["se"].to_numpy(float))
+            df.append(out["df"].to_numpy(float) if "df" in out.columns else np.full(len(out), np.inf))
+        return keys or [], np.stack(est), np.stack(se), np.stack(df)
+
     def _pooled(self, delta: Delta, means: bool) -> dict[str, np.ndarray]:
         est, se, df = self.estimates(delta, means=means)
         if self.method == "condmean":
@@ -147,13 +172,21 @@ class ImputationResult:
         (inf for the jackknife's normal interval), ``p_value``, ``method``, ``n_replicates``, ``reliable``,
         ``note``.
         """
-        res = self._pooled(delta, False)
         wd = self.data
-        k, T = res["estimate"].shape
+        if self.analysis is not None:
+            keys, est, se, dfs = self._custom_estimates(self.analysis, delta)
+            res = (pool_jackknife(est[0], est[1:], self.level) if self.method == "condmean"
+                   else pool_rubin(est, se, dfs[0], self.level))
+            contrast, visit = [k[0] for k in keys], [k[1] for k in keys]
+        else:
+            res = self._pooled(delta, False)
+            k, T = res["estimate"].shape
+            contrast = list(np.repeat([f"{a} - {wd.arms[0]}" for a in wd.arms[1:]], T))
+            visit = list(np.tile(wd.visits, k))
         out = pd.DataFrame({
             "analysis": self.label + ("" if delta is None else ", delta-adjusted"),
-            "contrast": np.repeat([f"{a} - {wd.arms[0]}" for a in wd.arms[1:]], T),
-            "visit": np.tile(wd.visits, k),
+            "contrast": contrast,
+            "visit": visit,
             **{c: np.asarray(res[c], dtype=float).ravel() for c in
                ("estimate", "se", "ci_low", "ci_high", "df", "p_value")},
         })
@@ -171,18 +204,21 @@ class ImputationResult:
             self._cache[None] = self.pool()
         return self._cache[None]
 
-    def completed(self, index: int = 0) -> pd.DataFrame:
-        """One completed data set as a long frame: ``subject``, ``arm``, ``visit``, ``value``, ``imputed``."""
+    def completed(self, index: int = 0, *, delta: Delta = None) -> pd.DataFrame:
+        """One completed data set as a long frame: ``subject``, ``arm``, ``visit``, ``value``, ``imputed`` and
+        the covariates (index 0: the full data for ``condmean``, the first imputation for ``approxbayes``)."""
         rows, Yc = self.replicates[index]
         wd = self.data
         T = len(wd.visits)
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "subject": np.repeat(np.asarray(wd.subjects)[rows], T),
             "arm": np.repeat(np.asarray(wd.arms)[wd.arm[rows]], T),
             "visit": pd.Categorical(np.tile(wd.visits, len(rows)), categories=wd.visits, ordered=True),
-            "value": Yc.ravel(),
+            "value": (Yc + self.delta_matrix(delta)[rows]).ravel(),
             "imputed": np.isnan(wd.Y[rows]).ravel(),
         })
+        covs = wd.subject_covariates.iloc[np.repeat(rows, T)].reset_index(drop=True)
+        return pd.concat([frame, covs], axis=1)
 
     def summary(self) -> str:
         return f"{self.label}: {len(self.replicates)} replicates\n" + self.results.to_string(index=False)
@@ -239,6 +275,8 @@ def impute(
     strategies: Mapping[str, StrategyFunction] | None = None,
     rng: np.random.Generator | int | None = None,
     level: float = 0.95,
+    analysis: Analysis | None = None,
+    progress: bool | Callable[[int, int], None] = False,
 ) -> ImputationResult:
     """Impute missing outcomes under MAR or reference-based assumptions and pool a per-visit ANCOVA.
 
@@ -271,6 +309,13 @@ def impute(
         Randomness for ``approxbayes`` (required there; the result is deterministic given it).
     level : float
         Confidence level.
+    analysis : function, optional
+        Instead of the per-visit ANCOVA: any function of a completed long frame (:meth:`ImputationResult.completed`:
+        subject, arm, visit, value, imputed, covariates) returning ``contrast``, ``visit``, ``estimate``, ``se``
+        (and ``df``, the complete-data df for Barnard–Rubin) per row. It is called once per replicate.
+    progress : bool or function
+        ``True``: a progress bar over the model refits on stderr (tqdm); a function is called as
+        ``f(done, total)`` after each refit.
 
     Returns
     -------
@@ -300,6 +345,8 @@ def impute(
                    covariates=covariates, by_visit=covariates_by_visit, events=events, custom=list(strategies or {}))
     N = len(wd.subjects)
     every = np.arange(N)
+    total = N if method == "condmean" else int(n_imputations)
+    tick = _progress(progress, total, _label(events, method))
     full = _fit(wd, every, None)
     failed = 0 if full.converged else 1
     reps: list[tuple[np.ndarray, np.ndarray]] = []
@@ -310,16 +357,41 @@ def impute(
             f = _fit(wd, rows, full)
             failed += not f.converged
             reps.append((rows, _impute_rows(wd, rows, f, strategies, None)))
+            tick(i + 1)
     else:
         gen = np.random.default_rng(rng)
         by_arm = [np.flatnonzero(wd.arm == a) for a in range(len(wd.arms))]
-        for _ in range(int(n_imputations)):  # one refit per imputation
+        for m in range(int(n_imputations)):  # one refit per imputation
             boot = np.concatenate([gen.choice(ix, size=len(ix), replace=True) for ix in by_arm])
             f = _fit(wd, boot, full, step_tol=1e-6)
             failed += not f.converged
             reps.append((every, _impute_rows(wd, every, f, strategies, gen)))
+            tick(m + 1)
+    tick(-1)
     if failed:
         warnings.warn(f"impute: {failed} of {len(reps)} imputation-model fits did not converge; the results say "
                       "reliable=False.", ConvergenceWarning, stacklevel=2)
     return ImputationResult(method=method, data=wd, fit=full, replicates=reps, level=level,
-                            label=_label(events, method), n_failed=failed)
+                            label=_label(events, method), n_failed=failed, analysis=analysis)
+
+
+def _progress(progress: bool | Callable[[int, int], None], total: int, desc: str) -> Callable[[int], None]:
+    """``tick(done)`` after each refit; ``tick(-1)`` closes the bar."""
+    if callable(progress):
+        fn = progress
+        return lambda done: None if done < 0 else fn(done, total)
+    if not progress:
+        return lambda done: None
+    import sys
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="fit", leave=False, file=sys.stderr)
+
+    def tick(done: int) -> None:
+        if done < 0:
+            bar.close()
+        else:
+            bar.update(done - bar.n)
+
+    return tick

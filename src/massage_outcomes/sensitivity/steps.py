@@ -125,8 +125,9 @@ def pool_jackknife(point: np.ndarray, jack: np.ndarray, level: float) -> dict[st
             "df": np.full(point.shape, np.inf), "p_value": p}
 
 
-def pool_rubin(est: np.ndarray, se: np.ndarray, v_com: float, level: float) -> dict[str, np.ndarray]:
-    """Rubin's rules with Barnard & Rubin's (1999) small-sample df; ``est``, ``se``: (M, ...) per imputation.
+def pool_rubin(est: np.ndarray, se: np.ndarray, v_com: float | np.ndarray, level: float) -> dict[str, np.ndarray]:
+    """Rubin's rules with Barnard & Rubin's (1999) small-sample df; ``est``, ``se``: (M, ...) per imputation;
+    ``v_com`` the complete-data df (a number, or one per estimate; inf for a normal-theory analysis).
 
     Examples
     --------
@@ -140,8 +141,9 @@ def pool_rubin(est: np.ndarray, se: np.ndarray, v_com: float, level: float) -> d
     b = est.var(axis=0, ddof=1)
     t = w + (1 + 1 / M) * b
     lam = (1 + 1 / M) * b / t
-    v_obs = (v_com + 1) / (v_com + 3) * v_com * (1 - lam) if np.isfinite(v_com) else np.inf
+    v_com = np.asarray(v_com, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
+        v_obs = np.where(np.isfinite(v_com), (v_com + 1) / (v_com + 3) * v_com * (1 - lam), np.inf)
         v_old = np.where(lam > 0, (M - 1) / lam**2, np.inf)
         df = np.where(lam > 0, np.where(np.isfinite(v_obs), v_old * v_obs / (v_old + v_obs), v_old), v_obs)
     df = np.broadcast_to(df, qbar.shape).astype(float)
