@@ -183,3 +183,16 @@ def test_user_analysis_reproduces_the_default(trial):
 
 def test_progress_bar_runs(trial, capsys):
     impute(trial[0], reference="ctl", method="approxbayes", n_imputations=3, rng=1, progress=True)
+
+
+def test_percentile_p_matches_the_quantile_inverse():
+    from massage_outcomes.sensitivity.steps import _percentile_p
+
+    x = np.array([-1.0, 0.5, 1.0, 2.0, 3.0])  # type-6 positions h = 6q; zero lies 2/3 of the way from -1 to 0.5
+    assert _percentile_p(x) == pytest.approx(2 * (1 + 2 / 3) / 6)
+    assert _percentile_p(np.array([1.0, 2.0])) == 0.0 and _percentile_p(np.zeros(3)) == 1.0
+
+
+def test_bootstrap_needs_rng(trial):
+    with pytest.raises(ArgumentError, match="rng="):
+        impute(trial[0], reference="ctl", inference="bootstrap")

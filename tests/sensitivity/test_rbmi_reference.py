@@ -157,3 +157,29 @@ def test_observed_values_after_a_non_mar_event(data, ref):
     np.testing.assert_allclose(ours["se"], t.loc[[f"trt_{v}" for v in VISITS], "se"], atol=TOL, rtol=0)
     # the fit without those values differs from the fit with them (the test would notice if they were used)
     assert not np.allclose(res.fit.beta, impute(data, reference="control").fit.beta, atol=1e-3)
+
+
+def test_condmean_bootstrap_within_mc_error(data, ref):
+    """Conditional mean + bootstrap (ours 200 samples, rbmi 400: rbmi_bootstrap.R). The point estimate is the
+    full-data one (deterministic: 1e-6). The rest is random; per visit, for independent runs of B1 and B2 samples
+    (k = 1/B1 + 1/B2): the bootstrap SEs differ with SD ≈ se sqrt(k / 2); a 2.5% quantile has variance
+    p(1−p) / (B f(q)²) with f(q) = φ(1.96) / se under normality, so the percentile bounds differ with SD
+    sqrt(p(1−p) k) / f(q); the percentile p (2q) with SD 2 sqrt(q(1−q) k). We allow 4 SDs of each."""
+    from dataclasses import replace
+
+    theirs = json.loads((HERE / "rbmi_bootstrap.json").read_text())
+    k = 1 / 200 + 1 / 400
+    res = impute(data, reference="control", events=_events(data, "JR"), inference="bootstrap", n_samples=200,
+                 rng=np.random.default_rng(7))
+    normal = res.results
+    pct = replace(res, bootstrap_ci="percentile", _cache={}).results
+    tn, tp = _trt(pd.DataFrame(theirs["normal"])), _trt(pd.DataFrame(theirs["percentile"]))
+    np.testing.assert_allclose(normal["estimate"], tn["est"], atol=TOL, rtol=0)
+    se = normal["se"].to_numpy()
+    assert np.all(np.abs(se - tn["se"].to_numpy()) < 4 * se * np.sqrt(k / 2))
+    tol_q = 4 * np.sqrt(0.025 * 0.975 * k) / (stats.norm.pdf(1.96) / se)
+    assert np.all(np.abs(pct["ci_low"].to_numpy() - tp["lci"].to_numpy()) < tol_q)
+    assert np.all(np.abs(pct["ci_high"].to_numpy() - tp["uci"].to_numpy()) < tol_q)
+    q = np.clip(tp["pvalue"].to_numpy() / 2, 1 / 200, 0.5)
+    assert np.all(np.abs(pct["p_value"].to_numpy() - tp["pvalue"].to_numpy()) < 4 * 2 * np.sqrt(q * (1 - q) * k))
+    assert normal["analysis"].iloc[0] == "JR, conditional mean (bootstrap)"

@@ -42,6 +42,7 @@ from massage_outcomes.sensitivity.steps import (
     StrategyFunction,
     ancova,
     conditional_impute,
+    pool_bootstrap,
     pool_jackknife,
     pool_rubin,
     strategy_means,
@@ -81,6 +82,8 @@ class ImputationResult:
     label: str
     n_failed: int = 0
     analysis: Analysis | None = None
+    inference: str = "jackknife"
+    bootstrap_ci: str = "normal"
     _cache: dict[Any, pd.DataFrame] = field(default_factory=dict)
 
     def delta_matrix(self, delta: Delta) -> np.ndarray:
@@ -150,9 +153,14 @@ class ImputationResult:
 
     def _pooled(self, delta: Delta, means: bool) -> dict[str, np.ndarray]:
         est, se, df = self.estimates(delta, means=means)
-        if self.method == "condmean":
-            return pool_jackknife(est[0], est[1:], self.level)
-        return pool_rubin(est, se, float(df[0]), self.level)
+        return self._pool_arrays(est, se, df[0])
+
+    def _pool_arrays(self, est: np.ndarray, se: np.ndarray, v_com: Any) -> dict[str, np.ndarray]:
+        if self.method == "approxbayes":
+            return pool_rubin(est, se, v_com, self.level)
+        if self.inference == "bootstrap":
+            return pool_bootstrap(est[0], est[1:], self.level, self.bootstrap_ci)
+        return pool_jackknife(est[0], est[1:], self.level)
 
     def means(self, delta: Delta = None) -> pd.DataFrame:
         """Each arm's adjusted mean per visit (covariates at their means; rbmi's counterfactual weights):
@@ -175,8 +183,7 @@ class ImputationResult:
         wd = self.data
         if self.analysis is not None:
             keys, est, se, dfs = self._custom_estimates(self.analysis, delta)
-            res = (pool_jackknife(est[0], est[1:], self.level) if self.method == "condmean"
-                   else pool_rubin(est, se, dfs[0], self.level))
+            res = self._pool_arrays(est, se, dfs[0])
             contrast, visit = [k[0] for k in keys], [k[1] for k in keys]
         else:
             res = self._pooled(delta, False)
@@ -252,9 +259,9 @@ def _post_baseline(data: Any, instrument: str | None) -> pd.DataFrame:
     return af
 
 
-def _label(events: IntercurrentEvents | None, method: str) -> str:
+def _label(events: IntercurrentEvents | None, method: str, inference: str = "jackknife") -> str:
     strat = "MAR" if events is None or not len(events) else "/".join(events.strategies())
-    return f"{strat}, " + ("conditional mean (jackknife)" if method == "condmean" else "approximate Bayesian MI")
+    return f"{strat}, " + (f"conditional mean ({inference})" if method == "condmean" else "approximate Bayesian MI")
 
 
 # long function: argument checks, then the two methods' loops side by side so they read as one procedure
@@ -271,7 +278,10 @@ def impute(
     covariates_by_visit: bool = True,
     events: IntercurrentEvents | None = None,
     method: Literal["condmean", "approxbayes"] = "condmean",
+    inference: Literal["jackknife", "bootstrap"] = "jackknife",
     n_imputations: int = 100,
+    n_samples: int = 200,
+    bootstrap_ci: Literal["normal", "percentile"] = "normal",
     strategies: Mapping[str, StrategyFunction] | None = None,
     rng: np.random.Generator | int | None = None,
     level: float = 0.95,
@@ -301,6 +311,14 @@ def impute(
         an event, and missing values before a subject's event, are imputed under MAR. Observed values after an
         event whose strategy is not MAR are left out of the model fit but kept in the analysis (as rbmi does).
     method : {"condmean", "approxbayes"}
+    inference : {"jackknife", "bootstrap"}
+        For ``condmean``: the jackknife (deterministic), or ``n_samples`` bootstrap samples of subjects
+        (stratified by arm; each refitted, imputed and analysed; needs ``rng``).
+    n_samples : int
+        Bootstrap samples for ``inference="bootstrap"``.
+    bootstrap_ci : {"normal", "percentile"}
+        The bootstrap interval: normal with the bootstrap SD as SE, or the percentile interval (R's quantile type
+        6) with its p-value, as rbmi's ``pool(type = )``; ``se`` is the bootstrap SD either way.
     n_imputations : int
         Imputations for ``approxbayes``.
     strategies : mapping of str to function, optional
@@ -333,6 +351,13 @@ def impute(
     """
     if method not in ("condmean", "approxbayes"):
         raise ArgumentError(f"method={method!r} must be 'condmean' or 'approxbayes'.")
+    if inference not in ("jackknife", "bootstrap") or bootstrap_ci not in ("normal", "percentile"):
+        raise ArgumentError(f"inference={inference!r} must be 'jackknife' or 'bootstrap' and bootstrap_ci="
+                            f"{bootstrap_ci!r} 'normal' or 'percentile'.")
+    use_boot = method == "condmean" and inference == "bootstrap"
+    if use_boot and (rng is None or int(n_samples) < 2):
+        raise ArgumentError("inference='bootstrap' draws samples at random: pass rng=np.random.default_rng(seed) "
+                            "and n_samples >= 2 (200 or more for an interval).")
     if not 0 < level < 1:
         raise ArgumentError(f"level={level!r} must be between 0 and 1 (e.g. 0.95).")
     if method == "approxbayes":
@@ -345,12 +370,23 @@ def impute(
                    covariates=covariates, by_visit=covariates_by_visit, events=events, custom=list(strategies or {}))
     N = len(wd.subjects)
     every = np.arange(N)
-    total = N if method == "condmean" else int(n_imputations)
-    tick = _progress(progress, total, _label(events, method))
+    total = (int(n_samples) if use_boot else N) if method == "condmean" else int(n_imputations)
+    label = _label(events, method, inference)
+    tick = _progress(progress, total, label)
     full = _fit(wd, every, None)
     failed = 0 if full.converged else 1
     reps: list[tuple[np.ndarray, np.ndarray]] = []
-    if method == "condmean":
+    by_arm = [np.flatnonzero(wd.arm == a) for a in range(len(wd.arms))]
+    if use_boot:
+        gen = np.random.default_rng(rng)
+        reps.append((every, _impute_rows(wd, every, full, strategies, None)))
+        for b in range(int(n_samples)):  # one refit per bootstrap sample, which imputes and analyses itself
+            rows = np.concatenate([gen.choice(ix, size=len(ix), replace=True) for ix in by_arm])
+            f = _fit(wd, rows, full, step_tol=1e-7)
+            failed += not f.converged
+            reps.append((rows, _impute_rows(wd, rows, f, strategies, None)))
+            tick(b + 1)
+    elif method == "condmean":
         reps.append((every, _impute_rows(wd, every, full, strategies, None)))
         for i in range(N):  # the jackknife: one refit per left-out subject (inherent to the method)
             rows = np.delete(every, i)
@@ -360,7 +396,6 @@ def impute(
             tick(i + 1)
     else:
         gen = np.random.default_rng(rng)
-        by_arm = [np.flatnonzero(wd.arm == a) for a in range(len(wd.arms))]
         for m in range(int(n_imputations)):  # one refit per imputation
             boot = np.concatenate([gen.choice(ix, size=len(ix), replace=True) for ix in by_arm])
             f = _fit(wd, boot, full, step_tol=1e-6)
@@ -372,7 +407,8 @@ def impute(
         warnings.warn(f"impute: {failed} of {len(reps)} imputation-model fits did not converge; the results say "
                       "reliable=False.", ConvergenceWarning, stacklevel=2)
     return ImputationResult(method=method, data=wd, fit=full, replicates=reps, level=level,
-                            label=_label(events, method), n_failed=failed, analysis=analysis)
+                            label=label, n_failed=failed, analysis=analysis, inference=inference,
+                            bootstrap_ci=bootstrap_ci)
 
 
 def _progress(progress: bool | Callable[[int, int], None], total: int, desc: str) -> Callable[[int], None]:

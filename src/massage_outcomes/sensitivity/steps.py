@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from scipy import stats
 
-__all__ = ["StrategyFunction", "strategy_means", "conditional_impute", "ancova", "pool_jackknife", "pool_rubin"]
+__all__ = ["StrategyFunction", "strategy_means", "conditional_impute", "ancova", "pool_bootstrap", "pool_jackknife",
+           "pool_rubin"]
 
 #: a user strategy: (own mean (n, T), reference mean (n, T), is_mar (n, T) bool) -> mean (n, T)
 StrategyFunction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -123,6 +124,43 @@ def pool_jackknife(point: np.ndarray, jack: np.ndarray, level: float) -> dict[st
         p = 2 * stats.norm.sf(np.abs(point / se))
     return {"estimate": point, "se": se, "ci_low": point - z * se, "ci_high": point + z * se,
             "df": np.full(point.shape, np.inf), "p_value": p}
+
+
+def _percentile_p(boot: np.ndarray) -> float:
+    """Two-sided p of the percentile bootstrap: 2 min(q, 1-q), q the level at which the type-6 quantile of the
+    bootstrap estimates reaches zero (rbmi's ``pval_percentile``)."""
+    x = np.sort(boot)
+    n = len(x)
+    if np.all(x == 0):
+        return 1.0
+    if x[0] > 0 or x[-1] < 0:
+        return 0.0
+    if np.any(x == 0):
+        rank = np.flatnonzero(x == 0) + 1
+        q_lo, q_hi = rank.min() / (n + 1), 1 - rank.max() / (n + 1)
+        return float(min(2 * min(q_lo, q_hi), 1.0))
+    j = int(np.searchsorted(x, 0.0))  # x[j-1] < 0 < x[j]
+    h = j + (0.0 - x[j - 1]) / (x[j] - x[j - 1])  # 1-based position between order statistics j and j+1
+    q = h / (n + 1)
+    return float(min(2 * min(q, 1 - q), 1.0))
+
+
+def pool_bootstrap(point: np.ndarray, boot: np.ndarray, level: float, ci: str) -> dict[str, np.ndarray]:
+    """Bootstrap of conditional mean imputation: ``se`` = SD of the bootstrap estimates; ``ci="normal"``:
+    ``point ± z se``; ``ci="percentile"``: quantiles (type 6) of the bootstrap estimates and their p-value."""
+    se = boot.std(axis=0, ddof=1)
+    if ci == "normal":
+        z = stats.norm.ppf(0.5 + level / 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = 2 * stats.norm.sf(np.abs(point / se))
+        return {"estimate": point, "se": se, "ci_low": point - z * se, "ci_high": point + z * se,
+                "df": np.full(point.shape, np.inf), "p_value": p}
+    a = (1 - level) / 2
+    lo, hi = np.quantile(boot, [a, 1 - a], axis=0, method="weibull")
+    flat = boot.reshape(len(boot), -1)
+    p = np.array([_percentile_p(flat[:, k]) for k in range(flat.shape[1])]).reshape(point.shape)  # estimates
+    return {"estimate": point, "se": se, "ci_low": lo, "ci_high": hi, "df": np.full(point.shape, np.inf),
+            "p_value": p}
 
 
 def pool_rubin(est: np.ndarray, se: np.ndarray, v_com: float | np.ndarray, level: float) -> dict[str, np.ndarray]:
