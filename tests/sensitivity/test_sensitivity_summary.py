@@ -61,3 +61,16 @@ def test_report_prints_estimand_and_sensitivity(small, tmp_path):
     assert (tmp_path / "tables" / "sensitivity.csv").exists()
     written = pd.read_csv(tmp_path / "tables" / "sensitivity.csv")
     assert set(written["analysis"]) == {"JR, approximate Bayesian MI"}
+
+
+def test_cli_report_with_sensitivity(tmp_path, capsys):
+    from massage_outcomes import cli
+
+    code = cli.main(["report", "sample:trial", "--out", str(tmp_path / "out"), "--instrument", "rmdq",
+                     "--sensitivity", "usual_care"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    written = pd.read_csv(tmp_path / "out" / "tables" / "sensitivity.csv")
+    assert {"MAR, conditional mean (jackknife)", "JR, conditional mean (jackknife)"} <= set(written["analysis"])
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "copy increments in reference" in page  # the methods sentence
