@@ -57,12 +57,17 @@ _LAZY: dict[str, str] = {
     "Scan": "massage_outcomes.scale",
     "site_summaries": "massage_outcomes.scale",
     "combine": "massage_outcomes.scale",
+    # sensitivity analyses (estimands, reference-based imputation, tipping points)
+    "impute": "massage_outcomes.sensitivity",
+    "intercurrent_events": "massage_outcomes.sensitivity",
+    "Estimand": "massage_outcomes.sensitivity",
+    "tipping_point": "massage_outcomes.sensitivity",
     # result tables
     "ResultFrame": "massage_outcomes.results",
 }
 _SUBMODULES = {
     "vocab", "instruments", "dataset", "validation", "io", "simulate", "effects", "trajectories", "plot", "tables",
-    "report", "cli", "multiplicity", "narrative", "results", "flow", "consort", "scale",
+    "report", "cli", "multiplicity", "narrative", "results", "flow", "consort", "scale", "sensitivity",
 }
 
 __all__ = [

@@ -639,6 +639,8 @@ def write_report(
     primary_visit: str | None = None,
     progress: Callable[[str], None] | None = None,
     disposition_options: Mapping[str, Any] | None = None,
+    sensitivity: pd.DataFrame | None = None,
+    estimand: Any = None,
 ) -> dict[str, Any]:
     """Write tables (``tables/``), figures (``figures/*.png``, the flow diagram also as SVG), ``report.html`` and,
     with ``"docx"`` in ``formats``, ``report.docx`` into ``out``.
@@ -656,6 +658,10 @@ def write_report(
     progress : called with the name of each step as it starts (the command line's progress bar).
     disposition_options : keyword options of :func:`~massage_outcomes.disposition` for the flow diagram
         (``screened``, ``excluded``, ``events``, ...).
+    sensitivity : the sensitivity analyses in one tidy frame (e.g.
+        :func:`~massage_outcomes.sensitivity.sensitivity_analyses`): written as the ``sensitivity`` table and
+        shown beside the primary analysis in the paper's sensitivity table.
+    estimand : a :class:`~massage_outcomes.Estimand`: its five attributes open the paper's sections.
 
     Returns
     -------
@@ -671,6 +677,8 @@ def write_report(
     if tables is None:
         tables = _tables.summary_tables(ds, problems=problems, methods=methods, progress=progress,
                                         **dict(summary_options or {}))
+    if sensitivity is not None:
+        tables = {**tables, "sensitivity": sensitivity}
     want_docx = "docx" in formats
     tick("writing tables")
     table_paths = _tables.write_tables(tables, out / "tables", formats=[f for f in formats if f != "docx"] or ["csv"])
@@ -696,6 +704,10 @@ def write_report(
     except Exception:  # noqa: BLE001 - the tables' methods already say why there is none
         visit = None
     toc, paper_html = paper["html"]
+    if estimand is not None:
+        toc = [("estimand", "Estimand"), *toc]
+        paper_html = ('<h2 id="estimand">Estimand (ICH E9(R1))</h2>'
+                      + _tables.to_html(estimand.to_frame(), digits=2) + paper_html)
     page = render_html(ds, tables, pngs, title=title, source=source, validation=validation, methods=methods,
                        problems=problems, options=options, paper_html=paper_html, paper_toc=toc,
                        key_results=key_results(tables, primary_visit=visit))
