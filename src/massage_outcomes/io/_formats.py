@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.io._csv import TextTable
+from massage_outcomes.io.limits import check_declared, check_zip
 from massage_outcomes.schema import fatal_error
 
 
@@ -29,6 +30,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
     except ImportError as err:  # pragma: no cover - a declared dependency
         raise ImportError("reading Excel needs openpyxl: pip install openpyxl") from err
     file = path.name
+    check_zip(path)  # the central directory against the limits, before a cell is inflated
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many types for a broken zip/xml
@@ -108,7 +110,9 @@ def _excel_column(values: list[Any]) -> pd.Series:
 
 
 def read_parquet(path: Path) -> TextTable:
+    """Read a Parquet file, after checking the rows, columns and bytes its footer declares against the limits."""
     file = path.name
+    _check_parquet_footer(path)
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises ArrowInvalid/OSError for broken files
@@ -117,6 +121,17 @@ def read_parquet(path: Path) -> TextTable:
     frame = frame.reset_index(drop=not _meaningful_index(frame))
     return TextTable(frame, np.arange(1, len(frame) + 1), {"file": str(path), "format": "parquet",
                                                           "engine": "pyarrow", "assumed": []})
+
+
+def _check_parquet_footer(path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # a broken footer: the reader below reports it in its own words
+        return
+    nbytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    check_declared(path.name, rows=meta.num_rows, columns=meta.num_columns, nbytes=nbytes)
 
 
 def _meaningful_index(frame: pd.DataFrame) -> bool:
@@ -140,6 +155,12 @@ def read_stat(path: Path, kind: str) -> TextTable:
     readers: dict[str, Any] = {"sav": pyreadstat.read_sav, "zsav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
                "xpt": pyreadstat.read_xport, "sas7bdat": pyreadstat.read_sas7bdat}
     reader = readers[kind]
+    try:
+        _, head = reader(str(path), metadataonly=True)
+    except Exception:  # a broken header: the full read below reports it
+        head = None
+    if head is not None:
+        check_declared(file, rows=getattr(head, "number_rows", None), columns=getattr(head, "number_columns", None))
     kwargs: dict[str, Any] = {}
     if kind in ("sav", "zsav", "dta"):
         kwargs = {"apply_value_formats": True, "formats_as_category": False}
