@@ -166,6 +166,13 @@ def _number_messages(raw: pd.Series, column: str) -> Any:
                 out.append(base + " (looks like a fraction: write the score alone, e.g. 7 for 7/10)")
             elif re.fullmatch(r"-?\d+,\d+", text):
                 out.append(base + " (a decimal comma: pass decimal=',' or use a point)")
+            elif re.fullmatch(r"[+-]?0[xX][0-9a-fA-F]+", text):
+                out.append(base + " (hexadecimal: write the decimal number)")
+            elif re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE]-\d+", text):
+                out.append(base + " (too small to be held: it would be read as 0; write 0 if that is meant)")
+            elif re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", text):
+                out.append(base + " (a point in a file read with decimal commas: a thousands separator? write "
+                                  "the number without it, or pass decimal='.')")
             else:
                 out.append(base + " (write the number alone)")
         return out

@@ -97,3 +97,63 @@ def test_unknown_or_non_positive_limit_is_an_argument_error() -> None:
     with pytest.raises(mo.errors.ArgumentError, match="positive"), limits.raised(max_bytes=0):
         pass
     assert limits.current() == limits.Limits()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 2. no silent change of a number: the fast reader and the exact reader accept the same spellings
+# ----------------------------------------------------------------------------------------------------------------
+def _both_readers(path: Path, **kw: object) -> list[tuple[str, object]]:
+    """(engine, outcome) for the fast and the exact reader: the values kept, or the (row, column, rule) refused."""
+    from massage_outcomes.io._csv import read_text_table
+    from massage_outcomes.io._read import table_to_dataset
+
+    out: list[tuple[str, object]] = []
+    for exact in (False, True):
+        table = read_text_table(path, exact=exact, **kw)  # type: ignore[arg-type]
+        engine = str(table.info["engine"])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = table_to_dataset(table, mapping=None, layout="auto", wide=None, on_error="raise", study=None,
+                                      covariates=None, name=path.name)
+            out.append((engine, ("kept", ds.outcomes["value"].tolist(), ds.subjects["age"].tolist())))
+        except DataValidationError as err:
+            f = err.value if False else err.report.to_frame()
+            out.append((engine, ("refused", sorted(zip(f["row"], f["column"], f["rule"], strict=True)))))
+    return out
+
+
+SPELLINGS = [  # (cell as written, decimal mark of the file, the number a reader sees or None: refused)
+    ("5", ".", 5.0), ("05", ".", 5.0), ("+5", ".", 5.0), ("5.", ".", 5.0), (".5", ".", 0.5), ("5e0", ".", 5.0),
+    ("1E+0", ".", 1.0), ("-0", ".", 0.0), ("0x5", ".", None), ("0X5", ".", None), ("1e-400", ".", None),
+    ("5e-320", ".", None), ("1e-100", ".", 1e-100), ("0e-400", ".", 0.0), ("1_0", ".", None), ("5%", ".", None),
+    ("１", ".", None), ("٥", ".", None), ("1,000", ".", None), ("1 000", ".", None), ("0b1", ".", None),
+    ("3,5", ",", 3.5), ("1.000", ",", None), ("1.000,5", ",", None), ("0x5", ",", None), ("1e-400", ",", None),
+]
+
+
+@pytest.mark.parametrize(("cell", "decimal", "number"), SPELLINGS)
+def test_number_spelling_read_alike_by_both_readers(tmp_path: Path, cell: str, decimal: str,
+                                                    number: float | None) -> None:
+    d = ";" if decimal == "," else ","
+    path = tmp_path / "n.csv"
+    rows = [["subject", "age", "instrument", "day", "value"], ["1", "40", "rmdq", "0", cell],
+            ["1", "40", "rmdq", "28", "4"], ["2", cell, "rmdq", "0", "3"]]
+    path.write_text("\n".join(d.join(f'"{c}"' if d in c else c for c in r) for r in rows) + "\n", encoding="utf-8")
+    (fast_engine, fast), (exact_engine, exact) = _both_readers(path, decimal=decimal)
+    assert exact_engine == "python-csv"
+    assert fast == exact, (fast_engine, fast, exact)
+    if number is None:
+        assert exact[0] == "refused"
+        assert (2, "value", "not_a_number") in exact[1]  # type: ignore[operator]
+    else:
+        assert exact == ("kept", [number, 4.0, 3.0], [40.0, number]), exact
+
+
+def test_hex_and_underflow_messages_say_what_is_wrong(tmp_path: Path) -> None:
+    path = tmp_path / "hex.csv"
+    path.write_text(HEADER + "1,a,pain_nrs,baseline,0,0x5\n1,a,pain_nrs,w4,28,1e-400\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    messages = _problems(err)["message"].tolist()
+    assert "hexadecimal" in messages[0] and "read as 0" in messages[1]

@@ -23,6 +23,7 @@ import pandas as pd
 
 from massage_outcomes.coerce import release_memory
 from massage_outcomes.errors import ArgumentError
+from massage_outcomes.io._numbers import may_underflow
 from massage_outcomes.schema import MISSING_TOKENS, Problem, fatal_error
 
 SAMPLE_BYTES = 1 << 16
@@ -162,6 +163,7 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
         except _Fallback as why:
             info["fallback"] = str(why)
     table = _read_exact(path, encoding=encoding, delimiter=delim, file=file)
+    table.frame = _numbers_as_floats(table.frame, decimal_comma=dec == ",")
     table.info.update(info)
     table.info["engine"] = "python-csv"
     if table.info.get("blank_lines_skipped"):
@@ -171,6 +173,25 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
     if table.info.get("mixed_encoding"):
         table.info["assumed"].append("mixed encodings: lines that are not UTF-8 were rejected")
     return table
+
+
+def _numbers_as_floats(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
+    """Columns (other than identifiers) whose every cell is a number become float64, as the fast reader types
+    them, so a file gives the same columns whichever reader read it; everything else stays text."""
+    from massage_outcomes.coerce import as_category, to_number
+
+    keys = set(_key_columns(list(frame.columns)))
+    out = {}
+    for c in frame.columns:
+        if c in keys:
+            continue
+        cat = as_category(frame[c])
+        if not len(cat.cat.categories):
+            continue
+        num, bad = to_number(cat, decimal_comma=decimal_comma)
+        if not bad.any():
+            out[c] = num
+    return frame.assign(**out) if out else frame
 
 
 PARALLEL_MIN_BYTES = 32 << 20  # a range per this many bytes at least: smaller files are read as one stream
@@ -264,6 +285,10 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> tu
     parts = max(1, min(READ_THREADS, size // PARALLEL_MIN_BYTES))
     table = None
     ranges = 0
+    fixed = dict(types)  # the types known before any block: the whole-file retry keeps them
+    scan = ThreadPoolExecutor(1)  # beside the parse: could a number underflow ("1e-400" is 0.0 to arrow)?
+    underflow = scan.submit(may_underflow, path)
+    scan.shutdown(wait=False)
     try:
         # the first block fixes every column's type for all ranges (as one streaming reader would)
         first = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=arrow_encoding, block_size=block,
@@ -273,10 +298,10 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> tu
         for f in first.schema:
             if pa.types.is_null(f.type) or pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
                 types[f.name] = dict_type
-            elif f.name not in types:
-                types[f.name] = f.type
+            elif f.name not in types:  # integers as float64: arrow's integer parser would read "0x5" as 5
+                types[f.name] = pa.float64() if pa.types.is_integer(f.type) else f.type
         if parts == 1 or len(set(names)) != len(names):
-            if any(pa.types.is_null(f.type) for f in first.schema):
+            if any(pa.types.is_null(f.type) or pa.types.is_integer(f.type) for f in first.schema):
                 first.close()
                 first = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=arrow_encoding,
                                                                             block_size=block),
@@ -311,9 +336,13 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> tu
         try:
             table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=arrow_encoding, block_size=block),
                                    parse_options=parse_opts,
-                                   convert_options=convert({c: dict_type for c in text_columns}))
+                                   convert_options=convert(fixed))
         except errors as err:
             raise _Fallback(str(err).splitlines()[0][:200]) from None
+        if any(pa.types.is_integer(f.type) for f in table.schema):
+            raise _Fallback("integer columns inferred on the whole-file retry: the exact reader checks their spelling")
+    if underflow.result():
+        raise _Fallback("a negative exponent of three digits or more (e-400 could underflow to 0): checked exactly")
     if invalid:
         raise _Fallback(f"{len(invalid)} rows with the wrong number of fields (or blank lines)")
     if _blank_rows_or_line_breaks(table):
