@@ -157,3 +157,33 @@ def test_hex_and_underflow_messages_say_what_is_wrong(tmp_path: Path) -> None:
         _read(path)
     messages = _problems(err)["message"].tolist()
     assert "hexadecimal" in messages[0] and "read as 0" in messages[1]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 5. Excel's habits
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hint", ["sep=;", '"sep=;"', "\ufeffsep=;"])
+def test_excel_sep_line_is_the_delimiter_not_the_header(tmp_path: Path, hint: str) -> None:
+    path = tmp_path / "excel.csv"
+    body = HEADER.replace(",", ";") + "1;a;pain_nrs;baseline;0;5,5\n1;a;pain_nrs;w4;28;x\n"
+    path.write_text(hint + "\r\n" + body, encoding="utf-8")
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    assert _problems(err)[["row", "column"]].values.tolist() == [[4, "value"]]  # the file's own line number
+    ds = _read(path, on_error="quarantine")
+    assert ds.source["delimiter"] == ";" and ds.outcomes["value"].tolist() == [5.5]
+    assert any("delimiter hint" in a for a in ds.source["assumed"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 7. Unicode: vocabulary terms and headers compared after NFKC folding
+# ----------------------------------------------------------------------------------------------------------------
+def test_full_width_terms_and_headers_are_folded(tmp_path: Path) -> None:
+    path = tmp_path / "fw.csv"
+    path.write_text("ｓｕｂｊｅｃｔ,ａｒｍ,ｉｎｓｔｒｕｍｅｎｔ,ｃｏｎｄｉｔｉｏｎ,ｔｅｃｈｎｉｑｕｅ,ｄａｙ,ｖａｌｕｅ\n"
+                    "1,a,ＰＡＩＮ＿ＮＲＳ,ＬＢＰ,Ｄｅｅｐ\u3000ｔｉｓｓｕｅ,0,5\n"
+                    "1,a,pain_nrs,ＬＢＰ,Ｄｅｅｐ\u3000ｔｉｓｓｕｅ,28,4\n", encoding="utf-8")
+    ds = _read(path)
+    assert ds.subjects["condition"].tolist() == ["low_back_pain"]
+    assert set(ds.analysis_frame("pain_nrs")["technique"].astype(str)) == {"deep_tissue"}
+    assert ds.outcomes["instrument"].astype(str).tolist() == ["pain_nrs", "pain_nrs"]

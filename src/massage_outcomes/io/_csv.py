@@ -97,6 +97,7 @@ def sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
+_EXCEL_SEP = re.compile(r'^\s*"?sep=(.)"?\s*$')  # Excel writes "sep=;" on line 1 to name the delimiter
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
 _DECIMAL_POINT = re.compile(r"^-?\d+\.\d+$")
 
@@ -143,6 +144,10 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
     if size > SAMPLE_BYTES:
         text_sample = text_sample.rsplit("\n", 1)[0]
     lines = text_sample.splitlines()
+    hint = _EXCEL_SEP.match(lines[0].lstrip("\ufeff")) if lines else None
+    if hint:  # Excel's delimiter hint: honoured, never read as the header; line numbers stay the file's
+        lines = lines[1:]
+        delimiter = delimiter or hint.group(1)
     delim = delimiter or sniff_delimiter(lines)
     dec = decimal or sniff_decimal(lines, delim)
     info: dict[str, Any] = {"file": str(path), "format": "csv" if delim != "\t" else "tsv",
@@ -154,15 +159,19 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
         assumed.append(f"delimiter {delim!r} (sniffed)")
     if decimal is None and dec == ",":
         assumed.append("decimal comma (e.g. 3,5 means 3.5)")
+    if hint:
+        assumed.append(f"line 1 is Excel's delimiter hint {hint.group(0).strip()!r}: read as the delimiter, not "
+                       "as the header")
+        info["excel_sep_line"] = True
     info["assumed"] = assumed
-    if not exact and encoding in ("utf-8", "utf-8-sig"):
+    if not exact and not hint and encoding in ("utf-8", "utf-8-sig"):
         try:
             frame, info["ranges"] = _read_fast(path, encoding=encoding, delimiter=delim, decimal=dec)
             info["engine"] = "pyarrow"
             return TextTable(frame, np.arange(2, len(frame) + 2), info)
         except _Fallback as why:
             info["fallback"] = str(why)
-    table = _read_exact(path, encoding=encoding, delimiter=delim, file=file)
+    table = _read_exact(path, encoding=encoding, delimiter=delim, file=file, skip_first=bool(hint))
     table.frame = _numbers_as_floats(table.frame, decimal_comma=dec == ",")
     table.info.update(info)
     table.info["engine"] = "python-csv"
@@ -457,7 +466,7 @@ def _decode_lines(data: bytes, encoding: str) -> tuple[list[str], list[int], boo
     return lines, bad, bool(bad)
 
 
-def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> TextTable:
+def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str, skip_first: bool = False) -> TextTable:
     data = path.read_bytes()
     if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
@@ -468,6 +477,9 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
         mixed = False
     else:
         text_lines, bad_lines, mixed = _decode_lines(data, encoding)
+    if skip_first and text_lines:
+        text_lines[0] = ""  # Excel's "sep=;" line: kept as an empty line so every line keeps its number
+        bad_lines = [ln for ln in bad_lines if ln != 1]
     text = "\n".join(text_lines)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     problems: list[Problem] = []
@@ -555,5 +567,5 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
                                     "this line is not valid UTF-8: re-save the file as UTF-8 or pass encoding="))
     frame = pd.DataFrame(fixed, columns=names, dtype="str") if fixed else \
         pd.DataFrame({n: pd.Series(dtype="str") for n in names})
-    info: dict[str, Any] = {"mixed_encoding": mixed, "blank_lines_skipped": blank}
+    info: dict[str, Any] = {"mixed_encoding": mixed, "blank_lines_skipped": blank - skip_first}
     return TextTable(frame, np.asarray(starts, dtype=np.int64), info, problems)
