@@ -187,3 +187,34 @@ def test_full_width_terms_and_headers_are_folded(tmp_path: Path) -> None:
     assert ds.subjects["condition"].tolist() == ["low_back_pain"]
     assert set(ds.analysis_frame("pain_nrs")["technique"].astype(str)) == {"deep_tissue"}
     assert ds.outcomes["instrument"].astype(str).tolist() == ["pain_nrs", "pain_nrs"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 3. missing-value codes: dashes are missing like NA; a study's sentinels are declared in the mapping (plan)
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dash", ["-", "\u2013", "\u2014", " - "])
+def test_dashes_are_missing_in_value_and_day(tmp_path: Path, dash: str) -> None:
+    path = tmp_path / "dash.csv"
+    path.write_text(HEADER + f"1,a,pain_nrs,baseline,{dash},5\n1,a,pain_nrs,week 4,28,{dash}\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    assert _problems(err)[["row", "column", "rule"]].values.tolist() == [[3, "value", "missing_value"]]
+    ds = _read(path, on_error="quarantine")
+    assert ds.outcomes["day"].tolist() == [0.0]  # the dash day is missing, so the visit label gives day 0
+
+
+def test_wide_dash_cells_are_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("subject,arm,rmdq_baseline,rmdq_week_4\n1,a,12,\u2013\n2,a,-,7\n", encoding="utf-8")
+    ds = _read(path)
+    assert sorted(ds.outcomes["value"].tolist()) == [7.0, 12.0]
+
+
+def test_sentinel_codes_are_errors_unless_declared_missing(tmp_path: Path) -> None:
+    path = tmp_path / "sentinel.csv"
+    path.write_text(HEADER + "1,a,pain_nrs,baseline,0,-9\n1,a,pain_nrs,week 4,28,4\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    assert _problems(err)["rule"].tolist() == ["out_of_range"]
+    ds = _read(path, mapping={"value": {"-9": None}}, on_error="quarantine")
+    assert ds.rejected["reason"].str.startswith("missing_value").all() and ds.outcomes["value"].tolist() == [4.0]
