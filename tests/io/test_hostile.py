@@ -218,3 +218,46 @@ def test_sentinel_codes_are_errors_unless_declared_missing(tmp_path: Path) -> No
     assert _problems(err)["rule"].tolist() == ["out_of_range"]
     ds = _read(path, mapping={"value": {"-9": None}}, on_error="quarantine")
     assert ds.rejected["reason"].str.startswith("missing_value").all() and ds.outcomes["value"].tolist() == [4.0]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 4. every fault located: a NUL byte in one cell, a NUL-padded tail
+# ----------------------------------------------------------------------------------------------------------------
+def _rows(n: int) -> str:
+    return "".join(f"{i},a,pain_nrs,week {i % 50},{7 * (i % 50)},{i % 10}\n" for i in range(1, n + 1))
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_nul_byte_is_located_in_its_cell(tmp_path: Path, late: bool) -> None:
+    path = tmp_path / "nul.csv"
+    n = 3000 if late else 3  # late: past the 64 KB the encoding sniffer reads
+    body = _rows(n).splitlines(keepends=True)
+    body[n - 2] = body[n - 2].replace("a,", "a\x00,", 1)
+    path.write_bytes((HEADER + "".join(body)).encode())
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    frame = _problems(err)
+    assert frame[["row", "column", "rule"]].values.tolist()[0] == [n, "arm", "nul_byte"]
+    ds = _read(path, on_error="quarantine")
+    assert ds.source["rows_kept"] == n - 1 and ds.source["rows_rejected"] == 1
+
+
+@pytest.mark.parametrize("partial", ["", "1,a,pain_n"])
+def test_a_nul_padded_tail_is_reported_as_such_and_the_intact_rows_kept(tmp_path: Path, partial: str) -> None:
+    path = tmp_path / "crash.csv"
+    path.write_bytes((HEADER + _rows(3) + partial).encode() + b"\x00" * 4096)
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    frame = _problems(err)
+    assert frame.iloc[0][["row", "rule"]].tolist() == [5, "nul_padding"]
+    assert "cut off while being written" in frame.iloc[0]["message"]
+    ds = _read(path, on_error="quarantine")
+    assert ds.outcomes["value"].tolist() == [1.0, 2.0, 3.0]
+    assert ds.source["rows_read"] == ds.source["rows_kept"] + ds.source["rows_rejected"]
+
+
+def test_a_binary_file_named_csv_is_still_refused_as_binary(tmp_path: Path) -> None:
+    path = tmp_path / "spss.csv"
+    path.write_bytes(b"$FL2@(#) SPSS DATA FILE" + bytes(range(256)) * 40 + b"\x00" * 64)
+    with pytest.raises(DataValidationError, match="binary"):
+        _read(path)

@@ -47,6 +47,18 @@ class _Fallback(Exception):
     """The fast path cannot number rows exactly or parse cleanly; use the exact path."""
 
 
+NUL_SHARE = 0.01  # a sample with more NUL bytes than this share is binary; fewer are faults located in their cells
+
+
+def _nul_padded_tail(path: Path, size: int) -> bool:
+    """True when the file ends in NUL bytes (a crash while writing leaves the tail zero-filled)."""
+    if size == 0:
+        return False
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 16))
+        return fh.read().endswith(b"\x00")
+
+
 def _looks_binary(sample: bytes) -> bool:
     """True when a sample that is not UTF-8 is mostly control or high bytes (text in Latin-1 has a few)."""
     if not sample:
@@ -126,7 +138,11 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
         sample = fh.read(SAMPLE_BYTES)
     if size == 0 or not sample.strip(b" \t\r\n\xef\xbb\xbf"):
         raise fatal_error(file, "empty", "the file is empty (no header, no rows): was the export interrupted?")
-    if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    utf16 = sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    nul_padded = not utf16 and _nul_padded_tail(path, size)
+    has_nul = not utf16 and b"\x00" in sample
+    body = sample.rstrip(b"\x00")  # a zero-filled tail is a crash while writing, not a binary format
+    if has_nul and body.count(b"\x00") > NUL_SHARE * max(len(body), 1):
         raise fatal_error(file, "binary",
                       "the file is binary, not delimited text (NUL bytes): is it an Excel or SPSS file with a "
                       ".csv name? Save it as CSV, or give it its real extension.", row=1)
@@ -164,7 +180,7 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
                        "as the header")
         info["excel_sep_line"] = True
     info["assumed"] = assumed
-    if not exact and not hint and encoding in ("utf-8", "utf-8-sig"):
+    if not exact and not hint and not has_nul and not nul_padded and encoding in ("utf-8", "utf-8-sig"):
         try:
             frame, info["ranges"] = _read_fast(path, encoding=encoding, delimiter=delim, decimal=dec)
             info["engine"] = "pyarrow"
@@ -431,7 +447,7 @@ def _blank_rows_or_line_breaks(table: Any) -> bool:
         for chunk in column.chunks:
             values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
             if (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) and len(values):
-                if pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
+                if pc.any(pc.match_substring_regex(values, "[\r\n\x00]")).as_py():  # (a NUL: the exact reader)
                     return True
     return bool(all_null is not None and all_null.any())
 
@@ -466,8 +482,33 @@ def _decode_lines(data: bytes, encoding: str) -> tuple[list[str], list[int], boo
     return lines, bad, bool(bad)
 
 
+def _strip_nul_tail(data: bytes, file: str) -> tuple[bytes, list[Problem]]:
+    """Cut a zero-filled tail (a crash while writing) off the bytes, reported at the line where it starts."""
+    body = data.rstrip(b"\x00")
+    if len(body) == len(data):
+        return data, []
+    line = body.count(b"\n") + 1
+    n = len(data) - len(body)
+    return body, [Problem(file, line, None, None, "nul_padding",
+                          f"the file ends in {n:,} NUL bytes from line {line} on: it was cut off while being written "
+                          "(a crash or a full disk?). The rows before are intact: pass on_error='quarantine' to keep "
+                          "them, and export the file again")]
+
+
+def _nul_cells(frame: pd.DataFrame, starts: list[int], file: str) -> list[Problem]:
+    """Every cell holding a NUL byte, with its line and column (one damaged cell, not a binary file)."""
+    out = []
+    for c in frame.columns:
+        hit = frame[c].str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
+        for i in np.flatnonzero(hit):
+            out.append(Problem(file, starts[i], c, frame[c].iloc[i].replace("\x00", "\\x00"), "nul_byte",
+                               "this cell holds a NUL byte (\\x00): the file is damaged here; fix the cell or "
+                               "export the file again"))
+    return out
+
+
 def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str, skip_first: bool = False) -> TextTable:
-    data = path.read_bytes()
+    data, tail_problems = _strip_nul_tail(path.read_bytes(), file)
     if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
         encoding = "utf-8"
@@ -482,7 +523,7 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str, skip_fi
         bad_lines = [ln for ln in bad_lines if ln != 1]
     text = "\n".join(text_lines)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    problems: list[Problem] = []
+    problems: list[Problem] = tail_problems
     header: list[str] | None = None
     header_line = 1
     records: list[list[str]] = []
@@ -567,5 +608,6 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str, skip_fi
                                     "this line is not valid UTF-8: re-save the file as UTF-8 or pass encoding="))
     frame = pd.DataFrame(fixed, columns=names, dtype="str") if fixed else \
         pd.DataFrame({n: pd.Series(dtype="str") for n in names})
+    problems += _nul_cells(frame, starts, file)
     info: dict[str, Any] = {"mixed_encoding": mixed, "blank_lines_skipped": blank - skip_first}
     return TextTable(frame, np.asarray(starts, dtype=np.int64), info, problems)
