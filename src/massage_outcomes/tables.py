@@ -211,6 +211,16 @@ def _is_numeric_col(frame: pd.DataFrame, col: Any) -> bool:
         and not pd.api.types.is_bool_dtype(s)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~])")
+
+
+def _md_escape(value: Any) -> str:
+    """A cell as Markdown shows it literally: HTML entities for ``&``, punctuation that could open emphasis, a
+    link, an image or raw HTML (``* _ [ ] < > ! ` ~ |`` and ``\\``) backslash-escaped, line breaks as spaces."""
+    text = str(value).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, caption: str | None = None) -> str:
     """A GitHub-flavoured Markdown pipe table (numbers right-aligned, ``|`` in cells escaped).
 
@@ -225,8 +235,8 @@ def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, capt
     """
     cells = format_frame(frame, digits=digits, p_digits=p_digits, style="display")
     cols = [str(c) for c in frame.columns]
-    body = [[str(v).replace("|", "\\|").replace("\n", " ") for v in row] for row in cells.itertuples(index=False)]
-    heads = [c.replace("|", "\\|") for c in cols]
+    body = [[_md_escape(v) for v in row] for row in cells.itertuples(index=False)]
+    heads = [_md_escape(c) for c in cols]
     widths = [max([len(h), 3, *(len(r[j]) for r in body)]) for j, h in enumerate(heads)]
     right = [_is_numeric_col(frame, c) for c in frame.columns]
 
@@ -234,7 +244,7 @@ def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, capt
         return "| " + " | ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)) + " |"
 
     rule = "|" + "|".join((("-" * (w + 1)) + ":") if r else (":" + "-" * (w + 1)) for w, r in zip(widths, right, strict=True)) + "|"
-    lines = ([f"**{caption}**", ""] if caption else []) + [line(heads), rule, *(line(r) for r in body)]
+    lines = ([f"**{_md_escape(caption)}**", ""] if caption else []) + [line(heads), rule, *(line(r) for r in body)]
     return "\n".join(lines) + "\n"
 
 

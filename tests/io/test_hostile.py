@@ -261,3 +261,37 @@ def test_a_binary_file_named_csv_is_still_refused_as_binary(tmp_path: Path) -> N
     path.write_bytes(b"$FL2@(#) SPSS DATA FILE" + bytes(range(256)) * 40 + b"\x00" * 64)
     with pytest.raises(DataValidationError, match="binary"):
         _read(path)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 9. outputs: text from the data is escaped in every format
+# ----------------------------------------------------------------------------------------------------------------
+HOSTILE_LABEL = "<img src=x onerror=alert(1)> *bold* [link](javascript:alert(1)) `code` $5 co-pay$ a|b & c"
+
+
+def test_markdown_tables_escape_data_text() -> None:
+    from massage_outcomes import tables
+
+    md = tables.to_markdown(pd.DataFrame({"arm": [HOSTILE_LABEL], "estimate": [-0.5]}), caption="arms *x*")
+    import re
+
+    for raw in ("<img", "*bold*", "[link]", "`code`", "|b", "& c", "*x*"):
+        assert re.search(r"(?<!\\)" + re.escape(raw), md) is None, raw
+    assert r"\<img" in md and r"\*bold\*" in md and r"\[link\]" in md and "&amp;" in md and "-0.500" in md
+
+
+def test_plots_draw_data_labels_literally() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from massage_outcomes import plot
+
+    effects = pd.DataFrame({"label": [HOSTILE_LABEL, "$x^2$"], "estimate": [0.3, -0.2], "ci_low": [0.1, -0.5],
+                            "ci_high": [0.5, 0.1]})
+    ax = plot.forest(effects, label="label")
+    ax.figure.canvas.draw()  # a "$" would start mathtext: the draw fails or shows a formula
+    shown = [t.get_text() for t in ax.get_yticklabels()]
+    assert any(r"\$5 co-pay\$" in t for t in shown) and r"\$x^2\$" in shown
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)
