@@ -211,14 +211,17 @@ def _is_numeric_col(frame: pd.DataFrame, col: Any) -> bool:
         and not pd.api.types.is_bool_dtype(s)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~])")
+# what could open markup in a GFM table cell: emphasis, code, links and images, strikethrough, the cell rule; an
+# underscore only at a word's edge (intraword ones are literal in GFM); "<" only before a tag's first character;
+# "&" only where it would start an entity
+_MD_SPECIAL = re.compile(r"([\\`*\[\]!|~>])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|<(?=[A-Za-z/!?])|&(?=#?\w+;)")
 
 
 def _md_escape(value: Any) -> str:
-    """A cell as Markdown shows it literally: HTML entities for ``&``, punctuation that could open emphasis, a
-    link, an image or raw HTML (``* _ [ ] < > ! ` ~ |`` and ``\\``) backslash-escaped, line breaks as spaces."""
-    text = str(value).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """A cell as Markdown shows it literally: punctuation that could open emphasis, code, a link, an image,
+    raw HTML or an entity is backslash-escaped; line breaks become spaces."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, caption: str | None = None) -> str:
