@@ -513,8 +513,8 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str, skip_fi
         data = data[len(codecs.BOM_UTF8):]
         encoding = "utf-8"
     if encoding == "utf-16":
-        text_lines = data.decode("utf-16").split("\n")
-        bad_lines: list[int] = []
+        text_lines = data.decode("utf-16", errors="replace").split("\n")  # an odd byte count: the last is lost
+        bad_lines: list[int] = [i + 1 for i, ln in enumerate(text_lines) if "\ufffd" in ln]
         mixed = False
     else:
         text_lines, bad_lines, mixed = _decode_lines(data, encoding)
