@@ -295,3 +295,39 @@ def test_plots_draw_data_labels_literally() -> None:
     import matplotlib.pyplot as plt
 
     plt.close(ax.figure)
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+DATA_ROWS: list[list[object]] = [["subject", "arm", "instrument", "day", "value"], [1, "a", "pain_nrs", 0, 6],
+                                 [1, "a", "pain_nrs", 28, 3]]
+
+
+def test_the_data_sheet_is_found_behind_empty_and_notes_sheets(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "book.xlsx", {"Cover": [], "Notes": [["Exported by the clinic", "2024"]],
+                                               "Data": DATA_ROWS})
+    with pytest.warns(mo.errors.ReadAssumptionWarning, match="sheet 'Data' read .*'Notes' \\(Exported"):
+        ds = mo.read(path)
+    assert ds.source["sheet"] == "Data" and ds.outcomes["value"].tolist() == [6.0, 3.0]
+    assert "sheet='<name>'" in " ".join(ds.source["assumed"])
+    with pytest.raises(DataValidationError, match="no data rows"):
+        _read(path, sheet="Notes")
+
+
+def test_without_a_subject_column_the_first_filled_sheet_is_read_and_named(tmp_path: Path) -> None:
+    rows = [["Code", "instrument", "day", "value"], [1, "pain_nrs", 0, 6]]
+    path = _workbook(tmp_path / "book.xlsx", {"Empty": [], "Export": rows})
+    with pytest.warns(mo.errors.ReadAssumptionWarning, match="sheet 'Export' read \\(the first sheet that is not"):
+        ds = mo.read(path, mapping={"Code": "subject"})
+    assert ds.outcomes["value"].tolist() == [6.0]
