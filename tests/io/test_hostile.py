@@ -331,3 +331,37 @@ def test_without_a_subject_column_the_first_filled_sheet_is_read_and_named(tmp_p
     with pytest.warns(mo.errors.ReadAssumptionWarning, match="sheet 'Export' read \\(the first sheet that is not"):
         ds = mo.read(path, mapping={"Code": "subject"})
     assert ds.outcomes["value"].tolist() == [6.0]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 6. day and timing logic
+# ----------------------------------------------------------------------------------------------------------------
+def test_a_fractional_day_is_refused_unless_days_are_continuous(tmp_path: Path) -> None:
+    from massage_outcomes.validation import continuous_days
+
+    path = tmp_path / "frac.csv"
+    path.write_text(HEADER + "1,a,pain_nrs,baseline,0,5\n1,a,pain_nrs,week 4,28.5,4\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    assert _problems(err)[["row", "column", "rule"]].values.tolist() == [[3, "day", "fractional_day"]]
+    assert "continuous_days()" in str(err.value)
+    with continuous_days():
+        assert _read(path).outcomes["day"].tolist() == [0.0, 28.5]
+
+
+def test_a_baseline_after_the_follow_ups_is_refused_naming_both_rows(tmp_path: Path) -> None:
+    path = tmp_path / "order.csv"
+    path.write_text("subject,arm,instrument,timing,date,value\n"
+                    "1,a,pain_nrs,followup,2024-02-01,4\n1,a,pain_nrs,baseline,2024-03-01,6\n"
+                    "2,a,pain_nrs,baseline,2024-01-01,6\n2,a,pain_nrs,followup,2024-02-01,3\n", encoding="utf-8")
+    with pytest.raises(DataValidationError) as err:
+        _read(path)
+    frame = _problems(err)
+    bad = frame[frame["rule"] == "baseline_after_followup"]
+    assert bad[["row", "column"]].values.tolist() == [[3, "date"]]
+    assert "row 2" in bad["message"].iloc[0] and "2024-02-01" in bad["message"].iloc[0]
+    stated = tmp_path / "stated.csv"
+    stated.write_text("subject,arm,instrument,timing,day,value\n1,a,pain_nrs,followup,14,4\n"
+                      "1,a,pain_nrs,baseline,30,6\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match="baseline .day 30. is after this subject's follow-up at row 2"):
+        _read(stated)
