@@ -113,10 +113,25 @@ def missing_text(values: pd.Series) -> np.ndarray:
     return as_category(values).isna().to_numpy()
 
 
+_TINY = np.finfo(float).tiny  # the smallest normal float: below it a nonzero cell has lost digits
+
+
 def _parse_numbers(text: pd.Series, decimal_comma: bool) -> np.ndarray:
+    """Distinct cells to float in the file's decimal notation only; NaN (refused) where the float is not the
+    number a reader of the cell sees: a point in a decimal-comma file (a thousands separator: "1.000" is one
+    thousand there) and a nonzero cell that underflows to zero or to a denormal ("1e-400")."""
     if decimal_comma:
+        pointed = text.str.contains(".", regex=False).to_numpy(dtype=bool, na_value=False)
         text = text.str.replace(",", ".", regex=False)
-    return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
+    parsed = np.array(pd.to_numeric(text, errors="coerce"), dtype=float)
+    with np.errstate(invalid="ignore"):
+        tiny = np.abs(parsed) < _TINY
+    if tiny.any():
+        mantissa = text[tiny].str.replace(r"[eE].*$", "", regex=True)
+        parsed[np.flatnonzero(tiny)[mantissa.str.contains("[1-9]").to_numpy(dtype=bool, na_value=False)]] = np.nan
+    if decimal_comma:
+        parsed[pointed] = np.nan
+    return parsed
 
 
 def to_number(values: pd.Series, *, decimal_comma: bool = False) -> tuple[pd.Series, np.ndarray]:

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -168,8 +169,13 @@ def order_levels(levels: Sequence[Any]) -> list[Any]:
     return sorted(given, key=lambda lv: (_LEVEL_RANK.get(str(lv), 2.5), given.index(lv)))
 
 
+def _plain(text: Any) -> str:
+    """Data-derived text as matplotlib shows it literally: a ``$`` would start mathtext (and can fail the draw)."""
+    return re.sub(r"(?<!\\)\$", r"\\$", str(text))  # once: text escaped already stays as it is
+
+
 def _pretty(level: Any) -> str:
-    return str(level).replace("_", " ")
+    return _plain(level).replace("_", " ")
 
 
 def instrument_label(instrument: str | _instruments.Instrument | None, *, what: str = "score") -> str:
@@ -472,7 +478,7 @@ def _forest_axes(ax: Axes, entries: list[tuple[str, Any]], ticks: list[float], t
         ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     else:
         ax.margins(x=0.08)
-    ax.set_yticks(ticks, ticklabels)
+    ax.set_yticks(ticks, [_plain(t) for t in ticklabels])
     for tick, (kind, _p) in zip(ax.get_yticklabels(), entries, strict=True):
         if kind in ("heading", "pooled"):
             tick.set_fontweight("bold")

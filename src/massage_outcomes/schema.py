@@ -37,7 +37,8 @@ OnError = Literal["raise", "quarantine"]
 
 #: text that means "missing" in a cell (compared after stripping, case-insensitively)
 #: ("none" is not one of them: it is the technique of usual care and wait-list arms)
-MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", ".", "#n/a", "missing"})
+MISSING_TOKENS: frozenset[str] = frozenset({"", "na", "n/a", "nan", "null", ".", "#n/a", "missing",
+                                           "-", "\u2013", "\u2014"})  # hyphen, en and em dashes
 
 DEFAULT_STUDY = "study"
 

@@ -214,6 +214,19 @@ def _is_numeric_col(frame: pd.DataFrame, col: Any) -> bool:
         and not pd.api.types.is_bool_dtype(s)
 
 
+# what could open markup in a GFM table cell: emphasis, code, links and images, strikethrough, the cell rule; an
+# underscore only at a word's edge (intraword ones are literal in GFM); "<" only before a tag's first character;
+# "&" only where it would start an entity
+_MD_SPECIAL = re.compile(r"([\\`*\[\]!|~>])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+
+
+def _md_escape(value: Any) -> str:
+    """A cell as Markdown shows it literally: punctuation that could open emphasis, code, a link, an image,
+    raw HTML or an entity is backslash-escaped; line breaks become spaces."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+
+
 def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, caption: str | None = None) -> str:
     """A GitHub-flavoured Markdown pipe table (numbers right-aligned, ``|`` in cells escaped).
 
@@ -228,8 +241,8 @@ def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, capt
     """
     cells = format_frame(frame, digits=digits, p_digits=p_digits, style="display")
     cols = [str(c) for c in frame.columns]
-    body = [[str(v).replace("|", "\\|").replace("\n", " ") for v in row] for row in cells.itertuples(index=False)]
-    heads = [c.replace("|", "\\|") for c in cols]
+    body = [[_md_escape(v) for v in row] for row in cells.itertuples(index=False)]
+    heads = [_md_escape(c) for c in cols]
     widths = [max([len(h), 3, *(len(r[j]) for r in body)]) for j, h in enumerate(heads)]
     right = [_is_numeric_col(frame, c) for c in frame.columns]
 
@@ -237,7 +250,7 @@ def to_markdown(frame: pd.DataFrame, *, digits: int = 3, p_digits: int = 4, capt
         return "| " + " | ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)) + " |"
 
     rule = "|" + "|".join((("-" * (w + 1)) + ":") if r else (":" + "-" * (w + 1)) for w, r in zip(widths, right, strict=True)) + "|"
-    lines = ([f"**{caption}**", ""] if caption else []) + [line(heads), rule, *(line(r) for r in body)]
+    lines = ([f"**{_md_escape(caption)}**", ""] if caption else []) + [line(heads), rule, *(line(r) for r in body)]
     return "\n".join(lines) + "\n"
 
 

@@ -50,8 +50,10 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +169,13 @@ def _number_messages(raw: pd.Series, column: str) -> Any:
                 out.append(base + " (looks like a fraction: write the score alone, e.g. 7 for 7/10)")
             elif re.fullmatch(r"-?\d+,\d+", text):
                 out.append(base + " (a decimal comma: pass decimal=',' or use a point)")
+            elif re.fullmatch(r"[+-]?0[xX][0-9a-fA-F]+", text):
+                out.append(base + " (hexadecimal: write the decimal number)")
+            elif re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE]-\d+", text):
+                out.append(base + " (too small to be held: it would be read as 0; write 0 if that is meant)")
+            elif re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", text):
+                out.append(base + " (a point in a file read with decimal commas: a thousands separator? write "
+                                  "the number without it, or pass decimal='.')")
             else:
                 out.append(base + " (write the number alone)")
         return out
@@ -574,6 +583,8 @@ def _day(s: _Check) -> None:
     is day 0); present (``missing_value``) and finite (``impossible_day``)."""
     if s.has("day"):
         day, s.bad_day = s.number("day")
+        if not _CONTINUOUS_DAYS.get():
+            _fractional_days(s, day)
     else:
         day = pd.Series(np.full(s.n, np.nan), index=s.index, copy=False)
     # no copy unless a day must be filled in or blanked: a float column as read is shared, not duplicated
@@ -600,6 +611,46 @@ def _day(s: _Check) -> None:
         dayv = dayv.copy()
         dayv[inf_day] = np.nan
     s.dayv, s.day = dayv, day
+
+
+#: True inside :func:`continuous_days`: a stated day may be fractional (days from hours or times of day)
+_CONTINUOUS_DAYS: ContextVar[bool] = ContextVar("massage_outcomes_continuous_days", default=False)
+
+
+@contextlib.contextmanager
+def continuous_days() -> Iterator[None]:
+    """Within this block, a stated ``day`` may be fractional (28.5): for studies whose days are continuous.
+
+    By default a study day is a whole number of days since baseline, and ``28.5`` is refused
+    (``fractional_day``): it is more often a visit number, a week or a typing slip than half a day.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from massage_outcomes.validation import check_long, continuous_days
+    >>> frame = pd.DataFrame({"subject": ["1", "1"], "instrument": "rmdq", "day": [0, 28.5], "value": [12, 7]})
+    >>> check_long(frame).report.to_frame()["rule"].tolist()
+    ['fractional_day']
+    >>> with continuous_days():
+    ...     len(check_long(frame).report)
+    0
+    """
+    token = _CONTINUOUS_DAYS.set(True)
+    try:
+        yield
+    finally:
+        _CONTINUOUS_DAYS.reset(token)
+
+
+def _fractional_days(s: _Check, day: pd.Series) -> None:
+    """``fractional_day``: a stated day that is not a whole number (unless :func:`continuous_days`)."""
+    dv = day.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        frac = np.isfinite(dv) & (dv != np.round(dv))
+    s.col.add(frac, "day", s.frame["day"], "fractional_day",
+              lambda idx: [f"day {_fmt(v)} is not a whole number of days since baseline: a week, a visit number or a "
+                           "slip? Fix it, or if this study's days are continuous read inside "
+                           "`with massage_outcomes.validation.continuous_days(): ...`" for v in dv[idx]])
 
 
 def _timing(s: _Check) -> None:
@@ -764,7 +815,60 @@ def _duplicate_keys(s: _Check, result: pd.DataFrame, subj_codes: np.ndarray) -> 
                           f"measurement as row {rows[other[i]]}" for i in idx])]
 
 
-CROSS_ROW_RULES = (_subject_conflicts, _session_conflicts, _duplicate_keys)
+def _first_followup(codes: np.ndarray, when: np.ndarray, followup: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the earliest follow-up time of its subject and that follow-up's position (NaN / -1: none)."""
+    n_groups = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
+    earliest = np.full(n_groups + 1, np.nan)
+    where = np.full(n_groups + 1, -1, dtype=np.int64)
+    ok = followup & (codes >= 0) & ~np.isnan(when)
+    if ok.any():
+        pos = np.flatnonzero(ok)
+        order = pos[np.lexsort((when[pos], codes[pos]))]
+        first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
+        earliest[codes[first]] = when[first]
+        where[codes[first]] = first
+    safe = np.where(codes >= 0, codes, n_groups)
+    return earliest[safe], where[safe]
+
+
+def _baseline_order(s: _Check, result: pd.DataFrame, subj_codes: np.ndarray) -> list[Finding]:
+    """``baseline_after_followup``: a subject's baseline dated (or, when stated, at a day) after one of its
+    follow-ups; the baseline row is named, with the follow-up's row in the message."""
+    timing = result["timing"].astype(object).to_numpy()
+    base = timing == "baseline"
+    followup = (timing == "followup") & ~s.col.bad  # against follow-ups already refused there is no order to check
+    if not base.any() or not followup.any():
+        return []
+    dates = result["date"]
+    if dates.notna().any():
+        when = (dates.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 8.64e13).astype(float)
+        when[dates.isna().to_numpy()] = np.nan
+        return _after(s, subj_codes, when, base, followup, "date", dates)  # days come from these dates
+    return _after(s, subj_codes, result["day"].to_numpy(dtype=float), base, followup, "day", result["day"])
+
+
+def _after(s: _Check, codes: np.ndarray, when: np.ndarray, base: np.ndarray, followup: np.ndarray, column: str,
+           shown: pd.Series) -> list[Finding]:
+    earliest, where = _first_followup(codes, when, followup)
+    with np.errstate(invalid="ignore"):
+        late = base & (when > earliest)
+    if not late.any():
+        return []
+    rows_arr = s.rows
+
+    def build(idx: np.ndarray) -> list[str]:
+        here, there = take_display(shown, idx), take_display(shown, where[idx])
+        return [f"the baseline ({column} {_fmt_when(h)}) is after this subject's follow-up at row "
+                f"{int(rows_arr[w])} ({column} {_fmt_when(t)}): is a {column} or the timing wrong?"
+                for h, t, w in zip(here, there, where[idx], strict=True)]
+    return [(late, column, shown, "baseline_after_followup", build)]
+
+
+def _fmt_when(v: Any) -> str:
+    return v.date().isoformat() if hasattr(v, "date") and callable(v.date) else _fmt(v)
+
+
+CROSS_ROW_RULES = (_subject_conflicts, _session_conflicts, _duplicate_keys, _baseline_order)
 
 
 def _cross_row(s: _Check, result: pd.DataFrame) -> None:
@@ -957,6 +1061,7 @@ def rejected_frame(raw: pd.DataFrame, result: CheckResult, rows: np.ndarray | Se
 
 
 __all__ = ["check_long", "CheckResult", "ROW_RULES", "CROSS_ROW_RULES", "raise_or_quarantine", "rejected_frame",
+           "continuous_days",
            "normalize_instrument", "combine_codes", "first_positions", "take_or_missing", "suggest_name",
            # the report types live in massage_outcomes.schema; re-exported here for the rules' users
            "Problem", "ValidationReport", "error_message"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -85,9 +86,23 @@ DEFAULT_INTENT: dict[str, str | None] = {
 }
 
 
-def _key(text: str) -> str:
-    """Fold case, punctuation and spacing so that 'Low-back pain ' and 'low_back_pain' meet."""
-    return re.sub(r"[^a-z0-9]+", "_", str(text).strip().lower()).strip("_")
+def fold_key(text: object) -> str:
+    """Fold Unicode compatibility forms, case, punctuation and spacing, so that 'Low-back pain ', 'low_back_pain'
+    and the full-width 'ＬＢＰ' of an East Asian export meet their terms.
+
+    NFKC folding comes first: full-width letters and digits become ASCII, the ideographic and non-breaking
+    spaces become spaces, ligatures split ('ﬁ' -> 'fi'). Terms, synonyms, instrument keys and column headers
+    are all compared through this one function.
+
+    Examples
+    --------
+    >>> fold_key("Ｄｅｅｐ\u3000ｔｉｓｓｕｅ"), fold_key("Low-back\xa0pain ")
+    ('deep_tissue', 'low_back_pain')
+    """
+    return re.sub(r"[^a-z0-9]+", "_", unicodedata.normalize("NFKC", str(text)).strip().lower()).strip("_")
+
+
+_key = fold_key
 
 
 #: similarity (difflib ratio) a known name needs before a message says "Did you mean …?"
@@ -370,6 +385,6 @@ VOCABULARIES: Mapping[str, Vocabulary] = {
 __all__ = [
     "CONDITIONS", "TECHNIQUES", "INTENTS", "TIMINGS", "DEFAULT_INTENT", "Vocabulary", "CONDITION", "TECHNIQUE",
     "INTENT", "TIMING", "VOCABULARIES", "normalize_condition", "normalize_technique", "normalize_intent",
-    "intent_of", "derive_intent", "register_technique", "register_condition", "unknown_term_message",
+    "intent_of", "derive_intent", "register_technique", "register_condition", "unknown_term_message", "fold_key",
 ]
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from massage_outcomes.coerce import release_memory
 from massage_outcomes.errors import ArgumentError
+from massage_outcomes.io._numbers import may_underflow
 from massage_outcomes.schema import MISSING_TOKENS, Problem, fatal_error
 
 SAMPLE_BYTES = 1 << 16
@@ -44,6 +45,18 @@ class TextTable:
 
 class _Fallback(Exception):
     """The fast path cannot number rows exactly or parse cleanly; use the exact path."""
+
+
+NUL_SHARE = 0.01  # a sample with more NUL bytes than this share is binary; fewer are faults located in their cells
+
+
+def _nul_padded_tail(path: Path, size: int) -> bool:
+    """True when the file ends in NUL bytes (a crash while writing leaves the tail zero-filled)."""
+    if size == 0:
+        return False
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 16))
+        return fh.read().endswith(b"\x00")
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -96,6 +109,7 @@ def sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
+_EXCEL_SEP = re.compile(r'^\s*"?sep=(.)"?\s*$')  # Excel writes "sep=;" on line 1 to name the delimiter
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
 _DECIMAL_POINT = re.compile(r"^-?\d+\.\d+$")
 
@@ -124,7 +138,11 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
         sample = fh.read(SAMPLE_BYTES)
     if size == 0 or not sample.strip(b" \t\r\n\xef\xbb\xbf"):
         raise fatal_error(file, "empty", "the file is empty (no header, no rows): was the export interrupted?")
-    if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    utf16 = sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    nul_padded = not utf16 and _nul_padded_tail(path, size)
+    has_nul = not utf16 and b"\x00" in sample
+    body = sample.rstrip(b"\x00")  # a zero-filled tail is a crash while writing, not a binary format
+    if has_nul and body.count(b"\x00") > NUL_SHARE * max(len(body), 1):
         raise fatal_error(file, "binary",
                       "the file is binary, not delimited text (NUL bytes): is it an Excel or SPSS file with a "
                       ".csv name? Save it as CSV, or give it its real extension.", row=1)
@@ -142,6 +160,10 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
     if size > SAMPLE_BYTES:
         text_sample = text_sample.rsplit("\n", 1)[0]
     lines = text_sample.splitlines()
+    hint = _EXCEL_SEP.match(lines[0].lstrip("\ufeff")) if lines else None
+    if hint:  # Excel's delimiter hint: honoured, never read as the header; line numbers stay the file's
+        lines = lines[1:]
+        delimiter = delimiter or hint.group(1)
     delim = delimiter or sniff_delimiter(lines)
     dec = decimal or sniff_decimal(lines, delim)
     info: dict[str, Any] = {"file": str(path), "format": "csv" if delim != "\t" else "tsv",
@@ -153,15 +175,20 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
         assumed.append(f"delimiter {delim!r} (sniffed)")
     if decimal is None and dec == ",":
         assumed.append("decimal comma (e.g. 3,5 means 3.5)")
+    if hint:
+        assumed.append(f"line 1 is Excel's delimiter hint {hint.group(0).strip()!r}: read as the delimiter, not "
+                       "as the header")
+        info["excel_sep_line"] = True
     info["assumed"] = assumed
-    if not exact and encoding in ("utf-8", "utf-8-sig"):
+    if not exact and not hint and not has_nul and not nul_padded and encoding in ("utf-8", "utf-8-sig"):
         try:
             frame, info["ranges"] = _read_fast(path, encoding=encoding, delimiter=delim, decimal=dec)
             info["engine"] = "pyarrow"
             return TextTable(frame, np.arange(2, len(frame) + 2), info)
         except _Fallback as why:
             info["fallback"] = str(why)
-    table = _read_exact(path, encoding=encoding, delimiter=delim, file=file)
+    table = _read_exact(path, encoding=encoding, delimiter=delim, file=file, skip_first=bool(hint))
+    table.frame = _numbers_as_floats(table.frame, decimal_comma=dec == ",")
     table.info.update(info)
     table.info["engine"] = "python-csv"
     if table.info.get("blank_lines_skipped"):
@@ -171,6 +198,25 @@ def read_text_table(path: Path, *, encoding: str | None = None, delimiter: str |
     if table.info.get("mixed_encoding"):
         table.info["assumed"].append("mixed encodings: lines that are not UTF-8 were rejected")
     return table
+
+
+def _numbers_as_floats(frame: pd.DataFrame, *, decimal_comma: bool) -> pd.DataFrame:
+    """Columns (other than identifiers) whose every cell is a number become float64, as the fast reader types
+    them, so a file gives the same columns whichever reader read it; everything else stays text."""
+    from massage_outcomes.coerce import as_category, to_number
+
+    keys = set(_key_columns(list(frame.columns)))
+    out = {}
+    for c in frame.columns:
+        if c in keys:
+            continue
+        cat = as_category(frame[c])
+        if not len(cat.cat.categories):
+            continue
+        num, bad = to_number(cat, decimal_comma=decimal_comma)
+        if not bad.any():
+            out[c] = num
+    return frame.assign(**out) if out else frame
 
 
 PARALLEL_MIN_BYTES = 32 << 20  # a range per this many bytes at least: smaller files are read as one stream
@@ -264,6 +310,10 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> tu
     parts = max(1, min(READ_THREADS, size // PARALLEL_MIN_BYTES))
     table = None
     ranges = 0
+    fixed = dict(types)  # the types known before any block: the whole-file retry keeps them
+    scan = ThreadPoolExecutor(1)  # beside the parse: could a number underflow ("1e-400" is 0.0 to arrow)?
+    underflow = scan.submit(may_underflow, path)
+    scan.shutdown(wait=False)
     try:
         # the first block fixes every column's type for all ranges (as one streaming reader would)
         first = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=arrow_encoding, block_size=block,
@@ -273,10 +323,10 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> tu
         for f in first.schema:
             if pa.types.is_null(f.type) or pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
                 types[f.name] = dict_type
-            elif f.name not in types:
-                types[f.name] = f.type
+            elif f.name not in types:  # integers as float64: arrow's integer parser would read "0x5" as 5
+                types[f.name] = pa.float64() if pa.types.is_integer(f.type) else f.type
         if parts == 1 or len(set(names)) != len(names):
-            if any(pa.types.is_null(f.type) for f in first.schema):
+            if any(pa.types.is_null(f.type) or pa.types.is_integer(f.type) for f in first.schema):
                 first.close()
                 first = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=arrow_encoding,
                                                                             block_size=block),
@@ -311,9 +361,13 @@ def _read_fast(path: Path, *, encoding: str, delimiter: str, decimal: str) -> tu
         try:
             table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=arrow_encoding, block_size=block),
                                    parse_options=parse_opts,
-                                   convert_options=convert({c: dict_type for c in text_columns}))
+                                   convert_options=convert(fixed))
         except errors as err:
             raise _Fallback(str(err).splitlines()[0][:200]) from None
+        if any(pa.types.is_integer(f.type) for f in table.schema):
+            raise _Fallback("integer columns inferred on the whole-file retry: the exact reader checks their spelling")
+    if underflow.result():
+        raise _Fallback("a negative exponent of three digits or more (e-400 could underflow to 0): checked exactly")
     if invalid:
         raise _Fallback(f"{len(invalid)} rows with the wrong number of fields (or blank lines)")
     if _blank_rows_or_line_breaks(table):
@@ -393,7 +447,7 @@ def _blank_rows_or_line_breaks(table: Any) -> bool:
         for chunk in column.chunks:
             values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
             if (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) and len(values):
-                if pc.any(pc.match_substring_regex(values, "[\r\n]")).as_py():
+                if pc.any(pc.match_substring_regex(values, "[\r\n\x00]")).as_py():  # (a NUL: the exact reader)
                     return True
     return bool(all_null is not None and all_null.any())
 
@@ -428,20 +482,48 @@ def _decode_lines(data: bytes, encoding: str) -> tuple[list[str], list[int], boo
     return lines, bad, bool(bad)
 
 
-def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> TextTable:
-    data = path.read_bytes()
+def _strip_nul_tail(data: bytes, file: str) -> tuple[bytes, list[Problem]]:
+    """Cut a zero-filled tail (a crash while writing) off the bytes, reported at the line where it starts."""
+    body = data.rstrip(b"\x00")
+    if len(body) == len(data):
+        return data, []
+    line = body.count(b"\n") + 1
+    n = len(data) - len(body)
+    return body, [Problem(file, line, None, None, "nul_padding",
+                          f"the file ends in {n:,} NUL bytes from line {line} on: it was cut off while being written "
+                          "(a crash or a full disk?). The rows before are intact: pass on_error='quarantine' to keep "
+                          "them, and export the file again")]
+
+
+def _nul_cells(frame: pd.DataFrame, starts: list[int], file: str) -> list[Problem]:
+    """Every cell holding a NUL byte, with its line and column (one damaged cell, not a binary file)."""
+    out = []
+    for c in frame.columns:
+        hit = frame[c].str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
+        for i in np.flatnonzero(hit):
+            out.append(Problem(file, starts[i], c, frame[c].iloc[i].replace("\x00", "\\x00"), "nul_byte",
+                               "this cell holds a NUL byte (\\x00): the file is damaged here; fix the cell or "
+                               "export the file again"))
+    return out
+
+
+def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str, skip_first: bool = False) -> TextTable:
+    data, tail_problems = _strip_nul_tail(path.read_bytes(), file)
     if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
         encoding = "utf-8"
     if encoding == "utf-16":
-        text_lines = data.decode("utf-16").split("\n")
-        bad_lines: list[int] = []
+        text_lines = data.decode("utf-16", errors="replace").split("\n")  # an odd byte count: the last is lost
+        bad_lines: list[int] = [i + 1 for i, ln in enumerate(text_lines) if "\ufffd" in ln]
         mixed = False
     else:
         text_lines, bad_lines, mixed = _decode_lines(data, encoding)
+    if skip_first and text_lines:
+        text_lines[0] = ""  # Excel's "sep=;" line: kept as an empty line so every line keeps its number
+        bad_lines = [ln for ln in bad_lines if ln != 1]
     text = "\n".join(text_lines)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    problems: list[Problem] = []
+    problems: list[Problem] = tail_problems
     header: list[str] | None = None
     header_line = 1
     records: list[list[str]] = []
@@ -526,5 +608,6 @@ def _read_exact(path: Path, *, encoding: str, delimiter: str, file: str) -> Text
                                     "this line is not valid UTF-8: re-save the file as UTF-8 or pass encoding="))
     frame = pd.DataFrame(fixed, columns=names, dtype="str") if fixed else \
         pd.DataFrame({n: pd.Series(dtype="str") for n in names})
-    info: dict[str, Any] = {"mixed_encoding": mixed, "blank_lines_skipped": blank}
+    problems += _nul_cells(frame, starts, file)
+    info: dict[str, Any] = {"mixed_encoding": mixed, "blank_lines_skipped": blank - skip_first}
     return TextTable(frame, np.asarray(starts, dtype=np.int64), info, problems)

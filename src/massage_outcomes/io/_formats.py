@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.io._csv import TextTable
+from massage_outcomes.io.limits import check_declared, check_zip
 from massage_outcomes.schema import fatal_error
 
 
@@ -29,6 +30,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
     except ImportError as err:  # pragma: no cover - a declared dependency
         raise ImportError("reading Excel needs openpyxl: pip install openpyxl") from err
     file = path.name
+    check_zip(path)  # the central directory against the limits, before a cell is inflated
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many types for a broken zip/xml
@@ -36,39 +38,13 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
                                               "is it really an .xlsx file? Re-save it from Excel, or export CSV.") \
             from err
     try:
-        names = wb.sheetnames
-        if sheet is None:
-            ws = wb[names[0]]
-        elif isinstance(sheet, int):
-            if not 0 <= sheet < len(names):
-                raise fatal_error(file, "unknown_sheet", f"sheet index {sheet} does not exist; sheets: {names}")
-            ws = wb[names[sheet]]
-        else:
-            if sheet not in names:
-                import difflib
-
-                close = difflib.get_close_matches(sheet, names, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise fatal_error(file, "unknown_sheet", f"no sheet named {sheet!r}.{hint} Sheets: {names}")
-            ws = wb[sheet]
-        header: list[str] | None = None
-        header_row = 0
-        records: list[tuple[Any, ...]] = []
-        rows: list[int] = []
-        for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                continue
-            if header is None:
-                header = [("" if v is None else str(v)).strip() for v in values]
-                header_row = r
-                continue
-            records.append(values)
-            rows.append(r)
+        ws, note = _pick_sheet(wb, sheet, file)
         sheet_name = ws.title
+        header, header_row, records, rows = _sheet_records(ws, file)
     finally:
         wb.close()
     info = {"file": str(path), "format": "xlsx", "sheet": sheet_name, "engine": "openpyxl (data_only)",
-            "header_row": header_row, "assumed": []}
+            "header_row": header_row, "assumed": [note] if note else []}
     if header is None:
         raise fatal_error(file, "empty", f"sheet {sheet_name!r} is empty")
     while header and header[-1] == "" and all(len(rec) < len(header) or rec[len(header) - 1] is None
@@ -85,6 +61,88 @@ def read_excel(path: Path, *, sheet: str | int | None = None) -> TextTable:
     if len(names) != len(set(names)):
         raise fatal_error(file, "duplicate_column", f"sheet {sheet_name!r} has duplicate column names: {names}")
     return TextTable(frame, np.asarray(rows, dtype=np.int64), info)
+
+
+def _first_row(ws: Any, *, scan: int = 30) -> list[str] | None:
+    """The first non-empty row of a sheet (its header), from its first ``scan`` rows; None when they are empty."""
+    try:
+        for values in ws.iter_rows(max_row=scan, values_only=True):
+            if values and any(v is not None and str(v).strip() for v in values):
+                return [("" if v is None else str(v)).strip() for v in values]
+    except Exception:  # a damaged sheet: reported where it is read (_sheet_records), if it is the one chosen
+        return None
+    return None
+
+
+def _holds_subjects(header: list[str] | None) -> bool:
+    from massage_outcomes.io._mapping import ALIASES, fold
+
+    return bool(header) and any(fold(h) == "subject" or ALIASES.get(fold(h)) == "subject" for h in header or [])
+
+
+def _describe_sheets(heads: dict[str, list[str] | None]) -> str:
+    return "; ".join(f"{n!r} (" + (", ".join(h[:4]) + (" ..." if len(h) > 4 else "") if h else "empty") + ")"
+                     for n, h in heads.items())
+
+
+def _pick_sheet(wb: Any, sheet: str | int | None, file: str) -> tuple[Any, str | None]:
+    """The sheet to read and, when it is not simply the first, a note saying why (for ``info["assumed"]``).
+
+    With ``sheet=None`` the data are the first sheet with a subject column; failing that the first non-empty
+    sheet. An empty sheet, or a notes sheet in front of the data, is never read instead of the data.
+    """
+    names = wb.sheetnames
+    if not names:
+        raise fatal_error(file, "empty", "the workbook holds no sheet (a damaged file?): re-save it from Excel, or "
+                                         "export CSV")
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(names):
+            raise fatal_error(file, "unknown_sheet", f"sheet index {sheet} does not exist; sheets: {names}")
+        return wb[names[sheet]], None
+    if sheet is not None:
+        if sheet not in names:
+            import difflib
+
+            close = difflib.get_close_matches(sheet, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise fatal_error(file, "unknown_sheet", f"no sheet named {sheet!r}.{hint} Sheets: {names}")
+        return wb[sheet], None
+    if len(names) == 1:
+        return wb[names[0]], None
+    heads = {n: _first_row(wb[n]) for n in names}
+    with_subjects = [n for n in names if _holds_subjects(heads[n])]
+    filled = [n for n in names if heads[n]]
+    chosen = (with_subjects or filled or names)[0]
+    if chosen == names[0] and (len(with_subjects) == 1 or len(filled) == 1):
+        return wb[chosen], None
+    why = "it has a subject column" if with_subjects else "the first sheet that is not empty"
+    return wb[chosen], (f"sheet {chosen!r} read ({why}) of {len(names)} sheets: {_describe_sheets(heads)}. "
+                        "Pass sheet='<name>' to read() to choose another")
+
+
+def _sheet_records(ws: Any, file: str) -> tuple[list[str] | None, int, list[tuple[Any, ...]], list[int]]:
+    """The header (first non-empty row), its row number, the records and their sheet row numbers; a sheet whose
+    XML breaks off is refused at the row where it does."""
+    header: list[str] | None = None
+    header_row = 0
+    records: list[tuple[Any, ...]] = []
+    rows: list[int] = []
+    r = 0
+    try:
+        for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                continue
+            if header is None:
+                header = [("" if v is None else str(v)).strip() for v in values]
+                header_row = r
+                continue
+            records.append(values)
+            rows.append(r)
+    except Exception as err:  # openpyxl and the XML parser raise many types for a damaged sheet
+        raise fatal_error(file, "unreadable", f"sheet {ws.title!r} cannot be read past row {r} "
+                                              f"({type(err).__name__}: {err}): the workbook is damaged; re-save it "
+                                              "from Excel, or export CSV.", row=r + 1) from err
+    return header, header_row, records, rows
 
 
 def _excel_column(values: list[Any]) -> pd.Series:
@@ -108,7 +166,9 @@ def _excel_column(values: list[Any]) -> pd.Series:
 
 
 def read_parquet(path: Path) -> TextTable:
+    """Read a Parquet file, after checking the rows, columns and bytes its footer declares against the limits."""
     file = path.name
+    _check_parquet_footer(path)
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises ArrowInvalid/OSError for broken files
@@ -117,6 +177,17 @@ def read_parquet(path: Path) -> TextTable:
     frame = frame.reset_index(drop=not _meaningful_index(frame))
     return TextTable(frame, np.arange(1, len(frame) + 1), {"file": str(path), "format": "parquet",
                                                           "engine": "pyarrow", "assumed": []})
+
+
+def _check_parquet_footer(path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # a broken footer: the reader below reports it in its own words
+        return
+    nbytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    check_declared(path.name, rows=meta.num_rows, columns=meta.num_columns, nbytes=nbytes)
 
 
 def _meaningful_index(frame: pd.DataFrame) -> bool:
@@ -140,6 +211,12 @@ def read_stat(path: Path, kind: str) -> TextTable:
     readers: dict[str, Any] = {"sav": pyreadstat.read_sav, "zsav": pyreadstat.read_sav, "dta": pyreadstat.read_dta,
                "xpt": pyreadstat.read_xport, "sas7bdat": pyreadstat.read_sas7bdat}
     reader = readers[kind]
+    try:
+        _, head = reader(str(path), metadataonly=True)
+    except Exception:  # a broken header: the full read below reports it
+        head = None
+    if head is not None:
+        check_declared(file, rows=getattr(head, "number_rows", None), columns=getattr(head, "number_columns", None))
     kwargs: dict[str, Any] = {}
     if kind in ("sav", "zsav", "dta"):  # codes as read; labels are applied by the reader, never to measurements
         kwargs = {"apply_value_formats": False}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ import pandas as pd
 
 from massage_outcomes.errors import ArgumentTypeError
 from massage_outcomes.schema import CANONICAL_LONG, DERIVED_COLUMNS, closest
+from massage_outcomes.vocab import fold_key
 
 #: common source spellings of canonical columns (after folding case and punctuation)
 ALIASES: dict[str, str] = {
@@ -30,7 +30,7 @@ ALIASES: dict[str, str] = {
 
 def fold(name: object) -> str:
     """'Subject ID ' -> 'subject_id' (case, spaces and punctuation folded)."""
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+    return fold_key(name)  # NFKC first: full-width headers of East Asian exports (issue 18)
 
 
 #: the long columns a wide layout makes itself (from the measurement columns), never taken from an alias
