@@ -192,3 +192,14 @@ def test_the_allowlist_holds_only_long_functions(name: str) -> None:
     """An entry whose function was split (or renamed) must leave the list, so that the list empties."""
     assert name in long_functions(), f"{name} ({ALLOWED_LONG[name]}) is no longer over {MAX_LINES} lines: " \
                                      "remove it from ALLOWED_LONG"
+
+
+def test_test_file_basenames_are_unique() -> None:
+    """pytest's default import mode imports test files by basename: two ``test_x.py`` in different folders stop the
+    whole run at collection ("import file mismatch")."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, list[str]] = {}
+    for p in tests.rglob("test_*.py"):
+        seen.setdefault(p.name, []).append(str(p.relative_to(tests)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not clashes, f"rename one of each: {clashes}"
