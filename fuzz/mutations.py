@@ -8,8 +8,8 @@ The invariant: ``mo.read(path, on_error="quarantine")`` either
 * raises :class:`massage_outcomes.DataValidationError` whose report names the file (and, for a problem of a row,
   its row),
 
-and never raises another exception type or runs past a time limit. Both the seeded CI run
-(``tests/io/test_hostile_fuzz.py``) and the long run (``fuzz/run.py``, with atheris or seeded) use
+and never raises another exception type, runs past a time limit or takes the process past a memory limit.
+Both the seeded CI run (``tests/io/test_hostile_fuzz.py``) and the long run (``fuzz/run.py``, with atheris or seeded) use
 :func:`check`; each finding of a long run is saved as a regression file under ``tests/data/hostile/``.
 
 Nothing here imports from the package's internals: only ``massage_outcomes.read`` and the error tree.
@@ -34,6 +34,14 @@ from massage_outcomes.errors import DataValidationError
 
 SAMPLE = Path(mo.__file__).parent / "_sample" / "trial"
 TIME_LIMIT = 10.0  # seconds per read of a seed-sized file: far above a normal read (~50 ms)
+MEMORY_LIMIT_MB = 2048  # the process's peak resident size: a seed-sized file that inflates past it is a finding
+
+
+def peak_mb() -> float:
+    """The process's peak resident size so far, in MB (Linux: KiB in ru_maxrss)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def seeds() -> dict[str, bytes]:
@@ -225,6 +233,8 @@ def check(name: str, data: bytes, folder: Path, *, time_limit: float = TIME_LIMI
     elapsed = time.perf_counter() - t0
     if elapsed > time_limit:
         raise Finding(f"the read took {elapsed:.1f} s (limit {time_limit:g} s)")
+    if peak_mb() > MEMORY_LIMIT_MB:
+        raise Finding(f"the process's peak memory reached {peak_mb():.0f} MB (limit {MEMORY_LIMIT_MB} MB)")
     return outcome
 
 
@@ -264,4 +274,5 @@ def regression_name(name: str, data: bytes) -> str:
     return f"{stem}-{hashlib.sha1(data).hexdigest()[:10]}.{suffix}"
 
 
-__all__ = ["seeds", "mutate", "check", "Finding", "Outcome", "regression_name", "TIME_LIMIT"]
+__all__ = ["seeds", "mutate", "check", "Finding", "Outcome", "regression_name", "TIME_LIMIT", "MEMORY_LIMIT_MB",
+           "peak_mb"]

@@ -73,6 +73,7 @@ def with_atheris(argv: list[str]) -> None:  # pragma: no cover - a long run outs
             _save(name, body, str(why)[:300])
             raise
 
+    atheris.instrument_all()  # coverage feedback from every loaded Python module (the package included)
     atheris.Setup(argv, one)
     atheris.Fuzz()
 
