@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from scipy import stats
 
+from massage_outcomes.multiplicity import t_p_two_sided, t_quantile
+
 __all__ = ["StrategyFunction", "strategy_means", "conditional_impute", "ancova", "pool_bootstrap", "pool_jackknife",
            "pool_rubin"]
 
@@ -121,7 +123,7 @@ def pool_jackknife(point: np.ndarray, jack: np.ndarray, level: float) -> dict[st
     se = np.sqrt((n - 1) / n * np.sum((jack - jack.mean(axis=0)) ** 2, axis=0))
     z = stats.norm.ppf(0.5 + level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * stats.norm.sf(np.abs(point / se))
+        p = t_p_two_sided(point / se, np.inf)
     return {"estimate": point, "se": se, "ci_low": point - z * se, "ci_high": point + z * se,
             "df": np.full(point.shape, np.inf), "p_value": p}
 
@@ -152,7 +154,7 @@ def pool_bootstrap(point: np.ndarray, boot: np.ndarray, level: float, ci: str) -
     if ci == "normal":
         z = stats.norm.ppf(0.5 + level / 2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            p = 2 * stats.norm.sf(np.abs(point / se))
+            p = t_p_two_sided(point / se, np.inf)
         return {"estimate": point, "se": se, "ci_low": point - z * se, "ci_high": point + z * se,
                 "df": np.full(point.shape, np.inf), "p_value": p}
     a = (1 - level) / 2
@@ -186,7 +188,7 @@ def pool_rubin(est: np.ndarray, se: np.ndarray, v_com: float | np.ndarray, level
         df = np.where(lam > 0, np.where(np.isfinite(v_obs), v_old * v_obs / (v_old + v_obs), v_old), v_obs)
     df = np.broadcast_to(df, qbar.shape).astype(float)
     sd = np.sqrt(t)
-    q = stats.t.ppf(0.5 + level / 2, df)
+    q = t_quantile(level, df)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * stats.t.sf(np.abs(qbar / sd), df)
+        p = t_p_two_sided(qbar / sd, df)
     return {"estimate": qbar, "se": sd, "ci_low": qbar - q * sd, "ci_high": qbar + q * sd, "df": df, "p_value": p}
