@@ -22,7 +22,6 @@ rule                   what it catches
 ``missing_value``      a required cell is empty (``subject``, ``instrument``, ``value``, ``day``)
 ``not_a_number``       text where a number belongs ("7/10", "seven")
 ``out_of_range``       a value outside the instrument's range; a non-finite number
-``not_integer``        a fraction on an instrument scored in whole points (``Instrument.integer``)
 ``unknown_term``       an unknown instrument, condition, technique, intent or timing (closest suggested)
 ``duplicate_key``      two rows with the same (study, subject, instrument, day, timing, session)
 ``subject_conflict``   a subject-level attribute (arm, condition, clinic, covariates) that changes between rows
@@ -718,13 +717,6 @@ def _value(s: _Check) -> None:
                   lambda idx: [f"{keys[icodes[i]]} value {_fmt(vv[i])} is outside its range {_fmt(lo[i])}-"
                                f"{_fmt(hi[i])} (wrong instrument, or a different scoring? register it with "
                                "instruments.with_range)" for i in idx])
-        whole = np.array([_instruments.get(k).integer for k in keys] + [False])[icodes]
-        with np.errstate(invalid="ignore"):
-            fraction = whole & np.isfinite(vv) & ~outside & (vv != np.round(vv))
-        s.col.add(fraction, "value", raw, "not_integer",
-                  lambda idx: [f"{keys[icodes[i]]} is scored in whole points; got {_fmt(vv[i])} (a typo, or "
-                               "another scoring? declare it as a study instrument in the read plan with "
-                               "integer: false)" for i in idx])
     if nonfinite.any():
         vv = vv.copy()
         vv[nonfinite] = np.nan

@@ -61,15 +61,6 @@ def test_columns_named_like_derived_ones_are_kept(tmp_path, name):
     assert ds.analysis_frame("rmdq")["week"].tolist() == [0, 4]
 
 
-def test_whole_point_instruments_reject_fractions(tmp_path):
-    """Issue 10 item 6: Instrument(integer=True) is enforced (an RMDQ of 12.5 is not a score)."""
-    p = _csv(tmp_path, "subject,instrument,day,value\na,rmdq,0,12.5\na,rmdq,28,10\na,rom,0,42.5\n")
-    with pytest.raises(DataValidationError, match="rmdq is scored in whole points; got 12.5"):
-        mo.read(p)
-    ds = mo.read(p, on_error="quarantine")
-    assert ds.rejected["row"].tolist() == [2] and ds.source["rows_kept"] == 2  # rom is not integer-scored
-
-
 @pytest.mark.parametrize(("name", "suggested"), [("bmi", None), ("pmq2", None), ("rmqd", "rmdq"), ("pain_nsr", "pain_nrs")])
 def test_instrument_suggestions_only_for_likely_typos(name, suggested):
     import pandas as pd

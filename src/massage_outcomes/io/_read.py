@@ -119,10 +119,10 @@ def read(path: str | Path | pd.DataFrame, *, mapping: Mapping[str, Any] | None =
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "trial.csv").write_text(
     ...     "subject;arm;instrument;visit;day;value\\n"
-    ...     "1;therapeutic;pain_nrs;baseline;0;6,5\\n1;therapeutic;pain_nrs;week 4;28;4\\n", encoding="utf-8")
+    ...     "1;therapeutic;pain_vas;baseline;0;65,5\\n1;therapeutic;pain_vas;week 4;28;40\\n", encoding="utf-8")
     >>> ds = mo.read(d / "trial.csv")
     >>> ds.source["delimiter"], ds.source["decimal"], ds.outcomes["value"].tolist()
-    (';', ',', [6.5, 4.0])
+    (';', ',', [65.5, 40.0])
     """
     plan, given = None, mapping
     if mapping is not None and is_plan(mapping):
