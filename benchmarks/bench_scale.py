@@ -85,8 +85,7 @@ e AS (SELECT study, subject, avg(value) v1, any_value(condition) condition, any_
 SELECT condition, technique, clinic, arm, count(v1 - v0) n, avg(v1 - v0) m, var_samp(v1 - v0) v
 FROM e JOIN s USING (study, subject, condition, technique, clinic, arm) GROUP BY ALL'''
 res = con.sql(q).fetchall()
-import resource
-print(time.perf_counter() - t0, len(res), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(time.perf_counter() - t0, len(res), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)
 """
 
 OURS = """
@@ -105,8 +104,7 @@ def main(d, engine, limit):
     t0 = time.perf_counter()
     opts = dict(memory_limit=None if limit == "none" else limit) if engine == "duckdb" else {{}}
     tab = mo.scan(d, engine=engine, progress=False, **opts).effect_sizes(**KW)
-    import resource
-    print(time.perf_counter() - t0, len(tab), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(time.perf_counter() - t0, len(tab), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)
 
 
 if __name__ == "__main__":
@@ -115,7 +113,8 @@ if __name__ == "__main__":
 
 
 def _child(code: str, *args: str) -> tuple[float, int, float]:
-    """(seconds, result rows, peak RSS in MB of the child process itself: ru_maxrss, read by the child)."""
+    """(seconds, result rows, peak RSS in MB of the child process itself: VmHWM, read by the child; not
+    ru_maxrss, which Linux carries over exec from the parent that generated the data)."""
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
     secs, n, rss = out.stdout.strip().splitlines()[-1].split()
     return float(secs), int(n), float(rss)

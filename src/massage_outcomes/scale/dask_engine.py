@@ -83,8 +83,10 @@ def _end(sc: Any, canon: Any, end: str, keys: list[Any]) -> tuple[str, str]:
         return end, str(end)
     f = sc.dask_frame
     f = f[f["visit"].notnull()]
-    first = f.groupby(f["visit"].astype(str))["day"].min().compute()
-    has = canon[canon["visit"].notnull() & canon["value"].notnull()]["visit"].unique().compute()
+    import dask
+
+    first, has = dask.compute(f.groupby(f["visit"].astype(str))["day"].min(),
+                              canon[canon["visit"].notnull() & canon["value"].notnull()]["visit"].unique())
     cand = first[first.index.isin(list(has))]
     if not len(cand):
         raise DataValidationError("end='last' without visits runs on engine='duckdb'; pass a timing or visit.")
@@ -163,8 +165,10 @@ def _moments(wide: Any, by: list[str], spec: Any) -> pd.DataFrame:
         wide = wide.assign(_x=wide["_start"].where(pair), _y=wide["_end"].where(pair))
         cols = {"_x": "mean", "_y": "mean"}
     g = wide.groupby(group, dropna=False)
-    first = g.agg({**cols, "_miss": "sum"}).compute()
-    first["n"] = g["_x"].count().compute()
+    import dask
+
+    first, count = dask.compute(g.agg({**cols, "_miss": "sum"}), g["_x"].count())
+    first["n"] = count
     means = first[list(cols)].reset_index()
     dev = wide.merge(means.rename(columns={k: f"{k}_m" for k in cols}), on=group, how="left")
     sq = {"_xx": (dev["_x"] - dev["_x_m"]) ** 2}

@@ -153,11 +153,10 @@ class Scan:
     # ------------------------------------------------------------------------------ canonical columns
     def distinct(self, column: str) -> list[Any]:
         """Distinct non-missing values of a source column (few: vocabularies, arms, visits)."""
-        if self.engine == "dask":
-            vals = self.dask_frame[column].dropna().unique().compute()
-            return list(pd.unique(pd.Series(vals)))
         key = (self.source_sql, column)
-        if key not in self.distinct_cache:
+        if key not in self.distinct_cache and self.engine == "dask":
+            self.prefetch_distinct([column])
+        elif key not in self.distinct_cache:
             q = f"SELECT DISTINCT {ident(column)} FROM ({self.source_sql}) WHERE {ident(column)} IS NOT NULL"
             self.distinct_cache[key] = [r[0] for r in fetch(self.con, q)]
         return list(self.distinct_cache[key])
@@ -166,7 +165,14 @@ class Scan:
         """Fill the distinct-value cache of several columns, and the visit catalogue (:meth:`visits`), in one
         pass over the source (DuckDB; GROUPING SETS)."""
         todo = [c for c in dict.fromkeys(columns) if c in self.columns and (self.source_sql, c) not in self.distinct_cache]
-        if not todo or self.engine != "duckdb":
+        if not todo:
+            return
+        if self.engine == "dask":  # one pass over the partitions for every column
+            import dask
+
+            found = dask.compute(*[self.dask_frame[c].dropna().unique() for c in todo])
+            for c, vals in zip(todo, found, strict=True):
+                self.distinct_cache[(self.source_sql, c)] = list(pd.unique(pd.Series(vals)))
             return
         cols = set(self.columns)
         cat = [c for c in ("instrument", "visit", "timing") if c in cols]
