@@ -63,14 +63,23 @@ def test_report_prints_estimand_and_sensitivity(small, tmp_path):
     assert set(written["analysis"]) == {"JR, approximate Bayesian MI"}
 
 
-def test_cli_report_with_sensitivity(tmp_path, capsys):
+def test_cli_sensitivity_option(small):
+    """``report --sensitivity ARM`` is parsed and runs the four strategies per instrument (the report itself is
+    covered by test_report_prints_estimand_and_sensitivity and tests/test_cli.py)."""
+    import argparse
+
     from massage_outcomes import cli
 
-    code = cli.main(["report", "sample:trial", "--out", str(tmp_path / "out"), "--instrument", "rmdq",
-                     "--sensitivity", "usual_care"])
-    err = capsys.readouterr().err
-    assert code == 0, err
-    written = pd.read_csv(tmp_path / "out" / "tables" / "sensitivity.csv")
-    assert {"MAR, conditional mean (jackknife)", "JR, conditional mean (jackknife)"} <= set(written["analysis"])
-    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert "copy increments in reference" in page  # the methods sentence
+    ds, _ = small
+    args = cli.build_parser().parse_args(["report", "sample:trial", "--out", "x", "--instrument", "rmdq",
+                                          "--sensitivity", "usual_care"])
+    assert args.sensitivity == "usual_care"
+    problems: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    out = cli._sensitivity(ds, args, problems, methods)
+    assert not problems
+    assert {"MAR, conditional mean (jackknife)", "JR, conditional mean (jackknife)",
+            "CR, conditional mean (jackknife)", "CIR, conditional mean (jackknife)"} == set(out["analysis"])
+    assert "copy increments in reference" in methods["sensitivity"]
+    bad = cli._sensitivity(ds, argparse.Namespace(instrument=["rmdq"], sensitivity="placebo"), problems, methods)
+    assert bad is None and "placebo" in problems["sensitivity rmdq"]
