@@ -332,3 +332,10 @@ def test_every_rule_is_a_small_function():
 
     for rule in (*validation.ROW_RULES, *validation.CROSS_ROW_RULES, validation.check_long):
         assert len(inspect.getsource(rule).splitlines()) <= 80, rule.__name__
+
+
+def test_misspelled_value_column_is_named_in_the_error():
+    """'valeu' varies within a subject, so the reader would keep it as a time-varying column; the error about the
+    missing 'value' must still point at it (the reader once dropped it first and listed every other column)."""
+    report = mo.validate(BAD / "typo_value_column.csv")
+    assert "Did you mean 'valeu'? Pass mapping={'valeu': 'value'}." in report.to_frame()["message"].iloc[0]

@@ -42,7 +42,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.coerce import category_to_str, release_memory
 from massage_outcomes.errors import ArgumentError, ArgumentTypeError, DataValidationError
-from massage_outcomes.schema import DEFAULT_STUDY, DERIVED_COLUMNS, MISSING_TOKENS, ValidationReport
+from massage_outcomes.schema import DEFAULT_STUDY, DERIVED_COLUMNS, MISSING_TOKENS, REQUIRED_LONG, ValidationReport
 from massage_outcomes.validation import (
     check_long,
     combine_codes,
@@ -451,7 +451,9 @@ class Dataset:
         if derived:
             frame = frame.drop(columns=derived)
         varying = measurement_columns(frame, time_varying)
-        if len(varying.columns):
+        # with a required column missing the read fails, and the column the user misspelled ('valeu', which
+        # varies within a subject) must stay in view for the "Did you mean" of that error
+        if len(varying.columns) and all(c in frame.columns for c in REQUIRED_LONG):
             frame = frame.drop(columns=list(varying.columns))
         result = check_long(frame, file=file, rows=rows, study=study, covariates=covariates,
                             decimal_comma=decimal_comma, extra_problems=extra_problems,

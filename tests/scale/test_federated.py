@@ -61,7 +61,7 @@ def test_site_from_a_scan_and_checks(tmp_path):
         mo.combine([f0, f1])
     with pytest.raises(mo.DataValidationError, match="fewer than 1000"):
         mo.site_summaries(sites[1], site="b", path=tmp_path / "c.json", effects=ANALYSES[:1], min_count=1000)
-    with pytest.raises(mo.DataValidationError, match="bootstrap"):
+    with pytest.raises(mo.ArgumentError, match="bootstrap"):
         mo.site_summaries(sites[1], site="b", path=tmp_path / "d.json", effects=[dict(ANALYSES[0], ci="bca")])
     doc = json.loads(f0.read_text())
     assert doc["format"] == "massage_outcomes.site_summary" and doc["site"] == "a"

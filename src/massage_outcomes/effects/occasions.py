@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.errors import DataValidationError, option
+from massage_outcomes.visits import visit_label_day
 
 __all__ = ["TIMINGS", "SESSION_TIMINGS", "Pairs", "unit_keys", "last_visit", "resolve_end", "occasion_kind",
            "occasion_rows", "pair_occasions"]
@@ -125,9 +126,16 @@ def _occasion_mask(frame: pd.DataFrame, spec: str, role: str) -> np.ndarray:
     if spec in TIMINGS:
         return _equals(frame["timing"], spec) if has_timing else np.zeros(len(frame), dtype=bool)
     visits = [str(v) for v in pd.unique(frame["visit"].dropna())] if "visit" in frame.columns else []
-    choices = ["'last' (end only)", "'last_observed' (end only)", *map(repr, TIMINGS), *map(repr, visits)]
-    raise DataValidationError(f"{option(role, spec)} is neither a timing nor a visit label of these data; use one "
-                              f"of {', '.join(choices)}.")
+    raise unknown_occasion(role, spec, visits)
+
+
+def unknown_occasion(role: str, spec: str, visits: Sequence[str]) -> DataValidationError:
+    """The error for an occasion (``start``/``end``) that is neither a timing nor one of ``visits``: the same words
+    in memory and on a scan (:mod:`massage_outcomes.scale`), the visits in study-day order."""
+    ordered = sorted(dict.fromkeys(map(str, visits)), key=lambda v: (np.nan_to_num(visit_label_day(v), nan=np.inf), v))
+    choices = ["'last' (end only)", "'last_observed' (end only)", *map(repr, TIMINGS), *map(repr, ordered)]
+    return DataValidationError(f"{option(role, spec)} is neither a timing nor a visit label of these data; use one "
+                               f"of {', '.join(choices)}.")
 
 
 def occasion_rows(frame: pd.DataFrame, spec: str, *, role: str, keys: Sequence[str]) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
+from massage_outcomes.effects.occasions import unknown_occasion
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.schema import DEFAULT_STUDY
 
@@ -100,8 +101,7 @@ def _cond(canon: Any, which: str, role: str) -> Any:
         return canon["timing"] == which
     hit = canon["visit"] == which
     if not int(hit.sum().compute()):
-        raise DataValidationError(f"`{role}`={which!r} matches no rows: use a timing ({', '.join(_TIMINGS)}), "
-                                  "'last' or a visit label.")
+        raise unknown_occasion(role, which, [str(v) for v in canon["visit"].dropna().unique().compute()])
     return hit
 
 

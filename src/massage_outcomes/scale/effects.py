@@ -28,7 +28,7 @@ from massage_outcomes.effects.estimators import (
     ppc2_effect,
 )
 from massage_outcomes.effects.summary import Moments, PairedMoments
-from massage_outcomes.errors import DataValidationError, SmallSampleWarning
+from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
 from massage_outcomes.results import ResultFrame, favours_between, favours_within, integer_counts
 
 __all__ = ["EffectSpec", "effect_sizes", "plan_effects", "effects_from_moments", "merge_moments"]
@@ -77,36 +77,36 @@ class EffectSpec:
 def check_spec(spec: EffectSpec) -> None:
     """The argument checks of :func:`massage_outcomes.effect_sizes`, with the same messages."""
     if spec.on not in _KINDS:
-        raise DataValidationError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {spec.on!r}.")
+        raise ArgumentError(f"`on` must be 'change', 'end', 'ancova' or 'ppc'; got {spec.on!r}.")
     if spec.ci in ("bca", "percentile"):
-        raise DataValidationError(
+        raise ArgumentError(
             f"ci={spec.ci!r}: a bootstrap resamples subjects and needs their values, which a scan keeps in the "
             "engine. Pass ci='exact' or ci='normal' (computed from the moments), or analyse the rows in memory "
             "(mo.read(...) on the file, or a subset) for a bootstrap interval.")
     if spec.ci not in ("exact", "normal"):
-        raise DataValidationError(f"`ci` must be one of exact, normal, bca, percentile; got {spec.ci!r}.")
+        raise ArgumentError(f"`ci` must be one of exact, normal, bca, percentile; got {spec.ci!r}.")
     if not 0 < spec.level < 1:
-        raise DataValidationError(f"`level` must be between 0 and 1 (e.g. 0.95), got {spec.level!r}.")
+        raise ArgumentError(f"`level` must be between 0 and 1 (e.g. 0.95), got {spec.level!r}.")
     if spec.end == spec.start:
-        raise DataValidationError(f"`start` and `end` are both {spec.start!r}: pick two different occasions.")
+        raise ArgumentError(f"`start` and `end` are both {spec.start!r}: pick two different occasions.")
     if spec.start in ("last", "last_observed"):
-        raise DataValidationError(f"`start`={spec.start!r}: 'last' and 'last_observed' are for `end` only.")
+        raise ArgumentError(f"`start`={spec.start!r}: 'last' and 'last_observed' are for `end` only.")
     if spec.compare is None and spec.on != "change":
-        raise DataValidationError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
+        raise ArgumentError("within-subject effects (no `compare`) are always end versus start; use on='change'.")
     if spec.compare is not None and len(spec.compare) != 3:
-        raise DataValidationError(f"`compare` must be (column, a, b), got {spec.compare!r}.")
+        raise ArgumentError(f"`compare` must be (column, a, b), got {spec.compare!r}.")
     if spec.on == "ppc" and spec.measure != "d_ppc2":
-        raise DataValidationError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {spec.measure!r}).")
+        raise ArgumentError(f"on='ppc' computes Morris's d_ppc2; pass measure='d_ppc2' (got {spec.measure!r}).")
     if spec.on != "ppc" and spec.measure == "d_ppc2":
-        raise DataValidationError("measure='d_ppc2' needs on='ppc'.")
+        raise ArgumentError("measure='d_ppc2' needs on='ppc'.")
     if spec.on == "ppc" and spec.ci == "exact":
-        raise DataValidationError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
+        raise ArgumentError("d_ppc2 has no exact interval: pass ci='normal', 'bca' or 'percentile'.")
     if spec.on == "ancova" and spec.measure not in ("mean_diff", "cohens_d", "hedges_g"):
-        raise DataValidationError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {spec.measure!r}.")
+        raise ArgumentError(f"on='ancova' takes measure 'mean_diff', 'cohens_d' or 'hedges_g'; got {spec.measure!r}.")
     if spec.kind == "between" and spec.measure not in BETWEEN_MEASURES:
-        raise DataValidationError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {spec.measure!r}.")
+        raise ArgumentError(f"between-group `measure` must be one of {', '.join(BETWEEN_MEASURES)}; got {spec.measure!r}.")
     if spec.kind == "within" and spec.measure not in PAIRED_MEASURES:
-        raise DataValidationError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {spec.measure!r}.")
+        raise ArgumentError(f"within-subject `measure` must be one of {', '.join(PAIRED_MEASURES)}; got {spec.measure!r}.")
 
 
 def plan_effects(sc: Any, spec: EffectSpec) -> tuple[pd.DataFrame, EffectSpec]:

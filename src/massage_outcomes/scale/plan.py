@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from massage_outcomes import vocab
+from massage_outcomes.effects.occasions import unknown_occasion
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.scale.sql import case_map, fetch, ident, quote, study_expr
 
@@ -101,9 +102,7 @@ def _check_hits(sc: Any, keys: Sequence[Any], start: str, end: str) -> None:
     visits = sc.occasions(keys, "visit")
     for which, role in [(start, "start"), *([] if end == "last_observed" else [(end, "end")])]:
         if which not in TIMINGS and not (visits["visit"] == which).any():
-            raise DataValidationError(
-                f"`{role}`={which!r} matches no rows: use a timing ({', '.join(TIMINGS)}), 'last' or 'last_observed' "
-                f"(end only) or a visit label ({', '.join(sorted(visits['visit'])) or 'none in these data'}).")
+            raise unknown_occasion(role, which, visits["visit"].astype(str).tolist())
 
 
 def occasions_sql(sc: Any, canon: str, start: str, end: str, attrs: Sequence[str], keys: Sequence[Any]) -> str:
