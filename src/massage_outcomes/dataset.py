@@ -42,7 +42,13 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.coerce import category_to_str, release_memory
 from massage_outcomes.errors import ArgumentError, ArgumentTypeError, DataValidationError
-from massage_outcomes.schema import DEFAULT_STUDY, DERIVED_COLUMNS, MISSING_TOKENS, REQUIRED_LONG, ValidationReport
+from massage_outcomes.schema import (
+    DEFAULT_STUDY,
+    DERIVED_COLUMNS,
+    MISSING_TOKENS,
+    REQUIRED_LONG,
+    ValidationReport,
+)
 from massage_outcomes.validation import (
     check_long,
     combine_codes,
