@@ -98,3 +98,17 @@ def test_synonyms_are_mapped_in_the_engine(tmp_path, same_table):
     kw = dict(instrument="rmdq", by=["condition", "technique"])
     got = scan(tmp_path / "t.csv").effect_sizes(**kw).full
     same_table(got, mo.effect_sizes(mo.load_sample("trial"), **kw).full)
+
+
+def test_the_public_functions_take_a_scan_unchanged(trial):
+    """mo.effect_sizes(scan) and mo.responders(scan) run in the engine and give the in-memory numbers."""
+    ds, sc = trial
+    kw = dict(instrument="rmdq", compare=("arm", "therapeutic", "usual_care"), end="week_10")
+    lazy, mem = mo.effect_sizes(sc, **kw), mo.effect_sizes(ds, **kw)
+    assert type(lazy).__name__ == type(mem).__name__
+    np.testing.assert_allclose(lazy.full[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float),
+                               mem.full[["estimate", "ci_low", "ci_high"]].to_numpy(dtype=float), rtol=0, atol=1e-10)
+    r_lazy, r_mem = mo.responders(sc, **kw), mo.responders(ds, **kw)
+    assert r_lazy["risk_diff"].tolist() == r_mem["risk_diff"].tolist()
+    with pytest.raises(mo.ArgumentError, match="return_draws"):
+        mo.effect_sizes(sc, **kw, return_draws=True)

@@ -452,9 +452,10 @@ def effect_sizes(
 
     Parameters
     ----------
-    data : Dataset or DataFrame
+    data : Dataset, DataFrame or Scan
         A :class:`~massage_outcomes.Dataset` or its analysis frame (see
-        :func:`massage_outcomes.frames.analysis_frame`).
+        :func:`massage_outcomes.frames.analysis_frame`), or a lazy scan (``mo.scan``), which computes the same table
+        from moments in its engine (no bootstrap intervals there).
     instrument : str
         Registered instrument key ("pain_nrs", "rmdq", ...).
     by : str or sequence of str
@@ -514,6 +515,13 @@ def effect_sizes(
     >>> [round(float(row[c]), 3) for c in ("estimate", "ci_low", "ci_high")]
     [-0.659, -1.134, -0.18]
     """
+    if callable(getattr(type(data), "effect_sizes", None)):  # a lazy scan (mo.scan) computes them in its engine
+        if return_draws:
+            raise ArgumentError("return_draws=True needs the subjects' values, which a scan keeps in its engine; "
+                                "analyse the rows in memory (mo.read) for the bootstrap draws.")
+        return data.effect_sizes(instrument=instrument, by=by, compare=compare, on=on, start=start, end=end,
+                                 measure=measure, ci=ci, level=level, adjust=adjust, correction=correction,
+                                 se_formula=se_formula, standardizer=standardizer)
     frame = analysis_frame(data, instrument)
     inst = _instruments.get(instrument)
     by_list = [by] if isinstance(by, str) else list(by)

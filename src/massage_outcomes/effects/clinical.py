@@ -298,8 +298,9 @@ def responders(
 
     Parameters
     ----------
-    data : Dataset or DataFrame
-        A :class:`massage_outcomes.Dataset` or its analysis frame (``Dataset.analysis_frame`` columns).
+    data : Dataset, DataFrame or Scan
+        A :class:`massage_outcomes.Dataset` or its analysis frame (``Dataset.analysis_frame`` columns), or a lazy
+        scan (``mo.scan``), whose engine selects each subject's start and end rows.
     instrument : str
         Registered instrument key; its direction decides what improvement means.
     threshold : "mcid", float, MCID, or a list of them
@@ -402,6 +403,9 @@ def responders(
     >>> print(res["nnt_label"].iloc[0])
     NNTB 8.1 (NNTH 15.9 to ∞ to NNTB 3.3)
     """
+    if callable(getattr(type(data), "responders", None)):  # a lazy scan (mo.scan) selects the rows in its engine
+        return data.responders(instrument=instrument, threshold=threshold, by=by, compare=compare, start=start,
+                               end=end, level=level, missing=missing, continuity=continuity, mcid=mcid)
     inst = _instruments.get(instrument)
     if not 0 < level < 1:
         raise ArgumentError(f"level must be in (0, 1); got {level!r}")
