@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import linalg, optimize
 
 from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.frames import analysis_frame
 from massage_outcomes.trajectories.cluster import ClusterREML, fit_cluster
 from massage_outcomes.trajectories.design import GroupReference, choose_reference
 from massage_outcomes.trajectories.fit import ModelFit
@@ -58,21 +59,6 @@ _LOG2PI = float(np.log(2.0 * np.pi))
 # ----------------------------------------------------------------------------------------------------------------
 # input
 # ----------------------------------------------------------------------------------------------------------------
-def _analysis_frame(data: Any, instrument: str | None, needed: Sequence[str]) -> pd.DataFrame:
-    """A Dataset's analysis frame, or a long DataFrame (filtered to the instrument when it has that column).
-
-    A DataFrame that already has every column the model needs is used as it is (after the instrument filter);
-    anything else goes through :func:`massage_outcomes.dataset.as_analysis_frame`.
-    """
-    if isinstance(data, pd.DataFrame) and set(needed) <= set(data.columns):
-        if instrument is not None and "instrument" in data.columns:
-            data = data[(data["instrument"].astype(str) == instrument).to_numpy()]
-        return data.reset_index(drop=True).copy()
-    from massage_outcomes.dataset import as_analysis_frame
-
-    return as_analysis_frame(data, instrument)
-
-
 def _levels(series: pd.Series) -> list[str]:
     if isinstance(series.dtype, pd.CategoricalDtype):
         present = {str(v) for v in series.cat.categories[np.unique(series.cat.codes[series.cat.codes >= 0])]}
@@ -594,7 +580,9 @@ def fit_mmrm(
     if cluster and ddf != "satterthwaite":
         raise ArgumentError(f"cluster={cluster!r} is fitted with Satterthwaite df only; drop ddf={ddf!r}.")
     needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates) + ([cluster] if cluster else [])
-    af = _analysis_frame(data, instrument, needed)
+    # a frame with the model's columns is used as it is; covariates are left out of that test because a Dataset
+    # cannot derive a column the user's frame lacks (the check below names it instead)
+    af = analysis_frame(data, instrument, needed=[c for c in needed if c not in covariates])
     missing = [c for c in needed if c not in af.columns]
     if missing:
         raise ArgumentError(
