@@ -459,7 +459,8 @@ class MMRMFit(ModelFit):
               if self.cluster and self.cluster_variance_ is not None else []),
             f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
             "",
-            f"Fixed effects ({self.ddf.replace('-', ' ').title()} df):",
+            f"Fixed effects ({self.ddf.replace('-', ' ').title()} df"
+            + ("" if self.vcov == "model" else f", {self.vcov.replace('-', ' ')} (sandwich) covariance") + "):",
             self.fixed_effects.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
             "",
             "Covariance between visits:",
