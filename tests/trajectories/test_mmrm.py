@@ -335,3 +335,18 @@ def test_rows_without_group_or_covariate_are_dropped_loudly():
     with pytest.warns(UserWarning, match="left out"):
         fit = fit_mmrm(d.assign(age=d["age"] + np.arange(len(d)) % 7), covariates=["age"])
     assert fit.n_subjects == 88
+
+
+def test_instrument_without_rows_is_named():
+    """The one analysis-frame helper (massage_outcomes.frames): an instrument the frame does not hold is an error
+    naming the ones it does (mmrm's own copy used to return an empty frame), for fit_mmrm and fit_trajectories."""
+    from massage_outcomes.trajectories.lmm import fit_trajectories
+
+    d = _example_frame()
+    with pytest.raises(DataValidationError, match="instruments found: rmdq"):
+        fit_mmrm(d, instrument="pain_nrs")
+    with pytest.raises(DataValidationError, match="instruments found: rmdq"):
+        fit_trajectories(d, instrument="pain_nrs")
+    with pytest.raises(DataValidationError, match="unknown instrument"):
+        fit_mmrm(d, instrument="rmdqq")
+    assert fit_mmrm(d, instrument="rmdq").n_subjects == fit_mmrm(d).n_subjects

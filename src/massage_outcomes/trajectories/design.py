@@ -1,4 +1,4 @@
-"""Design helpers for trajectory models: the analysis frame, time bases and the fixed-effects formula.
+"""Design helpers for trajectory models: time bases and the fixed-effects formula.
 
 Everything that turns a long analysis frame into the numbers the mixed-model engine needs lives here, so that the
 same transformation is applied at fit time and again on new rows (marginal-means grids, prediction frames).
@@ -14,41 +14,8 @@ import pandas as pd
 
 from massage_outcomes.errors import ArgumentError, DataValidationError, option
 
-__all__ = ["GroupReference", "TimeBasis", "as_frame", "choose_reference", "make_time_basis",
+__all__ = ["GroupReference", "TimeBasis", "choose_reference", "make_time_basis",
            "natural_spline_basis"]
-
-
-def as_frame(data: Any, instrument: str | None) -> pd.DataFrame:
-    """Return the long analysis frame of ``instrument`` from a Dataset or an analysis frame.
-
-    A DataFrame is used as it is (filtered to ``instrument`` when it has an ``instrument`` column), so any long
-    frame with the model's columns works; a Dataset goes through
-    :func:`massage_outcomes.dataset.as_analysis_frame`.
-    """
-    if isinstance(data, pd.DataFrame):
-        frame = data
-        if instrument is not None and "instrument" in frame.columns:
-            frame = frame.loc[frame["instrument"].astype("str") == instrument]
-            if frame.empty:
-                found = sorted(pd.unique(data["instrument"].dropna().astype("str")))
-                raise DataValidationError(
-                    f"`instrument={instrument!r}` has no rows in the data; instruments found: {found}."
-                )
-        return frame
-    helper: Any = None
-    try:  # the foundation's helper
-        from massage_outcomes.dataset import as_analysis_frame as helper
-    except ImportError:  # pragma: no cover - depends on build order
-        pass
-    if helper is not None and instrument is not None:
-        return helper(data, instrument)
-    if hasattr(data, "analysis_frame"):
-        if instrument is None:
-            raise DataValidationError("`instrument` is required when `data` is a Dataset; pass e.g. instrument='rmdq'.")
-        return data.analysis_frame(instrument)
-    raise DataValidationError(
-        f"`data` must be a Dataset or a long pandas DataFrame; found {type(data).__name__}."
-    )
 
 
 def natural_spline_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:

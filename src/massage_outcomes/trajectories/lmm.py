@@ -28,11 +28,11 @@ from scipy import linalg, optimize, stats
 from scipy.linalg.lapack import dtrtrs as _dtrtrs
 
 from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.frames import analysis_frame
 from massage_outcomes.multiplicity import t_p_two_sided
 from massage_outcomes.trajectories.design import (
     GroupReference,
     TimeBasis,
-    as_frame,
     choose_reference,
     make_time_basis,
 )
@@ -804,7 +804,7 @@ def _model_frame(
 ) -> tuple[pd.DataFrame, str, int]:
     """The complete rows the model uses (plus ``intent``, to find the control arm), the column of the random
     slope, and how many rows were dropped for missing values."""
-    frame = as_frame(data, instrument)
+    frame = analysis_frame(data, instrument, needed=())
     if timing is not None and "timing" in frame.columns:
         frame = frame.loc[frame["timing"].astype("str").isin(list(timing))]
     slope_col = time

@@ -41,38 +41,25 @@ import pandas as pd
 from scipy import linalg, optimize
 
 from massage_outcomes.errors import ArgumentError, ConvergenceWarning, DataValidationError, ModelFitError
+from massage_outcomes.frames import analysis_frame
 from massage_outcomes.trajectories.cluster import ClusterREML, fit_cluster
 from massage_outcomes.trajectories.design import GroupReference, choose_reference
 from massage_outcomes.trajectories.fit import ModelFit
 from massage_outcomes.trajectories.kenward_roger import KRComponents, kr_components, kr_df, kr_f_df
+from massage_outcomes.trajectories.sandwich import EMPIRICAL, Sandwich, VCov, empirical_sandwich
 
 __all__ = ["fit_mmrm", "MMRMFit"]
 
 Covariance = Literal["unstructured", "cs", "ar1", "toeplitz", "ante_dependence"]
 _COVARIANCES = ("unstructured", "cs", "ar1", "toeplitz", "ante_dependence")
-DDF = Literal["satterthwaite", "kenward-roger", "kenward-roger-linear"]
-_DDFS = ("satterthwaite", "kenward-roger", "kenward-roger-linear")
+DDF = Literal["satterthwaite", "kenward-roger", "kenward-roger-linear", "residual"]
+_DDFS = ("satterthwaite", "kenward-roger", "kenward-roger-linear", "residual")
 _LOG2PI = float(np.log(2.0 * np.pi))
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # input
 # ----------------------------------------------------------------------------------------------------------------
-def _analysis_frame(data: Any, instrument: str | None, needed: Sequence[str]) -> pd.DataFrame:
-    """A Dataset's analysis frame, or a long DataFrame (filtered to the instrument when it has that column).
-
-    A DataFrame that already has every column the model needs is used as it is (after the instrument filter);
-    anything else goes through :func:`massage_outcomes.dataset.as_analysis_frame`.
-    """
-    if isinstance(data, pd.DataFrame) and set(needed) <= set(data.columns):
-        if instrument is not None and "instrument" in data.columns:
-            data = data[(data["instrument"].astype(str) == instrument).to_numpy()]
-        return data.reset_index(drop=True).copy()
-    from massage_outcomes.dataset import as_analysis_frame
-
-    return as_analysis_frame(data, instrument)
-
-
 def _levels(series: pd.Series) -> list[str]:
     if isinstance(series.dtype, pd.CategoricalDtype):
         present = {str(v) for v in series.cat.categories[np.unique(series.cat.codes[series.cat.codes >= 0])]}
@@ -376,6 +363,8 @@ class MMRMFit(ModelFit):
     _kr: KRComponents | None = None
     cluster: str | None = None
     cluster_variance_: float | None = None
+    vcov: str = "model"  # or one of sandwich.EMPIRICAL (vcov_beta_ is then the sandwich)
+    _sandwich: Sandwich | None = None
 
     @property
     def sigma_(self) -> np.ndarray:
@@ -395,6 +384,10 @@ class MMRMFit(ModelFit):
         """Denominator df of each row of ``L``: Kenward-Roger's (``ddf="kenward-roger"``, ``"-linear"``) or
         Satterthwaite's ``2(LCL')² / (g'Wg)``, g = d(LCL')/dθ, W = inverse observed information."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
+        if self.ddf == "residual":
+            return np.full(len(L), float(self.n_obs - len(self.beta_)))
+        if self._sandwich is not None:
+            return self._sandwich.df_for(L)
         if self._kr is not None:
             return kr_df(self._kr.Phi, self._kr.P, self._kr.W, L)
         C = self.vcov_beta_ if self.vcov_unadjusted_ is None else self.vcov_unadjusted_
@@ -466,7 +459,8 @@ class MMRMFit(ModelFit):
               if self.cluster and self.cluster_variance_ is not None else []),
             f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
             "",
-            f"Fixed effects ({self.ddf.replace('-', ' ').title()} df):",
+            f"Fixed effects ({self.ddf.replace('-', ' ').title()} df"
+            + ("" if self.vcov == "model" else f", {self.vcov.replace('-', ' ')} (sandwich) covariance") + "):",
             self.fixed_effects.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
             "",
             "Covariance between visits:",
@@ -514,6 +508,7 @@ def fit_mmrm(
     reference: str | None = None,
     ddf: DDF = "satterthwaite",
     cluster: str | None = None,
+    vcov: VCov = "model",
 ) -> MMRMFit:
     """Fit a mixed model for repeated measures to the post-baseline visits.
 
@@ -564,6 +559,11 @@ def fit_mmrm(
         A column (e.g. ``"therapist"``) whose levels get a random intercept on top of the residual covariance
         over visits (subjects nested in clusters; see :mod:`.cluster`): a model R's mmrm does not fit. Its
         variance is ``cluster_variance_``; df are Satterthwaite's (Kenward-Roger is not offered with it).
+    vcov : {"model", "empirical", "empirical-bias-reduced", "empirical-jackknife"}
+        The coefficient covariance: model-based (default; Kenward-Roger's ``Φ_A`` under those ``ddf``) or a
+        sandwich, as mmrm's ``vcov = "Empirical"`` (CR0), ``"Empirical-Bias-Reduced"`` (CR2) and
+        ``"Empirical-Jackknife"`` (CR3); with a sandwich, ``ddf="satterthwaite"`` gives mmrm's Bell-McCaffrey df
+        and ``ddf="residual"`` gives ``n_obs - p`` (mmrm's ``method = "Residual"``). See :mod:`.sandwich`.
 
     Returns
     -------
@@ -590,11 +590,14 @@ def fit_mmrm(
     >>> list(c.columns[:8])
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
     """
-    _check_options(covariance, method, heterogeneous, ddf)
-    if cluster and ddf != "satterthwaite":
-        raise ArgumentError(f"cluster={cluster!r} is fitted with Satterthwaite df only; drop ddf={ddf!r}.")
+    _check_options(covariance, method, heterogeneous, ddf, vcov)
+    if cluster and (ddf != "satterthwaite" or vcov != "model"):
+        raise ArgumentError(f"cluster={cluster!r} is fitted with the model-based covariance and Satterthwaite "
+                            f"df only; drop ddf={ddf!r} / vcov={vcov!r}.")
     needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates) + ([cluster] if cluster else [])
-    af = _analysis_frame(data, instrument, needed)
+    # a frame with the model's columns is used as it is; covariates are left out of that test because a Dataset
+    # cannot derive a column the user's frame lacks (the check below names it instead)
+    af = analysis_frame(data, instrument, needed=[c for c in needed if c not in covariates])
     missing = [c for c in needed if c not in af.columns]
     if missing:
         raise ArgumentError(
@@ -635,10 +638,13 @@ def fit_mmrm(
     gref = design.reference
     het = heterogeneous if covariance != "unstructured" else True
     kr = None
-    if ddf != "satterthwaite":
+    if ddf.startswith("kenward"):
         kr = kr_components(prob.sigma(theta), prob.chunks, prob.inverses,
                            lambda S: prob.grad_sigma(prob.pieces(S)), P["Ainv"], covariance, het)
-    vcov = P["Ainv"] if kr is None else kr.Phi_A if ddf == "kenward-roger" else kr.Phi_A_linear
+    sandwich = (empirical_sandwich(X, y, vidx, subj_codes, N, prob.sigma(theta), P["Ainv"], P["beta"], vcov)
+                if vcov in EMPIRICAL else None)
+    vcov_beta = (sandwich.vcov if sandwich is not None else P["Ainv"] if kr is None else
+                 kr.Phi_A if ddf == "kenward-roger" else kr.Phi_A_linear)
     return MMRMFit(
         instrument=instrument,
         group=group,
@@ -647,7 +653,9 @@ def fit_mmrm(
         heterogeneous=het,
         method=method,
         beta_=P["beta"],
-        vcov_beta_=vcov,
+        vcov_beta_=vcov_beta,
+        vcov=vcov,
+        _sandwich=sandwich,
         vcov_unadjusted_=P["Ainv"],
         ddf=ddf,
         _kr=kr,
@@ -676,10 +684,15 @@ def fit_mmrm(
 # ----------------------------------------------------------------------------------------------------------------
 # the steps of fit_mmrm
 # ----------------------------------------------------------------------------------------------------------------
-def _check_options(covariance: str, method: str, heterogeneous: bool, ddf: str) -> None:
+def _check_options(covariance: str, method: str, heterogeneous: bool, ddf: str, vcov: str = "model") -> None:
     if ddf not in _DDFS:
         raise ArgumentError(f"ddf={ddf!r} is not one of {list(_DDFS)}.")
-    if ddf != "satterthwaite" and method != "REML":
+    if vcov not in ("model", *EMPIRICAL):
+        raise ArgumentError(f"vcov={vcov!r} is not one of {['model', *EMPIRICAL]}.")
+    if vcov != "model" and ddf.startswith("kenward"):
+        raise ArgumentError(f"vcov={vcov!r} takes ddf='satterthwaite' (Bell-McCaffrey) or 'residual'; "
+                            f"Kenward-Roger adjusts the model-based covariance (drop vcov= or ddf={ddf!r}).")
+    if ddf.startswith("kenward") and method != "REML":
         raise ArgumentError(f"ddf={ddf!r} needs method='REML' (Kenward-Roger is defined for REML fits).")
     if covariance not in _COVARIANCES:
         raise ArgumentError(f"covariance={covariance!r} is not one of {list(_COVARIANCES)}.")
