@@ -29,7 +29,7 @@ _EXECUTED: dict[str, nbformat.NotebookNode] = {}
 
 
 def test_the_notebooks_are_there():
-    assert {"01", "02", "03", "04", "07"} <= {p.stem[:2] for p in NOTEBOOKS}
+    assert {"01", "02", "03", "04", "05", "06", "07"} <= {p.stem[:2] for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -259,3 +259,45 @@ def test_05_conclusions_are_the_tables():
     got = _numbers(lines[1].split("Hedges' g", 1)[1])
     assert np.allclose(got[:3], [row["estimate"], row["ci_low"], row["ci_high"]], atol=0.006)
     assert row["favours"] in lines[1]
+
+
+def test_06_conclusions_are_the_tables(trial):
+    """Notebook 06 (issue 12): each sentence is the recomputed MMRM, imputation, delta and tipping-point row."""
+    from massage_outcomes.sensitivity import dropout_events, tipping_deltas
+
+    lines = _conclusions("06")
+    primary, contrast, label = tables.primary_visit(trial), "therapeutic - usual_care", "therapeutic − usual_care"
+    mmrm = mo.fit_mmrm(trial, instrument="rmdq", visit="visit", group="arm", adjust_baseline=True)
+    c = mmrm.contrasts([contrast, "relaxation - usual_care"], adjust="holm", effect_size=False)
+    row = c[c["visit"].astype(str) == primary].set_index("contrast").loc[contrast]
+    assert lines[0] == f"Primary MMRM (MAR) at {primary}: " + narrative.contrast_sentence(row, label=label)
+    dropouts = dropout_events(trial, instrument="rmdq", strategy="MAR")
+    assert len(dropouts) > 0
+    rows = {}
+    for s in ("MAR", "JR", "CR", "CIR"):
+        ev = mo.intercurrent_events(trial, instrument="rmdq", events=dropouts.table.assign(strategy=s))
+        res = mo.impute(trial, instrument="rmdq", reference="usual_care", events=ev)
+        r = res.results
+        rows[s] = r[(r["visit"] == primary) & (r["contrast"] == contrast)].iloc[0]
+        line = next(x for x in lines if x.startswith(f"{s} ("))
+        assert line.endswith(narrative.contrast_sentence(rows[s], label=label))
+        assert _numbers(line.split(":", 1)[1])[:3] == [round(float(rows[s][k]), 1) for k in ("estimate", "ci_low", "ci_high")]
+    # the strategies differ from each other (the imputations are not all the same)
+    assert len({round(float(r["estimate"]), 6) for r in rows.values()}) > 1
+    excl = sum(bool(r["ci_low"] > 0 or r["ci_high"] < 0) for r in rows.values())
+    assert any(f"excludes 0 under {excl} of 4 imputation strategies" in x for x in lines)
+    ev = mo.intercurrent_events(trial, instrument="rmdq", events=dropouts.table.assign(strategy="MAR"))
+    res_mar = mo.impute(trial, instrument="rmdq", reference="usual_care", events=ev)
+    d = res_mar.pool(delta={"therapeutic": 2.0})
+    d = d[(d["visit"] == primary) & (d["contrast"] == contrast)].iloc[0]
+    assert d["estimate"] > rows["MAR"]["estimate"]  # worse outcomes for the treated dropouts shrink the benefit
+    assert next(x for x in lines if x.startswith("Delta-adjusted")).endswith(narrative.contrast_sentence(d, label=label))
+    grid = mo.tipping_point(res_mar, deltas={"usual_care": [0.0], "therapeutic": [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0]},
+                            visit=primary, contrast=contrast)
+    tip = float(tipping_deltas(grid)["tipping_therapeutic"].iloc[0])
+    last = lines[-1]
+    if np.isfinite(tip):
+        assert f"are {narrative.number(tip, 1)} RMDQ points worse" in last
+        assert 0 < tip < 12 and bool(grid["excludes_zero"].iloc[0]) and not bool(grid["excludes_zero"].iloc[-1])
+    else:
+        assert "over the whole grid" in last and bool(grid["excludes_zero"].all())
