@@ -34,16 +34,6 @@ ALLOWED_LONG: dict[str, str] = {
 }
 
 
-# import cycles that landed while this test was written (function-level imports both ways), with their owner
-# lane: to be broken (e.g. the shared helper moved to a lower module) and removed from here
-KNOWN_CYCLES: dict[tuple[str, ...], str] = {
-    ("massage_outcomes.paper", "massage_outcomes.tables"): "F (paper): paper imports tables._group_order, "
-                                                            "tables imports paper.standardized_differences",
-    ("massage_outcomes.manuscript", "massage_outcomes.report"): "F (paper): report imports manuscript, "
-                                                                 "manuscript imports report",
-}
-
-
 def _modules() -> dict[str, Path]:
     out = {}
     for f in ROOT.rglob("*.py"):
@@ -136,15 +126,9 @@ def test_the_import_graph_sees_function_level_and_relative_imports() -> None:
 
 
 def test_no_import_cycle_in_the_package() -> None:
-    found = [c for c in cycles(import_graph()) if tuple(c) not in KNOWN_CYCLES]
+    found = cycles(import_graph())
     assert not found, "import cycles (each a set of modules that import one another, at any level): " + "; ".join(
         " <-> ".join(c) for c in found)
-
-
-@pytest.mark.parametrize("cycle", sorted(KNOWN_CYCLES))
-def test_known_cycles_are_still_cycles(cycle: tuple[str, ...]) -> None:
-    """A known cycle that was broken must leave KNOWN_CYCLES, so that the list empties."""
-    assert list(cycle) in cycles(import_graph()), f"{cycle} is no longer a cycle: remove it from KNOWN_CYCLES"
 
 
 def _docstring_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:

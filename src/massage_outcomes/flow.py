@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.errors import DataValidationError
+from massage_outcomes.groups import group_order
 
 __all__ = ["Disposition", "disposition", "EVENTS", "ANALYSES", "NOT_RECORDED", "DERIVED", "is_derived"]
 
@@ -238,9 +239,8 @@ def _followup_visits(ds: Any) -> tuple[list[str], list[str]]:
 
 def _arm_order(subjects: pd.DataFrame) -> list[str]:
     """The arms in the tables' order (therapeutic, relaxation, then control, by each arm's intent)."""
-    from massage_outcomes.tables import _group_order
 
-    return [str(a) for a in _group_order(subjects, "arm")]
+    return [str(a) for a in group_order(subjects, "arm")]
 
 
 # ----------------------------------------------------------------------------------------------- derivations

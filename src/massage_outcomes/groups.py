@@ -17,10 +17,12 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["first_positions", "first_values"]
+__all__ = ["first_positions", "first_values", "levels_in_order", "group_order", "INTENT_RANK"]
 
 
 def first_positions(codes: np.ndarray, n_groups: int, present: np.ndarray | None = None) -> np.ndarray:
@@ -45,3 +47,30 @@ def first_values(codes: np.ndarray, values: pd.Series, n_groups: int) -> pd.Seri
     out = values.iloc[np.maximum(pos, 0)].reset_index(drop=True) if len(values) else \
         pd.Series([None] * int(n_groups), dtype=values.dtype)
     return out.where(pos >= 0) if (pos < 0).any() else out
+
+
+def levels_in_order(values: pd.Series) -> list[Any]:
+    """The levels present in ``values``: a categorical's own order, otherwise sorted as text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.dropna().astype(object))
+        return [c for c in values.cat.categories if c in present]
+    return sorted(pd.unique(values.dropna()).tolist(), key=str)
+
+
+#: arms sorted by their intent: therapeutic, relaxation, then control
+INTENT_RANK = {"therapeutic": 0, "relaxation": 1, "control": 2}
+
+
+def group_order(subjects: pd.DataFrame, column: str) -> list[Any]:
+    """Levels of a grouping column; arms are ordered therapeutic, relaxation, then control (by the arm's intent),
+    so that contrasts read "massage − control" and "therapeutic − relaxation"."""
+    levels = levels_in_order(subjects[column])
+    if column != "arm" or "intent" not in subjects.columns:
+        return levels
+
+    def rank(level: Any) -> tuple[int, str]:
+        intents = subjects.loc[subjects[column].astype(object) == level, "intent"].dropna().astype(str)
+        top = intents.mode().iloc[0] if len(intents) else ""
+        return (INTENT_RANK.get(top, 1 if top else 3), str(level))
+
+    return sorted(levels, key=rank)

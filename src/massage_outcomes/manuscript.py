@@ -172,6 +172,9 @@ def write_docx(
     title: str = "massage-outcomes report",
     source: str | None = None,
     display: Any = None,
+    versions: Mapping[str, str],
+    summary: str,
+    table_titles: Mapping[str, str],
 ) -> Path:
     """Write the Word report: flow diagram, paper tables, figures, methods (with CONSORT-Outcomes), checklist,
     and every analysis table in an appendix; captions numbered.
@@ -181,16 +184,16 @@ def write_docx(
     figures : {name: (png bytes, caption)}; ``"consort"`` first when present.
     paper : the :func:`paper_tables`.
     display : ``(name, frame) -> frame``, the columns of each analysis table to show (the HTML report's choice).
+    versions, summary, table_titles : the package versions, the one-line description of the data (plain text) and
+        the analysis tables' titles, as the HTML report states them.
     """
-    from massage_outcomes import report as _report
     from massage_outcomes import tables as _tables
     from massage_outcomes.word import DocxReport
 
-    versions = _report.package_versions()
     doc = DocxReport(title=title)
     doc.paragraph(f"Generated {_dt.date.today().isoformat()} by massage_outcomes {versions['massage_outcomes']}"
                   + (f" from {source}" if source else "") + ".", italic=True, size=9)
-    doc.paragraph(_report._dataset_summary(ds).replace("&#x27;", "'").replace("&amp;", "&"))
+    doc.paragraph(summary)
     paper_by_name = {t.name: t for t in paper}
     if "consort" in figures:
         doc.heading("Participant flow", 1)
@@ -229,7 +232,7 @@ def write_docx(
         doc.table(t.frame, caption=t.caption, footnotes=t.footnotes)
     doc.heading("Appendix: analysis tables", 1)
     for name, frame in tabs.items():
-        caption = _report.TABLE_TITLES.get(name, name.replace("_", " "))
+        caption = table_titles.get(name, name.replace("_", " "))
         if name == "table1_baseline":
             continue
         if _tables.is_note(frame):

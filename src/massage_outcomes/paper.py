@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from massage_outcomes.errors import DataValidationError
+from massage_outcomes.groups import group_order
 
 __all__ = ["standardized_differences", "outcomes_table", "sensitivity_table", "SENSITIVITY_COLUMNS",
            "format_interval"]
@@ -134,12 +135,11 @@ def standardized_differences(ds: Any, *, by: str = "arm", variables: Sequence[st
     >>> list(smd["variable"])
     ['age', 'sex', 'pain_nrs', 'rmdq']
     """
-    from massage_outcomes.tables import _group_order
 
     subjects = ds.subjects.reset_index(drop=True)
     if by not in subjects.columns:
         raise ValueError(f"by={by!r} is not a subject column; subjects have {list(subjects.columns)}")
-    levels = [g for g in _group_order(subjects, by)]
+    levels = [g for g in group_order(subjects, by)]
     if len(levels) < 2:
         raise DataValidationError(f"standardized differences need at least two groups in {by!r}; found {levels}")
     grp = subjects[by].astype(object).to_numpy()
@@ -234,12 +234,11 @@ def outcomes_table(
     >>> t.iloc[:, 0].tolist()
     ['baseline', 'week 4', 'week 10', 'week 26']
     """
-    from massage_outcomes.tables import _group_order
 
     summ = ds.summary()
     summ = summ[(summ["instrument"].astype(str) == instrument) & summ["visit"].notna()
                 & summ["timing"].astype(str).isin(["baseline", "followup"])]
-    arms = list(arms) if arms is not None else [str(a) for a in _group_order(ds.subjects, "arm")]
+    arms = list(arms) if arms is not None else [str(a) for a in group_order(ds.subjects, "arm")]
     c = contrasts if contrasts is not None else pd.DataFrame(columns=["contrast", "visit", "estimate"])
     if "instrument" in c.columns:
         c = c[c["instrument"].astype(str) == instrument]

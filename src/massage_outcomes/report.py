@@ -719,7 +719,9 @@ def write_report(
 
         docx_path = manuscript.write_docx(out / "report.docx", ds, tables, pngs, paper=paper["tables"],
                                           reporting=paper["reporting"], methods=methods, problems=problems,
-                                          options=options, title=title, source=source, display=_display)
+                                          options=options, title=title, source=source, display=_display,
+                                          versions=package_versions(), summary=html.unescape(_dataset_summary(ds)),
+                                          table_titles=TABLE_TITLES)
     return {"html": html_path, "tables": table_paths, "figures": fig_paths, "docx": docx_path}
 
 

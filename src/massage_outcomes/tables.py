@@ -45,6 +45,7 @@ import pandas as pd
 from massage_outcomes import multiplicity as _mt
 from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
 from massage_outcomes.frames import AnalysisFrames
+from massage_outcomes.groups import group_order, levels_in_order
 from massage_outcomes.narrative import interval_words
 
 __all__ = [
@@ -466,13 +467,6 @@ def _guard(section: str, fn: Callable[[], pd.DataFrame], problems: dict[str, str
 
 
 # ---------------------------------------------------------------------------------------------------- Table 1
-def _order(values: pd.Series) -> list[Any]:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        present = set(values.dropna().astype(object))
-        return [c for c in values.cat.categories if c in present]
-    return sorted(pd.unique(values.dropna()).tolist(), key=str)
-
-
 def _mean_sd(x: pd.Series) -> str:
     x = pd.to_numeric(x, errors="coerce").dropna()
     if len(x) == 0:
@@ -582,7 +576,7 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
     """
     subjects = ds.subjects.reset_index(drop=True) if "subject" in ds.subjects.columns else ds.subjects.reset_index()
     group = _group_column(subjects, by)
-    groups = _group_order(subjects, group)
+    groups = group_order(subjects, group)
     cols: list[tuple[str, pd.Series]] = [(str(g), subjects[group].astype(object) == g) for g in groups]
     cols.append(("overall", pd.Series(True, index=subjects.index)))
     rows: list[dict[str, str]] = []
@@ -611,7 +605,7 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
             if s.isna().any():
                 add(label, "missing", partial(_cell_missing, s))
             continue
-        levels = _order(s)
+        levels = levels_in_order(s)
         if len(levels) <= 1 and col in ("study", "condition", "technique", "intent") and not s.isna().any():
             if len(levels) == 1:
                 rows.append({"characteristic": label, "level": str(levels[0]).replace("_", " "),
@@ -629,7 +623,7 @@ def baseline_table(ds: Any, *, by: str | None = None, instruments: Sequence[str]
     outcomes = ds.outcomes
     if "timing" in outcomes.columns:
         base = outcomes[outcomes["timing"].astype(object) == "baseline"]
-        keys = instruments if instruments is not None else _order(base["instrument"])
+        keys = instruments if instruments is not None else levels_in_order(base["instrument"])
         for key in keys:
             b = base[base["instrument"].astype(object) == key]
             # one baseline value per subject (the first, if a source recorded two)
@@ -688,42 +682,24 @@ def _smd_column(ds: Any, group: str, variable: Sequence[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- summary tables
-_INTENT_RANK = {"therapeutic": 0, "relaxation": 1, "control": 2}
-
-
-def _group_order(subjects: pd.DataFrame, column: str) -> list[Any]:
-    """Levels of a grouping column; arms are ordered therapeutic, relaxation, then control (by the arm's intent),
-    so that contrasts read "massage − control" and "therapeutic − relaxation"."""
-    levels = _order(subjects[column])
-    if column != "arm" or "intent" not in subjects.columns:
-        return levels
-
-    def rank(level: Any) -> tuple[int, str]:
-        intents = subjects.loc[subjects[column].astype(object) == level, "intent"].dropna().astype(str)
-        top = intents.mode().iloc[0] if len(intents) else ""
-        return (_INTENT_RANK.get(top, 1 if top else 3), str(level))
-
-    return sorted(levels, key=rank)
-
-
 def _arms(ds: Any) -> list[str]:
     subjects = ds.subjects
     if "arm" not in subjects.columns or subjects["arm"].isna().all():
         return []
-    return [str(a) for a in _group_order(subjects, "arm")]
+    return [str(a) for a in group_order(subjects, "arm")]
 
 
 def _instruments_with(ds: Any, timing: str) -> list[str]:
     out = ds.outcomes
     sub = out[out["timing"].astype(object) == timing]
-    return [str(k) for k in _order(sub["instrument"])]
+    return [str(k) for k in levels_in_order(sub["instrument"])]
 
 
 def _visits(ds: Any) -> list[str]:
     out = ds.outcomes
     if "visit" not in out.columns or out["visit"].isna().all():
         return []
-    return [str(v) for v in _order(out["visit"])]
+    return [str(v) for v in levels_in_order(out["visit"])]
 
 
 #: the file beside a study's data that states its design facts (primary visit, primary instrument)

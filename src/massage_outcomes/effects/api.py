@@ -10,7 +10,7 @@ import copy
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -519,9 +519,9 @@ def effect_sizes(
         if return_draws:
             raise ArgumentError("return_draws=True needs the subjects' values, which a scan keeps in its engine; "
                                 "analyse the rows in memory (mo.read) for the bootstrap draws.")
-        return data.effect_sizes(instrument=instrument, by=by, compare=compare, on=on, start=start, end=end,
-                                 measure=measure, ci=ci, level=level, adjust=adjust, correction=correction,
-                                 se_formula=se_formula, standardizer=standardizer)
+        return cast(Any, data).effect_sizes(instrument=instrument, by=by, compare=compare, on=on, start=start, end=end,
+                                            measure=measure, ci=ci, level=level, adjust=adjust,
+                                            correction=correction, se_formula=se_formula, standardizer=standardizer)
     frame = analysis_frame(data, instrument)
     inst = _instruments.get(instrument)
     by_list = [by] if isinstance(by, str) else list(by)
