@@ -104,3 +104,16 @@ def test_between_arm_forest_names_the_arms_each_side_favours():
     assert words.count("favours therapeutic") == 2 and "favours relaxation" in words  # RMDQ: lower is better
     assert words.count("favours usual care") == 2
     assert "Roland-Morris" in fig.texts[0].get_text() or any("Roland-Morris" in t.get_text() for t in fig.texts)
+
+
+def test_checklist_footnote_says_when_item_numbers_are_unconfirmed(monkeypatch):
+    from massage_outcomes import manuscript
+    from massage_outcomes.consort_outcomes import consort_outcomes
+
+    ds = mo.load_sample("trial")
+    reporting = consort_outcomes(ds)
+    notes = [t for t in manuscript.paper_tables(ds, {}, reporting=reporting) if t.name == "consort_outcomes"][0].footnotes
+    assert any("not yet confirmed" in n for n in notes)
+    monkeypatch.setattr(manuscript, "ITEM_NUMBERS_CONFIRMED", True)
+    notes = [t for t in manuscript.paper_tables(ds, {}, reporting=reporting) if t.name == "consort_outcomes"][0].footnotes
+    assert not any("not yet confirmed" in n for n in notes)

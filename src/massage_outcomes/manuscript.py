@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from massage_outcomes.consort_outcomes import ITEM_NUMBERS_CONFIRMED
+
 __all__ = ["PaperTable", "paper_tables", "consort_figure", "html_sections", "write_docx"]
 
 
@@ -89,7 +91,10 @@ def paper_tables(ds: Any, tabs: Mapping[str, pd.DataFrame], *, methods: Mapping[
                               "CONSORT-Outcomes 2022 checklist",
                               ["Items the data and the analysis options determine are covered in the methods "
                                "section; the others are for the authors to add (Butcher et al. 2022, JAMA "
-                               "328:2252-2264; descriptions paraphrased)."]))
+                               "328:2252-2264; descriptions paraphrased)."]
+                              + ([] if ITEM_NUMBERS_CONFIRMED else
+                                 ["The item numbers are not yet confirmed against the published checklist: check "
+                                  "them before filing this checklist with a manuscript."])))
     return out
 
 
