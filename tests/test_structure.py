@@ -29,8 +29,6 @@ REASON = "# long function:"
 
 # function (module path inside the package : qualified name) -> the lane that owns and is splitting it
 ALLOWED_LONG: dict[str, str] = {
-    "io/redcap.py:read_redcap": "B1 (io)",
-    "io/adam.py:read_adam": "B1 (io)",
 }
 
 

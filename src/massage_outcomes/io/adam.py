@@ -56,6 +56,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -243,9 +244,59 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     >>> ds.source["paramcd"]
     {'PAINNRS': 'pain_nrs', 'RMDQ': 'rmdq'}
     """
-    from massage_outcomes.dataset import Dataset
-
     check_option("on_error", on_error, ("raise", "quarantine"))
+    opts = _options(mapping, bds, study=study, params=params, derived=derived, replicates=replicates,
+                    screening=screening)
+    sl, sl_rows, sl_name = _read(adsl, "ADSL")
+    _check_adsl(sl, sl_rows, sl_name)
+    bds_list: Sequence[Any] = bds if isinstance(bds, (list, tuple)) else [bds]
+    subj = _subject_frame(sl, sl_name, opts)
+
+    pieces: list[pd.DataFrame] = []
+    problems: list[Problem] = []
+    skipped = dict.fromkeys(("derived", "replaced", "replicates", "params", "screening"), 0)
+    bds_records = 0
+    param_used: dict[str, str] = {}
+    names = []
+    for item in bds_list:
+        bd, rows, name = _read(item, "BDS")
+        names.append(name)
+        _check_bds(bd, name)
+        bds_records += len(bd)
+        keep = select_records(bd, name=name, params=opts.params, derived=opts.derived, replicates=opts.replicates,
+                              screening=opts.screening, counts=skipped)
+        bd, rows = bd.loc[keep].reset_index(drop=True), rows[keep]
+        pieces.append(_bds_piece(bd, rows, name, subj, opts.param_map, problems, param_used))
+    long, without = _long_frame(pieces, subj, opts)
+    _warn_skipped(without, skipped)
+    file = names[0] if len(names) == 1 else ", ".join(names)
+    source = {"file": file, "adsl": sl_name, "format": "adam", "paramcd": param_used,
+              "derived_skipped": skipped["derived"], "subjects_without_records": without, "rows_read": len(long),
+              "bds_records": bds_records, "skipped": dict(skipped)}
+    return _finish(long, problems, source=source, file=file, study=opts.study, on_error=on_error)
+
+
+@dataclass(frozen=True)
+class _AdamOptions:
+    """read_adam's choices once a read plan is resolved, and the ADaM-specific keys taken out of ``mapping``."""
+
+    study: str | None
+    params: Sequence[str] | None
+    derived: str
+    replicates: str
+    screening: str
+    param_map: Mapping[str, str]
+    arms_map: Mapping[Any, Any]
+    condition: Any
+    technique_var: Any
+    extra_covs: tuple[str, ...]
+    subject_var: Any
+    rest: Mapping[str, Any]  # the other mapping keys, applied to the long frame
+
+
+def _options(mapping: Mapping[str, Any] | None, bds: Any, *, study: str | None, params: Sequence[str] | None,
+             derived: str, replicates: str, screening: str) -> _AdamOptions:
+    """The read plan (if ``mapping`` is one) resolved, the options checked, the ADaM keys split from ``mapping``."""
     if mapping is not None and is_plan(mapping):  # a read plan (ReadPlan, .yaml/.json file)
         plan = load_plan(mapping)
         plan.check()
@@ -259,15 +310,20 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     check_option("screening", screening, ("skip", "reject"))
     if bds is None:
         raise ArgumentTypeError("read_adam needs a BDS dataset (e.g. ADQS) besides ADSL: read_adam(adsl, bds)")
-    mapping = dict(mapping or {})
-    param_map = mapping.pop("paramcd", {}) or {}
-    arms_map = mapping.pop("arms", {}) or {}
-    condition = mapping.pop("condition", None)
-    technique_var = mapping.pop("technique", None)
-    extra_covs = [str(c).upper() for c in mapping.pop("covariates", []) or []]
-    subject_var = mapping.pop("subject", None)
+    rest = dict(mapping or {})
+    param_map = rest.pop("paramcd", {}) or {}
+    arms_map = rest.pop("arms", {}) or {}
+    condition = rest.pop("condition", None)
+    technique_var = rest.pop("technique", None)
+    extra_covs = tuple(str(c).upper() for c in rest.pop("covariates", []) or [])
+    subject_var = rest.pop("subject", None)
+    return _AdamOptions(study=study, params=params, derived=derived, replicates=replicates, screening=screening,
+                        param_map=param_map, arms_map=arms_map, condition=condition, technique_var=technique_var,
+                        extra_covs=extra_covs, subject_var=subject_var, rest=rest)
 
-    sl, sl_rows, sl_name = _read(adsl, "ADSL")
+
+def _check_adsl(sl: pd.DataFrame, sl_rows: np.ndarray, sl_name: str) -> None:
+    """ADSL has USUBJID, one record per subject (a loud error naming the repeated rows otherwise)."""
     if "USUBJID" not in sl.columns:
         raise fatal_error(sl_name, "required_column", "ADSL has no USUBJID variable", column="USUBJID")
     dup = sl["USUBJID"].duplicated(keep=False) & sl["USUBJID"].notna()
@@ -279,17 +335,19 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
             report=ValidationReport([Problem(sl_name, int(sl_rows[i]), "USUBJID", sl["USUBJID"].iloc[i],
                                              "duplicate_key", "USUBJID repeated in ADSL")
                                      for i in np.flatnonzero(dup.to_numpy())], file=sl_name))
-    bds_list: Sequence[Any] = bds if isinstance(bds, (list, tuple)) else [bds]
 
-    # subject-level columns from ADSL
+
+def _subject_frame(sl: pd.DataFrame, sl_name: str, opts: _AdamOptions) -> pd.DataFrame:
+    """Subject-level columns from ADSL: arm, clinic, condition, technique, covariates, label and study."""
     subj = pd.DataFrame({"USUBJID": sl["USUBJID"].astype(object).map(lambda v: None if v is None else str(v))})
     arm_var = "TRT01P" if "TRT01P" in sl.columns else ("TRT01A" if "TRT01A" in sl.columns else None)
     if arm_var:
         arm = sl[arm_var].astype(object)
-        named = {str(k): v for k, v in arms_map.items()}
+        named = {str(k): v for k, v in opts.arms_map.items()}
         subj["arm"] = arm.map(lambda v: named.get(str(v), v) if v is not None and not pd.isna(v) else None)
     if "SITEID" in sl.columns:
         subj["clinic"] = sl["SITEID"].astype(object).map(lambda v: None if v is None or pd.isna(v) else str(v))
+    condition, technique_var, subject_var = opts.condition, opts.technique_var, opts.subject_var
     if isinstance(condition, str) and condition.upper() in sl.columns:
         subj["condition"] = sl[condition.upper()].to_numpy()
     elif condition is not None:
@@ -300,6 +358,22 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
                               f"mapping['technique'] names {technique_var!r}, which is not an ADSL variable",
                               column=str(technique_var))
         subj["_technique"] = sl[str(technique_var).upper()].to_numpy()
+    _add_covariates(subj, sl, sl_name, opts.extra_covs)
+    if subject_var is not None:
+        if str(subject_var).upper() not in sl.columns:
+            raise fatal_error(sl_name, "required_column",
+                              f"mapping['subject'] names {subject_var!r}, which is not an ADSL variable",
+                              column=str(subject_var))
+        subj["_label"] = sl[str(subject_var).upper()].astype(object).map(
+            lambda v: None if v is None or pd.isna(v) else str(v)).to_numpy()
+    sl_study = sl["STUDYID"].astype(object) if "STUDYID" in sl.columns else None
+    if sl_study is not None:
+        subj["_study"] = sl_study.to_numpy()
+    return subj
+
+
+def _add_covariates(subj: pd.DataFrame, sl: pd.DataFrame, sl_name: str, extra_covs: Sequence[str]) -> None:
+    """AGE, SEX, RACE, the population flags (``*FL``) and the mapping's covariates, lower-cased, into ``subj``."""
     covs = [c for c in ("AGE", "SEX", "RACE") if c in sl.columns]
     covs += [c for c in sl.columns if c.endswith("FL") and c not in covs]
     missing_cov = [c for c in extra_covs if c not in sl.columns]
@@ -314,93 +388,87 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
             if num[col.notna()].notna().all() and col.notna().any():
                 col = num
         subj[c.lower()] = col.to_numpy()
-    if subject_var is not None:
-        if str(subject_var).upper() not in sl.columns:
-            raise fatal_error(sl_name, "required_column",
-                              f"mapping['subject'] names {subject_var!r}, which is not an ADSL variable",
-                              column=str(subject_var))
-        subj["_label"] = sl[str(subject_var).upper()].astype(object).map(
-            lambda v: None if v is None or pd.isna(v) else str(v)).to_numpy()
-    sl_study = sl["STUDYID"].astype(object) if "STUDYID" in sl.columns else None
-    if sl_study is not None:
-        subj["_study"] = sl_study.to_numpy()
 
-    pieces: list[pd.DataFrame] = []
-    problems: list[Problem] = []
-    skipped = dict.fromkeys(("derived", "replaced", "replicates", "params", "screening"), 0)
-    bds_records = 0
-    param_used: dict[str, str] = {}
-    names = []
-    for item in bds_list:
-        bd, rows, name = _read(item, "BDS")
-        names.append(name)
-        for req in ("USUBJID", "PARAMCD"):
-            if req not in bd.columns:
-                raise fatal_error(name, "required_column", f"the BDS dataset has no {req} variable", column=req)
-        if "AVAL" not in bd.columns and "AVALC" not in bd.columns:
-            raise fatal_error(name, "required_column", "the BDS dataset has no AVAL (or AVALC) variable",
-                              column="AVAL")
-        bds_records += len(bd)
-        keep = select_records(bd, name=name, params=params, derived=derived, replicates=replicates,
-                              screening=screening, counts=skipped)
-        bd, rows = bd.loc[keep].reset_index(drop=True), rows[keep]
-        n = len(bd)
-        usubjid = bd["USUBJID"].astype(object).map(lambda v: None if v is None or pd.isna(v) else str(v))
-        instrument = paramcd_to_instrument(bd["PARAMCD"].astype(object), param_map)
-        param_used.update({str(k): str(v) for k, v in zip(bd["PARAMCD"], instrument, strict=True)
-                           if k is not None and not pd.isna(k)})
-        value = bd["AVAL"] if "AVAL" in bd.columns else pd.Series([None] * n)
-        if "AVALC" in bd.columns:
-            value = value.astype(object).where(pd.Series(value).notna(), bd["AVALC"])
-        avisit = bd["AVISIT"].astype(object) if "AVISIT" in bd.columns else pd.Series([None] * n, dtype=object)
-        session = avisit.map(lambda v: int(m.group(1)) if isinstance(v, str) and (m := _SESSION_VISIT.match(v))
-                             else None)
-        for c in ("SESSION", "ASESSNO", "SESSNUM"):
-            if c in bd.columns:
-                session = pd.Series(bd[c], dtype=object).where(pd.Series(bd[c]).notna(), session)
-                break
-        visit = avisit.map(lambda v: fold(v) if isinstance(v, str) else None).where(session.isna(), None)
-        atpt = bd["ATPT"].astype(object) if "ATPT" in bd.columns else pd.Series([None] * n, dtype=object)
-        atpt_u = atpt.map(lambda v: str(v).upper() if v is not None and not pd.isna(v) else "")
-        is_pre = atpt_u.str.contains("PRE").to_numpy()
-        is_post = atpt_u.str.contains("POST").to_numpy() & ~is_pre
-        if "ABLFL" in bd.columns:
-            is_base = bd["ABLFL"].astype(object).map(lambda v: str(v).upper() == "Y" if v is not None else False)
-        else:
-            is_base = visit.isin(["baseline", "screening", "week_0", "day_1"])
-        is_base = is_base.to_numpy(dtype=bool)
-        timing = np.where(is_pre, "pre", np.where(is_post, "post", np.where(is_base, "baseline", "followup")))
-        if "ADY" in bd.columns:
-            ady_num = pd.to_numeric(bd["ADY"], errors="coerce")
-            bad_ady = pd.Series(bd["ADY"]).notna().to_numpy() & ady_num.isna().to_numpy()
-            zero = (ady_num == 0).to_numpy()
-            for i in np.flatnonzero(bad_ady):
-                problems.append(Problem(name, int(rows[i]), "ADY", bd["ADY"].iloc[i], "not_a_number",
-                                        f"ADY {bd['ADY'].iloc[i]!r} is not a number"))
-            for i in np.flatnonzero(zero):
-                problems.append(Problem(name, int(rows[i]), "ADY", 0, "impossible_day",
-                                        "ADY is 0, which ADaM study days never are (day 1 is the reference date, "
-                                        "the day before it -1)"))
-            day = adam_day(ady_num)
-            bad_row = bad_ady | zero
-        else:
-            day = np.full(n, np.nan)
-            bad_row = np.zeros(n, dtype=bool)
-        day = np.where(is_base & np.isnan(day) & ~bad_row, 0.0, day)
-        known = usubjid.isin(set(subj["USUBJID"].dropna())).to_numpy()
-        for i in np.flatnonzero(~known & usubjid.notna().to_numpy()):
-            problems.append(Problem(name, int(rows[i]), "USUBJID", usubjid.iloc[i], "unknown_subject",
-                                    f"USUBJID {usubjid.iloc[i]!r} has no ADSL record"))
-        bad_row |= ~known & usubjid.notna().to_numpy()
-        piece = pd.DataFrame({"subject": usubjid.to_numpy(), "instrument": instrument.to_numpy(),
-                              "visit": visit.to_numpy(), "day": day, "timing": timing,
-                              "session": session.to_numpy(), "value": pd.Series(value).to_numpy()})
-        if "STUDYID" in bd.columns:
-            piece["_bstudy"] = bd["STUDYID"].to_numpy()
-        piece["_row"], piece["_file"], piece["_bad"] = rows, name, bad_row
-        pieces.append(piece)
+
+def _check_bds(bd: pd.DataFrame, name: str) -> None:
+    """A BDS dataset has USUBJID, PARAMCD and AVAL (or AVALC)."""
+    for req in ("USUBJID", "PARAMCD"):
+        if req not in bd.columns:
+            raise fatal_error(name, "required_column", f"the BDS dataset has no {req} variable", column=req)
+    if "AVAL" not in bd.columns and "AVALC" not in bd.columns:
+        raise fatal_error(name, "required_column", "the BDS dataset has no AVAL (or AVALC) variable",
+                          column="AVAL")
+
+
+def _bds_piece(bd: pd.DataFrame, rows: np.ndarray, name: str, subj: pd.DataFrame, param_map: Mapping[str, str],
+               problems: list[Problem], param_used: dict[str, str]) -> pd.DataFrame:
+    """The selected records of one BDS dataset as long-frame rows (``_bad`` marks those with a problem)."""
+    n = len(bd)
+    usubjid = bd["USUBJID"].astype(object).map(lambda v: None if v is None or pd.isna(v) else str(v))
+    instrument = paramcd_to_instrument(bd["PARAMCD"].astype(object), param_map)
+    param_used.update({str(k): str(v) for k, v in zip(bd["PARAMCD"], instrument, strict=True)
+                       if k is not None and not pd.isna(k)})
+    value = bd["AVAL"] if "AVAL" in bd.columns else pd.Series([None] * n)
+    if "AVALC" in bd.columns:
+        value = value.astype(object).where(pd.Series(value).notna(), bd["AVALC"])
+    avisit = bd["AVISIT"].astype(object) if "AVISIT" in bd.columns else pd.Series([None] * n, dtype=object)
+    session = avisit.map(lambda v: int(m.group(1)) if isinstance(v, str) and (m := _SESSION_VISIT.match(v))
+                         else None)
+    for c in ("SESSION", "ASESSNO", "SESSNUM"):
+        if c in bd.columns:
+            session = pd.Series(bd[c], dtype=object).where(pd.Series(bd[c]).notna(), session)
+            break
+    visit = avisit.map(lambda v: fold(v) if isinstance(v, str) else None).where(session.isna(), None)
+    atpt = bd["ATPT"].astype(object) if "ATPT" in bd.columns else pd.Series([None] * n, dtype=object)
+    atpt_u = atpt.map(lambda v: str(v).upper() if v is not None and not pd.isna(v) else "")
+    is_pre = atpt_u.str.contains("PRE").to_numpy()
+    is_post = atpt_u.str.contains("POST").to_numpy() & ~is_pre
+    if "ABLFL" in bd.columns:
+        is_base = bd["ABLFL"].astype(object).map(lambda v: str(v).upper() == "Y" if v is not None else False)
+    else:
+        is_base = visit.isin(["baseline", "screening", "week_0", "day_1"])
+    is_base = is_base.to_numpy(dtype=bool)
+    timing = np.where(is_pre, "pre", np.where(is_post, "post", np.where(is_base, "baseline", "followup")))
+    day, bad_row = _days(bd, rows, name, problems)
+    day = np.where(is_base & np.isnan(day) & ~bad_row, 0.0, day)
+    known = usubjid.isin(set(subj["USUBJID"].dropna())).to_numpy()
+    for i in np.flatnonzero(~known & usubjid.notna().to_numpy()):
+        problems.append(Problem(name, int(rows[i]), "USUBJID", usubjid.iloc[i], "unknown_subject",
+                                f"USUBJID {usubjid.iloc[i]!r} has no ADSL record"))
+    bad_row |= ~known & usubjid.notna().to_numpy()
+    piece = pd.DataFrame({"subject": usubjid.to_numpy(), "instrument": instrument.to_numpy(),
+                          "visit": visit.to_numpy(), "day": day, "timing": timing,
+                          "session": session.to_numpy(), "value": pd.Series(value).to_numpy()})
+    if "STUDYID" in bd.columns:
+        piece["_bstudy"] = bd["STUDYID"].to_numpy()
+    piece["_row"], piece["_file"], piece["_bad"] = rows, name, bad_row
+    return piece
+
+
+def _days(bd: pd.DataFrame, rows: np.ndarray, name: str, problems: list[Problem]) -> tuple[np.ndarray, np.ndarray]:
+    """Our ``day`` from ADY (NaN without it), and which records have an ADY that is not a number or is 0."""
+    n = len(bd)
+    if "ADY" not in bd.columns:
+        return np.full(n, np.nan), np.zeros(n, dtype=bool)
+    ady_num = pd.to_numeric(bd["ADY"], errors="coerce")
+    bad_ady = pd.Series(bd["ADY"]).notna().to_numpy() & ady_num.isna().to_numpy()
+    zero = (ady_num == 0).to_numpy()
+    for i in np.flatnonzero(bad_ady):
+        problems.append(Problem(name, int(rows[i]), "ADY", bd["ADY"].iloc[i], "not_a_number",
+                                f"ADY {bd['ADY'].iloc[i]!r} is not a number"))
+    for i in np.flatnonzero(zero):
+        problems.append(Problem(name, int(rows[i]), "ADY", 0, "impossible_day",
+                                "ADY is 0, which ADaM study days never are (day 1 is the reference date, "
+                                "the day before it -1)"))
+    return adam_day(ady_num), bad_ady | zero
+
+
+def _long_frame(pieces: list[pd.DataFrame], subj: pd.DataFrame, opts: _AdamOptions) -> tuple[pd.DataFrame, list]:
+    """The BDS rows joined to their subjects (study, label, technique, the rest of the mapping), and the ADSL
+    subjects without any BDS record."""
     long = pd.concat(pieces, ignore_index=True)
     long = long.merge(subj.rename(columns={"USUBJID": "subject"}), on="subject", how="left", validate="many_to_one")
+    study = opts.study
     st = long.pop("_bstudy") if "_bstudy" in long.columns else pd.Series([None] * len(long))
     if "_study" in long.columns:
         st = st.where(st.notna(), long.pop("_study"))
@@ -413,28 +481,35 @@ def read_adam(adsl: Any, bds: Any = None, *, mapping: Mapping[str, Any] | None =
     if "_technique" in long.columns:
         tech = long.pop("_technique")
         long["technique"] = tech  # the allocated technique on every record of the subject
-    if mapping:
-        long = apply_mapping(long, mapping)
+    if opts.rest:
+        long = apply_mapping(long, dict(opts.rest))
+    return long, without
+
+
+def _warn_skipped(without: list, skipped: dict[str, int]) -> None:
+    """One warning per kind of record not read (ADSL subjects without records, derived, replicates...)."""
     if without:
         warnings.warn(f"{len(without)} ADSL subject(s) have no BDS records and are not in the Dataset: "
-                      f"{', '.join(without[:5])}{' ...' if len(without) > 5 else ''}", UserWarning, stacklevel=2)
+                      f"{', '.join(without[:5])}{' ...' if len(without) > 5 else ''}", UserWarning, stacklevel=3)
     derived_skipped = skipped["derived"]
     if derived_skipped:
         warnings.warn(f"skipped {derived_skipped} derived BDS record(s) (DTYPE set: LOCF, AVERAGE...); they are "
-                      "not observations (pass derived='prefer' to use them)", UserWarning, stacklevel=2)
+                      "not observations (pass derived='prefer' to use them)", UserWarning, stacklevel=3)
     for what, why in (("replicates", "replicate ATPT readings after the first"),
                       ("replaced", "observed records replaced by their derived (DTYPE) record"),
                       ("screening", "screening records before the reference date (negative ADY, not ABLFL)")):
         if skipped[what]:
-            warnings.warn(f"skipped {skipped[what]} BDS record(s): {why}", UserWarning, stacklevel=2)
+            warnings.warn(f"skipped {skipped[what]} BDS record(s): {why}", UserWarning, stacklevel=3)
 
-    file = names[0] if len(names) == 1 else ", ".join(names)
+
+def _finish(long: pd.DataFrame, problems: list[Problem], *, source: dict[str, Any], file: str, study: str | None,
+            on_error: str) -> Any:
+    """The Dataset of the good records, with the reader's and the generic validation's problems in one report."""
+    from massage_outcomes.dataset import Dataset
+
     bad = long.pop("_bad").to_numpy(dtype=bool)
     rows_all = long.pop("_row").to_numpy()
     files_all = long.pop("_file").to_numpy()
-    source = {"file": file, "adsl": sl_name, "format": "adam", "paramcd": param_used,
-              "derived_skipped": derived_skipped, "subjects_without_records": without, "rows_read": len(long),
-              "bds_records": bds_records, "skipped": dict(skipped)}
     kept = long.loc[~bad]
     try:
         ds = Dataset.from_long(kept, on_error="quarantine", study=study, rows=rows_all[~bad], file=file,

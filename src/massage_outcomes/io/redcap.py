@@ -52,6 +52,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -334,22 +335,96 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     >>> ds.sessions[["session", "day", "technique", "intent"]].astype(str).to_dict("records")
     [{'session': '1', 'day': '7.0', 'technique': 'swedish', 'intent': 'relaxation'}]
     """
-    from massage_outcomes.dataset import Dataset
-
     check_option("on_error", on_error, ("raise", "quarantine"))
+    opts = _options(mapping, study)
+    rec, rows, file = _read_text(records, "records")  # here, so that its warnings point at the caller
+    ex = _load(rec, rows, file, dictionary, opts)
+    roles = _field_roles(ex, opts)
+    ex = replace(ex, rec=_comma_decimals(ex.rec, roles.validation))
+    roles = _date_fields(ex, roles)
+    visit, is_session = _sessions(ex, roles)
+    problems: list[Problem] = []
+    sess_vals = _session_values(ex, roles, problems)
+    day, timing_visit = _days(ex, roles, visit, is_session, problems)
+    subj_vals, arm_full, clinic = _subject_values(ex, roles)
+    pieces = _outcome_pieces(ex, roles, opts, problems, visit=visit, is_session=is_session, day=day,
+                             timing_visit=timing_visit, sess_vals=sess_vals, subj_vals=subj_vals,
+                             arm_full=arm_full, clinic=clinic)
+    long = _long_frame(pieces, ex, opts)
+    source = {"file": ex.file, "format": "redcap", "dictionary": None if dictionary is None else
+              ("the dictionary frame" if isinstance(dictionary, pd.DataFrame) else str(dictionary)),
+              "events": sorted(pd.unique(ex.event[ex.event != ""]).tolist()),
+              "arms": sorted({a for a in ex.arm.dropna().unique()}), "outcome_fields": dict(roles.outcome_fields),
+              "session_fields": roles.session_attr, "covariates": roles.other, "ignored_fields": roles.ignored,
+              "records_rows": len(ex.rec), "rows_read": len(long)}
+    return _finish(long, problems, ex, roles, source=source, study=opts.study, on_error=on_error)
+
+
+@dataclass(frozen=True)
+class _RedcapOptions:
+    """read_redcap's choices once a read plan is resolved, and the REDCap keys taken out of ``mapping``."""
+
+    study: str | None
+    arms_map: Mapping[Any, str]
+    inst_map: Mapping[str, Any]
+    events_map: Mapping[str, Any]
+    subject_field: str | None
+    rest: Mapping[str, Any]  # the other mapping keys, applied to the long frame
+
+
+@dataclass(frozen=True)
+class _Export:
+    """A records export with its headers resolved: the records, their file rows, the dictionary and the keys."""
+
+    rec: pd.DataFrame
+    rows: np.ndarray
+    file: str
+    dic_by: pd.DataFrame
+    id_field: str
+    subject: pd.Series
+    event: pd.Series
+    rep_inst: pd.Series
+    rep_no: pd.Series
+    visit: pd.Series
+    arm: pd.Series
+
+
+@dataclass(frozen=True)
+class _Roles:
+    """What each field of the export is: outcome, date, session attribute, checkbox, covariate or ignored."""
+
+    field_type: dict[str, Any]
+    validation: dict[str, Any]
+    identifier: set[str]
+    outcome_fields: dict[str, tuple[str, str | None]]
+    checkbox_groups: dict[str, list[str]]
+    checkbox_cols: set[str]
+    session_attr: list[str]
+    other: list[str]
+    ignored: list[str]
+    not_data: set[str]
+    date_fields: list[str]
+
+
+def _options(mapping: Mapping[str, Any] | None, study: str | None) -> _RedcapOptions:
+    """The read plan (if ``mapping`` is one) resolved and the REDCap keys split from ``mapping``."""
     if mapping is not None and is_plan(mapping):  # a read plan (ReadPlan, .yaml/.json file)
         plan = load_plan(mapping)
         plan.check()
         register_study_instruments(plan)
         study = plan.get("study", study)
         mapping = redcap_arguments(plan)
-    mapping = dict(mapping or {})
-    arms_map = mapping.pop("arms", {}) or {}
-    inst_map = mapping.pop("instruments", {}) or {}
-    events_map = mapping.pop("events", {}) or {}
-    subject_field = mapping.pop("subject", None)
+    rest = dict(mapping or {})
+    arms_map = rest.pop("arms", {}) or {}
+    inst_map = rest.pop("instruments", {}) or {}
+    events_map = rest.pop("events", {}) or {}
+    subject_field = rest.pop("subject", None)
+    return _RedcapOptions(study=study, arms_map=arms_map, inst_map=inst_map, events_map=events_map,
+                          subject_field=subject_field, rest=rest)
 
-    rec, rows, file = _read_text(records, "records")
+
+def _load(rec: pd.DataFrame, rows: np.ndarray, file: str, dictionary: Any, opts: _RedcapOptions) -> _Export:
+    """The dictionary read, the records' label headers renamed to field names, the record id, events and arms."""
     if len(rec) == 0:
         raise fatal_error(file, "empty", "the REDCap export has a header but no records")
     if dictionary is not None:
@@ -357,11 +432,36 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     else:
         dic = pd.DataFrame({c: pd.Series(dtype=object) for c in DICTIONARY_COLUMNS})
         warnings.warn("read_redcap without a data dictionary: choice codes stay codes, no dictionary range rules, "
-                      "identifier fields not recognised", UserWarning, stacklevel=2)
+                      "identifier fields not recognised", UserWarning, stacklevel=3)
     dic_by = dic.set_index("field_name", drop=False)
     dic_by = dic_by[~dic_by.index.duplicated()]
+    rec = rec.rename(columns=_header_names(rec, dic, dic_by))
 
-    # headers: label headers -> names
+    # the record id
+    id_field = opts.subject_field or ("record_id" if "record_id" in rec.columns else
+                                      (dic["field_name"].iloc[0] if len(dic) else rec.columns[0]))
+    if id_field not in rec.columns:
+        raise fatal_error(file, "required_column",
+                          f"no record-id column {id_field!r} (columns: {', '.join(rec.columns[:8])}); pass "
+                          "mapping={'subject': '<field>'}", column=id_field)
+    n = len(rec)
+    subject = rec[id_field].str.strip()
+    event = rec["redcap_event_name"].str.strip() if "redcap_event_name" in rec.columns else pd.Series([""] * n)
+    rep_inst = rec["redcap_repeat_instrument"].str.strip() if "redcap_repeat_instrument" in rec.columns \
+        else pd.Series([""] * n)
+    rep_no = rec["redcap_repeat_instance"].str.strip() if "redcap_repeat_instance" in rec.columns \
+        else pd.Series([""] * n)
+    events_map = opts.events_map
+    visit, arm = _event_parts(event, opts.arms_map)
+    visit = visit.map(lambda v: events_map.get(v, v) if v is not None else v)
+    visit = pd.Series(np.where(event.map(lambda e: e in events_map).to_numpy(),
+                               event.map(lambda e: events_map.get(e)), visit), index=rec.index)
+    return _Export(rec=rec, rows=rows, file=file, dic_by=dic_by, id_field=id_field, subject=subject, event=event,
+                   rep_inst=rep_inst, rep_no=rep_no, visit=visit, arm=arm)
+
+
+def _header_names(rec: pd.DataFrame, dic: pd.DataFrame, dic_by: pd.DataFrame) -> dict[str, str]:
+    """Label headers ("labels for headers" exports) -> field names."""
     rename: dict[str, str] = {}
     label_to_field = {str(r.field_label).strip(): str(r.field_name) for r in dic.itertuples() if str(r.field_label)}
     for c in rec.columns:
@@ -380,46 +480,33 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
                 continue
         if c in label_to_field:
             rename[c] = label_to_field[c]
-    rec = rec.rename(columns=rename)
+    return rename
 
-    # the record id
-    id_field = subject_field or ("record_id" if "record_id" in rec.columns else
-                                 (dic["field_name"].iloc[0] if len(dic) else rec.columns[0]))
-    if id_field not in rec.columns:
-        raise fatal_error(file, "required_column",
-                          f"no record-id column {id_field!r} (columns: {', '.join(rec.columns[:8])}); pass "
-                          "mapping={'subject': '<field>'}", column=id_field)
-    n = len(rec)
-    subject = rec[id_field].str.strip()
-    event = rec["redcap_event_name"].str.strip() if "redcap_event_name" in rec.columns else pd.Series([""] * n)
-    rep_inst = rec["redcap_repeat_instrument"].str.strip() if "redcap_repeat_instrument" in rec.columns \
-        else pd.Series([""] * n)
-    rep_no = rec["redcap_repeat_instance"].str.strip() if "redcap_repeat_instance" in rec.columns \
-        else pd.Series([""] * n)
-    visit, arm = _event_parts(event, arms_map)
-    visit = visit.map(lambda v: events_map.get(v, v) if v is not None else v)
-    visit = pd.Series(np.where(event.map(lambda e: e in events_map).to_numpy(),
-                               event.map(lambda e: events_map.get(e)), visit), index=rec.index)
-    # field roles
+
+def _field_roles(ex: _Export, opts: _RedcapOptions) -> _Roles:
+    """Each field's role from the dictionary and the field names (dates are found later, by :func:`_date_fields`)."""
+    rec, dic_by, inst_map = ex.rec, ex.dic_by, opts.inst_map
     field_type = dic_by["field_type"].to_dict()
     validation = dic_by["text_validation_type_or_show_slider_number"].str.lower().to_dict()
     identifier = {k for k, v in dic_by["identifier"].to_dict().items() if str(v).strip().lower() in ("y", "yes", "1")}
-    identifier |= {c for c in rec.columns if _IDENTIFYING.search(c) and c not in (subject_field, "record_id")
+    identifier |= {c for c in rec.columns if _IDENTIFYING.search(c) and c not in (opts.subject_field, "record_id")
                    and not c.startswith("redcap_") and c not in inst_map}
     not_data = {c for c in rec.columns if field_type.get(c) in ("file", "descriptive")}
-    rec = _comma_decimals(rec, validation)
-    # visit dates: dated fields, those not flagged identifier first (many projects flag every date); a date of
-    # birth is never one
-    dated = [c for c in rec.columns if str(validation.get(c, "")).startswith(("date", "datetime"))
-             and not _BIRTH.search(c)]
-    date_fields = [c for c in dated if c not in identifier] + [c for c in dated if c in identifier]
-    # fields the dictionary does not describe: dates are recognised by their Y-M-D values
+    outcome_fields = _outcome_fields(rec, inst_map)
+    checkbox_groups: dict[str, list[str]] = {}
     for c in rec.columns:
-        if c not in dic_by.index and c not in date_fields and not c.startswith("redcap_") and not _BIRTH.search(c):
-            vals = rec[c].str.strip()
-            vals = vals[vals != ""]
-            if len(vals) and vals.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$").all():
-                date_fields.append(c)
+        m = re.match(r"^(?P<field>.+?)___(?P<code>[^_].*)$", c)
+        if m:
+            checkbox_groups.setdefault(m.group("field"), []).append(c)
+    checkbox_cols = {c for cols in checkbox_groups.values() for c in cols}
+    session_attr = [c for c in _SESSION_FIELDS if c in rec.columns or c in checkbox_groups]
+    return _Roles(field_type=field_type, validation=validation, identifier=identifier,
+                  outcome_fields=outcome_fields, checkbox_groups=checkbox_groups, checkbox_cols=checkbox_cols,
+                  session_attr=session_attr, other=[], ignored=[], not_data=not_data, date_fields=[])
+
+
+def _outcome_fields(rec: pd.DataFrame, inst_map: Mapping[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """Outcome fields -> (instrument, "pre"/"post" or None): mapped, named after an instrument, or <inst>_pre/_post."""
     outcome_fields: dict[str, tuple[str, str | None]] = {}
     for c in rec.columns:
         spec = inst_map.get(c)
@@ -431,73 +518,104 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
             m = re.match(r"^(?P<inst>.+)_(?P<t>pre|post)$", c)
             if m and _instruments.is_registered(m.group("inst")):
                 outcome_fields[c] = (m.group("inst"), m.group("t"))
-    checkbox_groups: dict[str, list[str]] = {}
+    return outcome_fields
+
+
+def _date_fields(ex: _Export, roles: _Roles) -> _Roles:
+    """The visit-date fields, and with them the covariates (the other fields) and the fields ignored."""
+    rec, validation, identifier = ex.rec, roles.validation, roles.identifier
+    # visit dates: dated fields, those not flagged identifier first (many projects flag every date); a date of
+    # birth is never one
+    dated = [c for c in rec.columns if str(validation.get(c, "")).startswith(("date", "datetime"))
+             and not _BIRTH.search(c)]
+    date_fields = [c for c in dated if c not in identifier] + [c for c in dated if c in identifier]
+    # fields the dictionary does not describe: dates are recognised by their Y-M-D values
     for c in rec.columns:
-        m = re.match(r"^(?P<field>.+?)___(?P<code>[^_].*)$", c)
-        if m:
-            checkbox_groups.setdefault(m.group("field"), []).append(c)
-    admin = {id_field, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+        if c not in ex.dic_by.index and c not in date_fields and not c.startswith("redcap_") and not _BIRTH.search(c):
+            vals = rec[c].str.strip()
+            vals = vals[vals != ""]
+            if len(vals) and vals.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$").all():
+                date_fields.append(c)
+    admin = {ex.id_field, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
              "redcap_survey_identifier", "redcap_data_access_group"}
     complete = {c for c in rec.columns if c.endswith("_complete")}
-    checkbox_cols = {c for cols in checkbox_groups.values() for c in cols}
-    session_attr = [c for c in _SESSION_FIELDS if c in rec.columns or c in checkbox_groups]
-    other = [c for c in rec.columns if c not in admin | complete | checkbox_cols | set(outcome_fields)
-             | set(date_fields) | set(session_attr) | identifier | not_data]
-    ignored = sorted((set(identifier) | not_data) & set(rec.columns) - set(date_fields) - {id_field})
-    # repeating rows are sessions when their form holds session fields or pre/post ratings; a repeating form of
-    # measurements only (a pain diary) gives visits "<form>_<instance>" instead
-    session_cols = [c for c in rec.columns if c in session_attr or c in checkbox_cols
-                    or (c in outcome_fields and outcome_fields[c][1] is not None)]
+    other = [c for c in rec.columns if c not in admin | complete | roles.checkbox_cols | set(roles.outcome_fields)
+             | set(date_fields) | set(roles.session_attr) | identifier | roles.not_data]
+    ignored = sorted((set(identifier) | roles.not_data) & set(rec.columns) - set(date_fields) - {ex.id_field})
+    ignored += sorted(c for g, cols in roles.checkbox_groups.items() if g not in roles.session_attr for c in cols)
+    return replace(roles, date_fields=date_fields, other=other, ignored=ignored)
+
+
+def _sessions(ex: _Export, roles: _Roles) -> tuple[pd.Series, np.ndarray]:
+    """The visit of each row (None on session rows) and which rows are sessions.
+
+    Repeating rows are sessions when their form holds session fields or pre/post ratings; a repeating form of
+    measurements only (a pain diary) gives visits "<form>_<instance>" instead.
+    """
+    rec, rep_inst, rep_no = ex.rec, ex.rep_inst, ex.rep_no
+    session_cols = [c for c in rec.columns if c in roles.session_attr or c in roles.checkbox_cols
+                    or (c in roles.outcome_fields and roles.outcome_fields[c][1] is not None)]
     repeated_measure = _measurement_repeats(rec, rep_inst, session_cols)
-    visit = visit.where(~repeated_measure, fold_series(rep_inst) + "_" + rep_no)
+    visit = ex.visit.where(~repeated_measure, fold_series(rep_inst) + "_" + rep_no)
     is_session = ((rep_no != "").to_numpy() | (rep_inst != "").to_numpy() | visit.isna().to_numpy()) \
         & ~repeated_measure.to_numpy()
-    visit = visit.where(~is_session, None)
-    ignored += sorted(c for g, cols in checkbox_groups.items() if g not in session_attr for c in cols)
+    return visit.where(~is_session, None), is_session
 
-    # code -> label for choice fields (raw exports); label exports already hold labels
-    def labels(col: str, values: pd.Series) -> pd.Series:
-        if field_type.get(col) not in ("radio", "dropdown", "yesno", "truefalse"):
-            return values
-        choices = parse_choices(dic_by.loc[col, "select_choices_or_calculations"])
-        if field_type.get(col) == "yesno":
-            choices = {"1": "yes", "0": "no"}
-        elif field_type.get(col) == "truefalse":
-            choices = {"1": "true", "0": "false"}
-        return values.map(lambda v: choices.get(v, v))
 
-    # checkbox -> one label per row ("other" when several are ticked)
-    def checkbox(field: str) -> tuple[pd.Series, list[Problem]]:
-        cols = checkbox_groups[field]
-        choices = parse_choices(dic_by.loc[field, "select_choices_or_calculations"]) if field in dic_by.index else {}
-        cells = rec[cols].apply(lambda s: s.str.strip().str.lower())
-        ticked = cells.isin(list(_CHECKED)).to_numpy()
-        bad = ~(cells.isin(list(_CHECKED | _UNCHECKED))).to_numpy()
-        probs = [Problem(file, int(rows[i]), cols[j], rec[cols[j]].iloc[i], "unknown_term",
-                         f"checkbox {cols[j]!r} holds {rec[cols[j]].iloc[i]!r}; expected 0/1 or Checked/Unchecked")
-                 for i, j in zip(*np.nonzero(bad), strict=True)]
-        codes = np.array([c.split("___", 1)[1] for c in cols], dtype=object)
-        names = np.array([choices.get(c, c) for c in codes], dtype=object)
-        count = ticked.sum(axis=1)
-        first = names[np.argmax(ticked, axis=1)] if len(cols) else np.array([None] * n)
-        none = np.asarray(None, dtype=object)
-        out = np.where(count == 1, first, np.where(count > 1, np.asarray("other", dtype=object), none))
-        return pd.Series(out, index=rec.index, dtype=object), probs
+def _labels(col: str, values: pd.Series, roles: _Roles, dic_by: pd.DataFrame) -> pd.Series:
+    """Code -> label for choice fields (raw exports); label exports already hold labels."""
+    field_type = roles.field_type
+    if field_type.get(col) not in ("radio", "dropdown", "yesno", "truefalse"):
+        return values
+    choices = parse_choices(dic_by.loc[col, "select_choices_or_calculations"])
+    if field_type.get(col) == "yesno":
+        choices = {"1": "yes", "0": "no"}
+    elif field_type.get(col) == "truefalse":
+        choices = {"1": "true", "0": "false"}
+    return values.map(lambda v: choices.get(v, v))
 
-    problems: list[Problem] = []
+
+def _checkbox(field: str, ex: _Export, roles: _Roles) -> tuple[pd.Series, list[Problem]]:
+    """A checkbox -> one label per row ("other" when several are ticked), and its cells that are not 0/1."""
+    rec, rows, file, dic_by = ex.rec, ex.rows, ex.file, ex.dic_by
+    cols = roles.checkbox_groups[field]
+    choices = parse_choices(dic_by.loc[field, "select_choices_or_calculations"]) if field in dic_by.index else {}
+    cells = rec[cols].apply(lambda s: s.str.strip().str.lower())
+    ticked = cells.isin(list(_CHECKED)).to_numpy()
+    bad = ~(cells.isin(list(_CHECKED | _UNCHECKED))).to_numpy()
+    probs = [Problem(file, int(rows[i]), cols[j], rec[cols[j]].iloc[i], "unknown_term",
+                     f"checkbox {cols[j]!r} holds {rec[cols[j]].iloc[i]!r}; expected 0/1 or Checked/Unchecked")
+             for i, j in zip(*np.nonzero(bad), strict=True)]
+    codes = np.array([c.split("___", 1)[1] for c in cols], dtype=object)
+    names = np.array([choices.get(c, c) for c in codes], dtype=object)
+    count = ticked.sum(axis=1)
+    first = names[np.argmax(ticked, axis=1)] if len(cols) else np.array([None] * len(rec))
+    none = np.asarray(None, dtype=object)
+    out = np.where(count == 1, first, np.where(count > 1, np.asarray("other", dtype=object), none))
+    return pd.Series(out, index=rec.index, dtype=object), probs
+
+
+def _session_values(ex: _Export, roles: _Roles, problems: list[Problem]) -> dict[str, pd.Series]:
+    """Each session attribute's value per row (labels, checkboxes as one label)."""
     sess_vals: dict[str, pd.Series] = {}
-    for c in session_attr:
-        if c in checkbox_groups:
-            sess_vals[c], probs = checkbox(c)
+    for c in roles.session_attr:
+        if c in roles.checkbox_groups:
+            sess_vals[c], probs = _checkbox(c, ex, roles)
             problems += probs
         else:
-            sess_vals[c] = labels(c, rec[c].str.strip()).replace("", None)
+            sess_vals[c] = _labels(c, ex.rec[c].str.strip(), roles, ex.dic_by).replace("", None)
+    return sess_vals
 
-    # dates -> days since the subject's baseline
+
+def _days(ex: _Export, roles: _Roles, visit: pd.Series, is_session: np.ndarray,
+          problems: list[Problem]) -> tuple[pd.Series, np.ndarray]:
+    """Days since the subject's baseline (from the dates, else the visit label), and baseline/followup timing."""
+    rec, rows, file, event, subject = ex.rec, ex.rows, ex.file, ex.event, ex.subject
     row_date = pd.Series(pd.NaT, index=rec.index, dtype="datetime64[ns]")
-    for c in date_fields:
+    for c in roles.date_fields:
         text = rec[c].str.strip()
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=validation.get(c, "").endswith("dmy"))
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed",
+                                dayfirst=roles.validation.get(c, "").endswith("dmy"))
         bad = (text != "") & parsed.isna()
         for i in np.flatnonzero(bad.to_numpy()):
             problems.append(Problem(file, int(rows[i]), c, text.iloc[i], "bad_date",
@@ -513,24 +631,34 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     from_label = day_from_visit(visit.where(visit.notna(), "").astype(str))
     from_label = from_label.where(~baseline_like, 0.0)
     day = day.where(day.notna(), from_label)
-    timing_visit = np.where(baseline_like, "baseline", "followup")
+    return day, np.where(baseline_like, "baseline", "followup")
 
-    # subject-level values: the row's own value, or the record's first non-empty one
+
+def _subject_values(ex: _Export, roles: _Roles) -> tuple[dict[str, pd.Series], pd.Series, pd.Series | None]:
+    """Subject-level values (the row's own value, or the record's first non-empty one), the arm and the clinic."""
+    rec, subject, validation, field_type = ex.rec, ex.subject, roles.validation, roles.field_type
     subj_vals: dict[str, pd.Series] = {}
-    for c in other:
-        v = labels(c, rec[c].str.strip()).replace("", None)
+    for c in roles.other:
+        v = _labels(c, rec[c].str.strip(), roles, ex.dic_by).replace("", None)
         if str(validation.get(c, "")).startswith(("integer", "number")) or field_type.get(c) == "calc":
             v = pd.to_numeric(v, errors="coerce").where(v.notna(), np.nan) if pd.to_numeric(
                 v.dropna(), errors="coerce").notna().all() else v  # keep text if any cell is not a number
         first = v.groupby(subject).transform("first")
         subj_vals[c] = v.where(v.notna(), first)
-    arm_full = arm.groupby(subject).transform("first")
+    arm_full = ex.arm.groupby(subject).transform("first")
     clinic = rec["redcap_data_access_group"].str.strip().replace("", None) if "redcap_data_access_group" in rec \
         else None
+    return subj_vals, arm_full, clinic
 
-    # dictionary range rules and the long frame
+
+def _outcome_pieces(ex: _Export, roles: _Roles, opts: _RedcapOptions, problems: list[Problem], *,
+                    visit: pd.Series, is_session: np.ndarray, day: pd.Series, timing_visit: np.ndarray,
+                    sess_vals: dict[str, pd.Series], subj_vals: dict[str, pd.Series], arm_full: pd.Series,
+                    clinic: pd.Series | None) -> list[pd.DataFrame]:
+    """One long-frame piece per outcome field, with the dictionary range rules and stray-cell problems."""
+    rec, rows, file, subject = ex.rec, ex.rows, ex.file, ex.subject
     pieces = []
-    for c, (inst, t) in outcome_fields.items():
+    for c, (inst, t) in roles.outcome_fields.items():
         text = rec[c].str.strip()
         present = (text != "") & ~text.str.lower().isin(MISSING_TOKENS - {""})
         on_session = pd.Series(is_session, index=rec.index)
@@ -549,32 +677,21 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
         idx = np.flatnonzero(keep.to_numpy())
         if not len(idx):
             continue
-        lo = pd.to_numeric(dic_by["text_validation_min"].get(c, ""), errors="coerce") if c in dic_by.index else np.nan
-        hi = pd.to_numeric(dic_by["text_validation_max"].get(c, ""), errors="coerce") if c in dic_by.index else np.nan
-        if field_type.get(c) == "slider":  # REDCap sliders run 0-100 unless the dictionary says otherwise
-            lo, hi = (0.0 if pd.isna(lo) else lo), (100.0 if pd.isna(hi) else hi)
-        num = pd.to_numeric(text.iloc[idx], errors="coerce")
-        spec = _instruments.get(inst) if _instruments.is_registered(inst) else None
-        in_inst = spec.in_range(num.to_numpy()) if spec is not None else np.ones(len(idx), dtype=bool)
-        outside = num.notna().to_numpy() & in_inst & (((num < lo) | (num > hi)).to_numpy())
-        for i in idx[outside]:
-            problems.append(Problem(file, int(rows[i]), c, text.iloc[i], "out_of_range",
-                                    f"{c} value {text.iloc[i]} is outside the data dictionary's range "
-                                    f"{lo:g}-{hi:g}"))
+        outside = _outside_dictionary_range(ex, roles, c, inst, text, idx, problems)
         piece = pd.DataFrame({
-            "_pos": idx, "_field": c, "study": study, "subject": subject.iloc[idx].to_numpy(),
+            "_pos": idx, "_field": c, "study": opts.study, "subject": subject.iloc[idx].to_numpy(),
             "arm": arm_full.iloc[idx].to_numpy(),
             "instrument": inst, "visit": visit.iloc[idx].to_numpy(), "day": day.iloc[idx].to_numpy(),
             "timing": timing.iloc[idx].to_numpy(),
-            "session": np.where(is_session[idx], rep_no.iloc[idx].to_numpy(), None),
+            "session": np.where(is_session[idx], ex.rep_no.iloc[idx].to_numpy(), None),
             "value": text.iloc[idx].to_numpy(),
         })
         piece["_dict_bad"] = outside
-        for a in session_attr:
+        for a in roles.session_attr:
             piece[a] = np.where(is_session[idx], sess_vals[a].iloc[idx].to_numpy(), None)
         if clinic is not None:
             piece["clinic"] = clinic.groupby(subject).transform("first").iloc[idx].to_numpy()
-        for o in other:
+        for o in roles.other:
             piece[o] = subj_vals[o].iloc[idx].to_numpy()
         pieces.append(piece)
     if not pieces:
@@ -586,8 +703,32 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
             rep = ValidationReport([*err.report.problems, *problems], file=file)
             raise DataValidationError(error_message(rep, what=file, quarantine_hint=False), report=rep)
         raise err
+    return pieces
+
+
+def _outside_dictionary_range(ex: _Export, roles: _Roles, c: str, inst: str, text: pd.Series, idx: np.ndarray,
+                              problems: list[Problem]) -> np.ndarray:
+    """Which kept values of field ``c`` (within the instrument's range) are outside the dictionary's min-max."""
+    dic_by = ex.dic_by
+    lo = pd.to_numeric(dic_by["text_validation_min"].get(c, ""), errors="coerce") if c in dic_by.index else np.nan
+    hi = pd.to_numeric(dic_by["text_validation_max"].get(c, ""), errors="coerce") if c in dic_by.index else np.nan
+    if roles.field_type.get(c) == "slider":  # REDCap sliders run 0-100 unless the dictionary says otherwise
+        lo, hi = (0.0 if pd.isna(lo) else lo), (100.0 if pd.isna(hi) else hi)
+    num = pd.to_numeric(text.iloc[idx], errors="coerce")
+    spec = _instruments.get(inst) if _instruments.is_registered(inst) else None
+    in_inst = spec.in_range(num.to_numpy()) if spec is not None else np.ones(len(idx), dtype=bool)
+    outside = num.notna().to_numpy() & in_inst & (((num < lo) | (num > hi)).to_numpy())
+    for i in idx[outside]:
+        problems.append(Problem(ex.file, int(ex.rows[i]), c, text.iloc[i], "out_of_range",
+                                f"{c} value {text.iloc[i]} is outside the data dictionary's range "
+                                f"{lo:g}-{hi:g}"))
+    return outside
+
+
+def _long_frame(pieces: list[pd.DataFrame], ex: _Export, opts: _RedcapOptions) -> pd.DataFrame:
+    """The pieces in file order (row, then field), control arms' technique filled, the rest of the mapping."""
     long = pd.concat(pieces, ignore_index=True)
-    col_order = {c: i for i, c in enumerate(rec.columns)}
+    col_order = {c: i for i, c in enumerate(ex.rec.columns)}
     long = long.assign(_col=long["_field"].map(col_order)).sort_values(["_pos", "_col"], kind="stable")
     long = long.drop(columns="_col").reset_index(drop=True)
     # subjects without sessions whose arm names a control technique ("usual_care" -> none)
@@ -599,11 +740,19 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     else:
         arm_tech = long["arm"].map(lambda a: vocab.TECHNIQUE.lookup(a) if isinstance(a, str) else None)
         long["technique"] = arm_tech.where(arm_tech.isin(["none", "sham"]), None)
-    if mapping:
-        long = apply_mapping(long, mapping)
+    if opts.rest:
+        long = apply_mapping(long, dict(opts.rest))
+    return long
 
+
+def _finish(long: pd.DataFrame, problems: list[Problem], ex: _Export, roles: _Roles, *, source: dict[str, Any],
+            study: str | None, on_error: str) -> Any:
+    """The Dataset of the good cells, with the reader's and the generic validation's problems in one report."""
+    from massage_outcomes.dataset import Dataset
+
+    file, ignored = ex.file, roles.ignored
     # rows with a problem found here are rejected before the generic rules run
-    file_row = rows[long["_pos"].to_numpy()]
+    file_row = ex.rows[long["_pos"].to_numpy()]
     # only the cells named by a problem are rejected: match (row, field) for cell problems, whole row for dates
     cell_bad = {(p.row, p.column) for p in problems if p.row is not None}
     row_bad = {p.row for p in problems if p.row is not None and p.rule in ("bad_date", "unknown_term")}
@@ -614,12 +763,6 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     keep_long = long.loc[~pre_bad].drop(columns=["_pos", "_field", "_dict_bad"])
     if study is None:
         keep_long = keep_long.drop(columns="study")
-    source = {"file": file, "format": "redcap", "dictionary": None if dictionary is None else
-              ("the dictionary frame" if isinstance(dictionary, pd.DataFrame) else str(dictionary)),
-              "events": sorted(pd.unique(event[event != ""]).tolist()),
-              "arms": sorted({a for a in arm.dropna().unique()}), "outcome_fields": dict(outcome_fields),
-              "session_fields": session_attr, "covariates": other, "ignored_fields": ignored,
-              "records_rows": n, "rows_read": len(long)}
     try:
         ds = Dataset.from_long(keep_long, on_error="quarantine", study=study, rows=file_row[~pre_bad],
                                file=file, source=source)
@@ -633,14 +776,15 @@ def read_redcap(records: Any, dictionary: Any = None, *, mapping: Mapping[str, A
     report = ValidationReport(all_problems, file=file, rows_read=len(long))
     if ignored:
         warnings.warn(f"{file}: fields not used (identifiers or unmapped checkboxes): {', '.join(ignored)}",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=3)
     if on_error == "raise" and len(report):
         raise DataValidationError(error_message(report, what=file), report=report)
     if pre_bad.any():
         extra = pd.DataFrame({"row": file_row[pre_bad], "column": long.loc[pre_bad, "_field"].to_numpy(),
                               "value": long.loc[pre_bad, "value"].to_numpy(),
                               "reason": [next((f"{p.rule}: {p.message}" for p in problems
-                                               if p.row == r and p.column in (f, *date_fields, *checkbox_cols)),
+                                               if p.row == r and p.column in (f, *roles.date_fields,
+                                                                              *roles.checkbox_cols)),
                                               "rejected") for r, f in zip(file_row[pre_bad], long.loc[pre_bad, "_field"], strict=True)]})
         ds.rejected = pd.concat([ds.rejected, extra], ignore_index=True) if len(ds.rejected) else extra
     ds.source.update(rows_read=len(long), rows_kept=len(ds.outcomes),
