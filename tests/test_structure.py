@@ -8,8 +8,7 @@ Both read the source with :mod:`ast` (nothing is imported or run).
   ``if TYPE_CHECKING:`` is not an edge (it never runs).
 * Length: a function's lines from ``def`` to its end, not counting its docstring. Over ``MAX_LINES`` it needs a
   comment ``# long function: <why>`` on the line above its ``def`` (or its decorators) or in its first body
-  lines, or an entry in ``ALLOWED_LONG`` (today's long functions of lanes that are splitting them now; to be
-  emptied).
+  lines.
 """
 
 from __future__ import annotations
@@ -18,18 +17,12 @@ import ast
 import functools
 from pathlib import Path
 
-import pytest
-
 import massage_outcomes
 
 ROOT = Path(massage_outcomes.__file__).resolve().parent
 PACKAGE = "massage_outcomes"
 MAX_LINES = 120
 REASON = "# long function:"
-
-# function (module path inside the package : qualified name) -> the lane that owns and is splitting it
-ALLOWED_LONG: dict[str, str] = {
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -163,17 +156,10 @@ def long_functions() -> dict[str, tuple[int, bool]]:
 
 
 def test_no_function_over_120_lines_without_a_reason() -> None:
-    bad = {k: n for k, (n, why) in long_functions().items() if not why and k not in ALLOWED_LONG}
+    bad = {k: n for k, (n, why) in long_functions().items() if not why}
     assert not bad, (f"functions over {MAX_LINES} lines (docstring not counted): "
                      + ", ".join(f"{k} ({n})" for k, n in sorted(bad.items()))
                      + f". Split them into steps, or say why in a '{REASON} ...' comment above the def.")
-
-
-@pytest.mark.parametrize("name", sorted(ALLOWED_LONG))
-def test_the_allowlist_holds_only_long_functions(name: str) -> None:
-    """An entry whose function was split (or renamed) must leave the list, so that the list empties."""
-    assert name in long_functions(), f"{name} ({ALLOWED_LONG[name]}) is no longer over {MAX_LINES} lines: " \
-                                     "remove it from ALLOWED_LONG"
 
 
 def test_test_file_basenames_are_unique() -> None:
