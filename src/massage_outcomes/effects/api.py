@@ -544,7 +544,8 @@ def effect_sizes(
                                     instrument=inst.key, level=level)
     if adjust_name != "none":
         _add_adjustment(out, adjust_name, level, twin, wide, engine)
-    _add_reading(out, res, design, inst, compare=compare, n_missing=n_missing)
+    add_reading(out, res, inst, compare=compare, start_label=design.start_label, end_label=design.end_label,
+                end_short=design.end_short, n_missing=n_missing)
     result = ResultFrame(out, keys=[*by_list, "contrast"])
     if return_draws:
         return result, draws
@@ -645,14 +646,15 @@ def _effects_table(table: pd.DataFrame, res: EffectArrays, wide: pd.DataFrame, d
     return out, n_miss.sum(axis=1)
 
 
-def _add_reading(out: pd.DataFrame, res: EffectArrays, design: _Design, inst: _instruments.Instrument, *,
-                 compare: tuple[str, Any, Any] | None, n_missing: np.ndarray) -> None:
-    """``favours``/``direction``, the conventions, ``reliable`` and ``note`` (with a warning for unreliable rows)."""
+def add_reading(out: pd.DataFrame, res: EffectArrays, inst: _instruments.Instrument, *,
+                compare: tuple[str, Any, Any] | None, start_label: str, end_label: str, end_short: str,
+                n_missing: np.ndarray) -> None:
+    """``favours``/``direction``, the conventions, ``reliable`` and ``note`` (with a warning for unreliable rows)
+    of an effect-size table; also the tail of a scan's table (:mod:`massage_outcomes.scale.effects`)."""
     est, lo, hi = (out[c].to_numpy(dtype=float) for c in ("estimate", "ci_low", "ci_high"))
     higher = inst.direction == "higher"
     if compare is None:
-        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=design.start_label,
-                                        end=design.end_short)
+        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=start_label, end=end_short)
     else:
         fav, direction = favours_between(est, lo, hi, higher_is_better=higher, a=str(compare[1]), b=str(compare[2]))
     out["favours"] = fav
@@ -670,8 +672,7 @@ def _add_reading(out: pd.DataFrame, res: EffectArrays, design: _Design, inst: _i
     out["reliable"] = np.asarray([not n for n in notes], dtype=bool)
     for i in range(len(notes)):
         if n_missing[i]:
-            what = (f"{int(n_missing[i])} subject(s) with a {design.start_label} value but none at "
-                    f"{design.end_label} left out")
+            what = f"{int(n_missing[i])} subject(s) with a {start_label} value but none at {end_label} left out"
             notes[i] = f"{notes[i]}; {what}" if notes[i] else what
     out["note"] = notes.astype(str)
 

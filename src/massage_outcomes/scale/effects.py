@@ -8,7 +8,6 @@ saying so (materialize a subset with ``mo.read`` for it), rather than returning 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,6 +18,7 @@ import pandas as pd
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import multiplicity as _mt
 from massage_outcomes.effects.ancova import ancova_effect
+from massage_outcomes.effects.api import add_reading
 from massage_outcomes.effects.estimators import (
     BETWEEN_MEASURES,
     PAIRED_MEASURES,
@@ -28,8 +28,8 @@ from massage_outcomes.effects.estimators import (
     ppc2_effect,
 )
 from massage_outcomes.effects.summary import Moments, PairedMoments
-from massage_outcomes.errors import ArgumentError, DataValidationError, SmallSampleWarning
-from massage_outcomes.results import ResultFrame, favours_between, favours_within, integer_counts
+from massage_outcomes.errors import ArgumentError, DataValidationError
+from massage_outcomes.results import ResultFrame, integer_counts
 
 __all__ = ["EffectSpec", "effect_sizes", "plan_effects", "effects_from_moments", "merge_moments"]
 
@@ -279,33 +279,9 @@ def _finish(out: pd.DataFrame, res: EffectArrays, spec: EffectSpec, inst: Any, m
             sim, _ = _estimate(mom, keys, spec, per_row)
             out["sci_low"] = np.broadcast_to(np.asarray(sim.ci_low, dtype=float), p.shape)
             out["sci_high"] = np.broadcast_to(np.asarray(sim.ci_high, dtype=float), p.shape)
-    higher = inst.direction == "higher"
-    if spec.compare is None:
-        fav, direction = favours_within(est, lo, hi, higher_is_better=higher, start=spec.start, end=end_short)
-    else:
-        fav, direction = favours_between(est, lo, hi, higher_is_better=higher, a=str(spec.compare[1]),
-                                         b=str(spec.compare[2]))
-    out["favours"], out["direction"] = fav, direction
-    for c in ("bias_correction", "sd_used", "se_formula", "p_method"):
-        out[c] = res.conventions.get(c, "")
-    notes = np.asarray(res.note, dtype=object).copy()
-    for i in range(len(notes)):
-        if not notes[i] and not np.isfinite(est[i]):
-            notes[i] = "estimate undefined (empty or degenerate group)"
-        elif not notes[i] and not np.isfinite(lo[i]):
-            notes[i] = "interval undefined (too few observations or degenerate bootstrap)"
-    bad = sorted({str(n) for n in notes if n})
-    if bad:
-        warnings.warn(f"{sum(1 for n in notes if n)} result(s) of effect_sizes are unreliable: {'; '.join(bad)} "
-                      "(see the `note` column/field).", SmallSampleWarning, stacklevel=4)
-    out["reliable"] = np.asarray([not n for n in notes], dtype=bool)
-    total = n_miss.sum(axis=1)
-    end_label = spec.labels.get("end_label", str(spec.end))
-    for i in range(len(notes)):
-        if total[i]:
-            what = f"{int(total[i])} subject(s) with a {spec.start} value but none at {end_label} left out"
-            notes[i] = f"{notes[i]}; {what}" if notes[i] else what
-    out["note"] = notes.astype(str)
+    add_reading(out, res, inst, compare=spec.compare, start_label=spec.start,
+                end_label=spec.labels.get("end_label", str(spec.end)), end_short=end_short,
+                n_missing=n_miss.sum(axis=1))
     return ResultFrame(out, keys=[*spec.by, "contrast"])
 
 
