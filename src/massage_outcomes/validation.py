@@ -807,28 +807,40 @@ def _duplicate_keys(s: _Check, result: pd.DataFrame, subj_codes: np.ndarray) -> 
                           f"measurement as row {rows[other[i]]}" for i in idx])]
 
 
-def _first_followup(codes: np.ndarray, when: np.ndarray, followup: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the earliest follow-up time of its subject and that follow-up's position (NaN / -1: none)."""
+def _first_followup(codes: np.ndarray, when: np.ndarray, followup: np.ndarray) -> np.ndarray:
+    """Per row, the earliest follow-up time of its subject (NaN: none). One ``minimum.at`` pass, no sort
+    (a lexsort of the follow-up rows took 2.2 s of 5M rows)."""
     n_groups = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
-    earliest = np.full(n_groups + 1, np.nan)
-    where = np.full(n_groups + 1, -1, dtype=np.int64)
+    earliest = np.full(n_groups + 1, np.inf)
     ok = followup & (codes >= 0) & ~np.isnan(when)
-    if ok.any():
-        pos = np.flatnonzero(ok)
-        order = pos[np.lexsort((when[pos], codes[pos]))]
-        first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
-        earliest[codes[first]] = when[first]
-        where[codes[first]] = first
-    safe = np.where(codes >= 0, codes, n_groups)
-    return earliest[safe], where[safe]
+    np.minimum.at(earliest, codes[ok], when[ok])
+    earliest[~np.isfinite(earliest)] = np.nan
+    return earliest[np.where(codes >= 0, codes, n_groups)]
+
+
+def _followup_rows(codes: np.ndarray, when: np.ndarray, followup: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For the rows ``rows`` (of late baselines): the position of their subject's earliest follow-up."""
+    wanted = np.isin(codes, codes[rows]) & followup & ~np.isnan(when)
+    pos = np.flatnonzero(wanted)
+    order = pos[np.lexsort((when[pos], codes[pos]))]  # few rows: only the subjects of late baselines
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]] if len(order) else order
+    by_code = dict(zip(codes[first].tolist(), first.tolist(), strict=True))
+    return np.asarray([by_code.get(int(c), -1) for c in codes[rows]], dtype=np.int64)
+
+
+def _is(column: pd.Series, label: str) -> np.ndarray:
+    """``column == label`` as a bool array; on a categorical's codes (no object copy of 5M rows)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        i = column.cat.categories.get_indexer([label])[0]
+        return column.cat.codes.to_numpy() == i if i >= 0 else np.zeros(len(column), dtype=bool)
+    return (column.astype(object).to_numpy() == label)
 
 
 def _baseline_order(s: _Check, result: pd.DataFrame, subj_codes: np.ndarray) -> list[Finding]:
     """``baseline_after_followup``: a subject's baseline dated (or, when stated, at a day) after one of its
     follow-ups; the baseline row is named, with the follow-up's row in the message."""
-    timing = result["timing"].astype(object).to_numpy()
-    base = timing == "baseline"
-    followup = (timing == "followup") & ~s.col.bad  # against follow-ups already refused there is no order to check
+    base = _is(result["timing"], "baseline")
+    followup = _is(result["timing"], "followup") & ~s.col.bad  # against follow-ups already refused there is no order to check
     if not base.any() or not followup.any():
         return []
     dates = result["date"]
@@ -841,7 +853,7 @@ def _baseline_order(s: _Check, result: pd.DataFrame, subj_codes: np.ndarray) -> 
 
 def _after(s: _Check, codes: np.ndarray, when: np.ndarray, base: np.ndarray, followup: np.ndarray, column: str,
            shown: pd.Series) -> list[Finding]:
-    earliest, where = _first_followup(codes, when, followup)
+    earliest = _first_followup(codes, when, followup)
     with np.errstate(invalid="ignore"):
         late = base & (when > earliest)
     if not late.any():
@@ -849,10 +861,11 @@ def _after(s: _Check, codes: np.ndarray, when: np.ndarray, base: np.ndarray, fol
     rows_arr = s.rows
 
     def build(idx: np.ndarray) -> list[str]:
-        here, there = take_display(shown, idx), take_display(shown, where[idx])
+        where_idx = _followup_rows(codes, when, followup, idx)
+        here, there = take_display(shown, idx), take_display(shown, where_idx)
         return [f"the baseline ({column} {_fmt_when(h)}) is after this subject's follow-up at row "
                 f"{int(rows_arr[w])} ({column} {_fmt_when(t)}): is a {column} or the timing wrong?"
-                for h, t, w in zip(here, there, where[idx], strict=True)]
+                for h, t, w in zip(here, there, where_idx, strict=True)]
     return [(late, column, shown, "baseline_after_followup", build)]
 
 
