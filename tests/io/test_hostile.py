@@ -365,3 +365,17 @@ def test_a_baseline_after_the_follow_ups_is_refused_naming_both_rows(tmp_path: P
                       "1,a,pain_nrs,baseline,30,6\n", encoding="utf-8")
     with pytest.raises(DataValidationError, match="baseline .day 30. is after this subject's follow-up at row 2"):
         _read(stated)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("value\n1e-400\n", True), ("value\n1E-400\n", True), ("value\n-400\n", False), ("value\n2e-12\n", False),
+    ("e-100", True),
+    ("value\n" + "-100\n" * 20_000 + "3e-999\n", True),  # many '-ddd' first: the two exponent scans decide
+    ("value\n" + "-100\n" * 20_000, False),
+])
+def test_underflow_scan_finds_long_negative_exponents_only(tmp_path, text, expected):
+    from massage_outcomes.io._numbers import may_underflow
+
+    path = tmp_path / "x.csv"
+    path.write_text(text)
+    assert may_underflow(path) is expected

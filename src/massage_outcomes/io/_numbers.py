@@ -25,8 +25,11 @@ from pathlib import Path
 
 __all__ = ["may_underflow"]
 
-# a literal prefix per pattern keeps the scan at memory speed (a character class in front would not)
+# a literal prefix per pattern keeps the scan at memory speed (a character class or a look-behind in front would
+# not: 3.6 s and 10.8 s on a 640 MB file against 0.34 s for each of these)
 _LONG_NEGATIVE_EXPONENT = (re.compile(rb"e-\d{3}"), re.compile(rb"E-\d{3}"))
+_MINUS_THREE_DIGITS = re.compile(rb"-\d{3}")
+_FEW = 10_000  # more '-ddd' than this (negative 3-digit numbers): the two exponent scans instead
 
 
 def may_underflow(path: Path) -> bool:
@@ -36,6 +39,17 @@ def may_underflow(path: Path) -> bool:
     """
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return any(p.search(mm) is not None for p in _LONG_NEGATIVE_EXPONENT)
+            return _scan(mm)
     except (OSError, ValueError):
         return False
+
+
+def _scan(mm: mmap.mmap) -> bool:
+    """One pass for '-ddd' with a look at the byte before each (0.36 s of 640 MB, half of the two exponent scans),
+    unless the file has many such runs."""
+    for k, m in enumerate(_MINUS_THREE_DIGITS.finditer(mm)):
+        if m.start() and mm[m.start() - 1] in b"eE":
+            return True
+        if k >= _FEW:
+            return any(p.search(mm) is not None for p in _LONG_NEGATIVE_EXPONENT)
+    return False
