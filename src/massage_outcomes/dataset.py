@@ -137,11 +137,6 @@ def _fill_cat(cat: pd.Series, fallback: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(np.where(a >= 0, a, b), dtype=cat.dtype), index=cat.index)
 
 
-def _take_cat(cat: pd.Series, pos: np.ndarray) -> pd.Series:
-    codes = np.append(cat.cat.codes.to_numpy(), -1)[pos]  # pos -1 picks the trailing missing code
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=cat.dtype))
-
-
 def _dense(codes: np.ndarray) -> np.ndarray:
     """Renumber bounded non-negative group ids densely, in order of first appearance (no hashing)."""
     if len(codes) == 0:
@@ -313,10 +308,10 @@ class Dataset:
         if len(s) and (s["technique"].isna().any() or s["intent"].isna().any()):
             pos = self._subject_positions(s)
             if s["technique"].isna().any():
-                s["technique"] = _fill_cat(s["technique"], _take_cat(self.subjects["technique"], pos))
+                s["technique"] = _fill_cat(s["technique"], take_or_missing(self.subjects["technique"], pos))
             if s["intent"].isna().any():
                 derived = _map_cat(s["technique"], vocab.DEFAULT_INTENT, vocab.INTENT.dtype())
-                s["intent"] = _fill_cat(_fill_cat(s["intent"], derived), _take_cat(self.subjects["intent"], pos))
+                s["intent"] = _fill_cat(_fill_cat(s["intent"], derived), take_or_missing(self.subjects["intent"], pos))
         for c in ("therapist", "pressure", "body_region"):
             s[c] = _text(s[c]) if c in s.columns else pd.Series(np.nan, index=s.index, dtype=_STR)
         s["duration_min"] = _numeric(s["duration_min"], "sessions", "duration_min") if "duration_min" in s.columns \

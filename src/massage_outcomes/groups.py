@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["first_positions", "first_values", "levels_in_order", "group_order", "INTENT_RANK"]
+__all__ = ["first_positions", "first_values", "take_or_missing", "levels_in_order", "group_order", "INTENT_RANK"]
 
 
 def first_positions(codes: np.ndarray, n_groups: int, present: np.ndarray | None = None) -> np.ndarray:
@@ -41,12 +41,19 @@ def first_values(codes: np.ndarray, values: pd.Series, n_groups: int) -> pd.Seri
     """Per group: its first non-missing value (missing where it has none), as ``groupby(codes).first()`` gives
     for the groups it lists; a Categorical stays one. Indexed 0..n_groups−1."""
     pos = first_positions(codes, n_groups, values.notna().to_numpy())
+    if not len(values) and not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Series([None] * int(n_groups), dtype=values.dtype)
+    return take_or_missing(values, pos)
+
+
+def take_or_missing(values: pd.Series, positions: np.ndarray) -> pd.Series:
+    """``values`` at ``positions``; missing where the position is −1 (Categoricals stay Categoricals)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cat = np.append(values.cat.codes.to_numpy(), -1)[pos]
-        return pd.Series(pd.Categorical.from_codes(cat, dtype=values.dtype))
-    out = values.iloc[np.maximum(pos, 0)].reset_index(drop=True) if len(values) else \
-        pd.Series([None] * int(n_groups), dtype=values.dtype)
-    return out.where(pos >= 0) if (pos < 0).any() else out
+        codes = np.append(values.cat.codes.to_numpy(), -1)[positions]  # −1 picks the trailing missing code
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=values.dtype))
+    out = values.iloc[np.maximum(positions, 0)].reset_index(drop=True) if len(values) else \
+        values.reset_index(drop=True)
+    return out.where(positions >= 0) if (positions < 0).any() else out
 
 
 def levels_in_order(values: pd.Series) -> list[Any]:

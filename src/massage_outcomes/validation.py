@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from massage_outcomes import groups as _groups
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.coerce import (
@@ -68,6 +69,7 @@ from massage_outcomes.coerce import (
     to_number,
 )
 from massage_outcomes.errors import DataValidationError
+from massage_outcomes.groups import take_or_missing
 from massage_outcomes.schema import (
     CANONICAL_LONG,
     DEFAULT_STUDY,
@@ -249,36 +251,14 @@ def _normalize_vocab(values: pd.Series, vocabulary: vocab.Vocabulary) -> tuple[p
 
 def first_positions(codes: np.ndarray, values: pd.Series, n_groups: int) -> np.ndarray:
     """Per group (codes 0..n_groups-1): the position of its first row with a non-missing value (-1: none)."""
-    present = values.notna().to_numpy() & (codes >= 0)
-    pos = np.flatnonzero(present)
-    first = np.full(n_groups, -1, dtype=np.int64)
-    if len(pos):
-        first[codes[pos][::-1]] = pos[::-1]
-    return first
-
-
-def take_or_missing(values: pd.Series, positions: np.ndarray) -> pd.Series:
-    """``values`` at ``positions``; missing where the position is -1 (Categoricals stay Categoricals)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = np.append(values.cat.codes.to_numpy(), -1)[positions]
-        return pd.Series(pd.Categorical.from_codes(codes, dtype=values.dtype))
-    out = values.iloc[np.maximum(positions, 0)].reset_index(drop=True) if len(values) else \
-        values.reset_index(drop=True)
-    if (positions < 0).any():
-        out = out.where(positions >= 0)
-    return out
+    return _groups.first_positions(codes, n_groups, values.notna().to_numpy())
 
 
 def _first_in_group(codes: np.ndarray, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """For each row: the group's first non-missing value and the position of the row that holds it (-1: none)."""
     n = len(codes)
     ngroups = int(codes.max()) + 1 if n and codes.max() >= 0 else 0
-    present = values.notna().to_numpy() & (codes >= 0)
-    pos = np.flatnonzero(present)
-    first_pos_by_group = np.full(max(ngroups, 1), -1, dtype=np.int64)
-    if len(pos):
-        g = codes[pos]
-        first_pos_by_group[g[::-1]] = pos[::-1]  # reversed assignment leaves the first position per group
+    first_pos_by_group = _groups.first_positions(codes, max(ngroups, 1), values.notna().to_numpy())
     fp = np.where(codes >= 0, first_pos_by_group[np.maximum(codes, 0)], -1)
     if n == 0:
         return values, fp
