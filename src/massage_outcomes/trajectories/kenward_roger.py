@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KRComponents", "kr_components", "kr_df", "kr_f_df", "mmrm_phi", "sigma_from_phi"]
+__all__ = ["KRComponents", "kr_components", "kr_df", "kr_f_df", "kr_moments", "mmrm_phi", "sigma_from_phi"]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -223,18 +223,22 @@ def kr_df(Phi: np.ndarray, P: np.ndarray, W: np.ndarray, L: np.ndarray) -> np.nd
     var = np.einsum("rp,rp->r", LPhi, L)
     t = np.einsum("rp,ipq,rq->ri", LPhi, P, LPhi) / var[:, None]
     a1 = np.einsum("ri,ij,rj->r", t, W, t)
-    a2 = a1
-    ell = 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        b = (a1 + 6.0 * a2) / (2.0 * ell)
-        g = ((ell + 1.0) * a1 - (ell + 4.0) * a2) / ((ell + 2.0) * a2)
-        den = 3.0 * ell + 2.0 * (1.0 - g)
-        c1, c2, c3 = g / den, (ell - g) / den, (ell + 2.0 - g) / den
-        e_star = 1.0 / (1.0 - a2 / ell)
-        v_star = 2.0 / ell * (1.0 + c1 * b) / ((1.0 - c2 * b) ** 2 * (1.0 - c3 * b))
-        rho = v_star / (2.0 * e_star**2)
-        m = 4.0 + (ell + 2.0) / (ell * rho - 1.0)
+        m, _ = kr_moments(a1, a1, 1.0)
     return np.where(np.isfinite(m) & (m > 0), m, np.inf)
+
+
+def kr_moments(a1: Any, a2: Any, ell: float) -> tuple[Any, Any]:
+    """Kenward & Roger's (1997) denominator df ``m`` and ``E*`` from ``A1``, ``A2`` and the number of rows ℓ of
+    the hypothesis (scalars or arrays): ``E*``, ``V*``, ``ρ = V*/(2E*²)``, ``m = 4 + (ℓ + 2)/(ℓρ − 1)``."""
+    b = (a1 + 6.0 * a2) / (2.0 * ell)
+    g = ((ell + 1.0) * a1 - (ell + 4.0) * a2) / ((ell + 2.0) * a2)
+    den = 3.0 * ell + 2.0 * (1.0 - g)
+    c1, c2, c3 = g / den, (ell - g) / den, (ell + 2.0 - g) / den
+    e_star = 1.0 / (1.0 - a2 / ell)
+    v_star = 2.0 / ell * (1.0 + c1 * b) / ((1.0 - c2 * b) ** 2 * (1.0 - c3 * b))
+    rho = v_star / (2.0 * e_star**2)
+    return 4.0 + (ell + 2.0) / (ell * rho - 1.0), e_star
 
 
 def kr_f_df(Phi: np.ndarray, P: np.ndarray, W: np.ndarray, L: np.ndarray) -> tuple[float, float]:
@@ -251,12 +255,5 @@ def kr_f_df(Phi: np.ndarray, P: np.ndarray, W: np.ndarray, L: np.ndarray) -> tup
     tr = np.trace(M, axis1=1, axis2=2)
     a1 = float(tr @ W @ tr)
     a2 = float(np.einsum("ij,iab,jba->", W, M, M))
-    b = (a1 + 6.0 * a2) / (2.0 * ell)
-    g = ((ell + 1.0) * a1 - (ell + 4.0) * a2) / ((ell + 2.0) * a2)
-    den = 3.0 * ell + 2.0 * (1.0 - g)
-    c1, c2, c3 = g / den, (ell - g) / den, (ell + 2.0 - g) / den
-    e_star = 1.0 / (1.0 - a2 / ell)
-    v_star = 2.0 / ell * (1.0 + c1 * b) / ((1.0 - c2 * b) ** 2 * (1.0 - c3 * b))
-    rho = v_star / (2.0 * e_star**2)
-    m = 4.0 + (ell + 2.0) / (ell * rho - 1.0)
+    m, e_star = kr_moments(a1, a2, ell)
     return float(m), float(m / (e_star * (m - 2.0)))

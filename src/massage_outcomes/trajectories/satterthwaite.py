@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from massage_outcomes.trajectories.kenward_roger import kr_df
+
 __all__ = ["KenwardRoger", "Satterthwaite", "richardson_gradient", "richardson_hessian"]
 
 
@@ -201,23 +203,6 @@ class KenwardRoger:
     def df(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """KR df and adjusted SE for each row of ``L`` (k, p) taken as a one-degree-of-freedom test."""
         L = np.atleast_2d(np.asarray(L, dtype=float))
-        dfs, ses = [], []
-        Phi = self.Phi
-        for row in L:
-            Lc = row[:, None]
-            ell = 1
-            Theta = Lc @ np.linalg.inv(Lc.T @ Phi @ Lc) @ Lc.T
-            M = [Theta @ Phi @ Pr @ Phi for Pr in self.P]
-            tr = np.array([np.trace(m) for m in M])
-            A1 = float(tr @ self.W @ tr)
-            A2 = float(sum(self.W[r, s] * np.trace(M[r] @ M[s]) for r in range(len(M)) for s in range(len(M))))
-            B = (A1 + 6 * A2) / (2 * ell)
-            gg = ((ell + 1) * A1 - (ell + 4) * A2) / ((ell + 2) * A2)
-            den = 3 * ell + 2 * (1 - gg)
-            c1, c2, c3 = gg / den, (ell - gg) / den, (ell + 2 - gg) / den
-            Es = 1.0 / (1.0 - A2 / ell)
-            Vs = 2.0 / ell * (1 + c1 * B) / ((1 - c2 * B) ** 2 * (1 - c3 * B))
-            rho = Vs / (2 * Es**2)
-            dfs.append(4 + (ell + 2) / (ell * rho - 1))
-            ses.append(float(np.sqrt(row @ self.Phi_A @ row)))
-        return np.asarray(dfs), np.asarray(ses)
+        dfs = kr_df(self.Phi, np.asarray(self.P, dtype=float), self.W, L)  # every row at once
+        ses = np.sqrt(np.einsum("rp,pq,rq->r", L, self.Phi_A, L))
+        return dfs, ses
