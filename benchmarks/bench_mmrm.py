@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peers import run_json
 
 OUT = Path(__file__).parent / "_out" / "bench_mmrm.json"
 
@@ -122,14 +122,7 @@ def run(tool: str, path: str, repeat: int, timeout: float) -> dict:
         cmd = ["Rscript", "-e", GLS_SCRIPT, path]
     else:
         raise SystemExit(f"unknown tool {tool!r}")
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
-    except subprocess.TimeoutExpired:
-        return {"skipped": f"> {timeout:.0f} s"}
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        return {"skipped": f"failed: {out.stderr.strip()[-300:]}"}
-    return json.loads(lines[-1])
+    return run_json(cmd, timeout=timeout, env=env)
 
 
 def main() -> None:

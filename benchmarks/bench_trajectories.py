@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peers import run_json
 
 
 def make_data(n_subjects: int, seed: int = 1) -> pd.DataFrame:
@@ -114,14 +114,7 @@ def run_tool(tool: str, path: str, timeout: float) -> dict:
         cmd = ["Rscript", "-e", R_SCRIPT, path]
     else:
         cmd = [sys.executable, __file__, "--worker", tool, path]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"skipped": f"> {timeout:.0f} s"}
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        return {"skipped": f"failed: {out.stderr.strip()[-300:]}"}
-    return json.loads(lines[-1])
+    return run_json(cmd, timeout=timeout)
 
 
 def main() -> None:
