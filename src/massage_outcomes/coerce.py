@@ -25,7 +25,7 @@ import pandas as pd
 
 from massage_outcomes.schema import MISSING_TOKENS, is_missing
 
-__all__ = ["as_category", "category_to_str", "as_text", "missing_text", "to_number", "to_dates", "take_display",
+__all__ = ["equals_label", "as_category", "category_to_str", "as_text", "missing_text", "to_number", "to_dates", "take_display",
            "release_memory", "code_dtype"]
 
 
@@ -212,3 +212,11 @@ def release_memory(n_rows: int = 0) -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
         except (OSError, AttributeError):  # pragma: no cover - not glibc
             pass
+
+
+def equals_label(column: pd.Series, label: str) -> np.ndarray:
+    """``column.astype(str) == label`` without a string per row (a Categorical compares its categories)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        hit = np.flatnonzero(np.asarray([str(c) == label for c in column.cat.categories]))
+        return np.isin(column.cat.codes.to_numpy(), hit)
+    return (column.astype(str) == label).to_numpy(dtype=bool, na_value=False) & column.notna().to_numpy()

@@ -64,6 +64,7 @@ from massage_outcomes import instruments as _instruments
 from massage_outcomes import vocab
 from massage_outcomes.coerce import (
     as_category,
+    equals_label,
     take_display,
     to_dates,
     to_number,
@@ -808,19 +809,11 @@ def _followup_rows(codes: np.ndarray, when: np.ndarray, followup: np.ndarray, ro
     return np.asarray([by_code.get(int(c), -1) for c in codes[rows]], dtype=np.int64)
 
 
-def _is(column: pd.Series, label: str) -> np.ndarray:
-    """``column == label`` as a bool array; on a categorical's codes (no object copy of 5M rows)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        i = column.cat.categories.get_indexer([label])[0]
-        return column.cat.codes.to_numpy() == i if i >= 0 else np.zeros(len(column), dtype=bool)
-    return (column.astype(object).to_numpy() == label)
-
-
 def _baseline_order(s: _Check, result: pd.DataFrame, subj_codes: np.ndarray) -> list[Finding]:
     """``baseline_after_followup``: a subject's baseline dated (or, when stated, at a day) after one of its
     follow-ups; the baseline row is named, with the follow-up's row in the message."""
-    base = _is(result["timing"], "baseline")
-    followup = _is(result["timing"], "followup") & ~s.col.bad  # against follow-ups already refused there is no order to check
+    base = equals_label(result["timing"], "baseline")
+    followup = equals_label(result["timing"], "followup") & ~s.col.bad  # against follow-ups already refused there is no order to check
     if not base.any() or not followup.any():
         return []
     dates = result["date"]

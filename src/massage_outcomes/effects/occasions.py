@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from massage_outcomes.coerce import equals_label
 from massage_outcomes.errors import DataValidationError, option
 from massage_outcomes.visits import visit_label_day
 
@@ -95,19 +96,11 @@ def resolve_end(frame: pd.DataFrame, end: str) -> tuple[str, Any]:
     return str(end), None
 
 
-def _equals(column: pd.Series, label: str) -> np.ndarray:
-    """``column.astype(str) == label`` without a string per row (a Categorical compares its categories)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        hit = np.flatnonzero(np.asarray([str(c) == label for c in column.cat.categories]))
-        return np.isin(column.cat.codes.to_numpy(), hit)
-    return (column.astype(str) == label).to_numpy(dtype=bool, na_value=False) & column.notna().to_numpy()
-
-
 def occasion_kind(frame: pd.DataFrame, spec: str) -> str:
     """How the rule reads a concrete ``spec`` in these data: "last_observed", "visit" or "timing"."""
     if spec == "last_observed":
         return spec
-    if "visit" in frame.columns and _equals(frame["visit"], spec).any():
+    if "visit" in frame.columns and equals_label(frame["visit"], spec).any():
         return "visit"
     return "timing"
 
@@ -117,14 +110,14 @@ def _occasion_mask(frame: pd.DataFrame, spec: str, role: str) -> np.ndarray:
     if spec == "last_observed":
         if not has_timing:
             return np.ones(len(frame), dtype=bool)
-        fu = _equals(frame["timing"], "followup")
-        return fu if fu.any() else ~_equals(frame["timing"], "baseline")
+        fu = equals_label(frame["timing"], "followup")
+        return fu if fu.any() else ~equals_label(frame["timing"], "baseline")
     if "visit" in frame.columns:
-        hit = _equals(frame["visit"], spec)
+        hit = equals_label(frame["visit"], spec)
         if hit.any():
             return hit
     if spec in TIMINGS:
-        return _equals(frame["timing"], spec) if has_timing else np.zeros(len(frame), dtype=bool)
+        return equals_label(frame["timing"], spec) if has_timing else np.zeros(len(frame), dtype=bool)
     visits = [str(v) for v in pd.unique(frame["visit"].dropna())] if "visit" in frame.columns else []
     raise unknown_occasion(role, spec, visits)
 
