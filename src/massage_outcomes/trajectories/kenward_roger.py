@@ -153,51 +153,68 @@ def kr_components(
     Sigma: np.ndarray, chunks: Sequence[Any], inverses: Callable[[np.ndarray, Any], tuple[np.ndarray, np.ndarray]],
     gradient: Callable[[np.ndarray], np.ndarray], Phi: np.ndarray, kind: str, heterogeneous: bool,
 ) -> KRComponents:
-    """Kenward-Roger pieces at the REML optimum ``Sigma``.
+    """Kenward-Roger pieces at the REML optimum ``Sigma``: (T, T), or (G, T, T) with a covariance per group.
 
-    ``chunks`` hold the per-pattern ``XX`` (K, T, T, p, p); ``inverses(Sigma, chunk)`` gives the padded
-    per-pattern inverses; ``gradient(Sigma)`` is d(-2 l)/dΣ (T, T). ``W`` is the inverse of the Hessian of
-    ``-l`` in ``phi``, by central differences of the analytic gradient.
+    ``chunks`` hold the per-pattern ``XX`` (K, T, T, p, p) and each pattern's group ``g``; ``inverses(Sigma,
+    chunk)`` gives the padded per-pattern inverses; ``gradient(Sigma)`` is d(-2 l)/dΣ_g (G, T, T). ``phi`` is the
+    concatenation of the groups' mmrm parameters (mmrm's order); ``W`` is the inverse of the Hessian of ``-l`` in
+    ``phi``, by central differences of the analytic gradient. A parameter acts only on its group's subjects, so
+    ``Q_ij`` and ``R_ij`` vanish between groups and each pattern needs its own group's block of ``W``.
     """
-    T = Sigma.shape[0]
-    phi = mmrm_phi(Sigma, kind, heterogeneous)
+    Sigmas = Sigma[None] if Sigma.ndim == 2 else Sigma
+    G, T = Sigmas.shape[0], Sigmas.shape[1]
+    phi = np.concatenate([mmrm_phi(S, kind, heterogeneous) for S in Sigmas])
     k = len(phi)
+    k0 = k // G
 
-    def dS_at(x: np.ndarray) -> np.ndarray:
+    def dS_at(x: np.ndarray) -> np.ndarray:  # (G, k0, T, T)
         if kind == "unstructured":
-            return _dsigma_unstructured(x, T)
-        return _complex_step(lambda z: sigma_from_phi(z, kind, T, heterogeneous), x)
+            return np.stack([_dsigma_unstructured(x[g * k0:(g + 1) * k0], T) for g in range(G)])
+        return np.stack([_complex_step(lambda z: sigma_from_phi(z, kind, T, heterogeneous), x[g * k0:(g + 1) * k0])
+                         for g in range(G)])
+
+    def sigmas_at(x: np.ndarray) -> np.ndarray:
+        return np.stack([sigma_from_phi(x[g * k0:(g + 1) * k0], kind, T, heterogeneous) for g in range(G)])
 
     def grad_phi(x: np.ndarray) -> np.ndarray:
-        return np.einsum("ab,kab->k", gradient(sigma_from_phi(x, kind, T, heterogeneous)), dS_at(x))
+        grad = gradient(sigmas_at(x))
+        return np.einsum("gab,gkab->gk", grad.reshape(G, T, T), dS_at(x)).reshape(-1)
 
     dS = dS_at(phi)
     H = np.empty((k, k))
-    d2S = np.empty((k, k, T, T))
+    d2S = np.zeros((G, k0, k0, T, T))
     for j in range(k):
         h = 1e-4 * max(1.0, abs(phi[j]))
         e = np.zeros(k)
         e[j] = h
         H[:, j] = (grad_phi(phi + e) - grad_phi(phi - e)) / (2 * h)
-        d2S[:, j] = (dS_at(phi + e) - dS_at(phi - e)) / (2 * h)
+        g = j // k0
+        d2S[g, :, j % k0] = (dS_at(phi + e)[g] - dS_at(phi - e)[g]) / (2 * h)
     H = 0.5 * (H + H.T)
-    d2S = 0.5 * (d2S + d2S.transpose(1, 0, 2, 3))
+    d2S = 0.5 * (d2S + d2S.transpose(0, 2, 1, 3, 4))
     W = np.linalg.inv(0.5 * H)  # the Hessian of -l is half that of -2 l
+    Wg = np.stack([W[g * k0:(g + 1) * k0, g * k0:(g + 1) * k0] for g in range(G)])  # (G, k0, k0)
     # Σ_ij W_ij Q_ij and Σ_ij W_ij R_ij need only W-weighted sums at the level of the visits:
     # Σ_ij W_ij Σ⁻¹V_iΣ⁻¹V_jΣ⁻¹ = Σ_i (Σ⁻¹V_iΣ⁻¹) D_i Σ⁻¹ with D_i = Σ_j W_ij V_j, and Σ_ij W_ij V_ij likewise
-    D = np.tensordot(W, dS, axes=1)  # (k, T, T)
-    WR = np.tensordot(W, d2S, axes=([0, 1], [0, 1]))  # (T, T)
+    D = np.einsum("gij,gjab->giab", Wg, dS)  # (G, k0, T, T)
+    WR = np.einsum("gij,gijab->gab", Wg, d2S)  # (G, T, T)
     p = Phi.shape[0]
-    P = np.zeros((k, p, p))
+    P = np.zeros((G, k0, p, p))
     WQ = np.zeros((p, p))
     WRs = np.zeros((p, p))
     for ch in chunks:
-        Si, _ = inverses(Sigma, ch)  # (K, T, T)
-        A = Si[:, None] @ dS[None] @ Si[:, None]  # (K, k, T, T): Σ⁻¹ V_i Σ⁻¹
-        P -= _pattern_sum(A.transpose(1, 0, 2, 3), ch.XX)
-        B = np.einsum("Kiab,ibc,Kcd->Kad", A, D, Si, optimize=True)
-        WQ += _pattern_sum(B, ch.XX)
-        WRs += _pattern_sum(Si @ WR @ Si, ch.XX)
+        Si_all, _ = inverses(Sigma, ch)  # (K, T, T)
+        for g in range(G) if G > 1 else (0,):
+            sel = slice(None) if G == 1 else np.asarray(ch.g) == g
+            XX, Si = ch.XX[sel], Si_all[sel]
+            if len(XX) == 0:
+                continue
+            A = Si[:, None] @ dS[g][None] @ Si[:, None]  # (K, k0, T, T): Σ⁻¹ V_i Σ⁻¹
+            P[g] -= _pattern_sum(A.transpose(1, 0, 2, 3), XX)
+            B = np.einsum("Kiab,ibc,Kcd->Kad", A, D[g], Si, optimize=True)
+            WQ += _pattern_sum(B, XX)
+            WRs += _pattern_sum(Si @ WR[g] @ Si, XX)
+    P = P.reshape(k, p, p)
     PPhi = P @ Phi  # (k, p, p)
     WPPhiP = np.einsum("iab,ij,jbc->ac", PPhi, W, P, optimize=True)
     U_lin = WQ - WPPhiP

@@ -87,6 +87,11 @@ class _Chunk:
     XX: np.ndarray  # (K, T, T, p, p)  sum_i X_i[a,p] X_i[b,q]
     XY: np.ndarray  # (K, T, T, p)     sum_i X_i[a,p] y_i[b]
     YY: np.ndarray  # (K, T, T)        sum_i y_i[a] y_i[b]
+    g: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (K,) covariance group of each pattern
+
+    def __post_init__(self) -> None:
+        if len(self.g) != len(self.n):
+            self.g = np.zeros(len(self.n), dtype=int)
 
     @property
     def pair(self) -> np.ndarray:
@@ -200,17 +205,37 @@ def _nearest_pd(S: np.ndarray) -> np.ndarray:
 # the REML problem
 # ----------------------------------------------------------------------------------------------------------------
 class _REML:
-    """-2 REML (or ML) log-likelihood over missingness patterns, vectorized within chunks of patterns."""
+    """-2 REML (or ML) log-likelihood over missingness patterns, vectorized within chunks of patterns.
 
-    def __init__(self, chunks: list[_Chunk], T: int, p: int, n_obs: int, kind: str, het: bool, reml: bool):
+    With ``n_groups`` > 1 (``covariance_by=``) each group has its own covariance between visits: ``theta`` is the
+    concatenation of the groups' parameters and a pattern's subjects (one group, one set of visits) use their
+    group's Σ. ``log_weights`` is Σ log w over the observations when the rows were scaled by √w (observation
+    weights, ``Σ_i = W_i^-1/2 Σ W_i^-1/2``): ``log|Σ_i| = log|Σ_P| - Σ log w``.
+    """
+
+    def __init__(self, chunks: list[_Chunk], T: int, p: int, n_obs: int, kind: str, het: bool, reml: bool,
+                 n_groups: int = 1, log_weights: float = 0.0):
         self.chunks, self.T, self.p, self.n_obs = chunks, T, p, n_obs
         self.kind, self.het, self.reml = kind, het, reml
+        self.n_groups, self.log_weights = n_groups, log_weights
+        self.k0 = _n_theta(kind, T, het if kind != "unstructured" else True)
 
     def sigma(self, theta: np.ndarray) -> np.ndarray:
+        """The covariance between visits (T, T) of a model with one group."""
         return _sigma_from_theta(np.asarray(theta), self.kind, self.T, self.het)
 
+    def sigmas(self, theta: np.ndarray) -> np.ndarray:
+        """(G, T, T): each group's covariance between visits."""
+        theta = np.asarray(theta)
+        return np.stack([self.sigma(theta[g * self.k0:(g + 1) * self.k0]) for g in range(self.n_groups)])
+
+    def dsigmas(self, theta: np.ndarray) -> np.ndarray:
+        """(G, k0, T, T): derivatives of each group's Σ in that group's parameters."""
+        theta = np.asarray(theta, dtype=float)
+        return np.stack([self.dsigma(theta[g * self.k0:(g + 1) * self.k0]) for g in range(self.n_groups)])
+
     def dsigma(self, theta: np.ndarray) -> np.ndarray:
-        """(k, T, T) derivatives of Sigma: analytic for unstructured, complex step otherwise."""
+        """(k, T, T) derivatives of Sigma (one group's theta): analytic for unstructured, complex step otherwise."""
         theta = np.asarray(theta, dtype=float)
         T = self.T
         if self.kind == "unstructured":
@@ -231,23 +256,24 @@ class _REML:
             out[j] = _sigma_from_theta(tc, self.kind, T, self.het).imag / h
         return out
 
-    def inverses(self, Sigma: np.ndarray, ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
-        """Per pattern: Σ_P⁻¹ padded with zeros (K, T, T) and log|Σ_P| (K,)."""
+    def inverses(self, Sigmas: np.ndarray, ch: _Chunk) -> tuple[np.ndarray, np.ndarray]:
+        """Per pattern: Σ_P⁻¹ padded with zeros (K, T, T) and log|Σ_P| (K,); ``Sigmas`` (G, T, T) or (T, T)."""
         pair = ch.pair
-        padded = np.where(pair, Sigma[None, :, :], np.eye(self.T)[None, :, :])
+        S = Sigmas[None, :, :] if Sigmas.ndim == 2 else Sigmas[ch.g]
+        padded = np.where(pair, S, np.eye(self.T)[None, :, :])
         chol = np.linalg.cholesky(padded)  # raises LinAlgError when not positive definite
         logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
         return np.linalg.inv(padded) * pair, logdet
 
-    def pieces(self, Sigma: np.ndarray) -> dict[str, Any]:
+    def pieces(self, Sigmas: np.ndarray) -> dict[str, Any]:
         p = self.p
         A = np.zeros((p, p))
         c = np.zeros(p)
         quad = 0.0
-        logdet = 0.0
+        logdet = -self.log_weights
         Sinvs = []
         for ch in self.chunks:
-            Si, ld = self.inverses(Sigma, ch)
+            Si, ld = self.inverses(Sigmas, ch)
             Sinvs.append(Si)
             logdet += float(ch.n @ ld)
             A += np.tensordot(Si, ch.XX, axes=([0, 1, 2], [0, 1, 2]))
@@ -267,9 +293,9 @@ class _REML:
 
     def m2ll(self, theta: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
         """-2 log-likelihood (REML or ML) and its gradient in theta."""
-        Sigma = self.sigma(theta)
+        Sigmas = self.sigmas(theta)
         try:
-            P = self.pieces(Sigma)
+            P = self.pieces(Sigmas)
         except (np.linalg.LinAlgError, linalg.LinAlgError):
             return np.inf, (np.zeros(len(theta)) if want_grad else None)
         if self.reml:
@@ -279,33 +305,40 @@ class _REML:
         if not want_grad:
             return float(val), None
         G = self.grad_sigma(P)
-        dS = self.dsigma(theta)
-        return float(val), np.einsum("ab,kab->k", G, dS)
+        dS = self.dsigmas(theta)
+        return float(val), np.einsum("gab,gkab->gk", G, dS).reshape(-1)
 
     def grad_sigma(self, P: dict[str, Any]) -> np.ndarray:
-        """d(-2 loglik)/dΣ (T, T): Σ_i [Σ_i⁻¹ - Σ_i⁻¹ (r_i r_i' + X_i A⁻¹ X_i') Σ_i⁻¹], padded (REML term optional)."""
-        G = np.zeros((self.T, self.T))
+        """d(-2 loglik)/dΣ_g (G, T, T): Σ_i [Σ_i⁻¹ - Σ_i⁻¹ (r_i r_i' + X_i A⁻¹ X_i') Σ_i⁻¹] over each group's
+        subjects, padded (REML term optional)."""
+        G = np.zeros((self.n_groups, self.T, self.T))
         beta, Ainv = P["beta"], P["Ainv"]
         for ch, Si in zip(self.chunks, P["Sinvs"], strict=True):
             M = ch.XY @ beta  # (K, T, T): sum_i (X_i beta)[a] y_i[b]
             inner = ch.YY - M - M.transpose(0, 2, 1) + (ch.XX @ beta) @ beta
             if self.reml:
                 inner = inner + np.tensordot(ch.XX, Ainv, axes=([3, 4], [0, 1]))
-            G += np.tensordot(ch.n, Si, axes=1) - np.sum(Si @ inner @ Si, axis=0)
+            if self.n_groups == 1:
+                G[0] += np.tensordot(ch.n, Si, axes=1) - np.sum(Si @ inner @ Si, axis=0)
+            else:
+                np.add.at(G, ch.g, ch.n[:, None, None] * Si - Si @ inner @ Si)
         return G
 
     def sandwich_terms(self, theta: np.ndarray, Ainv: np.ndarray) -> np.ndarray:
-        """(k, p, p): -d(X'V⁻¹X)/dθ_j = Σ_i X_i' Σ_i⁻¹ dΣ_j Σ_i⁻¹ X_i."""
-        Sigma = self.sigma(theta)
-        dS = self.dsigma(theta)
-        k, p, T = len(theta), self.p, self.T
-        out = np.zeros((k, p * p))
+        """(k, p, p): -d(X'V⁻¹X)/dθ_j = Σ_i X_i' Σ_i⁻¹ dΣ_j Σ_i⁻¹ X_i (θ_j acts on its group's subjects only)."""
+        Sigmas = self.sigmas(theta)
+        dS = self.dsigmas(theta)
+        k0, p, T = self.k0, self.p, self.T
+        out = np.zeros((self.n_groups, k0, p * p))
         for ch in self.chunks:
-            Si, _ = self.inverses(Sigma, ch)
-            W = Si[:, None] @ dS[None] @ Si[:, None]  # (K, k, T, T)
-            K = len(ch.n)
-            out += W.transpose(1, 0, 2, 3).reshape(k, K * T * T) @ ch.XX.reshape(K * T * T, p * p)
-        return out.reshape(k, p, p)
+            Si, _ = self.inverses(Sigmas, ch)
+            for g in np.unique(ch.g):
+                sel = slice(None) if self.n_groups == 1 else ch.g == g
+                XX = ch.XX[sel]
+                W = Si[sel, None] @ dS[g][None] @ Si[sel, None]  # (K, k0, T, T)
+                K = len(XX)
+                out[g] += W.transpose(1, 0, 2, 3).reshape(k0, K * T * T) @ XX.reshape(K * T * T, p * p)
+        return out.reshape(self.n_groups * k0, p, p)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -328,7 +361,13 @@ class MMRMFit(ModelFit):
         Log-likelihood (REML or ML; the REML value equals SAS PROC MIXED / R mmrm / nlme::gls), AIC and BIC
         counting fixed effects and covariance parameters as nlme does (BIC with ``log(n_obs - p)`` under REML).
     covariance_ : ndarray (visits, visits)
-        The estimated covariance matrix (``sigma_`` is its deprecated alias).
+        The estimated covariance matrix (``sigma_`` is its deprecated alias). With ``covariance_by=`` it is the
+        groups' covariances averaged with their shares of the subjects (what effect sizes use).
+    covariances_ : dict of str to ndarray
+        With ``covariance_by=``: each level's covariance between visits (empty otherwise); the frames are
+        :attr:`covariances`.
+    covariance_by, weights : str or None
+        The columns given to :func:`fit_mmrm`.
     n_obs, n_subjects, n_theta : int
     reference : str or None
         The group's reference level (see ``reference=``); ``reference_reason`` says why it was chosen.
@@ -365,6 +404,9 @@ class MMRMFit(ModelFit):
     cluster_variance_: float | None = None
     vcov: str = "model"  # or one of sandwich.EMPIRICAL (vcov_beta_ is then the sandwich)
     _sandwich: Sandwich | None = None
+    covariance_by: str | None = None
+    covariances_: dict[str, np.ndarray] = field(default_factory=dict)
+    weights: str | None = None
 
     @property
     def sigma_(self) -> np.ndarray:
@@ -443,6 +485,11 @@ class MMRMFit(ModelFit):
         return pd.DataFrame(self.covariance_, index=self.visits, columns=self.visits)
 
     @property
+    def covariances(self) -> dict[str, pd.DataFrame]:
+        """With ``covariance_by=``: each level's covariance between visits, labelled by visit."""
+        return {k: pd.DataFrame(v, index=self.visits, columns=self.visits) for k, v in self.covariances_.items()}
+
+    @property
     def correlation(self) -> pd.DataFrame:
         sd = np.sqrt(np.diag(self.covariance_))
         return pd.DataFrame(self.covariance_ / np.outer(sd, sd), index=self.visits, columns=self.visits)
@@ -457,14 +504,19 @@ class MMRMFit(ModelFit):
             *([self.reference_reason] if self.reference_reason else []),
             *([f"random intercept per {self.cluster}: variance {self.cluster_variance_:.4g}"]
               if self.cluster and self.cluster_variance_ is not None else []),
+            *([f"a separate covariance per {self.covariance_by}"] if self.covariance_by else []),
+            *([f"observation weights: {self.weights} (Σ_i = W_i^-1/2 Σ W_i^-1/2)"] if self.weights else []),
             f"logLik {self.loglik:.4f}   AIC {self.aic:.2f}   BIC {self.bic:.2f}   converged: {self.converged}",
             "",
             f"Fixed effects ({self.ddf.replace('-', ' ').title()} df"
             + ("" if self.vcov == "model" else f", {self.vcov.replace('-', ' ')} (sandwich) covariance") + "):",
             self.fixed_effects.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
             "",
-            "Covariance between visits:",
-            self.covariance.to_string(float_format=lambda x: f"{x:.4g}"),
+            *(["Covariance between visits:", self.covariance.to_string(float_format=lambda x: f"{x:.4g}")]
+              if not self.covariances_ else
+              [line for k, c in self.covariances.items()
+               for line in (f"Covariance between visits, {self.covariance_by} = {k}:",
+                            c.to_string(float_format=lambda x: f"{x:.4g}"))]),
         ]
         if self.messages:
             lines += ["", "Messages:", *[f"  - {m}" for m in self.messages]]
@@ -509,6 +561,8 @@ def fit_mmrm(
     ddf: DDF = "satterthwaite",
     cluster: str | None = None,
     vcov: VCov = "model",
+    covariance_by: str | None = None,
+    weights: str | None = None,
 ) -> MMRMFit:
     """Fit a mixed model for repeated measures to the post-baseline visits.
 
@@ -591,10 +645,11 @@ def fit_mmrm(
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
     """
     _check_options(covariance, method, heterogeneous, ddf, vcov)
-    if cluster and (ddf != "satterthwaite" or vcov != "model"):
-        raise ArgumentError(f"cluster={cluster!r} is fitted with the model-based covariance and Satterthwaite "
-                            f"df only; drop ddf={ddf!r} / vcov={vcov!r}.")
-    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates) + ([cluster] if cluster else [])
+    if cluster and (ddf != "satterthwaite" or vcov != "model" or covariance_by or weights):
+        raise ArgumentError(f"cluster={cluster!r} is fitted with the model-based covariance, Satterthwaite df, one "
+                            "covariance and no weights only; drop ddf= / vcov= / covariance_by= / weights=.")
+    extra = [c for c in (cluster, covariance_by, weights) if c]
+    needed = [subject, visit, outcome] + ([group] if group else []) + list(covariates) + extra
     # a frame with the model's columns is used as it is; covariates are left out of that test because a Dataset
     # cannot derive a column the user's frame lacks (the check below names it instead)
     af = analysis_frame(data, instrument, needed=[c for c in needed if c not in covariates])
@@ -604,8 +659,8 @@ def fit_mmrm(
             f"fit_mmrm needs columns {missing}, which the data does not have (columns: {list(af.columns)})."
         )
     post = _post_baseline_rows(af, subject=subject, visit=visit, outcome=outcome, group=group,
-                               covariates=[*covariates, *([cluster] if cluster else [])],
-                               adjust_baseline=adjust_baseline, baseline_visit=baseline_visit)
+                               covariates=[*covariates, *extra], adjust_baseline=adjust_baseline,
+                               baseline_visit=baseline_visit)
     vlev = _order_visits(post, visit)
     design = _fixed_design(post, visit=visit, group=group, covariates=covariates, adjust_baseline=adjust_baseline,
                            baseline_by_visit=baseline_by_visit, reference=reference)
@@ -613,10 +668,10 @@ def fit_mmrm(
     y = post[outcome].to_numpy(dtype=float)
     vidx = post[visit].cat.codes.to_numpy()
     subj_codes, subj_uni = pd.factorize(post["_sid"])
-    N, T, p = len(subj_uni), len(vlev), X.shape[1]
-    chunks = _pattern_chunks(X, y, vidx, subj_codes, N, T)
-    prob = _REML(chunks, T, p, len(y), covariance, heterogeneous, method == "REML")
-    theta0 = _theta_start(_start_covariance(X, y, vidx, subj_codes, N, T), covariance, heterogeneous)
+    N, T = len(subj_uni), len(vlev)
+    prob, theta0, cg = _problem(post, X, y, vidx, subj_codes, N, vlev, covariance=covariance,
+                                heterogeneous=heterogeneous, reml=method == "REML", covariance_by=covariance_by,
+                                weights=weights)
 
     tau2 = None
     if cluster:
@@ -626,7 +681,7 @@ def fit_mmrm(
     else:
         theta, converged, messages, gnorm, hess = _optimize(prob, theta0)
         val, _ = prob.m2ll(theta, want_grad=False)
-        P = prob.pieces(prob.sigma(theta))
+        P = prob.pieces(prob.sigmas(theta))
         info_inv, dA, converged = _information(prob, theta, hess, P["Ainv"], messages, converged)
     if not converged:
         warnings.warn(
@@ -638,11 +693,12 @@ def fit_mmrm(
     gref = design.reference
     het = heterogeneous if covariance != "unstructured" else True
     kr = None
+    sigmas = prob.sigmas(theta)
     if ddf.startswith("kenward"):
-        kr = kr_components(prob.sigma(theta), prob.chunks, prob.inverses,
+        kr = kr_components(sigmas, prob.chunks, prob.inverses,
                            lambda S: prob.grad_sigma(prob.pieces(S)), P["Ainv"], covariance, het)
-    sandwich = (empirical_sandwich(X, y, vidx, subj_codes, N, prob.sigma(theta), P["Ainv"], P["beta"], vcov)
-                if vcov in EMPIRICAL else None)
+    sandwich = (empirical_sandwich(cg.X, cg.y, vidx, subj_codes, N, sigmas, P["Ainv"], P["beta"], vcov,
+                                   cg.subj_group) if vcov in EMPIRICAL else None)
     vcov_beta = (sandwich.vcov if sandwich is not None else P["Ainv"] if kr is None else
                  kr.Phi_A if ddf == "kenward-roger" else kr.Phi_A_linear)
     return MMRMFit(
@@ -661,7 +717,10 @@ def fit_mmrm(
         _kr=kr,
         fe_names_=design.names,
         theta_=theta,
-        covariance_=prob.sigma(theta),
+        covariance_=np.tensordot(cg.share, sigmas, axes=1),
+        covariances_=dict(zip(cg.levels, sigmas, strict=True)) if covariance_by else {},
+        covariance_by=covariance_by,
+        weights=weights,
         visits=vlev,
         loglik=float(-0.5 * val),
         n_obs=len(y),
@@ -852,9 +911,11 @@ def _fixed_design(
 
 
 def _pattern_chunks(
-    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int
+    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int,
+    subj_group: np.ndarray | None = None,
 ) -> list[_Chunk]:
-    """Per-pattern sufficient statistics (no loop over subjects), in chunks of patterns."""
+    """Per-pattern sufficient statistics (no loop over subjects), in chunks of patterns. With ``subj_group``
+    (N,) a pattern is a (covariance group, observed visits) pair."""
     p = X.shape[1]
     Yf = np.zeros((N, T))
     Xf = np.zeros((N, T, p))
@@ -862,12 +923,14 @@ def _pattern_chunks(
     Yf[subj_codes, vidx] = y
     Xf[subj_codes, vidx] = X
     mask[subj_codes, vidx] = True
-    codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(T, dtype=np.int64)) if T < 62 else None
+    sg = np.zeros(N, dtype=np.int64) if subj_group is None else np.asarray(subj_group, dtype=np.int64)
+    n_bits = T + int(sg.max()).bit_length()
+    codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(T, dtype=np.int64)) if n_bits < 62 else None
     if codes is not None:
-        _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
-        pats = mask[first]
+        _, first, inv = np.unique(codes + (sg << T), return_index=True, return_inverse=True)
     else:  # pragma: no cover - more than 61 visits
-        pats, inv = np.unique(mask, axis=0, return_inverse=True)
+        _, first, inv = np.unique(np.column_stack([sg, mask]), axis=0, return_index=True, return_inverse=True)
+    pats, pat_group = mask[first], sg[first]
     inv = inv.reshape(-1)
     order = np.argsort(inv, kind="stable")
     bounds = np.searchsorted(inv[order], np.arange(len(pats) + 1))
@@ -884,22 +947,101 @@ def _pattern_chunks(
             YY.append(Yk.T @ Yk)
             nk.append(len(members))
         chunks.append(_Chunk(mask=pats[list(ks)], n=np.asarray(nk, dtype=float), XX=np.stack(XX),
-                             XY=np.stack(XY), YY=np.stack(YY)))
+                             XY=np.stack(XY), YY=np.stack(YY), g=pat_group[list(ks)].astype(int)))
     return chunks
 
 
+@dataclass
+class _Grouping:
+    """The rows as the likelihood sees them (scaled by √w under ``weights=``) and the covariance groups."""
+
+    X: np.ndarray
+    y: np.ndarray
+    subj_group: np.ndarray | None  # (N,) group code of each subject; None for one covariance
+    levels: list[str]
+    share: np.ndarray  # (G,) the groups' shares of the subjects (the pooled ``covariance_`` weights)
+
+
+def _problem(
+    post: pd.DataFrame, X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int,
+    visits: list[str], *, covariance: str, heterogeneous: bool, reml: bool, covariance_by: str | None, weights: str | None,
+) -> tuple[_REML, np.ndarray, _Grouping]:
+    """The REML problem, its start and the grouping: one covariance per level of ``covariance_by`` (constant
+    within subjects), rows scaled by √w for observation weights ``weights``."""
+    log_w, T = 0.0, len(visits)
+    if weights:
+        w = post[weights].to_numpy(dtype=float)
+        if not np.all(np.isfinite(w) & (w > 0)):
+            raise DataValidationError(f"weights={weights!r} has {int(np.sum(~(np.isfinite(w) & (w > 0))))} values "
+                                      "that are not positive; observation weights must be > 0 (drop those rows).")
+        X, y = X * np.sqrt(w)[:, None], y * np.sqrt(w)
+        log_w = float(np.sum(np.log(w)))
+    subj_group, levels = None, [""]
+    if covariance_by:
+        subj_group, levels = _covariance_groups(post, covariance_by, subj_codes, N, vidx,
+                                                visits,
+                                                covariance == "unstructured" or heterogeneous)
+    G = len(levels)
+    sg = np.zeros(N, dtype=int) if subj_group is None else subj_group
+    chunks = _pattern_chunks(X, y, vidx, subj_codes, N, T, subj_group)
+    prob = _REML(chunks, T, X.shape[1], len(y), covariance, heterogeneous, reml, n_groups=G, log_weights=log_w)
+    S0 = _start_covariance(X, y, vidx, subj_codes, N, T, subj_group, G)
+    theta0 = np.concatenate([_theta_start(S, covariance, heterogeneous) for S in S0])
+    share = np.bincount(sg, minlength=G) / N
+    return prob, theta0, _Grouping(X=X, y=y, subj_group=subj_group, levels=levels, share=share)
+
+
+def _covariance_groups(
+    post: pd.DataFrame, by: str, subj_codes: np.ndarray, N: int, vidx: np.ndarray, visits: list[str],
+    per_visit: bool,
+) -> tuple[np.ndarray, list[str]]:
+    """Each subject's level of ``by`` (codes in level order) and the levels; errors a researcher can act on."""
+    per_subject = post.groupby("_sid", sort=False)[by].nunique()
+    if (per_subject > 1).any():
+        raise DataValidationError(
+            f"{int((per_subject > 1).sum())} subjects have more than one {by!r} (e.g. "
+            f"{per_subject[per_subject > 1].index[0]!r}); covariance_by= needs a subject-level column such as the arm."
+        )
+    levels = _levels(post[by])
+    codes = pd.Categorical(post[by].astype(str), categories=levels).codes
+    subj_group = np.zeros(N, dtype=int)
+    subj_group[subj_codes] = codes
+    counts = np.zeros((len(levels), len(visits)), dtype=int)
+    np.add.at(counts, (codes, vidx), 1)
+    n_subj = np.bincount(subj_group, minlength=len(levels))
+    low = np.argwhere(counts < 2) if per_visit else np.argwhere(n_subj[:, None] < 2)
+    if len(low):
+        g, v = low[0]
+        what = f"{counts[g, v]} measurements at visit {visits[v]!r}" if per_visit else f"{n_subj[g]} subjects"
+        raise DataValidationError(
+            f"covariance_by={by!r}: level {levels[g]!r} has {what}; each group needs at least 2 to estimate its "
+            "own covariance. Merge or drop that level, choose a homogeneous structure (heterogeneous=False), or "
+            "fit one covariance (covariance_by=None)."
+        )
+    return subj_group, levels
+
+
 def _start_covariance(
-    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int
+    X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj_codes: np.ndarray, N: int, T: int,
+    subj_group: np.ndarray | None = None, n_groups: int = 1,
 ) -> np.ndarray:
-    """The start: OLS residual covariance (pairwise complete), made positive definite."""
+    """The start (G, T, T): each group's OLS residual covariance (pairwise complete), made positive definite."""
     b_ols = np.linalg.solve(X.T @ X, X.T @ y)
     R = np.full((N, T), np.nan)
     R[subj_codes, vidx] = y - X @ b_ols
-    S0 = pd.DataFrame(R).cov(min_periods=2).to_numpy()
-    var0 = np.nanvar(R, axis=0)
-    S0 = np.where(np.isfinite(S0), S0, 0.0)
-    S0[np.diag_indices(T)] = np.where(np.isfinite(var0) & (var0 > 0), var0, np.nanmean(var0))
-    return _nearest_pd(S0)
+    sg = np.zeros(N, dtype=int) if subj_group is None else subj_group
+    out = np.empty((n_groups, T, T))
+    for g in range(n_groups):  # a few covariance groups
+        Rg = R[sg == g]
+        S0 = pd.DataFrame(Rg).cov(min_periods=2).to_numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            var0 = np.nanvar(Rg, axis=0)
+        S0 = np.where(np.isfinite(S0), S0, 0.0)
+        fill = np.nanmean(var0) if np.any(np.isfinite(var0) & (var0 > 0)) else float(np.nanvar(R))
+        S0[np.diag_indices(T)] = np.where(np.isfinite(var0) & (var0 > 0), var0, fill)
+        out[g] = _nearest_pd(S0)
+    return out
 
 
 def _clustered(
@@ -1011,14 +1153,18 @@ def _optimize(prob: _REML, theta0: np.ndarray) -> tuple[np.ndarray, bool, list[s
     converged = bool(np.isfinite(val)) and gnorm < 1e-4 * max(1.0, abs(val)) ** 0.5
     if not converged:
         messages.append(f"gradient at the optimum is {gnorm:.3g} (max abs)")
-    S = prob.sigma(theta)
-    sd = np.sqrt(np.abs(np.diag(S)))
-    corr_min_eig = float(np.linalg.eigvalsh(S / np.outer(sd, sd))[0]) if np.all(sd > 0) else 0.0
-    if np.isfinite(val) and (np.min(sd) < 1e-6 * np.max(sd) or corr_min_eig < 1e-8):
+    if np.isfinite(val) and any(_at_edge(S) for S in prob.sigmas(theta)):
         messages.append("a covariance parameter is at the edge of its range (a variance near 0 or a correlation "
                         "near ±1); the covariance structure may be too rich for the data")
         converged = False
     return theta, converged, messages, gnorm, H
+
+
+def _at_edge(S: np.ndarray) -> bool:
+    """A variance near 0 or a correlation matrix near singular."""
+    sd = np.sqrt(np.abs(np.diag(S)))
+    corr_min_eig = float(np.linalg.eigvalsh(S / np.outer(sd, sd))[0]) if np.all(sd > 0) else 0.0
+    return bool(np.min(sd) < 1e-6 * np.max(sd) or corr_min_eig < 1e-8)
 
 
 def _example_frame(n_per_arm: int = 30, seed: int = 11) -> pd.DataFrame:

@@ -86,24 +86,29 @@ def _adjustment(IH: np.ndarray, kind: str) -> np.ndarray:
 
 
 def empirical_sandwich(X: np.ndarray, y: np.ndarray, vidx: np.ndarray, subj: np.ndarray, n_subjects: int,
-                       sigma: np.ndarray, bread: np.ndarray, beta: np.ndarray, kind: str) -> Sandwich:
+                       sigma: np.ndarray, bread: np.ndarray, beta: np.ndarray, kind: str,
+                       subj_group: np.ndarray | None = None) -> Sandwich:
     """The sandwich covariance ``kind`` (one of :data:`EMPIRICAL`) of a fitted MMRM (rows: visit index ``vidx``
-    and subject code ``subj`` per observation; ``sigma`` the fitted covariance between visits)."""
-    T, p = sigma.shape[0], X.shape[1]
+    and subject code ``subj`` per observation; ``sigma`` the fitted covariance between visits, (T, T), or one per
+    group (G, T, T) with ``subj_group`` the group code of each subject). With observation weights pass the rows
+    of ``X`` and ``y`` multiplied by √w: the whitened designs are then those of ``Σ_i = W_i^-1/2 Σ W_i^-1/2``."""
+    sigmas = sigma[None] if sigma.ndim == 2 else sigma
+    T, p = sigmas.shape[1], X.shape[1]
     Xk = np.zeros((n_subjects, T, p))
     rk = np.zeros((n_subjects, T))
     mask = np.zeros((n_subjects, T), dtype=bool)
     Xk[subj, vidx] = X
     rk[subj, vidx] = y - X @ beta
     mask[subj, vidx] = True
-    patterns, which = np.unique(mask, axis=0, return_inverse=True)
+    sg = np.zeros(n_subjects, dtype=int) if subj_group is None else np.asarray(subj_group, dtype=int)
+    patterns, which = np.unique(np.column_stack([sg, mask]), axis=0, return_inverse=True)
     meat = np.zeros((p, p))
     Xts: list[np.ndarray] = []
     AXts: list[np.ndarray] = []
-    for k, pat in enumerate(patterns):  # missingness patterns, not subjects
+    for k, pat in enumerate(patterns):  # (group, missingness pattern) pairs, not subjects
         rows = np.flatnonzero(which.reshape(-1) == k)
-        obs = np.flatnonzero(pat)
-        chol = np.linalg.cholesky(sigma[np.ix_(obs, obs)])
+        obs = np.flatnonzero(pat[1:])
+        chol = np.linalg.cholesky(sigmas[pat[0]][np.ix_(obs, obs)])
         Xt = np.linalg.solve(chol, Xk[np.ix_(rows, obs)])  # (n, m, p)
         rt = np.linalg.solve(chol, rk[np.ix_(rows, obs)][..., None])[..., 0]  # (n, m)
         IH = np.eye(len(obs)) - np.einsum("nip,pq,njq->nij", Xt, bread, Xt)
