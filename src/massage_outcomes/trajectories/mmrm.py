@@ -15,6 +15,12 @@ respect to the covariance matrix is analytic; derivatives of the covariance with
 complex-step differentiation (exact to rounding). BFGS is followed by Newton polishing with the Hessian from
 central differences of the analytic gradient.
 
+A separate covariance per group (``covariance_by="arm"``, mmrm's ``us(visit | arm / subject)``) makes a pattern a
+(group, observed visits) pair and ``theta`` the groups' parameters one after another; observation weights
+(``weights=``, ``Σ_i = W_i^-1/2 Σ W_i^-1/2``) scale each row of ``X`` and ``y`` by ``√w`` before the sums and add
+``-Σ log w`` to ``-2 l``. Both hold for REML, Satterthwaite, Kenward-Roger and the sandwiches (checked against
+mmrm, tests/reference/mmrm/grouped_reference.R).
+
 Inference: Satterthwaite df (default) or Kenward-Roger (``ddf="kenward-roger"`` / ``"kenward-roger-linear"``,
 :mod:`.kenward_roger`), checked against R's mmrm 0.3.18 for every structure (tests/reference/mmrm/).
 
@@ -618,6 +624,19 @@ def fit_mmrm(
         sandwich, as mmrm's ``vcov = "Empirical"`` (CR0), ``"Empirical-Bias-Reduced"`` (CR2) and
         ``"Empirical-Jackknife"`` (CR3); with a sandwich, ``ddf="satterthwaite"`` gives mmrm's Bell-McCaffrey df
         and ``ddf="residual"`` gives ``n_obs - p`` (mmrm's ``method = "Residual"``). See :mod:`.sandwich`.
+    covariance_by : str, optional
+        A subject-level column (usually the arm) whose levels each get their own covariance between visits, of
+        the structure ``covariance``: mmrm's ``us(visit | arm / subject)`` (and likewise for every structure).
+        The covariance parameters ``theta_`` are the groups' parameters one after another (levels in order);
+        REML, Satterthwaite and Kenward-Roger df and the sandwiches use each subject's own group's covariance.
+        ``covariances_`` holds one matrix per level; ``covariance_`` is their average weighted by the share of
+        subjects (used for effect sizes). Each level needs at least 2 measurements at each visit (2 subjects for
+        a homogeneous structure).
+    weights : str, optional
+        A column of positive observation weights, as mmrm's ``weights =``: subject i's covariance is
+        ``Σ_i = W_i^-1/2 Σ W_i^-1/2`` with ``W_i`` the diagonal of its weights, so a measurement of weight 2 has
+        half the variance. The log-likelihood counts ``-½ Σ log w`` (as mmrm's does); weights of 1 change
+        nothing.
 
     Returns
     -------
@@ -643,6 +662,15 @@ def fit_mmrm(
     ['relaxation - usual_care', 'therapeutic - usual_care']
     >>> list(c.columns[:8])
     ['contrast', 'visit', 'estimate', 'se', 'df', 'ci_low', 'ci_high', 't']
+
+    A separate unstructured covariance per arm, with Kenward-Roger df:
+
+    >>> by_arm = mo.fit_mmrm(mo.load_sample("trial"), instrument="rmdq", covariance_by="arm",
+    ...                      ddf="kenward-roger")
+    >>> sorted(by_arm.covariances_), by_arm.n_theta == 3 * fit.n_theta
+    (['relaxation', 'therapeutic', 'usual_care'], True)
+    >>> bool(by_arm.loglik > fit.loglik)
+    True
     """
     _check_options(covariance, method, heterogeneous, ddf, vcov)
     if cluster and (ddf != "satterthwaite" or vcov != "model" or covariance_by or weights):
