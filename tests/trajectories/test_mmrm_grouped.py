@@ -5,7 +5,8 @@ fev_like.csv; mmrm refitted with BFGS at reltol 1e-15 so that its optimum is the
   Kenward-Roger and Kenward-Roger-Linear (27 fits);
 - ``weights="w"``: mmrm's ``weights =`` (``Σ_i = W_i^-1/2 Σ W_i^-1/2``) with weights that vary within subjects, for
   us, cs, ar1h and toep, Satterthwaite and Kenward-Roger;
-- CR0 sandwich with groups and with weights; groups and weights together under Kenward-Roger.
+- CR0 sandwich with groups and with weights; groups and weights together under Kenward-Roger;
+- for each, emmeans, TRT - PBO per visit and the joint F test of every arm term (mmrm's ``df_md``).
 
 Tolerances are the issue's (log-likelihood at least mmrm's - 1e-6; coefficients within 1e-3 SE; SEs, df, emmeans
 and contrasts within 1e-3 relative). Measured: log-likelihood within 2e-11, coefficients within 3e-7 SE, SEs and
@@ -76,6 +77,21 @@ def _check(fit: MMRMFit, ref: dict) -> None:
     np.testing.assert_array_less(np.abs(c["estimate"].to_numpy() - rc["estimate"]) / np.asarray(rc["se"]), 1e-3)
     np.testing.assert_allclose(c["se"], rc["se"], rtol=RTOL)
     np.testing.assert_allclose(c["df"], rc["df"], rtol=RTOL)
+    _check_joint_test(fit, ref["joint"])
+
+
+def _check_joint_test(fit: MMRMFit, ref: dict) -> None:
+    """No arm difference at any visit: mmrm's ``df_md`` (Kenward-Roger's scaled F and m; else Satterthwaite's
+    or Bell-McCaffrey's)."""
+    names = [_norm(t) for t in fit.fe_names_]
+    L = np.zeros((len(ref["terms"]), len(names)))
+    for r, term in enumerate(ref["terms"]):
+        L[r, names.index(_norm(term))] = 1.0
+    res = fit.f_test(L).iloc[0]
+    assert res["df1"] == ref["num_df"] == 4
+    assert res["F"] == pytest.approx(ref["f"], rel=RTOL)
+    assert res["df2"] == pytest.approx(ref["denom_df"], rel=RTOL)
+    assert res["p_value"] == pytest.approx(ref["p"], rel=3e-3)
 
 
 @pytest.mark.parametrize(("structure", "ddf"), [(s, m) for s in STRUCTURES for m in DDF])
@@ -164,9 +180,10 @@ SIGMA = {"control": np.array([[4.0, 2.0, 1.0], [2.0, 5.0, 2.5], [1.0, 2.5, 6.0]]
 EFFECT = np.array([-1.0, -2.0, -3.0])
 
 
-def _simulate(n_per_arm: int, rng: np.random.Generator) -> pd.DataFrame:
+def _simulate(n_per_arm: int | tuple[int, int], rng: np.random.Generator) -> pd.DataFrame:
+    sizes = (n_per_arm, n_per_arm) if isinstance(n_per_arm, int) else n_per_arm
     frames = []
-    for arm, S in SIGMA.items():
+    for (arm, S), n_per_arm in zip(SIGMA.items(), sizes, strict=True):
         e = rng.multivariate_normal(np.zeros(3), S, n_per_arm)
         b = rng.normal(20.0, 4.0, n_per_arm)
         y = 5.0 + 0.5 * b[:, None] + np.array([0.0, -1.0, -1.5]) + (EFFECT if arm == "massage" else 0.0) + e

@@ -6,6 +6,8 @@
 #   mmrm's `weights =` (Σ_i = W_i^-1/2 Σ W_i^-1/2), for us, cs, ar1h and toep, Satterthwaite and Kenward-Roger;
 # - sandwich: grouped us with vcov = "Empirical" (CR0), Satterthwaite (Bell-McCaffrey) df; and weighted us CR0;
 # - grouped and weighted together: us, Kenward-Roger.
+# Each fit: coefficients, SEs, df, covariance(s), theta and its covariance, emmeans (arm | visit), TRT - PBO per
+# visit and the joint F test of every arm term (df_md).
 # mmrm's default optimizer (L-BFGS-B) stops up to about 1e-5 short of the REML optimum, which would hide
 # differences of 1e-6, so every fit uses BFGS at reltol 1e-15.
 suppressPackageStartupMessages({library(mmrm); library(emmeans); library(jsonlite)})
@@ -36,13 +38,19 @@ one <- function(cov, m, grouped, weighted) {
   ct <- as.data.frame(summary(contrast(emm, list(`TRT - PBO` = c(-1, 1)))))
   vc <- VarCorr(fit)
   cov_out <- if (is.list(vc)) lapply(vc, function(x) unname(as.matrix(x))) else unname(as.matrix(vc))
+  # joint F test: no arm difference at any visit (the arm main effect and its interactions with visit)
+  arm_terms <- grep("^armTRT", names(coef(fit)), value = TRUE)
+  L <- matrix(0, length(arm_terms), length(coef(fit)), dimnames = list(NULL, names(coef(fit))))
+  L[cbind(seq_along(arm_terms), match(arm_terms, names(coef(fit))))] <- 1
+  jt <- df_md(fit, L)
   list(converged = fit$opt_details$convergence == 0, loglik = as.numeric(logLik(fit)),
        names = rownames(co), coef = unname(co[, "Estimate"]), se = unname(co[, "Std. Error"]),
        df = unname(co[, "df"]), covariance = cov_out,
        theta = unname(fit$theta_est), theta_vcov = unname(fit$theta_vcov),
        emmeans = list(arm = as.character(e$arm), visit = as.character(e$visit), estimate = e$emmean,
                       se = e$SE, df = e$df),
-       contrast = list(visit = as.character(ct$visit), estimate = ct$estimate, se = ct$SE, df = ct$df))
+       contrast = list(visit = as.character(ct$visit), estimate = ct$estimate, se = ct$SE, df = ct$df),
+       joint = list(terms = arm_terms, f = jt$f_stat, num_df = jt$num_df, denom_df = jt$denom_df, p = jt$p_val))
 }
 out <- list(n_obs = nrow(d), n_subjects = nlevels(d$subject), grouped = list(), weighted = list())
 for (cov in structures) {
