@@ -210,16 +210,21 @@ def test_grouped_fit_recovers_each_arms_covariance() -> None:
 
 @pytest.mark.skipif(os.environ.get("MO_SLOW") != "1", reason="coverage study: set MO_SLOW=1")
 def test_grouped_fit_covers_the_treatment_effect() -> None:
-    """400 trials × 40 subjects per arm: the 95% interval of the last-visit effect (Satterthwaite df) covers the
-    truth about 95% of the time."""
+    """400 trials, 90 control subjects and 30 massage subjects (the arm with the larger covariance is the smaller):
+    the grouped fit's 95% interval of the last-visit effect (Satterthwaite df) covers the truth about 95% of the
+    time; one pooled covariance, dominated by the larger, quieter arm, undercovers (measured: 94.0% against
+    87.75%; bias of the grouped estimate 0.0003, Monte Carlo SE 0.040)."""
     rng = np.random.default_rng(2026)
-    hits, ests = [], []
+    hits: dict[str | None, list[bool]] = {"arm": [], None: []}
+    ests = []
     for _ in range(400):
-        c = fit_mmrm(_simulate(40, rng), covariance_by="arm").contrasts("massage - control", adjust="none",
-                                                                         effect_size=False)
-        last = c[c["visit"].astype(str) == "w3"].iloc[0]
-        hits.append(last["ci_low"] <= EFFECT[2] <= last["ci_high"])
-        ests.append(last["estimate"])
-    cover = float(np.mean(hits))
+        d = _simulate((90, 30), rng)
+        for by, store in hits.items():
+            c = fit_mmrm(d, covariance_by=by).contrasts("massage - control", adjust="none", effect_size=False)
+            last = c[c["visit"].astype(str) == "w3"].iloc[0]
+            store.append(bool(last["ci_low"] <= EFFECT[2] <= last["ci_high"]))
+            if by:
+                ests.append(last["estimate"])
     assert abs(float(np.mean(ests)) - EFFECT[2]) < 4 * np.std(ests) / np.sqrt(len(ests))
-    assert 0.93 <= cover <= 0.97, cover
+    assert 0.93 <= np.mean(hits["arm"]) <= 0.97, np.mean(hits["arm"])
+    assert np.mean(hits[None]) < 0.92, np.mean(hits[None])
