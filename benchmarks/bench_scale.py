@@ -1,7 +1,7 @@
 """Issue 11: effect sizes on a registry that stays on disk, against a bare DuckDB GROUP BY, and the dask path.
 
 The script generates (never commits) a hive-partitioned Parquet registry in ``--dir`` (default
-``benchmarks/_out/registry``, ignored by git) with DuckDB itself: ``--rows`` measurements (default 100M, as the
+``benchmarks/_data/registry``, ignored by git) with DuckDB itself: ``--rows`` measurements (default 100M, as the
 issue asks) of ``--per-subject`` measurements each (baseline, then follow-ups at weekly visits; default 50 →
 2M subjects), 300 clinics, 7 conditions × 5 techniques, 2 arms, therapists. Then, each in a fresh subprocess (so
 peak RSS is the measurement's own):
@@ -33,39 +33,58 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).with_name("_out")
+DATA = Path(__file__).with_name("_data")
 CONDITIONS = ["low_back_pain", "sciatica", "tension_headache", "migraine", "carpal_tunnel", "tmj", "post_surgical_rehab"]
 TECHNIQUES = ["deep_tissue", "myofascial_release", "trigger_point", "sports", "swedish"]
 KW = dict(instrument="pain_nrs", by=["condition", "technique", "clinic"], compare=("arm", "therapeutic", "usual_care"))
 
 
-def generate(directory: Path, rows: int, per_subject: int, seed: float = 0.42) -> float:
-    """Write the registry with DuckDB (seeded); returns seconds."""
-    import duckdb
+CLINICS = 300
 
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+
+def _batch_sql(lo: int, hi: int, subjects: int, per_subject: int) -> str:
+    """The rows of the subjects whose clinic is in [lo, hi): subjects first (few), then their visits."""
     conds = "[" + ", ".join(f"'{c}'" for c in CONDITIONS) + "]"
     techs = "[" + ", ".join(f"'{t}'" for t in TECHNIQUES) + "]"
-    t0 = time.perf_counter()
-    con = duckdb.connect()
-    con.execute(f"SELECT setseed({seed})")
-    q = f"""
-    WITH r AS (SELECT i, i // {per_subject} AS s, i % {per_subject} AS k FROM range({rows}) t(i)),
-    a AS (SELECT i, s, k, hash(s) AS h, hash(s * 7919 + 13) AS h2 FROM r)
+    return f"""
+    WITH p AS (SELECT s, hash(s) AS h, hash(s * 7919 + 13) AS h2 FROM range({subjects}) t(s)),
+    q AS (SELECT s, h, h2, (h // 7) % {CLINICS} AS c FROM p WHERE (h // 7) % {CLINICS} >= {lo}
+          AND (h // 7) % {CLINICS} < {hi}),
+    a AS (SELECT s, h, h2, c, k FROM q, range({per_subject}) v(k))
     SELECT 'REG' AS study, 'P' || s AS subject,
            CASE WHEN h % 2 = 0 THEN 'therapeutic' ELSE 'usual_care' END AS arm,
            list_extract({conds}, (h2 % 7 + 1)::INT) AS condition,
-           (h // 7) % 300 AS clinic_id, 'clinic_' || ((h // 7) % 300) AS clinic,
+           c AS clinic_id, 'clinic_' || c AS clinic,
            list_extract({techs}, ((h2 // 7) % 5 + 1)::INT) AS technique,
-           'TH' || ((h // 7) % 300) || '_' || (h2 % 4) AS therapist,
+           'TH' || c || '_' || (h2 % 4) AS therapist,
            CASE WHEN k = 0 THEN 'baseline' ELSE 'week_' || k END AS visit,
            (7 * k)::DOUBLE AS day, CASE WHEN k = 0 THEN 'baseline' ELSE 'followup' END AS timing,
            'pain_nrs' AS instrument,
            greatest(0, least(10, round(6.5 - k * (CASE WHEN h % 2 = 0 THEN 0.06 ELSE 0.04 END)
                + 1.6 * sqrt(-2 * ln(random() + 1e-12)) * cos(2 * pi() * random())))) AS value
     FROM a"""
-    con.execute(f"COPY ({q}) TO '{directory}' (FORMAT PARQUET, PARTITION_BY (clinic_id), OVERWRITE_OR_IGNORE)")
+
+
+def generate(directory: Path, rows: int, per_subject: int, seed: float = 0.42, batches: int = 20) -> float:
+    """Write the registry with DuckDB, streamed: ``batches`` COPYs of the subjects of a range of clinics (about
+    rows/batches rows each, one Parquet file per clinic folder), within a 2 GB DuckDB memory limit, so no step
+    holds the registry in memory (one COPY partitioning all 100M rows at once spilled 9 GB). Returns seconds.
+    The values are random (``seed`` seeds DuckDB, whose threads make them differ between runs)."""
+    import duckdb
+
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2GB'")
+    con.execute(f"SET temp_directory = '{directory.parent / '_duckdb_tmp'}'")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SELECT setseed({seed})")
+    edges = [round(i * CLINICS / batches) for i in range(batches + 1)]
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        q = _batch_sql(lo, hi, rows // per_subject, per_subject)
+        con.execute(f"COPY ({q}) TO '{directory}' (FORMAT PARQUET, PARTITION_BY (clinic_id), OVERWRITE_OR_IGNORE)")
     con.close()
     return time.perf_counter() - t0
 
@@ -124,7 +143,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000_000)
     ap.add_argument("--per-subject", type=int, default=50)
-    ap.add_argument("--dir", type=Path, default=OUT / "registry")
+    ap.add_argument("--dir", type=Path, default=DATA / "registry")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated registry")

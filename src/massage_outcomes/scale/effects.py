@@ -17,6 +17,7 @@ import pandas as pd
 
 from massage_outcomes import instruments as _instruments
 from massage_outcomes import multiplicity as _mt
+from massage_outcomes.effects import _kernels
 from massage_outcomes.effects.ancova import ancova_effect
 from massage_outcomes.effects.api import add_reading
 from massage_outcomes.effects.estimators import (
@@ -231,7 +232,13 @@ def _estimate(mom: pd.DataFrame, keys: pd.DataFrame, spec: EffectSpec, level: fl
 
 def effects_from_moments(mom: pd.DataFrame, spec: EffectSpec) -> ResultFrame:
     """The effect-size table of :func:`massage_outcomes.effect_sizes` (same columns and numbers) from a moments
-    table; see :func:`effect_sizes`."""
+    table; see :func:`effect_sizes`. Numba kernels only if already loaded (:func:`~massage_outcomes.effects.
+    _kernels.warm_only`: a one-off table would spend more on loading them than they save)."""
+    with _kernels.warm_only():
+        return _table(mom, spec)
+
+
+def _table(mom: pd.DataFrame, spec: EffectSpec) -> ResultFrame:
     from massage_outcomes.scale.plan import order_groups
 
     by = list(spec.by)
