@@ -90,8 +90,10 @@ def generate(directory: Path, rows: int, per_subject: int, seed: float = 0.42, b
 
 
 BARE = """
-import sys, time, duckdb
+import sys, time, duckdb, resource
 d = sys.argv[1]
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+c0 = r0.ru_utime + r0.ru_stime
 con = duckdb.connect()
 if sys.argv[2] != "none":
     con.execute(f"SET memory_limit = '{sys.argv[2]}'")
@@ -104,7 +106,9 @@ e AS (SELECT study, subject, avg(value) v1, any_value(condition) condition, any_
 SELECT condition, technique, clinic, arm, count(v1 - v0) n, avg(v1 - v0) m, var_samp(v1 - v0) v
 FROM e JOIN s USING (study, subject, condition, technique, clinic, arm) GROUP BY ALL'''
 res = con.sql(q).fetchall()
-print(time.perf_counter() - t0, len(res), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)
+import resource
+r = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - t0, len(res), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024, r.ru_utime + r.ru_stime - c0)
 """
 
 OURS = """
@@ -120,10 +124,14 @@ def main(d, engine, limit):
         from distributed import Client, LocalCluster
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         Client(cluster)
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     opts = dict(memory_limit=None if limit == "none" else limit) if engine == "duckdb" else {{}}
     tab = mo.scan(d, engine=engine, progress=False, **opts).effect_sizes(**KW)
-    print(time.perf_counter() - t0, len(tab), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    print(time.perf_counter() - t0, len(tab), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024,
+          r.ru_utime + r.ru_stime - r0.ru_utime - r0.ru_stime)
 
 
 if __name__ == "__main__":
@@ -131,12 +139,17 @@ if __name__ == "__main__":
 """
 
 
-def _child(code: str, *args: str) -> tuple[float, int, float]:
+def _child(code: str, *args: str) -> tuple[float, int, float, float]:
     """(seconds, result rows, peak RSS in MB of the child process itself: VmHWM, read by the child; not
-    ru_maxrss, which Linux carries over exec from the parent that generated the data)."""
+    ru_maxrss, which Linux carries over exec from the parent that generated the data; CPU seconds, user + sys,
+    of the measured part; worker processes of a dask cluster not included)."""
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
-    secs, n, rss = out.stdout.strip().splitlines()[-1].split()
-    return float(secs), int(n), float(rss)
+    secs, n, rss, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(secs), int(n), float(rss), float(cpu)
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
@@ -163,15 +176,24 @@ def main() -> None:
     ours_code = OURS.format(kw=KW)
     res: dict[str, object] = {"rows": a.rows, "subjects": a.rows // a.per_subject, "parquet_mb": size,
                               "memory_limit": a.memory_limit}
-    bare, ours = [], []
-    for _ in range(a.repeat):  # alternate, so a busy machine slows both alike
-        bare.append(_child(BARE, str(a.dir), a.memory_limit))
-        ours.append(_child(ours_code, str(a.dir), "duckdb", a.memory_limit))
+    bare, ours, rounds = [], [], []
+    for i in range(a.repeat):  # alternate (and swap who goes first), so a busy machine slows both alike
+        pair = [("bare", BARE, ("none",)), ("ours", ours_code, ("duckdb",))]
+        for who, code, extra in (pair if i % 2 == 0 else pair[::-1]):
+            load = _load()
+            r = _child(code, str(a.dir), *extra, a.memory_limit) if who == "ours" else _child(code, str(a.dir), a.memory_limit)
+            (ours if who == "ours" else bare).append(r)
+            rounds.append(dict(who=who, wall_s=r[0], cpu_s=r[3], rss_mb=r[2], load=load))
+            print(f"  round {i + 1} {who}: {r[0]:.2f} s wall, {r[3]:.2f} s CPU, {r[2]:.0f} MB peak, load {load}",
+                  flush=True)
     b, o = min(bare), min(ours)
     res.update(bare_s=b[0], ours_s=o[0], ratio=o[0] / b[0], groups=o[1], bare_groups=b[1],
-               ours_rss_mb=max(x[2] for x in ours), bare_rss_mb=max(x[2] for x in bare))
+               ours_cpu_s=min(x[3] for x in ours), bare_cpu_s=min(x[3] for x in bare),
+               ours_rss_mb=max(x[2] for x in ours), bare_rss_mb=max(x[2] for x in bare), rounds=rounds)
     print(f"(a) effect sizes, {o[1]:,} groups, exact CIs: ours {o[0]:.2f} s, bare DuckDB GROUP BY {b[0]:.2f} s "
-          f"-> {o[0] / b[0]:.2f}x (DuckDB memory_limit {a.memory_limit}); peak RSS ours {res['ours_rss_mb']:.0f} MB, bare {res['bare_rss_mb']:.0f} MB")
+          f"-> {o[0] / b[0]:.2f}x wall, {res['ours_cpu_s'] / res['bare_cpu_s']:.2f}x CPU (best of {a.repeat}; "
+          f"DuckDB memory_limit {a.memory_limit}); peak RSS ours {res['ours_rss_mb']:.0f} MB, bare "
+          f"{res['bare_rss_mb']:.0f} MB")
     if not a.skip_dask:
         d = _child(ours_code, str(a.dir), "dask", "none")
         res.update(dask_s=d[0], dask_ratio=d[0] / o[0])

@@ -53,11 +53,42 @@ def test_dask_reads_parquet_paths(client, trial_frame, tmp_path, same_table):
     same_table(got, mo.effect_sizes(mo.load_sample("trial"), **kw).full)
 
 
+OCCASION_CASES = [  # several rows of a subject at the end occasion; each subject's own last follow-up
+    dict(compare=("arm", "therapeutic", "usual_care"), end="followup"),
+    dict(by="arm", end="last_observed"),
+    dict(compare=("arm", "therapeutic", "usual_care"), on="ancova", end="last_observed"),
+]
+
+
+@pytest.mark.parametrize("kw", OCCASION_CASES, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+def test_dask_occasion_rule(client, trial_frame, kw, same_table):
+    lazy = scan(dd.from_pandas(trial_frame, npartitions=3), engine="dask")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mo.SmallSampleWarning)
+        want = mo.effect_sizes(mo.load_sample("trial"), instrument="rmdq", **kw).full
+        same_table(lazy.effect_sizes(instrument="rmdq", **kw).full, want)
+        same_table(scan(sample_path("trial")).effect_sizes(instrument="rmdq", **kw).full, want)
+
+
+RESPONDER_CASES = [
+    dict(instrument="rmdq", threshold=["mcid", 0.3], compare=("arm", "therapeutic", "usual_care")),
+    dict(instrument="rmdq", threshold=0.3, by=["technique"], end="last_observed"),
+    dict(instrument="pain_nrs", threshold=[1, 0.5], compare=("intent", "therapeutic", "relaxation"), end="followup"),
+    dict(instrument="pain_nrs", threshold=2, compare=("arm", "therapeutic", "relaxation"), end="week_4"),
+]
+
+
+@pytest.mark.parametrize("kw", RESPONDER_CASES, ids=lambda kw: f"{kw['instrument']}-{kw.get('end', 'last')}")
+def test_dask_responders(client, trial_frame, kw, same_table):
+    lazy = scan(dd.from_pandas(trial_frame, npartitions=3), engine="dask")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = mo.responders(mo.load_sample("trial"), **kw)
+        same_table(lazy.responders(**kw), want, rtol=0.0)
+        same_table(scan(sample_path("trial")).responders(**kw), want, rtol=0.0)
+
+
 def test_dask_says_what_it_cannot_do(client, trial_frame):
     lazy = scan(dd.from_pandas(trial_frame, npartitions=2), engine="dask")
-    with pytest.raises(mo.DataValidationError, match="engine='duckdb'"):
-        lazy.effect_sizes(instrument="rmdq", by="arm", end="last_observed")
     with pytest.raises(mo.DataValidationError, match="runs on the DuckDB engine"):
         lazy.validate()
-    with pytest.raises(mo.DataValidationError, match="engine='duckdb'"):
-        lazy.responders(instrument="rmdq", threshold=2)

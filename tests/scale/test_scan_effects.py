@@ -139,3 +139,37 @@ def test_occasion_rule_on_shuffled_rows(same_table):
         for kw in (dict(end="followup"), dict(end="last_observed"), dict(on="ancova", end="followup")):
             kw = dict(compare=("arm", "therapeutic", "usual_care"), **kw)
             same_table(sc.effect_sizes(instrument="rmdq", **kw).full, mo.effect_sizes(ds, instrument="rmdq", **kw).full)
+
+
+def test_attributes_that_change_between_a_subjects_rows(same_table):
+    """A subject's technique differs between its baseline and follow-up sessions: the scan notices that grouping
+    subjects with their attributes split them and takes the end row's technique, as in memory."""
+    rng = np.random.default_rng(8)
+    n = 80
+    subj = np.repeat([f"s{i:03d}" for i in range(n)], 3)
+    timing = np.tile(["baseline", "followup", "followup"], n)
+    tech = np.where((timing == "baseline") & (np.repeat(np.arange(n), 3) % 4 == 0), "swedish", "deep_tissue").astype(object)
+    tech[(timing == "followup") & (np.repeat(np.arange(n), 3) % 3 == 0)] = "trigger_point"
+    long = pd.DataFrame({"subject": subj, "session": np.tile([1, 2, 3], n), "technique": tech, "timing": timing,
+                         "day": np.tile([0.0, 21.0, 42.0], n), "instrument": "rmdq",
+                         "value": np.clip(rng.normal(12, 5, 3 * n).round(), 0, 24)})
+    ds = mo.Dataset.from_long(long)
+    import massage_outcomes.scale.effects as scale_effects
+
+    calls = []
+    fast = scale_effects._moments
+
+    def spy(*args, **kwargs):
+        calls.append(fast(*args, **kwargs) is None)
+        return fast(*args, **kwargs)
+
+    scale_effects._moments = spy
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for kw in (dict(by="technique"), dict(by="technique", end="last_observed")):
+                same_table(scan(long).effect_sizes(instrument="rmdq", **kw).full,
+                           mo.effect_sizes(ds, instrument="rmdq", **kw).full)
+    finally:
+        scale_effects._moments = fast
+    assert calls == [True, True]  # the split was seen, and the exact pick per attribute ran

