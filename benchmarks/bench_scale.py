@@ -122,7 +122,8 @@ KW = {kw!r}
 def main(d, engine, limit):
     if engine == "dask":
         from distributed import Client, LocalCluster
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                               memory_limit="2GB")
         Client(cluster)
     import resource
     r0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -152,6 +153,20 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _dask(a: argparse.Namespace, ours_code: str, o: tuple[float, int, float, float], res: dict[str, object]) -> None:
+    """(b): the dask path on the whole registry, or on ``--dask-glob`` (a subset of its files), then the DuckDB
+    path on the same files for the ratio."""
+    path = str(a.dir / a.dask_glob) if a.dask_glob else str(a.dir)
+    load = _load()
+    d = _child(ours_code, path, "dask", "none")
+    same = o if not a.dask_glob else _child(ours_code, path, "duckdb", a.memory_limit)
+    res.update(dask_files=a.dask_glob or "all", dask_s=d[0], dask_cpu_client_s=d[3], dask_load=load,
+               dask_duckdb_s=same[0], dask_ratio=d[0] / same[0], dask_groups=d[1])
+    print(f"(b) dask, 2-worker LocalCluster (2 GB per worker), files {a.dask_glob or 'all'}: {d[0]:.2f} s wall "
+          f"(client CPU {d[3]:.2f} s; workers not included), {d[1]:,} groups; DuckDB on the same files "
+          f"{same[0]:.2f} s -> {d[0] / same[0]:.1f}x; load {load}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000_000)
@@ -159,6 +174,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=DATA / "registry")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--dask-glob", default="", help="run (b) on these files of the registry only, e.g. "
+                    "'clinic_id=1[0-2][0-9]/*.parquet' (30 clinics, 10M rows)")
     ap.add_argument("--keep", action="store_true", help="keep the generated registry")
     ap.add_argument("--reuse", action="store_true", help="reuse a registry of the same size kept by --keep")
     ap.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit for both sides ('none': DuckDB's)")
@@ -195,10 +212,7 @@ def main() -> None:
           f"DuckDB memory_limit {a.memory_limit}); peak RSS ours {res['ours_rss_mb']:.0f} MB, bare "
           f"{res['bare_rss_mb']:.0f} MB")
     if not a.skip_dask:
-        d = _child(ours_code, str(a.dir), "dask", "none")
-        res.update(dask_s=d[0], dask_ratio=d[0] / o[0])
-        print(f"(b) dask, 2-worker LocalCluster: {d[0]:.2f} s -> {d[0] / o[0]:.2f}x the DuckDB path "
-              f"(client process peak RSS {d[2]:.0f} MB; workers not included)")
+        _dask(a, ours_code, o, res)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1))
     if not a.keep:

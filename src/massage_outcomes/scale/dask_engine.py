@@ -30,7 +30,8 @@ _TIMINGS = ("baseline", "pre", "post", "followup")
 
 def _canonical(sc: Any, instrument: str, attrs: Sequence[str]) -> tuple[Any, list[Any]]:
     """The canonical rows of one instrument (a dask DataFrame) and the source's names of the instrument."""
-    f = sc.dask_frame
+    # an index unique within each partition (dask may put several Parquet files in one), so columns align
+    f = sc.dask_frame.reset_index(drop=True)
     cols = set(sc.columns)
     for need in ("subject", "instrument", "value", "timing"):
         if need not in cols:

@@ -26,20 +26,83 @@ from massage_outcomes.errors import DataValidationError
 from massage_outcomes.scale.sql import fetch, ident, quote
 from massage_outcomes.schema import ValidationReport, check_option
 
-__all__ = ["validate_scan", "EXACT_READER_LIMIT"]
+__all__ = ["validate_scan", "EXACT_READER_LIMIT", "blank_lines"]
 
 #: largest CSV (bytes) the exact line reader checks when DuckDB cannot parse a file
 EXACT_READER_LIMIT = 512 * 2**20
 _ROW = "_mo_row"
 
 
+def blank_lines(path: str | Path, *, chunk: int = 1 << 26) -> tuple[np.ndarray, bool]:
+    """(For each empty line of a text file, the number of non-empty lines before it; whether the file holds a
+    double quote), in one streamed pass over the bytes (``chunk`` at a time; only the empty lines are kept).
+
+    DuckDB's CSV reader skips empty lines, so its n-th row is the file's n-th non-empty line after the header,
+    not line n + 1: with these counts, row ``j`` (the header is row 0) is on line ``j + 1 + #{counts <= j}``.
+    A line holding only "\\r" counts as empty (a CRLF file's empty line).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as f:
+    ...     _ = f.write(b"a,b\\n1,2\\n\\n\\r\\n3,4\\n")
+    >>> blank_lines(f.name)[0].tolist()  # lines 3 and 4 are empty, each after 2 non-empty lines
+    [2, 2]
+    >>> os.remove(f.name)
+    """
+    found: list[np.ndarray] = []
+    quoted = False
+    lines_before = 0  # complete lines before this chunk
+    prev_nl = -1  # global offset of the last newline seen (-1: the start of the file)
+    prev_cr = False  # whether the previous chunk ended in "\\r"
+    offset = 0
+    with open(path, "rb") as fh:
+        while buf := fh.read(chunk):
+            arr = np.frombuffer(buf, dtype=np.uint8)
+            quoted = quoted or bool((arr == 34).any())
+            nl = np.flatnonzero(arr == 10) + offset
+            starts = np.concatenate([[prev_nl + 1], nl[:-1] + 1])  # where each line ending in this chunk starts
+            length = nl - starts
+            cr_only = np.zeros(nl.size, dtype=bool)
+            one = length == 1
+            if one.any():
+                first = starts[one] - offset
+                inside = first >= 0
+                vals = np.where(inside, arr[np.clip(first, 0, None)] == 13, prev_cr)
+                cr_only[one] = vals
+            empty = (length == 0) | cr_only
+            if empty.any():
+                idx = np.flatnonzero(empty)
+                line_no = lines_before + idx  # 0-based line index of each empty line
+                found.append(line_no - np.arange(idx.size) - sum(f.size for f in found))
+            if nl.size:
+                prev_nl = int(nl[-1])
+                lines_before += nl.size
+            prev_cr = bool(arr[-1] == 13)  # a one-byte line starting there is "\\r" alone
+            offset += arr.size
+    counts = np.concatenate(found) if found else np.array([], dtype=np.int64)
+    return counts.astype(np.int64), quoted
+
+
 def _numbered(sc: Any) -> str:
-    """A temporary table of the source with the user's row numbers (materialized once, in the engine)."""
+    """A temporary table of the source with the user's row numbers (materialized once, in the engine): in a
+    CSV the file line (header = line 1), counting the empty lines DuckDB skips (:func:`blank_lines`)."""
     table = f"mo_rows_{abs(hash(sc.raw_sql)) % 10**9}"
     csv = "read_csv(" in sc.raw_sql
-    offset = 1 if csv else 0
-    fetch(sc.con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER () + {offset} AS {_ROW}, * "
-                  f"FROM ({sc.raw_sql})")
+    number = f"row_number() OVER () + {1 if csv else 0}"
+    path = getattr(sc, "path", None)
+    counts, quoted = blank_lines(path) if csv and path is not None and Path(path).is_file() else (np.array([]), False)
+    if counts.size and quoted:
+        raise DataValidationError("empty lines in a CSV with quoted fields (an empty line may be inside a quoted "
+                                  "value, so the engine's rows cannot be matched to file lines)")
+    if counts.size:  # the data row j (1, 2, ...) is on line j + 1 + #{counts <= j}
+        skipped = pd.DataFrame({"_t": counts, "_k": np.arange(1, counts.size + 1)}).drop_duplicates("_t", keep="last")
+        sc.con.register(f"{table}_blank", skipped)
+        inner = f"SELECT row_number() OVER () AS _j, * FROM ({sc.raw_sql})"
+        fetch(sc.con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT r._j + 1 + coalesce(b._k, 0) AS {_ROW}, "
+                      f"r.* EXCLUDE (_j) FROM ({inner}) r ASOF LEFT JOIN {table}_blank b ON r._j >= b._t ORDER BY r._j")
+        return table
+    fetch(sc.con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {number} AS {_ROW}, * FROM ({sc.raw_sql})")
     return table
 
 
