@@ -103,7 +103,7 @@ class Scan:
         self.kept_sql: str | None = None
         self.rows: dict[str, int] = {}
         self.report: ValidationReport | None = None
-        #: how validate() checked the rows: "engine partitions" or "exact line reader" (a CSV DuckDB cannot split)
+        #: how validate() checked the rows: "engine partitions", "dask partitions" or "exact line reader" (a CSV DuckDB cannot split)
         self.checked_by: str | None = None
         self._columns: list[str] | None = None
         self.distinct_cache: dict[tuple[str, str], list[Any]] = {}
@@ -304,7 +304,8 @@ def _dask_scan(source: Any, *, mapping: Mapping[str, str] | None, study: str | N
         raise ArgumentTypeError(f"scan(engine='dask') takes a dask DataFrame or a path; got {type(source).__name__}")
     if mapping:
         frame = frame.rename(columns=dict(mapping))
-    return Scan(None, "", name=label, engine="dask", study=study, frame=frame, progress=progress)
+    path = source if isinstance(source, str | Path) else None
+    return Scan(None, "", name=label, engine="dask", study=study, frame=frame, progress=progress, path=path)
 
 
 def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | None = None,

@@ -178,6 +178,12 @@ def validate_scan(sc: Any, *, on_error: str = "report", quarantine: str | Path |
     -------
     ValidationReport
         Also kept as ``sc.report``; ``sc.rows`` gains ``rows_kept`` and ``rows_rejected``.
+
+    Notes
+    -----
+    On ``engine="dask"`` the partitions are made by a dask shuffle and checked on the workers, rows numbered
+    1, 2, ... in partition order (:func:`_validate_dask`); a CSV is refused there (use DuckDB, which numbers file
+    lines).
     """
     import duckdb
 
@@ -187,9 +193,8 @@ def validate_scan(sc: Any, *, on_error: str = "report", quarantine: str | Path |
     if on_error == "quarantine" and quarantine is None:
         raise DataValidationError("on_error='quarantine' writes the rejected rows to a file: pass quarantine="
                                   "'rejected.parquet' (or .csv).")
-    if sc.engine != "duckdb":
-        raise DataValidationError("validate() runs on the DuckDB engine: scan the same files with engine='duckdb' "
-                                  "to validate them, then analyse with engine='dask'.")
+    if sc.engine == "dask":
+        return _validate_dask(sc, on_error, quarantine, chunk_rows)
     _refuse_wide(sc)
     try:
         _check_dialect(sc)
@@ -221,6 +226,65 @@ def validate_scan(sc: Any, *, on_error: str = "report", quarantine: str | Path |
     sc.report, sc.checked_by = report, "engine partitions"
     bad = np.sort(np.concatenate(rejected)) if rejected else np.array([], dtype=np.int64)
     return _finish(sc, report, on_error, rejected=(table, bad, quarantine), n=sc.count())
+
+
+def _number_rows(part: pd.DataFrame, offsets: np.ndarray, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
+    """A partition with the row numbers of its rows (1, 2, ... over the partitions in order)."""
+    start = int(offsets[partition_info["number"]]) if partition_info is not None else 0
+    return part.assign(**{_ROW: np.arange(start + 1, start + 1 + len(part), dtype=np.int64)})
+
+
+def _check_partition(part: pd.DataFrame, file: str, study: str | None) -> tuple[pd.DataFrame, np.ndarray, bool]:
+    """check_long on one partition of whole subjects: (problems, rejected row numbers, fatal)."""
+    from massage_outcomes.validation import check_long
+
+    part = part.sort_values(_ROW, kind="stable")
+    rows = part[_ROW].to_numpy(dtype=np.int64)
+    res = check_long(part.drop(columns=[_ROW, "_mo_key"]).reset_index(drop=True), file=file, rows=rows, study=study)
+    return res.report.to_frame(), rows[np.asarray(res.bad, dtype=bool)], bool(res.report.fatal)
+
+
+def _validate_dask(sc: Any, on_error: str, quarantine: str | Path | None, chunk_rows: int) -> ValidationReport:
+    """:func:`validate_scan` on dask: rows numbered 1, 2, ... in partition order (Parquet files in name order,
+    as DuckDB numbers them), one shuffle to partitions of whole subjects, the library's check_long on each
+    (on the workers); only the problems and the rejected row numbers come back."""
+    import dask
+
+    path = getattr(sc, "path", None)
+    if path is not None and str(path).lower().endswith((".csv", ".tsv", ".txt")):
+        raise DataValidationError("validate() on a CSV numbers rows by file line, which dask does not know: scan the "
+                                  "file with engine='duckdb' to validate it (or convert it to Parquet first).")
+    f = sc.dask_frame
+    cols = set(sc.columns)
+    lengths = np.asarray(f.map_partitions(len).compute(), dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    meta = f._meta.assign(**{_ROW: np.array([], dtype=np.int64)})
+    numbered = f.map_partitions(_number_rows, offsets, meta=meta)
+    key = [c for c in ("study", "subject") if c in cols]
+    numbered = numbered.assign(_mo_key=numbered[key].astype(str).sum(axis=1) if key else numbered[_ROW].astype(str))
+    n = int(lengths.sum())
+    k = max(1, math.ceil(n / max(1, chunk_rows)))
+    parts = numbered.shuffle(on="_mo_key", npartitions=k).to_delayed()
+    done = dask.compute(*[dask.delayed(_check_partition)(p, sc.name, sc.study) for p in parts])
+    problems = [d[0] for d in done]
+    if any(d[2] for d in done):  # a missing column: every partition says the same
+        problems = [next(d[0] for d in done if d[2])]
+    frame = pd.concat(problems, ignore_index=True) if problems else pd.DataFrame()
+    if len(frame):
+        frame = frame.drop_duplicates(subset=["row", "column", "rule", "message"]).sort_values(
+            "row", kind="stable", na_position="first", ignore_index=True)
+    report = ValidationReport(frame, file=sc.name, rows_read=n)
+    sc.report, sc.checked_by = report, "dask partitions"
+    bad = np.sort(np.concatenate([d[1] for d in done])) if done else np.array([], dtype=np.int64)
+    sc.rows.update(rows_read=n, rows_rejected=int(bad.size), rows_kept=n - int(bad.size))
+    if on_error == "quarantine" and not report.fatal:
+        rejected = numbered[numbered[_ROW].isin(bad.tolist())].drop(columns="_mo_key")
+        out = rejected.compute().rename(columns={_ROW: "row"}).sort_values("row", ignore_index=True)
+        target = Path(str(quarantine))
+        out.to_parquet(target) if target.suffix.lower() == ".parquet" else out.to_csv(target, index=False)
+        sc.dask_frame = numbered[~numbered[_ROW].isin(bad.tolist())].drop(columns=[_ROW, "_mo_key"])
+        sc.distinct_cache.clear()
+    return _finish(sc, report, on_error, rejected=None, n=None)
 
 
 def _finish(sc: Any, report: ValidationReport, on_error: str, *, rejected: Any, n: int | None) -> ValidationReport:
