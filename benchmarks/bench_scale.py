@@ -11,7 +11,11 @@ peak RSS is the measurement's own):
     groups -- against the floor: a bare DuckDB query on the same files computing the same per-subject change
     and per-group n/mean/variance (no estimator). Ratio of wall times in one run; peak RSS of each.
 (b) the dask path: the same call with ``engine="dask"`` on a 2-worker ``distributed.LocalCluster`` (one thread
-    each), same files; its ratio to (a).
+    and 2 GB each), same files, or with ``--dask-glob`` a stated subset of them (then DuckDB runs on that subset
+    too, for the ratio).
+
+Each round prints wall and CPU time (user + sys of the measured part) and the load average; rounds alternate
+who goes first.
 
 Not measured: the mixed model on scans (issue 11 item 2's ``fit_trajectories``; not built yet), hence no
 lme4/statsmodels/mixedlm-rs lines.
@@ -19,7 +23,7 @@ lme4/statsmodels/mixedlm-rs lines.
 Run::
 
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/bench_scale.py [--rows 100000000] [--repeat 3]
-        [--skip-dask] [--keep] [--json PATH]
+        [--skip-dask] [--dask-glob 'clinic_id=1[0-2][0-9]/*.parquet'] [--keep] [--reuse] [--json PATH]
 """
 
 from __future__ import annotations

@@ -173,3 +173,18 @@ def test_attributes_that_change_between_a_subjects_rows(same_table):
     finally:
         scale_effects._moments = fast
     assert calls == [True, True]  # the split was seen, and the exact pick per attribute ran
+
+
+def test_pool_of_a_scans_clinic_effects_equals_memory(tmp_path, same_table):
+    """Issue 11 item 2's `pool`: a scan's per-clinic effect table pools as the in-memory one does (metafor's
+    REML on the same estimates and SEs)."""
+    frame = pd.read_csv(sample_path("clinic"))
+    frame.to_parquet(tmp_path / "clinic.parquet")
+    ds = mo.load_sample("clinic")
+    kw = dict(instrument=ds.instruments[0], by="clinic", compare=("intent", "therapeutic", "relaxation"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lazy = mo.effect_sizes(scan(tmp_path / "clinic.parquet"), **kw)
+        mem = mo.effect_sizes(ds, **kw)
+        same_table(mo.pool(lazy), mo.pool(mem))
+    assert int(mo.pool(mem)["k"].iloc[0]) >= 2  # clinics pooled
