@@ -1,7 +1,7 @@
 """Issue 11: effect sizes on a registry that stays on disk, against a bare DuckDB GROUP BY, and the dask path.
 
 The script generates (never commits) a hive-partitioned Parquet registry in ``--dir`` (default
-``benchmarks/_out/registry``, ignored by git) with DuckDB itself: ``--rows`` measurements (default 100M, as the
+``benchmarks/_data/registry``, ignored by git) with DuckDB itself: ``--rows`` measurements (default 100M, as the
 issue asks) of ``--per-subject`` measurements each (baseline, then follow-ups at weekly visits; default 50 →
 2M subjects), 300 clinics, 7 conditions × 5 techniques, 2 arms, therapists. Then, each in a fresh subprocess (so
 peak RSS is the measurement's own):
@@ -11,7 +11,11 @@ peak RSS is the measurement's own):
     groups -- against the floor: a bare DuckDB query on the same files computing the same per-subject change
     and per-group n/mean/variance (no estimator). Ratio of wall times in one run; peak RSS of each.
 (b) the dask path: the same call with ``engine="dask"`` on a 2-worker ``distributed.LocalCluster`` (one thread
-    each), same files; its ratio to (a).
+    and 2 GB each), same files, or with ``--dask-glob`` a stated subset of them (then DuckDB runs on that subset
+    too, for the ratio).
+
+Each round prints wall and CPU time (user + sys of the measured part) and the load average; rounds alternate
+who goes first.
 
 Not measured: the mixed model on scans (issue 11 item 2's ``fit_trajectories``; not built yet), hence no
 lme4/statsmodels/mixedlm-rs lines.
@@ -19,7 +23,7 @@ lme4/statsmodels/mixedlm-rs lines.
 Run::
 
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/bench_scale.py [--rows 100000000] [--repeat 3]
-        [--skip-dask] [--keep] [--json PATH]
+        [--skip-dask] [--dask-glob 'clinic_id=1[0-2][0-9]/*.parquet'] [--keep] [--reuse] [--json PATH]
 """
 
 from __future__ import annotations
@@ -33,46 +37,67 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).with_name("_out")
+DATA = Path(__file__).with_name("_data")
 CONDITIONS = ["low_back_pain", "sciatica", "tension_headache", "migraine", "carpal_tunnel", "tmj", "post_surgical_rehab"]
 TECHNIQUES = ["deep_tissue", "myofascial_release", "trigger_point", "sports", "swedish"]
 KW = dict(instrument="pain_nrs", by=["condition", "technique", "clinic"], compare=("arm", "therapeutic", "usual_care"))
 
 
-def generate(directory: Path, rows: int, per_subject: int, seed: float = 0.42) -> float:
-    """Write the registry with DuckDB (seeded); returns seconds."""
-    import duckdb
+CLINICS = 300
 
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+
+def _batch_sql(lo: int, hi: int, subjects: int, per_subject: int) -> str:
+    """The rows of the subjects whose clinic is in [lo, hi): subjects first (few), then their visits."""
     conds = "[" + ", ".join(f"'{c}'" for c in CONDITIONS) + "]"
     techs = "[" + ", ".join(f"'{t}'" for t in TECHNIQUES) + "]"
-    t0 = time.perf_counter()
-    con = duckdb.connect()
-    con.execute(f"SELECT setseed({seed})")
-    q = f"""
-    WITH r AS (SELECT i, i // {per_subject} AS s, i % {per_subject} AS k FROM range({rows}) t(i)),
-    a AS (SELECT i, s, k, hash(s) AS h, hash(s * 7919 + 13) AS h2 FROM r)
+    return f"""
+    WITH p AS (SELECT s, hash(s) AS h, hash(s * 7919 + 13) AS h2 FROM range({subjects}) t(s)),
+    q AS (SELECT s, h, h2, (h // 7) % {CLINICS} AS c FROM p WHERE (h // 7) % {CLINICS} >= {lo}
+          AND (h // 7) % {CLINICS} < {hi}),
+    a AS (SELECT s, h, h2, c, k FROM q, range({per_subject}) v(k))
     SELECT 'REG' AS study, 'P' || s AS subject,
            CASE WHEN h % 2 = 0 THEN 'therapeutic' ELSE 'usual_care' END AS arm,
            list_extract({conds}, (h2 % 7 + 1)::INT) AS condition,
-           (h // 7) % 300 AS clinic_id, 'clinic_' || ((h // 7) % 300) AS clinic,
+           c AS clinic_id, 'clinic_' || c AS clinic,
            list_extract({techs}, ((h2 // 7) % 5 + 1)::INT) AS technique,
-           'TH' || ((h // 7) % 300) || '_' || (h2 % 4) AS therapist,
+           'TH' || c || '_' || (h2 % 4) AS therapist,
            CASE WHEN k = 0 THEN 'baseline' ELSE 'week_' || k END AS visit,
            (7 * k)::DOUBLE AS day, CASE WHEN k = 0 THEN 'baseline' ELSE 'followup' END AS timing,
            'pain_nrs' AS instrument,
            greatest(0, least(10, round(6.5 - k * (CASE WHEN h % 2 = 0 THEN 0.06 ELSE 0.04 END)
                + 1.6 * sqrt(-2 * ln(random() + 1e-12)) * cos(2 * pi() * random())))) AS value
     FROM a"""
-    con.execute(f"COPY ({q}) TO '{directory}' (FORMAT PARQUET, PARTITION_BY (clinic_id), OVERWRITE_OR_IGNORE)")
+
+
+def generate(directory: Path, rows: int, per_subject: int, seed: float = 0.42, batches: int = 20) -> float:
+    """Write the registry with DuckDB, streamed: ``batches`` COPYs of the subjects of a range of clinics (about
+    rows/batches rows each, one Parquet file per clinic folder), within a 2 GB DuckDB memory limit, so no step
+    holds the registry in memory (one COPY partitioning all 100M rows at once spilled 9 GB). Returns seconds.
+    The values are random (``seed`` seeds DuckDB, whose threads make them differ between runs)."""
+    import duckdb
+
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2GB'")
+    con.execute(f"SET temp_directory = '{directory.parent / '_duckdb_tmp'}'")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SELECT setseed({seed})")
+    edges = [round(i * CLINICS / batches) for i in range(batches + 1)]
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        q = _batch_sql(lo, hi, rows // per_subject, per_subject)
+        con.execute(f"COPY ({q}) TO '{directory}' (FORMAT PARQUET, PARTITION_BY (clinic_id), OVERWRITE_OR_IGNORE)")
     con.close()
     return time.perf_counter() - t0
 
 
 BARE = """
-import sys, time, duckdb
+import sys, time, duckdb, resource
 d = sys.argv[1]
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+c0 = r0.ru_utime + r0.ru_stime
 con = duckdb.connect()
 if sys.argv[2] != "none":
     con.execute(f"SET memory_limit = '{sys.argv[2]}'")
@@ -85,7 +110,9 @@ e AS (SELECT study, subject, avg(value) v1, any_value(condition) condition, any_
 SELECT condition, technique, clinic, arm, count(v1 - v0) n, avg(v1 - v0) m, var_samp(v1 - v0) v
 FROM e JOIN s USING (study, subject, condition, technique, clinic, arm) GROUP BY ALL'''
 res = con.sql(q).fetchall()
-print(time.perf_counter() - t0, len(res), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)
+import resource
+r = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - t0, len(res), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024, r.ru_utime + r.ru_stime - c0)
 """
 
 OURS = """
@@ -99,12 +126,17 @@ KW = {kw!r}
 def main(d, engine, limit):
     if engine == "dask":
         from distributed import Client, LocalCluster
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                               memory_limit="2GB")
         Client(cluster)
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     opts = dict(memory_limit=None if limit == "none" else limit) if engine == "duckdb" else {{}}
     tab = mo.scan(d, engine=engine, progress=False, **opts).effect_sizes(**KW)
-    print(time.perf_counter() - t0, len(tab), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    print(time.perf_counter() - t0, len(tab), int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024,
+          r.ru_utime + r.ru_stime - r0.ru_utime - r0.ru_stime)
 
 
 if __name__ == "__main__":
@@ -112,21 +144,42 @@ if __name__ == "__main__":
 """
 
 
-def _child(code: str, *args: str) -> tuple[float, int, float]:
+def _child(code: str, *args: str) -> tuple[float, int, float, float]:
     """(seconds, result rows, peak RSS in MB of the child process itself: VmHWM, read by the child; not
-    ru_maxrss, which Linux carries over exec from the parent that generated the data)."""
+    ru_maxrss, which Linux carries over exec from the parent that generated the data; CPU seconds, user + sys,
+    of the measured part; worker processes of a dask cluster not included)."""
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
-    secs, n, rss = out.stdout.strip().splitlines()[-1].split()
-    return float(secs), int(n), float(rss)
+    secs, n, rss, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(secs), int(n), float(rss), float(cpu)
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _dask(a: argparse.Namespace, ours_code: str, o: tuple[float, int, float, float], res: dict[str, object]) -> None:
+    """(b): the dask path on the whole registry, or on ``--dask-glob`` (a subset of its files), then the DuckDB
+    path on the same files for the ratio."""
+    path = str(a.dir / a.dask_glob) if a.dask_glob else str(a.dir)
+    load = _load()
+    d = _child(ours_code, path, "dask", "none")
+    same = o if not a.dask_glob else _child(ours_code, path, "duckdb", a.memory_limit)
+    res.update(dask_files=a.dask_glob or "all", dask_s=d[0], dask_cpu_client_s=d[3], dask_load=load,
+               dask_duckdb_s=same[0], dask_ratio=d[0] / same[0], dask_groups=d[1])
+    print(f"(b) dask, 2-worker LocalCluster (2 GB per worker), files {a.dask_glob or 'all'}: {d[0]:.2f} s wall "
+          f"(client CPU {d[3]:.2f} s; workers not included), {d[1]:,} groups; DuckDB on the same files "
+          f"{same[0]:.2f} s -> {d[0] / same[0]:.1f}x; load {load}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000_000)
     ap.add_argument("--per-subject", type=int, default=50)
-    ap.add_argument("--dir", type=Path, default=OUT / "registry")
+    ap.add_argument("--dir", type=Path, default=DATA / "registry")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--dask-glob", default="", help="run (b) on these files of the registry only, e.g. "
+                    "'clinic_id=1[0-2][0-9]/*.parquet' (30 clinics, 10M rows)")
     ap.add_argument("--keep", action="store_true", help="keep the generated registry")
     ap.add_argument("--reuse", action="store_true", help="reuse a registry of the same size kept by --keep")
     ap.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit for both sides ('none': DuckDB's)")
@@ -144,20 +197,26 @@ def main() -> None:
     ours_code = OURS.format(kw=KW)
     res: dict[str, object] = {"rows": a.rows, "subjects": a.rows // a.per_subject, "parquet_mb": size,
                               "memory_limit": a.memory_limit}
-    bare, ours = [], []
-    for _ in range(a.repeat):  # alternate, so a busy machine slows both alike
-        bare.append(_child(BARE, str(a.dir), a.memory_limit))
-        ours.append(_child(ours_code, str(a.dir), "duckdb", a.memory_limit))
+    bare, ours, rounds = [], [], []
+    for i in range(a.repeat):  # alternate (and swap who goes first), so a busy machine slows both alike
+        pair = [("bare", BARE, ("none",)), ("ours", ours_code, ("duckdb",))]
+        for who, code, extra in (pair if i % 2 == 0 else pair[::-1]):
+            load = _load()
+            r = _child(code, str(a.dir), *extra, a.memory_limit) if who == "ours" else _child(code, str(a.dir), a.memory_limit)
+            (ours if who == "ours" else bare).append(r)
+            rounds.append(dict(who=who, wall_s=r[0], cpu_s=r[3], rss_mb=r[2], load=load))
+            print(f"  round {i + 1} {who}: {r[0]:.2f} s wall, {r[3]:.2f} s CPU, {r[2]:.0f} MB peak, load {load}",
+                  flush=True)
     b, o = min(bare), min(ours)
     res.update(bare_s=b[0], ours_s=o[0], ratio=o[0] / b[0], groups=o[1], bare_groups=b[1],
-               ours_rss_mb=max(x[2] for x in ours), bare_rss_mb=max(x[2] for x in bare))
+               ours_cpu_s=min(x[3] for x in ours), bare_cpu_s=min(x[3] for x in bare),
+               ours_rss_mb=max(x[2] for x in ours), bare_rss_mb=max(x[2] for x in bare), rounds=rounds)
     print(f"(a) effect sizes, {o[1]:,} groups, exact CIs: ours {o[0]:.2f} s, bare DuckDB GROUP BY {b[0]:.2f} s "
-          f"-> {o[0] / b[0]:.2f}x (DuckDB memory_limit {a.memory_limit}); peak RSS ours {res['ours_rss_mb']:.0f} MB, bare {res['bare_rss_mb']:.0f} MB")
+          f"-> {o[0] / b[0]:.2f}x wall, {res['ours_cpu_s'] / res['bare_cpu_s']:.2f}x CPU (best of {a.repeat}; "
+          f"DuckDB memory_limit {a.memory_limit}); peak RSS ours {res['ours_rss_mb']:.0f} MB, bare "
+          f"{res['bare_rss_mb']:.0f} MB")
     if not a.skip_dask:
-        d = _child(ours_code, str(a.dir), "dask", "none")
-        res.update(dask_s=d[0], dask_ratio=d[0] / o[0])
-        print(f"(b) dask, 2-worker LocalCluster: {d[0]:.2f} s -> {d[0] / o[0]:.2f}x the DuckDB path "
-              f"(client process peak RSS {d[2]:.0f} MB; workers not included)")
+        _dask(a, ours_code, o, res)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1))
     if not a.keep:

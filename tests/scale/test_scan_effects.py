@@ -24,6 +24,10 @@ TRIAL_CASES = [
     dict(compare=("arm", "therapeutic", "usual_care"), on="ppc", measure="d_ppc2", ci="normal"),
     dict(by=["condition", "technique"], compare=("intent", "therapeutic", "relaxation"), adjust="bonferroni"),
     dict(by="arm", adjust="holm", end="last_observed"),
+    # several rows of a subject at one occasion: the last by day at the end, the first at the start
+    dict(compare=("arm", "therapeutic", "usual_care"), end="followup"),
+    dict(compare=("arm", "therapeutic", "usual_care"), on="ancova", end="followup"),
+    dict(by="arm", start="week_4", end="followup"),
 ]
 
 
@@ -112,3 +116,75 @@ def test_the_public_functions_take_a_scan_unchanged(trial):
     assert r_lazy["risk_diff"].tolist() == r_mem["risk_diff"].tolist()
     with pytest.raises(mo.ArgumentError, match="return_draws"):
         mo.effect_sizes(sc, **kw, return_draws=True)
+
+
+def test_occasion_rule_on_shuffled_rows(same_table):
+    """Several follow-ups per subject in an order unlike their days, some subjects without any: the end is each
+    subject's last follow-up by day (not the last row, nor their mean), as in memory."""
+    rng = np.random.default_rng(5)
+    n = 120
+    subj = np.repeat([f"s{i:03d}" for i in range(n)], 5)
+    timing = np.tile(["baseline", "followup", "followup", "followup", "followup"], n)
+    day = np.tile([0.0, 14.0, 28.0, 42.0, 56.0], n) + np.where(timing == "followup", rng.integers(0, 5, 5 * n), 0)
+    value = np.clip(rng.normal(12, 5, day.size).round(), 0, 24)
+    arm = np.repeat(np.where(np.arange(n) % 2 == 0, "therapeutic", "usual_care"), 5)
+    long = pd.DataFrame({"subject": subj, "arm": arm, "timing": timing, "day": day, "instrument": "rmdq",
+                         "value": value})
+    long = long[~((timing == "followup") & (np.repeat(np.arange(n), 5) % 9 == 0))]  # dropouts
+    long = long.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    ds = mo.Dataset.from_long(long)
+    sc = scan(long)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kw in (dict(end="followup"), dict(end="last_observed"), dict(on="ancova", end="followup")):
+            kw = dict(compare=("arm", "therapeutic", "usual_care"), **kw)
+            same_table(sc.effect_sizes(instrument="rmdq", **kw).full, mo.effect_sizes(ds, instrument="rmdq", **kw).full)
+
+
+def test_attributes_that_change_between_a_subjects_rows(same_table):
+    """A subject's technique differs between its baseline and follow-up sessions: the scan notices that grouping
+    subjects with their attributes split them and takes the end row's technique, as in memory."""
+    rng = np.random.default_rng(8)
+    n = 80
+    subj = np.repeat([f"s{i:03d}" for i in range(n)], 3)
+    timing = np.tile(["baseline", "followup", "followup"], n)
+    tech = np.where((timing == "baseline") & (np.repeat(np.arange(n), 3) % 4 == 0), "swedish", "deep_tissue").astype(object)
+    tech[(timing == "followup") & (np.repeat(np.arange(n), 3) % 3 == 0)] = "trigger_point"
+    long = pd.DataFrame({"subject": subj, "session": np.tile([1, 2, 3], n), "technique": tech, "timing": timing,
+                         "day": np.tile([0.0, 21.0, 42.0], n), "instrument": "rmdq",
+                         "value": np.clip(rng.normal(12, 5, 3 * n).round(), 0, 24)})
+    ds = mo.Dataset.from_long(long)
+    import massage_outcomes.scale.effects as scale_effects
+
+    calls = []
+    fast = scale_effects._moments
+
+    def spy(*args, **kwargs):
+        calls.append(fast(*args, **kwargs) is None)
+        return fast(*args, **kwargs)
+
+    scale_effects._moments = spy
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for kw in (dict(by="technique"), dict(by="technique", end="last_observed")):
+                same_table(scan(long).effect_sizes(instrument="rmdq", **kw).full,
+                           mo.effect_sizes(ds, instrument="rmdq", **kw).full)
+    finally:
+        scale_effects._moments = fast
+    assert calls == [True, True]  # the split was seen, and the exact pick per attribute ran
+
+
+def test_pool_of_a_scans_clinic_effects_equals_memory(tmp_path, same_table):
+    """Issue 11 item 2's `pool`: a scan's per-clinic effect table pools as the in-memory one does (metafor's
+    REML on the same estimates and SEs)."""
+    frame = pd.read_csv(sample_path("clinic"))
+    frame.to_parquet(tmp_path / "clinic.parquet")
+    ds = mo.load_sample("clinic")
+    kw = dict(instrument=ds.instruments[0], by="clinic", compare=("intent", "therapeutic", "relaxation"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lazy = mo.effect_sizes(scan(tmp_path / "clinic.parquet"), **kw)
+        mem = mo.effect_sizes(ds, **kw)
+        same_table(mo.pool(lazy), mo.pool(mem))
+    assert int(mo.pool(mem)["k"].iloc[0]) >= 2  # clinics pooled

@@ -30,10 +30,10 @@ _TIMINGS = ("baseline", "pre", "post", "followup")
 def _occasion(which: str, role: str) -> tuple[str, str]:
     """(SQL condition, ORDER BY of the rows a subject may use) for one occasion."""
     if which == "last_observed":
-        return "timing = 'followup'", "day DESC"
+        return "timing = 'followup'", "day DESC NULLS FIRST"
     if which in _TIMINGS:
-        return f"timing = {quote(which)}", "day ASC" if role == "start" else "day DESC"
-    return f"visit = {quote(which)}", "day ASC"
+        return f"timing = {quote(which)}", "day ASC NULLS LAST" if role == "start" else "day DESC NULLS FIRST"
+    return f"visit = {quote(which)}", "day ASC NULLS LAST" if role == "start" else "day DESC NULLS FIRST"
 
 
 def subject_rows(sc: Any, instrument: str, attrs: Sequence[str], start: str, end: str) -> pd.DataFrame:
@@ -44,6 +44,12 @@ def subject_rows(sc: Any, instrument: str, attrs: Sequence[str], start: str, end
     if str(start) in ("pre", "post") and str(end) in ("pre", "post"):
         raise DataValidationError("pre/post responders pair ratings by session; a scan pairs subjects only. Analyse "
                                   "session pairs in memory (mo.read / Dataset) or use start='baseline'.")
+    if sc.engine == "dask":
+        from massage_outcomes.scale.dask_engine import dask_subject_rows
+
+        with_condition = [*attrs, *(["condition"] if "condition" in sc.columns else [])]
+        rows, order = dask_subject_rows(sc, inst.key, with_condition, start, end)
+        return as_analysis_rows(rows, order, inst.key)
     keys = [k for k, v in sc.vocabulary_maps().get("instrument", {}).items() if v == inst.key]
     if not keys:
         raise DataValidationError(f"no {inst.key!r} measurements in {sc.name}.")
@@ -54,11 +60,9 @@ def subject_rows(sc: Any, instrument: str, attrs: Sequence[str], start: str, end
         end_sel, _ = plan.resolve_end(sc, "last", keys)
     if end_sel == "last_observed":
         fu = fetch(sc.con, f"SELECT count(*) FROM ({canon}) WHERE timing = 'followup'")[0][0]
-        end_cond, end_order = ("timing = 'followup'" if fu else "timing IS DISTINCT FROM 'baseline'"), "day DESC"
+        end_cond, end_order = ("timing = 'followup'" if fu else "timing IS DISTINCT FROM 'baseline'"), "day DESC NULLS FIRST"
     else:
         end_cond, end_order = _occasion(end_sel, "end")
-        if end == "last":  # the in-memory rule takes the latest row at the last visit
-            end_order = "day DESC"
     start_cond, start_order = _occasion(start, "start")
     part = "PARTITION BY study, subject"
     q = (f"WITH c AS ({canon}), "
@@ -67,13 +71,17 @@ def subject_rows(sc: Any, instrument: str, attrs: Sequence[str], start: str, end
          "SELECT * FROM s UNION ALL SELECT * FROM e")
     if end_sel == "last_observed":  # the in-memory rule keeps follow-ups after the start day only
         q = (f"WITH c AS ({canon}), s AS (SELECT * FROM c WHERE {start_cond} QUALIFY row_number() OVER ({part} "
-             f"ORDER BY {start_order}) = 1), e AS (SELECT c.* FROM c JOIN s USING (study, subject) WHERE "
-             f"{end_cond.replace('timing', 'c.timing')} AND c.day > s.day QUALIFY row_number() OVER "
+             f"ORDER BY {start_order}) = 1), e AS (SELECT c.* FROM c LEFT JOIN s USING (study, subject) WHERE "
+             f"{end_cond.replace('timing', 'c.timing')} AND NOT coalesce(s.day >= c.day, false) QUALIFY row_number() OVER "
              f"(PARTITION BY c.study, c.subject ORDER BY c.{end_order}) = 1) SELECT * FROM s UNION ALL SELECT * FROM e")
-    rows = sc.con.sql(q).df()
-    order = _visit_order(sc)
+    return as_analysis_rows(sc.con.sql(q).df(), _visit_order(sc), inst.key)
+
+
+def as_analysis_rows(rows: pd.DataFrame, order: dict[str, int], instrument: str) -> pd.DataFrame:
+    """The start and end rows an engine picked, as the analysis frame the in-memory responders read:
+    ``visit_order`` from ``order``, vocabulary columns as categoricals in vocabulary order."""
     rows["visit_order"] = pd.array(rows["visit"].map(order), dtype="Int64")
-    rows["instrument"] = inst.key
+    rows["instrument"] = instrument
     for c, voc in (("condition", vocab.CONDITION), ("technique", vocab.TECHNIQUE), ("intent", vocab.INTENT),
                    ("timing", vocab.TIMING)):
         if c in rows.columns:  # vocabulary order, as a Dataset's categoricals sort
@@ -111,8 +119,6 @@ def responders(sc: Any, *, instrument: str, by: Sequence[str] | str = (), compar
     """
     from massage_outcomes.effects.clinical import responders as in_memory
 
-    if sc.engine != "duckdb":
-        raise DataValidationError("responders() on a scan runs on engine='duckdb'; scan the same files with DuckDB.")
     by_l = [by] if isinstance(by, str) else list(by)
     attrs = [*by_l, *([compare[0]] if compare is not None else [])]
     frame = subject_rows(sc, instrument, attrs, start, end)

@@ -23,14 +23,15 @@ from massage_outcomes.effects.occasions import unknown_occasion
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.schema import DEFAULT_STUDY
 
-__all__ = ["dask_moments"]
+__all__ = ["dask_moments", "dask_subject_rows", "pick_occasions", "pick_rows"]
 
 _TIMINGS = ("baseline", "pre", "post", "followup")
 
 
 def _canonical(sc: Any, instrument: str, attrs: Sequence[str]) -> tuple[Any, list[Any]]:
     """The canonical rows of one instrument (a dask DataFrame) and the source's names of the instrument."""
-    f = sc.dask_frame
+    # an index unique within each partition (dask may put several Parquet files in one), so columns align
+    f = sc.dask_frame.reset_index(drop=True)
     cols = set(sc.columns)
     for need in ("subject", "instrument", "value", "timing"):
         if need not in cols:
@@ -76,24 +77,22 @@ def _intent(f: Any, maps: dict[str, dict[Any, str]], cols: set[str]) -> Any:
 
 
 def _end(sc: Any, canon: Any, end: str, keys: list[Any]) -> tuple[str, str]:
-    if end == "last_observed":
-        raise DataValidationError("end='last_observed' runs on engine='duckdb'; pass a visit label or 'last'.")
-    if end != "last" or "visit" not in sc.columns:
-        if end == "last":
-            raise DataValidationError("end='last' without visits runs on engine='duckdb'; pass a timing or visit.")
+    """(occasion, label) for ``end``, as :func:`massage_outcomes.scale.plan.resolve_end`."""
+    if end not in ("last", "last_observed"):
         return end, str(end)
-    f = sc.dask_frame
-    f = f[f["visit"].notnull()]
-    import dask
+    if end == "last" and "visit" in sc.columns:
+        f = sc.dask_frame
+        f = f[f["visit"].notnull()]
+        import dask
 
-    first, has = dask.compute(f.groupby(f["visit"].astype(str))["day"].min(),
-                              canon[canon["visit"].notnull() & canon["value"].notnull()]["visit"].unique())
-    cand = first[first.index.isin(list(has))]
-    if not len(cand):
-        raise DataValidationError("end='last' without visits runs on engine='duckdb'; pass a timing or visit.")
-    best = pd.DataFrame({"v": cand.index.astype(str), "d": cand.to_numpy(dtype=float)}).sort_values(
-        ["d", "v"], na_position="first").iloc[-1]["v"]
-    return str(best), f"{best} (last visit)"
+        first, has = dask.compute(f.groupby(f["visit"].astype(str))["day"].min(),
+                                  canon[canon["visit"].notnull() & canon["value"].notnull()]["visit"].unique())
+        cand = first[first.index.isin(list(has))]
+        if len(cand):
+            best = pd.DataFrame({"v": cand.index.astype(str), "d": cand.to_numpy(dtype=float)}).sort_values(
+                ["d", "v"], na_position="first", kind="stable").iloc[-1]["v"]
+            return str(best), f"{best} (last visit)"
+    return "last_observed", "any follow-up"
 
 
 def _cond(canon: Any, which: str, role: str) -> Any:
@@ -105,23 +104,86 @@ def _cond(canon: Any, which: str, role: str) -> Any:
     return hit
 
 
+def _flags(canon: Any, start: str, end: str) -> tuple[Any, Any]:
+    """Row masks of the start and end occasions (a visit label must name rows; last_observed: follow-ups, else
+    anything not at baseline)."""
+    is_s = _cond(canon, start, "start")
+    if end != "last_observed":
+        return is_s, _cond(canon, end, "end")
+    fu = bool(int((canon["timing"] == "followup").sum().compute()))
+    return is_s, (canon["timing"] == "followup") if fu else (canon["timing"] != "baseline") | canon["timing"].isnull()
+
+
+def _start_end(part: pd.DataFrame, last_observed: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per subject (``_key``) of a partition of whole subjects, its start row and its end row, by the rule of
+    :mod:`massage_outcomes.effects.occasions`: at the start its first row by day, at the end its last (missing
+    days last, ties in row order; last_observed: after the start day)."""
+    rows = part.iloc[np.argsort(part["day"].to_numpy(dtype=float, na_value=np.nan), kind="stable")]
+    s = rows[rows["_s"].to_numpy(dtype=bool)].drop_duplicates("_key", keep="first")
+    e = rows[rows["_e"].to_numpy(dtype=bool)]
+    if last_observed:
+        sday = e["_key"].map(s.set_index("_key")["day"]).to_numpy(dtype=float, na_value=np.nan)
+        e = e[~(sday >= e["day"].to_numpy(dtype=float, na_value=np.nan))]
+    return s, e.drop_duplicates("_key", keep="last")
+
+
+def pick_occasions(part: pd.DataFrame, attrs: Sequence[str], last_observed: bool) -> pd.DataFrame:
+    """One row per subject of a partition of whole subjects: ``_start``, ``_end`` (:func:`_start_end`) and the
+    attributes of the end row, else the start row."""
+    attrs = list(attrs)
+    s, e = _start_end(part, last_observed)
+    units = pd.concat([e, s[~s["_key"].isin(e["_key"])]], ignore_index=True)[["_key", *attrs]]
+    units["_start"] = units["_key"].map(s.set_index("_key")["value"]).astype(float)
+    units["_end"] = units["_key"].map(e.set_index("_key")["value"]).astype(float)
+    return units
+
+
+def pick_rows(part: pd.DataFrame, last_observed: bool) -> pd.DataFrame:
+    """The start rows, then the end rows, of the subjects of a partition (:func:`_start_end`), flags dropped."""
+    s, e = _start_end(part, last_observed)
+    return pd.concat([s, e], ignore_index=True).drop(columns=["_key", "_s", "_e"])
+
+
+def _by_subject(canon: Any, start: str, end: str, columns: Sequence[str]) -> Any:
+    """The rows of the two occasions (``columns`` and the flags ``_key``, ``_s``, ``_e``), shuffled to partitions
+    of whole subjects (one dask shuffle)."""
+    is_s, is_e = _flags(canon, start, end)
+    keep = is_s | is_e
+    rows = canon[keep].assign(_key=canon["study"] + "\x1f" + canon["subject"], _s=is_s[keep], _e=is_e[keep])
+    return rows[["_key", "_s", "_e", *dict.fromkeys([*columns, "day", "value"])]].shuffle(on="_key")
+
+
 def _wide(canon: Any, start: str, end: str, attrs: Sequence[str]) -> Any:
-    """One row per subject in one groupby (no merge): conditional columns per occasion, attributes from the end
-    rows, else the start rows."""
-    is_s, is_e = _cond(canon, start, "start"), _cond(canon, end, "end")
-    rows = canon[is_s | is_e]
-    is_s, is_e = is_s[is_s | is_e], is_e[is_s | is_e]
-    cols = {"_key": rows["study"] + "\x1f" + rows["subject"], "_start": rows["value"].where(is_s),
-            "_end": rows["value"].where(is_e), "_ne": is_e.astype(float)}
-    for a in attrs:
-        cols[f"{a}_e"] = rows[a].where(is_e)
-        cols[f"{a}_s"] = rows[a].where(is_s)
-    frame = rows.assign(**cols)[list(cols)]
-    agg = {"_start": "mean", "_end": "mean", "_ne": "sum", **{f"{a}_{k}": "first" for a in attrs for k in "es"}}
-    wide = frame.groupby("_key").agg(agg)
-    for a in attrs:
-        wide[a] = wide[f"{a}_e"].where(wide["_ne"] > 0, wide[f"{a}_s"])
-    return wide
+    """One row per subject (:func:`pick_occasions` on partitions of whole subjects)."""
+    meta = pd.DataFrame({"_key": pd.Series(dtype=object), **{a: pd.Series(dtype=object) for a in attrs},
+                         "_start": pd.Series(dtype=float), "_end": pd.Series(dtype=float)})
+    return _by_subject(canon, start, end, attrs).map_partitions(pick_occasions, list(attrs), end == "last_observed",
+                                                                meta=meta)
+
+
+def dask_subject_rows(sc: Any, instrument: str, attrs: Sequence[str], start: str, end: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Per subject its start row and its end row (canonical columns), computed by dask, and the visit order
+    (visits ranked by the earliest day each is seen): what :func:`massage_outcomes.scale.clinical.subject_rows`
+    takes from DuckDB."""
+    import dask
+
+    attrs = list(dict.fromkeys(attrs))
+    canon, keys = _canonical(sc, instrument, attrs)
+    end_sel, _ = _end(sc, canon, end, keys)
+    cols = ["study", "subject", *attrs, "visit", "day", "timing", "value"]
+    picked = _by_subject(canon, start, end_sel, cols).map_partitions(
+        pick_rows, end_sel == "last_observed", meta=canon[cols]._meta)
+    order: dict[str, int] = {}
+    if "visit" in sc.columns:
+        f = sc.dask_frame
+        f = f[f["visit"].notnull()]
+        rows, first = dask.compute(picked, f.groupby(f["visit"].astype(str))["day"].min())
+        ranked = pd.DataFrame({"v": first.index.astype(str), "d": first.to_numpy(dtype=float)}).sort_values(
+            ["d", "v"], na_position="last", kind="stable")
+        order = {str(v): i for i, v in enumerate(ranked["v"])}
+    else:
+        rows = picked.compute()
+    return rows.reset_index(drop=True), order
 
 
 def dask_moments(sc: Any, spec: Any, attrs: Sequence[str]) -> tuple[pd.DataFrame, Any]:
@@ -134,7 +196,8 @@ def dask_moments(sc: Any, spec: Any, attrs: Sequence[str]) -> tuple[pd.DataFrame
     end_sel, end_label = _end(sc, canon, spec.end, keys)
     if end_sel == spec.start:
         raise DataValidationError(f"`end`={spec.end!r} is {end_sel!r}, the same occasion as `start`.")
-    wide = _wide(canon, spec.start, end_sel, attrs)
+    # one row per subject, kept on the workers: the level check and both moment passes read it
+    wide = _wide(canon, spec.start, end_sel, attrs).persist()
     if spec.compare is not None:
         col, a, b = spec.compare
         levels = set(wide[col].dropna().unique().compute().astype(str))

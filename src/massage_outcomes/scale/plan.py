@@ -4,9 +4,9 @@ The steps mirror the in-memory path of :func:`massage_outcomes.effect_sizes` exa
 
 1. *canonical rows* of one instrument (vocabularies mapped to canonical terms, intent derived from the technique,
    else the arm, as :class:`~massage_outcomes.Dataset` does);
-2. *occasions*: per subject the mean value at ``start`` and at ``end`` (several rows of a subject at one occasion
-   are averaged), attributes from the end rows, else the start rows; subjects with a start value and none at
-   the end are kept (and counted as missing);
+2. *occasions*: per subject the value at ``start`` (its first row there by day) and at ``end`` (its last), the
+   rule of :mod:`massage_outcomes.effects.occasions`, attributes from the end row, else the start row; subjects
+   with a start value and none at the end are kept (and counted as missing);
 3. *moments* per group × arm: count, mean and the centred sum of squares (and, for paired kinds, of the two
    occasions with their cross-product), plus the missing counts; groups are every observed key combination.
 
@@ -25,7 +25,7 @@ from massage_outcomes.effects.occasions import unknown_occasion
 from massage_outcomes.errors import DataValidationError
 from massage_outcomes.scale.sql import case_map, fetch, ident, quote, study_expr
 
-__all__ = ["fetch", "ident", "TIMINGS", "canonical_sql", "resolve_end", "occasions_sql", "moments_sql", "order_groups"]
+__all__ = ["fetch", "ident", "TIMINGS", "canonical_sql", "resolve_end", "occasions_sql", "split_subjects_sql", "moments_sql", "order_groups"]
 
 TIMINGS = ("baseline", "pre", "post", "followup")
 
@@ -105,30 +105,59 @@ def _check_hits(sc: Any, keys: Sequence[Any], start: str, end: str) -> None:
             raise unknown_occasion(role, which, visits["visit"].astype(str).tolist())
 
 
-def occasions_sql(sc: Any, canon: str, start: str, end: str, attrs: Sequence[str], keys: Sequence[Any]) -> str:
-    """SQL of one row per subject: the attributes, ``_start`` and ``_end`` (see the module docstring), in one
-    pass over the rows (conditional aggregates per subject)."""
+# the order of a subject's rows at an occasion, as the in-memory rule sorts them (day, missing days last)
+_DAY_KEY = "coalesce(day, 'infinity'::DOUBLE)"
+
+
+def _end_condition(sc: Any, keys: Sequence[Any], end: str) -> str:
+    if end != "last_observed":
+        return _where(end)
+    timings = sc.occasions(keys, "timing")
+    fu = bool(((timings["timing"].map(lambda t: vocab.TIMING.lookup(t)) == "followup") & (timings["n"] > 0)).any())
+    return "timing = 'followup'" if fu else "timing IS DISTINCT FROM 'baseline'"
+
+
+def occasions_sql(sc: Any, canon: str, start: str, end: str, attrs: Sequence[str], keys: Sequence[Any], *,
+                  by_attributes: bool = False) -> str:
+    """SQL of one row per subject: the attributes, ``_start`` and ``_end``, by the rule of
+    :mod:`massage_outcomes.effects.occasions`: at ``start`` the subject's first row by day, at ``end`` its last
+    (missing days last), attributes from the end row, else the start row; ``end="last_observed"``: the last
+    follow-up after the start row. One pass over the rows (conditional arg_min/arg_max per subject; for
+    last_observed, a second over the follow-ups, joined to the start days). Rows of one subject at one
+    occasion on the same day: any one of them (the in-memory path takes the last in file order).
+
+    ``by_attributes=True`` groups by subject *and* attributes: one row per subject only where a subject's
+    attributes are the same on all its start and end rows (check with :func:`split_subjects_sql`), but without
+    an arg_max per attribute (3.8 vs 10 s CPU on 100M rows, 2M subjects, four attributes)."""
     if start in ("pre", "post") and end in ("pre", "post"):
         raise DataValidationError("pre/post ratings pair by session; a scan pairs subjects only. Analyse "
                                   "session pairs in memory (mo.read / Dataset) or use start='baseline'.")
     _check_hits(sc, keys, start, end)
     attrs = list(dict.fromkeys(attrs))
-    s_cond = _where(start)
-    if end == "last_observed":
-        timings = sc.occasions(keys, "timing")
-        fu = bool(((timings["timing"].map(lambda t: vocab.TIMING.lookup(t)) == "followup") & (timings["n"] > 0)).any())
-        e_cond = "timing = 'followup'" if fu else "timing IS DISTINCT FROM 'baseline'"
-        e_val = f"arg_max(value, day) FILTER ({e_cond})"
-        e_attr = "arg_max({a}, day) FILTER (" + e_cond + ")"
-    else:
-        e_cond = _where(end)
-        e_val = f"avg(value) FILTER ({e_cond})"
-        e_attr = "any_value({a}) FILTER (" + e_cond + ")"
+    s_cond, e_cond = _where(start), _end_condition(sc, keys, end)
+    k = _DAY_KEY
+    if end == "last_observed":  # the follow-ups after the subject's start day (a missing day on either side: kept)
+        starts = (f"SELECT study, subject, arg_min_null(day, {k}) AS _sday FROM ({canon}) WHERE {s_cond} "
+                  "GROUP BY study, subject")
+        canon = (f"SELECT c.* EXCLUDE (_sday), ({s_cond}) AS _is_s, ({e_cond}) AND NOT coalesce(c._sday >= c.day, "
+                 f"false) AS _is_e FROM (SELECT * FROM ({canon}) LEFT JOIN ({starts}) USING (study, subject)) c")
+        s_cond, e_cond = "_is_s", "_is_e"
+    if by_attributes:
+        group = ", ".join(["study", "subject", *(ident(a) for a in attrs)])
+        return (f"SELECT {group}, arg_min_null(value, {k}) FILTER ({s_cond}) AS _start, arg_max_null(value, {k}) "
+                f"FILTER ({e_cond}) AS _end FROM ({canon}) WHERE ({s_cond}) OR ({e_cond}) GROUP BY {group}")
     has_e = f"count(*) FILTER ({e_cond}) > 0"
-    pick = "".join(f", CASE WHEN {has_e} THEN {e_attr.format(a=ident(a))} ELSE any_value({ident(a)}) FILTER "
-                   f"({s_cond}) END AS {ident(a)}" for a in attrs)
-    return (f"SELECT study, subject{pick}, avg(value) FILTER ({s_cond}) AS _start, {e_val} AS _end "
+    pick = "".join(f", CASE WHEN {has_e} THEN arg_max_null({ident(a)}, {k}) FILTER ({e_cond}) ELSE "
+                   f"arg_min_null({ident(a)}, {k}) FILTER ({s_cond}) END AS {ident(a)}" for a in attrs)
+    return (f"SELECT study, subject{pick}, arg_min_null(value, {k}) FILTER ({s_cond}) AS _start, "
+            f"arg_max_null(value, {k}) FILTER ({e_cond}) AS _end "
             f"FROM ({canon}) WHERE ({s_cond}) OR ({e_cond}) GROUP BY study, subject")
+
+
+def split_subjects_sql(wide: str) -> str:
+    """SQL of the number of subjects that :func:`occasions_sql` ``by_attributes=True`` split into several rows
+    (attributes that differ between a subject's rows): 0 when its rows are one per subject."""
+    return f"SELECT count(*) - count(DISTINCT (study, subject)) FROM ({wide})"
 
 
 def moments_sql(wide: str, by: Sequence[str], compare: tuple[str, Any, Any] | None, kind: str,

@@ -103,7 +103,7 @@ class Scan:
         self.kept_sql: str | None = None
         self.rows: dict[str, int] = {}
         self.report: ValidationReport | None = None
-        #: how validate() checked the rows: "engine partitions" or "exact line reader" (a CSV DuckDB cannot split)
+        #: how validate() checked the rows: "engine partitions", "dask partitions" or "exact line reader" (a CSV DuckDB cannot split)
         self.checked_by: str | None = None
         self._columns: list[str] | None = None
         self.distinct_cache: dict[tuple[str, str], list[Any]] = {}
@@ -162,8 +162,8 @@ class Scan:
         return list(self.distinct_cache[key])
 
     def prefetch_distinct(self, columns: Sequence[str]) -> None:
-        """Fill the distinct-value cache of several columns, and the visit catalogue (:meth:`visits`), in one
-        pass over the source (DuckDB; GROUPING SETS)."""
+        """Fill the distinct-value cache of several columns, and the visit catalogue (:meth:`occasions`), in one
+        pass over the source (DuckDB: one GROUP BY of the key combinations)."""
         todo = [c for c in dict.fromkeys(columns) if c in self.columns and (self.source_sql, c) not in self.distinct_cache]
         if not todo:
             return
@@ -176,23 +176,16 @@ class Scan:
             return
         cols = set(self.columns)
         cat = [c for c in ("instrument", "visit", "timing") if c in cols]
-        sets = [f"({ident(c)})" for c in todo]
-        if {"instrument", "visit"} <= cols:
-            sets.append(f"({ident('instrument')}, {ident('visit')})")
-        if {"instrument", "timing"} <= cols:
-            sets.append(f"({ident('instrument')}, {ident('timing')})")
         day = f"min(CAST({ident('day')} AS DOUBLE))" if "day" in cols else "CAST(NULL AS DOUBLE)"
         keys = list(dict.fromkeys([*todo, *cat]))
-        gid = f"GROUPING({', '.join(ident(k) for k in keys)})"
-        q = (f"SELECT {', '.join(ident(k) for k in keys)}, {gid} AS _g, {day} AS _day, count({ident('value')}) AS _n "
-             f"FROM ({self.source_sql}) GROUP BY GROUPING SETS ({', '.join(sets)})")
-        rows = self.con.sql(q).df()
-        width = len(keys)
-        for i, c in enumerate(keys):
-            if c not in todo:
-                continue
-            only = (1 << width) - 1 - (1 << (width - 1 - i))  # every other key aggregated away
-            vals = rows.loc[rows["_g"] == only, c]
+        # one GROUP BY of every key combination (few: vocabularies, arms, visits): one hash per row, where
+        # GROUPING SETS of each column and (instrument, visit|timing) hashed every row once per set (4.0 vs 7.0 s
+        # CPU on 100M rows); the distinct values and the visit catalogue are read off this small table
+        sel = ", ".join(ident(k) for k in keys)
+        rows = self.con.sql(f"SELECT {sel}, {day} AS _day, count({ident('value')}) AS _n FROM ({self.source_sql}) "
+                            f"GROUP BY {sel}").df()
+        for c in todo:
+            vals = pd.unique(rows[c].dropna())
             self.distinct_cache[(self.source_sql, c)] = [v for v in vals.tolist() if not _blank(v)]
         self.catalog = rows
         self.catalog_keys = keys
@@ -204,10 +197,7 @@ class Scan:
         rows, keys = self.catalog, self.catalog_keys
         if rows is None or column not in keys or "instrument" not in keys:
             return pd.DataFrame(columns=[column, "day", "n"])
-        width = len(keys)
-        grouped = {keys.index("instrument"), keys.index(column)}
-        g = sum(1 << (width - 1 - i) for i in range(width) if i not in grouped)
-        sub = rows.loc[(rows["_g"] == g) & rows[column].notna()]
+        sub = rows.loc[rows[column].notna()]
         if instrument_keys:
             sub = sub.loc[sub["instrument"].astype(str).isin([str(k) for k in instrument_keys])]
         out = sub.assign(**{column: sub[column].astype(str)}).groupby(column, sort=False).agg(
@@ -314,7 +304,8 @@ def _dask_scan(source: Any, *, mapping: Mapping[str, str] | None, study: str | N
         raise ArgumentTypeError(f"scan(engine='dask') takes a dask DataFrame or a path; got {type(source).__name__}")
     if mapping:
         frame = frame.rename(columns=dict(mapping))
-    return Scan(None, "", name=label, engine="dask", study=study, frame=frame, progress=progress)
+    path = source if isinstance(source, str | Path) else None
+    return Scan(None, "", name=label, engine="dask", study=study, frame=frame, progress=progress, path=path)
 
 
 def scan(source: Any, *, engine: str = "duckdb", mapping: Mapping[str, str] | None = None,
